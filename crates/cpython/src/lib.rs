@@ -1,0 +1,21 @@
+//! The CPython model: versions, the offsets table filled from DWARF, named models of
+//! the behaviours that differ across versions, and bounded walks from the runtime to
+//! interpreters, thread states, frames, code objects and line numbers.
+//!
+//! It reads target memory only through [`pycoroner_target::Memory`] and knows no files
+//! or terminals: the caller supplies the layout (see [`resolve`]) and the relocated
+//! addresses of the anchors ([`python::Anchors`]).
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod linetable;
+pub mod models;
+pub mod objects;
+pub mod python;
+pub mod resolve;
+pub mod version;
+
+pub use error::Error;
+pub use models::Models;
+pub use python::{Anchors, CodeInfo, FrameWalk, InterpreterState, PyFrame, Python, Stop, ThreadState};
+pub use version::PyVersion;

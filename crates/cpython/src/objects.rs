@@ -1,0 +1,69 @@
+//! The few object decoders a traceback needs: `str` and `bytes`, type checks.
+//! Every length is capped before anything is allocated.
+
+use pycoroner_layouts::Offsets;
+use pycoroner_target::{Memory, MemoryExt, RemoteAddr};
+
+use crate::error::{need, Error};
+
+/// Longest `str` we decode, in code points.
+pub const MAX_STR_CHARS: u64 = 1 << 20;
+/// Longest `bytes` we read.
+pub const MAX_BYTES: u64 = 16 << 20;
+
+/// Read `ob_type`.
+pub fn ob_type(mem: &dyn Memory, o: &Offsets, obj: RemoteAddr) -> Result<RemoteAddr, Error> {
+    let off = need(o, "object.ob_type")?;
+    Ok(mem.read_ptr(obj.offset(off).ok_or(Error::Overflow(obj))?)?)
+}
+
+/// Decode a `str` object (PEP 393 compact or legacy ready strings).
+pub fn read_str(mem: &dyn Memory, o: &Offsets, obj: RemoteAddr) -> Result<String, Error> {
+    if obj.is_null() {
+        return Err(Error::Null("str"));
+    }
+    let at = |key: &'static str| -> Result<RemoteAddr, Error> {
+        obj.offset(need(o, key)?).ok_or(Error::Overflow(obj))
+    };
+    let length = mem.read_u64(at("unicode.length")?)?;
+    let state = mem.read_u32(at("unicode.state")?)?;
+    // state bits (Include/cpython/unicodeobject.h, 3.6–3.13): interned:2 kind:3 compact:1 ascii:1
+    let kind = u64::from((state >> 2) & 7);
+    let compact = (state >> 5) & 1 == 1;
+    let ascii = (state >> 6) & 1 == 1;
+    if length > MAX_STR_CHARS {
+        return Err(Error::Corrupt { what: "str length", addr: obj });
+    }
+    if !matches!(kind, 1 | 2 | 4) || (ascii && kind != 1) {
+        return Err(Error::Corrupt { what: "str kind", addr: obj });
+    }
+    let data = if compact && ascii {
+        at("unicode.ascii_size")?
+    } else if compact {
+        at("unicode.compact_size")?
+    } else {
+        mem.read_ptr(at("unicode.data")?)?
+    };
+    let bytes = mem.read_vec(data, length * kind, MAX_STR_CHARS * 4)?;
+    let mut s = String::with_capacity(bytes.len());
+    match kind {
+        1 => s.extend(bytes.iter().map(|&b| char::from(b))),
+        2 => s.extend(bytes.chunks_exact(2).map(|c| {
+            char::from_u32(u32::from(u16::from_le_bytes([c[0], c[1]]))).unwrap_or('\u{FFFD}')
+        })),
+        _ => s.extend(bytes.chunks_exact(4).map(|c| {
+            char::from_u32(u32::from_le_bytes([c[0], c[1], c[2], c[3]])).unwrap_or('\u{FFFD}')
+        })),
+    }
+    Ok(s)
+}
+
+/// Read the contents of a `bytes` object, at most `cap` bytes.
+pub fn read_bytes(mem: &dyn Memory, o: &Offsets, obj: RemoteAddr, cap: u64) -> Result<Vec<u8>, Error> {
+    if obj.is_null() {
+        return Err(Error::Null("bytes"));
+    }
+    let size = mem.read_i64(obj.offset(need(o, "object.ob_size")?).ok_or(Error::Overflow(obj))?)?;
+    let size = u64::try_from(size).map_err(|_| Error::Corrupt { what: "bytes size", addr: obj })?;
+    Ok(mem.read_vec(obj.offset(need(o, "bytes.sval")?).ok_or(Error::Overflow(obj))?, size, cap)?)
+}

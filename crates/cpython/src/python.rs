@@ -1,0 +1,402 @@
+//! Walking a CPython runtime in target memory: interpreters → thread states → frames.
+//!
+//! Every walk is bounded and cycle-checked and says why it stopped; a broken link ends
+//! that one walk with a [`Stop`] reason while everything read before it is kept.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+
+use pycoroner_layouts::{Layout, Offsets};
+use pycoroner_target::{Memory, MemoryExt, RemoteAddr};
+
+use crate::error::{need, Error};
+use crate::models::{AnchorModel, FrameModel, FrameStart, GilModel, Models};
+use crate::objects;
+
+/// Most interpreters we list.
+pub const MAX_INTERPRETERS: usize = 1024;
+/// Most thread states we list per interpreter.
+pub const MAX_THREADS: usize = 100_000;
+/// Most frames we walk per thread.
+pub const MAX_FRAMES: usize = 1 << 16;
+
+/// Addresses (already relocated) of the globals a walk starts from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Anchors {
+    /// `_PyRuntime` (3.7+).
+    pub runtime: Option<RemoteAddr>,
+    /// The static `interp_head` variable (3.6, `.symtab` only).
+    pub interp_head: Option<RemoteAddr>,
+    /// `_PyThreadState_Current` (3.6).
+    pub tstate_current: Option<RemoteAddr>,
+    /// The static `gil_locked` variable (3.6).
+    pub gil_locked: Option<RemoteAddr>,
+    /// The static `gil_last_holder` variable (3.6).
+    pub gil_last_holder: Option<RemoteAddr>,
+    /// `PyCode_Type`, to check that a frame's code really is a code object.
+    pub code_type: Option<RemoteAddr>,
+}
+
+/// One interpreter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InterpreterState {
+    /// Address of its `PyInterpreterState`.
+    pub addr: RemoteAddr,
+    /// `interp->id` (3.7+); 0 is the main interpreter.
+    pub id: Option<i64>,
+}
+
+/// One thread state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThreadState {
+    /// Address of its `PyThreadState`.
+    pub addr: RemoteAddr,
+    /// `thread_id`: the `pthread_t`, as faulthandler prints it.
+    pub thread_id: u64,
+    /// `native_thread_id` (3.11+): the kernel TID.
+    pub native_thread_id: Option<u64>,
+}
+
+/// A code object, decoded once and shared by every frame running it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeInfo {
+    /// `co_filename`.
+    pub filename: Result<String, Error>,
+    /// `co_name`.
+    pub name: Result<String, Error>,
+    /// `co_qualname` (3.11+).
+    pub qualname: Option<String>,
+    /// `co_firstlineno`.
+    pub firstlineno: i32,
+    /// The line table bytes.
+    pub table: Result<Vec<u8>, Error>,
+    /// Start of the inline bytecode (3.11+).
+    pub code_start: Option<RemoteAddr>,
+}
+
+/// One Python frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PyFrame {
+    /// Address of the frame structure.
+    pub addr: RemoteAddr,
+    /// Address of its code object.
+    pub code: RemoteAddr,
+    /// The decoded code object, or why it could not be read.
+    pub info: Result<Rc<CodeInfo>, Error>,
+    /// The line being executed, where CPython knows one.
+    pub line: Option<i32>,
+    /// True for the oldest frame of one C-level `_PyEval_EvalFrameDefault` call
+    /// (every frame ≤3.10; `is_entry` in 3.11; the frame above a shim in 3.12+).
+    pub entry: bool,
+}
+
+/// Why a walk ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// The chain ended normally (NULL link).
+    End,
+    /// A link pointed back to an element already visited.
+    Cycle(RemoteAddr),
+    /// A link could not be read.
+    Broken(RemoteAddr, Error),
+    /// The walk hit its cap.
+    Cap(usize),
+}
+
+impl Stop {
+    /// True when the walk ended normally.
+    pub fn is_end(&self) -> bool {
+        matches!(self, Stop::End)
+    }
+}
+
+/// A frame walk's result: the frames read and why it stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameWalk {
+    /// Newest first.
+    pub frames: Vec<PyFrame>,
+    /// Why the walk ended.
+    pub stop: Stop,
+}
+
+/// A CPython runtime in a target.
+pub struct Python<'a> {
+    mem: &'a dyn Memory,
+    offsets: &'a Offsets,
+    models: Models,
+    anchors: Anchors,
+    code_cache: RefCell<HashMap<RemoteAddr, Rc<CodeInfo>>>,
+}
+
+impl<'a> Python<'a> {
+    /// A runtime over `mem` with a resolved layout, the models of its version, and anchors.
+    pub fn new(mem: &'a dyn Memory, layout: &'a Layout, models: Models, anchors: Anchors) -> Python<'a> {
+        Python { mem, offsets: &layout.offsets, models, anchors, code_cache: RefCell::new(HashMap::new()) }
+    }
+
+    /// The models in use.
+    pub fn models(&self) -> Models {
+        self.models
+    }
+
+    fn field(&self, base: RemoteAddr, key: &'static str) -> Result<RemoteAddr, Error> {
+        base.offset(need(self.offsets, key)?).ok_or(Error::Overflow(base))
+    }
+
+    fn ptr(&self, base: RemoteAddr, key: &'static str) -> Result<RemoteAddr, Error> {
+        Ok(self.mem.read_ptr(self.field(base, key)?)?)
+    }
+
+    /// The head of the interpreter list.
+    pub fn interpreters_head(&self) -> Result<RemoteAddr, Error> {
+        match self.models.anchor {
+            AnchorModel::Runtime => {
+                let rt = self.anchors.runtime.ok_or(Error::MissingOffset("symbol _PyRuntime"))?;
+                self.ptr(rt, "runtime.interpreters_head")
+            }
+            AnchorModel::InterpHead => {
+                if let Some(var) = self.anchors.interp_head {
+                    return Ok(self.mem.read_ptr(var)?);
+                }
+                // Stripped 3.6: the GIL holder's interpreter.
+                let cur = self.anchors.tstate_current.ok_or(Error::MissingOffset("symbol interp_head"))?;
+                let ts = self.mem.read_ptr(cur)?;
+                if ts.is_null() {
+                    return Err(Error::Null("_PyThreadState_Current (no thread holds the GIL)"));
+                }
+                self.ptr(ts, "tstate.interp")
+            }
+        }
+    }
+
+    /// Every interpreter, main first as CPython lists them, and why the list ended.
+    pub fn interpreters(&self) -> Result<(Vec<InterpreterState>, Stop), Error> {
+        let head = self.interpreters_head()?;
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut cur = head;
+        let stop = loop {
+            if cur.is_null() {
+                break Stop::End;
+            }
+            if !seen.insert(cur) {
+                break Stop::Cycle(cur);
+            }
+            if out.len() >= MAX_INTERPRETERS {
+                break Stop::Cap(MAX_INTERPRETERS);
+            }
+            let id = match self.offsets.interp.id {
+                Some(off) => match cur.offset(off) {
+                    Some(a) => self.mem.read_i64(a).ok(),
+                    None => None,
+                },
+                None => None,
+            };
+            out.push(InterpreterState { addr: cur, id });
+            match self.ptr(cur, "interp.next") {
+                Ok(n) => cur = n,
+                Err(e) => break Stop::Broken(cur, e),
+            }
+        };
+        Ok((out, stop))
+    }
+
+    /// Every thread state of an interpreter, in list order (newest first).
+    pub fn threads(&self, interp: &InterpreterState) -> Result<(Vec<ThreadState>, Stop), Error> {
+        let head = self.ptr(interp.addr, "interp.threads_head")?;
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut cur = head;
+        let stop = loop {
+            if cur.is_null() {
+                break Stop::End;
+            }
+            if !seen.insert(cur) {
+                break Stop::Cycle(cur);
+            }
+            if out.len() >= MAX_THREADS {
+                break Stop::Cap(MAX_THREADS);
+            }
+            let ts = (|| -> Result<ThreadState, Error> {
+                let owner = self.ptr(cur, "tstate.interp")?;
+                if owner != interp.addr {
+                    return Err(Error::Corrupt { what: "thread state (interp link does not match)", addr: cur });
+                }
+                let thread_id = self.mem.read_u64(self.field(cur, "tstate.thread_id")?)?;
+                let native_thread_id = match self.offsets.tstate.native_thread_id {
+                    Some(off) => Some(self.mem.read_u64(cur.offset(off).ok_or(Error::Overflow(cur))?)?),
+                    None => None,
+                };
+                Ok(ThreadState { addr: cur, thread_id, native_thread_id })
+            })();
+            match ts {
+                Ok(ts) => out.push(ts),
+                Err(e) => break Stop::Broken(cur, e),
+            }
+            match self.ptr(cur, "tstate.next") {
+                Ok(n) => cur = n,
+                Err(e) => break Stop::Broken(cur, e),
+            }
+        };
+        Ok((out, stop))
+    }
+
+    /// The thread state holding the GIL of `interp`, if any thread holds it.
+    pub fn gil_holder(&self, interp: &InterpreterState) -> Result<Option<RemoteAddr>, Error> {
+        let (locked, holder) = match self.models.gil {
+            GilModel::Static => match (self.anchors.gil_locked, self.anchors.gil_last_holder) {
+                (Some(l), Some(h)) => (self.mem.read_u32(l)?, self.mem.read_ptr(h)?),
+                _ => {
+                    let cur = self.anchors.tstate_current.ok_or(Error::MissingOffset("symbol gil_locked"))?;
+                    let ts = self.mem.read_ptr(cur)?;
+                    return Ok((!ts.is_null()).then_some(ts));
+                }
+            },
+            GilModel::Runtime => {
+                let rt = self.anchors.runtime.ok_or(Error::MissingOffset("symbol _PyRuntime"))?;
+                (self.mem.read_u32(self.field(rt, "runtime.gil_locked")?)?, self.ptr(rt, "runtime.gil_last_holder")?)
+            }
+            GilModel::PerInterpreter => {
+                let gil = self.ptr(interp.addr, "interp.ceval_gil")?;
+                if gil.is_null() {
+                    return Ok(None);
+                }
+                (self.mem.read_u32(self.field(gil, "gil.locked")?)?, self.ptr(gil, "gil.last_holder")?)
+            }
+        };
+        Ok((locked != 0 && !holder.is_null()).then_some(holder))
+    }
+
+    fn code_info(&self, code: RemoteAddr) -> Result<Rc<CodeInfo>, Error> {
+        if let Some(hit) = self.code_cache.borrow().get(&code) {
+            return Ok(hit.clone());
+        }
+        if code.is_null() {
+            return Err(Error::Null("code object"));
+        }
+        if let Some(ct) = self.anchors.code_type {
+            if objects::ob_type(self.mem, self.offsets, code)? != ct {
+                return Err(Error::WrongType { expected: "code object", addr: code });
+            }
+        }
+        let s = |key: &'static str| -> Result<String, Error> {
+            objects::read_str(self.mem, self.offsets, self.ptr(code, key)?)
+        };
+        let firstlineno = self.mem.read_i32(self.field(code, "code.firstlineno")?)?;
+        let table = self
+            .ptr(code, "code.linetable")
+            .and_then(|t| objects::read_bytes(self.mem, self.offsets, t, objects::MAX_BYTES));
+        let qualname = match self.offsets.code.qualname {
+            Some(_) => s("code.qualname").ok(),
+            None => None,
+        };
+        let code_start = match self.offsets.code.code_adaptive {
+            Some(off) => Some(code.offset(off).ok_or(Error::Overflow(code))?),
+            None => None,
+        };
+        let info = Rc::new(CodeInfo {
+            filename: s("code.filename"),
+            name: s("code.name"),
+            qualname,
+            firstlineno,
+            table,
+            code_start,
+        });
+        self.code_cache.borrow_mut().insert(code, info.clone());
+        Ok(info)
+    }
+
+    fn line(&self, info: &CodeInfo, addr: i64) -> Option<i32> {
+        let table = info.table.as_ref().ok()?;
+        self.models.line_table.line_for(table, info.firstlineno, addr)
+    }
+
+    /// The newest frame pointer of a thread.
+    fn first_frame(&self, ts: &ThreadState) -> Result<RemoteAddr, Error> {
+        match self.models.frame {
+            FrameModel::Legacy { .. } => self.ptr(ts.addr, "tstate.frame"),
+            FrameModel::Interpreter { start: FrameStart::ViaCFrame, .. } => {
+                let cf = self.ptr(ts.addr, "tstate.cframe")?;
+                if cf.is_null() {
+                    return Ok(RemoteAddr::NULL);
+                }
+                self.ptr(cf, "cframe.current_frame")
+            }
+            FrameModel::Interpreter { start: FrameStart::TState, .. } => self.ptr(ts.addr, "tstate.current_frame"),
+        }
+    }
+
+    /// Walk a thread's Python frames, newest first.
+    pub fn frames(&self, ts: &ThreadState) -> FrameWalk {
+        let mut frames: Vec<PyFrame> = Vec::new();
+        let mut seen = HashSet::new();
+        let mut cur = match self.first_frame(ts) {
+            Ok(f) => f,
+            Err(e) => return FrameWalk { frames, stop: Stop::Broken(ts.addr, e) },
+        };
+        let stop = loop {
+            if cur.is_null() {
+                break Stop::End;
+            }
+            if !seen.insert(cur) {
+                break Stop::Cycle(cur);
+            }
+            if frames.len() >= MAX_FRAMES {
+                break Stop::Cap(MAX_FRAMES);
+            }
+            match self.step(cur, &mut frames) {
+                Ok(next) => cur = next,
+                Err(e) => break Stop::Broken(cur, e),
+            }
+        };
+        FrameWalk { frames, stop }
+    }
+
+    /// Decode the frame at `f` (pushing it unless it is a shim) and return the next link.
+    fn step(&self, f: RemoteAddr, frames: &mut Vec<PyFrame>) -> Result<RemoteAddr, Error> {
+        match self.models.frame {
+            FrameModel::Legacy { lasti_unit } => {
+                let code = self.ptr(f, "frame.code")?;
+                let lasti = self.mem.read_i32(self.field(f, "frame.lasti")?)?;
+                let info = self.code_info(code);
+                let line = match &info {
+                    Ok(i) => self.line(i, i64::from(lasti) * i64::from(lasti_unit)),
+                    Err(_) => None,
+                };
+                frames.push(PyFrame { addr: f, code, info, line, entry: true });
+                self.ptr(f, "frame.back")
+            }
+            FrameModel::Interpreter { shim_owner, has_is_entry, .. } => {
+                let prev = self.ptr(f, "iframe.previous")?;
+                if let Some(shim) = shim_owner {
+                    let owner = self.mem.read_u8(self.field(f, "iframe.owner")?)?;
+                    if owner == shim {
+                        // A C-stack shim: the frame pushed before it began that C call.
+                        if let Some(last) = frames.last_mut() {
+                            last.entry = true;
+                        }
+                        return Ok(prev);
+                    }
+                }
+                let code = self.ptr(f, "iframe.code")?;
+                let instr = self.ptr(f, "iframe.instr")?;
+                let info = self.code_info(code);
+                let line = match &info {
+                    Ok(i) => match i.code_start {
+                        Some(start) => self.line(i, instr.0.wrapping_sub(start.0) as i64),
+                        None => None,
+                    },
+                    Err(_) => None,
+                };
+                let entry = if has_is_entry {
+                    self.mem.read_u8(self.field(f, "iframe.is_entry")?)? != 0
+                } else {
+                    prev.is_null()
+                };
+                frames.push(PyFrame { addr: f, code, info, line, entry });
+                Ok(prev)
+            }
+        }
+    }
+}

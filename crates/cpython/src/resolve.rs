@@ -1,0 +1,110 @@
+//! Filling the offsets table from DWARF: which struct and member each key of the
+//! table is, with the names every CPython version uses. Data, tried in order.
+
+use pycoroner_debuginfo::{LayoutAnswer, LayoutQuery};
+use pycoroner_layouts::Offsets;
+
+/// `sizeof` instead of a member.
+const SIZE: &str = "sizeof";
+
+/// Key of the offsets table → candidate (struct or typedef name, member path).
+/// The first candidate present in the DWARF wins.
+pub const DWARF_SPEC: &[(&str, &[(&str, &str)])] = &[
+    ("runtime.interpreters_head", &[("pyruntimestate", "interpreters.head")]),
+    ("runtime.interpreters_main", &[("pyruntimestate", "interpreters.main")]),
+    ("runtime.tstate_current", &[("pyruntimestate", "gilstate.tstate_current")]),
+    ("runtime.gil_locked", &[("pyruntimestate", "ceval.gil.locked")]),
+    ("runtime.gil_last_holder", &[("pyruntimestate", "ceval.gil.last_holder")]),
+    ("runtime.size", &[("pyruntimestate", SIZE)]),
+    ("interp.next", &[("_is", "next")]),
+    ("interp.threads_head", &[("_is", "threads.head"), ("_is", "tstate_head")]),
+    ("interp.id", &[("_is", "id")]),
+    ("interp.ceval_gil", &[("_is", "ceval.gil")]),
+    ("interp.size", &[("_is", SIZE)]),
+    ("gil.locked", &[("_gil_runtime_state", "locked")]),
+    ("gil.last_holder", &[("_gil_runtime_state", "last_holder")]),
+    ("tstate.prev", &[("_ts", "prev")]),
+    ("tstate.next", &[("_ts", "next")]),
+    ("tstate.interp", &[("_ts", "interp")]),
+    ("tstate.frame", &[("_ts", "frame")]),
+    ("tstate.cframe", &[("_ts", "cframe")]),
+    ("tstate.current_frame", &[("_ts", "current_frame")]),
+    ("tstate.thread_id", &[("_ts", "thread_id")]),
+    ("tstate.native_thread_id", &[("_ts", "native_thread_id")]),
+    ("tstate.size", &[("_ts", SIZE)]),
+    ("cframe.current_frame", &[("_PyCFrame", "current_frame")]),
+    ("frame.back", &[("_frame", "f_back")]),
+    ("frame.code", &[("_frame", "f_code")]),
+    ("frame.lasti", &[("_frame", "f_lasti")]),
+    ("frame.lineno", &[("_frame", "f_lineno")]),
+    ("frame.trace", &[("_frame", "f_trace")]),
+    ("frame.iframe", &[("_frame", "f_frame")]),
+    ("iframe.previous", &[("_PyInterpreterFrame", "previous")]),
+    ("iframe.code", &[("_PyInterpreterFrame", "f_executable"), ("_PyInterpreterFrame", "f_code")]),
+    ("iframe.instr", &[("_PyInterpreterFrame", "instr_ptr"), ("_PyInterpreterFrame", "prev_instr")]),
+    ("iframe.owner", &[("_PyInterpreterFrame", "owner")]),
+    ("iframe.is_entry", &[("_PyInterpreterFrame", "is_entry")]),
+    ("iframe.localsplus", &[("_PyInterpreterFrame", "localsplus")]),
+    ("code.filename", &[("PyCodeObject", "co_filename")]),
+    ("code.name", &[("PyCodeObject", "co_name")]),
+    ("code.qualname", &[("PyCodeObject", "co_qualname")]),
+    ("code.firstlineno", &[("PyCodeObject", "co_firstlineno")]),
+    ("code.linetable", &[("PyCodeObject", "co_linetable"), ("PyCodeObject", "co_lnotab")]),
+    ("code.code", &[("PyCodeObject", "co_code")]),
+    ("code.code_adaptive", &[("PyCodeObject", "co_code_adaptive")]),
+    ("code.firsttraceable", &[("PyCodeObject", "_co_firsttraceable")]),
+    ("object.refcnt", &[("_object", "ob_refcnt")]),
+    ("object.ob_type", &[("_object", "ob_type")]),
+    ("object.ob_size", &[("PyVarObject", "ob_size")]),
+    ("type_object.tp_name", &[("_typeobject", "tp_name")]),
+    ("type_object.tp_flags", &[("_typeobject", "tp_flags")]),
+    ("unicode.length", &[("PyASCIIObject", "length")]),
+    ("unicode.state", &[("PyASCIIObject", "state")]),
+    ("unicode.ascii_size", &[("PyASCIIObject", SIZE)]),
+    ("unicode.compact_size", &[("PyCompactUnicodeObject", SIZE)]),
+    ("unicode.data", &[("PyUnicodeObject", "data")]),
+    ("bytes.sval", &[("PyBytesObject", "ob_sval")]),
+    ("tuple.item", &[("PyTupleObject", "ob_item")]),
+];
+
+/// The DWARF query that [`from_dwarf`] needs answered.
+pub fn dwarf_query() -> LayoutQuery {
+    let mut names: Vec<String> = Vec::new();
+    for (_, cands) in DWARF_SPEC {
+        for (st, _) in *cands {
+            if !names.iter().any(|n| n == st) {
+                names.push((*st).to_string());
+            }
+        }
+    }
+    LayoutQuery { names }
+}
+
+/// Fill the offsets table from a DWARF answer. Keys with no candidate present stay
+/// `None`; whether that matters is decided by the code that needs them.
+pub fn from_dwarf(answer: &LayoutAnswer) -> Offsets {
+    let mut o = Offsets::default();
+    for (key, cands) in DWARF_SPEC {
+        let v = cands.iter().find_map(|(st, path)| {
+            if *path == SIZE {
+                answer.size(st)
+            } else {
+                answer.offset(st, path)
+            }
+        });
+        o.set(key, v);
+    }
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_spec_key_is_a_table_key() {
+        for (key, _) in DWARF_SPEC {
+            assert!(Offsets::KEYS.contains(key), "{key} is not in the offsets table");
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! Struct layouts from DWARF (gimli): for each requested struct (by struct tag name or
+//! typedef name), its size and every member reachable by value, flattened to dotted
+//! paths (`interpreters.head`), anonymous members transparent.
+//!
+//! One scan over the compilation units stops as soon as every requested name has a
+//! definition, so a query touches only part of a large `.debug_info`.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use gimli::{AttributeValue, EndianSlice, LittleEndian, UnitOffset};
+use object::{Object, ObjectSection};
+
+use crate::image::ElfImage;
+
+type R<'a> = EndianSlice<'a, LittleEndian>;
+
+/// Which structs to extract.
+#[derive(Debug, Clone, Default)]
+pub struct LayoutQuery {
+    /// Struct tag names (`_ts`) or typedef names (`PyASCIIObject`).
+    pub names: Vec<String>,
+}
+
+/// One member, flattened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// Byte offset from the start of the outermost struct.
+    pub offset: u64,
+    /// Size in bytes, when known.
+    pub size: Option<u64>,
+}
+
+/// The extracted layout of one struct.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StructLayout {
+    /// `sizeof`.
+    pub size: Option<u64>,
+    /// Dotted member path → member.
+    pub members: HashMap<String, Member>,
+}
+
+/// Layouts found, by requested name. Names not found are absent.
+#[derive(Debug, Clone, Default)]
+pub struct LayoutAnswer {
+    /// Struct layouts by requested name.
+    pub structs: HashMap<String, StructLayout>,
+}
+
+impl LayoutAnswer {
+    /// Offset of a member path in a struct.
+    pub fn offset(&self, st: &str, path: &str) -> Option<u64> {
+        self.structs.get(st)?.members.get(path).map(|m| m.offset)
+    }
+    /// Size of a struct.
+    pub fn size(&self, st: &str) -> Option<u64> {
+        self.structs.get(st)?.size
+    }
+}
+
+/// Why DWARF could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LayoutError {
+    /// The file has no `.debug_info`.
+    #[error("{0} has no DWARF debug information")]
+    NoDwarf(String),
+    /// gimli rejected the data.
+    #[error("malformed DWARF in {file}: {what}")]
+    Malformed {
+        /// The file.
+        file: String,
+        /// gimli's message.
+        what: String,
+    },
+}
+
+/// Limits that keep a hostile or huge DWARF bounded.
+const MAX_DEPTH: usize = 4;
+const MAX_MEMBERS: usize = 50_000;
+
+/// Extract the requested layouts from the DWARF of `image`.
+pub fn extract(image: &ElfImage, query: &LayoutQuery) -> Result<LayoutAnswer, LayoutError> {
+    let file = image.path().display().to_string();
+    if !image.has_dwarf() {
+        return Err(LayoutError::NoDwarf(file));
+    }
+    let malformed = |e: gimli::Error| LayoutError::Malformed { file: file.clone(), what: e.to_string() };
+    let obj = object::File::parse(image.data())
+        .map_err(|e| LayoutError::Malformed { file: file.clone(), what: e.to_string() })?;
+    let load = |id: gimli::SectionId| -> Result<Cow<'_, [u8]>, gimli::Error> {
+        Ok(obj
+            .section_by_name(id.name())
+            .and_then(|s| s.uncompressed_data().ok())
+            .unwrap_or(Cow::Borrowed(&[])))
+    };
+    let sections = gimli::DwarfSections::load(load).map_err(malformed)?;
+    let dwarf = sections.borrow(|s| EndianSlice::new(s, LittleEndian));
+
+    let mut wanted: Vec<&str> = query.names.iter().map(String::as_str).collect();
+    let mut answer = LayoutAnswer::default();
+    let mut units = dwarf.units();
+    while let Some(header) = units.next().map_err(malformed)? {
+        if wanted.is_empty() {
+            break;
+        }
+        let unit = match dwarf.unit(header) {
+            Ok(u) => u,
+            Err(_) => continue,
+        };
+        let mut tree = unit.entries_tree(None).map_err(malformed)?;
+        let root = tree.root().map_err(malformed)?;
+        let mut children = root.children();
+        let mut hits: Vec<(String, UnitOffset)> = Vec::new();
+        while let Some(child) = children.next().map_err(malformed)? {
+            let e = child.entry();
+            if !matches!(e.tag(), gimli::DW_TAG_structure_type | gimli::DW_TAG_union_type | gimli::DW_TAG_typedef) {
+                continue;
+            }
+            let Ok(Some(name)) = e.attr_value(gimli::DW_AT_name) else { continue };
+            let Ok(name) = dwarf.attr_string(&unit, name) else { continue };
+            let Ok(name) = name.to_string() else { continue };
+            if !wanted.contains(&&*name) {
+                continue;
+            }
+            if matches!(e.attr_value(gimli::DW_AT_declaration), Ok(Some(_))) {
+                continue;
+            }
+            hits.push((name.to_string(), e.offset()));
+        }
+        for (name, off) in hits {
+            let Some(st) = resolve_aggregate(&unit, off) else { continue };
+            let mut layout = StructLayout { size: byte_size(&unit, st), members: HashMap::new() };
+            flatten(&dwarf, &unit, st, "", 0, 0, &mut layout.members);
+            if layout.members.is_empty() {
+                continue; // a typedef to an incomplete type in this unit
+            }
+            wanted.retain(|w| *w != name);
+            answer.structs.insert(name, layout);
+        }
+    }
+    Ok(answer)
+}
+
+fn byte_size(unit: &gimli::Unit<R<'_>>, off: UnitOffset) -> Option<u64> {
+    unit.entry(off).ok()?.attr_value(gimli::DW_AT_byte_size).ok()??.udata_value()
+}
+
+fn type_ref(e: &gimli::DebuggingInformationEntry<'_, '_, R<'_>>) -> Option<UnitOffset> {
+    match e.attr_value(gimli::DW_AT_type).ok()?? {
+        AttributeValue::UnitRef(o) => Some(o),
+        _ => None,
+    }
+}
+
+/// Follow typedef/const/volatile to a struct or union definition in this unit.
+fn resolve_aggregate(unit: &gimli::Unit<R<'_>>, mut off: UnitOffset) -> Option<UnitOffset> {
+    for _ in 0..16 {
+        let e = unit.entry(off).ok()?;
+        match e.tag() {
+            gimli::DW_TAG_structure_type | gimli::DW_TAG_union_type => {
+                if matches!(e.attr_value(gimli::DW_AT_declaration), Ok(Some(_))) {
+                    return None;
+                }
+                return Some(off);
+            }
+            gimli::DW_TAG_typedef | gimli::DW_TAG_const_type | gimli::DW_TAG_volatile_type
+            | gimli::DW_TAG_atomic_type => off = type_ref(&e)?,
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// Size of any type, following typedefs and qualifiers.
+fn type_size(unit: &gimli::Unit<R<'_>>, mut off: UnitOffset) -> Option<u64> {
+    for _ in 0..16 {
+        let e = unit.entry(off).ok()?;
+        if let Ok(Some(v)) = e.attr_value(gimli::DW_AT_byte_size) {
+            return v.udata_value();
+        }
+        match e.tag() {
+            gimli::DW_TAG_pointer_type => return Some(8),
+            _ => off = type_ref(&e)?,
+        }
+    }
+    None
+}
+
+fn flatten(
+    dwarf: &gimli::Dwarf<R<'_>>,
+    unit: &gimli::Unit<R<'_>>,
+    st: UnitOffset,
+    prefix: &str,
+    base: u64,
+    depth: usize,
+    out: &mut HashMap<String, Member>,
+) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    let Ok(mut tree) = unit.entries_tree(Some(st)) else { return };
+    let Ok(root) = tree.root() else { return };
+    let mut children = root.children();
+    while let Ok(Some(child)) = children.next() {
+        if out.len() >= MAX_MEMBERS {
+            return;
+        }
+        let e = child.entry();
+        if e.tag() != gimli::DW_TAG_member {
+            continue;
+        }
+        let offset = match e.attr_value(gimli::DW_AT_data_member_location) {
+            Ok(Some(v)) => v.udata_value().unwrap_or(0),
+            // Union members and bitfields described by DW_AT_data_bit_offset.
+            _ => match e.attr_value(gimli::DW_AT_data_bit_offset) {
+                Ok(Some(v)) => v.udata_value().unwrap_or(0) / 8,
+                _ => 0,
+            },
+        };
+        let Some(abs) = base.checked_add(offset) else { continue };
+        let name = e
+            .attr_value(gimli::DW_AT_name)
+            .ok()
+            .flatten()
+            .and_then(|v| dwarf.attr_string(unit, v).ok())
+            .and_then(|s| s.to_string().ok().map(|s| s.to_string()));
+        let ty = type_ref(e);
+        let path = match &name {
+            Some(n) if prefix.is_empty() => n.clone(),
+            Some(n) => format!("{prefix}.{n}"),
+            None => prefix.to_string(),
+        };
+        if name.is_some() {
+            let size = ty.and_then(|t| type_size(unit, t));
+            out.entry(path.clone()).or_insert(Member { offset: abs, size });
+        }
+        if let Some(inner) = ty.and_then(|t| resolve_aggregate(unit, t)) {
+            flatten(dwarf, unit, inner, &path, abs, depth + 1, out);
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! Data only: the flat table of CPython offsets that every reader in pycoroner goes
+//! through (`offsets.tstate.next`), in the spirit of CPython 3.13's `_Py_DebugOffsets`
+//! but a superset of it, covering 3.6 onwards.
+//!
+//! Every field is an `Option<u64>`: a field a version does not have stays `None`, and a
+//! reader that needs it asks through [`Offsets::get`] by its dotted key, which names the
+//! field in the error. Tables are filled from DWARF (or, later, the target's own
+//! `_Py_DebugOffsets` and built-in tables) by the CPython model; this crate holds no
+//! CPython logic.
+#![deny(missing_docs)]
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! offsets_table {
+    ($( $(#[$gdoc:meta])* $group:ident : $gty:ident { $( $(#[$fdoc:meta])* $field:ident ),* $(,)? } )*) => {
+        $(
+            $(#[$gdoc])*
+            #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+            pub struct $gty {
+                $( $(#[$fdoc])* #[serde(default, skip_serializing_if = "Option::is_none")] pub $field: Option<u64>, )*
+            }
+        )*
+
+        /// The flat offsets table: one group per CPython struct.
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+        pub struct Offsets {
+            $( $(#[$gdoc])* #[serde(default)] pub $group: $gty, )*
+        }
+
+        impl Offsets {
+            /// Every dotted key of the table, in declaration order.
+            pub const KEYS: &'static [&'static str] = &[ $( $( concat!(stringify!($group), ".", stringify!($field)), )* )* ];
+
+            /// A field by its dotted key (`"tstate.next"`).
+            pub fn get(&self, key: &str) -> Option<u64> {
+                match key {
+                    $( $( concat!(stringify!($group), ".", stringify!($field)) => self.$group.$field, )* )*
+                    _ => None,
+                }
+            }
+
+            /// Set a field by its dotted key; returns false for an unknown key.
+            pub fn set(&mut self, key: &str, value: Option<u64>) -> bool {
+                match key {
+                    $( $( concat!(stringify!($group), ".", stringify!($field)) => { self.$group.$field = value; true } )* )*
+                    _ => false,
+                }
+            }
+        }
+    };
+}
+
+offsets_table! {
+    /// `_PyRuntimeState` (3.7+).
+    runtime: Runtime {
+        /// `interpreters.head`.
+        interpreters_head,
+        /// `interpreters.main`.
+        interpreters_main,
+        /// `gilstate.tstate_current` (3.7–3.11): the tstate holding the GIL.
+        tstate_current,
+        /// `ceval.gil.locked` (3.7–3.11).
+        gil_locked,
+        /// `ceval.gil.last_holder` (3.7–3.11).
+        gil_last_holder,
+        /// `sizeof(_PyRuntimeState)`.
+        size,
+    }
+    /// `PyInterpreterState` (`struct _is`).
+    interp: Interp {
+        /// `next`.
+        next,
+        /// Thread list head (`tstate_head` ≤3.10, `threads.head` 3.11+).
+        threads_head,
+        /// `id` (3.7+).
+        id,
+        /// `ceval.gil` (3.12+): pointer to the GIL this interpreter uses.
+        ceval_gil,
+        /// `sizeof(PyInterpreterState)`.
+        size,
+    }
+    /// `struct _gil_runtime_state` (3.12+, reached through `interp.ceval_gil`).
+    gil: Gil {
+        /// `locked`.
+        locked,
+        /// `last_holder`.
+        last_holder,
+    }
+    /// `PyThreadState` (`struct _ts`).
+    tstate: TState {
+        /// `prev`.
+        prev,
+        /// `next`.
+        next,
+        /// `interp`.
+        interp,
+        /// `frame` (≤3.10): the current `PyFrameObject*`.
+        frame,
+        /// `cframe` (3.10–3.12).
+        cframe,
+        /// `current_frame` (3.13+).
+        current_frame,
+        /// `thread_id` (the `pthread_t`, as faulthandler prints it).
+        thread_id,
+        /// `native_thread_id` (3.11+; the kernel TID).
+        native_thread_id,
+        /// `sizeof(PyThreadState)`.
+        size,
+    }
+    /// `_PyCFrame` (3.11–3.12).
+    cframe: CFrame {
+        /// `current_frame`.
+        current_frame,
+    }
+    /// `PyFrameObject` (≤3.10 frames; the wrapper object in 3.11+).
+    frame: Frame {
+        /// `f_back`.
+        back,
+        /// `f_code`.
+        code,
+        /// `f_lasti`.
+        lasti,
+        /// `f_lineno`.
+        lineno,
+        /// `f_trace`.
+        trace,
+        /// `f_frame` (3.11+): the interpreter frame it wraps.
+        iframe,
+    }
+    /// `_PyInterpreterFrame` (3.11+).
+    iframe: IFrame {
+        /// `previous`.
+        previous,
+        /// `f_code` / `f_executable`.
+        code,
+        /// `prev_instr` (3.11–3.12) / `instr_ptr` (3.13+).
+        instr,
+        /// `owner`.
+        owner,
+        /// `is_entry` (3.11).
+        is_entry,
+        /// `localsplus`.
+        localsplus,
+    }
+    /// `PyCodeObject`.
+    code: Code {
+        /// `co_filename`.
+        filename,
+        /// `co_name`.
+        name,
+        /// `co_qualname` (3.11+).
+        qualname,
+        /// `co_firstlineno`.
+        firstlineno,
+        /// `co_lnotab` (≤3.9) or `co_linetable` (3.10+).
+        linetable,
+        /// `co_code` (≤3.10).
+        code,
+        /// `co_code_adaptive` (3.11+): inline bytecode.
+        code_adaptive,
+        /// `_co_firsttraceable` (3.11+).
+        firsttraceable,
+    }
+    /// `PyObject` / `PyVarObject` header.
+    object: Object {
+        /// `ob_refcnt`.
+        refcnt,
+        /// `ob_type`.
+        ob_type,
+        /// `ob_size` of a `PyVarObject`.
+        ob_size,
+    }
+    /// `PyTypeObject`.
+    type_object: TypeObject {
+        /// `tp_name`.
+        tp_name,
+        /// `tp_flags`.
+        tp_flags,
+    }
+    /// `str`: `PyASCIIObject` / `PyCompactUnicodeObject`.
+    unicode: Unicode {
+        /// `length`.
+        length,
+        /// `state` (a bitfield word: interned:2, kind:3, compact:1, ascii:1).
+        state,
+        /// `sizeof(PyASCIIObject)`: compact ASCII data starts here.
+        ascii_size,
+        /// `sizeof(PyCompactUnicodeObject)`: compact non-ASCII data starts here.
+        compact_size,
+        /// `PyUnicodeObject.data` (non-compact strings).
+        data,
+    }
+    /// `PyBytesObject`.
+    bytes: Bytes {
+        /// `ob_sval`.
+        sval,
+    }
+    /// `PyTupleObject`.
+    tuple: Tuple {
+        /// `ob_item`.
+        item,
+    }
+}
+
+/// The build flavour of an interpreter: what changes layouts besides the version.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flavour {
+    /// `Py_DEBUG`.
+    pub debug: bool,
+    /// `Py_GIL_DISABLED`.
+    pub free_threaded: bool,
+}
+
+/// A resolved layout: the offsets plus what they describe and where they came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Layout {
+    /// Format version of this serialized table.
+    pub format: u32,
+    /// `(major, minor)` of the interpreter.
+    pub version: (u8, u8),
+    /// The build flavour.
+    pub flavour: Flavour,
+    /// Where the offsets came from (`dwarf:<file>`, `debug-offsets`, `builtin`).
+    pub source: String,
+    /// The offsets.
+    pub offsets: Offsets,
+}
+
+/// Current serialized format of [`Layout`]; caches with another value are ignored.
+pub const LAYOUT_FORMAT: u32 = 1;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_through_get_and_set() {
+        let mut o = Offsets::default();
+        for (i, k) in Offsets::KEYS.iter().enumerate() {
+            assert!(o.set(k, Some(i as u64)), "{k}");
+        }
+        for (i, k) in Offsets::KEYS.iter().enumerate() {
+            assert_eq!(o.get(k), Some(i as u64), "{k}");
+        }
+        assert!(!o.set("nope.nope", Some(1)));
+        let json = serde_json::to_string(&o).expect("serialize");
+        let back: Offsets = serde_json::from_str(&json).expect("parse");
+        assert_eq!(back, o);
+    }
+}

@@ -1,0 +1,78 @@
+//! Why an analysis could not produce a report. Each variant carries what a person
+//! needs to act: the file, the paths searched, the flag to try.
+
+use std::path::PathBuf;
+
+/// An analysis failure.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzeError {
+    /// No mapped module holds a CPython runtime.
+    #[error("no Python interpreter found in the target (looked for _PyRuntime / interp_head in {searched} modules{missing})")]
+    NoPython {
+        /// How many modules were examined.
+        searched: usize,
+        /// Modules whose files could not be read, as ", N files unreadable: a, b".
+        missing: String,
+    },
+    /// `--exe` names a different build than the one in the core.
+    #[error("{exe} does not match the core: its build-id is {found}, the core's executable has {expected}")]
+    ExeMismatch {
+        /// The file given.
+        exe: PathBuf,
+        /// Build-id recorded in the core.
+        expected: String,
+        /// Build-id of the file.
+        found: String,
+    },
+    /// The file named by `--exe` is unusable.
+    #[error("cannot use --exe {path}: {what}")]
+    BadExe {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        what: String,
+    },
+    /// The interpreter's binary has no usable debug information.
+    #[error("{module} has no DWARF debug information; looked in: {tried}. Install its debug symbols or pass --debug-dir DIR")]
+    NoDebugInfo {
+        /// The module.
+        module: String,
+        /// Every path tried.
+        tried: String,
+    },
+    /// The interpreter's file is not on this machine.
+    #[error("the interpreter's file {module} is not readable on this machine (tried {tried}); pass --sysroot DIR for a core from another machine")]
+    ModuleFileMissing {
+        /// The module path recorded in the core.
+        module: String,
+        /// Paths tried.
+        tried: String,
+    },
+    /// The version could not be determined or has no model.
+    #[error("unsupported CPython version {version} (pycoroner knows 3.6 to 3.13)")]
+    UnsupportedVersion {
+        /// The version found.
+        version: String,
+    },
+    /// The version could not be determined at all.
+    #[error("cannot tell which CPython version {module} is (no Py_Version symbol and no version in its name)")]
+    UnknownVersion {
+        /// The module.
+        module: String,
+    },
+    /// The runtime's own structures are unreadable.
+    #[error("{module}: {what}")]
+    Runtime {
+        /// The module.
+        module: String,
+        /// What failed.
+        what: String,
+    },
+}
+
+impl AnalyzeError {
+    /// True when the target simply has no Python in it (exit status 3).
+    pub fn is_no_python(&self) -> bool {
+        matches!(self, AnalyzeError::NoPython { .. })
+    }
+}

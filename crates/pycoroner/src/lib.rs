@@ -1,0 +1,188 @@
+//! pycoroner: what a CPython process was doing when it died.
+//!
+//! One entry point, [`analyze`], turns a [`Target`] (a core file today; a live process
+//! or a debugger tomorrow) into a [`Report`], which the CLI and the debugger scripts
+//! render. It finds the module holding the interpreter, resolves its struct layouts
+//! (from the on-disk cache keyed by build-id, else from DWARF), detects the version and
+//! walks every interpreter, thread and frame.
+//!
+//! ```no_run
+//! use pycoroner::{analyze, Options};
+//! use pycoroner_target::ElfCore;
+//! let core = ElfCore::open(std::path::Path::new("core")).unwrap();
+//! let report = analyze(&core, &Options::default()).unwrap();
+//! print!("{}", pycoroner_report::render::faulthandler::render(&report));
+//! ```
+#![deny(missing_docs)]
+
+mod cache;
+mod error;
+mod locate_python;
+mod options;
+
+pub use error::AnalyzeError;
+pub use options::Options;
+pub use pycoroner_report as report;
+pub use pycoroner_target as target;
+
+use pycoroner_cpython::{Anchors, InterpreterState, Models, Python, Stop, ThreadState};
+use pycoroner_report::{Frame, Interpreter, PythonFrame, PythonInfo, Report, Signal, TargetInfo, Thread};
+use pycoroner_target::{RemoteAddr, Target};
+
+use crate::locate_python::FoundPython;
+
+/// Analyze a target: find its interpreter and report every thread's Python stack.
+pub fn analyze(target: &dyn Target, options: &Options) -> Result<Report, AnalyzeError> {
+    let found = locate_python::find(target, options)?;
+    let mut warnings = found.warnings.clone();
+    let models = Models::for_version(found.version.major, found.version.minor)
+        .ok_or_else(|| AnalyzeError::UnsupportedVersion { version: found.version.to_string() })?;
+    let anchors = anchors(&found);
+    let py = Python::new(target, &found.layout, models, anchors);
+
+    let (interps, stop) = py.interpreters().map_err(|e| AnalyzeError::Runtime {
+        module: found.module_path.clone(),
+        what: format!("cannot read the interpreter list: {e}"),
+    })?;
+    if let Some(w) = stop_warning("interpreter list", &stop) {
+        warnings.push(w);
+    }
+
+    // The thread that took the signal: the kernel writes it first.
+    let sig = target.signal();
+    let threads_info = target.threads();
+    let crashed = threads_info.first().filter(|t| sig.is_some() || t.cursig != 0);
+
+    let mut threads = Vec::new();
+    let mut interpreters = Vec::new();
+    for interp in &interps {
+        let holder = match py.gil_holder(interp) {
+            Ok(h) => h,
+            Err(e) => {
+                warnings.push(format!("cannot tell which thread holds the GIL: {e}"));
+                None
+            }
+        };
+        let (tstates, stop) = match py.threads(interp) {
+            Ok(x) => x,
+            Err(e) => {
+                warnings.push(format!("interpreter at {}: cannot read its thread list: {e}", interp.addr));
+                (Vec::new(), Stop::End)
+            }
+        };
+        if let Some(w) = stop_warning(&format!("thread list of interpreter at {}", interp.addr), &stop) {
+            warnings.push(w);
+        }
+        let holder_tid = holder.and_then(|h| tstates.iter().find(|t| t.addr == h)).map(|t| t.thread_id);
+        interpreters.push(Interpreter { id: interp.id, address: interp.addr.0, gil_holder: holder_tid });
+        for ts in &tstates {
+            threads.push(thread_report(&py, interp, ts, holder, &threads_info, crashed.map(|c| c.tid), &mut warnings));
+        }
+    }
+
+    let signal = sig.map(|s| {
+        let (name, description) = pycoroner_report::signal_names(s.signo);
+        Signal {
+            number: s.signo,
+            name: name.into(),
+            description: description.into(),
+            code: s.code,
+            address: s.addr,
+            thread: crashed.map(|c| c.tid),
+        }
+    });
+    Ok(Report {
+        schema: pycoroner_report::SCHEMA,
+        target: TargetInfo {
+            kind: "core".into(),
+            path: None,
+            executable: target.executable(),
+            pid: target.pid(),
+            signal,
+        },
+        python: PythonInfo {
+            version: found.version.to_string(),
+            module: found.module_path.clone(),
+            layout_source: "dwarf".into(),
+            layout_file: found.layout_file.clone(),
+            layout_cached: found.layout_cached,
+            debug_build: found.layout.flavour.debug,
+            free_threaded: found.layout.flavour.free_threaded,
+        },
+        interpreters,
+        threads,
+        warnings,
+    })
+}
+
+fn anchors(found: &FoundPython) -> Anchors {
+    let sym = |name: &str| found.symbol(name).map(RemoteAddr);
+    Anchors {
+        runtime: sym("_PyRuntime"),
+        interp_head: sym("interp_head"),
+        tstate_current: sym("_PyThreadState_Current"),
+        gil_locked: sym("gil_locked"),
+        gil_last_holder: sym("gil_last_holder"),
+        code_type: sym("PyCode_Type"),
+    }
+}
+
+fn stop_warning(what: &str, stop: &Stop) -> Option<String> {
+    match stop {
+        Stop::End => None,
+        Stop::Cycle(a) => Some(format!("{what} loops back to {a}; stopped there")),
+        Stop::Broken(a, e) => Some(format!("{what} is broken at {a}: {e}")),
+        Stop::Cap(n) => Some(format!("{what} is longer than {n} entries; stopped there")),
+    }
+}
+
+fn thread_report(
+    py: &Python<'_>,
+    interp: &InterpreterState,
+    ts: &ThreadState,
+    holder: Option<RemoteAddr>,
+    core_threads: &[pycoroner_target::ThreadInfo],
+    crashed_tid: Option<u32>,
+    warnings: &mut Vec<String>,
+) -> Thread {
+    // Match the thread state to a kernel thread: native_thread_id where CPython has it
+    // (3.11+), else pthread_t == fs_base (glibc's TCB address).
+    let lwp = match ts.native_thread_id {
+        Some(n) => core_threads.iter().find(|t| u64::from(t.tid) == n),
+        None => core_threads.iter().find(|t| t.regs.fs_base == ts.thread_id),
+    }
+    .map(|t| t.tid)
+    .or_else(|| ts.native_thread_id.and_then(|n| u32::try_from(n).ok()));
+    let walk = py.frames(ts);
+    let frames = walk
+        .frames
+        .iter()
+        .map(|f| {
+            let info = f.info.as_ref().ok();
+            Frame::Python(PythonFrame {
+                function: info.and_then(|i| i.name.clone().ok()),
+                qualname: info.and_then(|i| i.qualname.clone()),
+                file: info.and_then(|i| i.filename.clone().ok()),
+                line: f.line.and_then(|l| u32::try_from(l).ok()),
+            })
+        })
+        .collect();
+    for f in &walk.frames {
+        if let Err(e) = &f.info {
+            warnings.push(format!("thread 0x{:x}: frame at {}: code object unreadable: {e}", ts.thread_id, f.addr));
+        }
+    }
+    let truncated = stop_warning("frame chain", &walk.stop);
+    if let Some(t) = &truncated {
+        warnings.push(format!("thread 0x{:016x}: {t}", ts.thread_id));
+    }
+    Thread {
+        thread_id: ts.thread_id,
+        native_id: lwp,
+        current: lwp.is_some() && lwp == crashed_tid,
+        gil: holder == Some(ts.addr),
+        interpreter_id: interp.id,
+        frames,
+        truncated,
+    }
+}

@@ -1,0 +1,32 @@
+//! Analysis options, with named presets.
+
+use std::path::PathBuf;
+
+/// How to analyze a target.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Use this executable instead of the one the target names (its build-id must match).
+    pub exe: Option<PathBuf>,
+    /// Extra directories holding separate debug files (`--debug-dir`).
+    pub debug_dirs: Vec<PathBuf>,
+    /// Where layouts are cached by build-id; `None` disables the cache.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Options {
+    /// The CLI's defaults: the user's cache directory.
+    pub fn cli_default() -> Options {
+        Options { cache_dir: default_cache_dir(), ..Options::default() }
+    }
+}
+
+/// `$PYCORONER_CACHE_DIR`, else `$XDG_CACHE_HOME/pycoroner`, else `~/.cache/pycoroner`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("PYCORONER_CACHE_DIR") {
+        return Some(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d).join("pycoroner"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("pycoroner"))
+}

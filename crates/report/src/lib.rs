@@ -1,0 +1,176 @@
+//! The report: one serde model (schema 1, see DESIGN.md "Contracts"), rendered as
+//! faulthandler-style text or JSON. Depends on no other pycoroner crate; renderers are
+//! tested from hand-built reports.
+#![deny(missing_docs)]
+
+pub mod render;
+
+use serde::{Deserialize, Serialize};
+
+/// Current JSON schema number. Additive changes keep it; others bump it.
+pub const SCHEMA: u32 = 1;
+
+/// Everything pycoroner found about one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Always [`SCHEMA`].
+    pub schema: u32,
+    /// What was analyzed.
+    pub target: TargetInfo,
+    /// The interpreter found in it.
+    pub python: PythonInfo,
+    /// Interpreters (main first).
+    #[serde(default)]
+    pub interpreters: Vec<Interpreter>,
+    /// Every thread of every interpreter, in each interpreter's list order.
+    pub threads: Vec<Thread>,
+    /// What could not be read, in words.
+    pub warnings: Vec<String>,
+}
+
+/// The analyzed target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetInfo {
+    /// `"core"` or `"process"`.
+    pub kind: String,
+    /// The core file's path, for a core.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The executable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executable: Option<String>,
+    /// Process id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// The fatal signal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<Signal>,
+}
+
+/// A fatal signal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signal {
+    /// Signal number.
+    pub number: i32,
+    /// `SIGSEGV`.
+    pub name: String,
+    /// What faulthandler calls it ("Segmentation fault").
+    pub description: String,
+    /// `si_code`.
+    pub code: i32,
+    /// Faulting address, for SIGSEGV/SIGBUS/SIGILL/SIGFPE.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<u64>,
+    /// Kernel TID of the thread that took it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thread: Option<u32>,
+}
+
+/// The interpreter's identity and where its layouts came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PythonInfo {
+    /// `"3.12.1"` (or `"3.12"` when the micro version is unknown).
+    pub version: String,
+    /// The module that holds the interpreter (libpython or the executable).
+    pub module: String,
+    /// Where the struct layouts came from (`dwarf`, later `debug-offsets`, `builtin`).
+    pub layout_source: String,
+    /// The file the layouts were read from, when they came from a file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layout_file: Option<String>,
+    /// True when the layouts were served from pycoroner's on-disk cache.
+    pub layout_cached: bool,
+    /// Debug build (`Py_DEBUG`).
+    pub debug_build: bool,
+    /// Free-threaded build.
+    pub free_threaded: bool,
+}
+
+/// One interpreter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interpreter {
+    /// `interp->id` (0 = main); absent on 3.6.
+    pub id: Option<i64>,
+    /// Address of its `PyInterpreterState`.
+    pub address: u64,
+    /// The `thread_id` of the thread holding this interpreter's GIL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gil_holder: Option<u64>,
+}
+
+/// One thread.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Thread {
+    /// The `pthread_t`, as faulthandler prints it.
+    pub thread_id: u64,
+    /// Kernel TID (LWP), when known.
+    pub native_id: Option<u32>,
+    /// The thread that took the fatal signal (or the current one).
+    pub current: bool,
+    /// Holds the GIL.
+    pub gil: bool,
+    /// The interpreter this thread state belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interpreter_id: Option<i64>,
+    /// Frames, most recent first.
+    pub frames: Vec<Frame>,
+    /// Why the frame walk stopped early, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<String>,
+}
+
+/// One frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Frame {
+    /// A Python frame.
+    Python(PythonFrame),
+    /// A native frame.
+    Native(NativeFrame),
+}
+
+/// A Python frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PythonFrame {
+    /// `co_name` (`None` when unreadable; rendered `???`).
+    pub function: Option<String>,
+    /// `co_qualname` (3.11+), when known.
+    pub qualname: Option<String>,
+    /// `co_filename`.
+    pub file: Option<String>,
+    /// Line being executed.
+    pub line: Option<u32>,
+}
+
+/// A native frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NativeFrame {
+    /// Program counter.
+    pub pc: u64,
+    /// Function name, when symbolized.
+    pub function: Option<String>,
+    /// Module (file name).
+    pub module: Option<String>,
+    /// Source file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Source line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+}
+
+/// The faulthandler description of a fatal signal number.
+pub fn signal_names(signo: i32) -> (&'static str, &'static str) {
+    match signo {
+        4 => ("SIGILL", "Illegal instruction"),
+        5 => ("SIGTRAP", "Trace/breakpoint trap"),
+        6 => ("SIGABRT", "Aborted"),
+        7 => ("SIGBUS", "Bus error"),
+        8 => ("SIGFPE", "Floating point exception"),
+        9 => ("SIGKILL", "Killed"),
+        11 => ("SIGSEGV", "Segmentation fault"),
+        15 => ("SIGTERM", "Terminated"),
+        3 => ("SIGQUIT", "Quit"),
+        _ => ("SIG?", "Signal"),
+    }
+}

@@ -1,0 +1,178 @@
+//! Text laid out as faulthandler prints it (Python/traceback.c `_Py_DumpTracebackThreads`):
+//! a `Fatal Python error` header naming the signal, then every thread in interpreter
+//! list order, `Current thread` for the one that crashed, frames most recent first.
+//! Unlike faulthandler it does not stop at 100 frames or escape non-ASCII text.
+
+use std::fmt::Write;
+
+use crate::{Frame, Report, Thread};
+
+/// The text report.
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    if let Some(sig) = &report.target.signal {
+        let _ = writeln!(out, "Fatal Python error: {}\n", sig.description);
+    }
+    let main_id = report.interpreters.first().and_then(|i| i.id);
+    let mut last_interp = main_id;
+    let mut first = true;
+    for t in &report.threads {
+        if t.interpreter_id != last_interp {
+            last_interp = t.interpreter_id;
+            let id = t.interpreter_id.map_or_else(|| "?".to_string(), |i| i.to_string());
+            let _ = writeln!(out, "\nSubinterpreter {id}:");
+            first = true;
+        }
+        if !first {
+            out.push('\n');
+        }
+        first = false;
+        thread(&mut out, t);
+    }
+    if report.threads.is_empty() {
+        out.push_str("<no Python thread>\n");
+    }
+    if !report.warnings.is_empty() {
+        let _ = writeln!(out, "\npycoroner warnings:");
+        for w in &report.warnings {
+            let _ = writeln!(out, "  - {w}");
+        }
+    }
+    out
+}
+
+fn thread(out: &mut String, t: &Thread) {
+    let label = if t.current { "Current thread" } else { "Thread" };
+    let _ = writeln!(out, "{label} 0x{:016x} (most recent call first):", t.thread_id);
+    if t.frames.is_empty() && t.truncated.is_none() {
+        out.push_str("  <no Python frame>\n");
+    }
+    for f in &t.frames {
+        match f {
+            Frame::Python(p) => {
+                let line = p.line.map_or_else(|| "???".to_string(), |l| l.to_string());
+                let _ = writeln!(
+                    out,
+                    "  File \"{}\", line {} in {}",
+                    p.file.as_deref().unwrap_or("???"),
+                    line,
+                    p.function.as_deref().unwrap_or("???")
+                );
+            }
+            Frame::Native(n) => {
+                let _ = writeln!(
+                    out,
+                    "  0x{:016x} in {} from {}",
+                    n.pc,
+                    n.function.as_deref().unwrap_or("??"),
+                    n.module.as_deref().unwrap_or("??")
+                );
+            }
+        }
+    }
+    if let Some(why) = &t.truncated {
+        let _ = writeln!(out, "  <{why}>");
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use crate::*;
+
+    pub(crate) fn sample() -> Report {
+        let py = |f: &str, file: &str, line: Option<u32>| {
+            Frame::Python(PythonFrame {
+                function: Some(f.into()),
+                qualname: None,
+                file: Some(file.into()),
+                line,
+            })
+        };
+        Report {
+            schema: SCHEMA,
+            target: TargetInfo {
+                kind: "core".into(),
+                path: Some("core".into()),
+                executable: None,
+                pid: Some(4242),
+                signal: Some(Signal {
+                    number: 11,
+                    name: "SIGSEGV".into(),
+                    description: "Segmentation fault".into(),
+                    code: 1,
+                    address: Some(0),
+                    thread: Some(4242),
+                }),
+            },
+            python: PythonInfo {
+                version: "3.12.1".into(),
+                module: "libpython3.12.so.1.0".into(),
+                layout_source: "dwarf".into(),
+                layout_file: None,
+                layout_cached: false,
+                debug_build: false,
+                free_threaded: false,
+            },
+            interpreters: vec![Interpreter { id: Some(0), address: 0x1000, gil_holder: Some(0x7f3a1d2a5740) }],
+            threads: vec![
+                Thread {
+                    thread_id: 0x7f3a1b7fe6c0,
+                    native_id: Some(4243),
+                    current: false,
+                    gil: false,
+                    interpreter_id: Some(0),
+                    frames: vec![py("wait_for_job", "/srv/app/worker.py", Some(41))],
+                    truncated: None,
+                },
+                Thread {
+                    thread_id: 0x7f3a1d2a5740,
+                    native_id: Some(4242),
+                    current: true,
+                    gil: true,
+                    interpreter_id: Some(0),
+                    frames: vec![py("call_native", "/srv/app/ext.py", Some(12)), py("<module>", "/srv/app/main.py", None)],
+                    truncated: None,
+                },
+                Thread {
+                    thread_id: 0x7f3a1a000000,
+                    native_id: None,
+                    current: false,
+                    gil: false,
+                    interpreter_id: Some(0),
+                    frames: vec![],
+                    truncated: None,
+                },
+            ],
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn matches_faulthandler_layout() {
+        let text = super::render(&sample());
+        assert_eq!(
+            text,
+            "Fatal Python error: Segmentation fault\n\
+             \n\
+             Thread 0x00007f3a1b7fe6c0 (most recent call first):\n  \
+             File \"/srv/app/worker.py\", line 41 in wait_for_job\n\
+             \n\
+             Current thread 0x00007f3a1d2a5740 (most recent call first):\n  \
+             File \"/srv/app/ext.py\", line 12 in call_native\n  \
+             File \"/srv/app/main.py\", line ??? in <module>\n\
+             \n\
+             Thread 0x00007f3a1a000000 (most recent call first):\n  \
+             <no Python frame>\n"
+        );
+    }
+
+    #[test]
+    fn warnings_and_truncation_are_shown() {
+        let mut r = sample();
+        r.threads[0].truncated = Some("frame chain cycles at 0x10".into());
+        r.warnings.push("thread list unreadable".into());
+        let text = super::render(&r);
+        assert!(text.contains("  <frame chain cycles at 0x10>\n"));
+        assert!(text.ends_with("pycoroner warnings:\n  - thread list unreadable\n"));
+    }
+}

@@ -1,0 +1,4 @@
+//! Renderers: one file each, all from the same [`crate::Report`].
+
+pub mod faulthandler;
+pub mod json;
