@@ -64,7 +64,15 @@ pub fn run_core(
     target.set_sysroot(sysroot);
     let mut opts = options(common);
     opts.exe = exe;
-    let mut report = analyze(&target, &opts)?;
+    let mut report = analyze(&target, &opts).map_err(|e| {
+        let mut f = Failure::from(e);
+        if target.is_truncated() {
+            // What is missing may be exactly what was looked for: not a "no Python" verdict.
+            f.status = EXIT_BAD_INPUT;
+            f.message = format!("{} (the core file is truncated, so this may be why)", f.message);
+        }
+        f
+    })?;
     report.target.path = Some(core.display().to_string());
     if target.is_truncated() {
         report.warnings.push("the core file is truncated: some memory is missing".into());

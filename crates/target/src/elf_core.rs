@@ -362,7 +362,17 @@ impl ElfCore {
                 return Ok(n);
             }
         }
-        // Not in the file: the kernel skipped it (file-backed) or the core is truncated.
+        // Bytes the kernel wrote but the file lost: never substitute the mapped file's
+        // contents, which would be the initial data, not the process's.
+        if let Some(s) = seg {
+            if addr - s.vaddr < s.filesz {
+                return Err(ReadError::NotDumped {
+                    addr: raddr,
+                    file: format!("{} (truncated core)", self.path.display()),
+                });
+            }
+        }
+        // Not in the file: the kernel skipped it (read-only file-backed memory).
         let Some(m) = self.files.iter().find(|m| m.start <= addr && addr < m.end) else {
             return Err(match seg {
                 Some(s) if s.avail < s.filesz => ReadError::NotDumped {

@@ -1,1 +1,281 @@
+//! Test support shared by pycoroner's suites: which interpreters this machine has,
+//! crashing a scenario under one of them (leaving a core and faulthandler's text of
+//! the same instant), and parsing faulthandler's output as ground truth.
+//!
+//! A missing interpreter is a visible skip on a developer's machine and a failure
+//! under `CI=true`, so CI never passes by skipping.
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// True under CI (`CI=true`).
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// A Python interpreter found on this machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interpreter {
+    /// Minor version (3.minor).
+    pub minor: u8,
+    /// Full version directory name, e.g. `3.12.1`.
+    pub version: String,
+    /// Path of `python3.X`.
+    pub path: PathBuf,
+}
+
+impl Interpreter {
+    /// A readable id for test messages: `3.12.1`.
+    pub fn id(&self) -> &str {
+        &self.version
+    }
+}
+
+fn pyenv_root() -> Option<PathBuf> {
+    if let Some(r) = std::env::var_os("PYENV_ROOT") {
+        return Some(PathBuf::from(r));
+    }
+    if let Ok(out) = Command::new("pyenv").arg("root").output() {
+        if out.status.success() {
+            return Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
+        }
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv"))
+}
+
+/// The minor versions every run must cover under CI.
+pub const REQUIRED_MINORS: &[u8] = &[6, 7, 8, 9, 10, 11, 12, 13];
+
+/// The pyenv interpreters 3.6–3.13 (built with DWARF). Under CI, every one of
+/// [`REQUIRED_MINORS`] must be present, else this panics naming the missing ones;
+/// elsewhere the missing ones are printed as skips.
+pub fn pyenv_interpreters() -> Vec<Interpreter> {
+    let mut out: Vec<Interpreter> = Vec::new();
+    if let Some(root) = pyenv_root() {
+        if let Ok(rd) = std::fs::read_dir(root.join("versions")) {
+            for e in rd.flatten() {
+                let version = e.file_name().to_string_lossy().into_owned();
+                let mut parts = version.split('.');
+                if parts.next() != Some("3") {
+                    continue;
+                }
+                let Some(minor) = parts.next().and_then(|m| m.parse::<u8>().ok()) else { continue };
+                if !REQUIRED_MINORS.contains(&minor) || out.iter().any(|i| i.minor == minor) {
+                    continue;
+                }
+                let path = e.path().join("bin").join(format!("python3.{minor}"));
+                if path.is_file() {
+                    out.push(Interpreter { minor, version, path });
+                }
+            }
+        }
+    }
+    out.sort_by_key(|i| i.minor);
+    let missing: Vec<String> = REQUIRED_MINORS
+        .iter()
+        .filter(|m| !out.iter().any(|i| i.minor == **m))
+        .map(|m| format!("3.{m}"))
+        .collect();
+    if !missing.is_empty() {
+        if in_ci() {
+            panic!("CI=true but these interpreters are missing under $(pyenv root)/versions: {}", missing.join(", "));
+        }
+        eprintln!("SKIP: interpreters not found on this machine: {}", missing.join(", "));
+    }
+    out
+}
+
+/// Require a tool on PATH: `Some(path)`, a visible skip (`None`) locally, a panic under CI.
+pub fn require_tool(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file())
+    });
+    if found.is_none() {
+        if in_ci() {
+            panic!("CI=true but `{name}` is not installed");
+        }
+        eprintln!("SKIP: `{name}` not found on PATH");
+    }
+    found
+}
+
+/// Root of the repository (for fixtures).
+pub fn repo_root() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors().nth(2).unwrap_or(here).to_path_buf()
+}
+
+/// A scenario under `fixtures/scenarios/`.
+pub fn scenario(name: &str) -> PathBuf {
+    repo_root().join("fixtures").join("scenarios").join(format!("{name}.py"))
+}
+
+/// What a crashed scenario left behind. The directory is removed on drop.
+#[derive(Debug)]
+pub struct Crash {
+    /// The working directory holding everything.
+    pub dir: tempfile::TempDir,
+    /// The core file.
+    pub core: PathBuf,
+    /// faulthandler's text of the same instant.
+    pub faulthandler: String,
+    /// The sidecar file's contents, if the scenario wrote one (`argv[2]`).
+    pub sidecar: Option<String>,
+}
+
+/// Run `script` under `python` with `ulimit -c unlimited` in a fresh directory and
+/// return the core it dumped. Errors say what went wrong, with the child's stderr.
+pub fn crash(python: &Path, script: &Path) -> Result<Crash, String> {
+    let dir = tempfile::Builder::new().prefix("pycoroner-crash-").tempdir().map_err(|e| e.to_string())?;
+    let fh = dir.path().join("faulthandler.txt");
+    let side = dir.path().join("sidecar.txt");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -c unlimited && exec \"$0\" \"$@\"")
+        .arg(python)
+        .arg(script)
+        .arg(&fh)
+        .arg(&side)
+        .current_dir(dir.path())
+        .env_remove("PYTHONHOME")
+        .env_remove("PYTHONPATH")
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if out.status.success() {
+        return Err(format!("{} {} did not crash; stderr:\n{stderr}", python.display(), script.display()));
+    }
+    let core = std::fs::read_dir(dir.path())
+        .map_err(|e| e.to_string())?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("core")))
+        .ok_or_else(|| {
+            let pat = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap_or_default();
+            format!(
+                "{} crashed ({}) but left no core in {} (core_pattern {:?}); stderr:\n{stderr}",
+                python.display(),
+                out.status,
+                dir.path().display(),
+                pat.trim()
+            )
+        })?;
+    let faulthandler = std::fs::read_to_string(&fh).map_err(|e| format!("no faulthandler output: {e}"))?;
+    let sidecar = std::fs::read_to_string(&side).ok();
+    Ok(Crash { dir, core, faulthandler, sidecar })
+}
+
+/// One thread as faulthandler printed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FhThread {
+    /// The `0x...` id.
+    pub thread_id: u64,
+    /// `Current thread`.
+    pub current: bool,
+    /// Frames, most recent first.
+    pub frames: Vec<FhFrame>,
+    /// faulthandler cut the stack at 100 frames (`  ...`).
+    pub truncated: bool,
+}
+
+/// One frame line: `  File "f", line N in name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FhFrame {
+    /// File name as printed (escaped).
+    pub file: String,
+    /// Line, `None` for `???`.
+    pub line: Option<u32>,
+    /// Function name as printed (escaped).
+    pub name: String,
+}
+
+/// Parse faulthandler's `all_threads=True` output.
+pub fn parse_faulthandler(text: &str) -> Vec<FhThread> {
+    let mut out: Vec<FhThread> = Vec::new();
+    for line in text.lines() {
+        let header = line
+            .strip_prefix("Current thread 0x")
+            .map(|r| (true, r))
+            .or_else(|| line.strip_prefix("Thread 0x").map(|r| (false, r)));
+        if let Some((current, rest)) = header {
+            let hex: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
+            if let Ok(id) = u64::from_str_radix(&hex, 16) {
+                out.push(FhThread { thread_id: id, current, frames: Vec::new(), truncated: false });
+            }
+            continue;
+        }
+        let Some(t) = out.last_mut() else { continue };
+        if line == "  ..." {
+            t.truncated = true;
+        } else if let Some(rest) = line.strip_prefix("  File \"") {
+            // `FILE", line N in NAME` — the file may itself contain `", line `.
+            if let Some(pos) = rest.rfind("\", line ") {
+                let file = rest[..pos].to_string();
+                let tail = &rest[pos + "\", line ".len()..];
+                if let Some((num, name)) = tail.split_once(" in ") {
+                    t.frames.push(FhFrame { file, line: num.parse().ok(), name: name.to_string() });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Escape a string the way faulthandler writes it (`_Py_DumpASCII`): printable ASCII
+/// as is, other code points as `\xHH`, `\uHHHH` or `\UHHHHHHHH`, cut at 500
+/// characters with `...`.
+pub fn faulthandler_escape(s: &str) -> String {
+    const MAX: usize = 500;
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i >= MAX {
+            out.push_str("...");
+            break;
+        }
+        let v = c as u32;
+        if (0x20..0x7f).contains(&v) {
+            out.push(c);
+        } else if v <= 0xff {
+            out.push_str(&format!("\\x{v:02x}"));
+        } else if v <= 0xffff {
+            out.push_str(&format!("\\u{v:04x}"));
+        } else {
+            out.push_str(&format!("\\U{v:08x}"));
+        }
+    }
+    out
+}
+
+/// Run a command and return (status code, stdout, stderr).
+pub fn run(cmd: &mut Command) -> (Option<i32>, String, String) {
+    match cmd.output() {
+        Ok(o) => (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        ),
+        Err(e) => (None, String::new(), format!("cannot run: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_threads_frames_and_truncation() {
+        let text = "Fatal Python error: Segmentation fault\n\nThread 0x00007f00000000aa (most recent call first):\n  File \"a.py\", line 3 in f\n  ...\n\nCurrent thread 0x00007f00000000bb (most recent call first):\n  File \"b\", line 7\", line ??? in <module>\n";
+        let t = parse_faulthandler(text);
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0].thread_id, 0x7f00000000aa);
+        assert!(t[0].truncated && !t[0].current);
+        assert_eq!(t[1].frames[0], FhFrame { file: "b\", line 7".into(), line: None, name: "<module>".into() });
+        assert!(t[1].current);
+    }
+
+    #[test]
+    fn escapes_like_faulthandler() {
+        assert_eq!(faulthandler_escape("grüße_函数_\u{1F600}"), "gr\\xfc\\xdfe_\\u51fd\\u6570_\\U0001f600");
+        assert_eq!(faulthandler_escape(&"a".repeat(501)), format!("{}...", "a".repeat(500)));
+    }
+}

@@ -1,0 +1,76 @@
+//! Shared by the CLI suites: run the freshly built binary, compare with faulthandler.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::Command;
+
+use pycoroner_testkit::{faulthandler_escape, parse_faulthandler, FhThread};
+use serde_json::Value;
+
+/// The binary under test.
+pub fn pycoroner() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_pycoroner"))
+}
+
+/// `pycoroner core CORE --format json` with a private cache dir; (status, json, stderr).
+pub fn analyze_json(core: &Path, cache: &Path, extra: &[&str]) -> (Option<i32>, Option<Value>, String) {
+    let (code, out, err) = pycoroner_testkit::run(
+        pycoroner().arg("core").arg(core).args(["--format", "json", "--cache-dir"]).arg(cache).args(extra),
+    );
+    (code, serde_json::from_str(&out).ok(), err)
+}
+
+/// Compare a JSON report with faulthandler's text of the same instant. Returns the
+/// differences, one line each (empty when they agree).
+pub fn compare_with_faulthandler(report: &Value, faulthandler: &str) -> Vec<String> {
+    let truth: Vec<FhThread> = parse_faulthandler(faulthandler);
+    let mut diffs = Vec::new();
+    if truth.is_empty() {
+        diffs.push("faulthandler printed no thread".to_string());
+    }
+    let threads = report["threads"].as_array().cloned().unwrap_or_default();
+    for fh in &truth {
+        let Some(ours) = threads.iter().find(|t| t["thread_id"].as_u64() == Some(fh.thread_id)) else {
+            diffs.push(format!("thread 0x{:016x} is missing from the report", fh.thread_id));
+            continue;
+        };
+        if ours["current"].as_bool() != Some(fh.current) {
+            diffs.push(format!("thread 0x{:016x}: current is {} in the report, {} in faulthandler", fh.thread_id, ours["current"], fh.current));
+        }
+        let frames: Vec<(String, Option<u32>, String)> = ours["frames"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter(|f| f["kind"] == "python")
+            .map(|f| {
+                (
+                    faulthandler_escape(f["file"].as_str().unwrap_or("???")),
+                    f["line"].as_u64().and_then(|l| u32::try_from(l).ok()),
+                    faulthandler_escape(f["function"].as_str().unwrap_or("???")),
+                )
+            })
+            .collect();
+        let n = fh.frames.len();
+        if fh.truncated {
+            if frames.len() <= n {
+                diffs.push(format!("thread 0x{:016x}: faulthandler cut at {n} frames but the report has only {}", fh.thread_id, frames.len()));
+            }
+        } else if frames.len() != n {
+            diffs.push(format!("thread 0x{:016x}: {} frames in the report, {n} in faulthandler", fh.thread_id, frames.len()));
+        }
+        for (i, (f, o)) in fh.frames.iter().zip(frames.iter()).enumerate() {
+            if (&f.file, f.line, &f.name) != (&o.0, o.1, &o.2) {
+                diffs.push(format!(
+                    "thread 0x{:016x} frame #{i}: report {:?}:{:?} in {:?}, faulthandler {:?}:{:?} in {:?}",
+                    fh.thread_id, o.0, o.1, o.2, f.file, f.line, f.name
+                ));
+            }
+        }
+    }
+    if truth.len() < 100 && threads.iter().filter(|t| t["interpreter_id"].as_i64().unwrap_or(0) == 0).count() != truth.len() {
+        diffs.push(format!("{} threads in the report, {} in faulthandler", threads.len(), truth.len()));
+    }
+    diffs
+}
