@@ -1,0 +1,86 @@
+//! The same core read in every form it can come in: compressed (zstd, lz4, xz, gzip),
+//! through the layout cache, and with its mapped files under a --sysroot.
+
+mod common;
+
+use std::process::Command;
+
+use common::{analyze_json, compare_with_faulthandler};
+use pycoroner_testkit::{crash, pyenv_interpreters, repo_root, require_tool, Crash};
+use serde_json::Value;
+
+fn demo_crash() -> Option<Crash> {
+    let py = pyenv_interpreters().into_iter().last()?;
+    Some(crash(&py.path, &repo_root().join("crates/cli/src/demo_scenario.py")).expect("demo scenario crashes"))
+}
+
+fn threads(v: &Value) -> Value {
+    v["threads"].clone()
+}
+
+#[test]
+fn compressed_cores_read_as_is() {
+    let Some(c) = demo_crash() else { return };
+    let cache = tempfile::tempdir().expect("tmp");
+    let (code, plain, err) = analyze_json(&c.core, cache.path(), &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let plain = plain.expect("json");
+    assert!(compare_with_faulthandler(&plain, &c.faulthandler).is_empty());
+    for (tool, args, ext) in [
+        ("zstd", &["-q", "-3", "-c"][..], "zst"),
+        ("lz4", &["-q", "-c"][..], "lz4"),
+        ("xz", &["-q", "-0", "-c", "-T2"][..], "xz"),
+        ("gzip", &["-q", "-1", "-c"][..], "gz"),
+    ] {
+        let Some(bin) = require_tool(tool) else { continue };
+        let packed = c.dir.path().join(format!("core.{ext}"));
+        let out = std::fs::File::create(&packed).expect("create");
+        let st = Command::new(bin).args(args).arg(&c.core).stdout(out).status().expect(tool);
+        assert!(st.success(), "{tool} failed");
+        let (code, v, err) = analyze_json(&packed, cache.path(), &[]);
+        assert_eq!(code, Some(0), "{tool}: {err}");
+        assert_eq!(threads(&v.expect("json")), threads(&plain), "{tool}-compressed core reads differently");
+        std::fs::remove_file(packed).ok();
+    }
+}
+
+#[test]
+fn layout_cache_is_used_on_second_run() {
+    let Some(c) = demo_crash() else { return };
+    let cache = tempfile::tempdir().expect("tmp");
+    let (_, first, err) = analyze_json(&c.core, cache.path(), &[]);
+    let first = first.unwrap_or_else(|| panic!("first run: {err}"));
+    assert_eq!(first["python"]["layout_cached"], false);
+    let files: Vec<_> = std::fs::read_dir(cache.path().join("layouts")).expect("cache dir written").flatten().collect();
+    assert_eq!(files.len(), 1, "one cache file per build-id");
+    let (_, second, err) = analyze_json(&c.core, cache.path(), &[]);
+    let second = second.unwrap_or_else(|| panic!("second run: {err}"));
+    assert_eq!(second["python"]["layout_cached"], true);
+    assert_eq!(threads(&first), threads(&second));
+    // A corrupt cache file is ignored, not trusted.
+    std::fs::write(files[0].path(), b"{not json").expect("write");
+    let (code, third, err) = analyze_json(&c.core, cache.path(), &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let third = third.expect("json");
+    assert_eq!(third["python"]["layout_cached"], false);
+    assert_eq!(threads(&first), threads(&third));
+}
+
+/// A core from "another machine": the files it mapped are found under --sysroot first.
+#[test]
+fn sysroot_is_searched_first() {
+    let Some(c) = demo_crash() else { return };
+    let cache = tempfile::tempdir().expect("tmp");
+    let (_, v, err) = analyze_json(&c.core, cache.path(), &["--no-cache"]);
+    let v = v.unwrap_or_else(|| panic!("{err}"));
+    let module = v["python"]["module"].as_str().expect("module").to_string();
+    let root = tempfile::tempdir().expect("tmp");
+    let copy = root.path().join(module.trim_start_matches('/'));
+    std::fs::create_dir_all(copy.parent().expect("parent")).expect("mkdir");
+    std::fs::copy(&module, &copy).expect("copy libpython");
+    let (code, v, err) = analyze_json(&c.core, cache.path(), &["--no-cache", "--sysroot", root.path().to_str().expect("utf8")]);
+    assert_eq!(code, Some(0), "{err}");
+    let v = v.expect("json");
+    assert_eq!(v["python"]["layout_file"].as_str(), copy.to_str(), "layouts must come from the sysroot copy");
+    assert!(compare_with_faulthandler(&v, &c.faulthandler).is_empty());
+}
