@@ -1,0 +1,94 @@
+//! Hostile memory through the whole pipeline: real cores whose every read is
+//! corrupted at random (deterministically per seed). The analysis must never panic,
+//! never hang, and never allocate without bound; it may fail or warn.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use pycoroner::{analyze, Options};
+use pycoroner_target::{ElfCore, FileMapping, Memory, ReadError, RemoteAddr, SignalInfo, Target, ThreadInfo};
+use pycoroner_testkit::{crash, pyenv_interpreters, repo_root};
+
+/// Corrupts bytes of reads: each byte at address A flips with probability 1/`rate`,
+/// decided by a hash of (seed, A) so re-reads agree (as real memory would).
+struct Mutating<'a> {
+    inner: &'a ElfCore,
+    seed: u64,
+    rate: u64,
+}
+
+fn mix(mut x: u64) -> u64 {
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51afd7ed558ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ceb9fe1a85ec53);
+    x ^ (x >> 33)
+}
+
+impl Memory for Mutating<'_> {
+    fn read_exact(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), ReadError> {
+        self.inner.read_exact(addr, buf)?;
+        for (i, b) in buf.iter_mut().enumerate() {
+            let h = mix(self.seed ^ addr.0.wrapping_add(i as u64));
+            if h % self.rate == 0 {
+                *b = (h >> 32) as u8;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Target for Mutating<'_> {
+    fn threads(&self) -> Vec<ThreadInfo> {
+        self.inner.threads().to_vec()
+    }
+    fn signal(&self) -> Option<SignalInfo> {
+        self.inner.signal()
+    }
+    fn mappings(&self) -> Vec<FileMapping> {
+        self.inner.file_mappings().to_vec()
+    }
+    fn resolve_path(&self, path: &str) -> Option<PathBuf> {
+        self.inner.resolve_path(path)
+    }
+    fn executable(&self) -> Option<String> {
+        self.inner.executable_path()
+    }
+    fn pid(&self) -> Option<u32> {
+        None
+    }
+    fn describe(&self) -> String {
+        "mutated core".into()
+    }
+}
+
+#[test]
+fn fuzz_whole_pipeline_on_corrupted_cores() {
+    let interps = pyenv_interpreters();
+    // One interpreter per frame model: legacy, 3.11 is_entry, 3.12 shims, 3.13 current_frame.
+    let picked: Vec<_> = interps.iter().filter(|i| matches!(i.minor, 6 | 10 | 11 | 12 | 13)).collect();
+    let script = repo_root().join("crates/cli/src/demo_scenario.py");
+    let budget = Duration::from_secs(if pycoroner_testkit::in_ci() { 20 } else { 8 });
+    let per = budget / picked.len().max(1) as u32;
+    let cache = tempfile::tempdir().expect("tmp");
+    let opts = Options { cache_dir: Some(cache.path().to_path_buf()), ..Options::default() };
+    for py in picked {
+        let c = crash(&py.path, &script).expect("crash");
+        let core = ElfCore::open(&c.core).expect("open core");
+        let clean = analyze(&core, &opts).expect("the clean core analyzes");
+        assert!(!clean.threads.is_empty());
+        let start = Instant::now();
+        let mut runs = 0u64;
+        while start.elapsed() < per {
+            for rate in [16u64, 256, 4096, 65536] {
+                let m = Mutating { inner: &core, seed: runs, rate };
+                let t0 = Instant::now();
+                let _ = analyze(&m, &opts);
+                assert!(t0.elapsed() < Duration::from_secs(5), "{}: seed {runs} rate {rate} took {:?}", py.id(), t0.elapsed());
+                runs += 1;
+            }
+        }
+        eprintln!("{}: {runs} corrupted analyses, no panic", py.id());
+        assert!(runs > 4);
+    }
+}
