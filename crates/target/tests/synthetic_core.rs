@@ -1,0 +1,195 @@
+//! A small ELF core built byte by byte: the reader's contract on known input, then the
+//! same bytes mutated at random (a bounded fuzz run): never a panic, never a hang.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use pycoroner_target::{ElfCore, Memory, MemoryExt, RemoteAddr};
+
+struct Builder {
+    notes: Vec<u8>,
+    loads: Vec<(u64, u64, Vec<u8>)>, // vaddr, memsz, bytes
+}
+
+fn note(out: &mut Vec<u8>, name: &[u8], ntype: u32, desc: &[u8]) {
+    out.extend((name.len() as u32 + 1).to_le_bytes());
+    out.extend((desc.len() as u32).to_le_bytes());
+    out.extend(ntype.to_le_bytes());
+    out.extend(name);
+    out.push(0);
+    while out.len() % 4 != 0 {
+        out.push(0);
+    }
+    out.extend(desc);
+    while out.len() % 4 != 0 {
+        out.push(0);
+    }
+}
+
+impl Builder {
+    fn build(&self) -> Vec<u8> {
+        let phnum = 1 + self.loads.len();
+        let mut out = Vec::new();
+        out.extend(b"\x7FELF\x02\x01\x01\0\0\0\0\0\0\0\0\0");
+        out.extend(4u16.to_le_bytes()); // ET_CORE
+        out.extend(62u16.to_le_bytes()); // x86_64
+        out.extend(1u32.to_le_bytes());
+        out.extend(0u64.to_le_bytes()); // entry
+        out.extend(64u64.to_le_bytes()); // phoff
+        out.extend(0u64.to_le_bytes()); // shoff
+        out.extend(0u32.to_le_bytes());
+        out.extend(64u16.to_le_bytes());
+        out.extend(56u16.to_le_bytes());
+        out.extend((phnum as u16).to_le_bytes());
+        out.extend([0u8; 6]);
+        let data_start = 64 + 56 * phnum as u64;
+        let mut offset = data_start;
+        let mut phdrs: Vec<Vec<u8>> = Vec::new();
+        let mut blobs: Vec<u8> = Vec::new();
+        let ph = |t: u32, off: u64, vaddr: u64, filesz: u64, memsz: u64| {
+            let mut p = Vec::new();
+            p.extend(t.to_le_bytes());
+            p.extend(4u32.to_le_bytes());
+            p.extend(off.to_le_bytes());
+            p.extend(vaddr.to_le_bytes());
+            p.extend(0u64.to_le_bytes());
+            p.extend(filesz.to_le_bytes());
+            p.extend(memsz.to_le_bytes());
+            p.extend(1u64.to_le_bytes());
+            p
+        };
+        phdrs.push(ph(4, offset, 0, self.notes.len() as u64, 0));
+        blobs.extend(&self.notes);
+        offset += self.notes.len() as u64;
+        for (vaddr, memsz, bytes) in &self.loads {
+            phdrs.push(ph(1, offset, *vaddr, bytes.len() as u64, *memsz));
+            blobs.extend(bytes);
+            offset += bytes.len() as u64;
+        }
+        for p in phdrs {
+            out.extend(p);
+        }
+        out.extend(blobs);
+        out
+    }
+}
+
+fn sample(mapped_file: &str) -> Vec<u8> {
+    let mut notes = Vec::new();
+    let mut prstatus = vec![0u8; 336];
+    prstatus[12..14].copy_from_slice(&11u16.to_le_bytes());
+    prstatus[32..36].copy_from_slice(&4242u32.to_le_bytes());
+    prstatus[112 + 16 * 8..112 + 17 * 8].copy_from_slice(&0x401000u64.to_le_bytes()); // rip
+    prstatus[112 + 21 * 8..112 + 22 * 8].copy_from_slice(&0x7f00_0000_1000u64.to_le_bytes()); // fs_base
+    note(&mut notes, b"CORE", 1, &prstatus);
+    let mut siginfo = vec![0u8; 128];
+    siginfo[0..4].copy_from_slice(&11i32.to_le_bytes());
+    siginfo[8..12].copy_from_slice(&1i32.to_le_bytes());
+    siginfo[16..24].copy_from_slice(&0x10u64.to_le_bytes());
+    note(&mut notes, b"CORE", 0x53494749, &siginfo);
+    // NT_FILE: one mapping of `mapped_file` at 0x20000..0x22000, file offset 0.
+    let mut nt_file = Vec::new();
+    nt_file.extend(1u64.to_le_bytes());
+    nt_file.extend(4096u64.to_le_bytes());
+    nt_file.extend(0x20000u64.to_le_bytes());
+    nt_file.extend(0x22000u64.to_le_bytes());
+    nt_file.extend(0u64.to_le_bytes());
+    nt_file.extend(mapped_file.as_bytes());
+    nt_file.push(0);
+    note(&mut notes, b"CORE", 0x46494c45, &nt_file);
+    let b = Builder {
+        notes,
+        loads: vec![
+            (0x10000, 0x1000, (0..4096u32).map(|i| i as u8).collect()),
+            (0x11000, 0x1000, vec![0xAB; 4096]),
+            // Read-only file-backed: the kernel dumped nothing of it.
+            (0x20000, 0x2000, Vec::new()),
+        ],
+    };
+    b.build()
+}
+
+fn write_tmp(bytes: &[u8]) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().expect("tmp");
+    f.write_all(bytes).expect("write");
+    f
+}
+
+#[test]
+fn reads_segments_notes_and_file_backed_memory() {
+    let lib = write_tmp(&(0..8192u32).map(|i| (i / 7) as u8).collect::<Vec<_>>());
+    let core_bytes = sample(lib.path().to_str().expect("utf8"));
+    let f = write_tmp(&core_bytes);
+    let core = ElfCore::open(f.path()).expect("open");
+    assert_eq!(core.threads().len(), 1);
+    assert_eq!(core.threads()[0].tid, 4242);
+    assert_eq!(core.threads()[0].regs.fs_base, 0x7f00_0000_1000);
+    let sig = core.signal().expect("siginfo");
+    assert_eq!((sig.signo, sig.addr), (11, Some(0x10)));
+    assert_eq!(core.read_u8(RemoteAddr(0x10005)), Ok(5));
+    // A read spanning two segments.
+    let mut buf = [0u8; 4];
+    core.read_exact(RemoteAddr(0x10ffe), &mut buf).expect("span");
+    assert_eq!(buf, [0xfe, 0xff, 0xAB, 0xAB]);
+    // Not dumped: read from the mapped file.
+    assert_eq!(core.read_u8(RemoteAddr(0x20000 + 700)), Ok(100));
+    assert!(core.read_u8(RemoteAddr(0x30000)).is_err());
+    assert!(core.read_u8(RemoteAddr(u64::MAX)).is_err());
+}
+
+#[test]
+fn file_backed_memory_prefers_the_sysroot() {
+    let lib = write_tmp(&[1u8; 8192]);
+    let core_bytes = sample(lib.path().to_str().expect("utf8"));
+    let f = write_tmp(&core_bytes);
+    let mut core = ElfCore::open(f.path()).expect("open");
+    let root = tempfile::tempdir().expect("tmp");
+    let copy = root.path().join(lib.path().to_str().expect("utf8").trim_start_matches('/'));
+    std::fs::create_dir_all(copy.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&copy, [2u8; 8192]).expect("write");
+    assert_eq!(core.read_u8(RemoteAddr(0x20010)), Ok(1));
+    core.set_sysroot(Some(root.path().to_path_buf()));
+    assert_eq!(core.read_u8(RemoteAddr(0x20010)), Ok(2));
+}
+
+fn xorshift(s: &mut u64) -> u64 {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    *s
+}
+
+#[test]
+fn fuzz_mutated_cores_never_panic() {
+    let base = sample("/nonexistent/lib.so");
+    let budget = Duration::from_secs(3);
+    let start = Instant::now();
+    let mut seed = 0x9E3779B97F4A7C15u64;
+    let mut runs = 0;
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("core");
+    while start.elapsed() < budget {
+        let mut bytes = base.clone();
+        // Mutate mostly the headers and notes, where the decoders are.
+        let hot = 64 + 56 * 4 + 700;
+        for _ in 0..(1 + xorshift(&mut seed) % 8) {
+            let i = (xorshift(&mut seed) as usize) % hot.min(bytes.len());
+            bytes[i] = xorshift(&mut seed) as u8;
+        }
+        if xorshift(&mut seed) % 5 == 0 {
+            let cut = (xorshift(&mut seed) as usize) % bytes.len();
+            bytes.truncate(cut);
+        }
+        std::fs::write(&path, &bytes).expect("write");
+        if let Ok(core) = ElfCore::open(&path) {
+            let _ = core.threads();
+            let _ = core.executable_path();
+            for a in [0x10000u64, 0x10ff0, 0x20000, 0] {
+                let _ = core.read_vec(RemoteAddr(a), 64, 1 << 20);
+                let _ = core.read_cstr(RemoteAddr(a), 256);
+            }
+        }
+        runs += 1;
+    }
+    assert!(runs > 100, "only {runs} runs");
+}
