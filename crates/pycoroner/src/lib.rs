@@ -88,6 +88,7 @@ pub fn analyze(target: &dyn Target, options: &Options) -> Result<Report, Analyze
             description: description.into(),
             code: s.code,
             address: s.addr,
+            sender_pid: s.sender_pid,
             thread: crashed.map(|c| c.tid),
         }
     });

@@ -23,6 +23,7 @@ const SYMBOLS: &[&str] = &[
     "PyCode_Type",
     "Py_Version",
     "_Py_RefTotal",
+    "version.0",
 ];
 
 /// Any of these marks the module that holds the interpreter's runtime.
@@ -154,6 +155,15 @@ fn detect_version(target: &dyn Target, m: &Module, img: &ElfImage, exe: Option<&
         };
         if let Some(v) = from_mem.or_else(from_file).and_then(|h| PyVersion::from_hex(h & 0xffff_ffff)) {
             return Some(v);
+        }
+    }
+    // ≤3.10: `Py_GetVersion()`'s static buffer (`version.0` in .symtab), filled at start-up
+    // with "3.9.18 (main, ...".
+    if let Some((svma, _)) = img.symbol("version.0") {
+        if let Ok(bytes) = target.read_cstr(RemoteAddr(svma.wrapping_add(m.bias)), 250) {
+            if let Some(v) = PyVersion::from_version_string(&String::from_utf8_lossy(&bytes)) {
+                return Some(v);
+            }
         }
     }
     PyVersion::from_file_name(&m.path).or_else(|| exe.and_then(PyVersion::from_file_name))

@@ -61,6 +61,10 @@ pub struct Signal {
     /// Faulting address, for SIGSEGV/SIGBUS/SIGILL/SIGFPE.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<u64>,
+    /// The process that sent it, when it was sent rather than raised by a fault
+    /// (faulthandler re-raises the fault with `raise()` after its dump).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sender_pid: Option<u32>,
     /// Kernel TID of the thread that took it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thread: Option<u32>,

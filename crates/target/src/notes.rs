@@ -67,17 +67,23 @@ pub struct SignalInfo {
     pub signo: i32,
     /// `si_code`.
     pub code: i32,
-    /// Faulting address for SIGSEGV/SIGBUS/SIGILL/SIGFPE.
+    /// Faulting address, for SIGSEGV/SIGBUS/SIGILL/SIGFPE raised by the kernel.
     pub addr: Option<u64>,
+    /// Process that sent the signal, when it was sent (`kill`, `tgkill`, `raise`:
+    /// `si_code <= 0`), e.g. faulthandler re-raising the fault after its dump.
+    pub sender_pid: Option<u32>,
 }
 
 /// Decode NT_SIGINFO.
 pub fn parse_siginfo(desc: &[u8]) -> Option<SignalInfo> {
     let signo = i32_at(desc, 0)?;
     let code = i32_at(desc, 8)?;
-    let has_addr = matches!(signo, 4 | 7 | 8 | 11); // SIGILL SIGBUS SIGFPE SIGSEGV
+    // si_code > 0: raised by the kernel, the union holds si_addr for these signals;
+    // si_code <= 0: sent by a process, the union holds si_pid/si_uid.
+    let has_addr = code > 0 && matches!(signo, 4 | 7 | 8 | 11); // SIGILL SIGBUS SIGFPE SIGSEGV
     let addr = if has_addr { u64_at(desc, 16) } else { None };
-    Some(SignalInfo { signo, code, addr })
+    let sender_pid = if code <= 0 { u32_at(desc, 16) } else { None };
+    Some(SignalInfo { signo, code, addr, sender_pid })
 }
 
 /// One file-backed mapping (NT_FILE entry).

@@ -101,6 +101,7 @@ pub(crate) mod tests {
                     description: "Segmentation fault".into(),
                     code: 1,
                     address: Some(0),
+                    sender_pid: None,
                     thread: Some(4242),
                 }),
             },

@@ -1,0 +1,87 @@
+//! Ground truth: every scenario under fixtures/scenarios, crashed on every pyenv
+//! interpreter 3.6–3.13; pycoroner's threads and Python frames (file, line, function,
+//! in order) must equal faulthandler's output of the same instant.
+
+mod common;
+
+use common::{analyze_json, compare_with_faulthandler, pycoroner};
+use pycoroner_testkit::{crash, faulthandler_escape, pyenv_interpreters, run, scenario};
+
+/// Crash `name` on every interpreter and compare; all mismatches are reported together.
+fn check_scenario(name: &str) {
+    let script = scenario(name);
+    assert!(script.is_file(), "missing scenario {}", script.display());
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    let interps = pyenv_interpreters();
+    for py in &interps {
+        let c = match crash(&py.path, &script) {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("[{} {name}] {e}", py.id()));
+                continue;
+            }
+        };
+        let (code, v, err) = analyze_json(&c.core, cache.path(), &[]);
+        let Some(v) = v.filter(|_| code == Some(0)) else {
+            failures.push(format!("[{} {name}] pycoroner exited {code:?}: {err}"));
+            continue;
+        };
+        if v["python"]["version"].as_str().map(|s| s.starts_with(&format!("3.{}.", py.minor))) != Some(true) {
+            failures.push(format!("[{} {name}] version detected as {}", py.id(), v["python"]["version"]));
+        }
+        for d in compare_with_faulthandler(&v, &c.faulthandler) {
+            failures.push(format!("[{} {name}] {d}", py.id()));
+        }
+        let warnings = v["warnings"].as_array().map_or(0, Vec::len);
+        if warnings != 0 {
+            failures.push(format!("[{} {name}] unexpected warnings: {}", py.id(), v["warnings"]));
+        }
+        // The text report, escaped as faulthandler escapes, equals faulthandler's text
+        // wherever faulthandler did not cut the stack.
+        let (_, text, _) = run(pycoroner().arg("core").arg(&c.core).arg("--cache-dir").arg(cache.path()));
+        if !c.faulthandler.contains("\n  ...\n") {
+            let ours: String = text.lines().map(|l| faulthandler_escape(l) + "\n").collect();
+            let theirs: String = c.faulthandler.lines().map(|l| l.to_string() + "\n").collect();
+            if ours.trim_end() != theirs.trim_end() {
+                failures.push(format!("[{} {name}] text differs from faulthandler:\n--- pycoroner\n{ours}--- faulthandler\n{theirs}", py.id()));
+            }
+        }
+        if let Some(side) = &c.sidecar {
+            check_sidecar(&v, side, &format!("[{} {name}]", py.id()), &mut failures);
+        }
+    }
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// A scenario may write `depth <thread function> <N>` lines to its sidecar: the
+/// number of Python frames its crashing thread really had (beyond faulthandler's 100).
+fn check_sidecar(v: &serde_json::Value, side: &str, tag: &str, failures: &mut Vec<String>) {
+    for line in side.lines() {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        if let ["depth", "current", n] = parts[..] {
+            let want: usize = n.parse().unwrap_or(0);
+            let got = v["threads"]
+                .as_array()
+                .and_then(|ts| ts.iter().find(|t| t["current"] == true))
+                .and_then(|t| t["frames"].as_array())
+                .map_or(0, |f| f.iter().filter(|f| f["kind"] == "python").count());
+            if got != want {
+                failures.push(format!("{tag} current thread has {got} Python frames, the program counted {want}"));
+            }
+        }
+    }
+}
+
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                check_scenario(stringify!($name));
+            }
+        )*
+    };
+}
+
+scenarios!(demo_like);
