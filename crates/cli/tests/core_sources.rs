@@ -84,3 +84,31 @@ fn sysroot_is_searched_first() {
     assert_eq!(v["python"]["layout_file"].as_str(), copy.to_str(), "layouts must come from the sysroot copy");
     assert!(compare_with_faulthandler(&v, &c.faulthandler).is_empty());
 }
+
+/// Debian's /usr/bin/python3.11 links libpython statically and is stripped; with
+/// python3.11-dbg installed its DWARF is a separate file under /usr/lib/debug/.build-id.
+#[test]
+fn static_libpython_with_separate_debug_file() {
+    let py = std::path::Path::new("/usr/bin/python3.11");
+    let has_dbg = std::path::Path::new("/usr/lib/debug/.build-id").is_dir() && std::path::Path::new("/usr/bin/python3.11d").is_file();
+    if !py.is_file() || !has_dbg {
+        if pycoroner_testkit::in_ci() {
+            panic!("CI=true but /usr/bin/python3.11 with python3.11-dbg is not installed");
+        }
+        eprintln!("SKIP: /usr/bin/python3.11 and python3.11-dbg are needed");
+        return;
+    }
+    let c = crash(py, &repo_root().join("crates/cli/src/demo_scenario.py")).expect("crash");
+    let cache = tempfile::tempdir().expect("tmp");
+    let (code, v, err) = analyze_json(&c.core, cache.path(), &[]);
+    assert_eq!(code, Some(0), "{err}");
+    let v = v.expect("json");
+    assert_eq!(v["python"]["module"], "/usr/bin/python3.11", "the runtime is in the executable");
+    assert!(
+        v["python"]["layout_file"].as_str().is_some_and(|f| f.starts_with("/usr/lib/debug/.build-id/")),
+        "layouts from the separate debug file, got {}",
+        v["python"]["layout_file"]
+    );
+    let diffs = compare_with_faulthandler(&v, &c.faulthandler);
+    assert!(diffs.is_empty(), "{diffs:#?}");
+}
