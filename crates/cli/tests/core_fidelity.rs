@@ -24,7 +24,7 @@ fn check_scenario(name: &str) {
         };
         let (code, v, err) = analyze_json(&c.core, cache.path(), &[]);
         let Some(v) = v.filter(|_| code == Some(0)) else {
-            failures.push(format!("[{} {name}] pycoroner exited {code:?}: {err}"));
+            failures.push(format!("[{} {name}] pycoroner exited {code:?}: {err}", py.id()));
             continue;
         };
         if v["python"]["version"].as_str().map(|s| s.starts_with(&format!("3.{}.", py.minor))) != Some(true) {
@@ -40,7 +40,7 @@ fn check_scenario(name: &str) {
         // The text report, escaped as faulthandler escapes, equals faulthandler's text
         // wherever faulthandler did not cut the stack.
         let (_, text, _) = run(pycoroner().arg("core").arg(&c.core).arg("--cache-dir").arg(cache.path()));
-        if !c.faulthandler.contains("\n  ...\n") {
+        if !pycoroner_testkit::parse_faulthandler(&c.faulthandler).iter().any(|t| t.truncated) {
             let ours: String = text.lines().map(|l| faulthandler_escape(l) + "\n").collect();
             let theirs: String = c.faulthandler.lines().map(|l| l.to_string() + "\n").collect();
             if ours.trim_end() != theirs.trim_end() {
@@ -84,4 +84,14 @@ macro_rules! scenarios {
     };
 }
 
-scenarios!(demo_like);
+scenarios!(
+    nested_calls,
+    threads,
+    deep_recursion,
+    generators,
+    callback_from_c,
+    class_lambda_comprehension,
+    except_block,
+    finally_block,
+    unicode_names,
+);

@@ -174,7 +174,8 @@ pub struct FhThread {
     pub current: bool,
     /// Frames, most recent first.
     pub frames: Vec<FhFrame>,
-    /// faulthandler cut the stack at 100 frames (`  ...`).
+    /// faulthandler may have cut the stack: it printed `  ...`, or exactly its cap of
+    /// 100 frames (3.13.0 cuts there without any marker).
     pub truncated: bool,
 }
 
@@ -205,7 +206,7 @@ pub fn parse_faulthandler(text: &str) -> Vec<FhThread> {
             continue;
         }
         let Some(t) = out.last_mut() else { continue };
-        if line == "  ..." {
+        if line == "  ..." || (line.starts_with("  File \"") && t.frames.len() == FAULTHANDLER_MAX_FRAMES) {
             t.truncated = true;
         } else if let Some(rest) = line.strip_prefix("  File \"") {
             // `FILE", line N in NAME` — the file may itself contain `", line `.
@@ -218,8 +219,16 @@ pub fn parse_faulthandler(text: &str) -> Vec<FhThread> {
             }
         }
     }
+    for t in &mut out {
+        if t.frames.len() >= FAULTHANDLER_MAX_FRAMES {
+            t.truncated = true;
+        }
+    }
     out
 }
+
+/// faulthandler's `MAX_FRAME_DEPTH`.
+pub const FAULTHANDLER_MAX_FRAMES: usize = 100;
 
 /// Escape a string the way faulthandler writes it (`_Py_DumpASCII`): printable ASCII
 /// as is, other code points as `\xHH`, `\uHHHH` or `\UHHHHHHHH`, cut at 500
