@@ -95,3 +95,72 @@ scenarios!(
     finally_block,
     unicode_names,
 );
+
+/// faulthandler shows one interpreter (the main one up to 3.11, the crashing one from
+/// 3.12); pycoroner shows both. Its frames must equal faulthandler's for the
+/// interpreter faulthandler showed, and the crashing thread's active state is the
+/// subinterpreter's.
+#[test]
+fn subinterpreter() {
+    let script = scenario("subinterpreter");
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    for py in &pyenv_interpreters() {
+        let tag = format!("[{} subinterpreter]", py.id());
+        let c = match crash(&py.path, &script) {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{tag} {e}"));
+                continue;
+            }
+        };
+        let (code, v, err) = analyze_json(&c.core, cache.path(), &[]);
+        let Some(v) = v.filter(|_| code == Some(0)) else {
+            failures.push(format!("{tag} pycoroner exited {code:?}: {err}"));
+            continue;
+        };
+        let interps = v["interpreters"].as_array().cloned().unwrap_or_default();
+        if interps.len() != 2 {
+            failures.push(format!("{tag} {} interpreters, expected 2", interps.len()));
+            continue;
+        }
+        let threads = v["threads"].as_array().cloned().unwrap_or_default();
+        let names = |t: &serde_json::Value| -> Vec<String> {
+            t["frames"].as_array().map_or(vec![], |f| f.iter().map(|f| f["function"].as_str().unwrap_or("?").to_string()).collect())
+        };
+        let current: Vec<&serde_json::Value> = threads.iter().filter(|t| t["current"] == true).collect();
+        match current[..] {
+            [t] if names(t) == ["string_at", "inside_subinterpreter", "<module>"] && t["interpreter_id"] != 0 => {}
+            _ => failures.push(format!("{tag} expected one current thread, in the subinterpreter, in string_at; got {current:?}")),
+        }
+        // The same OS thread's state in the main interpreter is waiting in run_sub.
+        if !threads.iter().any(|t| t["interpreter_id"] == 0 && names(t) == ["run_sub", "<module>"]) {
+            failures.push(format!("{tag} main interpreter's state of the crashing thread not found in run_sub"));
+        }
+        // Compare with faulthandler interpreter by interpreter, ignoring which state
+        // faulthandler calls current (its choice changed in 3.12).
+        let matched = interps.iter().any(|i| {
+            let mut only = v.clone();
+            let ts: Vec<serde_json::Value> = threads
+                .iter()
+                .filter(|t| t["interpreter_id"] == i["id"])
+                .cloned()
+                .map(|mut t| {
+                    t["interpreter_id"] = 0.into();
+                    t
+                })
+                .collect();
+            only["threads"] = ts.into();
+            let fh = c.faulthandler.replace("Current thread", "Thread");
+            let mut o = only.clone();
+            for t in o["threads"].as_array_mut().into_iter().flatten() {
+                t["current"] = false.into();
+            }
+            compare_with_faulthandler(&o, &fh).is_empty()
+        });
+        if !matched {
+            failures.push(format!("{tag} no interpreter's threads equal faulthandler's:\n{}", c.faulthandler));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -55,6 +55,13 @@ pub fn analyze(target: &dyn Target, options: &Options) -> Result<Report, Analyze
 
     let mut threads = Vec::new();
     let mut interpreters = Vec::new();
+    // 3.6 has no interpreter ids: number them as CPython later does, main (the
+    // oldest, last in the list) 0, each newer one more.
+    let interps: Vec<InterpreterState> = interps
+        .iter()
+        .enumerate()
+        .map(|(i, it)| InterpreterState { id: it.id.or(Some((interps.len() - 1 - i) as i64)), ..*it })
+        .collect();
     for interp in &interps {
         let holder = match py.gil_holder(interp) {
             Ok(h) => h,
@@ -78,6 +85,13 @@ pub fn analyze(target: &dyn Target, options: &Options) -> Result<Report, Analyze
         for ts in &tstates {
             threads.push(thread_report(&py, interp, ts, holder, &threads_info, crashed.map(|c| c.tid), &mut warnings));
         }
+    }
+
+    resolve_current(&mut threads, &mut warnings);
+    // The interpreter whose thread crashed first (faulthandler shows only that one).
+    if let Some(cur) = threads.iter().find(|t| t.current).map(|t| t.interpreter_id) {
+        interpreters.sort_by_key(|i| i.id != cur);
+        threads.sort_by_key(|t| t.interpreter_id != cur);
     }
 
     let signal = sig.map(|s| {
@@ -114,6 +128,26 @@ pub fn analyze(target: &dyn Target, options: &Options) -> Result<Report, Analyze
         threads,
         warnings,
     })
+}
+
+/// An OS thread has one thread state per interpreter it entered; of those, the one
+/// it was running is the one holding the GIL.
+fn resolve_current(threads: &mut [Thread], warnings: &mut Vec<String>) {
+    let candidates: Vec<usize> = threads.iter().enumerate().filter(|(_, t)| t.current).map(|(i, _)| i).collect();
+    if candidates.len() < 2 {
+        return;
+    }
+    let holders: Vec<usize> = candidates.iter().copied().filter(|&i| threads[i].gil).collect();
+    if let [only] = holders[..] {
+        for i in candidates {
+            threads[i].current = i == only;
+        }
+    } else {
+        warnings.push(format!(
+            "the crashed thread has {} thread states (one per interpreter it entered) and none is known to be the active one",
+            candidates.len()
+        ));
+    }
 }
 
 fn anchors(found: &FoundPython) -> Anchors {

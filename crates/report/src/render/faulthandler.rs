@@ -13,14 +13,18 @@ pub fn render(report: &Report) -> String {
     if let Some(sig) = &report.target.signal {
         let _ = writeln!(out, "Fatal Python error: {}\n", sig.description);
     }
-    let main_id = report.interpreters.first().and_then(|i| i.id);
-    let mut last_interp = main_id;
+    let several = report.interpreters.len() > 1;
+    let mut group: Option<Option<i64>> = None;
     let mut first = true;
     for t in &report.threads {
-        if t.interpreter_id != last_interp {
-            last_interp = t.interpreter_id;
+        if several && group != Some(t.interpreter_id) {
+            group = Some(t.interpreter_id);
+            if !first {
+                out.push('\n');
+            }
             let id = t.interpreter_id.map_or_else(|| "?".to_string(), |i| i.to_string());
-            let _ = writeln!(out, "\nSubinterpreter {id}:");
+            let main = if t.interpreter_id == Some(0) { " (main)" } else { "" };
+            let _ = writeln!(out, "Interpreter {id}{main}:");
             first = true;
         }
         if !first {
