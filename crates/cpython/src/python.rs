@@ -170,76 +170,35 @@ impl<'a> Python<'a> {
         }
     }
 
-    /// Every interpreter, main first as CPython lists them, and why the list ended.
+    /// Every interpreter, newest first as CPython lists them, and why the list ended.
     pub fn interpreters(&self) -> Result<(Vec<InterpreterState>, Stop), Error> {
         let head = self.interpreters_head()?;
-        let mut out = Vec::new();
-        let mut seen = HashSet::new();
-        let mut cur = head;
-        let stop = loop {
-            if cur.is_null() {
-                break Stop::End;
-            }
-            if !seen.insert(cur) {
-                break Stop::Cycle(cur);
-            }
-            if out.len() >= MAX_INTERPRETERS {
-                break Stop::Cap(MAX_INTERPRETERS);
-            }
+        Ok(walk_list(head, MAX_INTERPRETERS, |cur, out| {
             let id = match self.offsets.interp.id {
-                Some(off) => match cur.offset(off) {
-                    Some(a) => self.mem.read_i64(a).ok(),
-                    None => None,
-                },
+                Some(off) => cur.offset(off).and_then(|a| self.mem.read_i64(a).ok()),
                 None => None,
             };
             out.push(InterpreterState { addr: cur, id });
-            match self.ptr(cur, "interp.next") {
-                Ok(n) => cur = n,
-                Err(e) => break Stop::Broken(cur, e),
-            }
-        };
-        Ok((out, stop))
+            self.ptr(cur, "interp.next")
+        }))
     }
 
     /// Every thread state of an interpreter, in list order (newest first).
     pub fn threads(&self, interp: &InterpreterState) -> Result<(Vec<ThreadState>, Stop), Error> {
         let head = self.ptr(interp.addr, "interp.threads_head")?;
-        let mut out = Vec::new();
-        let mut seen = HashSet::new();
-        let mut cur = head;
-        let stop = loop {
-            if cur.is_null() {
-                break Stop::End;
+        Ok(walk_list(head, MAX_THREADS, |cur, out| {
+            let owner = self.ptr(cur, "tstate.interp")?;
+            if owner != interp.addr {
+                return Err(Error::Corrupt { what: "thread state (interp link does not match)", addr: cur });
             }
-            if !seen.insert(cur) {
-                break Stop::Cycle(cur);
-            }
-            if out.len() >= MAX_THREADS {
-                break Stop::Cap(MAX_THREADS);
-            }
-            let ts = (|| -> Result<ThreadState, Error> {
-                let owner = self.ptr(cur, "tstate.interp")?;
-                if owner != interp.addr {
-                    return Err(Error::Corrupt { what: "thread state (interp link does not match)", addr: cur });
-                }
-                let thread_id = self.mem.read_u64(self.field(cur, "tstate.thread_id")?)?;
-                let native_thread_id = match self.offsets.tstate.native_thread_id {
-                    Some(off) => Some(self.mem.read_u64(cur.offset(off).ok_or(Error::Overflow(cur))?)?),
-                    None => None,
-                };
-                Ok(ThreadState { addr: cur, thread_id, native_thread_id })
-            })();
-            match ts {
-                Ok(ts) => out.push(ts),
-                Err(e) => break Stop::Broken(cur, e),
-            }
-            match self.ptr(cur, "tstate.next") {
-                Ok(n) => cur = n,
-                Err(e) => break Stop::Broken(cur, e),
-            }
-        };
-        Ok((out, stop))
+            let thread_id = self.mem.read_u64(self.field(cur, "tstate.thread_id")?)?;
+            let native_thread_id = match self.offsets.tstate.native_thread_id {
+                Some(off) => Some(self.mem.read_u64(cur.offset(off).ok_or(Error::Overflow(cur))?)?),
+                None => None,
+            };
+            out.push(ThreadState { addr: cur, thread_id, native_thread_id });
+            self.ptr(cur, "tstate.next")
+        }))
     }
 
     /// The thread state holding the GIL of `interp`, if any thread holds it.
@@ -329,26 +288,9 @@ impl<'a> Python<'a> {
 
     /// Walk a thread's Python frames, newest first.
     pub fn frames(&self, ts: &ThreadState) -> FrameWalk {
-        let mut frames: Vec<PyFrame> = Vec::new();
-        let mut seen = HashSet::new();
-        let mut cur = match self.first_frame(ts) {
-            Ok(f) => f,
-            Err(e) => return FrameWalk { frames, stop: Stop::Broken(ts.addr, e) },
-        };
-        let stop = loop {
-            if cur.is_null() {
-                break Stop::End;
-            }
-            if !seen.insert(cur) {
-                break Stop::Cycle(cur);
-            }
-            if frames.len() >= MAX_FRAMES {
-                break Stop::Cap(MAX_FRAMES);
-            }
-            match self.step(cur, &mut frames) {
-                Ok(next) => cur = next,
-                Err(e) => break Stop::Broken(cur, e),
-            }
+        let (frames, stop) = match self.first_frame(ts) {
+            Ok(first) => walk_list(first, MAX_FRAMES, |cur, frames| self.step(cur, frames)),
+            Err(e) => (Vec::new(), Stop::Broken(ts.addr, e)),
         };
         FrameWalk { frames, stop }
     }
@@ -399,4 +341,34 @@ impl<'a> Python<'a> {
             }
         }
     }
+}
+
+/// Follow a linked list in target memory from `head` until a NULL link, a link seen
+/// before, an error, or `cap` elements. `visit` decodes the element at an address
+/// (pushing zero or more items) and returns the next link; an error ends the walk
+/// there, keeping everything decoded before it.
+fn walk_list<T>(
+    head: RemoteAddr,
+    cap: usize,
+    mut visit: impl FnMut(RemoteAddr, &mut Vec<T>) -> Result<RemoteAddr, Error>,
+) -> (Vec<T>, Stop) {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    let mut cur = head;
+    let stop = loop {
+        if cur.is_null() {
+            break Stop::End;
+        }
+        if !seen.insert(cur) {
+            break Stop::Cycle(cur);
+        }
+        if seen.len() > cap {
+            break Stop::Cap(cap);
+        }
+        match visit(cur, &mut out) {
+            Ok(next) => cur = next,
+            Err(e) => break Stop::Broken(cur, e),
+        }
+    };
+    (out, stop)
 }

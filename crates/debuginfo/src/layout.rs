@@ -119,7 +119,7 @@ pub fn extract(image: &ElfImage, query: &LayoutQuery) -> Result<LayoutAnswer, La
             let Ok(Some(name)) = e.attr_value(gimli::DW_AT_name) else { continue };
             let Ok(name) = dwarf.attr_string(&unit, name) else { continue };
             let Ok(name) = name.to_string() else { continue };
-            if !wanted.contains(&&*name) {
+            if !wanted.contains(&name) {
                 continue;
             }
             if matches!(e.attr_value(gimli::DW_AT_declaration), Ok(Some(_))) {

@@ -30,7 +30,7 @@ impl Memory for Mutating<'_> {
         self.inner.read_exact(addr, buf)?;
         for (i, b) in buf.iter_mut().enumerate() {
             let h = mix(self.seed ^ addr.0.wrapping_add(i as u64));
-            if h % self.rate == 0 {
+            if h.is_multiple_of(self.rate) {
                 *b = (h >> 32) as u8;
             }
         }

@@ -17,11 +17,11 @@ fn note(out: &mut Vec<u8>, name: &[u8], ntype: u32, desc: &[u8]) {
     out.extend(ntype.to_le_bytes());
     out.extend(name);
     out.push(0);
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push(0);
     }
     out.extend(desc);
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push(0);
     }
 }
@@ -176,7 +176,7 @@ fn fuzz_mutated_cores_never_panic() {
             let i = (xorshift(&mut seed) as usize) % hot.min(bytes.len());
             bytes[i] = xorshift(&mut seed) as u8;
         }
-        if xorshift(&mut seed) % 5 == 0 {
+        if xorshift(&mut seed).is_multiple_of(5) {
             let cut = (xorshift(&mut seed) as usize) % bytes.len();
             bytes.truncate(cut);
         }
