@@ -31,6 +31,16 @@ pub struct Common {
     /// Directory with separate debug files (build-id tree or flat); may repeat.
     #[arg(long = "debug-dir", value_name = "DIR")]
     pub debug_dirs: Vec<PathBuf>,
+    /// Show every Python frame's arguments, locals, cell and free variables, and each
+    /// thread's exceptions.
+    #[arg(long)]
+    pub locals: bool,
+    /// How deep to render nested containers and instances.
+    #[arg(long, value_name = "N", default_value_t = 6)]
+    pub depth: usize,
+    /// How many items of a container (and characters of a string, x10) to render.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub length: usize,
     /// Do not read or write the layout cache.
     #[arg(long)]
     pub no_cache: bool,
@@ -55,6 +65,27 @@ pub enum Command {
         /// Shared options.
         #[command(flatten)]
         common: Common,
+    },
+    /// Render the Python object at an address of a core, like repr().
+    Print {
+        /// The core file.
+        core: PathBuf,
+        /// The object's address (0x... or decimal).
+        address: String,
+        /// Look up the files the process mapped under DIR first.
+        #[arg(long, value_name = "DIR")]
+        sysroot: Option<PathBuf>,
+        /// Shared options.
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print the offsets table read from an interpreter binary's DWARF, as JSON.
+    Layouts {
+        /// libpython or a python executable (or its separate debug file).
+        binary: PathBuf,
+        /// Directory with separate debug files; may repeat.
+        #[arg(long = "debug-dir", value_name = "DIR")]
+        debug_dirs: Vec<PathBuf>,
     },
     /// Crash a bundled scenario with an available Python, then analyze its core.
     Demo {

@@ -50,7 +50,30 @@ fn options(common: &Common) -> Options {
         o.cache_dir = Some(d.clone());
     }
     o.debug_dirs = common.debug_dirs.clone();
+    o.locals = common.locals;
+    o.limits = pycoroner::Limits { depth: common.depth, length: common.length, string: common.length.saturating_mul(10) };
     o
+}
+
+fn parse_address(s: &str) -> Result<u64, Failure> {
+    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    parsed.map_err(|_| Failure::bad_input(format!("{s:?} is not an address (use 0x... or decimal)")))
+}
+
+fn run_print(core: &std::path::Path, address: &str, sysroot: Option<std::path::PathBuf>, common: &Common) -> Result<String, Failure> {
+    let addr = parse_address(address)?;
+    let mut target = ElfCore::open(core)?;
+    target.set_sysroot(sysroot);
+    let (type_name, repr) = pycoroner::render_object(&target, &options(common), addr)?;
+    Ok(match common.format {
+        Format::Text => format!("{repr}\n"),
+        Format::Json => {
+            serde_json::json!({"address": addr, "type": type_name, "repr": repr}).to_string() + "\n"
+        }
+    })
 }
 
 /// Open a core and analyze it; the text or JSON to print.
@@ -87,6 +110,12 @@ fn run(cli: Cli) -> Result<String, Failure> {
     match cli.command {
         Command::Core { core, exe, sysroot, common } => run_core(&core, exe, sysroot, &common),
         Command::Demo { python, keep, common } => demo::run(python, keep, &common),
+        Command::Print { core, address, sysroot, common } => run_print(&core, &address, sysroot, &common),
+        Command::Layouts { binary, debug_dirs } => {
+            let opts = Options { debug_dirs, ..Options::default() };
+            let offsets = pycoroner::layout_of_binary(&binary, &opts)?;
+            Ok(serde_json::to_string_pretty(&offsets).unwrap_or_default() + "\n")
+        }
     }
 }
 

@@ -9,9 +9,11 @@
 
 pub mod error;
 pub mod linetable;
+pub mod locals;
 pub mod models;
 pub mod objects;
 pub mod python;
+pub mod repr;
 pub mod resolve;
 pub mod version;
 

@@ -55,6 +55,46 @@ pub enum AnchorModel {
     Runtime,
 }
 
+/// How `int` stores its sign and size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntModel {
+    /// ≤3.11: signed `ob_size` = ±number of digits.
+    SignedSize,
+    /// 3.12+: `lv_tag` = digits << 3 | sign (0 positive, 1 zero, 2 negative).
+    Tagged,
+}
+
+/// How a dict's keys object is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DictModel {
+    /// 3.6–3.10: `dk_size`, index width from the size, 24-byte entries.
+    SizeIndexed,
+    /// 3.11+: `dk_log2_size`, `dk_log2_index_bytes`, `dk_kind` (unicode entries are 16 bytes).
+    Log2Kinds,
+}
+
+/// Where an instance's attributes live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceDictModel {
+    /// ≤3.10: `tp_dictoffset`.
+    DictOffset,
+    /// 3.11: MANAGED_DICT: dict* at obj−24, else values* at obj−32 with `ht_cached_keys`.
+    PreHeader311,
+    /// 3.12: a word at obj−24: a dict*, or (bit 0 set) the values array stored as `values − 1`.
+    Tagged312,
+    /// 3.13+: dict* at obj−24, else inline values after the object (`tp_basicsize`).
+    Inline313,
+}
+
+/// How a frame's local variables are named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalsModel {
+    /// ≤3.10: `co_varnames`, then cells (`co_cellvars`), then frees (`co_freevars`).
+    VarNames,
+    /// 3.11+: `co_localsplusnames` with one kind byte each in `co_localspluskinds`.
+    LocalsPlus,
+}
+
 /// All models of one interpreter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Models {
@@ -66,6 +106,16 @@ pub struct Models {
     pub gil: GilModel,
     /// Interpreter list anchor.
     pub anchor: AnchorModel,
+    /// `int` layout.
+    pub int: IntModel,
+    /// `dict` keys layout.
+    pub dict: DictModel,
+    /// Instance attributes.
+    pub instance_dict: InstanceDictModel,
+    /// Frame locals.
+    pub locals: LocalsModel,
+    /// PYMALLOC_DEBUG's byte for freed memory (3.6: 0xDB, 3.7+: 0xDD).
+    pub dead_byte: u8,
 }
 
 impl Models {
@@ -92,6 +142,16 @@ impl Models {
             _ => GilModel::PerInterpreter,
         };
         let anchor = if minor == 6 { AnchorModel::InterpHead } else { AnchorModel::Runtime };
-        Some(Models { frame, line_table, gil, anchor })
+        let int = if minor >= 12 { IntModel::Tagged } else { IntModel::SignedSize };
+        let dict = if minor >= 11 { DictModel::Log2Kinds } else { DictModel::SizeIndexed };
+        let instance_dict = match minor {
+            6..=10 => InstanceDictModel::DictOffset,
+            11 => InstanceDictModel::PreHeader311,
+            12 => InstanceDictModel::Tagged312,
+            _ => InstanceDictModel::Inline313,
+        };
+        let locals = if minor >= 11 { LocalsModel::LocalsPlus } else { LocalsModel::VarNames };
+        let dead_byte = if minor == 6 { 0xDB } else { 0xDD };
+        Some(Models { frame, line_table, gil, anchor, int, dict, instance_dict, locals, dead_byte })
     }
 }

@@ -122,9 +122,9 @@ pub struct FrameWalk {
 
 /// A CPython runtime in a target.
 pub struct Python<'a> {
-    mem: &'a dyn Memory,
-    offsets: &'a Offsets,
-    models: Models,
+    pub(crate) mem: &'a dyn Memory,
+    pub(crate) offsets: &'a Offsets,
+    pub(crate) models: Models,
     anchors: Anchors,
     code_cache: RefCell<HashMap<RemoteAddr, Rc<CodeInfo>>>,
 }
@@ -140,11 +140,11 @@ impl<'a> Python<'a> {
         self.models
     }
 
-    fn field(&self, base: RemoteAddr, key: &'static str) -> Result<RemoteAddr, Error> {
+    pub(crate) fn field(&self, base: RemoteAddr, key: &'static str) -> Result<RemoteAddr, Error> {
         base.offset(need(self.offsets, key)?).ok_or(Error::Overflow(base))
     }
 
-    fn ptr(&self, base: RemoteAddr, key: &'static str) -> Result<RemoteAddr, Error> {
+    pub(crate) fn ptr(&self, base: RemoteAddr, key: &'static str) -> Result<RemoteAddr, Error> {
         Ok(self.mem.read_ptr(self.field(base, key)?)?)
     }
 

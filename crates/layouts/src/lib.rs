@@ -200,6 +200,159 @@ offsets_table! {
         /// `ob_item`.
         item,
     }
+    /// `PyLongObject`.
+    long: Long {
+        /// `ob_digit` (`long_value.ob_digit` 3.12+).
+        digit,
+        /// `long_value.lv_tag` (3.12+): sign and digit count.
+        lv_tag,
+    }
+    /// `PyFloatObject`.
+    float: Float {
+        /// `ob_fval`.
+        fval,
+    }
+    /// `PyListObject`.
+    list: List {
+        /// `ob_item` (pointer to the item array).
+        item,
+    }
+    /// `PyByteArrayObject`.
+    bytearray: ByteArray {
+        /// `ob_start`.
+        start,
+    }
+    /// `PyDictObject` and its keys (`struct _dictkeysobject`) and values.
+    dict: Dict {
+        /// `ma_used`.
+        used,
+        /// `ma_keys`.
+        keys,
+        /// `ma_values`.
+        values,
+        /// `dk_size` (≤3.10).
+        dk_size,
+        /// `dk_log2_size` (3.11+).
+        dk_log2_size,
+        /// `dk_log2_index_bytes` (3.11+).
+        dk_log2_index_bytes,
+        /// `dk_kind` (3.11+).
+        dk_kind,
+        /// `dk_nentries`.
+        dk_nentries,
+        /// `dk_indices`.
+        dk_indices,
+        /// `sizeof(PyDictKeyEntry)`.
+        entry_size,
+        /// `sizeof(PyDictUnicodeEntry)` (3.11+).
+        unicode_entry_size,
+        /// `_dictvalues.values` (3.11+; 8 in 3.13 where a header precedes it).
+        values_values,
+        /// `_dictvalues.valid` (3.13+).
+        values_valid,
+    }
+    /// `PySetObject`.
+    set: Set {
+        /// `table`.
+        table,
+        /// `mask`.
+        mask,
+        /// `used`.
+        used,
+        /// `sizeof(setentry)`.
+        entry_size,
+    }
+    /// Further `PyTypeObject` / `PyHeapTypeObject` fields.
+    type_ext: TypeExt {
+        /// `tp_basicsize`.
+        basicsize,
+        /// `tp_itemsize`.
+        itemsize,
+        /// `tp_dictoffset`.
+        dictoffset,
+        /// `tp_dict`.
+        dict,
+        /// `tp_base`.
+        base,
+        /// `ht_qualname`.
+        ht_qualname,
+        /// `ht_cached_keys`.
+        ht_cached_keys,
+    }
+    /// `PyFunctionObject`.
+    function: Function {
+        /// `func_code`.
+        code,
+        /// `func_name`.
+        name,
+        /// `func_qualname`.
+        qualname,
+        /// `func_module`.
+        module,
+    }
+    /// `PyMethodObject`.
+    method: Method {
+        /// `im_func`.
+        func,
+        /// `im_self`.
+        self_,
+    }
+    /// `PyModuleObject`.
+    module: Module {
+        /// `md_dict`.
+        dict,
+    }
+    /// `PyCellObject`.
+    cell: Cell {
+        /// `ob_ref`.
+        obj,
+    }
+    /// `PyBaseExceptionObject`.
+    exception: Exception {
+        /// `args`.
+        args,
+    }
+    /// Code object fields for locals.
+    code_vars: CodeVars {
+        /// `co_argcount`.
+        argcount,
+        /// `co_kwonlyargcount`.
+        kwonlyargcount,
+        /// `co_flags`.
+        flags,
+        /// `co_nlocals`.
+        nlocals,
+        /// `co_varnames` (≤3.10).
+        varnames,
+        /// `co_cellvars` (≤3.10).
+        cellvars,
+        /// `co_freevars` (≤3.10).
+        freevars,
+        /// `co_localsplusnames` (3.11+).
+        localsplusnames,
+        /// `co_localspluskinds` (3.11+).
+        localspluskinds,
+    }
+    /// Frame fields for locals and exception state.
+    frame_vars: FrameVars {
+        /// `f_localsplus` of a `PyFrameObject` (≤3.10).
+        localsplus,
+    }
+    /// Thread-state exception fields.
+    exc: Exc {
+        /// `curexc_value` (≤3.11): the exception being raised.
+        curexc_value,
+        /// `current_exception` (3.12+).
+        current_exception,
+        /// `exc_value` (3.6, in the thread state): the exception being handled.
+        tstate_exc_value,
+        /// `exc_info` (3.7+): the `_PyErr_StackItem` chain.
+        exc_info,
+        /// `_PyErr_StackItem.exc_value`.
+        item_value,
+        /// `_PyErr_StackItem.previous_item`.
+        item_previous,
+    }
 }
 
 /// The build flavour of an interpreter: what changes layouts besides the version.
@@ -227,7 +380,7 @@ pub struct Layout {
 }
 
 /// Current serialized format of [`Layout`]; caches with another value are ignored.
-pub const LAYOUT_FORMAT: u32 = 1;
+pub const LAYOUT_FORMAT: u32 = 2;
 
 #[cfg(test)]
 mod tests {

@@ -22,11 +22,15 @@ mod options;
 
 pub use error::AnalyzeError;
 pub use options::Options;
+pub use pycoroner_cpython::repr::Limits;
 pub use pycoroner_report as report;
 pub use pycoroner_target as target;
 
-use pycoroner_cpython::{Anchors, InterpreterState, Models, Python, Stop, ThreadState};
-use pycoroner_report::{Frame, Interpreter, PythonFrame, PythonInfo, Report, Signal, TargetInfo, Thread};
+use pycoroner_cpython::repr::{KnownObjects, Renderer};
+use pycoroner_cpython::{Anchors, InterpreterState, Models, PyFrame, Python, Stop, ThreadState};
+use pycoroner_report::{
+    ExceptionInfo, Frame, Interpreter, PythonFrame, PythonInfo, Report, Signal, TargetInfo, Thread, Variable,
+};
 use pycoroner_target::{RemoteAddr, Target};
 
 use crate::locate_python::FoundPython;
@@ -39,6 +43,12 @@ pub fn analyze(target: &dyn Target, options: &Options) -> Result<Report, Analyze
         .ok_or_else(|| AnalyzeError::UnsupportedVersion { version: found.version.to_string() })?;
     let anchors = anchors(&found);
     let py = Python::new(target, &found.layout, models, anchors);
+    let known = KnownObjects::from_symbols(|s| found.symbol(s));
+    let values = options.locals.then(|| Values {
+        renderer: Renderer::new(target, &found.layout.offsets, models, &known, options.limits),
+        cell_type: found.symbol("PyCell_Type").map(RemoteAddr),
+        none: found.symbol("_Py_NoneStruct").map(RemoteAddr),
+    });
 
     let (interps, stop) = py.interpreters().map_err(|e| AnalyzeError::Runtime {
         module: found.module_path.clone(),
@@ -83,7 +93,11 @@ pub fn analyze(target: &dyn Target, options: &Options) -> Result<Report, Analyze
         let holder_tid = holder.and_then(|h| tstates.iter().find(|t| t.addr == h)).map(|t| t.thread_id);
         interpreters.push(Interpreter { id: interp.id, address: interp.addr.0, gil_holder: holder_tid });
         for ts in &tstates {
-            threads.push(thread_report(&py, interp, ts, holder, &threads_info, crashed.map(|c| c.tid), &mut warnings));
+            let mut t = thread_report(&py, interp, ts, holder, &threads_info, crashed.map(|c| c.tid), &mut warnings);
+            if let Some(v) = &values {
+                add_values(&py, v, ts, &mut t, &mut warnings);
+            }
+            threads.push(t);
         }
     }
 
@@ -130,6 +144,73 @@ pub fn analyze(target: &dyn Target, options: &Options) -> Result<Report, Analyze
     })
 }
 
+/// What `--locals` needs to render values.
+struct Values<'a> {
+    renderer: Renderer<'a>,
+    cell_type: Option<RemoteAddr>,
+    none: Option<RemoteAddr>,
+}
+
+/// `str(exc)` as a traceback line shows it: the single argument's str (repr for
+/// KeyError), nothing for no arguments, the args tuple's repr otherwise.
+fn exception_message(py_values: &Values<'_>, exc: RemoteAddr, type_name: Option<&str>) -> Option<String> {
+    let r = &py_values.renderer;
+    let args = r.exception_args(exc).ok()?;
+    Some(match args.as_slice() {
+        [] => String::new(),
+        [one] if type_name != Some("KeyError") => r.str_of(*one),
+        [one] => r.repr(*one),
+        _ => r.repr_tuple(&args),
+    })
+}
+
+fn add_values(py: &Python<'_>, v: &Values<'_>, ts: &ThreadState, t: &mut Thread, warnings: &mut Vec<String>) {
+    match py.exceptions(ts, v.none) {
+        Ok(excs) => {
+            for e in excs {
+                let type_name = v.renderer.type_name(e.value).ok();
+                let message = exception_message(v, e.value, type_name.as_deref());
+                t.exceptions.push(ExceptionInfo { state: e.state.into(), type_name, message, address: e.value.0 });
+            }
+        }
+        Err(e) => warnings.push(format!("thread 0x{:016x}: exception state unreadable: {e}", ts.thread_id)),
+    }
+    let walk = py.frames(ts);
+    for (f, out) in walk.frames.iter().zip(t.frames.iter_mut()) {
+        let Frame::Python(pf) = out else { continue };
+        pf.locals = Some(frame_locals(py, v, f, ts, warnings));
+    }
+}
+
+fn frame_locals(py: &Python<'_>, v: &Values<'_>, f: &PyFrame, ts: &ThreadState, warnings: &mut Vec<String>) -> Vec<Variable> {
+    match py.locals(f, v.cell_type) {
+        Ok(ls) => ls
+            .into_iter()
+            .map(|l| Variable {
+                name: l.name,
+                kind: l.kind.as_str().into(),
+                type_name: v.renderer.type_name(l.value).ok(),
+                address: l.value.0,
+                repr: v.renderer.repr(l.value),
+            })
+            .collect(),
+        Err(e) => {
+            warnings.push(format!("thread 0x{:016x}: frame at {}: locals unreadable: {e}", ts.thread_id, f.addr));
+            Vec::new()
+        }
+    }
+}
+
+/// Render the object at `addr` (`pycoroner print`): its type name and repr.
+pub fn render_object(target: &dyn Target, options: &Options, addr: u64) -> Result<(Option<String>, String), AnalyzeError> {
+    let found = locate_python::find(target, options)?;
+    let models = Models::for_version(found.version.major, found.version.minor)
+        .ok_or_else(|| AnalyzeError::UnsupportedVersion { version: found.version.to_string() })?;
+    let known = KnownObjects::from_symbols(|s| found.symbol(s));
+    let r = Renderer::new(target, &found.layout.offsets, models, &known, options.limits);
+    Ok((r.type_name(RemoteAddr(addr)).ok(), r.repr(RemoteAddr(addr))))
+}
+
 /// An OS thread has one thread state per interpreter it entered; of those, the one
 /// it was running is the one holding the GIL.
 fn resolve_current(threads: &mut [Thread], warnings: &mut Vec<String>) {
@@ -148,6 +229,11 @@ fn resolve_current(threads: &mut [Thread], warnings: &mut Vec<String>) {
             candidates.len()
         ));
     }
+}
+
+/// The offsets table read from the DWARF of one binary (or its separate debug file).
+pub fn layout_of_binary(path: &std::path::Path, options: &Options) -> Result<pycoroner_layouts::Offsets, AnalyzeError> {
+    locate_python::offsets_from_binary(path, options)
 }
 
 fn anchors(found: &FoundPython) -> Anchors {
@@ -199,6 +285,7 @@ fn thread_report(
                 qualname: info.and_then(|i| i.qualname.clone()),
                 file: info.and_then(|i| i.filename.clone().ok()),
                 line: f.line.and_then(|l| u32::try_from(l).ok()),
+                locals: None,
             })
         })
         .collect();
@@ -217,6 +304,7 @@ fn thread_report(
         current: lwp.is_some() && lwp == crashed_tid,
         gil: holder == Some(ts.addr),
         interpreter_id: interp.id,
+        exceptions: Vec::new(),
         frames,
         truncated,
     }

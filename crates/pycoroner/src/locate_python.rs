@@ -13,7 +13,8 @@ use crate::cache;
 use crate::error::AnalyzeError;
 use crate::options::Options;
 
-/// Symbols the walks start from; any may be absent in a given version.
+/// Symbols the walks start from, besides the types and singletons of
+/// [`pycoroner_cpython::repr`]; any may be absent in a given version.
 const SYMBOLS: &[&str] = &[
     "_PyRuntime",
     "interp_head",
@@ -169,6 +170,34 @@ fn detect_version(target: &dyn Target, m: &Module, img: &ElfImage, exe: Option<&
     PyVersion::from_file_name(&m.path).or_else(|| exe.and_then(PyVersion::from_file_name))
 }
 
+/// The DWARF of `img` itself, else of its separate debug file.
+fn dwarf_image(img: &ElfImage, options: &Options, module: &str) -> Result<Option<ElfImage>, AnalyzeError> {
+    if img.has_dwarf() {
+        return Ok(None);
+    }
+    let mut log = SearchLog::default();
+    log.tried.push((img.path().to_path_buf(), false));
+    let search = DebugSearch { debug_dirs: options.debug_dirs.clone(), ..DebugSearch::system() };
+    let found = search.find(img.path(), img.build_id(), img.debuglink().map(|(n, _)| n), &mut log);
+    match found.and_then(|p| ElfImage::open(&p).ok()).filter(ElfImage::has_dwarf) {
+        Some(s) => Ok(Some(s)),
+        None => {
+            let tried: Vec<String> = log.tried.iter().map(|(p, _)| p.display().to_string()).collect();
+            Err(AnalyzeError::NoDebugInfo { module: module.to_string(), tried: tried.join(", ") })
+        }
+    }
+}
+
+/// `pycoroner layouts BINARY`: the offsets table from one binary's DWARF.
+pub fn offsets_from_binary(path: &std::path::Path, options: &Options) -> Result<pycoroner_layouts::Offsets, AnalyzeError> {
+    let name = path.display().to_string();
+    let img = ElfImage::open(path).map_err(|e| AnalyzeError::BadExe { path: path.to_path_buf(), what: e.to_string() })?;
+    let separate = dwarf_image(&img, options, &name)?;
+    let answer = pycoroner_debuginfo::extract_layouts(separate.as_ref().unwrap_or(&img), &resolve::dwarf_query())
+        .map_err(|e| AnalyzeError::Runtime { module: name, what: e.to_string() })?;
+    Ok(resolve::from_dwarf(&answer))
+}
+
 fn resolve_module(
     target: &dyn Target,
     options: &Options,
@@ -178,27 +207,15 @@ fn resolve_module(
     mut warnings: Vec<String>,
 ) -> Result<FoundPython, AnalyzeError> {
     let version = detect_version(target, m, img, exe).ok_or_else(|| AnalyzeError::UnknownVersion { module: m.path.clone() })?;
-    let symbols: BTreeMap<String, u64> =
-        SYMBOLS.iter().filter_map(|s| img.symbol(s).map(|(a, _)| ((*s).to_string(), a))).collect();
+    let wanted = SYMBOLS
+        .iter()
+        .chain(pycoroner_cpython::repr::TYPE_SYMBOLS.iter().map(|(s, _)| s))
+        .chain(pycoroner_cpython::repr::SINGLETON_SYMBOLS);
+    let symbols: BTreeMap<String, u64> = wanted.filter_map(|s| img.symbol(s).map(|(a, _)| ((*s).to_string(), a))).collect();
 
     // DWARF: in the binary itself, else a separate debug file.
-    let mut log = SearchLog::default();
-    log.tried.push((img.path().to_path_buf(), img.has_dwarf()));
-    let separate;
-    let dwarf_img: &ElfImage = if img.has_dwarf() {
-        img
-    } else {
-        let search = DebugSearch { debug_dirs: options.debug_dirs.clone(), ..DebugSearch::system() };
-        let found = search.find(img.path(), img.build_id(), img.debuglink().map(|(n, _)| n), &mut log);
-        separate = found.and_then(|p| ElfImage::open(&p).ok()).filter(ElfImage::has_dwarf);
-        match &separate {
-            Some(s) => s,
-            None => {
-                let tried: Vec<String> = log.tried.iter().map(|(p, _)| p.display().to_string()).collect();
-                return Err(AnalyzeError::NoDebugInfo { module: m.path.clone(), tried: tried.join(", ") });
-            }
-        }
-    };
+    let separate = dwarf_image(img, options, &m.path)?;
+    let dwarf_img = separate.as_ref().unwrap_or(img);
     let answer = pycoroner_debuginfo::extract_layouts(dwarf_img, &resolve::dwarf_query())
         .map_err(|e| AnalyzeError::Runtime { module: m.path.clone(), what: e.to_string() })?;
     let offsets = resolve::from_dwarf(&answer);

@@ -11,6 +11,10 @@ pub struct Options {
     pub debug_dirs: Vec<PathBuf>,
     /// Where layouts are cached by build-id; `None` disables the cache.
     pub cache_dir: Option<PathBuf>,
+    /// Read every Python frame's variables and each thread's exceptions.
+    pub locals: bool,
+    /// How much of each value to render.
+    pub limits: pycoroner_cpython::repr::Limits,
 }
 
 impl Options {

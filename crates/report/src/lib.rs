@@ -116,6 +116,9 @@ pub struct Thread {
     /// The interpreter this thread state belongs to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interpreter_id: Option<i64>,
+    /// Exceptions being raised or handled, innermost first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exceptions: Vec<ExceptionInfo>,
     /// Frames, most recent first.
     pub frames: Vec<Frame>,
     /// Why the frame walk stopped early, if it did.
@@ -144,6 +147,39 @@ pub struct PythonFrame {
     pub file: Option<String>,
     /// Line being executed.
     pub line: Option<u32>,
+    /// Arguments, then locals, then cell and free variables (with `--locals`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locals: Option<Vec<Variable>>,
+}
+
+/// A variable of a frame.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Variable {
+    /// Its name.
+    pub name: String,
+    /// `arg`, `local`, `cell` or `free`.
+    pub kind: String,
+    /// The value's type name.
+    #[serde(rename = "type")]
+    pub type_name: Option<String>,
+    /// The value's address.
+    pub address: u64,
+    /// The value rendered like `repr()`.
+    pub repr: String,
+}
+
+/// An exception a thread is raising or handling.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExceptionInfo {
+    /// `raised` (in flight) or `handled` (inside `except`/`finally`).
+    pub state: String,
+    /// The exception's type name.
+    #[serde(rename = "type")]
+    pub type_name: Option<String>,
+    /// `str()` of the exception, as a traceback shows it.
+    pub message: Option<String>,
+    /// The exception object's address.
+    pub address: u64,
 }
 
 /// A native frame.

@@ -48,6 +48,18 @@ pub fn render(report: &Report) -> String {
 fn thread(out: &mut String, t: &Thread) {
     let label = if t.current { "Current thread" } else { "Thread" };
     let _ = writeln!(out, "{label} 0x{:016x} (most recent call first):", t.thread_id);
+    for e in &t.exceptions {
+        let ty = e.type_name.as_deref().unwrap_or("?");
+        let verb = if e.state == "raised" { "Raising" } else { "Handling" };
+        match e.message.as_deref() {
+            Some("") | None => {
+                let _ = writeln!(out, "  {verb} {ty}");
+            }
+            Some(m) => {
+                let _ = writeln!(out, "  {verb} {ty}: {m}");
+            }
+        }
+    }
     if t.frames.is_empty() && t.truncated.is_none() {
         out.push_str("  <no Python frame>\n");
     }
@@ -62,6 +74,9 @@ fn thread(out: &mut String, t: &Thread) {
                     line,
                     p.function.as_deref().unwrap_or("???")
                 );
+                for v in p.locals.iter().flatten() {
+                    let _ = writeln!(out, "    {} = {}", v.name, v.repr);
+                }
             }
             Frame::Native(n) => {
                 let _ = writeln!(
@@ -90,6 +105,7 @@ pub(crate) mod tests {
                 qualname: None,
                 file: Some(file.into()),
                 line,
+                locals: None,
             })
         };
         Report {
@@ -126,6 +142,7 @@ pub(crate) mod tests {
                     current: false,
                     gil: false,
                     interpreter_id: Some(0),
+                    exceptions: vec![],
                     frames: vec![py("wait_for_job", "/srv/app/worker.py", Some(41))],
                     truncated: None,
                 },
@@ -135,6 +152,7 @@ pub(crate) mod tests {
                     current: true,
                     gil: true,
                     interpreter_id: Some(0),
+                    exceptions: vec![],
                     frames: vec![py("call_native", "/srv/app/ext.py", Some(12)), py("<module>", "/srv/app/main.py", None)],
                     truncated: None,
                 },
@@ -144,6 +162,7 @@ pub(crate) mod tests {
                     current: false,
                     gil: false,
                     interpreter_id: Some(0),
+                    exceptions: vec![],
                     frames: vec![],
                     truncated: None,
                 },
@@ -169,6 +188,30 @@ pub(crate) mod tests {
              Thread 0x00007f3a1a000000 (most recent call first):\n  \
              <no Python frame>\n"
         );
+    }
+
+    #[test]
+    fn locals_and_exceptions_are_shown_under_their_frame_and_thread() {
+        let mut r = sample();
+        r.threads[1].exceptions.push(ExceptionInfo {
+            state: "handled".into(),
+            type_name: Some("ValueError".into()),
+            message: Some("boom".into()),
+            address: 1,
+        });
+        if let Frame::Python(p) = &mut r.threads[1].frames[0] {
+            p.locals = Some(vec![Variable {
+                name: "x".into(),
+                kind: "arg".into(),
+                type_name: Some("int".into()),
+                address: 2,
+                repr: "42".into(),
+            }]);
+        }
+        let text = super::render(&r);
+        assert!(text.contains(
+            "Current thread 0x00007f3a1d2a5740 (most recent call first):\n  Handling ValueError: boom\n  File \"/srv/app/ext.py\", line 12 in call_native\n    x = 42\n"
+        ), "{text}");
     }
 
     #[test]

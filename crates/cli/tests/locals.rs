@@ -1,0 +1,146 @@
+//! `--locals` against ground truth: a scenario writes repr() of each of its locals to a
+//! sidecar and crashes; pycoroner's rendering from the core must be the same text for
+//! built-in types, and the class name and attribute reprs for instances. Exception
+//! scenarios must show the exception being handled.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::analyze_json;
+use pycoroner_testkit::{crash, pyenv_interpreters, scenario};
+use serde_json::Value;
+
+/// Locals the scenario binds after it wrote the sidecar (its own loop variables).
+const LATE: &[&str] = &["name", "value", "attr", "v"];
+
+fn frame<'a>(v: &'a Value, function: &str) -> Option<&'a Value> {
+    v["threads"].as_array()?.iter().find(|t| t["current"] == true)?["frames"]
+        .as_array()?
+        .iter()
+        .find(|f| f["function"] == function)
+}
+
+#[test]
+fn locals_equal_python_repr() {
+    let script = scenario("locals_values");
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    for py in &pyenv_interpreters() {
+        let tag = format!("[{}]", py.id());
+        let c = match crash(&py.path, &script) {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{tag} {e}"));
+                continue;
+            }
+        };
+        let (code, v, err) = analyze_json(&c.core, cache.path(), &["--locals"]);
+        let Some(v) = v.filter(|_| code == Some(0)) else {
+            failures.push(format!("{tag} exit {code:?}: {err}"));
+            continue;
+        };
+        let Some(f) = frame(&v, "inspect_me") else {
+            failures.push(format!("{tag} no inspect_me frame"));
+            continue;
+        };
+        let ours: Vec<(String, String, String)> = f["locals"]
+            .as_array()
+            .map(|ls| {
+                ls.iter()
+                    .map(|l| {
+                        (
+                            l["name"].as_str().unwrap_or("").to_string(),
+                            l["repr"].as_str().unwrap_or("").to_string(),
+                            l["kind"].as_str().unwrap_or("").to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let by_name: HashMap<&str, &str> = ours.iter().map(|(n, r, _)| (n.as_str(), r.as_str())).collect();
+        let side = c.sidecar.clone().unwrap_or_default();
+        let mut expected_names = Vec::new();
+        let mut attrs: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        for line in side.lines() {
+            let parts: Vec<&str> = line.split('\t').collect();
+            match parts[..] {
+                ["local", name, repr] => {
+                    expected_names.push(name.to_string());
+                    let Some(got) = by_name.get(name) else {
+                        failures.push(format!("{tag} local {name} missing"));
+                        continue;
+                    };
+                    if repr.starts_with("<__main__.Point object") {
+                        continue; // instances: checked through their attributes below
+                    }
+                    if name == "bound" {
+                        if !got.starts_with("<bound method Point.norm of Point(") {
+                            failures.push(format!("{tag} bound: {got}"));
+                        }
+                        continue;
+                    }
+                    if *got != repr {
+                        failures.push(format!("{tag} {name}: pycoroner {got} python {repr}"));
+                    }
+                }
+                ["attr", local, attr, repr] => {
+                    attrs.entry(local.to_string()).or_default().push((attr.to_string(), repr.to_string()));
+                }
+                _ => {}
+            }
+        }
+        for (local, list) in &attrs {
+            let want = format!("Point({})", list.iter().map(|(a, r)| format!("{a}={r}")).collect::<Vec<_>>().join(", "));
+            if by_name.get(local.as_str()) != Some(&want.as_str()) {
+                failures.push(format!("{tag} {local}: pycoroner {:?} expected {want}", by_name.get(local.as_str())));
+            }
+        }
+        // Nothing invented: every local of ours is in the sidecar or bound after it.
+        for (n, _, _) in &ours {
+            if !expected_names.contains(n) && !LATE.contains(&n.as_str()) {
+                failures.push(format!("{tag} unexpected local {n}"));
+            }
+        }
+        // Arguments first, in signature order, marked as such.
+        let args: Vec<&str> = ours.iter().filter(|(_, _, k)| k == "arg").map(|(n, _, _)| n.as_str()).collect();
+        if args != ["arg_int", "arg_str", "kw_only", "rest", "options"] {
+            failures.push(format!("{tag} arguments {args:?}"));
+        }
+        if ours.iter().find(|(n, _, _)| n == "captured").map(|(_, _, k)| k.as_str()) != Some("cell") {
+            failures.push(format!("{tag} captured is not a cell variable"));
+        }
+    }
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+}
+
+fn check_exception(name: &str, want_type: &str, want_message: &str) {
+    let script = scenario(name);
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    for py in &pyenv_interpreters() {
+        let c = crash(&py.path, &script).expect("crash");
+        let (code, v, err) = analyze_json(&c.core, cache.path(), &["--locals"]);
+        assert_eq!(code, Some(0), "{err}");
+        let v = v.expect("json");
+        let current = v["threads"].as_array().and_then(|ts| ts.iter().find(|t| t["current"] == true).cloned());
+        let excs = current.map(|t| t["exceptions"].clone()).unwrap_or_default();
+        let ok = excs.as_array().is_some_and(|es| {
+            es.iter().any(|e| e["type"] == want_type && e["message"] == want_message && e["state"] == "handled")
+        });
+        if !ok {
+            failures.push(format!("[{}] expected handled {want_type}: {want_message}, got {excs}", py.id()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn exception_in_except_block() {
+    check_exception("except_block", "ValueError", "boom: 'x'");
+}
+
+#[test]
+fn exception_in_flight_in_finally_block() {
+    check_exception("finally_block", "KeyError", "'missing'");
+}

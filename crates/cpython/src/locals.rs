@@ -1,0 +1,191 @@
+//! A frame's arguments, locals, cell and free variables, and a thread's exceptions.
+
+use pycoroner_target::{MemoryExt, RemoteAddr};
+
+use crate::error::{need, Error};
+use crate::models::{FrameModel, LocalsModel};
+use crate::objects;
+use crate::python::{PyFrame, Python, ThreadState};
+
+/// What a local slot is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalKind {
+    /// A parameter.
+    Arg,
+    /// A plain local variable.
+    Local,
+    /// A cell variable (captured by an inner function).
+    Cell,
+    /// A free variable (captured from an outer function).
+    Free,
+}
+
+impl LocalKind {
+    /// Lowercase name for reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LocalKind::Arg => "arg",
+            LocalKind::Local => "local",
+            LocalKind::Cell => "cell",
+            LocalKind::Free => "free",
+        }
+    }
+}
+
+/// One bound variable of a frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Local {
+    /// Its name.
+    pub name: String,
+    /// Arg, local, cell or free.
+    pub kind: LocalKind,
+    /// The object bound to it (a cell's contents, not the cell).
+    pub value: RemoteAddr,
+}
+
+/// An exception a thread is raising or handling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadException {
+    /// `"raised"` (in flight) or `"handled"` (in an `except`/`finally` block).
+    pub state: &'static str,
+    /// The exception object.
+    pub value: RemoteAddr,
+}
+
+/// Most variables we list per frame.
+const MAX_LOCALS: u64 = 4096;
+/// Most handled-exception stack items we follow.
+const MAX_EXC_ITEMS: usize = 64;
+
+// co_flags (Include/cpython/code.h).
+const CO_VARARGS: u32 = 0x4;
+const CO_VARKEYWORDS: u32 = 0x8;
+// co_localspluskinds (Include/internal/pycore_code.h, 3.11+).
+const KIND_HIDDEN: u8 = 0x10;
+const KIND_CELL: u8 = 0x40;
+const KIND_FREE: u8 = 0x80;
+
+impl Python<'_> {
+    fn tuple_strings(&self, tuple: RemoteAddr, limit: u64) -> Result<Vec<String>, Error> {
+        let size = self.mem.read_i64(self.field(tuple, "object.ob_size")?)?;
+        let n = u64::try_from(size).map_err(|_| Error::Corrupt { what: "tuple size", addr: tuple })?.min(limit);
+        let items = self.field(tuple, "tuple.item")?;
+        let mut out = Vec::new();
+        for i in 0..n {
+            let item = self.mem.read_ptr(items.offset(i * 8).ok_or(Error::Overflow(items))?)?;
+            out.push(objects::read_str(self.mem, self.offsets, item).unwrap_or_else(|_| "?".into()));
+        }
+        Ok(out)
+    }
+
+    fn n_args(&self, code: RemoteAddr) -> Result<u64, Error> {
+        let argc = self.mem.read_i32(self.field(code, "code_vars.argcount")?)?;
+        let kwonly = self.mem.read_i32(self.field(code, "code_vars.kwonlyargcount")?)?;
+        let flags = self.mem.read_u32(self.field(code, "code_vars.flags")?)?;
+        let extra = u64::from(flags & CO_VARARGS != 0) + u64::from(flags & CO_VARKEYWORDS != 0);
+        Ok(u64::try_from(argc).unwrap_or(0) + u64::try_from(kwonly).unwrap_or(0) + extra)
+    }
+
+    fn deref_cell(&self, v: RemoteAddr, cell_type: Option<RemoteAddr>) -> Result<RemoteAddr, Error> {
+        if v.is_null() {
+            return Ok(v);
+        }
+        match cell_type {
+            Some(ct) if objects::ob_type(self.mem, self.offsets, v)? == ct => self.ptr(v, "cell.obj"),
+            Some(_) => Ok(v), // 3.11+: a cell slot not yet turned into a cell holds the value
+            None => self.ptr(v, "cell.obj"),
+        }
+    }
+
+    /// The bound variables of a frame, in slot order (arguments first). Unbound ones
+    /// are left out. `cell_type` is `PyCell_Type`, to tell cells from raw values.
+    pub fn locals(&self, frame: &PyFrame, cell_type: Option<RemoteAddr>) -> Result<Vec<Local>, Error> {
+        let code = frame.code;
+        let nargs = self.n_args(code)?;
+        let mut out = Vec::new();
+        match self.models.locals {
+            LocalsModel::VarNames => {
+                let nlocals = u64::try_from(self.mem.read_i32(self.field(code, "code_vars.nlocals")?)?).unwrap_or(0);
+                let names = self.tuple_strings(self.ptr(code, "code_vars.varnames")?, nlocals.min(MAX_LOCALS))?;
+                let cells = self.tuple_strings(self.ptr(code, "code_vars.cellvars")?, MAX_LOCALS)?;
+                let frees = self.tuple_strings(self.ptr(code, "code_vars.freevars")?, MAX_LOCALS)?;
+                let slots = self.field(frame.addr, "frame_vars.localsplus")?;
+                let all = names
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, n)| (n, if (i as u64) < nargs { LocalKind::Arg } else { LocalKind::Local }))
+                    .chain(cells.into_iter().map(|n| (n, LocalKind::Cell)))
+                    .chain(frees.into_iter().map(|n| (n, LocalKind::Free)));
+                for (i, (name, kind)) in all.enumerate() {
+                    let v = self.mem.read_ptr(slots.offset(i as u64 * 8).ok_or(Error::Overflow(slots))?)?;
+                    let v = if matches!(kind, LocalKind::Cell | LocalKind::Free) { self.deref_cell(v, None)? } else { v };
+                    if !v.is_null() {
+                        out.push(Local { name, kind, value: v });
+                    }
+                }
+            }
+            LocalsModel::LocalsPlus => {
+                let names = self.tuple_strings(self.ptr(code, "code_vars.localsplusnames")?, MAX_LOCALS)?;
+                let kinds = objects::read_bytes(self.mem, self.offsets, self.ptr(code, "code_vars.localspluskinds")?, MAX_LOCALS)?;
+                let slots = self.field(frame.addr, "iframe.localsplus")?;
+                for (i, (name, k)) in names.into_iter().zip(kinds).enumerate() {
+                    if k & KIND_HIDDEN != 0 {
+                        continue;
+                    }
+                    let v = self.mem.read_ptr(slots.offset(i as u64 * 8).ok_or(Error::Overflow(slots))?)?;
+                    let kind = if (i as u64) < nargs {
+                        LocalKind::Arg
+                    } else if k & KIND_FREE != 0 {
+                        LocalKind::Free
+                    } else if k & KIND_CELL != 0 {
+                        LocalKind::Cell
+                    } else {
+                        LocalKind::Local
+                    };
+                    let v = if k & (KIND_CELL | KIND_FREE) != 0 { self.deref_cell(v, cell_type)? } else { v };
+                    if !v.is_null() {
+                        out.push(Local { name, kind, value: v });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The exception a thread is raising, then those it is handling (innermost first).
+    pub fn exceptions(&self, ts: &ThreadState, none: Option<RemoteAddr>) -> Result<Vec<ThreadException>, Error> {
+        let mut out = Vec::new();
+        let real = |v: RemoteAddr| !v.is_null() && Some(v) != none;
+        let raised_key = if self.offsets.exc.current_exception.is_some() { "exc.current_exception" } else { "exc.curexc_value" };
+        let raised = self.ptr(ts.addr, raised_key)?;
+        if real(raised) {
+            out.push(ThreadException { state: "raised", value: raised });
+        }
+        if self.offsets.exc.exc_info.is_none() {
+            // 3.6: the handled exception lives in the thread state itself.
+            let v = self.ptr(ts.addr, "exc.tstate_exc_value")?;
+            if real(v) {
+                out.push(ThreadException { state: "handled", value: v });
+            }
+            return Ok(out);
+        }
+        let mut item = self.ptr(ts.addr, "exc.exc_info")?;
+        let value_off = need(self.offsets, "exc.item_value")?;
+        for _ in 0..MAX_EXC_ITEMS {
+            if item.is_null() {
+                break;
+            }
+            let v = self.mem.read_ptr(item.offset(value_off).ok_or(Error::Overflow(item))?)?;
+            if real(v) {
+                out.push(ThreadException { state: "handled", value: v });
+            }
+            item = self.ptr(item, "exc.item_previous")?;
+        }
+        Ok(out)
+    }
+
+    /// True when frames of this interpreter are `PyFrameObject`s (≤3.10).
+    pub fn legacy_frames(&self) -> bool {
+        matches!(self.models.frame, FrameModel::Legacy { .. })
+    }
+}
