@@ -144,3 +144,41 @@ fn exception_in_except_block() {
 fn exception_in_flight_in_finally_block() {
     check_exception("finally_block", "KeyError", "'missing'");
 }
+
+/// `pycoroner print CORE ADDRESS` renders one object, with --depth and --length limits.
+#[test]
+fn print_object_at_address() {
+    let Some(py) = pyenv_interpreters().into_iter().last() else { return };
+    let c = crash(&py.path, &scenario("locals_values")).expect("crash");
+    let cache = tempfile::tempdir().expect("tmp");
+    let (_, v, err) = analyze_json(&c.core, cache.path(), &["--locals"]);
+    let v = v.unwrap_or_else(|| panic!("{err}"));
+    let f = frame(&v, "inspect_me").expect("frame");
+    let local = |n: &str| f["locals"].as_array().and_then(|ls| ls.iter().find(|l| l["name"] == n)).cloned().expect(n);
+    let nested = local("nested");
+    let addr = format!("{:#x}", nested["address"].as_u64().expect("address"));
+    let print = |extra: &[&str]| {
+        let (code, out, err) = pycoroner_testkit::run(
+            common::pycoroner().arg("print").arg(&c.core).arg(&addr).arg("--cache-dir").arg(cache.path()).args(extra),
+        );
+        assert_eq!(code, Some(0), "{err}");
+        out.trim_end().to_string()
+    };
+    assert_eq!(print(&[]), nested["repr"].as_str().expect("repr"));
+    assert_eq!(print(&[]), "[1, [2, [3, [4]]], {'k': (5,)}]");
+    assert_eq!(print(&["--depth", "2"]), "[1, [2, [...]], {'k': (...)}]");
+    assert_eq!(print(&["--length", "2"]), "[1, [2, [3, [4]]], ...]");
+    let (code, out, _) = pycoroner_testkit::run(
+        common::pycoroner().arg("print").arg(&c.core).arg(&addr).arg("--format").arg("json").arg("--cache-dir").arg(cache.path()),
+    );
+    assert_eq!(code, Some(0));
+    let j: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(j["type"], "list");
+    // An address that is no object: one value renders as unreadable, never a crash.
+    let (code, out, err) = pycoroner_testkit::run(common::pycoroner().arg("print").arg(&c.core).arg("0x10").arg("--cache-dir").arg(cache.path()));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.trim_end(), "<unreadable 0x10>");
+    let (code, _, err) = pycoroner_testkit::run(common::pycoroner().arg("print").arg(&c.core).arg("zz").arg("--cache-dir").arg(cache.path()));
+    assert_eq!(code, Some(2));
+    assert!(err.contains("not an address"), "{err}");
+}

@@ -67,11 +67,11 @@ fn fuzz_whole_pipeline_on_corrupted_cores() {
     let interps = pyenv_interpreters();
     // One interpreter per frame model: legacy, 3.11 is_entry, 3.12 shims, 3.13 current_frame.
     let picked: Vec<_> = interps.iter().filter(|i| matches!(i.minor, 6 | 10 | 11 | 12 | 13)).collect();
-    let script = repo_root().join("crates/cli/src/demo_scenario.py");
+    let script = repo_root().join("fixtures/scenarios/locals_values.py");
     let budget = Duration::from_secs(if pycoroner_testkit::in_ci() { 20 } else { 8 });
     let per = budget / picked.len().max(1) as u32;
     let cache = tempfile::tempdir().expect("tmp");
-    let opts = Options { cache_dir: Some(cache.path().to_path_buf()), ..Options::default() };
+    let opts = Options { cache_dir: Some(cache.path().to_path_buf()), locals: true, ..Options::default() };
     for py in picked {
         let c = crash(&py.path, &script).expect("crash");
         let core = ElfCore::open(&c.core).expect("open core");

@@ -1,0 +1,184 @@
+//! The object renderer on hand-laid and on random memory: freed, unreadable and
+//! corrupt values render in place; random images never panic or hang (a bounded fuzz
+//! run over every decoder reachable from `repr`).
+
+use std::time::{Duration, Instant};
+
+use pycoroner_cpython::repr::{KnownObjects, Limits, Renderer};
+use pycoroner_cpython::Models;
+use pycoroner_layouts::Offsets;
+use pycoroner_target::{RemoteAddr, SliceMemory};
+
+const LIST_T: u64 = 0x10000;
+const INT_T: u64 = 0x10400;
+const STR_T: u64 = 0x10800;
+const DICT_T: u64 = 0x10c00;
+const TUPLE_T: u64 = 0x11000;
+const NONE: u64 = 0x11400;
+
+fn offsets() -> Offsets {
+    let mut o = Offsets::default();
+    for (k, v) in [
+        ("object.ob_type", 8u64),
+        ("object.ob_size", 16),
+        ("type_object.tp_name", 24),
+        ("type_object.tp_flags", 168),
+        ("type_ext.basicsize", 32),
+        ("type_ext.itemsize", 40),
+        ("type_ext.dictoffset", 288),
+        ("type_ext.ht_qualname", 872),
+        ("type_ext.ht_cached_keys", 880),
+        ("type_ext.dict", 264),
+        ("list.item", 24),
+        ("tuple.item", 24),
+        ("long.lv_tag", 16),
+        ("long.digit", 24),
+        ("unicode.length", 16),
+        ("unicode.state", 32),
+        ("unicode.ascii_size", 40),
+        ("unicode.compact_size", 56),
+        ("unicode.data", 56),
+        ("dict.used", 16),
+        ("dict.keys", 32),
+        ("dict.values", 40),
+        ("dict.dk_log2_size", 8),
+        ("dict.dk_log2_index_bytes", 9),
+        ("dict.dk_kind", 10),
+        ("dict.dk_nentries", 24),
+        ("dict.dk_indices", 32),
+        ("dict.entry_size", 24),
+        ("dict.unicode_entry_size", 16),
+    ] {
+        assert!(o.set(k, Some(v)));
+    }
+    o
+}
+
+fn known() -> KnownObjects {
+    KnownObjects::from_symbols(|s| match s {
+        "PyList_Type" => Some(LIST_T),
+        "PyLong_Type" => Some(INT_T),
+        "PyUnicode_Type" => Some(STR_T),
+        "PyDict_Type" => Some(DICT_T),
+        "PyTuple_Type" => Some(TUPLE_T),
+        "_Py_NoneStruct" => Some(NONE),
+        _ => None,
+    })
+}
+
+fn put(buf: &mut [u8], off: usize, v: u64) {
+    buf[off..off + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+fn type_objects(m: &mut SliceMemory) {
+    for (addr, name, flag_bit) in [(LIST_T, "list", 25), (INT_T, "int", 24), (STR_T, "str", 28), (DICT_T, "dict", 29), (TUPLE_T, "tuple", 26)] {
+        let mut t = vec![0u8; 0x400];
+        put(&mut t, 24, addr + 0x300);
+        put(&mut t, 168, 1 << flag_bit);
+        t[0x300..0x300 + name.len()].copy_from_slice(name.as_bytes());
+        m.add(addr, t);
+    }
+}
+
+#[test]
+fn freed_unreadable_and_corrupt_values_render_in_place() {
+    let o = offsets();
+    let k = known();
+    let mut m = SliceMemory::new();
+    type_objects(&mut m);
+    // list of 4 at 0x1000 with its item array at 0x1100
+    let mut list = vec![0u8; 0x200];
+    put(&mut list, 8, LIST_T);
+    put(&mut list, 16, 4);
+    put(&mut list, 24, 0x1100);
+    put(&mut list, 0x100, 0x2000); // int 5
+    put(&mut list, 0x108, 0xdddd_dddd_dddd_dddd); // freed pointer (PYMALLOC_DEBUG)
+    put(&mut list, 0x110, 0x9999_0000); // unmapped
+    put(&mut list, 0x118, 0x3000); // corrupt str
+    m.add(0x1000, list);
+    let mut int = vec![0u8; 32];
+    put(&mut int, 8, INT_T);
+    put(&mut int, 16, 1 << 3);
+    int[24] = 5;
+    m.add(0x2000, int);
+    let mut bad = vec![0u8; 64];
+    put(&mut bad, 8, STR_T);
+    put(&mut bad, 16, u64::MAX); // absurd length
+    bad[32] = 0b0110_0100; // compact ascii kind 1
+    m.add(0x3000, bad);
+    // an object whose header was freed
+    m.add(0x4000, vec![0xdd; 64]);
+    let models = Models::for_version(3, 12).expect("model");
+    let r = Renderer::new(&m, &o, models, &k, Limits::default());
+    assert_eq!(
+        r.repr(RemoteAddr(0x1000)),
+        "[5, <freed 0xdddddddddddddddd>, <unreadable 0x99990000>, <corrupt str at 0x3000>]"
+    );
+    assert_eq!(r.repr(RemoteAddr(0x4000)), "<freed object at 0x4000>");
+    assert_eq!(r.repr(RemoteAddr(NONE)), "None");
+    let short = Renderer::new(&m, &o, models, &k, Limits { depth: 6, length: 2, string: 10 });
+    assert_eq!(short.repr(RemoteAddr(0x1000)), "[5, <freed 0xdddddddddddddddd>, ...]");
+}
+
+#[test]
+fn self_containing_list_is_a_cycle_not_a_hang() {
+    let o = offsets();
+    let k = known();
+    let mut m = SliceMemory::new();
+    type_objects(&mut m);
+    let mut list = vec![0u8; 0x200];
+    put(&mut list, 8, LIST_T);
+    put(&mut list, 16, 2);
+    put(&mut list, 24, 0x1100);
+    put(&mut list, 0x100, 0x1000);
+    put(&mut list, 0x108, 0x1000);
+    m.add(0x1000, list);
+    let r = Renderer::new(&m, &o, Models::for_version(3, 12).expect("model"), &k, Limits::default());
+    assert_eq!(r.repr(RemoteAddr(0x1000)), "[[...], [...]]");
+}
+
+fn xorshift(s: &mut u64) -> u64 {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    *s
+}
+
+#[test]
+fn fuzz_random_memory_images() {
+    let o = offsets();
+    let k = known();
+    let start = Instant::now();
+    let mut seed = 0x2545F4914F6CDD1Du64;
+    let mut runs = 0u64;
+    while start.elapsed() < Duration::from_secs(4) {
+        let mut m = SliceMemory::new();
+        type_objects(&mut m);
+        // 16 KiB of random words, biased towards pointers into the image and to the types.
+        let mut img = vec![0u8; 16 * 1024];
+        for w in img.chunks_exact_mut(8) {
+            let r = xorshift(&mut seed);
+            let v = match r % 8 {
+                0 => 0x1000 + (xorshift(&mut seed) % 0x4000 & !7),
+                1 => [LIST_T, INT_T, STR_T, DICT_T, TUPLE_T][(r >> 8) as usize % 5],
+                2 => r >> 40,
+                3 => 0,
+                _ => xorshift(&mut seed),
+            };
+            w.copy_from_slice(&v.to_le_bytes());
+        }
+        m.add(0x1000, img);
+        for minor in [6u8, 10, 11, 12, 13] {
+            let models = Models::for_version(3, minor).expect("model");
+            let r = Renderer::new(&m, &o, models, &k, Limits::default());
+            let t0 = Instant::now();
+            let addr = 0x1000 + (xorshift(&mut seed) % 0x4000 & !7);
+            let s = r.repr(RemoteAddr(addr));
+            let _ = r.instance_attributes(RemoteAddr(addr));
+            assert!(t0.elapsed() < Duration::from_secs(2), "seed {seed}: {:?}", t0.elapsed());
+            assert!(s.len() < 10 << 20, "unbounded output");
+            runs += 1;
+        }
+    }
+    assert!(runs > 100, "{runs}");
+}
