@@ -5,7 +5,7 @@
 mod common;
 
 use common::{analyze_json, compare_with_faulthandler, pycoroner};
-use pycoroner_testkit::{crash, faulthandler_escape, pyenv_interpreters, run, scenario};
+use pycoroner_testkit::{all_interpreters, crash, faulthandler_escape, pyenv_interpreters, run, scenario};
 
 /// Crash `name` on every interpreter and compare; all mismatches are reported together.
 fn check_scenario(name: &str) {
@@ -13,7 +13,7 @@ fn check_scenario(name: &str) {
     assert!(script.is_file(), "missing scenario {}", script.display());
     let cache = tempfile::tempdir().expect("tmp");
     let mut failures = Vec::new();
-    let interps = pyenv_interpreters();
+    let interps = all_interpreters();
     for py in &interps {
         let c = match crash(&py.path, &script) {
             Ok(c) => c,
@@ -105,7 +105,7 @@ fn subinterpreter() {
     let script = scenario("subinterpreter");
     let cache = tempfile::tempdir().expect("tmp");
     let mut failures = Vec::new();
-    for py in &pyenv_interpreters() {
+    for py in &all_interpreters() {
         let tag = format!("[{} subinterpreter]", py.id());
         let c = match crash(&py.path, &script) {
             Ok(c) => c,

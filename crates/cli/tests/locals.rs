@@ -8,7 +8,7 @@ mod common;
 use std::collections::HashMap;
 
 use common::analyze_json;
-use pycoroner_testkit::{crash, pyenv_interpreters, scenario};
+use pycoroner_testkit::{all_interpreters, crash, pyenv_interpreters, scenario};
 use serde_json::Value;
 
 /// Locals the scenario binds after it wrote the sidecar (its own loop variables).
@@ -26,7 +26,7 @@ fn locals_equal_python_repr() {
     let script = scenario("locals_values");
     let cache = tempfile::tempdir().expect("tmp");
     let mut failures = Vec::new();
-    for py in &pyenv_interpreters() {
+    for py in &all_interpreters() {
         let tag = format!("[{}]", py.id());
         let c = match crash(&py.path, &script) {
             Ok(c) => c,
@@ -118,7 +118,7 @@ fn check_exception(name: &str, want_type: &str, want_message: &str) {
     let script = scenario(name);
     let cache = tempfile::tempdir().expect("tmp");
     let mut failures = Vec::new();
-    for py in &pyenv_interpreters() {
+    for py in &all_interpreters() {
         let c = crash(&py.path, &script).expect("crash");
         let (code, v, err) = analyze_json(&c.core, cache.path(), &["--locals"]);
         assert_eq!(code, Some(0), "{err}");

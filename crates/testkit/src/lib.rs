@@ -85,6 +85,32 @@ pub fn pyenv_interpreters() -> Vec<Interpreter> {
     out
 }
 
+/// Debian's own interpreters, when installed: the statically linked, stripped
+/// `/usr/bin/python3.11` (its DWARF in python3.11-dbg's build-id tree) and the debug
+/// build `/usr/bin/python3.11d`. Under CI both must be there (`.ci/run` installs them).
+pub fn debian_interpreters() -> Vec<Interpreter> {
+    let mut out = Vec::new();
+    for (path, tag) in [("/usr/bin/python3.11", "debian-static"), ("/usr/bin/python3.11d", "debian-debug")] {
+        let p = PathBuf::from(path);
+        let has_debug_files = Path::new("/usr/bin/python3.11d").is_file();
+        if p.is_file() && has_debug_files {
+            out.push(Interpreter { minor: 11, version: format!("3.11-{tag}"), path: p });
+        } else if in_ci() {
+            panic!("CI=true but {path} (with python3.11-dbg) is not installed");
+        } else {
+            eprintln!("SKIP: {path} with python3.11-dbg not installed");
+        }
+    }
+    out
+}
+
+/// Every interpreter the matrix runs: the pyenv builds 3.6–3.13, then Debian's.
+pub fn all_interpreters() -> Vec<Interpreter> {
+    let mut v = pyenv_interpreters();
+    v.extend(debian_interpreters());
+    v
+}
+
 /// Require a tool on PATH: `Some(path)`, a visible skip (`None`) locally, a panic under CI.
 pub fn require_tool(name: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
