@@ -5,7 +5,7 @@
 mod common;
 
 use common::{analyze_json, compare_with_faulthandler, pycoroner};
-use pycoroner_testkit::{all_interpreters, crash, faulthandler_escape, pyenv_interpreters, run, scenario};
+use pycoroner_testkit::{all_interpreters, crash, faulthandler_escape, run, scenario};
 
 /// Crash `name` on every interpreter and compare; all mismatches are reported together.
 fn check_scenario(name: &str) {

@@ -159,7 +159,7 @@ fn fuzz_random_memory_images() {
         for w in img.chunks_exact_mut(8) {
             let r = xorshift(&mut seed);
             let v = match r % 8 {
-                0 => 0x1000 + (xorshift(&mut seed) % 0x4000 & !7),
+                0 => 0x1000 + ((xorshift(&mut seed) % 0x4000) & !7),
                 1 => [LIST_T, INT_T, STR_T, DICT_T, TUPLE_T][(r >> 8) as usize % 5],
                 2 => r >> 40,
                 3 => 0,
@@ -172,7 +172,7 @@ fn fuzz_random_memory_images() {
             let models = Models::for_version(3, minor).expect("model");
             let r = Renderer::new(&m, &o, models, &k, Limits::default());
             let t0 = Instant::now();
-            let addr = 0x1000 + (xorshift(&mut seed) % 0x4000 & !7);
+            let addr = 0x1000 + ((xorshift(&mut seed) % 0x4000) & !7);
             let s = r.repr(RemoteAddr(addr));
             let _ = r.instance_attributes(RemoteAddr(addr));
             assert!(t0.elapsed() < Duration::from_secs(2), "seed {seed}: {:?}", t0.elapsed());
