@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::{analyze_json, compare_with_faulthandler, pycoroner};
-use pycoroner_testkit::{all_interpreters, crash, faulthandler_escape, run, scenario};
+use common::{compare_with_faulthandler, crash_and_analyze, pycoroner};
+use pycoroner_testkit::{all_interpreters, faulthandler_escape, run, scenario};
 
 /// Crash `name` on every interpreter and compare; all mismatches are reported together.
 fn check_scenario(name: &str) {
@@ -15,17 +15,12 @@ fn check_scenario(name: &str) {
     let mut failures = Vec::new();
     let interps = all_interpreters();
     for py in &interps {
-        let c = match crash(&py.path, &script) {
-            Ok(c) => c,
+        let (c, v) = match crash_and_analyze(py, &script, cache.path(), &[]) {
+            Ok(x) => x,
             Err(e) => {
-                failures.push(format!("[{} {name}] {e}", py.id()));
+                failures.push(e);
                 continue;
             }
-        };
-        let (code, v, err) = analyze_json(&c.core, cache.path(), &[]);
-        let Some(v) = v.filter(|_| code == Some(0)) else {
-            failures.push(format!("[{} {name}] pycoroner exited {code:?}: {err}", py.id()));
-            continue;
         };
         if v["python"]["version"].as_str().map(|s| s.starts_with(&format!("3.{}.", py.minor))) != Some(true) {
             failures.push(format!("[{} {name}] version detected as {}", py.id(), v["python"]["version"]));
@@ -107,17 +102,12 @@ fn subinterpreter() {
     let mut failures = Vec::new();
     for py in &all_interpreters() {
         let tag = format!("[{} subinterpreter]", py.id());
-        let c = match crash(&py.path, &script) {
-            Ok(c) => c,
+        let (c, v) = match crash_and_analyze(py, &script, cache.path(), &[]) {
+            Ok(x) => x,
             Err(e) => {
-                failures.push(format!("{tag} {e}"));
+                failures.push(e);
                 continue;
             }
-        };
-        let (code, v, err) = analyze_json(&c.core, cache.path(), &[]);
-        let Some(v) = v.filter(|_| code == Some(0)) else {
-            failures.push(format!("{tag} pycoroner exited {code:?}: {err}"));
-            continue;
         };
         let interps = v["interpreters"].as_array().cloned().unwrap_or_default();
         if interps.len() != 2 {

@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::analyze_json;
+use common::{analyze_json, crash_and_analyze};
 use pycoroner_testkit::{all_interpreters, crash, pyenv_interpreters, scenario};
 use serde_json::Value;
 
@@ -28,17 +28,12 @@ fn locals_equal_python_repr() {
     let mut failures = Vec::new();
     for py in &all_interpreters() {
         let tag = format!("[{}]", py.id());
-        let c = match crash(&py.path, &script) {
-            Ok(c) => c,
+        let (c, v) = match crash_and_analyze(py, &script, cache.path(), &["--locals"]) {
+            Ok(x) => x,
             Err(e) => {
-                failures.push(format!("{tag} {e}"));
+                failures.push(e);
                 continue;
             }
-        };
-        let (code, v, err) = analyze_json(&c.core, cache.path(), &["--locals"]);
-        let Some(v) = v.filter(|_| code == Some(0)) else {
-            failures.push(format!("{tag} exit {code:?}: {err}"));
-            continue;
         };
         let Some(f) = frame(&v, "inspect_me") else {
             failures.push(format!("{tag} no inspect_me frame"));
@@ -119,10 +114,7 @@ fn check_exception(name: &str, want_type: &str, want_message: &str) {
     let cache = tempfile::tempdir().expect("tmp");
     let mut failures = Vec::new();
     for py in &all_interpreters() {
-        let c = crash(&py.path, &script).expect("crash");
-        let (code, v, err) = analyze_json(&c.core, cache.path(), &["--locals"]);
-        assert_eq!(code, Some(0), "{err}");
-        let v = v.expect("json");
+        let (_c, v) = crash_and_analyze(py, &script, cache.path(), &["--locals"]).unwrap_or_else(|e| panic!("{e}"));
         let current = v["threads"].as_array().and_then(|ts| ts.iter().find(|t| t["current"] == true).cloned());
         let excs = current.map(|t| t["exceptions"].clone()).unwrap_or_default();
         let ok = excs.as_array().is_some_and(|es| {

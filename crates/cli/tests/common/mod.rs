@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use pycoroner_testkit::{faulthandler_escape, parse_faulthandler, FhThread};
+use pycoroner_testkit::{crash, faulthandler_escape, parse_faulthandler, Crash, FhThread, Interpreter};
 use serde_json::Value;
 
 /// The binary under test.
@@ -19,6 +19,18 @@ pub fn analyze_json(core: &Path, cache: &Path, extra: &[&str]) -> (Option<i32>, 
         pycoroner().arg("core").arg(core).args(["--format", "json", "--cache-dir"]).arg(cache).args(extra),
     );
     (code, serde_json::from_str(&out).ok(), err)
+}
+
+/// Crash `script` under `py` and analyze the core as JSON; a failure is one line
+/// tagged with the interpreter, for the suite's list of mismatches.
+pub fn crash_and_analyze(py: &Interpreter, script: &Path, cache: &Path, extra: &[&str]) -> Result<(Crash, Value), String> {
+    let tag = format!("[{} {}]", py.id(), script.file_stem().map(|s| s.to_string_lossy()).unwrap_or_default());
+    let c = crash(&py.path, script).map_err(|e| format!("{tag} {e}"))?;
+    let (code, v, err) = analyze_json(&c.core, cache, extra);
+    match v.filter(|_| code == Some(0)) {
+        Some(v) => Ok((c, v)),
+        None => Err(format!("{tag} pycoroner exited {code:?}: {err}")),
+    }
 }
 
 /// Compare a JSON report with faulthandler's text of the same instant. Returns the
