@@ -66,12 +66,26 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// Render the Python object at an address of a core, like repr().
+    /// Every thread's Python stack of a running process, stopped for the read.
+    Pid {
+        /// The process id.
+        pid: u32,
+        /// Read without stopping the process (a racy view; nothing is ever paused).
+        #[arg(long)]
+        nonblocking: bool,
+        /// Shared options.
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Render the Python object at an address, like repr(): `print CORE ADDRESS` or
+    /// `print --pid PID ADDRESS`.
     Print {
-        /// The core file.
-        core: PathBuf,
-        /// The object's address (0x... or decimal).
-        address: String,
+        /// CORE ADDRESS, or ADDRESS with --pid (0x... or decimal).
+        #[arg(num_args = 1..=2, required = true, value_name = "CORE ADDRESS")]
+        args: Vec<String>,
+        /// Read a running process instead of a core.
+        #[arg(long, value_name = "PID")]
+        pid: Option<u32>,
         /// Look up the files the process mapped under DIR first.
         #[arg(long, value_name = "DIR")]
         sysroot: Option<PathBuf>,

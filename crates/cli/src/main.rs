@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use pycoroner::{analyze, AnalyzeError, Options};
 use pycoroner_report::render;
-use pycoroner_target::{CoreError, ElfCore};
+use pycoroner_target::{CoreError, ElfCore, LiveError, LiveProcess};
 
 use crate::args::{Cli, Command, Common, Format};
 
@@ -63,11 +63,58 @@ fn parse_address(s: &str) -> Result<u64, Failure> {
     parsed.map_err(|_| Failure::bad_input(format!("{s:?} is not an address (use 0x... or decimal)")))
 }
 
-fn run_print(core: &std::path::Path, address: &str, sysroot: Option<std::path::PathBuf>, common: &Common) -> Result<String, Failure> {
-    let addr = parse_address(address)?;
-    let mut target = ElfCore::open(core)?;
-    target.set_sysroot(sysroot);
-    let (type_name, repr) = pycoroner::render_object(&target, &options(common), addr)?;
+impl From<LiveError> for Failure {
+    fn from(e: LiveError) -> Self {
+        Failure { status: EXIT_BAD_INPUT, message: e.to_string() }
+    }
+}
+
+fn render(report: &pycoroner_report::Report, format: Format) -> String {
+    match format {
+        Format::Text => render::faulthandler::render(report),
+        Format::Json => render::json::render(report) + "\n",
+    }
+}
+
+/// Test hook: hold the target stopped this long before reading (the SIGKILL test).
+fn test_hold() {
+    if let Some(ms) = std::env::var("PYCORONER_TEST_HOLD_MS").ok().and_then(|v| v.parse().ok()) {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+}
+
+fn run_pid(pid: u32, nonblocking: bool, common: &Common) -> Result<String, Failure> {
+    let mut target = LiveProcess::attach(pid, !nonblocking)?;
+    test_hold();
+    let result = analyze(&target, &options(common));
+    let paused = target.resume();
+    let mut report = result?;
+    if let Some(p) = paused {
+        report.target.paused_ms = Some(p.as_secs_f64() * 1000.0);
+    }
+    Ok(render(&report, common.format))
+}
+
+fn run_print(args: &[String], pid: Option<u32>, sysroot: Option<std::path::PathBuf>, common: &Common) -> Result<String, Failure> {
+    let (type_name, repr, addr) = match (pid, args) {
+        (Some(pid), [address]) => {
+            let addr = parse_address(address)?;
+            let mut target = LiveProcess::attach(pid, true)?;
+            let r = pycoroner::render_object(&target, &options(common), addr);
+            target.resume();
+            let (t, s) = r?;
+            (t, s, addr)
+        }
+        (None, [core, address]) => {
+            let addr = parse_address(address)?;
+            let mut target = ElfCore::open(std::path::Path::new(core))?;
+            target.set_sysroot(sysroot);
+            let (t, s) = pycoroner::render_object(&target, &options(common), addr)?;
+            (t, s, addr)
+        }
+        (Some(_), _) => return Err(Failure::bad_input("with --pid, give only the ADDRESS")),
+        (None, _) => return Err(Failure::bad_input("give CORE ADDRESS, or --pid PID ADDRESS")),
+    };
     Ok(match common.format {
         Format::Text => format!("{repr}\n"),
         Format::Json => {
@@ -100,17 +147,15 @@ pub fn run_core(
     if target.is_truncated() {
         report.warnings.push("the core file is truncated: some memory is missing".into());
     }
-    Ok(match common.format {
-        Format::Text => render::faulthandler::render(&report),
-        Format::Json => render::json::render(&report) + "\n",
-    })
+    Ok(render(&report, common.format))
 }
 
 fn run(cli: Cli) -> Result<String, Failure> {
     match cli.command {
         Command::Core { core, exe, sysroot, common } => run_core(&core, exe, sysroot, &common),
         Command::Demo { python, keep, common } => demo::run(python, keep, &common),
-        Command::Print { core, address, sysroot, common } => run_print(&core, &address, sysroot, &common),
+        Command::Print { args, pid, sysroot, common } => run_print(&args, pid, sysroot, &common),
+        Command::Pid { pid, nonblocking, common } => run_pid(pid, nonblocking, &common),
         Command::Layouts { binary, debug_dirs } => {
             let opts = Options { debug_dirs, ..Options::default() };
             let offsets = pycoroner::layout_of_binary(&binary, &opts)?;

@@ -152,6 +152,8 @@ impl Default for Limits {
 
 /// Most reads one top-level `repr` may do; a huge or cyclic structure ends in `...`.
 const READ_BUDGET: usize = 20_000;
+/// Nesting depth below which instances of user classes show their attributes.
+const INSTANCE_DEPTH: usize = 2;
 /// Most 30-bit digits of an int we decode (about 300k decimal digits).
 const MAX_INT_DIGITS: u64 = 1 << 15;
 
@@ -687,6 +689,11 @@ impl<'a> Renderer<'a> {
         let name = self.type_short_name(ty)?;
         if stack.contains(&obj) {
             return Ok(format!("{name}(...)"));
+        }
+        // Attributes of a value and of what it holds directly; deeper instances are
+        // named only, so one local does not unfold a whole object graph.
+        if depth >= INSTANCE_DEPTH {
+            return Ok(format!("<{name} object at {obj}>"));
         }
         let (attrs, more) = self.instance_attributes(obj)?;
         if attrs.is_empty() && !more {

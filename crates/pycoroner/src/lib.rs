@@ -123,11 +123,12 @@ pub fn analyze(target: &dyn Target, options: &Options) -> Result<Report, Analyze
     Ok(Report {
         schema: pycoroner_report::SCHEMA,
         target: TargetInfo {
-            kind: "core".into(),
+            kind: target.kind().into(),
             path: None,
             executable: target.executable(),
             pid: target.pid(),
             signal,
+            paused_ms: None,
         },
         python: PythonInfo {
             version: found.version.to_string(),

@@ -45,6 +45,9 @@ pub struct TargetInfo {
     /// The fatal signal.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signal: Option<Signal>,
+    /// For a live process: how long its threads were stopped, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_ms: Option<f64>,
 }
 
 /// A fatal signal.

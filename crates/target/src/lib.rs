@@ -5,6 +5,8 @@
 //! - [`ElfCore`]: an ELF core file (plain or zstd/lz4/xz/gzip-compressed), its threads
 //!   (NT_PRSTATUS), fatal signal (NT_SIGINFO), mapped files (NT_FILE) and auxv; memory
 //!   the kernel did not dump is read from the mapped files, under a sysroot first;
+//! - [`LiveProcess`]: a running process, read with `process_vm_readv`, optionally
+//!   stopped by a [`StopGuard`] that always detaches;
 //! - [`Target`]: what the analysis needs from any target, whatever its source.
 //!
 //! ```no_run
@@ -16,10 +18,12 @@
 
 pub mod decompress;
 pub mod elf_core;
+pub mod live;
 pub mod memory;
 pub mod notes;
 
 pub use elf_core::{CoreError, ElfCore};
+pub use live::{LiveError, LiveProcess, StopGuard};
 pub use memory::{Memory, MemoryExt, ReadError, RemoteAddr, SliceMemory};
 pub use notes::{FileMapping, ProcessInfo, Registers, SignalInfo, ThreadInfo};
 
@@ -41,6 +45,10 @@ pub trait Target: Memory + Sync {
     fn pid(&self) -> Option<u32>;
     /// A short description of the target ("core file ./core").
     fn describe(&self) -> String;
+    /// `"core"` or `"process"`.
+    fn kind(&self) -> &'static str {
+        "core"
+    }
 }
 
 impl Target for ElfCore {

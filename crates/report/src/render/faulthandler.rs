@@ -124,6 +124,7 @@ pub(crate) mod tests {
                     sender_pid: None,
                     thread: Some(4242),
                 }),
+                paused_ms: None,
             },
             python: PythonInfo {
                 version: "3.12.1".into(),

@@ -1,0 +1,202 @@
+//! `pycoroner pid`: a live process read while stopped, against faulthandler's own dump
+//! of the same parked threads; the target runs on afterwards, also when pycoroner is
+//! killed with SIGKILL while it holds the threads stopped; refusal is one clear line.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{compare_with_faulthandler, pycoroner};
+use pycoroner_testkit::{all_interpreters, repo_root, run, Interpreter};
+
+struct Target {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    dump: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(py: &Interpreter) -> Target {
+    let dir = tempfile::tempdir().expect("tmp");
+    let dump = dir.path().join("faulthandler.txt");
+    let mut child = Command::new(&py.path)
+        .arg(repo_root().join("fixtures/live/parked.py"))
+        .arg(&dump)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start target");
+    let stdin = child.stdin.take().expect("stdin");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    stdout.read_line(&mut line).expect("ready line");
+    assert_eq!(line, "ready\n", "{}", py.id());
+    Target { child, stdin, stdout, dump, _dir: dir }
+}
+
+impl Target {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Wait (bounded) for faulthandler's watchdog dump to be complete: it ends with the
+    /// main thread's <module> frame.
+    fn ground_truth(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let text = std::fs::read_to_string(&self.dump).unwrap_or_default();
+            if text.lines().last().is_some_and(|l| l.contains("parked.py") && l.ends_with(" in <module>")) {
+                return text;
+            }
+            assert!(Instant::now() < deadline, "no complete faulthandler dump:\n{text}");
+            std::thread::yield_now();
+        }
+    }
+
+    /// The target answers: its responder thread echoes a line.
+    fn answers(&mut self) -> bool {
+        if writeln!(self.stdin, "ping").and_then(|()| self.stdin.flush()).is_err() {
+            return false;
+        }
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).is_ok() && line == "echo ping\n"
+    }
+}
+
+/// Every thread of `pid` in a ptrace stop ('t')?
+fn any_thread_traced(pid: u32) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten().any(|t| {
+        std::fs::read_to_string(t.path().join("stat"))
+            .ok()
+            .and_then(|s| s.rsplit(')').next().map(|r| r.trim_start().starts_with('t')))
+            .unwrap_or(false)
+    })
+}
+
+#[test]
+fn live_stacks_equal_faulthandler_and_target_runs_on() {
+    let mut failures = Vec::new();
+    for py in &all_interpreters() {
+        let mut t = start(py);
+        let truth = t.ground_truth();
+        let (code, out, err) = run(pycoroner().arg("pid").arg(t.pid().to_string()).args(["--format", "json", "--no-cache"]));
+        if code != Some(0) {
+            failures.push(format!("[{}] exit {code:?}: {err}", py.id()));
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+        for d in compare_with_faulthandler(&v, &truth) {
+            failures.push(format!("[{}] {d}", py.id()));
+        }
+        if v["target"]["kind"] != "process" || v["target"]["paused_ms"].as_f64().is_none() {
+            failures.push(format!("[{}] target: {}", py.id(), v["target"]));
+        }
+        // Each thread matched to its LWP (fs_base or native_thread_id).
+        if v["threads"].as_array().is_some_and(|ts| ts.iter().any(|t| t["native_id"].is_null())) {
+            failures.push(format!("[{}] a thread has no LWP", py.id()));
+        }
+        if any_thread_traced(t.pid()) || !t.answers() {
+            failures.push(format!("[{}] the target did not run on after pycoroner pid", py.id()));
+        }
+        // --nonblocking never stops it and reads the same stacks.
+        let (code, out, err) = run(pycoroner().arg("pid").arg(t.pid().to_string()).args(["--nonblocking", "--format", "json"]));
+        if code != Some(0) {
+            failures.push(format!("[{}] --nonblocking exit {code:?}: {err}", py.id()));
+        } else {
+            let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+            if v["target"]["paused_ms"].as_f64().is_some() {
+                failures.push(format!("[{}] --nonblocking paused the target", py.id()));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// pycoroner killed with SIGKILL while it holds every thread stopped: the kernel
+/// detaches, and the target runs on.
+#[test]
+fn sigkill_mid_read_never_leaves_the_target_stopped() {
+    let Some(py) = all_interpreters().into_iter().last() else { return };
+    let mut t = start(&py);
+    let mut reader = pycoroner()
+        .arg("pid")
+        .arg(t.pid().to_string())
+        .env("PYCORONER_TEST_HOLD_MS", "20000")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn pycoroner");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !any_thread_traced(t.pid()) {
+        assert!(Instant::now() < deadline, "pycoroner never stopped the target");
+        std::thread::yield_now();
+    }
+    reader.kill().expect("SIGKILL");
+    reader.wait().expect("reaped");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while any_thread_traced(t.pid()) {
+        assert!(Instant::now() < deadline, "target still stopped after pycoroner was killed");
+        std::thread::yield_now();
+    }
+    assert!(t.answers(), "target does not answer after pycoroner was killed");
+}
+
+#[test]
+fn refused_attach_is_one_line_naming_the_fix() {
+    let Some(setpriv) = pycoroner_testkit::require_tool("setpriv") else { return };
+    let Some(py) = all_interpreters().into_iter().last() else { return };
+    let t = start(&py);
+    // As an unprivileged user, a root process cannot be traced.
+    let bin = Path::new(env!("CARGO_BIN_EXE_pycoroner"));
+    let (code, out, err) = run(Command::new(setpriv)
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(bin)
+        .arg("pid")
+        .arg(t.pid().to_string()));
+    if err.contains("Permission denied") && err.contains("setpriv") {
+        eprintln!("SKIP: cannot run the binary as nobody here: {err}");
+        return;
+    }
+    assert_eq!(code, Some(2), "stdout {out} stderr {err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("cannot attach") && (err.contains("root") || err.contains("CAP_SYS_PTRACE")), "{err}");
+    let (code, _, err) = run(pycoroner().args(["pid", "999999999"]));
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no process with pid 999999999"), "{err}");
+}
+
+/// `pycoroner print --pid PID ADDRESS` renders an object of a running process.
+#[test]
+fn print_object_of_live_process() {
+    let Some(py) = all_interpreters().into_iter().last() else { return };
+    let mut t = start(&py);
+    let (code, out, err) = run(pycoroner().arg("pid").arg(t.pid().to_string()).args(["--locals", "--format", "json"]));
+    assert_eq!(code, Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    // A worker's `depth` argument, an int, and its address.
+    let local = v["threads"]
+        .as_array()
+        .and_then(|ts| {
+            ts.iter().flat_map(|t| t["frames"].as_array().into_iter().flatten()).find_map(|f| {
+                f["locals"].as_array()?.iter().find(|l| l["name"] == "depth").cloned()
+            })
+        })
+        .expect("a worker frame with `depth`");
+    let addr = format!("{:#x}", local["address"].as_u64().expect("address"));
+    let (code, out, err) = run(pycoroner().arg("print").arg("--pid").arg(t.pid().to_string()).arg(&addr));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.trim_end(), local["repr"].as_str().expect("repr"));
+    assert!(t.answers());
+    let (code, _, err) = run(pycoroner().arg("print").arg("--pid").arg(t.pid().to_string()).arg("core").arg(&addr));
+    assert_eq!(code, Some(2), "{err}");
+}

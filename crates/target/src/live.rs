@@ -1,0 +1,343 @@
+//! A live process: memory through `process_vm_readv`, threads from `/proc/PID/task`,
+//! mappings from `/proc/PID/maps`, files through `/proc/PID/root` (so a process in a
+//! container is read with its own files).
+//!
+//! [`StopGuard`] seizes every thread (`PTRACE_SEIZE` + `PTRACE_INTERRUPT`), reads their
+//! registers, and detaches on drop, on every path out, errors and panics included; if
+//! pycoroner itself is killed, the kernel detaches its tracees and they run on.
+
+use std::fs;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::memory::{Memory, ReadError, RemoteAddr};
+use crate::notes::{FileMapping, Registers, ThreadInfo};
+
+/// Why a live process could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    /// No such process.
+    #[error("no process with pid {0}")]
+    NoProcess(u32),
+    /// ptrace or /proc access was refused.
+    #[error("cannot attach to pid {pid}: {reason}; {help}")]
+    Permission {
+        /// The process.
+        pid: u32,
+        /// The OS error.
+        reason: String,
+        /// What to do about it.
+        help: String,
+    },
+    /// Another OS failure.
+    #[error("cannot read pid {pid}: {reason}")]
+    Os {
+        /// The process.
+        pid: u32,
+        /// The OS error.
+        reason: String,
+    },
+}
+
+/// A running process.
+pub struct LiveProcess {
+    pid: u32,
+    threads: Vec<ThreadInfo>,
+    mappings: Vec<FileMapping>,
+    exe: Option<String>,
+    guard: Option<StopGuard>,
+}
+
+impl std::fmt::Debug for LiveProcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveProcess").field("pid", &self.pid).field("threads", &self.threads.len()).finish()
+    }
+}
+
+fn permission_help(pid: u32) -> String {
+    let scope = fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope").map(|s| s.trim().to_string()).ok();
+    let tracer = fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("TracerPid:")).map(|l| l["TracerPid:".len()..].trim().to_string()))
+        .filter(|t| t != "0");
+    match (tracer, scope.as_deref()) {
+        (Some(t), _) => format!("process {t} is already tracing it (detach gdb/strace first, or use --nonblocking)"),
+        (None, Some(s)) if s != "0" => format!(
+            "kernel.yama.ptrace_scope is {s}: run as root or with CAP_SYS_PTRACE, or `sysctl kernel.yama.ptrace_scope=0`"
+        ),
+        _ => "run as the process's user or as root (CAP_SYS_PTRACE)".to_string(),
+    }
+}
+
+fn os_err(pid: u32, e: std::io::Error) -> LiveError {
+    match e.raw_os_error() {
+        Some(libc::ESRCH) | Some(libc::ENOENT) => LiveError::NoProcess(pid),
+        Some(libc::EPERM) | Some(libc::EACCES) => {
+            LiveError::Permission { pid, reason: e.to_string(), help: permission_help(pid) }
+        }
+        _ => LiveError::Os { pid, reason: e.to_string() },
+    }
+}
+
+/// Parse `/proc/PID/maps` into file-backed mappings.
+pub fn parse_maps(text: &str) -> Vec<FileMapping> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut it = line.splitn(6, ' ');
+        let (Some(range), Some(_perms), Some(offset), Some(_dev), Some(inode), Some(path)) =
+            (it.next(), it.next(), it.next(), it.next(), it.next(), it.next())
+        else {
+            continue;
+        };
+        let path = path.trim_start();
+        if inode == "0" || !path.starts_with('/') {
+            continue;
+        }
+        let Some((start, end)) = range.split_once('-') else { continue };
+        let (Ok(start), Ok(end), Ok(file_offset)) =
+            (u64::from_str_radix(start, 16), u64::from_str_radix(end, 16), u64::from_str_radix(offset, 16))
+        else {
+            continue;
+        };
+        let path = path.strip_suffix(" (deleted)").unwrap_or(path);
+        out.push(FileMapping { start, end, file_offset, path: path.to_string() });
+    }
+    out
+}
+
+fn list_tids(pid: u32) -> Result<Vec<u32>, LiveError> {
+    let rd = fs::read_dir(format!("/proc/{pid}/task")).map_err(|e| os_err(pid, e))?;
+    let mut tids: Vec<u32> = rd.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect();
+    tids.sort_unstable();
+    // The main thread (tid == pid) first, like a core's first NT_PRSTATUS.
+    if let Some(i) = tids.iter().position(|&t| t == pid) {
+        tids.swap(0, i);
+    }
+    Ok(tids)
+}
+
+/// Every thread of a process, seized and stopped; detached on drop.
+#[derive(Debug)]
+pub struct StopGuard {
+    pid: u32,
+    seized: Vec<u32>,
+    stopped_at: Instant,
+}
+
+impl StopGuard {
+    /// Seize and interrupt every thread, waiting until each is stopped. Threads that
+    /// appear while this runs are seized too (bounded rounds).
+    pub fn stop(pid: u32) -> Result<StopGuard, LiveError> {
+        let mut guard = StopGuard { pid, seized: Vec::new(), stopped_at: Instant::now() };
+        for _round in 0..8 {
+            let tids = list_tids(pid)?;
+            let new: Vec<u32> = tids.into_iter().filter(|t| !guard.seized.contains(t)).collect();
+            if new.is_empty() {
+                break;
+            }
+            for tid in new {
+                // SAFETY: plain ptrace requests on a tid; no memory is passed.
+                let r = unsafe { libc::ptrace(libc::PTRACE_SEIZE, tid as libc::pid_t, 0usize, 0usize) };
+                if r != 0 {
+                    let e = std::io::Error::last_os_error();
+                    if e.raw_os_error() == Some(libc::ESRCH) {
+                        continue; // the thread exited meanwhile
+                    }
+                    return Err(os_err(pid, e));
+                }
+                guard.seized.push(tid);
+                // SAFETY: as above.
+                unsafe { libc::ptrace(libc::PTRACE_INTERRUPT, tid as libc::pid_t, 0usize, 0usize) };
+            }
+        }
+        for &tid in &guard.seized {
+            wait_stopped(tid);
+        }
+        guard.stopped_at = Instant::now();
+        Ok(guard)
+    }
+
+    /// The registers of a stopped thread.
+    pub fn registers(&self, tid: u32) -> Option<Registers> {
+        if !self.seized.contains(&tid) {
+            return None;
+        }
+        let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
+        // SAFETY: PTRACE_GETREGS writes one user_regs_struct into `regs`.
+        let r = unsafe {
+            libc::ptrace(libc::PTRACE_GETREGS, tid as libc::pid_t, 0usize, &mut regs as *mut libc::user_regs_struct)
+        };
+        if r != 0 {
+            return None;
+        }
+        let raw = [
+            regs.r15, regs.r14, regs.r13, regs.r12, regs.rbp, regs.rbx, regs.r11, regs.r10, regs.r9, regs.r8, regs.rax,
+            regs.rcx, regs.rdx, regs.rsi, regs.rdi, regs.orig_rax, regs.rip, regs.cs, regs.eflags, regs.rsp, regs.ss,
+            regs.fs_base, regs.gs_base, regs.ds, regs.es, regs.fs, regs.gs,
+        ];
+        Some(Registers { rip: regs.rip, rsp: regs.rsp, rbp: regs.rbp, fs_base: regs.fs_base, raw })
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// How long the threads have been stopped so far.
+    pub fn stopped_for(&self) -> Duration {
+        self.stopped_at.elapsed()
+    }
+}
+
+fn wait_stopped(tid: u32) {
+    let mut status = 0;
+    // Bounded: a thread that exits reports that instead; __WALL for non-leader threads.
+    for _ in 0..64 {
+        // SAFETY: waitpid on a tid we trace, writing an int status.
+        let r = unsafe { libc::waitpid(tid as libc::pid_t, &mut status, libc::__WALL) };
+        if r < 0 {
+            return;
+        }
+        if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+            return;
+        }
+        if libc::WIFSTOPPED(status) {
+            // A PTRACE_INTERRUPT stop is a PTRACE_EVENT_STOP; any other signal-delivery
+            // stop is re-injected later when we detach, so it is not lost.
+            if (status >> 16) == libc::PTRACE_EVENT_STOP {
+                return;
+            }
+            // SAFETY: resume with the pending signal and interrupt again.
+            unsafe {
+                libc::ptrace(libc::PTRACE_CONT, tid as libc::pid_t, 0usize, libc::WSTOPSIG(status) as usize);
+                libc::ptrace(libc::PTRACE_INTERRUPT, tid as libc::pid_t, 0usize, 0usize);
+            }
+        }
+    }
+}
+
+impl Drop for StopGuard {
+    fn drop(&mut self) {
+        for &tid in &self.seized {
+            // SAFETY: detach a tid we seized; errors (thread gone) are irrelevant.
+            unsafe { libc::ptrace(libc::PTRACE_DETACH, tid as libc::pid_t, 0usize, 0usize) };
+        }
+    }
+}
+
+impl LiveProcess {
+    /// Open a process. With `stop`, every thread is seized and stopped until this value
+    /// is dropped (or [`LiveProcess::resume`] is called); without, reads race the process.
+    pub fn attach(pid: u32, stop: bool) -> Result<LiveProcess, LiveError> {
+        if !PathBuf::from(format!("/proc/{pid}")).is_dir() {
+            return Err(LiveError::NoProcess(pid));
+        }
+        let maps = fs::read_to_string(format!("/proc/{pid}/maps")).map_err(|e| os_err(pid, e))?;
+        let exe = fs::read_link(format!("/proc/{pid}/exe")).ok().map(|p| p.display().to_string());
+        let guard = if stop { Some(StopGuard::stop(pid)?) } else { None };
+        let tids = list_tids(pid)?;
+        let threads = tids
+            .into_iter()
+            .map(|tid| ThreadInfo {
+                tid,
+                cursig: 0,
+                regs: guard.as_ref().and_then(|g| g.registers(tid)).unwrap_or_default(),
+            })
+            .collect();
+        let p = LiveProcess { pid, threads, mappings: parse_maps(&maps), exe, guard };
+        // Probe one read so a refused process_vm_readv is reported now, clearly.
+        if let Some(m) = p.mappings.first() {
+            let mut b = [0u8; 1];
+            if let Err(ReadError::Os { reason, .. }) = p.read_exact(RemoteAddr(m.start), &mut b) {
+                if reason.contains("not permitted") {
+                    return Err(LiveError::Permission { pid, reason, help: permission_help(pid) });
+                }
+            }
+        }
+        Ok(p)
+    }
+
+    /// Let the process run again (detach), keeping what was read.
+    pub fn resume(&mut self) -> Option<Duration> {
+        self.guard.take().map(|g| g.stopped_for())
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+}
+
+impl Memory for LiveProcess {
+    fn read_exact(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), ReadError> {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        let remote = libc::iovec { iov_base: addr.0 as *mut libc::c_void, iov_len: buf.len() };
+        // SAFETY: `local` describes our own writable buffer of exactly buf.len() bytes.
+        let n = unsafe { libc::process_vm_readv(self.pid as libc::pid_t, &local, 1, &remote, 1, 0) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            return Err(match e.raw_os_error() {
+                Some(libc::EFAULT) => ReadError::Unmapped { addr },
+                _ => ReadError::Os { addr, reason: e.to_string() },
+            });
+        }
+        if n as usize != buf.len() {
+            return Err(ReadError::Unmapped { addr: RemoteAddr(addr.0.wrapping_add(n as u64)) });
+        }
+        Ok(())
+    }
+}
+
+impl crate::Target for LiveProcess {
+    fn threads(&self) -> Vec<ThreadInfo> {
+        self.threads.clone()
+    }
+    fn signal(&self) -> Option<crate::SignalInfo> {
+        None
+    }
+    fn mappings(&self) -> Vec<FileMapping> {
+        self.mappings.clone()
+    }
+    fn resolve_path(&self, path: &str) -> Option<PathBuf> {
+        // The process's own view of the file system (containers, chroots).
+        let own = PathBuf::from(format!("/proc/{}/root{}", self.pid, path));
+        if own.is_file() {
+            return Some(own);
+        }
+        let p = PathBuf::from(path);
+        p.is_file().then_some(p)
+    }
+    fn executable(&self) -> Option<String> {
+        self.exe.clone()
+    }
+    fn pid(&self) -> Option<u32> {
+        Some(self.pid)
+    }
+    fn describe(&self) -> String {
+        format!("process {}", self.pid)
+    }
+    fn kind(&self) -> &'static str {
+        "process"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_keep_file_backed_lines_only() {
+        let text = "55d0c0a00000-55d0c0a01000 r--p 00000000 fd:01 123 /usr/bin/python3.12\n\
+                    7f00-7f10 rw-p 00000000 00:00 0 \n\
+                    7f10-7f20 r-xp 00002000 fd:01 456 /lib/x (deleted)\n\
+                    7ffd-7ffe rw-p 00000000 00:00 0 [stack]\n\
+                    garbage\n";
+        let m = parse_maps(text);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].path, "/usr/bin/python3.12");
+        assert_eq!(m[1], FileMapping { start: 0x7f10, end: 0x7f20, file_offset: 0x2000, path: "/lib/x".into() });
+    }
+}
