@@ -114,7 +114,13 @@ fn check_exception(name: &str, want_type: &str, want_message: &str) {
     let cache = tempfile::tempdir().expect("tmp");
     let mut failures = Vec::new();
     for py in &all_interpreters() {
-        let (_c, v) = crash_and_analyze(py, &script, cache.path(), &["--locals"]).unwrap_or_else(|e| panic!("{e}"));
+        let (_c, v) = match crash_and_analyze(py, &script, cache.path(), &["--locals"]) {
+            Ok(x) => x,
+            Err(e) => {
+                failures.push(e);
+                continue;
+            }
+        };
         let current = v["threads"].as_array().and_then(|ts| ts.iter().find(|t| t["current"] == true).cloned());
         let excs = current.map(|t| t["exceptions"].clone()).unwrap_or_default();
         let ok = excs.as_array().is_some_and(|es| {
