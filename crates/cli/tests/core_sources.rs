@@ -112,3 +112,22 @@ fn static_libpython_with_separate_debug_file() {
     let diffs = compare_with_faulthandler(&v, &c.faulthandler);
     assert!(diffs.is_empty(), "{diffs:#?}");
 }
+
+/// README's first command: `pycoroner demo` crashes the bundled scenario and analyzes
+/// it; its report equals faulthandler's view printed below it.
+#[test]
+fn demo_crashes_and_analyzes() {
+    let Some(py) = pyenv_interpreters().into_iter().last() else { return };
+    let keep = tempfile::tempdir().expect("tmp");
+    let cache = tempfile::tempdir().expect("tmp");
+    let (code, out, err) = pycoroner_testkit::run(
+        common::pycoroner().arg("demo").arg("--python").arg(&py.path).arg("--keep").arg(keep.path()).arg("--cache-dir").arg(cache.path()),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let fh = std::fs::read_to_string(keep.path().join("faulthandler.txt")).expect("faulthandler output kept");
+    let ours: Vec<&str> = out.lines().filter(|l| l.starts_with("Thread ") || l.starts_with("Current thread") || l.starts_with("  File")).collect();
+    let theirs: Vec<&str> = fh.lines().filter(|l| l.starts_with("Thread ") || l.starts_with("Current thread") || l.starts_with("  File")).collect();
+    assert!(theirs.len() > 10, "{fh}");
+    assert_eq!(ours, theirs);
+    assert!(out.contains("in parse_record"), "{out}");
+}
