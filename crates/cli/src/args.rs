@@ -22,6 +22,19 @@ pub enum Format {
     Json,
 }
 
+/// `--layout-source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LayoutSourceArg {
+    /// DWARF, else the target's _Py_DebugOffsets (3.13+), else the built-in tables.
+    Auto,
+    /// DWARF in the binary or a separate debug file.
+    Dwarf,
+    /// The target's own _Py_DebugOffsets (3.13+).
+    DebugOffsets,
+    /// pycoroner's built-in tables.
+    Builtin,
+}
+
 /// Options shared by every command that analyzes a target.
 #[derive(Debug, clap::Args)]
 pub struct Common {
@@ -41,6 +54,9 @@ pub struct Common {
     /// How many items of a container (and characters of a string, x10) to render.
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub length: usize,
+    /// Where struct layouts come from: the best available (auto), or only one source.
+    #[arg(long, value_enum, default_value_t = LayoutSourceArg::Auto)]
+    pub layout_source: LayoutSourceArg,
     /// Do not read or write the layout cache.
     #[arg(long)]
     pub no_cache: bool,
@@ -93,10 +109,14 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
-    /// Print the offsets table read from an interpreter binary's DWARF, as JSON.
+    /// Print the layout (offsets table, version, flavour) read from an interpreter
+    /// binary's DWARF, as JSON: the generator of the built-in tables.
     Layouts {
         /// libpython or a python executable (or its separate debug file).
         binary: PathBuf,
+        /// The exact version (X.Y.Z), when the binary does not say it (3.6–3.10).
+        #[arg(long, value_name = "X.Y.Z")]
+        version: Option<String>,
         /// Directory with separate debug files; may repeat.
         #[arg(long = "debug-dir", value_name = "DIR")]
         debug_dirs: Vec<PathBuf>,

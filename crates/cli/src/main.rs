@@ -7,11 +7,11 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use pycoroner::{analyze, AnalyzeError, Options};
+use pycoroner::{analyze, AnalyzeError, LayoutSource, Options};
 use pycoroner_report::render;
 use pycoroner_target::{CoreError, ElfCore, LiveError, LiveProcess};
 
-use crate::args::{Cli, Command, Common, Format};
+use crate::args::{Cli, Command, Common, Format, LayoutSourceArg};
 
 /// Exit statuses (DESIGN.md "Contracts").
 const EXIT_BAD_INPUT: u8 = 2;
@@ -51,6 +51,12 @@ fn options(common: &Common) -> Options {
     }
     o.debug_dirs = common.debug_dirs.clone();
     o.locals = common.locals;
+    o.layout_source = match common.layout_source {
+        LayoutSourceArg::Auto => LayoutSource::Auto,
+        LayoutSourceArg::Dwarf => LayoutSource::Dwarf,
+        LayoutSourceArg::DebugOffsets => LayoutSource::DebugOffsets,
+        LayoutSourceArg::Builtin => LayoutSource::Builtin,
+    };
     o.limits = pycoroner::Limits { depth: common.depth, length: common.length, string: common.length.saturating_mul(10) };
     o
 }
@@ -156,10 +162,10 @@ fn run(cli: Cli) -> Result<String, Failure> {
         Command::Demo { python, keep, common } => demo::run(python, keep, &common),
         Command::Print { args, pid, sysroot, common } => run_print(&args, pid, sysroot, &common),
         Command::Pid { pid, nonblocking, common } => run_pid(pid, nonblocking, &common),
-        Command::Layouts { binary, debug_dirs } => {
+        Command::Layouts { binary, version, debug_dirs } => {
             let opts = Options { debug_dirs, ..Options::default() };
-            let offsets = pycoroner::layout_of_binary(&binary, &opts)?;
-            Ok(serde_json::to_string_pretty(&offsets).unwrap_or_default() + "\n")
+            let layout = pycoroner::layout_of_binary(&binary, version.as_deref(), &opts)?;
+            Ok(serde_json::to_string_pretty(&layout).unwrap_or_default() + "\n")
         }
     }
 }

@@ -152,6 +152,8 @@ impl Default for Limits {
 
 /// Most reads one top-level `repr` may do; a huge or cyclic structure ends in `...`.
 const READ_BUDGET: usize = 20_000;
+/// Entries of a dict or set table read at a time.
+const CHUNK: u64 = 256;
 /// Nesting depth below which instances of user classes show their attributes.
 const INSTANCE_DEPTH: usize = 2;
 /// Most 30-bit digits of an int we decode (about 300k decimal digits).
@@ -522,20 +524,26 @@ impl<'a> Renderer<'a> {
         let used = self.mem.read_u64(self.at(obj, "set.used")?)?;
         let table = self.ptr(obj, "set.table")?;
         let esize = need(self.o, "set.entry_size")?;
-        if mask >= 1 << 24 || used > mask + 1 || esize < 8 {
+        if mask >= 1 << 32 || used > mask + 1 || !(8..=64).contains(&esize) {
             return Err(Error::Corrupt { what: "set table", addr: obj });
         }
-        let raw = self.mem.read_vec(table, (mask + 1) * esize, 1 << 28)?;
         let mut out = Vec::new();
-        for e in raw.chunks_exact(esize as usize) {
-            let key = RemoteAddr(u64::from_le_bytes(e[..8].try_into().unwrap_or([0; 8])));
-            if key.is_null() || Some(key) == self.known.set_dummy {
-                continue;
+        // In chunks: a corrupt mask must not cost a huge read; stop at the length limit.
+        for chunk_start in (0..=mask).step_by(CHUNK as usize) {
+            let n = (mask + 1 - chunk_start).min(CHUNK);
+            self.spend()?;
+            let at = table.offset(chunk_start * esize).ok_or(Error::Overflow(table))?;
+            let raw = self.mem.read_vec(at, n * esize, CHUNK * 64)?;
+            for e in raw.chunks_exact(esize as usize) {
+                let key = RemoteAddr(u64::from_le_bytes(e[..8].try_into().unwrap_or([0; 8])));
+                if key.is_null() || Some(key) == self.known.set_dummy {
+                    continue;
+                }
+                if out.len() >= self.limits.length {
+                    return Ok((out, true));
+                }
+                out.push(key);
             }
-            if out.len() >= self.limits.length {
-                return Ok((out, true));
-            }
-            out.push(key);
         }
         Ok((out, false))
     }
@@ -583,32 +591,38 @@ impl<'a> Renderer<'a> {
                 }
             }
         };
-        if !(0..=1 << 24).contains(&nentries) || esize < 16 {
+        if !(0..=1 << 32).contains(&nentries) || !(16..=64).contains(&esize) {
             return Err(Error::Corrupt { what: "dict entries", addr: keys });
         }
         let n = nentries as u64;
-        let raw = self.mem.read_vec(entries, n * esize, 1 << 29)?;
-        let vals = match values {
-            Some(v) => Some(self.mem.read_vec(v, n * 8, 1 << 27)?),
-            None => None,
-        };
         let word = |b: &[u8], off: usize| -> RemoteAddr {
             RemoteAddr(b.get(off..off + 8).and_then(|s| s.try_into().ok()).map_or(0, u64::from_le_bytes))
         };
         let mut out = Vec::new();
-        for (i, e) in raw.chunks_exact(esize as usize).enumerate() {
-            let key = word(e, key_off as usize);
-            let value = match &vals {
-                Some(v) => word(v, i * 8),
-                None => word(e, key_off as usize + 8),
+        // In chunks: a corrupt count must not cost a huge read; stop at the length limit.
+        for chunk_start in (0..n).step_by(CHUNK as usize) {
+            let len = (n - chunk_start).min(CHUNK);
+            self.spend()?;
+            let at = entries.offset(chunk_start * esize).ok_or(Error::Overflow(entries))?;
+            let raw = self.mem.read_vec(at, len * esize, CHUNK * 64)?;
+            let vals = match values {
+                Some(v) => Some(self.mem.read_vec(v.offset(chunk_start * 8).ok_or(Error::Overflow(v))?, len * 8, CHUNK * 8)?),
+                None => None,
             };
-            if key.is_null() || value.is_null() {
-                continue;
+            for (i, e) in raw.chunks_exact(esize as usize).enumerate() {
+                let key = word(e, key_off as usize);
+                let value = match &vals {
+                    Some(v) => word(v, i * 8),
+                    None => word(e, key_off as usize + 8),
+                };
+                if key.is_null() || value.is_null() {
+                    continue;
+                }
+                if out.len() >= self.limits.length {
+                    return Ok((out, true));
+                }
+                out.push((key, value));
             }
-            if out.len() >= self.limits.length {
-                return Ok((out, true));
-            }
-            out.push((key, value));
         }
         Ok((out, false))
     }

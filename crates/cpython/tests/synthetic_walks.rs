@@ -34,7 +34,7 @@ fn layout() -> Layout {
     ] {
         assert!(o.set(k, Some(v)));
     }
-    Layout { format: LAYOUT_FORMAT, version: (3, 9), flavour: Flavour::default(), source: "test".into(), offsets: o }
+    Layout { format: LAYOUT_FORMAT, version: (3, 9), micro: None, flavour: Flavour::default(), source: "test".into(), offsets: o }
 }
 
 fn word(buf: &mut [u8], off: usize, v: u64) {

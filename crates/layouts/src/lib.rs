@@ -11,6 +11,9 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod builtin;
+pub mod debug_offsets;
+
 macro_rules! offsets_table {
     ($( $(#[$gdoc:meta])* $group:ident : $gty:ident { $( $(#[$fdoc:meta])* $field:ident ),* $(,)? } )*) => {
         $(
@@ -371,6 +374,9 @@ pub struct Layout {
     pub format: u32,
     /// `(major, minor)` of the interpreter.
     pub version: (u8, u8),
+    /// The micro version, when known.
+    #[serde(default)]
+    pub micro: Option<u8>,
     /// The build flavour.
     pub flavour: Flavour,
     /// Where the offsets came from (`dwarf:<file>`, `debug-offsets`, `builtin`).

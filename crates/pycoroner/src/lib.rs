@@ -21,7 +21,7 @@ mod locate_python;
 mod options;
 
 pub use error::AnalyzeError;
-pub use options::Options;
+pub use options::{LayoutSource, Options};
 pub use pycoroner_cpython::repr::Limits;
 pub use pycoroner_report as report;
 pub use pycoroner_target as target;
@@ -133,7 +133,7 @@ pub fn analyze(target: &dyn Target, options: &Options) -> Result<Report, Analyze
         python: PythonInfo {
             version: found.version.to_string(),
             module: found.module_path.clone(),
-            layout_source: "dwarf".into(),
+            layout_source: found.layout.source.clone(),
             layout_file: found.layout_file.clone(),
             layout_cached: found.layout_cached,
             debug_build: found.layout.flavour.debug,
@@ -232,9 +232,15 @@ fn resolve_current(threads: &mut [Thread], warnings: &mut Vec<String>) {
     }
 }
 
-/// The offsets table read from the DWARF of one binary (or its separate debug file).
-pub fn layout_of_binary(path: &std::path::Path, options: &Options) -> Result<pycoroner_layouts::Offsets, AnalyzeError> {
-    locate_python::offsets_from_binary(path, options)
+/// The layout read from the DWARF of one binary (or its separate debug file): the
+/// generator of the built-in tables. `version` is required where the binary has no
+/// `Py_Version` (3.6–3.10) and no version in its file name.
+pub fn layout_of_binary(
+    path: &std::path::Path,
+    version: Option<&str>,
+    options: &Options,
+) -> Result<pycoroner_layouts::Layout, AnalyzeError> {
+    locate_python::layout_from_binary(path, version, options)
 }
 
 fn anchors(found: &FoundPython) -> Anchors {

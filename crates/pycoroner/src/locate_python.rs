@@ -11,7 +11,7 @@ use pycoroner_target::{MemoryExt, RemoteAddr, Target};
 
 use crate::cache;
 use crate::error::AnalyzeError;
-use crate::options::Options;
+use crate::options::{LayoutSource, Options};
 
 /// Symbols the walks start from, besides the types and singletons of
 /// [`pycoroner_cpython::repr`]; any may be absent in a given version.
@@ -94,8 +94,9 @@ pub fn find(target: &dyn Target, options: &Options) -> Result<FoundPython, Analy
     let mut unreadable: Vec<String> = Vec::new();
     for m in order {
         let is_exe = Some(&m.path) == exe_path.as_ref();
-        // Warm path: a cached layout for this build needs no file at all.
-        if let (Some(dir), Some(id)) = (&options.cache_dir, &m.build_id) {
+        // Warm path: a cached (DWARF) layout for this build needs no file at all.
+        let dwarf_allowed = matches!(options.layout_source, LayoutSource::Auto | LayoutSource::Dwarf);
+        if let (Some(dir), Some(id), true) = (&options.cache_dir, &m.build_id, dwarf_allowed) {
             if let Some(e) = cache::load(dir, &hex(id)) {
                 let version = PyVersion { major: e.layout.version.0, minor: e.layout.version.1, micro: e.micro };
                 return Ok(FoundPython {
@@ -149,12 +150,7 @@ pub fn find(target: &dyn Target, options: &Options) -> Result<FoundPython, Analy
 fn detect_version(target: &dyn Target, m: &Module, img: &ElfImage, exe: Option<&str>) -> Option<PyVersion> {
     if let Some((svma, _)) = img.symbol("Py_Version") {
         let from_mem = target.read_u64(RemoteAddr(svma.wrapping_add(m.bias))).ok();
-        let from_file = || {
-            img.read_static(svma, 8)
-                .and_then(|b| b.try_into().ok())
-                .map(u64::from_le_bytes)
-        };
-        if let Some(v) = from_mem.or_else(from_file).and_then(|h| PyVersion::from_hex(h & 0xffff_ffff)) {
+        if let Some(v) = from_mem.and_then(|h| PyVersion::from_hex(h & 0xffff_ffff)).or_else(|| static_version(img)) {
             return Some(v);
         }
     }
@@ -167,7 +163,56 @@ fn detect_version(target: &dyn Target, m: &Module, img: &ElfImage, exe: Option<&
             }
         }
     }
-    PyVersion::from_file_name(&m.path).or_else(|| exe.and_then(PyVersion::from_file_name))
+    let by_name = PyVersion::from_file_name(&m.path).or_else(|| exe.and_then(PyVersion::from_file_name));
+    // Stripped: look for that buffer in the module's data and the memory after it (.bss).
+    scan_version_string(target, m, by_name.map(|v| v.minor)).or(by_name)
+}
+
+/// Most bytes scanned for the version string of a stripped interpreter.
+const VERSION_SCAN: u64 = 4 << 20;
+
+/// Find `Py_GetVersion()`'s buffer ("3.X.Y (...") in the writable memory at the end of
+/// the module: at an aligned address or after a NUL, `3.<minor>.<micro>` and ` (`.
+fn scan_version_string(target: &dyn Target, m: &Module, minor: Option<u8>) -> Option<PyVersion> {
+    const PAGE: u64 = 4096;
+    let first = m.end.saturating_sub(VERSION_SCAN / 2) & !(PAGE - 1);
+    let last = m.end.saturating_add(VERSION_SCAN / 2);
+    // Page by page (a page that is not there is skipped), each searched together with
+    // the tail of the page before so a string across the boundary is found.
+    let mut window: Vec<u8> = Vec::with_capacity(PAGE as usize + 32);
+    let mut page = vec![0u8; PAGE as usize];
+    let mut addr = first;
+    while addr < last {
+        if target.read_exact(RemoteAddr(addr), &mut page).is_err() {
+            window.clear();
+            addr += PAGE;
+            continue;
+        }
+        let carried = window.len();
+        window.extend_from_slice(&page);
+        let base = addr - carried as u64;
+        for i in 1..window.len().saturating_sub(2) {
+            // The buffer is a static array: aligned, or at least after a NUL.
+            let aligned = (base + i as u64).is_multiple_of(16);
+            if !(aligned || window[i - 1] == 0) || window[i] != b'3' || window[i + 1] != b'.' {
+                continue;
+            }
+            let text: String = window[i..].iter().take(24).take_while(|&&c| c != 0).map(|&c| char::from(c)).collect();
+            let Some((ver, rest)) = text.split_once(' ') else { continue };
+            if !rest.starts_with('(') || ver.split('.').count() != 3 {
+                continue;
+            }
+            if let Some(v) = PyVersion::from_version_string(ver) {
+                if minor.is_none_or(|mi| mi == v.minor) && v.micro.is_some() {
+                    return Some(v);
+                }
+            }
+        }
+        let keep = window.len().saturating_sub(32);
+        window.drain(..keep);
+        addr += PAGE;
+    }
+    None
 }
 
 /// The DWARF of `img` itself, else of its separate debug file.
@@ -188,14 +233,38 @@ fn dwarf_image(img: &ElfImage, options: &Options, module: &str) -> Result<Option
     }
 }
 
-/// `pycoroner layouts BINARY`: the offsets table from one binary's DWARF.
-pub fn offsets_from_binary(path: &std::path::Path, options: &Options) -> Result<pycoroner_layouts::Offsets, AnalyzeError> {
+/// `pycoroner layouts BINARY`: the layout from one binary's DWARF.
+pub fn layout_from_binary(path: &std::path::Path, version: Option<&str>, options: &Options) -> Result<Layout, AnalyzeError> {
     let name = path.display().to_string();
     let img = ElfImage::open(path).map_err(|e| AnalyzeError::BadExe { path: path.to_path_buf(), what: e.to_string() })?;
+    let version = match version {
+        Some(v) => PyVersion::from_version_string(v),
+        None => static_version(&img).or_else(|| PyVersion::from_file_name(&name)),
+    }
+    .ok_or_else(|| AnalyzeError::UnknownVersion { module: name.clone() })?;
     let separate = dwarf_image(&img, options, &name)?;
     let answer = pycoroner_debuginfo::extract_layouts(separate.as_ref().unwrap_or(&img), &resolve::dwarf_query())
         .map_err(|e| AnalyzeError::Runtime { module: name, what: e.to_string() })?;
-    Ok(resolve::from_dwarf(&answer))
+    Ok(Layout {
+        format: LAYOUT_FORMAT,
+        version: (version.major, version.minor),
+        micro: version.micro,
+        flavour: flavour_of(&img),
+        source: "dwarf".into(),
+        offsets: resolve::from_dwarf(&answer),
+    })
+}
+
+/// `Py_Version` read from the file itself (3.11+).
+fn static_version(img: &ElfImage) -> Option<PyVersion> {
+    let (svma, _) = img.symbol("Py_Version")?;
+    let b: [u8; 8] = img.read_static(svma, 8)?.try_into().ok()?;
+    PyVersion::from_hex(u64::from_le_bytes(b) & 0xffff_ffff)
+}
+
+/// The build flavour, from exported symbols that only some builds have.
+fn flavour_of(img: &ElfImage) -> Flavour {
+    Flavour { debug: img.symbol("_Py_RefTotal").is_some(), free_threaded: false }
 }
 
 fn resolve_module(
@@ -214,15 +283,116 @@ fn resolve_module(
     let symbols: BTreeMap<String, u64> = wanted.filter_map(|s| img.symbol(s).map(|(a, _)| ((*s).to_string(), a))).collect();
 
     // DWARF: in the binary itself, else a separate debug file.
-    let separate = dwarf_image(img, options, &m.path)?;
-    let dwarf_img = separate.as_ref().unwrap_or(img);
+    let flavour = flavour_of(img);
+    let dwarf = match options.layout_source {
+        LayoutSource::Auto | LayoutSource::Dwarf => Some(dwarf_image(img, options, &m.path)),
+        _ => None,
+    };
+    let dwarf_err = match dwarf {
+        Some(Ok(separate)) => {
+            let dwarf_img = separate.as_ref().unwrap_or(img);
+            return dwarf_layout(dwarf_img, img, options, m, version, flavour, symbols, warnings);
+        }
+        Some(Err(e)) if options.layout_source == LayoutSource::Dwarf => return Err(e),
+        Some(Err(e)) => Some(e),
+        None => None,
+    };
+    // No DWARF: the target's own table (3.13+), then the built-in tables.
+    let runtime = symbols.get("_PyRuntime").map(|a| RemoteAddr(a.wrapping_add(m.bias)));
+    let builtin = pycoroner_layouts::builtin::lookup(version.major, version.minor, version.micro, flavour);
+    let mut tried = Vec::new();
+    if matches!(options.layout_source, LayoutSource::Auto | LayoutSource::DebugOffsets) {
+        match runtime.map(|r| target.read_vec(r, pycoroner_layouts::debug_offsets::SIZE_3_13 as u64, 4096)) {
+            Some(Ok(bytes)) => match pycoroner_layouts::debug_offsets::decode(&bytes) {
+                Ok(d) => {
+                    let mut offsets = builtin.as_ref().map(|(l, _)| l.offsets.clone()).unwrap_or_default();
+                    for key in pycoroner_layouts::Offsets::KEYS {
+                        if let Some(v) = d.offsets.get(key) {
+                            offsets.set(key, Some(v));
+                        }
+                    }
+                    let flavour = Flavour { free_threaded: d.free_threaded, ..flavour };
+                    let fill = builtin.as_ref().map(|(l, _)| format!(" (other fields: built-in table {})", version_label(l)));
+                    let layout = Layout {
+                        format: LAYOUT_FORMAT,
+                        version: (version.major, version.minor),
+                        micro: version.micro,
+                        flavour,
+                        source: "debug-offsets".into(),
+                        offsets,
+                    };
+                    return Ok(found(m, version, layout, Some(format!("_Py_DebugOffsets{}", fill.unwrap_or_default())), symbols, warnings));
+                }
+                Err(e) => tried.push(e.to_string()),
+            },
+            Some(Err(e)) => tried.push(format!("_Py_DebugOffsets unreadable: {e}")),
+            None => tried.push("no _PyRuntime symbol".into()),
+        }
+        if options.layout_source == LayoutSource::DebugOffsets {
+            return Err(AnalyzeError::Runtime { module: m.path.clone(), what: format!("no usable _Py_DebugOffsets: {}", tried.join("; ")) });
+        }
+    }
+    match builtin {
+        Some((layout, how)) => {
+            let label = version_label(&layout);
+            match how {
+                pycoroner_layouts::builtin::Match::Exact => {}
+                pycoroner_layouts::builtin::Match::OtherMicro => warnings.push(format!(
+                    "no built-in layout for CPython {version}{}; using the one for {label}",
+                    if flavour.debug { " (debug build)" } else { "" }
+                )),
+                pycoroner_layouts::builtin::Match::OtherMinor => warnings.push(format!(
+                    "CPython {version} is newer than any built-in layout; trying the nearest, {label}, which may be wrong"
+                )),
+            }
+            let layout = Layout { micro: version.micro, source: "builtin".into(), ..layout };
+            Ok(found(m, version, layout, Some(format!("built-in table {label}")), symbols, warnings))
+        }
+        None => Err(match dwarf_err {
+            Some(AnalyzeError::NoDebugInfo { module, tried }) => AnalyzeError::NoDebugInfo {
+                module,
+                tried: format!("{tried}; and pycoroner has no built-in layout for CPython {version}"),
+            },
+            Some(e) => e,
+            None => AnalyzeError::Runtime { module: m.path.clone(), what: format!("no built-in layout for CPython {version}") },
+        }),
+    }
+}
+
+fn version_label(l: &Layout) -> String {
+    let micro = l.micro.map(|m| format!(".{m}")).unwrap_or_default();
+    format!("{}.{}{micro}{}", l.version.0, l.version.1, if l.flavour.debug { " debug" } else { "" })
+}
+
+fn found(
+    m: &Module,
+    version: PyVersion,
+    layout: Layout,
+    layout_file: Option<String>,
+    symbols: BTreeMap<String, u64>,
+    warnings: Vec<String>,
+) -> FoundPython {
+    FoundPython { module_path: m.path.clone(), bias: m.bias, version, layout, layout_file, layout_cached: false, symbols, warnings }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn dwarf_layout(
+    dwarf_img: &ElfImage,
+    img: &ElfImage,
+    options: &Options,
+    m: &Module,
+    version: PyVersion,
+    flavour: Flavour,
+    symbols: BTreeMap<String, u64>,
+    mut warnings: Vec<String>,
+) -> Result<FoundPython, AnalyzeError> {
     let answer = pycoroner_debuginfo::extract_layouts(dwarf_img, &resolve::dwarf_query())
         .map_err(|e| AnalyzeError::Runtime { module: m.path.clone(), what: e.to_string() })?;
     let offsets = resolve::from_dwarf(&answer);
-    let flavour = Flavour { debug: symbols.contains_key("_Py_RefTotal"), free_threaded: false };
     let layout = Layout {
         format: LAYOUT_FORMAT,
         version: (version.major, version.minor),
+        micro: version.micro,
         flavour,
         source: "dwarf".into(),
         offsets,
@@ -234,14 +404,5 @@ fn resolve_module(
             warnings.push(format!("could not write the layout cache in {}: {e}", dir.display()));
         }
     }
-    Ok(FoundPython {
-        module_path: m.path.clone(),
-        bias: m.bias,
-        version,
-        layout,
-        layout_file: Some(source_file),
-        layout_cached: false,
-        symbols,
-        warnings,
-    })
+    Ok(found(m, version, layout, Some(source_file), symbols, warnings))
 }

@@ -2,6 +2,21 @@
 
 use std::path::PathBuf;
 
+/// Where struct layouts may come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LayoutSource {
+    /// The best available: DWARF (in the binary or a separate debug file), then the
+    /// target's own `_Py_DebugOffsets` (3.13+), then the built-in tables.
+    #[default]
+    Auto,
+    /// DWARF only.
+    Dwarf,
+    /// The target's `_Py_DebugOffsets` (fields it lacks from the built-in table).
+    DebugOffsets,
+    /// The built-in tables only.
+    Builtin,
+}
+
 /// How to analyze a target.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -15,6 +30,8 @@ pub struct Options {
     pub locals: bool,
     /// How much of each value to render.
     pub limits: pycoroner_cpython::repr::Limits,
+    /// Where layouts may come from.
+    pub layout_source: LayoutSource,
 }
 
 impl Options {

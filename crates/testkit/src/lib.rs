@@ -152,6 +152,12 @@ pub struct Crash {
 /// Run `script` under `python` with `ulimit -c unlimited` in a fresh directory and
 /// return the core it dumped. Errors say what went wrong, with the child's stderr.
 pub fn crash(python: &Path, script: &Path) -> Result<Crash, String> {
+    crash_with_env(python, script, &[])
+}
+
+/// [`crash`] with extra environment variables (e.g. `LD_LIBRARY_PATH` and
+/// `PYTHONHOME` for a relocated, stripped copy of an interpreter).
+pub fn crash_with_env(python: &Path, script: &Path, env: &[(&str, &std::ffi::OsStr)]) -> Result<Crash, String> {
     let dir = tempfile::Builder::new().prefix("pycoroner-crash-").tempdir().map_err(|e| e.to_string())?;
     let fh = dir.path().join("faulthandler.txt");
     let side = dir.path().join("sidecar.txt");
@@ -165,6 +171,7 @@ pub fn crash(python: &Path, script: &Path) -> Result<Crash, String> {
         .current_dir(dir.path())
         .env_remove("PYTHONHOME")
         .env_remove("PYTHONPATH")
+        .envs(env.iter().map(|(k, v)| (*k, *v)))
         .output()
         .map_err(|e| format!("cannot run {}: {e}", python.display()))?;
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();

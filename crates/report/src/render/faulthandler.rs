@@ -36,6 +36,10 @@ pub fn render(report: &Report) -> String {
     if report.threads.is_empty() {
         out.push_str("<no Python thread>\n");
     }
+    if report.python.layout_source != "dwarf" {
+        let from = report.python.layout_file.as_deref().map(|f| format!(": {f}")).unwrap_or_default();
+        let _ = writeln!(out, "\nLayouts from {}{from}", report.python.layout_source);
+    }
     if !report.warnings.is_empty() {
         let _ = writeln!(out, "\npycoroner warnings:");
         for w in &report.warnings {
