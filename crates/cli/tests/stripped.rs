@@ -19,6 +19,13 @@ fn data_dir() -> PathBuf {
 
 /// The binary holding the runtime, and the table name and --version for it.
 fn layout_binary(py: &Interpreter) -> (PathBuf, String, Option<String>) {
+    if py.version.contains("sid") {
+        let debug = py.version.contains("debug");
+        let exe = pycoroner_testkit::sid_cache().join("root/usr/bin").join(py.path.file_name().expect("name"));
+        let v = Command::new(&py.path).args(["-c", "import platform; print(platform.python_version())"]).output().expect("python");
+        let v = String::from_utf8_lossy(&v.stdout).trim().to_string();
+        return (exe, format!("{v}{}.json", if debug { "-debug" } else { "" }), None);
+    }
     if py.version.contains("debian") {
         let debug = py.version.contains("debug");
         let v = Command::new(&py.path).args(["-c", "import platform; print(platform.python_version())"]).output().expect("python");
@@ -44,7 +51,7 @@ fn builtin_tables_match_the_generator() {
     for py in &all_interpreters() {
         let (bin, name, version) = layout_binary(py);
         let mut cmd = pycoroner();
-        cmd.arg("layouts").arg(&bin);
+        cmd.arg("layouts").arg(&bin).arg("--debug-dir").arg(pycoroner_testkit::sid_debug_dir());
         if let Some(v) = version {
             cmd.arg("--version").arg(v);
         }
@@ -75,7 +82,12 @@ fn layout_sources_agree() {
     for py in &all_interpreters() {
         let c = crash(&py.path, &scenario("threads")).expect("crash");
         let report = |src: &str| {
-            let (code, v, err) = analyze_json(&c.core, cache.path(), &["--no-cache", "--locals", "--layout-source", src]);
+            let debug_dir = pycoroner_testkit::sid_debug_dir();
+            let (code, v, err) = analyze_json(
+                &c.core,
+                cache.path(),
+                &["--no-cache", "--locals", "--layout-source", src, "--debug-dir", debug_dir.to_str().unwrap_or("/")],
+            );
             v.filter(|_| code == Some(0)).ok_or(err)
         };
         let dwarf = match report("dwarf") {

@@ -3,7 +3,7 @@
 use pycoroner_target::{MemoryExt, RemoteAddr};
 
 use crate::error::{need, Error};
-use crate::models::{FrameModel, LocalsModel};
+use crate::models::{FrameModel, LocalsModel, StackRef};
 use crate::objects;
 use crate::python::{PyFrame, Python, ThreadState};
 
@@ -41,6 +41,8 @@ pub struct Local {
     pub kind: LocalKind,
     /// The object bound to it (a cell's contents, not the cell).
     pub value: RemoteAddr,
+    /// 3.14+: the slot held a tagged small int rather than an object.
+    pub tagged_int: Option<i64>,
 }
 
 /// An exception a thread is raising or handling.
@@ -120,7 +122,7 @@ impl Python<'_> {
                     let v = self.mem.read_ptr(slots.offset(i as u64 * 8).ok_or(Error::Overflow(slots))?)?;
                     let v = if matches!(kind, LocalKind::Cell | LocalKind::Free) { self.deref_cell(v, None)? } else { v };
                     if !v.is_null() {
-                        out.push(Local { name, kind, value: v });
+                        out.push(Local { name, kind, value: v, tagged_int: None });
                     }
                 }
             }
@@ -132,7 +134,15 @@ impl Python<'_> {
                     if k & KIND_HIDDEN != 0 {
                         continue;
                     }
-                    let v = self.mem.read_ptr(slots.offset(i as u64 * 8).ok_or(Error::Overflow(slots))?)?;
+                    let raw = self.mem.read_u64(slots.offset(i as u64 * 8).ok_or(Error::Overflow(slots))?)?;
+                    let v = match StackRef::decode(raw, self.models.stackrefs) {
+                        StackRef::Object(v) => v,
+                        StackRef::Int(n) => {
+                            let kind = if (i as u64) < nargs { LocalKind::Arg } else { LocalKind::Local };
+                            out.push(Local { name, kind, value: RemoteAddr(raw), tagged_int: Some(n) });
+                            continue;
+                        }
+                    };
                     let kind = if (i as u64) < nargs {
                         LocalKind::Arg
                     } else if k & KIND_FREE != 0 {
@@ -144,7 +154,7 @@ impl Python<'_> {
                     };
                     let v = if k & (KIND_CELL | KIND_FREE) != 0 { self.deref_cell(v, cell_type)? } else { v };
                     if !v.is_null() {
-                        out.push(Local { name, kind, value: v });
+                        out.push(Local { name, kind, value: v, tagged_int: None });
                     }
                 }
             }

@@ -18,7 +18,8 @@ pub enum FrameModel {
     Interpreter {
         /// Where the newest frame pointer is.
         start: FrameStart,
-        /// The owner value of C-stack shim frames (3.12+), never shown.
+        /// Owner values from this one up mark interpreter-internal frames, never shown:
+        /// C-stack shims (3.12–3.13: 3) and entry/C-stack frames (3.14+: 3 and 4).
         shim_owner: Option<u8>,
         /// 3.11: each C-level eval call's run of frames ends at `is_entry`.
         has_is_entry: bool,
@@ -116,12 +117,43 @@ pub struct Models {
     pub locals: LocalsModel,
     /// PYMALLOC_DEBUG's byte for freed memory (3.6: 0xDB, 3.7+: 0xDD).
     pub dead_byte: u8,
+    /// 3.14+: frame slots (`f_executable`, `localsplus`) are tagged `_PyStackRef`s.
+    pub stackrefs: bool,
+}
+
+/// The newest minor version pycoroner has models for; a newer one is read with these
+/// models and a warning.
+pub const NEWEST_MINOR: u8 = 15;
+
+/// A `_PyStackRef` (3.14+, Include/internal/pycore_stackref.h): the low two bits are
+/// tags. `0b11` marks a tagged small int (the value is the rest, shifted); otherwise
+/// the object pointer is the word with the tag bits cleared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackRef {
+    /// An object pointer (possibly NULL).
+    Object(pycoroner_target::RemoteAddr),
+    /// A tagged integer.
+    Int(i64),
+}
+
+impl StackRef {
+    /// Decode a slot word under the given model.
+    pub fn decode(bits: u64, stackrefs: bool) -> StackRef {
+        if !stackrefs {
+            return StackRef::Object(pycoroner_target::RemoteAddr(bits));
+        }
+        if bits & 3 == 3 {
+            StackRef::Int((bits as i64) >> 2)
+        } else {
+            StackRef::Object(pycoroner_target::RemoteAddr(bits & !3))
+        }
+    }
 }
 
 impl Models {
     /// The models of CPython `3.minor`, or `None` for a version we have no model for.
     pub fn for_version(major: u8, minor: u8) -> Option<Models> {
-        if major != 3 || minor < 6 {
+        if major != 3 || !(6..=NEWEST_MINOR).contains(&minor) {
             return None;
         }
         let frame = match minor {
@@ -152,6 +184,7 @@ impl Models {
         };
         let locals = if minor >= 11 { LocalsModel::LocalsPlus } else { LocalsModel::VarNames };
         let dead_byte = if minor == 6 { 0xDB } else { 0xDD };
-        Some(Models { frame, line_table, gil, anchor, int, dict, instance_dict, locals, dead_byte })
+        let stackrefs = minor >= 14;
+        Some(Models { frame, line_table, gil, anchor, int, dict, instance_dict, locals, dead_byte, stackrefs })
     }
 }

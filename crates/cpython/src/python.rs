@@ -11,7 +11,7 @@ use pycoroner_layouts::{Layout, Offsets};
 use pycoroner_target::{Memory, MemoryExt, RemoteAddr};
 
 use crate::error::{need, Error};
-use crate::models::{AnchorModel, FrameModel, FrameStart, GilModel, Models};
+use crate::models::{AnchorModel, FrameModel, FrameStart, GilModel, Models, StackRef};
 use crate::objects;
 
 /// Most interpreters we list.
@@ -313,7 +313,7 @@ impl<'a> Python<'a> {
                 let prev = self.ptr(f, "iframe.previous")?;
                 if let Some(shim) = shim_owner {
                     let owner = self.mem.read_u8(self.field(f, "iframe.owner")?)?;
-                    if owner == shim {
+                    if owner >= shim {
                         // A C-stack shim: the frame pushed before it began that C call.
                         if let Some(last) = frames.last_mut() {
                             last.entry = true;
@@ -321,7 +321,10 @@ impl<'a> Python<'a> {
                         return Ok(prev);
                     }
                 }
-                let code = self.ptr(f, "iframe.code")?;
+                let code = match StackRef::decode(self.ptr(f, "iframe.code")?.0, self.models.stackrefs) {
+                    StackRef::Object(c) => c,
+                    StackRef::Int(_) => return Err(Error::Corrupt { what: "frame (code is a tagged int)", addr: f }),
+                };
                 let instr = self.ptr(f, "iframe.instr")?;
                 let info = self.code_info(code);
                 let line = match &info {

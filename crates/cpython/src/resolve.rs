@@ -2,6 +2,7 @@
 //! table is, with the names every CPython version uses. Data, tried in order.
 
 use pycoroner_debuginfo::{LayoutAnswer, LayoutQuery};
+use pycoroner_layouts::debug_offsets::TableLayout;
 use pycoroner_layouts::Offsets;
 
 /// `sizeof` instead of a member.
@@ -121,6 +122,80 @@ pub const DWARF_SPEC: &[(&str, &[(&str, &str)])] = &[
     ("exc.item_previous", &[("_err_stackitem", "previous_item")]),
 ];
 
+/// Our key → member of `_Py_DebugOffsets` (3.13+) holding the same offset. The struct
+/// whose `size` bounds each is the member's first path component.
+pub const DEBUG_OFFSETS_SPEC: &[(&str, &str)] = &[
+    ("runtime.size", "runtime_state.size"),
+    ("runtime.interpreters_head", "runtime_state.interpreters_head"),
+    ("interp.size", "interpreter_state.size"),
+    ("interp.id", "interpreter_state.id"),
+    ("interp.next", "interpreter_state.next"),
+    ("interp.threads_head", "interpreter_state.threads_head"),
+    ("interp.ceval_gil", "interpreter_state.ceval_gil"),
+    ("tstate.size", "thread_state.size"),
+    ("tstate.prev", "thread_state.prev"),
+    ("tstate.next", "thread_state.next"),
+    ("tstate.interp", "thread_state.interp"),
+    ("tstate.current_frame", "thread_state.current_frame"),
+    ("tstate.thread_id", "thread_state.thread_id"),
+    ("tstate.native_thread_id", "thread_state.native_thread_id"),
+    ("iframe.previous", "interpreter_frame.previous"),
+    ("iframe.code", "interpreter_frame.executable"),
+    ("iframe.instr", "interpreter_frame.instr_ptr"),
+    ("iframe.localsplus", "interpreter_frame.localsplus"),
+    ("iframe.owner", "interpreter_frame.owner"),
+    ("code.filename", "code_object.filename"),
+    ("code.name", "code_object.name"),
+    ("code.qualname", "code_object.qualname"),
+    ("code.linetable", "code_object.linetable"),
+    ("code.firstlineno", "code_object.firstlineno"),
+    ("code_vars.argcount", "code_object.argcount"),
+    ("code_vars.localsplusnames", "code_object.localsplusnames"),
+    ("code_vars.localspluskinds", "code_object.localspluskinds"),
+    ("code.code_adaptive", "code_object.co_code_adaptive"),
+    ("object.ob_type", "pyobject.ob_type"),
+    ("type_object.tp_name", "type_object.tp_name"),
+    ("type_object.tp_flags", "type_object.tp_flags"),
+    ("tuple.item", "tuple_object.ob_item"),
+    ("object.ob_size", "tuple_object.ob_size"),
+    ("list.item", "list_object.ob_item"),
+    ("set.table", "set_object.table"),
+    ("set.mask", "set_object.mask"),
+    ("set.used", "set_object.used"),
+    ("dict.keys", "dict_object.ma_keys"),
+    ("dict.values", "dict_object.ma_values"),
+    ("float.fval", "float_object.ob_fval"),
+    ("long.lv_tag", "long_object.lv_tag"),
+    ("long.digit", "long_object.ob_digit"),
+    ("bytes.sval", "bytes_object.ob_sval"),
+    ("unicode.state", "unicode_object.state"),
+    ("unicode.length", "unicode_object.length"),
+    ("unicode.ascii_size", "unicode_object.asciiobject_size"),
+];
+
+/// Where this build's `_Py_DebugOffsets` keeps each field, from its DWARF.
+fn debug_offsets_layout(answer: &LayoutAnswer) -> Option<TableLayout> {
+    const ST: &str = "_Py_DebugOffsets";
+    let size = answer.size(ST)?;
+    let fields: Vec<(String, u64, u64)> = DEBUG_OFFSETS_SPEC
+        .iter()
+        .filter_map(|(key, member)| {
+            let group = member.split('.').next()?;
+            let pos = answer.offset(ST, member)?;
+            let size_pos = answer.offset(ST, &format!("{group}.size"))?;
+            Some(((*key).to_string(), pos, size_pos))
+        })
+        .collect();
+    let gil = (|| {
+        Some((
+            answer.offset(ST, "interpreter_state.gil_runtime_state")?,
+            answer.offset(ST, "interpreter_state.gil_runtime_state_locked")?,
+            answer.offset(ST, "interpreter_state.gil_runtime_state_holder")?,
+        ))
+    })();
+    Some(TableLayout { size, fields, gil })
+}
+
 /// The DWARF query that [`from_dwarf`] needs answered.
 pub fn dwarf_query() -> LayoutQuery {
     let mut names: Vec<String> = Vec::new();
@@ -131,7 +206,13 @@ pub fn dwarf_query() -> LayoutQuery {
             }
         }
     }
+    names.push("_Py_DebugOffsets".to_string());
     LayoutQuery { names }
+}
+
+/// The layout of this build's `_Py_DebugOffsets`, if it has one (3.13+).
+pub fn debug_offsets_from_dwarf(answer: &LayoutAnswer) -> Option<TableLayout> {
+    debug_offsets_layout(answer)
 }
 
 /// Fill the offsets table from a DWARF answer. Keys with no candidate present stay
@@ -157,7 +238,7 @@ mod tests {
 
     #[test]
     fn every_spec_key_is_a_table_key() {
-        for (key, _) in DWARF_SPEC {
+        for (key, _) in DWARF_SPEC.iter().map(|(k, c)| (k, c.len())).chain(DEBUG_OFFSETS_SPEC.iter().map(|(k, _)| (k, 1))) {
             assert!(Offsets::KEYS.contains(key), "{key} is not in the offsets table");
         }
     }

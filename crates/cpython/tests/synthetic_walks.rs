@@ -34,7 +34,15 @@ fn layout() -> Layout {
     ] {
         assert!(o.set(k, Some(v)));
     }
-    Layout { format: LAYOUT_FORMAT, version: (3, 9), micro: None, flavour: Flavour::default(), source: "test".into(), offsets: o }
+    Layout {
+        format: LAYOUT_FORMAT,
+        version: (3, 9),
+        micro: None,
+        flavour: Flavour::default(),
+        source: "test".into(),
+        offsets: o,
+        debug_offsets: None,
+    }
 }
 
 fn word(buf: &mut [u8], off: usize, v: u64) {

@@ -383,10 +383,14 @@ pub struct Layout {
     pub source: String,
     /// The offsets.
     pub offsets: Offsets,
+    /// Where each field sits inside this build's `_Py_DebugOffsets` (3.13+), so the
+    /// table of a stripped target of the same minor version can be decoded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debug_offsets: Option<debug_offsets::TableLayout>,
 }
 
 /// Current serialized format of [`Layout`]; caches with another value are ignored.
-pub const LAYOUT_FORMAT: u32 = 2;
+pub const LAYOUT_FORMAT: u32 = 3;
 
 #[cfg(test)]
 mod tests {

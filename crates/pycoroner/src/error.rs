@@ -49,7 +49,7 @@ pub enum AnalyzeError {
         tried: String,
     },
     /// The version could not be determined or has no model.
-    #[error("unsupported CPython version {version} (pycoroner knows 3.6 to 3.13)")]
+    #[error("unsupported CPython version {version} (pycoroner knows 3.6 to 3.15)")]
     UnsupportedVersion {
         /// The version found.
         version: String,

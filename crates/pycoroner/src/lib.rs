@@ -39,8 +39,7 @@ use crate::locate_python::FoundPython;
 pub fn analyze(target: &dyn Target, options: &Options) -> Result<Report, AnalyzeError> {
     let found = locate_python::find(target, options)?;
     let mut warnings = found.warnings.clone();
-    let models = Models::for_version(found.version.major, found.version.minor)
-        .ok_or_else(|| AnalyzeError::UnsupportedVersion { version: found.version.to_string() })?;
+    let models = models_for(&found, &mut warnings)?;
     let anchors = anchors(&found);
     let py = Python::new(target, &found.layout, models, anchors);
     let known = KnownObjects::from_symbols(|s| found.symbol(s));
@@ -145,6 +144,26 @@ pub fn analyze(target: &dyn Target, options: &Options) -> Result<Report, Analyze
     })
 }
 
+/// The models of the interpreter's version; a version newer than any we know is read
+/// with the newest models, and the report says so.
+fn models_for(found: &FoundPython, warnings: &mut Vec<String>) -> Result<Models, AnalyzeError> {
+    let v = found.version;
+    if let Some(m) = Models::for_version(v.major, v.minor) {
+        return Ok(m);
+    }
+    if v.major == 3 && v.minor > pycoroner_cpython::models::NEWEST_MINOR {
+        warnings.push(format!(
+            "CPython {v} is newer than pycoroner knows (3.6 to 3.{}); reading it as 3.{}, which may be wrong",
+            pycoroner_cpython::models::NEWEST_MINOR,
+            pycoroner_cpython::models::NEWEST_MINOR
+        ));
+        if let Some(m) = Models::for_version(3, pycoroner_cpython::models::NEWEST_MINOR) {
+            return Ok(m);
+        }
+    }
+    Err(AnalyzeError::UnsupportedVersion { version: v.to_string() })
+}
+
 /// What `--locals` needs to render values.
 struct Values<'a> {
     renderer: Renderer<'a>,
@@ -187,12 +206,21 @@ fn frame_locals(py: &Python<'_>, v: &Values<'_>, f: &PyFrame, ts: &ThreadState, 
     match py.locals(f, v.cell_type) {
         Ok(ls) => ls
             .into_iter()
-            .map(|l| Variable {
-                name: l.name,
-                kind: l.kind.as_str().into(),
-                type_name: v.renderer.type_name(l.value).ok(),
-                address: l.value.0,
-                repr: v.renderer.repr(l.value),
+            .map(|l| match l.tagged_int {
+                Some(n) => Variable {
+                    name: l.name,
+                    kind: l.kind.as_str().into(),
+                    type_name: Some("int".into()),
+                    address: l.value.0,
+                    repr: n.to_string(),
+                },
+                None => Variable {
+                    name: l.name,
+                    kind: l.kind.as_str().into(),
+                    type_name: v.renderer.type_name(l.value).ok(),
+                    address: l.value.0,
+                    repr: v.renderer.repr(l.value),
+                },
             })
             .collect(),
         Err(e) => {
@@ -205,8 +233,7 @@ fn frame_locals(py: &Python<'_>, v: &Values<'_>, f: &PyFrame, ts: &ThreadState, 
 /// Render the object at `addr` (`pycoroner print`): its type name and repr.
 pub fn render_object(target: &dyn Target, options: &Options, addr: u64) -> Result<(Option<String>, String), AnalyzeError> {
     let found = locate_python::find(target, options)?;
-    let models = Models::for_version(found.version.major, found.version.minor)
-        .ok_or_else(|| AnalyzeError::UnsupportedVersion { version: found.version.to_string() })?;
+    let models = models_for(&found, &mut Vec::new())?;
     let known = KnownObjects::from_symbols(|s| found.symbol(s));
     let r = Renderer::new(target, &found.layout.offsets, models, &known, options.limits);
     Ok((r.type_name(RemoteAddr(addr)).ok(), r.repr(RemoteAddr(addr))))

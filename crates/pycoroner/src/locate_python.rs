@@ -252,6 +252,7 @@ pub fn layout_from_binary(path: &std::path::Path, version: Option<&str>, options
         flavour: flavour_of(&img),
         source: "dwarf".into(),
         offsets: resolve::from_dwarf(&answer),
+        debug_offsets: resolve::debug_offsets_from_dwarf(&answer),
     })
 }
 
@@ -302,31 +303,39 @@ fn resolve_module(
     let builtin = pycoroner_layouts::builtin::lookup(version.major, version.minor, version.micro, flavour);
     let mut tried = Vec::new();
     if matches!(options.layout_source, LayoutSource::Auto | LayoutSource::DebugOffsets) {
-        match runtime.map(|r| target.read_vec(r, pycoroner_layouts::debug_offsets::SIZE_3_13 as u64, 4096)) {
-            Some(Ok(bytes)) => match pycoroner_layouts::debug_offsets::decode(&bytes) {
-                Ok(d) => {
-                    let mut offsets = builtin.as_ref().map(|(l, _)| l.offsets.clone()).unwrap_or_default();
-                    for key in pycoroner_layouts::Offsets::KEYS {
-                        if let Some(v) = d.offsets.get(key) {
-                            offsets.set(key, Some(v));
+        // Where this version keeps its fields: generated from a DWARF build of the same
+        // minor version into the built-in tables.
+        let table = builtin.as_ref().and_then(|(l, _)| l.debug_offsets.clone().map(|t| (t, l.version.1)));
+        match (runtime, table) {
+            (Some(r), Some((tl, minor))) => match target.read_vec(r, tl.size, pycoroner_layouts::debug_offsets::MAX_TABLE) {
+                Ok(bytes) => match pycoroner_layouts::debug_offsets::decode(&bytes, &tl, minor) {
+                    Ok(d) => {
+                        let mut offsets = builtin.as_ref().map(|(l, _)| l.offsets.clone()).unwrap_or_default();
+                        for key in pycoroner_layouts::Offsets::KEYS {
+                            if let Some(v) = d.offsets.get(key) {
+                                offsets.set(key, Some(v));
+                            }
                         }
+                        let flavour = Flavour { free_threaded: d.free_threaded, ..flavour };
+                        let fill = builtin.as_ref().map(|(l, _)| format!(" (other fields: built-in table {})", version_label(l)));
+                        let layout = Layout {
+                            format: LAYOUT_FORMAT,
+                            version: (version.major, version.minor),
+                            micro: version.micro,
+                            flavour,
+                            source: "debug-offsets".into(),
+                            offsets,
+                            debug_offsets: Some(tl),
+                        };
+                        let file = Some(format!("_Py_DebugOffsets{}", fill.unwrap_or_default()));
+                        return Ok(found(m, version, layout, file, symbols, warnings));
                     }
-                    let flavour = Flavour { free_threaded: d.free_threaded, ..flavour };
-                    let fill = builtin.as_ref().map(|(l, _)| format!(" (other fields: built-in table {})", version_label(l)));
-                    let layout = Layout {
-                        format: LAYOUT_FORMAT,
-                        version: (version.major, version.minor),
-                        micro: version.micro,
-                        flavour,
-                        source: "debug-offsets".into(),
-                        offsets,
-                    };
-                    return Ok(found(m, version, layout, Some(format!("_Py_DebugOffsets{}", fill.unwrap_or_default())), symbols, warnings));
-                }
-                Err(e) => tried.push(e.to_string()),
+                    Err(e) => tried.push(e.to_string()),
+                },
+                Err(e) => tried.push(format!("_Py_DebugOffsets unreadable: {e}")),
             },
-            Some(Err(e)) => tried.push(format!("_Py_DebugOffsets unreadable: {e}")),
-            None => tried.push("no _PyRuntime symbol".into()),
+            (None, _) => tried.push("no _PyRuntime symbol".into()),
+            (_, None) => tried.push(format!("no known _Py_DebugOffsets layout for CPython {version}")),
         }
         if options.layout_source == LayoutSource::DebugOffsets {
             return Err(AnalyzeError::Runtime { module: m.path.clone(), what: format!("no usable _Py_DebugOffsets: {}", tried.join("; ")) });
@@ -388,14 +397,14 @@ fn dwarf_layout(
 ) -> Result<FoundPython, AnalyzeError> {
     let answer = pycoroner_debuginfo::extract_layouts(dwarf_img, &resolve::dwarf_query())
         .map_err(|e| AnalyzeError::Runtime { module: m.path.clone(), what: e.to_string() })?;
-    let offsets = resolve::from_dwarf(&answer);
     let layout = Layout {
         format: LAYOUT_FORMAT,
         version: (version.major, version.minor),
         micro: version.micro,
         flavour,
         source: "dwarf".into(),
-        offsets,
+        offsets: resolve::from_dwarf(&answer),
+        debug_offsets: resolve::debug_offsets_from_dwarf(&answer),
     };
     let source_file = dwarf_img.path().display().to_string();
     if let (Some(dir), Some(id)) = (&options.cache_dir, img.build_id()) {

@@ -104,11 +104,77 @@ pub fn debian_interpreters() -> Vec<Interpreter> {
     out
 }
 
-/// Every interpreter the matrix runs: the pyenv builds 3.6–3.13, then Debian's.
+/// Where `fixtures/sid/fetch.sh` put Debian sid's interpreters.
+pub fn sid_cache() -> PathBuf {
+    std::env::var_os("PYCORONER_SID_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/pycoroner/sid")))
+        .unwrap_or_else(|| PathBuf::from("/nonexistent"))
+}
+
+/// The separate debug files of the sid interpreters.
+pub fn sid_debug_dir() -> PathBuf {
+    sid_cache().join("root/usr/lib/debug")
+}
+
+/// Debian sid's python3.14/3.15 and their debug builds, run through their own loader
+/// (wrappers from `fixtures/sid/fetch.sh`). Under CI they must be there.
+pub fn sid_interpreters() -> Vec<Interpreter> {
+    let mut out = Vec::new();
+    for minor in [14u8, 15] {
+        for flavour in ["", "d"] {
+            let path = sid_cache().join("bin").join(format!("python3.{minor}{flavour}"));
+            if path.is_file() {
+                let tag = if flavour.is_empty() { "sid" } else { "sid-debug" };
+                out.push(Interpreter { minor, version: format!("3.{minor}-{tag}"), path });
+            } else if in_ci() {
+                panic!("CI=true but {} is missing: run fixtures/sid/fetch.sh", path.display());
+            } else {
+                eprintln!("SKIP: {} not found (run fixtures/sid/fetch.sh)", path.display());
+            }
+        }
+    }
+    out
+}
+
+/// Every interpreter the matrix runs: the pyenv builds 3.6–3.13, Debian's 3.11 static
+/// and debug builds, and Debian sid's 3.14 and 3.15 (release and debug).
 pub fn all_interpreters() -> Vec<Interpreter> {
     let mut v = pyenv_interpreters();
     v.extend(debian_interpreters());
+    v.extend(sid_interpreters());
     v
+}
+
+/// faulthandler's text without what 3.14+ adds beyond the Python stacks: thread names
+/// after the id, and the "C stack trace" section.
+pub fn faulthandler_python_part(text: &str) -> String {
+    let mut out = String::new();
+    let mut in_c_stack = false;
+    for line in text.lines() {
+        if line.ends_with("C stack trace (most recent call first):") {
+            in_c_stack = true;
+            continue;
+        }
+        if in_c_stack {
+            if line.starts_with("  ") {
+                continue;
+            }
+            in_c_stack = false;
+            if line.is_empty() {
+                continue;
+            }
+        }
+        let line = match (line.find(" ["), line.find("] (most recent call first):")) {
+            (Some(a), Some(b)) if line.starts_with("Thread 0x") || line.starts_with("Current thread 0x") => {
+                format!("{}{}", &line[..a], &line[b + 1..])
+            }
+            _ => line.to_string(),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
 }
 
 /// Require a tool on PATH: `Some(path)`, a visible skip (`None`) locally, a panic under CI.
@@ -313,6 +379,15 @@ mod tests {
         assert!(t[0].truncated && !t[0].current);
         assert_eq!(t[1].frames[0], FhFrame { file: "b\", line 7".into(), line: None, name: "<module>".into() });
         assert!(t[1].current);
+    }
+
+    #[test]
+    fn strips_thread_names_and_c_stacks() {
+        let text = "Fatal Python error: Segmentation fault\n\nThread 0x00007f0000000001 [worker] (most recent call first):\n  File \"a.py\", line 1 in f\n\nCurrent thread 0x00007f0000000002 [MainThread] (most recent call first):\n  File \"b.py\", line 2 in g\n\nCurrent thread's C stack trace (most recent call first):\n  Binary file \"x\" [0x1]\n";
+        assert_eq!(
+            faulthandler_python_part(text),
+            "Fatal Python error: Segmentation fault\n\nThread 0x00007f0000000001 (most recent call first):\n  File \"a.py\", line 1 in f\n\nCurrent thread 0x00007f0000000002 (most recent call first):\n  File \"b.py\", line 2 in g\n\n"
+        );
     }
 
     #[test]
