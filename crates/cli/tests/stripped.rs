@@ -213,3 +213,29 @@ fn forced_dwarf_on_stripped_names_paths_and_flag() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("/usr/lib/debug/.build-id/") && err.contains("--debug-dir"), "{err}");
 }
+
+/// A debug file in a debuginfod client cache (`$DEBUGINFOD_CACHE_PATH/<build-id>/debuginfo`)
+/// is found like one in /usr/lib/debug.
+#[test]
+fn debuginfod_client_cache_is_searched() {
+    let Some(strip) = require_tool("strip") else { return };
+    let Some(objcopy) = require_tool("objcopy") else { return };
+    let Some(py) = pyenv_interpreters().into_iter().find(|p| p.minor == 10) else { return };
+    let copy = stripped_copy(&py, &strip);
+    let lib_dir = copy.lib.parent().expect("lib").as_os_str().to_owned();
+    let env = [("LD_LIBRARY_PATH", lib_dir.as_os_str()), ("PYTHONHOME", copy.home.as_os_str())];
+    let c = crash_with_env(&copy.python, &scenario("nested_calls"), &env).expect("crash");
+    let cache = copy.dir.path().join("debuginfod");
+    let id = build_id(&copy.lib).expect("build-id");
+    let dest = cache.join(&id).join("debuginfo");
+    std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
+    let st = Command::new(&objcopy).arg("--only-keep-debug").arg(layout_binary(&py).0).arg(&dest).status().expect("objcopy");
+    assert!(st.success());
+    let (code, out, err) =
+        run(pycoroner().arg("core").arg(&c.core).args(["--no-cache", "--format", "json"]).env("DEBUGINFOD_CACHE_PATH", &cache));
+    assert_eq!(code, Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["python"]["layout_source"], "dwarf");
+    assert_eq!(v["python"]["layout_file"], dest.to_str().expect("utf8"));
+    assert!(compare_with_faulthandler(&v, &c.faulthandler).is_empty());
+}

@@ -10,6 +10,9 @@ pub struct DebugSearch {
     pub debug_dirs: Vec<PathBuf>,
     /// The system's global debug directory (normally `/usr/lib/debug`).
     pub global_dir: Option<PathBuf>,
+    /// A debuginfod client cache (`$DEBUGINFOD_CACHE_PATH`, else
+    /// `~/.cache/debuginfod_client`): `<build-id>/debuginfo` files.
+    pub debuginfod_cache: Option<PathBuf>,
 }
 
 /// Every path tried while looking for a debug file.
@@ -22,7 +25,10 @@ pub struct SearchLog {
 impl DebugSearch {
     /// The default search: `/usr/lib/debug`.
     pub fn system() -> DebugSearch {
-        DebugSearch { debug_dirs: Vec::new(), global_dir: Some(PathBuf::from("/usr/lib/debug")) }
+        let debuginfod_cache = std::env::var_os("DEBUGINFOD_CACHE_PATH")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/debuginfod_client")));
+        DebugSearch { debug_dirs: Vec::new(), global_dir: Some(PathBuf::from("/usr/lib/debug")), debuginfod_cache }
     }
 
     /// Candidate separate debug files for a binary at `path` with `build_id` and
@@ -35,6 +41,9 @@ impl DebugSearch {
             let (head, tail) = hex.split_at(2);
             for d in &dirs {
                 cands.push(d.join(".build-id").join(head).join(format!("{tail}.debug")));
+            }
+            if let Some(c) = &self.debuginfod_cache {
+                cands.push(c.join(&hex).join("debuginfo"));
             }
         }
         if let Some(link) = link {
