@@ -90,9 +90,16 @@ fn test_hold() {
 }
 
 fn run_pid(pid: u32, nonblocking: bool, common: &Common) -> Result<String, Failure> {
-    let mut target = LiveProcess::attach(pid, !nonblocking)?;
+    // Everything static (modules, version, layout, symbols) is found while the process
+    // runs; it is stopped only to read the threads.
+    let mut target = LiveProcess::attach(pid, false)?;
+    let opts = options(common);
+    let prepared = pycoroner::prepare(&target, &opts)?;
+    if !nonblocking {
+        target.stop()?;
+    }
     test_hold();
-    let result = analyze(&target, &options(common));
+    let result = pycoroner::analyze_prepared(&target, &prepared, &opts);
     let paused = target.resume();
     let mut report = result?;
     if let Some(p) = paused {

@@ -37,10 +37,29 @@ use crate::locate_python::FoundPython;
 
 /// Analyze a target: find its interpreter and report every thread's Python stack.
 pub fn analyze(target: &dyn Target, options: &Options) -> Result<Report, AnalyzeError> {
-    let found = locate_python::find(target, options)?;
+    let prepared = prepare(target, options)?;
+    analyze_prepared(target, &prepared, options)
+}
+
+/// What is known of a target's interpreter before any thread is read: its module,
+/// version, layout and symbols. For a live process this is found while it runs, so
+/// it is stopped only for [`analyze_prepared`].
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    found: FoundPython,
+}
+
+/// Find the interpreter and resolve its layout (no thread is read).
+pub fn prepare(target: &dyn Target, options: &Options) -> Result<Prepared, AnalyzeError> {
+    Ok(Prepared { found: locate_python::find(target, options)? })
+}
+
+/// Read every thread of a prepared target.
+pub fn analyze_prepared(target: &dyn Target, prepared: &Prepared, options: &Options) -> Result<Report, AnalyzeError> {
+    let found = &prepared.found;
     let mut warnings = found.warnings.clone();
-    let models = models_for(&found, &mut warnings)?;
-    let anchors = anchors(&found);
+    let models = models_for(found, &mut warnings)?;
+    let anchors = anchors(found);
     let py = Python::new(target, &found.layout, models, anchors);
     let known = KnownObjects::from_symbols(|s| found.symbol(s));
     let values = options.locals.then(|| Values {

@@ -153,7 +153,6 @@ impl StopGuard {
         for &tid in &guard.seized {
             wait_stopped(tid);
         }
-        guard.stopped_at = Instant::now();
         Ok(guard)
     }
 
@@ -183,7 +182,8 @@ impl StopGuard {
         self.pid
     }
 
-    /// How long the threads have been stopped so far.
+    /// How long the threads have been stopped so far, counted from before the first
+    /// one was interrupted.
     pub fn stopped_for(&self) -> Duration {
         self.stopped_at.elapsed()
     }
@@ -255,6 +255,19 @@ impl LiveProcess {
             }
         }
         Ok(p)
+    }
+
+    /// Stop every thread now (if not already) and read their registers.
+    pub fn stop(&mut self) -> Result<(), LiveError> {
+        if self.guard.is_none() {
+            let guard = StopGuard::stop(self.pid)?;
+            self.threads = list_tids(self.pid)?
+                .into_iter()
+                .map(|tid| ThreadInfo { tid, cursig: 0, regs: guard.registers(tid).unwrap_or_default() })
+                .collect();
+            self.guard = Some(guard);
+        }
+        Ok(())
     }
 
     /// Let the process run again (detach), keeping what was read.
