@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""How long each tool stops a live Python process, as the process itself sees it,
+for 1, 10 and 100 parked threads: pycoroner pid, py-spy dump, pystack remote.
+Usage: bench/live_pause.py PYTHON PYCORONER PYSPY PYSTACK [runs]. Prints the median
+of the worst gap the target observed per dump, and the ratios to pycoroner's."""
+import statistics
+import subprocess
+import sys
+
+python, pycoroner, pyspy, pystack = sys.argv[1:5]
+runs = int(sys.argv[5]) if len(sys.argv) > 5 else 7
+here = __file__.rsplit("/", 1)[0]
+
+
+def measure(nthreads, argv_for_pid):
+    t = subprocess.Popen([python, f"{here}/pause_target.py", str(nthreads)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    assert t.stdout.readline().strip() == "ready"
+
+    def ask(cmd):
+        t.stdin.write(cmd + "\n")
+        t.stdin.flush()
+        return t.stdout.readline().strip()
+
+    # Baseline: the largest gap with no tool at all, over the same kind of interval.
+    gaps, base = [], []
+    for _ in range(runs):
+        ask("reset")
+        subprocess.run(["true"])
+        base.append(int(ask("gap")))
+        ask("reset")
+        r = subprocess.run(argv_for_pid(t.pid), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if r.returncode != 0:
+            t.kill()
+            return None, r.stderr.strip().splitlines()[-1:] if r.stderr else "failed"
+        gaps.append(int(ask("gap")))
+    t.kill()
+    return statistics.median(gaps), statistics.median(base)
+
+
+tools = {
+    "pycoroner": lambda pid: [pycoroner, "pid", str(pid)],
+    "py-spy": lambda pid: [pyspy, "dump", "--pid", str(pid)],
+    "pystack": lambda pid: [pystack, "remote", str(pid)],
+}
+print(f"{'threads':>8} | " + " | ".join(f"{n:>14}" for n in tools) + " | ratios py-spy/pycoroner, pystack/pycoroner")
+for n in (1, 10, 100):
+    res = {name: measure(n, f) for name, f in tools.items()}
+    cells = []
+    for name in tools:
+        med, base = res[name]
+        cells.append(f"{med:>8} us" if med is not None else f"{'failed':>11}")
+    ours = res["pycoroner"][0]
+    ratio = lambda name: (f"{res[name][0] / ours:.1f}x" if res[name][0] and ours else "-")
+    print(f"{n:>8} | " + " | ".join(f"{c:>14}" for c in cells) + f" | {ratio('py-spy')}, {ratio('pystack')}"
+          + f"   (baseline gap without a tool: {res['pycoroner'][1]} us)")
