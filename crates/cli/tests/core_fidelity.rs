@@ -37,6 +37,7 @@ fn check_scenario(name: &str) {
         let (_, text, _) = run(pycoroner().arg("core").arg(&c.core).arg("--cache-dir").arg(cache.path()));
         if !pycoroner_testkit::parse_faulthandler(&c.faulthandler).iter().any(|t| t.truncated) {
             let ours: String = text.lines().filter(|l| !l.starts_with("Layouts from")).map(|l| faulthandler_escape(l) + "\n").collect();
+            let ours = pycoroner_testkit::faulthandler_python_part(&ours);
             let theirs = pycoroner_testkit::faulthandler_python_part(&c.faulthandler);
             if ours.trim_end() != theirs.trim_end() {
                 failures.push(format!("[{} {name}] text differs from faulthandler:\n--- pycoroner\n{ours}--- faulthandler\n{theirs}", py.id()));
@@ -54,6 +55,17 @@ fn check_scenario(name: &str) {
 fn check_sidecar(v: &serde_json::Value, side: &str, tag: &str, failures: &mut Vec<String>) {
     for line in side.lines() {
         let parts: Vec<&str> = line.split_whitespace().collect();
+        if let ["name", ident, ..] = parts[..] {
+            let want = line.splitn(3, ' ').nth(2).unwrap_or("");
+            let ident: u64 = ident.parse().unwrap_or(0);
+            let got = v["threads"]
+                .as_array()
+                .and_then(|ts| ts.iter().find(|t| t["thread_id"] == ident && t["interpreter_id"].as_i64().unwrap_or(0) == 0))
+                .map(|t| t["name"].clone());
+            if got.as_ref().and_then(|n| n.as_str()) != Some(want) {
+                failures.push(format!("{tag} thread {ident:#x} named {got:?}, threading says {want:?}"));
+            }
+        }
         if let ["depth", "current", n] = parts[..] {
             let want: usize = n.parse().unwrap_or(0);
             let got = v["threads"]

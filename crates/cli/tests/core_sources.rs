@@ -125,6 +125,7 @@ fn demo_crashes_and_analyzes() {
     );
     assert_eq!(code, Some(0), "{err}");
     let fh = std::fs::read_to_string(keep.path().join("faulthandler.txt")).expect("faulthandler output kept");
+    let out = pycoroner_testkit::faulthandler_python_part(&out);
     let ours: Vec<&str> = out.lines().filter(|l| l.starts_with("Thread ") || l.starts_with("Current thread") || l.starts_with("  File")).collect();
     let theirs: Vec<&str> = fh.lines().filter(|l| l.starts_with("Thread ") || l.starts_with("Current thread") || l.starts_with("  File")).collect();
     assert!(theirs.len() > 10, "{fh}");

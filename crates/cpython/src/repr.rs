@@ -232,6 +232,43 @@ impl<'a> Renderer<'a> {
         Ok(self.sequence_items(args, Kind::Tuple)?.0)
     }
 
+    /// The value of an `int` that fits in 64 bits.
+    pub fn int_as_u64(&self, obj: RemoteAddr) -> Option<u64> {
+        let ty = objects::ob_type(self.mem, self.o, obj).ok()?;
+        if self.known.kind_of_type(ty) != Some(Kind::Int) {
+            return None;
+        }
+        self.int_value(obj).ok()?.parse().ok()
+    }
+
+    /// The value for `key` (a str) in a dict, if present.
+    pub fn dict_get_str(&self, dict: RemoteAddr, key: &str) -> Option<RemoteAddr> {
+        let (pairs, _) = self.dict_items(dict).ok()?;
+        pairs.iter().find_map(|&(k, v)| (objects::read_str(self.mem, self.o, k).ok().as_deref() == Some(key)).then_some(v))
+    }
+
+    /// Names of the threads `threading` knows (`threading._active`: ident → Thread,
+    /// whose `_name` is the name), read from an interpreter's `sys.modules`.
+    pub fn thread_names(&self, sys_modules: RemoteAddr) -> Vec<(u64, String)> {
+        let Some(module) = self.dict_get_str(sys_modules, "threading") else { return Vec::new() };
+        let Ok(md_dict) = self.ptr(module, "module.dict") else { return Vec::new() };
+        let Some(active) = self.dict_get_str(md_dict, "_active") else { return Vec::new() };
+        let Ok((pairs, _)) = self.dict_items(active) else { return Vec::new() };
+        pairs
+            .iter()
+            .filter_map(|&(ident, thread)| {
+                let id = self.int_as_u64(ident)?;
+                let (attrs, _) = self.instance_attributes(thread).ok()?;
+                let name = attrs.iter().find_map(|&(k, v)| {
+                    (objects::read_str(self.mem, self.o, k).ok().as_deref() == Some("_name"))
+                        .then(|| objects::read_str(self.mem, self.o, v).ok())
+                        .flatten()
+                })?;
+                Some((id, name))
+            })
+            .collect()
+    }
+
     /// `str()` of an object: a str's own text, else its repr.
     pub fn str_of(&self, obj: RemoteAddr) -> String {
         let is_str = objects::ob_type(self.mem, self.o, obj).ok().and_then(|t| self.known.kind_of_type(t)) == Some(Kind::Str);

@@ -79,6 +79,8 @@ offsets_table! {
         id,
         /// `ceval.gil` (3.12+): pointer to the GIL this interpreter uses.
         ceval_gil,
+        /// `sys.modules` (`modules` ≤3.11, `imports.modules` 3.12+).
+        modules,
         /// `sizeof(PyInterpreterState)`.
         size,
     }
@@ -390,7 +392,7 @@ pub struct Layout {
 }
 
 /// Current serialized format of [`Layout`]; caches with another value are ignored.
-pub const LAYOUT_FORMAT: u32 = 3;
+pub const LAYOUT_FORMAT: u32 = 4;
 
 #[cfg(test)]
 mod tests {

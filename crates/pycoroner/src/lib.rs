@@ -31,7 +31,7 @@ use pycoroner_cpython::{Anchors, InterpreterState, Models, PyFrame, Python, Stop
 use pycoroner_report::{
     ExceptionInfo, Frame, Interpreter, PythonFrame, PythonInfo, Report, Signal, TargetInfo, Thread, Variable,
 };
-use pycoroner_target::{RemoteAddr, Target};
+use pycoroner_target::{MemoryExt, RemoteAddr, Target};
 
 use crate::locate_python::FoundPython;
 
@@ -119,6 +119,17 @@ pub fn analyze_prepared(target: &dyn Target, prepared: &Prepared, options: &Opti
         }
     }
 
+    // Thread names from each interpreter's `threading._active`.
+    let names_renderer = Renderer::new(target, &found.layout.offsets, models, &known, options.limits);
+    for interp in &interps {
+        let Some(modules) = found.layout.offsets.interp.modules.and_then(|o| interp.addr.offset(o)) else { continue };
+        let Ok(modules) = target.read_ptr(modules) else { continue };
+        for (ident, name) in names_renderer.thread_names(modules) {
+            for t in threads.iter_mut().filter(|t| t.thread_id == ident && t.interpreter_id == interp.id) {
+                t.name = Some(name.clone());
+            }
+        }
+    }
     resolve_current(&mut threads, &mut warnings);
     // The interpreter whose thread crashed first (faulthandler shows only that one).
     if let Some(cur) = threads.iter().find(|t| t.current).map(|t| t.interpreter_id) {
@@ -354,6 +365,7 @@ fn thread_report(
     Thread {
         thread_id: ts.thread_id,
         native_id: lwp,
+        name: None,
         current: lwp.is_some() && lwp == crashed_tid,
         gil: holder == Some(ts.addr),
         interpreter_id: interp.id,

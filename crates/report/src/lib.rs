@@ -112,6 +112,9 @@ pub struct Thread {
     pub thread_id: u64,
     /// Kernel TID (LWP), when known.
     pub native_id: Option<u32>,
+    /// The `threading.Thread` name, when the thread has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// The thread that took the fatal signal (or the current one).
     pub current: bool,
     /// Holds the GIL.

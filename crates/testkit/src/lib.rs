@@ -271,6 +271,8 @@ pub struct FhThread {
     pub thread_id: u64,
     /// `Current thread`.
     pub current: bool,
+    /// The ` [name]` 3.14+ prints after the id (the OS thread name, at most 15 bytes).
+    pub name: Option<String>,
     /// Frames, most recent first.
     pub frames: Vec<FhFrame>,
     /// faulthandler may have cut the stack: it printed `  ...`, or exactly its cap of
@@ -299,8 +301,13 @@ pub fn parse_faulthandler(text: &str) -> Vec<FhThread> {
             .or_else(|| line.strip_prefix("Thread 0x").map(|r| (false, r)));
         if let Some((current, rest)) = header {
             let hex: String = rest.chars().take_while(char::is_ascii_hexdigit).collect();
+            let name = rest
+                .strip_prefix(hex.as_str())
+                .and_then(|r| r.strip_prefix(" ["))
+                .and_then(|r| r.rsplit_once("] (most recent call first):"))
+                .map(|(n, _)| n.to_string());
             if let Ok(id) = u64::from_str_radix(&hex, 16) {
-                out.push(FhThread { thread_id: id, current, frames: Vec::new(), truncated: false });
+                out.push(FhThread { thread_id: id, current, name, frames: Vec::new(), truncated: false });
             }
             continue;
         }
@@ -378,6 +385,7 @@ mod tests {
         assert_eq!(t[0].thread_id, 0x7f00000000aa);
         assert!(t[0].truncated && !t[0].current);
         assert_eq!(t[1].frames[0], FhFrame { file: "b\", line 7".into(), line: None, name: "<module>".into() });
+        assert_eq!(parse_faulthandler("Thread 0x00000000000000ab [Thread-1 (run)] (most recent call first):\n")[0].name.as_deref(), Some("Thread-1 (run)"));
         assert!(t[1].current);
     }
 

@@ -47,6 +47,15 @@ pub fn compare_with_faulthandler(report: &Value, faulthandler: &str) -> Vec<Stri
             diffs.push(format!("thread 0x{:016x} is missing from the report", fh.thread_id));
             continue;
         };
+        if let Some(fh_name) = &fh.name {
+            // The OS thread name faulthandler prints is cut at 15 bytes. The main thread's
+            // OS name is the process's, not Python's "MainThread", and a state whose
+            // interpreter never imported threading has no Python name: compare the rest.
+            let comparable = ours["name"].as_str().is_some_and(|n| n != "MainThread");
+            if comparable && !ours["name"].as_str().is_some_and(|n| n.starts_with(fh_name.as_str())) {
+                diffs.push(format!("thread 0x{:016x}: name {} in the report, [{fh_name}] in faulthandler", fh.thread_id, ours["name"]));
+            }
+        }
         if ours["current"].as_bool() != Some(fh.current) {
             diffs.push(format!("thread 0x{:016x}: current is {} in the report, {} in faulthandler", fh.thread_id, ours["current"], fh.current));
         }

@@ -51,7 +51,9 @@ pub fn render(report: &Report) -> String {
 
 fn thread(out: &mut String, t: &Thread) {
     let label = if t.current { "Current thread" } else { "Thread" };
-    let _ = writeln!(out, "{label} 0x{:016x} (most recent call first):", t.thread_id);
+    // Named like 3.14's faulthandler: `Thread 0x... [name] (most recent call first):`.
+    let name = t.name.as_deref().map(|n| format!(" [{n}]")).unwrap_or_default();
+    let _ = writeln!(out, "{label} 0x{:016x}{name} (most recent call first):", t.thread_id);
     for e in &t.exceptions {
         let ty = e.type_name.as_deref().unwrap_or("?");
         let verb = if e.state == "raised" { "Raising" } else { "Handling" };
@@ -144,6 +146,7 @@ pub(crate) mod tests {
                 Thread {
                     thread_id: 0x7f3a1b7fe6c0,
                     native_id: Some(4243),
+                    name: None,
                     current: false,
                     gil: false,
                     interpreter_id: Some(0),
@@ -154,6 +157,7 @@ pub(crate) mod tests {
                 Thread {
                     thread_id: 0x7f3a1d2a5740,
                     native_id: Some(4242),
+                    name: None,
                     current: true,
                     gil: true,
                     interpreter_id: Some(0),
@@ -164,6 +168,7 @@ pub(crate) mod tests {
                 Thread {
                     thread_id: 0x7f3a1a000000,
                     native_id: None,
+                    name: None,
                     current: false,
                     gil: false,
                     interpreter_id: Some(0),
