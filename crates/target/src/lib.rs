@@ -21,10 +21,12 @@ pub mod elf_core;
 pub mod live;
 pub mod memory;
 pub mod notes;
+pub mod page_cache;
 
 pub use elf_core::{CoreError, ElfCore};
 pub use live::{LiveError, LiveProcess, StopGuard};
 pub use memory::{Memory, MemoryExt, ReadError, RemoteAddr, SliceMemory};
+pub use page_cache::PageCache;
 pub use notes::{FileMapping, ProcessInfo, Registers, SignalInfo, ThreadInfo};
 
 use std::path::PathBuf;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::memory::{Memory, ReadError, RemoteAddr};
 use crate::notes::{FileMapping, Registers, ThreadInfo};
+use crate::page_cache::PageCache;
 
 /// Why a live process could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -39,9 +40,21 @@ pub enum LiveError {
     },
 }
 
+/// Reads another process's memory with `process_vm_readv`.
+#[derive(Debug, Clone, Copy)]
+struct VmReader {
+    pid: u32,
+}
+
+/// The most memory cached per stop (the pages a walk touches are a few hundred KB).
+const CACHE_BYTES: usize = 64 << 20;
+
 /// A running process.
 pub struct LiveProcess {
     pid: u32,
+    reader: VmReader,
+    /// While stopped, memory cannot change: pages are read once.
+    cache: Option<PageCache>,
     threads: Vec<ThreadInfo>,
     mappings: Vec<FileMapping>,
     exe: Option<String>,
@@ -244,7 +257,8 @@ impl LiveProcess {
                 regs: guard.as_ref().and_then(|g| g.registers(tid)).unwrap_or_default(),
             })
             .collect();
-        let p = LiveProcess { pid, threads, mappings: parse_maps(&maps), exe, guard };
+        let cache = guard.as_ref().map(|_| PageCache::new(CACHE_BYTES));
+        let p = LiveProcess { pid, reader: VmReader { pid }, cache, threads, mappings: parse_maps(&maps), exe, guard };
         // Probe one read so a refused process_vm_readv is reported now, clearly.
         if let Some(m) = p.mappings.first() {
             let mut b = [0u8; 1];
@@ -266,12 +280,15 @@ impl LiveProcess {
                 .map(|tid| ThreadInfo { tid, cursig: 0, regs: guard.registers(tid).unwrap_or_default() })
                 .collect();
             self.guard = Some(guard);
+            self.cache = Some(PageCache::new(CACHE_BYTES));
         }
         Ok(())
     }
 
     /// Let the process run again (detach), keeping what was read.
     pub fn resume(&mut self) -> Option<Duration> {
+        // Running again, its memory changes: nothing cached stays valid.
+        self.cache = None;
         self.guard.take().map(|g| g.stopped_for())
     }
 
@@ -282,6 +299,15 @@ impl LiveProcess {
 }
 
 impl Memory for LiveProcess {
+    fn read_exact(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), ReadError> {
+        match &self.cache {
+            Some(c) => c.read_through(&self.reader, addr, buf),
+            None => self.reader.read_exact(addr, buf),
+        }
+    }
+}
+
+impl Memory for VmReader {
     fn read_exact(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), ReadError> {
         if buf.is_empty() {
             return Ok(());
