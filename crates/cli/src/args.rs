@@ -44,6 +44,13 @@ pub struct Common {
     /// Directory with separate debug files (build-id tree or flat); may repeat.
     #[arg(long = "debug-dir", value_name = "DIR")]
     pub debug_dirs: Vec<PathBuf>,
+    /// Mixed stacks: native frames unwound from the registers, each eval-loop frame
+    /// replaced by the Python frames it ran, interpreter call machinery folded.
+    #[arg(long, conflicts_with = "native_all")]
+    pub native: bool,
+    /// Like --native, but every native frame, as gdb's `bt` shows them.
+    #[arg(long)]
+    pub native_all: bool,
     /// Show every Python frame's arguments, locals, cell and free variables, and each
     /// thread's exceptions.
     #[arg(long)]

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use pycoroner::{analyze, AnalyzeError, LayoutSource, Options};
+use pycoroner::{analyze, AnalyzeError, LayoutSource, NativeMode, Options};
 use pycoroner_report::render;
 use pycoroner_target::{CoreError, ElfCore, LiveError, LiveProcess};
 
@@ -51,6 +51,11 @@ fn options(common: &Common) -> Options {
     }
     o.debug_dirs = common.debug_dirs.clone();
     o.locals = common.locals;
+    o.native = match (common.native, common.native_all) {
+        (_, true) => NativeMode::All,
+        (true, false) => NativeMode::Folded,
+        _ => NativeMode::Off,
+    };
     o.layout_source = match common.layout_source {
         LayoutSourceArg::Auto => LayoutSource::Auto,
         LayoutSourceArg::Dwarf => LayoutSource::Dwarf,

@@ -11,6 +11,7 @@ pub mod image;
 pub mod layout;
 pub mod locate;
 pub mod module;
+pub mod native;
 
 pub use image::{ElfImage, ImageError};
 pub use layout::{extract as extract_layouts, LayoutAnswer, LayoutQuery};

@@ -19,9 +19,10 @@ mod cache;
 mod error;
 mod locate_python;
 mod options;
+mod splice;
 
 pub use error::AnalyzeError;
-pub use options::{LayoutSource, Options};
+pub use options::{LayoutSource, NativeMode, Options};
 pub use pycoroner_cpython::repr::Limits;
 pub use pycoroner_report as report;
 pub use pycoroner_target as target;
@@ -130,6 +131,9 @@ pub fn analyze_prepared(target: &dyn Target, prepared: &Prepared, options: &Opti
             }
         }
     }
+    if options.native != NativeMode::Off {
+        add_native(target, found, &py, options, &mut threads, &mut warnings);
+    }
     resolve_current(&mut threads, &mut warnings);
     // The interpreter whose thread crashed first (faulthandler shows only that one).
     if let Some(cur) = threads.iter().find(|t| t.current).map(|t| t.interpreter_id) {
@@ -192,6 +196,66 @@ fn models_for(found: &FoundPython, warnings: &mut Vec<String>) -> Result<Models,
         }
     }
     Err(AnalyzeError::UnsupportedVersion { version: v.to_string() })
+}
+
+/// Unwind every thread from its registers and splice its Python frames in.
+fn add_native(
+    target: &dyn Target,
+    found: &FoundPython,
+    py: &Python<'_>,
+    options: &Options,
+    threads: &mut [Thread],
+    warnings: &mut Vec<String>,
+) {
+    let modules = pycoroner_debuginfo::modules_of(target, &target.mappings());
+    let search = pycoroner_debuginfo::DebugSearch { debug_dirs: options.debug_dirs.clone(), ..pycoroner_debuginfo::DebugSearch::system() };
+    let native = pycoroner_debuginfo::native::Native::new(&modules, |p| target.resolve_path(p), &search);
+    if !native.missing.is_empty() {
+        warnings.push(format!("no unwind information for {} unreadable files: {}", native.missing.len(), native.missing.join(", ")));
+    }
+    let runtime = found.module_path.rsplit('/').next().unwrap_or(&found.module_path).to_string();
+    let regs: Vec<_> = target.threads();
+    // The Python frames of each thread state, keyed like the report's threads.
+    let (interps, _) = match py.interpreters() {
+        Ok(x) => x,
+        Err(_) => return,
+    };
+    let mut walks = Vec::new();
+    for interp in &interps {
+        if let Ok((tstates, _)) = py.threads(interp) {
+            for ts in tstates {
+                walks.push((ts.thread_id, py.frames(&ts)));
+            }
+        }
+    }
+    for t in threads.iter_mut() {
+        let Some(r) = t.native_id.and_then(|lwp| regs.iter().find(|x| x.tid == lwp)) else { continue };
+        if r.regs.rip == 0 {
+            continue; // no registers (a live process read without stopping it)
+        }
+        let (raw, stop) = native.unwind(target, &r.regs);
+        let python: Vec<PyFrame> = walks
+            .iter()
+            .find(|(id, w)| *id == t.thread_id && w.frames.len() == t.frames.iter().filter(|f| matches!(f, Frame::Python(_))).count())
+            .map(|(_, w)| w.frames.clone())
+            .unwrap_or_default();
+        let py_frames: Vec<Frame> = t.frames.clone();
+        let render = |f: &PyFrame| {
+            python
+                .iter()
+                .position(|p| p.addr == f.addr)
+                .and_then(|i| py_frames.get(i).cloned())
+                .unwrap_or(Frame::Python(PythonFrame { function: None, qualname: None, file: None, line: None, locals: None }))
+        };
+        let (frames, warn) = splice::splice(&native, &raw, &python, render, &runtime, options.native);
+        if let Some(w) = warn {
+            warnings.push(format!("thread 0x{:016x}: {w}", t.thread_id));
+        }
+        if let Some(s) = stop {
+            warnings.push(format!("thread 0x{:016x}: native stack: {s}", t.thread_id));
+        }
+        t.frames = frames;
+    }
 }
 
 /// What `--locals` needs to render values.

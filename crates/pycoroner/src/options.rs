@@ -17,6 +17,19 @@ pub enum LayoutSource {
     Builtin,
 }
 
+/// Which native frames a report shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NativeMode {
+    /// Python frames only.
+    #[default]
+    Off,
+    /// Native frames with each eval-loop frame replaced by the Python frames it ran,
+    /// and the interpreter's call machinery between them folded away.
+    Folded,
+    /// Every native frame, with the Python frames placed at their eval-loop frames.
+    All,
+}
+
 /// How to analyze a target.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -32,6 +45,8 @@ pub struct Options {
     pub limits: pycoroner_cpython::repr::Limits,
     /// Where layouts may come from.
     pub layout_source: LayoutSource,
+    /// Native frames.
+    pub native: NativeMode,
 }
 
 impl Options {

@@ -203,6 +203,9 @@ pub struct NativeFrame {
     /// Source line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u32>,
+    /// Inlined into the next frame (same pc).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inlined: bool,
 }
 
 /// The faulthandler description of a fatal signal number.

@@ -404,3 +404,58 @@ mod tests {
         assert_eq!(faulthandler_escape(&"a".repeat(501)), format!("{}...", "a".repeat(500)));
     }
 }
+
+/// gdb's view of every thread of a core: LWP → function names, most recent first.
+/// Normal, inline and signal-trampoline frames are kept (`<signal handler called>`),
+/// tail-call frames gdb synthesizes from DWARF call-site information are not (they are
+/// not on the stack), `??` stands for an unknown function.
+pub fn gdb_stacks(exe: &Path, core: &Path, debug_dirs: &[PathBuf]) -> Result<std::collections::HashMap<u32, Vec<String>>, String> {
+    const SCRIPT: &str = r#"
+import gdb
+for inf in gdb.inferiors():
+    for th in inf.threads():
+        th.switch()
+        names = []
+        f = gdb.newest_frame()
+        n = 0
+        while f is not None and n < 1000:
+            t = f.type()
+            if t == gdb.SIGTRAMP_FRAME:
+                names.append("<signal handler called>")
+            elif t != gdb.TAILCALL_FRAME:
+                names.append(f.name() or "??")
+            f = f.older()
+            n += 1
+        print("PYCORONER-THREAD %d %s" % (th.ptid[1], "\t".join(names)))
+"#;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let script = dir.path().join("stacks.py");
+    std::fs::write(&script, SCRIPT).map_err(|e| e.to_string())?;
+    let mut dirs = vec![PathBuf::from("/usr/lib/debug")];
+    dirs.extend(debug_dirs.iter().cloned());
+    let dirs: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    let out = Command::new("gdb")
+        .args(["-batch", "-nx", "-ex", "set pagination off", "-ex", "set backtrace past-main on", "-ex", "set backtrace past-entry on"])
+        .arg("-ex")
+        .arg(format!("set debug-file-directory {}", dirs.join(":")))
+        .arg("-x")
+        .arg(&script)
+        .arg(exe)
+        .arg(core)
+        .output()
+        .map_err(|e| format!("cannot run gdb: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut map = std::collections::HashMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("PYCORONER-THREAD ") {
+            let (lwp, names) = rest.split_once(' ').unwrap_or((rest, ""));
+            if let Ok(lwp) = lwp.parse() {
+                map.insert(lwp, names.split('\t').filter(|s| !s.is_empty()).map(str::to_string).collect());
+            }
+        }
+    }
+    if map.is_empty() {
+        return Err(format!("gdb printed no thread: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(map)
+}

@@ -69,6 +69,7 @@ fn thread(out: &mut String, t: &Thread) {
     if t.frames.is_empty() && t.truncated.is_none() {
         out.push_str("  <no Python frame>\n");
     }
+    let mut native_no = 0usize;
     for f in &t.frames {
         match f {
             Frame::Python(p) => {
@@ -85,13 +86,17 @@ fn thread(out: &mut String, t: &Thread) {
                 }
             }
             Frame::Native(n) => {
-                let _ = writeln!(
-                    out,
-                    "  0x{:016x} in {} from {}",
-                    n.pc,
-                    n.function.as_deref().unwrap_or("??"),
-                    n.module.as_deref().unwrap_or("??")
-                );
+                let func = n.function.as_deref().unwrap_or("??");
+                let at = match (&n.file, n.line) {
+                    (Some(f), Some(l)) => format!(" at {f}:{l}"),
+                    _ => format!(" from {}", n.module.as_deref().unwrap_or("??")),
+                };
+                if n.inlined {
+                    let _ = writeln!(out, "  #{native_no:<2} {func} (inlined){at}");
+                } else {
+                    let _ = writeln!(out, "  #{native_no:<2} 0x{:016x} in {func}{at}", n.pc);
+                }
+                native_no += 1;
             }
         }
     }

@@ -1,0 +1,247 @@
+//! Native stacks: unwinding a thread from its registers with the DWARF CFI of every
+//! mapped module (`.eh_frame`, `.debug_frame`, through framehop), falling back to the
+//! frame pointer where no CFI covers a pc, and stepping over the kernel's signal
+//! frame; then symbolizing each pc with addr2line (inlined frames included) or, where
+//! there is no DWARF, the ELF symbol tables.
+//!
+//! Reads go through [`Memory`] only, so cores and live processes unwind the same way.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use framehop::x86_64::{CacheX86_64, UnwindRegsX86_64, UnwinderX86_64};
+use framehop::{ExplicitModuleSectionInfo, FrameAddress, Module as FhModule, Unwinder};
+use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
+use pycoroner_target::{Memory, MemoryExt, Registers, RemoteAddr};
+
+use crate::image::ElfImage;
+use crate::locate::{DebugSearch, SearchLog};
+use crate::module::Module;
+
+/// Most frames unwound per thread.
+pub const MAX_NATIVE_FRAMES: usize = 1024;
+
+/// How a frame's caller was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trust {
+    /// The thread's registers.
+    Context,
+    /// DWARF call-frame information.
+    Cfi,
+    /// The frame pointer chain (no CFI covered the pc).
+    FramePointer,
+    /// The kernel's signal frame (`ucontext`).
+    Signal,
+}
+
+/// One unwound frame: its pc and how it was reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawFrame {
+    /// The instruction pointer (for callers: the return address).
+    pub pc: u64,
+    /// True when `pc` is a return address (look up `pc - 1`).
+    pub is_return: bool,
+    /// How this frame was found.
+    pub trust: Trust,
+    /// True for the frame of the kernel's signal trampoline.
+    pub signal_frame: bool,
+    /// The stack pointer in this frame.
+    pub sp: u64,
+}
+
+/// A symbolized location; an inlined call yields several, innermost first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Symbol {
+    /// Function name, when known.
+    pub function: Option<String>,
+    /// Source file, when known.
+    pub file: Option<String>,
+    /// Source line, when known.
+    pub line: Option<u32>,
+    /// This location is inlined into the next one.
+    pub inlined: bool,
+}
+
+struct NativeModule {
+    name: String,
+    base: u64,
+    end: u64,
+    bias: u64,
+    /// Function symbols, sorted by address: (svma, size, name).
+    symbols: Vec<(u64, u64, String)>,
+    dwarf: Option<addr2line::Loader>,
+}
+
+/// Unwinder and symbolizer over a target's modules. Build once per target.
+pub struct Native {
+    unwinder: UnwinderX86_64<Vec<u8>>,
+    modules: Vec<NativeModule>,
+    /// Files that could not be read, for the report.
+    pub missing: Vec<String>,
+}
+
+fn section(obj: &object::File<'_>, name: &str) -> Option<(std::ops::Range<u64>, Vec<u8>)> {
+    let s = obj.section_by_name(name)?;
+    let data = s.uncompressed_data().ok()?.into_owned();
+    Some((s.address()..s.address() + s.size(), data))
+}
+
+impl Native {
+    /// Load CFI, symbols and DWARF for every module whose file can be read.
+    pub fn new(modules: &[Module], resolve: impl Fn(&str) -> Option<PathBuf>, search: &DebugSearch) -> Native {
+        let mut unwinder = UnwinderX86_64::new();
+        let mut out = Vec::new();
+        let mut missing = Vec::new();
+        for m in modules {
+            let Some(path) = resolve(&m.path) else {
+                missing.push(m.path.clone());
+                continue;
+            };
+            let Ok(img) = ElfImage::open(&path) else {
+                missing.push(m.path.clone());
+                continue;
+            };
+            let Ok(obj) = object::File::parse(img.data()) else { continue };
+            // No .text bytes: framehop would otherwise second-guess the CFI of the first
+            // frame with instruction analysis, which mis-stepped out of libc's
+            // __pthread_kill_implementation (a frame gdb's CFI unwinding shows).
+            let eh = section(&obj, ".eh_frame");
+            let eh_hdr = section(&obj, ".eh_frame_hdr");
+            let info = ExplicitModuleSectionInfo {
+                base_svma: 0,
+                eh_frame_svma: eh.as_ref().map(|e| e.0.clone()),
+                eh_frame: eh.map(|e| e.1),
+                eh_frame_hdr_svma: eh_hdr.as_ref().map(|e| e.0.clone()),
+                eh_frame_hdr: eh_hdr.map(|e| e.1),
+                debug_frame: section(&obj, ".debug_frame").map(|d| d.1),
+                ..Default::default()
+            };
+            unwinder.add_module(FhModule::new(m.path.clone(), m.base..m.end, m.bias, info));
+            // Several names for one address (aliases): prefer a global one over a weak
+            // one over a local one, as gdb does (`raise` over the weak `gsignal`).
+            let mut symbols: Vec<(u64, u8, u64, String)> = obj
+                .symbols()
+                .chain(obj.dynamic_symbols())
+                .filter(|s| s.kind() == SymbolKind::Text && s.address() != 0)
+                .filter_map(|s| {
+                    let rank = if s.is_weak() { 1 } else if s.is_global() { 0 } else { 2 };
+                    Some((s.address(), rank, s.size(), s.name().ok()?.to_string()))
+                })
+                .collect();
+            symbols.sort();
+            symbols.dedup_by_key(|s| s.0);
+            let symbols: Vec<(u64, u64, String)> = symbols.into_iter().map(|(a, _, size, n)| (a, size, n)).collect();
+            // DWARF: the binary's own, else a separate debug file.
+            let dwarf_path = if img.has_dwarf() {
+                Some(path.clone())
+            } else {
+                search.find(&path, img.build_id(), img.debuglink().map(|(n, _)| n), &mut SearchLog::default())
+            };
+            let dwarf = dwarf_path.and_then(|p| addr2line::Loader::new(p).ok());
+            out.push(NativeModule { name: m.file_name().to_string(), base: m.base, end: m.end, bias: m.bias, symbols, dwarf });
+        }
+        Native { unwinder, modules: out, missing }
+    }
+
+    fn module(&self, avma: u64) -> Option<&NativeModule> {
+        self.modules.iter().find(|m| m.base <= avma && avma < m.end)
+    }
+
+    /// The module file name holding an address.
+    pub fn module_name(&self, avma: u64) -> Option<&str> {
+        self.module(avma).map(|m| m.name.as_str())
+    }
+
+    /// Unwind a thread from its registers, newest frame first, and why it stopped.
+    pub fn unwind(&self, mem: &dyn Memory, regs: &Registers) -> (Vec<RawFrame>, Option<String>) {
+        let mut cache = CacheX86_64::<_>::new();
+        let mut frames = Vec::new();
+        let mut r = UnwindRegsX86_64::new(regs.rip, regs.rsp, regs.rbp);
+        let mut address = FrameAddress::from_instruction_pointer(regs.rip);
+        let mut trust = Trust::Context;
+        let mut read = |a: u64| mem.read_u64(RemoteAddr(a)).map_err(|_| ());
+        let mut seen: HashMap<(u64, u64), ()> = HashMap::new();
+        loop {
+            if frames.len() >= MAX_NATIVE_FRAMES {
+                return (frames, Some(format!("more than {MAX_NATIVE_FRAMES} frames")));
+            }
+            let pc = address.address();
+            let sp = r.sp();
+            if seen.insert((pc, sp), ()).is_some() {
+                return (frames, Some(format!("unwinding loops at {pc:#x}")));
+            }
+            let is_return = matches!(address, FrameAddress::ReturnAddress(_));
+            // The kernel's signal trampoline (__restore_rt: mov $15,%rax; syscall): the
+            // interrupted registers are in the ucontext on the stack.
+            if is_sigreturn(mem, pc) {
+                frames.push(RawFrame { pc, is_return, trust, signal_frame: true, sp });
+                let gregs = sp.wrapping_add(40);
+                let g = |i: u64| mem.read_u64(RemoteAddr(gregs.wrapping_add(i * 8)));
+                match (g(16), g(15), g(10)) {
+                    (Ok(rip), Ok(rsp), Ok(rbp)) => {
+                        r = UnwindRegsX86_64::new(rip, rsp, rbp);
+                        address = FrameAddress::from_instruction_pointer(rip);
+                        trust = Trust::Signal;
+                        continue;
+                    }
+                    _ => return (frames, Some(format!("signal frame at {sp:#x} unreadable"))),
+                }
+            }
+            frames.push(RawFrame { pc, is_return, trust, signal_frame: false, sp });
+            let covered = self.module(pc).is_some();
+            match self.unwinder.unwind_frame(address, &mut r, &mut cache, &mut read) {
+                Ok(Some(ra)) if ra != 0 => {
+                    address = match FrameAddress::from_return_address(ra) {
+                        Some(a) => a,
+                        None => return (frames, Some(format!("bad return address {ra:#x}"))),
+                    };
+                    trust = if covered { Trust::Cfi } else { Trust::FramePointer };
+                }
+                Ok(_) => return (frames, None),
+                Err(e) => return (frames, Some(format!("unwinding stopped at {pc:#x}: {e}"))),
+            }
+        }
+    }
+
+    /// Symbolize a frame: inlined locations first, then the function it is in.
+    pub fn symbolize(&self, f: &RawFrame) -> Vec<Symbol> {
+        if f.signal_frame {
+            return vec![Symbol { function: Some("<signal handler called>".into()), file: None, line: None, inlined: false }];
+        }
+        let lookup = if f.is_return { f.pc.wrapping_sub(1) } else { f.pc };
+        let Some(m) = self.module(lookup) else {
+            return vec![Symbol { function: None, file: None, line: None, inlined: false }];
+        };
+        let svma = lookup.wrapping_sub(m.bias);
+        let mut out = Vec::new();
+        if let Some(d) = &m.dwarf {
+            if let Ok(mut it) = d.find_frames(svma) {
+                while let Ok(Some(fr)) = it.next() {
+                    let function = fr.function.as_ref().and_then(|n| n.raw_name().ok().map(|s| s.into_owned()));
+                    let (file, line) = fr.location.map_or((None, None), |l| (l.file.map(str::to_string), l.line));
+                    out.push(Symbol { function, file, line, inlined: true });
+                }
+            }
+        }
+        if let Some(last) = out.last_mut() {
+            last.inlined = false;
+            if last.function.is_some() {
+                return out;
+            }
+        }
+        // No DWARF function: the ELF symbol the address falls in.
+        let idx = m.symbols.partition_point(|s| s.0 <= svma);
+        let sym = idx.checked_sub(1).and_then(|i| m.symbols.get(i)).filter(|s| s.1 == 0 || svma < s.0 + s.1);
+        let function = sym.map(|s| s.2.clone());
+        match out.last_mut() {
+            Some(last) => last.function = function,
+            None => out.push(Symbol { function, file: None, line: None, inlined: false }),
+        }
+        out
+    }
+}
+
+fn is_sigreturn(mem: &dyn Memory, pc: u64) -> bool {
+    const RESTORE_RT: [u8; 9] = [0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05];
+    mem.read_array::<9>(RemoteAddr(pc)).is_ok_and(|b| b == RESTORE_RT)
+}

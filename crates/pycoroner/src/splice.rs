@@ -1,0 +1,106 @@
+//! Mixed stacks: a thread's native frames with the Python frames spliced in at the
+//! eval-loop frames that ran them. Each C-level call of `_PyEval_EvalFrameDefault`
+//! runs one run of Python frames: one frame ≤3.10; up to the `is_entry` frame in 3.11;
+//! up to the frame above a C-stack shim in 3.12+ (the `entry` flag of each frame).
+//! Runs and eval frames are matched newest first.
+
+use pycoroner_cpython::PyFrame;
+use pycoroner_debuginfo::native::{Native, RawFrame};
+use pycoroner_report::{Frame, NativeFrame};
+
+use crate::options::NativeMode;
+
+/// The function that runs Python frames, in every version 3.6+.
+const EVAL: &str = "_PyEval_EvalFrameDefault";
+
+/// The interpreter's call machinery (3.6–3.15): how one Python-level call reaches the
+/// next eval loop. Folded away by `--native` when in the runtime's own module;
+/// builtins that call back into Python (`listsort`, `map_next`, ...) stay.
+const CALL_MACHINERY: &[&str] = &[
+    "_PyEval_", "PyEval_EvalCode", "_PyFunction_", "function_code_fastcall", "_PyObject_Call", "_PyObject_FastCall",
+    "_PyObject_MakeTpCall", "_PyObject_Vectorcall", "PyObject_Call", "PyObject_Vectorcall", "_PyVectorcall_",
+    "PyVectorcall_", "_PyCFunction_", "PyCFunction_Call", "cfunction_", "method_vectorcall", "_PyMethodDef_Raw",
+    "call_function", "fast_function", "do_call_core", "slot_tp_call", "vectorcall_", "_Py_Call", "object_vacall",
+    "_PyObject_VectorcallTstate", "_PyEval_Vector", "PyObject_CallOneArg", "_PyObject_CallNoArgs",
+    "PyObject_CallFunctionObjArgs", "_PyObject_FastCallDictTstate", "partial_vectorcall", "partial_call",
+];
+
+/// One symbolized native frame (an inlined call is one more).
+struct Sym {
+    frame: NativeFrame,
+}
+
+/// Build the mixed frame list. `python` is newest first with `entry` marks; `py_frame`
+/// renders one of them. Returns the frames and a warning if the counts disagree.
+pub fn splice(
+    native: &Native,
+    raw: &[RawFrame],
+    python: &[PyFrame],
+    py_frame: impl Fn(&PyFrame) -> Frame,
+    runtime_module: &str,
+    mode: NativeMode,
+) -> (Vec<Frame>, Option<String>) {
+    let mut syms: Vec<Sym> = Vec::new();
+    for f in raw {
+        for s in native.symbolize(f) {
+            syms.push(Sym {
+                frame: NativeFrame {
+                    pc: f.pc,
+                    function: s.function,
+                    module: native.module_name(f.pc).map(str::to_string),
+                    file: s.file,
+                    line: s.line,
+                    inlined: s.inlined,
+                },
+            });
+        }
+    }
+    // Runs of Python frames, newest first: a run ends at a frame marked `entry`.
+    let mut runs: Vec<Vec<&PyFrame>> = Vec::new();
+    let mut cur: Vec<&PyFrame> = Vec::new();
+    for f in python {
+        cur.push(f);
+        if f.entry {
+            runs.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        runs.push(cur);
+    }
+    let is_eval = |s: &Sym| !s.frame.inlined && s.frame.function.as_deref() == Some(EVAL);
+    let evals = syms.iter().filter(|s| is_eval(s)).count();
+    let warning = (evals != runs.len()).then(|| {
+        format!("{} eval-loop frames but {} runs of Python frames; the splice may be off", evals, runs.len())
+    });
+    let machinery = |s: &Sym| {
+        s.frame.module.as_deref() == Some(runtime_module)
+            && s.frame.function.as_deref().is_some_and(|f| CALL_MACHINERY.iter().any(|p| f.starts_with(p)))
+    };
+    // Indices of eval frames, to fold the call machinery between two of them.
+    let eval_positions: Vec<usize> = syms.iter().enumerate().filter(|(_, s)| is_eval(s)).map(|(i, _)| i).collect();
+    let between_evals = |i: usize| {
+        matches!((eval_positions.first(), eval_positions.last()), (Some(&a), Some(&b)) if a < i && i < b)
+    };
+    let mut out = Vec::new();
+    let mut next_run = runs.into_iter();
+    for (i, s) in syms.iter().enumerate() {
+        if is_eval(s) {
+            if let Some(run) = next_run.next() {
+                out.extend(run.into_iter().map(&py_frame));
+            }
+            if mode == NativeMode::All {
+                out.push(Frame::Native(s.frame.clone()));
+            }
+            continue;
+        }
+        if mode == NativeMode::Folded && machinery(s) && between_evals(i) {
+            continue;
+        }
+        out.push(Frame::Native(s.frame.clone()));
+    }
+    // Python frames no eval frame claimed (a stack that could not be unwound that far).
+    for run in next_run {
+        out.extend(run.into_iter().map(&py_frame));
+    }
+    (out, warning)
+}
