@@ -67,7 +67,7 @@ fn native_stacks_equal_gdb_bt() {
                 continue;
             }
             let exe = v["target"]["executable"].as_str().map(std::path::PathBuf::from).unwrap_or_else(|| py.path.clone());
-            let gdb = match gdb_stacks(&exe, &c.core, &[dd.clone()]) {
+            let gdb = match gdb_stacks(&exe, &c.core, std::slice::from_ref(&dd)) {
                 Ok(g) => g,
                 Err(e) => {
                     failures.push(format!("{tag} {e}"));

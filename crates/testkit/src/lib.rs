@@ -373,38 +373,6 @@ pub fn run(cmd: &mut Command) -> (Option<i32>, String, String) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_threads_frames_and_truncation() {
-        let text = "Fatal Python error: Segmentation fault\n\nThread 0x00007f00000000aa (most recent call first):\n  File \"a.py\", line 3 in f\n  ...\n\nCurrent thread 0x00007f00000000bb (most recent call first):\n  File \"b\", line 7\", line ??? in <module>\n";
-        let t = parse_faulthandler(text);
-        assert_eq!(t.len(), 2);
-        assert_eq!(t[0].thread_id, 0x7f00000000aa);
-        assert!(t[0].truncated && !t[0].current);
-        assert_eq!(t[1].frames[0], FhFrame { file: "b\", line 7".into(), line: None, name: "<module>".into() });
-        assert_eq!(parse_faulthandler("Thread 0x00000000000000ab [Thread-1 (run)] (most recent call first):\n")[0].name.as_deref(), Some("Thread-1 (run)"));
-        assert!(t[1].current);
-    }
-
-    #[test]
-    fn strips_thread_names_and_c_stacks() {
-        let text = "Fatal Python error: Segmentation fault\n\nThread 0x00007f0000000001 [worker] (most recent call first):\n  File \"a.py\", line 1 in f\n\nCurrent thread 0x00007f0000000002 [MainThread] (most recent call first):\n  File \"b.py\", line 2 in g\n\nCurrent thread's C stack trace (most recent call first):\n  Binary file \"x\" [0x1]\n";
-        assert_eq!(
-            faulthandler_python_part(text),
-            "Fatal Python error: Segmentation fault\n\nThread 0x00007f0000000001 (most recent call first):\n  File \"a.py\", line 1 in f\n\nCurrent thread 0x00007f0000000002 (most recent call first):\n  File \"b.py\", line 2 in g\n\n"
-        );
-    }
-
-    #[test]
-    fn escapes_like_faulthandler() {
-        assert_eq!(faulthandler_escape("grüße_函数_\u{1F600}"), "gr\\xfc\\xdfe_\\u51fd\\u6570_\\U0001f600");
-        assert_eq!(faulthandler_escape(&"a".repeat(501)), format!("{}...", "a".repeat(500)));
-    }
-}
-
 /// gdb's view of every thread of a core: LWP → function names, most recent first.
 /// Normal, inline and signal-trampoline frames are kept (`<signal handler called>`),
 /// tail-call frames gdb synthesizes from DWARF call-site information are not (they are
@@ -458,4 +426,36 @@ for inf in gdb.inferiors():
         return Err(format!("gdb printed no thread: {}", String::from_utf8_lossy(&out.stderr)));
     }
     Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_threads_frames_and_truncation() {
+        let text = "Fatal Python error: Segmentation fault\n\nThread 0x00007f00000000aa (most recent call first):\n  File \"a.py\", line 3 in f\n  ...\n\nCurrent thread 0x00007f00000000bb (most recent call first):\n  File \"b\", line 7\", line ??? in <module>\n";
+        let t = parse_faulthandler(text);
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0].thread_id, 0x7f00000000aa);
+        assert!(t[0].truncated && !t[0].current);
+        assert_eq!(t[1].frames[0], FhFrame { file: "b\", line 7".into(), line: None, name: "<module>".into() });
+        assert_eq!(parse_faulthandler("Thread 0x00000000000000ab [Thread-1 (run)] (most recent call first):\n")[0].name.as_deref(), Some("Thread-1 (run)"));
+        assert!(t[1].current);
+    }
+
+    #[test]
+    fn strips_thread_names_and_c_stacks() {
+        let text = "Fatal Python error: Segmentation fault\n\nThread 0x00007f0000000001 [worker] (most recent call first):\n  File \"a.py\", line 1 in f\n\nCurrent thread 0x00007f0000000002 [MainThread] (most recent call first):\n  File \"b.py\", line 2 in g\n\nCurrent thread's C stack trace (most recent call first):\n  Binary file \"x\" [0x1]\n";
+        assert_eq!(
+            faulthandler_python_part(text),
+            "Fatal Python error: Segmentation fault\n\nThread 0x00007f0000000001 (most recent call first):\n  File \"a.py\", line 1 in f\n\nCurrent thread 0x00007f0000000002 (most recent call first):\n  File \"b.py\", line 2 in g\n\n"
+        );
+    }
+
+    #[test]
+    fn escapes_like_faulthandler() {
+        assert_eq!(faulthandler_escape("grüße_函数_\u{1F600}"), "gr\\xfc\\xdfe_\\u51fd\\u6570_\\U0001f600");
+        assert_eq!(faulthandler_escape(&"a".repeat(501)), format!("{}...", "a".repeat(500)));
+    }
 }
