@@ -200,3 +200,47 @@ fn print_object_of_live_process() {
     let (code, _, err) = run(pycoroner().arg("print").arg("--pid").arg(t.pid().to_string()).arg("core").arg(&addr));
     assert_eq!(code, Some(2), "{err}");
 }
+
+/// `pycoroner pid --native-all` on the parked target equals `gdb -p` of the same
+/// process, thread by thread; the Python frames still equal faulthandler's.
+#[test]
+fn live_native_stacks_equal_gdb() {
+    if pycoroner_testkit::require_tool("gdb").is_none() {
+        return;
+    }
+    let mut failures = Vec::new();
+    for py in all_interpreters().iter().filter(|p| !p.version.contains("sid")) {
+        let t = start(py);
+        let truth = t.ground_truth();
+        let (code, out, err) = run(pycoroner().arg("pid").arg(t.pid().to_string()).args(["--native-all", "--format", "json"]));
+        if code != Some(0) {
+            failures.push(format!("[{}] exit {code:?}: {err}", py.id()));
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+        for d in compare_with_faulthandler(&v, &truth) {
+            failures.push(format!("[{}] {d}", py.id()));
+        }
+        let gdb = match pycoroner_testkit::gdb_stacks_live(t.pid(), &[]) {
+            Ok(g) => g,
+            Err(e) => {
+                failures.push(format!("[{}] {e}", py.id()));
+                continue;
+            }
+        };
+        for th in v["threads"].as_array().into_iter().flatten() {
+            let lwp = th["native_id"].as_u64().unwrap_or(0) as u32;
+            let ours: Vec<String> = th["frames"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|f| f["kind"] == "native")
+                .map(|f| f["function"].as_str().unwrap_or("??").to_string())
+                .collect();
+            if gdb.get(&lwp) != Some(&ours) {
+                failures.push(format!("[{}] LWP {lwp}:\n  pycoroner {ours:?}\n  gdb       {:?}", py.id(), gdb.get(&lwp)));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -378,6 +378,16 @@ pub fn run(cmd: &mut Command) -> (Option<i32>, String, String) {
 /// tail-call frames gdb synthesizes from DWARF call-site information are not (they are
 /// not on the stack), `??` stands for an unknown function.
 pub fn gdb_stacks(exe: &Path, core: &Path, debug_dirs: &[PathBuf]) -> Result<std::collections::HashMap<u32, Vec<String>>, String> {
+    gdb_stacks_of(&[exe.as_os_str(), core.as_os_str()], debug_dirs)
+}
+
+/// [`gdb_stacks`] of a live process (`gdb -p PID`).
+pub fn gdb_stacks_live(pid: u32, debug_dirs: &[PathBuf]) -> Result<std::collections::HashMap<u32, Vec<String>>, String> {
+    let pid = pid.to_string();
+    gdb_stacks_of(&["-p".as_ref(), pid.as_ref()], debug_dirs)
+}
+
+fn gdb_stacks_of(target: &[&std::ffi::OsStr], debug_dirs: &[PathBuf]) -> Result<std::collections::HashMap<u32, Vec<String>>, String> {
     const SCRIPT: &str = r#"
 import gdb
 for inf in gdb.inferiors():
@@ -408,8 +418,7 @@ for inf in gdb.inferiors():
         .arg(format!("set debug-file-directory {}", dirs.join(":")))
         .arg("-x")
         .arg(&script)
-        .arg(exe)
-        .arg(core)
+        .args(target)
         .output()
         .map_err(|e| format!("cannot run gdb: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout);

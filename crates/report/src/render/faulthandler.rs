@@ -10,8 +10,19 @@ use crate::{Frame, Report, Thread};
 /// The text report.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
+    let native = report.threads.iter().any(|t| t.frames.iter().any(|f| matches!(f, Frame::Native(_))));
     if let Some(sig) = &report.target.signal {
         let _ = writeln!(out, "Fatal Python error: {}\n", sig.description);
+        if native {
+            // Mixed stacks: the signal in full (a fault's address, or who sent it).
+            let how = match (sig.address, sig.sender_pid) {
+                (Some(a), _) => format!(" at address 0x{a:x}"),
+                (None, Some(p)) => format!(", sent by pid {p}"),
+                _ => String::new(),
+            };
+            let thread = sig.thread.map(|t| format!(" in LWP {t}")).unwrap_or_default();
+            let _ = writeln!(out, "Signal {} ({}){how}{thread}\n", sig.name, sig.number);
+        }
     }
     let several = report.interpreters.len() > 1;
     let mut group: Option<Option<i64>> = None;
@@ -31,7 +42,7 @@ pub fn render(report: &Report) -> String {
             out.push('\n');
         }
         first = false;
-        thread(&mut out, t);
+        thread(&mut out, t, native);
     }
     if report.threads.is_empty() {
         out.push_str("<no Python thread>\n");
@@ -49,11 +60,18 @@ pub fn render(report: &Report) -> String {
     out
 }
 
-fn thread(out: &mut String, t: &Thread) {
+fn thread(out: &mut String, t: &Thread, native: bool) {
     let label = if t.current { "Current thread" } else { "Thread" };
     // Named like 3.14's faulthandler: `Thread 0x... [name] (most recent call first):`.
     let name = t.name.as_deref().map(|n| format!(" [{n}]")).unwrap_or_default();
-    let _ = writeln!(out, "{label} 0x{:016x}{name} (most recent call first):", t.thread_id);
+    // With native frames, also the LWP and the GIL, as gdb users expect.
+    let extra = if native {
+        let lwp = t.native_id.map(|l| format!("LWP {l}")).unwrap_or_else(|| "LWP ?".into());
+        format!(" ({lwp}{})", if t.gil { ", holds the GIL" } else { "" })
+    } else {
+        String::new()
+    };
+    let _ = writeln!(out, "{label} 0x{:016x}{name}{extra} (most recent call first):", t.thread_id);
     for e in &t.exceptions {
         let ty = e.type_name.as_deref().unwrap_or("?");
         let verb = if e.state == "raised" { "Raising" } else { "Handling" };
