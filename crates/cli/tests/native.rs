@@ -128,3 +128,69 @@ fn folded_stack_keeps_c_between_python() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A C extension built with each interpreter's headers: Python → C → Python → C →
+/// NULL dereference. gdb's bt equals ours, and the folded stack alternates in order.
+#[test]
+fn c_extension_on_both_sides_of_python() {
+    if require_tool("gdb").is_none() || require_tool("cc").is_none() {
+        return;
+    }
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    // Interpreters with their C headers: the pyenv builds.
+    for py in &pycoroner_testkit::pyenv_interpreters() {
+        let build = tempfile::tempdir().expect("tmp");
+        let lib = match pycoroner_testkit::build_crashy(&py.path, build.path()) {
+            Ok(l) => l,
+            Err(e) => {
+                failures.push(format!("[{}] cannot build the extension: {e}", py.id()));
+                continue;
+            }
+        };
+        let script = pycoroner_testkit::repo_root().join("fixtures/ext/c_extension.py");
+        let c = match pycoroner_testkit::crash_with_env(&py.path, &script, &[("PYTHONPATH", lib.as_os_str())]) {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("[{}] {e}", py.id()));
+                continue;
+            }
+        };
+        let (code, all, err) = analyze_json(&c.core, cache.path(), &["--native-all"]);
+        let (_, folded, _) = analyze_json(&c.core, cache.path(), &["--native"]);
+        let (Some(all), Some(folded)) = (all.filter(|_| code == Some(0)), folded) else {
+            failures.push(format!("[{}] exit {code:?}: {err}", py.id()));
+            continue;
+        };
+        let gdb = pycoroner_testkit::gdb_stacks(&py.path, &c.core, &[]).unwrap_or_default();
+        for t in all["threads"].as_array().into_iter().flatten() {
+            let lwp = t["native_id"].as_u64().unwrap_or(0) as u32;
+            if gdb.get(&lwp) != Some(&native_names(t)) {
+                failures.push(format!("[{}] LWP {lwp}:\n  pycoroner {:?}\n  gdb       {:?}", py.id(), native_names(t), gdb.get(&lwp)));
+            }
+        }
+        for d in compare_with_faulthandler(&all, &c.faulthandler) {
+            failures.push(format!("[{}] {d}", py.id()));
+        }
+        let cur = folded["threads"].as_array().and_then(|ts| ts.iter().find(|t| t["current"] == true)).cloned().unwrap_or_default();
+        let seq: Vec<String> = cur["frames"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|f| format!("{}:{}", f["kind"].as_str().unwrap_or("?"), f["function"].as_str().unwrap_or("??")))
+            .collect();
+        let pos = |s: &str| seq.iter().position(|x| x == s);
+        let order = [
+            pos("native:crashy_dereference"),
+            pos("native:crashy_crash_now"),
+            pos("python:callback"),
+            pos("native:crashy_call_back"),
+            pos("python:call_native"),
+            pos("python:<module>"),
+        ];
+        if !(order.iter().all(Option::is_some) && order.windows(2).all(|w| w[0] < w[1])) {
+            failures.push(format!("[{}] folded order: {seq:?}", py.id()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
