@@ -10,7 +10,18 @@ use common::{analyze_json, compare_with_faulthandler};
 use pycoroner_testkit::{all_interpreters, crash, gdb_stacks, require_tool, scenario, sid_debug_dir};
 use serde_json::Value;
 
-const SCENARIOS: &[&str] = &["nested_calls", "threads", "deep_recursion", "generators", "callback_from_c", "except_block"];
+const SCENARIOS: &[&str] = &[
+    "nested_calls",
+    "threads",
+    "deep_recursion",
+    "generators",
+    "callback_from_c",
+    "class_lambda_comprehension",
+    "except_block",
+    "finally_block",
+    "unicode_names",
+    "subinterpreter",
+];
 
 fn native_names(t: &Value) -> Vec<String> {
     t["frames"]
@@ -48,8 +59,12 @@ fn native_stacks_equal_gdb_bt() {
                 failures.push(format!("{tag} exit {code:?}: {err}"));
                 continue;
             };
-            for d in compare_with_faulthandler(&v, &c.faulthandler) {
-                failures.push(format!("{tag} python frames: {d}"));
+            // (A subinterpreter's thread has two thread states, which the generic
+            // comparison cannot pair; core_fidelity::subinterpreter checks those.)
+            if *name != "subinterpreter" {
+                for d in compare_with_faulthandler(&v, &c.faulthandler) {
+                    failures.push(format!("{tag} python frames: {d}"));
+                }
             }
             if py.version.contains("sid") {
                 // gdb 13 cannot read a core of a process started through an explicit

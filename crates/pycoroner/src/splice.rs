@@ -5,7 +5,7 @@
 //! Runs and eval frames are matched newest first.
 
 use pycoroner_cpython::PyFrame;
-use pycoroner_debuginfo::native::{Native, RawFrame};
+use pycoroner_debuginfo::native::{Native, RawFrame, Trust};
 use pycoroner_report::{Frame, NativeFrame};
 
 use crate::options::NativeMode;
@@ -51,6 +51,15 @@ pub fn splice(
                     file: s.file,
                     line: s.line,
                     inlined: s.inlined,
+                    unwind: Some(
+                        match f.trust {
+                            Trust::Context => "context",
+                            Trust::Cfi => "cfi",
+                            Trust::FramePointer => "frame-pointer",
+                            Trust::Signal => "signal",
+                        }
+                        .to_string(),
+                    ),
                 },
             });
         }

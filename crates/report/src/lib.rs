@@ -206,6 +206,10 @@ pub struct NativeFrame {
     /// Inlined into the next frame (same pc).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub inlined: bool,
+    /// How this frame was found: `context` (the registers), `cfi`, `frame-pointer`
+    /// (no CFI covered the callee: less certain) or `signal` (the kernel's ucontext).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unwind: Option<String>,
 }
 
 /// The faulthandler description of a fatal signal number.

@@ -109,10 +109,12 @@ fn thread(out: &mut String, t: &Thread, native: bool) {
                     (Some(f), Some(l)) => format!(" at {f}:{l}"),
                     _ => format!(" from {}", n.module.as_deref().unwrap_or("??")),
                 };
+                // A frame found by frame pointer (no CFI) is less certain: say so.
+                let fp = if n.unwind.as_deref() == Some("frame-pointer") { " [frame pointer]" } else { "" };
                 if n.inlined {
-                    let _ = writeln!(out, "  #{native_no:<2} {func} (inlined){at}");
+                    let _ = writeln!(out, "  #{native_no:<2} {func} (inlined){at}{fp}");
                 } else {
-                    let _ = writeln!(out, "  #{native_no:<2} 0x{:016x} in {func}{at}", n.pc);
+                    let _ = writeln!(out, "  #{native_no:<2} 0x{:016x} in {func}{at}{fp}", n.pc);
                 }
                 native_no += 1;
             }
