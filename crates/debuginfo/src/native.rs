@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
 
 use framehop::x86_64::{CacheX86_64, UnwindRegsX86_64, UnwinderX86_64};
 use framehop::{ExplicitModuleSectionInfo, FrameAddress, Module as FhModule, Unwinder};
@@ -50,7 +51,7 @@ pub struct RawFrame {
 }
 
 /// A symbolized location; an inlined call yields several, innermost first.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Symbol {
     /// Function name, when known.
     pub function: Option<String>,
@@ -67,9 +68,36 @@ struct NativeModule {
     base: u64,
     end: u64,
     bias: u64,
-    /// Function symbols, sorted by address: (svma, size, name).
-    symbols: Vec<(u64, u64, String)>,
-    dwarf: Option<addr2line::Loader>,
+    path: PathBuf,
+    /// Where its DWARF is, if anywhere (the file itself or a separate debug file).
+    dwarf_path: Option<PathBuf>,
+    /// Function symbols, sorted by address: (svma, size, name); loaded on first use.
+    symbols: OnceLock<Vec<(u64, u64, String)>>,
+    /// The DWARF context, loaded on first use: most modules never need one.
+    dwarf: OnceLock<Option<addr2line::Loader>>,
+    /// Build-id, the key of the on-disk symbol cache.
+    build_id: Option<String>,
+    /// Symbolized addresses (svma → locations): from the cache file, plus new ones.
+    memo: Mutex<(HashMap<u64, Vec<Symbol>>, bool)>,
+}
+
+/// Function symbols of an ELF file, one name per address: a global one over a weak one
+/// over a local one, as gdb does (`raise` over the weak `gsignal`).
+fn load_symbols(path: &std::path::Path) -> Vec<(u64, u64, String)> {
+    let Ok(img) = ElfImage::open(path) else { return Vec::new() };
+    let Ok(obj) = object::File::parse(img.data()) else { return Vec::new() };
+    let mut symbols: Vec<(u64, u8, u64, String)> = obj
+        .symbols()
+        .chain(obj.dynamic_symbols())
+        .filter(|s| s.kind() == SymbolKind::Text && s.address() != 0)
+        .filter_map(|s| {
+            let rank = if s.is_weak() { 1 } else if s.is_global() { 0 } else { 2 };
+            Some((s.address(), rank, s.size(), s.name().ok()?.to_string()))
+        })
+        .collect();
+    symbols.sort();
+    symbols.dedup_by_key(|s| s.0);
+    symbols.into_iter().map(|(a, _, size, n)| (a, size, n)).collect()
 }
 
 /// Unwinder and symbolizer over a target's modules. Build once per target.
@@ -78,6 +106,33 @@ pub struct Native {
     modules: Vec<NativeModule>,
     /// Files that could not be read, for the report.
     pub missing: Vec<String>,
+    cache_dir: Option<PathBuf>,
+}
+
+fn symbol_cache_path(dir: &std::path::Path, build_id: &str) -> PathBuf {
+    dir.join("symbols").join(format!("{build_id}.v1.json"))
+}
+
+impl Drop for Native {
+    /// Write back what was symbolized this time (failures only cost speed next time).
+    fn drop(&mut self) {
+        let Some(dir) = &self.cache_dir else { return };
+        for m in &self.modules {
+            let (Some(id), Ok(memo)) = (&m.build_id, m.memo.lock()) else { continue };
+            if !memo.1 {
+                continue;
+            }
+            let path = symbol_cache_path(dir, id);
+            let Ok(json) = serde_json::to_vec(&memo.0) else { continue };
+            if let Some(parent) = path.parent() {
+                let _ = std::fs::create_dir_all(parent);
+            }
+            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+            if std::fs::write(&tmp, json).is_ok() {
+                let _ = std::fs::rename(tmp, path);
+            }
+        }
+    }
 }
 
 fn section(obj: &object::File<'_>, name: &str) -> Option<(std::ops::Range<u64>, Vec<u8>)> {
@@ -88,7 +143,14 @@ fn section(obj: &object::File<'_>, name: &str) -> Option<(std::ops::Range<u64>, 
 
 impl Native {
     /// Load CFI, symbols and DWARF for every module whose file can be read.
-    pub fn new(modules: &[Module], resolve: impl Fn(&str) -> Option<PathBuf>, search: &DebugSearch) -> Native {
+    /// Symbolized addresses are cached per build-id under `cache_dir` (if given), so a
+    /// second analysis of the same binaries reads no DWARF.
+    pub fn new(
+        modules: &[Module],
+        resolve: impl Fn(&str) -> Option<PathBuf>,
+        search: &DebugSearch,
+        cache_dir: Option<PathBuf>,
+    ) -> Native {
         let mut unwinder = UnwinderX86_64::new();
         let mut out = Vec::new();
         let mut missing = Vec::new();
@@ -117,30 +179,34 @@ impl Native {
                 ..Default::default()
             };
             unwinder.add_module(FhModule::new(m.path.clone(), m.base..m.end, m.bias, info));
-            // Several names for one address (aliases): prefer a global one over a weak
-            // one over a local one, as gdb does (`raise` over the weak `gsignal`).
-            let mut symbols: Vec<(u64, u8, u64, String)> = obj
-                .symbols()
-                .chain(obj.dynamic_symbols())
-                .filter(|s| s.kind() == SymbolKind::Text && s.address() != 0)
-                .filter_map(|s| {
-                    let rank = if s.is_weak() { 1 } else if s.is_global() { 0 } else { 2 };
-                    Some((s.address(), rank, s.size(), s.name().ok()?.to_string()))
-                })
-                .collect();
-            symbols.sort();
-            symbols.dedup_by_key(|s| s.0);
-            let symbols: Vec<(u64, u64, String)> = symbols.into_iter().map(|(a, _, size, n)| (a, size, n)).collect();
             // DWARF: the binary's own, else a separate debug file.
             let dwarf_path = if img.has_dwarf() {
                 Some(path.clone())
             } else {
                 search.find(&path, img.build_id(), img.debuglink().map(|(n, _)| n), &mut SearchLog::default())
             };
-            let dwarf = dwarf_path.and_then(|p| addr2line::Loader::new(p).ok());
-            out.push(NativeModule { name: m.file_name().to_string(), base: m.base, end: m.end, bias: m.bias, symbols, dwarf });
+            let build_id = img.build_id().map(crate::hex);
+            let memo = match (&cache_dir, &build_id) {
+                (Some(d), Some(id)) => std::fs::read(symbol_cache_path(d, id))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<HashMap<u64, Vec<Symbol>>>(&b).ok())
+                    .unwrap_or_default(),
+                _ => HashMap::new(),
+            };
+            out.push(NativeModule {
+                build_id,
+                memo: Mutex::new((memo, false)),
+                name: m.file_name().to_string(),
+                base: m.base,
+                end: m.end,
+                bias: m.bias,
+                path,
+                dwarf_path,
+                symbols: OnceLock::new(),
+                dwarf: OnceLock::new(),
+            });
         }
-        Native { unwinder, modules: out, missing }
+        Native { unwinder, modules: out, missing, cache_dir }
     }
 
     fn module(&self, avma: u64) -> Option<&NativeModule> {
@@ -213,8 +279,21 @@ impl Native {
             return vec![Symbol { function: None, file: None, line: None, inlined: false }];
         };
         let svma = lookup.wrapping_sub(m.bias);
+        if let Some(hit) = m.memo.lock().ok().and_then(|memo| memo.0.get(&svma).cloned()) {
+            return hit;
+        }
+        let out = Self::symbolize_svma(m, svma);
+        if let Ok(mut memo) = m.memo.lock() {
+            memo.0.insert(svma, out.clone());
+            memo.1 = true;
+        }
+        out
+    }
+
+    fn symbolize_svma(m: &NativeModule, svma: u64) -> Vec<Symbol> {
         let mut out = Vec::new();
-        if let Some(d) = &m.dwarf {
+        let dwarf = m.dwarf.get_or_init(|| m.dwarf_path.as_ref().and_then(|p| addr2line::Loader::new(p).ok()));
+        if let Some(d) = dwarf {
             if let Ok(mut it) = d.find_frames(svma) {
                 while let Ok(Some(fr)) = it.next() {
                     let function = fr.function.as_ref().and_then(|n| n.raw_name().ok().map(|s| s.into_owned()));
@@ -230,8 +309,9 @@ impl Native {
             }
         }
         // No DWARF function: the ELF symbol the address falls in.
-        let idx = m.symbols.partition_point(|s| s.0 <= svma);
-        let sym = idx.checked_sub(1).and_then(|i| m.symbols.get(i)).filter(|s| s.1 == 0 || svma < s.0 + s.1);
+        let symbols = m.symbols.get_or_init(|| load_symbols(&m.path));
+        let idx = symbols.partition_point(|s| s.0 <= svma);
+        let sym = idx.checked_sub(1).and_then(|i| symbols.get(i)).filter(|s| s.1 == 0 || svma < s.0 + s.1);
         let function = sym.map(|s| s.2.clone());
         match out.last_mut() {
             Some(last) => last.function = function,

@@ -45,18 +45,57 @@ pub fn analyze(target: &dyn Target, options: &Options) -> Result<Report, Analyze
 /// What is known of a target's interpreter before any thread is read: its module,
 /// version, layout and symbols. For a live process this is found while it runs, so
 /// it is stopped only for [`analyze_prepared`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Prepared {
     found: FoundPython,
+    /// The unwinder and symbolizer over every module (with `--native`).
+    native: Option<std::rc::Rc<NativeSetup>>,
 }
 
-/// Find the interpreter and resolve its layout (no thread is read).
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared").field("found", &self.found).field("native", &self.native.is_some()).finish()
+    }
+}
+
+/// Unwind tables and symbols of a target's modules, loaded once.
+struct NativeSetup {
+    native: pycoroner_debuginfo::native::Native,
+    warning: Option<String>,
+}
+
+fn native_setup(target: &dyn Target, options: &Options) -> NativeSetup {
+    let modules = pycoroner_debuginfo::modules_of(target, &target.mappings());
+    let search = pycoroner_debuginfo::DebugSearch { debug_dirs: options.debug_dirs.clone(), ..pycoroner_debuginfo::DebugSearch::system() };
+    let native = pycoroner_debuginfo::native::Native::new(&modules, |p| target.resolve_path(p), &search, options.cache_dir.clone());
+    let warning = (!native.missing.is_empty())
+        .then(|| format!("no unwind information for {} unreadable files: {}", native.missing.len(), native.missing.join(", ")));
+    NativeSetup { native, warning }
+}
+
+/// Find the interpreter and resolve its layout (no thread is read). With `--native`
+/// this also loads every module's unwind tables, so that a live process is stopped
+/// only for reading.
 pub fn prepare(target: &dyn Target, options: &Options) -> Result<Prepared, AnalyzeError> {
-    Ok(Prepared { found: locate_python::find(target, options)? })
+    let found = locate_python::find(target, options)?;
+    let native = (options.native != NativeMode::Off).then(|| std::rc::Rc::new(native_setup(target, options)));
+    Ok(Prepared { found, native })
 }
 
 /// Read every thread of a prepared target.
 pub fn analyze_prepared(target: &dyn Target, prepared: &Prepared, options: &Options) -> Result<Report, AnalyzeError> {
+    analyze_prepared_then(target, prepared, options, &mut || {})
+}
+
+/// Read every thread of a prepared target, calling `done_reading` as soon as nothing
+/// more is read from the target (a live process is resumed there), before the slower
+/// work of symbolizing native frames.
+pub fn analyze_prepared_then(
+    target: &dyn Target,
+    prepared: &Prepared,
+    options: &Options,
+    done_reading: &mut dyn FnMut(),
+) -> Result<Report, AnalyzeError> {
     let found = &prepared.found;
     let mut warnings = found.warnings.clone();
     let models = models_for(found, &mut warnings)?;
@@ -131,8 +170,19 @@ pub fn analyze_prepared(target: &dyn Target, prepared: &Prepared, options: &Opti
             }
         }
     }
-    if options.native != NativeMode::Off {
-        add_native(target, found, &py, options, &mut threads, &mut warnings);
+    let unwound = match &prepared.native {
+        Some(setup) => {
+            let setup = setup.clone();
+            let u = unwind_threads(target, &setup.native, &py, &threads);
+            done_reading();
+            warnings.extend(setup.warning.clone());
+            splice_threads(&setup.native, found, options, u, &mut threads, &mut warnings);
+            true
+        }
+        None => false,
+    };
+    if !unwound {
+        done_reading();
     }
     resolve_current(&mut threads, &mut warnings);
     // The interpreter whose thread crashed first (faulthandler shows only that one).
@@ -198,27 +248,22 @@ fn models_for(found: &FoundPython, warnings: &mut Vec<String>) -> Result<Models,
     Err(AnalyzeError::UnsupportedVersion { version: v.to_string() })
 }
 
-/// Unwind every thread from its registers and splice its Python frames in.
-fn add_native(
-    target: &dyn Target,
-    found: &FoundPython,
-    py: &Python<'_>,
-    options: &Options,
-    threads: &mut [Thread],
-    warnings: &mut Vec<String>,
-) {
-    let modules = pycoroner_debuginfo::modules_of(target, &target.mappings());
-    let search = pycoroner_debuginfo::DebugSearch { debug_dirs: options.debug_dirs.clone(), ..pycoroner_debuginfo::DebugSearch::system() };
-    let native = pycoroner_debuginfo::native::Native::new(&modules, |p| target.resolve_path(p), &search);
-    if !native.missing.is_empty() {
-        warnings.push(format!("no unwind information for {} unreadable files: {}", native.missing.len(), native.missing.join(", ")));
-    }
-    let runtime = found.module_path.rsplit('/').next().unwrap_or(&found.module_path).to_string();
+/// What was read of one thread for its mixed stack: the raw native frames and the
+/// Python frames they splice with.
+struct Unwound {
+    index: usize,
+    raw: Vec<pycoroner_debuginfo::native::RawFrame>,
+    stop: Option<String>,
+    python: Vec<PyFrame>,
+}
+
+/// Unwind every thread from its registers (all target reads happen here).
+fn unwind_threads(target: &dyn Target, native: &pycoroner_debuginfo::native::Native, py: &Python<'_>, threads: &[Thread]) -> Vec<Unwound> {
     let regs: Vec<_> = target.threads();
     // The Python frames of each thread state, keyed like the report's threads.
     let (interps, _) = match py.interpreters() {
         Ok(x) => x,
-        Err(_) => return,
+        Err(_) => return Vec::new(),
     };
     let mut walks = Vec::new();
     for interp in &interps {
@@ -228,7 +273,8 @@ fn add_native(
             }
         }
     }
-    for t in threads.iter_mut() {
+    let mut out = Vec::new();
+    for (index, t) in threads.iter().enumerate() {
         let Some(r) = t.native_id.and_then(|lwp| regs.iter().find(|x| x.tid == lwp)) else { continue };
         if r.regs.rip == 0 {
             continue; // no registers (a live process read without stopping it)
@@ -239,19 +285,36 @@ fn add_native(
             .find(|(id, w)| *id == t.thread_id && w.frames.len() == t.frames.iter().filter(|f| matches!(f, Frame::Python(_))).count())
             .map(|(_, w)| w.frames.clone())
             .unwrap_or_default();
+        out.push(Unwound { index, raw, stop, python });
+    }
+    out
+}
+
+/// Symbolize each unwound thread and splice its Python frames in (no target reads).
+fn splice_threads(
+    native: &pycoroner_debuginfo::native::Native,
+    found: &FoundPython,
+    options: &Options,
+    unwound: Vec<Unwound>,
+    threads: &mut [Thread],
+    warnings: &mut Vec<String>,
+) {
+    let runtime = found.module_path.rsplit('/').next().unwrap_or(&found.module_path).to_string();
+    for u in unwound {
+        let Some(t) = threads.get_mut(u.index) else { continue };
         let py_frames: Vec<Frame> = t.frames.clone();
         let render = |f: &PyFrame| {
-            python
+            u.python
                 .iter()
                 .position(|p| p.addr == f.addr)
                 .and_then(|i| py_frames.get(i).cloned())
                 .unwrap_or(Frame::Python(PythonFrame { function: None, qualname: None, file: None, line: None, locals: None }))
         };
-        let (frames, warn) = splice::splice(&native, &raw, &python, render, &runtime, options.native);
+        let (frames, warn) = splice::splice(native, &u.raw, &u.python, render, &runtime, options.native);
         if let Some(w) = warn {
             warnings.push(format!("thread 0x{:016x}: {w}", t.thread_id));
         }
-        if let Some(s) = stop {
+        if let Some(s) = u.stop {
             warnings.push(format!("thread 0x{:016x}: native stack: {s}", t.thread_id));
         }
         t.frames = frames;

@@ -437,6 +437,33 @@ for inf in gdb.inferiors():
     Ok(map)
 }
 
+/// Build `fixtures/ext/crashy.c` for `python` (its own headers and extension suffix)
+/// into `dir`; returns the directory to put on PYTHONPATH.
+pub fn build_crashy(python: &Path, dir: &Path) -> Result<PathBuf, String> {
+    let q = |code: &str| -> Result<String, String> {
+        let o = Command::new(python).args(["-c", code]).output().map_err(|e| e.to_string())?;
+        o.status.success().then(|| String::from_utf8_lossy(&o.stdout).trim().to_string()).ok_or_else(|| String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let include = q("import sysconfig; print(sysconfig.get_paths()['include'])")?;
+    let suffix = q("import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")?;
+    if !Path::new(&include).join("Python.h").is_file() {
+        return Err(format!("no Python.h in {include}"));
+    }
+    let out = dir.join(format!("crashy{suffix}"));
+    let st = Command::new("cc")
+        .args(["-shared", "-fPIC", "-O1", "-g", "-fno-omit-frame-pointer"])
+        .arg(format!("-I{include}"))
+        .arg(repo_root().join("fixtures/ext/crashy.c"))
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .map_err(|e| format!("cannot run cc: {e}"))?;
+    if !st.status.success() {
+        return Err(String::from_utf8_lossy(&st.stderr).into_owned());
+    }
+    Ok(dir.to_path_buf())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -467,31 +494,4 @@ mod tests {
         assert_eq!(faulthandler_escape("grüße_函数_\u{1F600}"), "gr\\xfc\\xdfe_\\u51fd\\u6570_\\U0001f600");
         assert_eq!(faulthandler_escape(&"a".repeat(501)), format!("{}...", "a".repeat(500)));
     }
-}
-
-/// Build `fixtures/ext/crashy.c` for `python` (its own headers and extension suffix)
-/// into `dir`; returns the directory to put on PYTHONPATH.
-pub fn build_crashy(python: &Path, dir: &Path) -> Result<PathBuf, String> {
-    let q = |code: &str| -> Result<String, String> {
-        let o = Command::new(python).args(["-c", code]).output().map_err(|e| e.to_string())?;
-        o.status.success().then(|| String::from_utf8_lossy(&o.stdout).trim().to_string()).ok_or_else(|| String::from_utf8_lossy(&o.stderr).into_owned())
-    };
-    let include = q("import sysconfig; print(sysconfig.get_paths()['include'])")?;
-    let suffix = q("import sysconfig; print(sysconfig.get_config_var('EXT_SUFFIX'))")?;
-    if !Path::new(&include).join("Python.h").is_file() {
-        return Err(format!("no Python.h in {include}"));
-    }
-    let out = dir.join(format!("crashy{suffix}"));
-    let st = Command::new("cc")
-        .args(["-shared", "-fPIC", "-O1", "-g", "-fno-omit-frame-pointer"])
-        .arg(format!("-I{include}"))
-        .arg(repo_root().join("fixtures/ext/crashy.c"))
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .map_err(|e| format!("cannot run cc: {e}"))?;
-    if !st.status.success() {
-        return Err(String::from_utf8_lossy(&st.stderr).into_owned());
-    }
-    Ok(dir.to_path_buf())
 }
