@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """How long each tool stops a live Python process, as the process itself sees it,
 for 1, 10 and 100 parked threads: pycoroner pid, py-spy dump, pystack remote.
-Usage: bench/live_pause.py PYTHON PYCORONER PYSPY PYSTACK [runs]. Prints the median
-of the worst gap the target observed per dump, and the ratios to pycoroner's."""
+Usage: bench/live_pause.py PYTHON PYCORONER PYSPY PYSTACK [runs] [--native]. Prints
+the median of the worst gap the target observed per dump, and the ratios to
+pycoroner's. With --native every tool also unwinds the native stacks."""
 import statistics
 import subprocess
 import sys
 
-python, pycoroner, pyspy, pystack = sys.argv[1:5]
-runs = int(sys.argv[5]) if len(sys.argv) > 5 else 7
+native = "--native" in sys.argv
+args = [a for a in sys.argv[1:] if a != "--native"]
+python, pycoroner, pyspy, pystack = args[:4]
+runs = int(args[4]) if len(args) > 4 else 7
+flag = ["--native"] if native else []
 here = __file__.rsplit("/", 1)[0]
 
 
@@ -39,9 +43,9 @@ def measure(nthreads, argv_for_pid):
 
 
 tools = {
-    "pycoroner": lambda pid: [pycoroner, "pid", str(pid)],
-    "py-spy": lambda pid: [pyspy, "dump", "--pid", str(pid)],
-    "pystack": lambda pid: [pystack, "remote", str(pid)],
+    "pycoroner": lambda pid: [pycoroner, "pid", str(pid)] + flag,
+    "py-spy": lambda pid: [pyspy, "dump", "--pid", str(pid)] + flag,
+    "pystack": lambda pid: [pystack, "remote", str(pid)] + flag,
 }
 print(f"{'threads':>8} | " + " | ".join(f"{n:>14}" for n in tools) + " | ratios py-spy/pycoroner, pystack/pycoroner")
 for n in (1, 10, 100):

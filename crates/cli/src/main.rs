@@ -104,8 +104,10 @@ fn run_pid(pid: u32, nonblocking: bool, common: &Common) -> Result<String, Failu
         target.stop()?;
     }
     test_hold();
-    let result = pycoroner::analyze_prepared(&target, &prepared, &opts);
-    let paused = target.resume();
+    // Resumed as soon as the last byte is read; native frames are symbolized after.
+    let mut paused = None;
+    let result = pycoroner::analyze_prepared_then(&target, &prepared, &opts, &mut || paused = target.resume());
+    paused = paused.or_else(|| target.resume());
     let mut report = result?;
     if let Some(p) = paused {
         report.target.paused_ms = Some(p.as_secs_f64() * 1000.0);
@@ -117,7 +119,7 @@ fn run_print(args: &[String], pid: Option<u32>, sysroot: Option<std::path::PathB
     let (type_name, repr, addr) = match (pid, args) {
         (Some(pid), [address]) => {
             let addr = parse_address(address)?;
-            let mut target = LiveProcess::attach(pid, true)?;
+            let target = LiveProcess::attach(pid, true)?;
             let r = pycoroner::render_object(&target, &options(common), addr);
             target.resume();
             let (t, s) = r?;

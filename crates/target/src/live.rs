@@ -58,7 +58,12 @@ pub struct LiveProcess {
     threads: Vec<ThreadInfo>,
     mappings: Vec<FileMapping>,
     exe: Option<String>,
-    guard: Option<StopGuard>,
+    /// Taken (the process detached) by [`LiveProcess::resume`], which needs only `&self`
+    /// so that an analysis borrowing the process can resume it as soon as it is done
+    /// reading.
+    guard: std::sync::Mutex<Option<StopGuard>>,
+    /// Whether the threads are stopped (the page cache is valid), without a lock per read.
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for LiveProcess {
@@ -258,7 +263,7 @@ impl LiveProcess {
             })
             .collect();
         let cache = guard.as_ref().map(|_| PageCache::new(CACHE_BYTES));
-        let p = LiveProcess { pid, reader: VmReader { pid }, cache, threads, mappings: parse_maps(&maps), exe, guard };
+        let p = LiveProcess { pid, reader: VmReader { pid }, cache, threads, mappings: parse_maps(&maps), exe, stopped: std::sync::atomic::AtomicBool::new(guard.is_some()), guard: std::sync::Mutex::new(guard) };
         // Probe one read so a refused process_vm_readv is reported now, clearly.
         if let Some(m) = p.mappings.first() {
             let mut b = [0u8; 1];
@@ -273,23 +278,32 @@ impl LiveProcess {
 
     /// Stop every thread now (if not already) and read their registers.
     pub fn stop(&mut self) -> Result<(), LiveError> {
-        if self.guard.is_none() {
+        let guard_slot = self.guard.get_mut().unwrap_or_else(|e| e.into_inner());
+        if guard_slot.is_none() {
             let guard = StopGuard::stop(self.pid)?;
             self.threads = list_tids(self.pid)?
                 .into_iter()
                 .map(|tid| ThreadInfo { tid, cursig: 0, regs: guard.registers(tid).unwrap_or_default() })
                 .collect();
-            self.guard = Some(guard);
+            *guard_slot = Some(guard);
+            *self.stopped.get_mut() = true;
             self.cache = Some(PageCache::new(CACHE_BYTES));
         }
         Ok(())
     }
 
     /// Let the process run again (detach), keeping what was read.
-    pub fn resume(&mut self) -> Option<Duration> {
-        // Running again, its memory changes: nothing cached stays valid.
-        self.cache = None;
-        self.guard.take().map(|g| g.stopped_for())
+    pub fn resume(&self) -> Option<Duration> {
+        let mut slot = self.guard.lock().unwrap_or_else(|e| e.into_inner());
+        self.stopped.store(false, std::sync::atomic::Ordering::SeqCst);
+        let paused = slot.as_ref().map(|g| g.stopped_for());
+        // Dropping the guard detaches every thread.
+        *slot = None;
+        paused
+    }
+
+    fn stopped(&self) -> bool {
+        self.stopped.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The process id.
@@ -300,7 +314,8 @@ impl LiveProcess {
 
 impl Memory for LiveProcess {
     fn read_exact(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), ReadError> {
-        match &self.cache {
+        // Once running again its memory changes: the cache is valid only while stopped.
+        match self.cache.as_ref().filter(|_| self.stopped()) {
             Some(c) => c.read_through(&self.reader, addr, buf),
             None => self.reader.read_exact(addr, buf),
         }
