@@ -156,8 +156,11 @@ const READ_BUDGET: usize = 20_000;
 const CHUNK: u64 = 256;
 /// Nesting depth below which instances of user classes show their attributes.
 const INSTANCE_DEPTH: usize = 2;
-/// Most 30-bit digits of an int we decode (about 300k decimal digits).
+/// Most 30-bit digits an int may have (about 300k decimal digits); more is corrupt.
 const MAX_INT_DIGITS: u64 = 1 << 15;
+/// Most 30-bit digits written out in decimal (about 9000 decimal digits: the conversion
+/// is quadratic). CPython itself refuses `str()` past 4300 digits by default.
+const MAX_DECIMAL_INT_DIGITS: u64 = 1000;
 
 const TPFLAGS_HEAPTYPE: u64 = 1 << 9;
 const TPFLAGS_INLINE_VALUES: u64 = 1 << 2;
@@ -523,6 +526,14 @@ impl<'a> Renderer<'a> {
         };
         if ndigits > MAX_INT_DIGITS {
             return Err(Error::Corrupt { what: "int size", addr: obj });
+        }
+        if ndigits > MAX_DECIMAL_INT_DIGITS {
+            // The top digit is enough to say how long it is.
+            let digit = self.at(obj, "long.digit")?;
+            let top = self.mem.read_u32(digit.offset((ndigits - 1) * 4).ok_or(Error::Overflow(obj))?)? & 0x3fff_ffff;
+            let bits = (ndigits - 1) * 30 + u64::from(32 - top.leading_zeros());
+            let decimal = (bits as f64 * std::f64::consts::LOG10_2) as u64 + 1;
+            return Ok(format!("<{}int with about {decimal} decimal digits>", if negative { "negative " } else { "" }));
         }
         let raw = self.mem.read_vec(self.at(obj, "long.digit")?, ndigits * 4, MAX_INT_DIGITS * 4)?;
         let digits: Vec<u32> = raw.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) & 0x3fff_ffff).collect();

@@ -137,6 +137,35 @@ fn self_containing_list_is_a_cycle_not_a_hang() {
     assert_eq!(r.repr(RemoteAddr(0x1000)), "[[...], [...]]");
 }
 
+/// An int as long as a corrupt size allows (2^15 digits) is not written out in decimal
+/// (quadratic: seconds); it says how long it is. Short ones stay exact.
+#[test]
+fn enormous_int_says_its_length_instead_of_converting() {
+    let o = offsets();
+    let k = known();
+    let mut m = SliceMemory::new();
+    type_objects(&mut m);
+    let ndigits: u64 = 1 << 15;
+    let mut big = vec![0u8; 24 + ndigits as usize * 4];
+    put(&mut big, 8, INT_T);
+    put(&mut big, 16, (ndigits << 3) | 2); // negative
+    for d in big[24..].chunks_exact_mut(4) {
+        d.copy_from_slice(&0x3fff_ffffu32.to_le_bytes());
+    }
+    m.add(0x8000, big);
+    let mut two = vec![0u8; 32];
+    put(&mut two, 8, INT_T);
+    put(&mut two, 16, 2 << 3);
+    put(&mut two, 24, 1 << 32); // digits [0, 1]
+    m.add(0x2000, two);
+    let r = Renderer::new(&m, &o, Models::for_version(3, 12).expect("model"), &k, Limits::default());
+    let t0 = Instant::now();
+    // 2^(15 * 2^16) - 1 has floor(983040 * log10 2) + 1 = 295925 decimal digits.
+    assert_eq!(r.repr(RemoteAddr(0x8000)), "<negative int with about 295925 decimal digits>");
+    assert!(t0.elapsed() < Duration::from_secs(1));
+    assert_eq!(r.repr(RemoteAddr(0x2000)), "1073741824");
+}
+
 fn xorshift(s: &mut u64) -> u64 {
     *s ^= *s << 13;
     *s ^= *s >> 7;
