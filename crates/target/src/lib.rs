@@ -16,6 +16,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod callback;
 pub mod decompress;
 pub mod elf_core;
 pub mod live;
@@ -23,6 +24,7 @@ pub mod memory;
 pub mod notes;
 pub mod page_cache;
 
+pub use callback::CallbackTarget;
 pub use elf_core::{CoreError, ElfCore};
 pub use live::{LiveError, LiveProcess, StopGuard};
 pub use memory::{Memory, MemoryExt, ReadError, RemoteAddr, SliceMemory};

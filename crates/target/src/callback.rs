@@ -1,0 +1,153 @@
+//! A target seen through a debugger: gdb or lldb hands over functions that read the
+//! stopped inferior's memory, list its mappings and threads, and read a thread's
+//! registers. While a [`CallbackTarget`] lives the inferior is assumed stopped, so its
+//! memory is read through a page cache (a debugger's memory read is slow: tens of
+//! microseconds per call).
+
+use std::path::PathBuf;
+
+use crate::memory::{Memory, ReadError, RemoteAddr};
+use crate::notes::{FileMapping, Registers, ThreadInfo};
+use crate::page_cache::PageCache;
+use crate::Target;
+
+/// Reads `buf.len()` bytes at an address; `false` if any of them is unreadable.
+pub type ReadFn = Box<dyn Fn(u64, &mut [u8]) -> bool>;
+/// The 27 registers of a thread (Linux x86_64 `user_regs_struct` order), if readable.
+pub type RegistersFn = Box<dyn Fn(u32) -> Option<[u64; 27]>>;
+
+/// Cache bound: a stack walk touches a few hundred kilobytes at most.
+const CACHE_BYTES: usize = 64 << 20;
+
+/// The debugger's view of a stopped process or core.
+pub struct CallbackTarget {
+    read: ReadFn,
+    cache: PageCache,
+    mappings: Vec<FileMapping>,
+    threads: Vec<ThreadInfo>,
+    pid: Option<u32>,
+    executable: Option<String>,
+    sysroot: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for CallbackTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallbackTarget").field("mappings", &self.mappings.len()).field("threads", &self.threads.len()).finish()
+    }
+}
+
+// SAFETY: a debugger calls in from one thread at a time and the analysis never shares
+// a target across threads; the callbacks are only ever invoked from the calling thread.
+unsafe impl Sync for CallbackTarget {}
+
+impl CallbackTarget {
+    /// Build a target from the debugger's functions. `lwps` are the threads; their
+    /// registers are read once, now. Mappings are file-backed ranges (start, end, file
+    /// offset, path); the executable is the first mapping's file unless given.
+    pub fn new(
+        read: ReadFn,
+        mappings: Vec<FileMapping>,
+        lwps: &[u32],
+        registers: RegistersFn,
+        pid: Option<u32>,
+        executable: Option<String>,
+    ) -> CallbackTarget {
+        let threads = lwps
+            .iter()
+            .map(|&tid| {
+                let regs = registers(tid)
+                    .map(|raw| Registers { rbp: raw[4], rip: raw[16], rsp: raw[19], fs_base: raw[21], raw })
+                    .unwrap_or_default();
+                ThreadInfo { tid, cursig: 0, regs }
+            })
+            .collect();
+        let executable = executable.or_else(|| mappings.first().map(|m| m.path.clone()));
+        CallbackTarget { read, cache: PageCache::new(CACHE_BYTES), mappings, threads, pid, executable, sysroot: None }
+    }
+
+    /// Read mapped files under this directory first (a core from another machine).
+    pub fn set_sysroot(&mut self, sysroot: Option<PathBuf>) {
+        self.sysroot = sysroot;
+    }
+}
+
+/// The debugger's read, as a [`Memory`].
+struct Raw<'a>(&'a ReadFn);
+
+impl Memory for Raw<'_> {
+    fn read_exact(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), ReadError> {
+        if buf.is_empty() || (self.0)(addr.0, buf) {
+            Ok(())
+        } else {
+            Err(ReadError::Unmapped { addr })
+        }
+    }
+}
+
+impl Memory for CallbackTarget {
+    fn read_exact(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), ReadError> {
+        self.cache.read_through(&Raw(&self.read), addr, buf)
+    }
+}
+
+impl Target for CallbackTarget {
+    fn threads(&self) -> Vec<ThreadInfo> {
+        self.threads.clone()
+    }
+    fn signal(&self) -> Option<crate::SignalInfo> {
+        None
+    }
+    fn mappings(&self) -> Vec<FileMapping> {
+        self.mappings.clone()
+    }
+    fn resolve_path(&self, path: &str) -> Option<PathBuf> {
+        if let Some(root) = &self.sysroot {
+            let p = root.join(path.trim_start_matches('/'));
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+        let p = PathBuf::from(path);
+        p.is_file().then_some(p)
+    }
+    fn executable(&self) -> Option<String> {
+        self.executable.clone()
+    }
+    fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+    fn describe(&self) -> String {
+        match self.pid {
+            Some(p) => format!("the debugger's process {p}"),
+            None => "the debugger's target".into(),
+        }
+    }
+    fn kind(&self) -> &'static str {
+        "debugger"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryExt;
+
+    #[test]
+    fn reads_through_the_callback_and_fails_cleanly() {
+        let data: Vec<u8> = (0..4096u32).map(|i| i as u8).collect();
+        let read: ReadFn = Box::new(move |addr, buf| {
+            let Some(off) = addr.checked_sub(0x10000) else { return false };
+            let Some(src) = data.get(off as usize..off as usize + buf.len()) else { return false };
+            buf.copy_from_slice(src);
+            true
+        });
+        let regs: RegistersFn = Box::new(|tid| (tid == 7).then(|| std::array::from_fn(|i| i as u64)));
+        let t = CallbackTarget::new(read, Vec::new(), &[7, 8], regs, Some(7), None);
+        assert_eq!(t.read_u8(RemoteAddr(0x10005)), Ok(5));
+        assert_eq!(t.read_u32(RemoteAddr(0x10ffe)).ok(), None);
+        assert!(t.read_u64(RemoteAddr(0x8000)).is_err());
+        let th = t.threads();
+        assert_eq!((th[0].regs.rip, th[0].regs.rsp, th[0].regs.fs_base), (16, 19, 21));
+        assert_eq!(th[1].regs.rip, 0);
+    }
+}
