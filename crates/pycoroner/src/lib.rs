@@ -19,7 +19,7 @@ mod cache;
 mod error;
 mod locate_python;
 mod options;
-mod splice;
+pub mod splice;
 
 pub use error::AnalyzeError;
 pub use options::{LayoutSource, NativeMode, Options};
@@ -80,6 +80,27 @@ pub fn prepare(target: &dyn Target, options: &Options) -> Result<Prepared, Analy
     let found = locate_python::find(target, options)?;
     let native = (options.native != NativeMode::Off).then(|| std::rc::Rc::new(native_setup(target, options)));
     Ok(Prepared { found, native })
+}
+
+impl Prepared {
+    /// The CPython version, `3.12.1`.
+    pub fn version(&self) -> String {
+        self.found.version.to_string()
+    }
+
+    /// File name of the module holding the interpreter (`libpython3.12.so.1.0`).
+    pub fn runtime_module(&self) -> &str {
+        self.found.module_path.rsplit('/').next().unwrap_or(&self.found.module_path)
+    }
+}
+
+/// Render the object at `addr` of a prepared target: its type name and repr.
+pub fn render_object_prepared(target: &dyn Target, prepared: &Prepared, options: &Options, addr: u64) -> Result<(Option<String>, String), AnalyzeError> {
+    let found = &prepared.found;
+    let models = models_for(found, &mut Vec::new())?;
+    let known = KnownObjects::from_symbols(|s| found.symbol(s));
+    let r = Renderer::new(target, &found.layout.offsets, models, &known, options.limits);
+    Ok((r.type_name(RemoteAddr(addr)).ok(), r.repr(RemoteAddr(addr))))
 }
 
 /// Read every thread of a prepared target.
@@ -151,7 +172,7 @@ pub fn analyze_prepared_then(
         let holder_tid = holder.and_then(|h| tstates.iter().find(|t| t.addr == h)).map(|t| t.thread_id);
         interpreters.push(Interpreter { id: interp.id, address: interp.addr.0, gil_holder: holder_tid });
         for ts in &tstates {
-            let mut t = thread_report(&py, interp, ts, holder, &threads_info, crashed.map(|c| c.tid), &mut warnings);
+            let mut t = thread_report(target, &py, interp, ts, holder, &threads_info, crashed.map(|c| c.tid), &mut warnings);
             if let Some(v) = &values {
                 add_values(&py, v, ts, &mut t, &mut warnings);
             }
@@ -308,7 +329,7 @@ fn splice_threads(
                 .iter()
                 .position(|p| p.addr == f.addr)
                 .and_then(|i| py_frames.get(i).cloned())
-                .unwrap_or(Frame::Python(PythonFrame { function: None, qualname: None, file: None, line: None, locals: None }))
+                .unwrap_or(Frame::Python(PythonFrame { function: None, qualname: None, file: None, line: None, locals: None, address: Some(f.addr.0), entry: f.entry }))
         };
         let (frames, warn) = splice::splice(native, &u.raw, &u.python, render, &runtime, options.native);
         if let Some(w) = warn {
@@ -389,11 +410,8 @@ fn frame_locals(py: &Python<'_>, v: &Values<'_>, f: &PyFrame, ts: &ThreadState, 
 
 /// Render the object at `addr` (`pycoroner print`): its type name and repr.
 pub fn render_object(target: &dyn Target, options: &Options, addr: u64) -> Result<(Option<String>, String), AnalyzeError> {
-    let found = locate_python::find(target, options)?;
-    let models = models_for(&found, &mut Vec::new())?;
-    let known = KnownObjects::from_symbols(|s| found.symbol(s));
-    let r = Renderer::new(target, &found.layout.offsets, models, &known, options.limits);
-    Ok((r.type_name(RemoteAddr(addr)).ok(), r.repr(RemoteAddr(addr))))
+    let prepared = Prepared { found: locate_python::find(target, options)?, native: None };
+    render_object_prepared(target, &prepared, options, addr)
 }
 
 /// An OS thread has one thread state per interpreter it entered; of those, the one
@@ -448,7 +466,13 @@ fn stop_warning(what: &str, stop: &Stop) -> Option<String> {
     }
 }
 
+/// Offset of `tid` in glibc's `struct pthread` on x86_64 (stable since glibc 2.3): how a
+/// `pthread_t` names its LWP when the debugger gives no thread pointer register.
+const GLIBC_PTHREAD_TID_OFFSET: u64 = 0x2d0;
+
+#[allow(clippy::too_many_arguments)]
 fn thread_report(
+    target: &dyn Target,
     py: &Python<'_>,
     interp: &InterpreterState,
     ts: &ThreadState,
@@ -461,7 +485,11 @@ fn thread_report(
     // (3.11+), else pthread_t == fs_base (glibc's TCB address).
     let lwp = match ts.native_thread_id {
         Some(n) => core_threads.iter().find(|t| u64::from(t.tid) == n),
-        None => core_threads.iter().find(|t| t.regs.fs_base == ts.thread_id),
+        None => core_threads.iter().find(|t| t.regs.fs_base == ts.thread_id).or_else(|| {
+            // No fs_base (lldb has none): glibc's thread descriptor holds the LWP.
+            let tid = target.read_u32(RemoteAddr(ts.thread_id.checked_add(GLIBC_PTHREAD_TID_OFFSET)?)).ok()?;
+            core_threads.iter().find(|t| t.tid == tid && t.regs.fs_base == 0)
+        }),
     }
     .map(|t| t.tid)
     .or_else(|| ts.native_thread_id.and_then(|n| u32::try_from(n).ok()));
@@ -477,6 +505,8 @@ fn thread_report(
                 file: info.and_then(|i| i.filename.clone().ok()),
                 line: f.line.and_then(|l| u32::try_from(l).ok()),
                 locals: None,
+                address: Some(f.addr.0),
+                entry: f.entry,
             })
         })
         .collect();

@@ -25,11 +25,6 @@ const CALL_MACHINERY: &[&str] = &[
     "PyObject_CallFunctionObjArgs", "_PyObject_FastCallDictTstate", "partial_vectorcall", "partial_call",
 ];
 
-/// One symbolized native frame (an inlined call is one more).
-struct Sym {
-    frame: NativeFrame,
-}
-
 /// Build the mixed frame list. `python` is newest first with `entry` marks; `py_frame`
 /// renders one of them. Returns the frames and a warning if the counts disagree.
 pub fn splice(
@@ -40,11 +35,10 @@ pub fn splice(
     runtime_module: &str,
     mode: NativeMode,
 ) -> (Vec<Frame>, Option<String>) {
-    let mut syms: Vec<Sym> = Vec::new();
+    let mut syms: Vec<NativeFrame> = Vec::new();
     for f in raw {
         for s in native.symbolize(f) {
-            syms.push(Sym {
-                frame: NativeFrame {
+            syms.push(NativeFrame {
                     pc: f.pc,
                     function: s.function,
                     module: native.module_name(f.pc).map(str::to_string),
@@ -60,56 +54,95 @@ pub fn splice(
                         }
                         .to_string(),
                     ),
-                },
             });
         }
     }
+    let natives = syms;
+    let entries: Vec<bool> = python.iter().map(|f| f.entry).collect();
+    let plan = plan(&natives, &entries, runtime_module, mode);
+    let mut out = Vec::new();
+    for (step, n) in plan.steps.iter().zip(natives) {
+        match step {
+            Step::Native => out.push(Frame::Native(n)),
+            Step::Fold => {}
+            Step::Eval(run) => {
+                out.extend(run.iter().filter_map(|&i| python.get(i)).map(&py_frame));
+                if mode == NativeMode::All {
+                    out.push(Frame::Native(n));
+                }
+            }
+        }
+    }
+    out.extend(plan.unclaimed.iter().filter_map(|&i| python.get(i)).map(&py_frame));
+    (out, plan.warning)
+}
+
+/// What becomes of one native frame in a mixed stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Shown as it is.
+    Native,
+    /// Interpreter call machinery between two eval loops, folded by `--native`.
+    Fold,
+    /// An eval-loop frame: it ran these Python frames (indices, newest first).
+    Eval(Vec<usize>),
+}
+
+/// How a thread's native frames and Python frames interleave.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// One step per native frame, in order.
+    pub steps: Vec<Step>,
+    /// Python frames no eval frame claimed (the native stack ended too early).
+    pub unclaimed: Vec<usize>,
+    /// Set when the counts of eval frames and runs of Python frames disagree.
+    pub warning: Option<String>,
+}
+
+/// Decide, for native frames symbolized by anyone (our unwinder or a debugger's), which
+/// eval-loop frame ran which Python frames, and which frames are call machinery.
+/// `entries` has one flag per Python frame, newest first: whether it is the oldest
+/// frame of its C-level eval call.
+pub fn plan(natives: &[NativeFrame], entries: &[bool], runtime_module: &str, mode: NativeMode) -> Plan {
     // Runs of Python frames, newest first: a run ends at a frame marked `entry`.
-    let mut runs: Vec<Vec<&PyFrame>> = Vec::new();
-    let mut cur: Vec<&PyFrame> = Vec::new();
-    for f in python {
-        cur.push(f);
-        if f.entry {
+    let mut runs: Vec<Vec<usize>> = Vec::new();
+    let mut cur: Vec<usize> = Vec::new();
+    for (i, &entry) in entries.iter().enumerate() {
+        cur.push(i);
+        if entry {
             runs.push(std::mem::take(&mut cur));
         }
     }
     if !cur.is_empty() {
         runs.push(cur);
     }
-    let is_eval = |s: &Sym| !s.frame.inlined && s.frame.function.as_deref() == Some(EVAL);
-    let evals = syms.iter().filter(|s| is_eval(s)).count();
+    let is_eval = |s: &NativeFrame| !s.inlined && s.function.as_deref() == Some(EVAL);
+    let evals = natives.iter().filter(|s| is_eval(s)).count();
     let warning = (evals != runs.len()).then(|| {
         format!("{} eval-loop frames but {} runs of Python frames; the splice may be off", evals, runs.len())
     });
-    let machinery = |s: &Sym| {
-        s.frame.module.as_deref() == Some(runtime_module)
-            && s.frame.function.as_deref().is_some_and(|f| CALL_MACHINERY.iter().any(|p| f.starts_with(p)))
+    let machinery = |s: &NativeFrame| {
+        s.module.as_deref() == Some(runtime_module)
+            && s.function.as_deref().is_some_and(|f| CALL_MACHINERY.iter().any(|p| f.starts_with(p)))
     };
     // Indices of eval frames, to fold the call machinery between two of them.
-    let eval_positions: Vec<usize> = syms.iter().enumerate().filter(|(_, s)| is_eval(s)).map(|(i, _)| i).collect();
+    let eval_positions: Vec<usize> = natives.iter().enumerate().filter(|(_, s)| is_eval(s)).map(|(i, _)| i).collect();
     let between_evals = |i: usize| {
         matches!((eval_positions.first(), eval_positions.last()), (Some(&a), Some(&b)) if a < i && i < b)
     };
-    let mut out = Vec::new();
     let mut next_run = runs.into_iter();
-    for (i, s) in syms.iter().enumerate() {
-        if is_eval(s) {
-            if let Some(run) = next_run.next() {
-                out.extend(run.into_iter().map(&py_frame));
+    let steps = natives
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            if is_eval(s) {
+                Step::Eval(next_run.next().unwrap_or_default())
+            } else if mode == NativeMode::Folded && machinery(s) && between_evals(i) {
+                Step::Fold
+            } else {
+                Step::Native
             }
-            if mode == NativeMode::All {
-                out.push(Frame::Native(s.frame.clone()));
-            }
-            continue;
-        }
-        if mode == NativeMode::Folded && machinery(s) && between_evals(i) {
-            continue;
-        }
-        out.push(Frame::Native(s.frame.clone()));
-    }
-    // Python frames no eval frame claimed (a stack that could not be unwound that far).
-    for run in next_run {
-        out.extend(run.into_iter().map(&py_frame));
-    }
-    (out, warning)
+        })
+        .collect();
+    Plan { steps, unclaimed: next_run.flatten().collect(), warning }
 }

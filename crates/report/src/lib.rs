@@ -156,6 +156,14 @@ pub struct PythonFrame {
     /// Arguments, then locals, then cell and free variables (with `--locals`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub locals: Option<Vec<Variable>>,
+    /// Address of the frame in the target (`PyFrameObject` ≤3.10, the interpreter
+    /// frame 3.11+).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<u64>,
+    /// Whether this is the oldest frame its C-level eval call ran (a C function called
+    /// into Python here).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub entry: bool,
 }
 
 /// A variable of a frame.

@@ -137,6 +137,8 @@ pub(crate) mod tests {
                 file: Some(file.into()),
                 line,
                 locals: None,
+                address: None,
+                entry: false,
             })
         };
         Report {
