@@ -1,0 +1,305 @@
+//! The debugger commands, rendered the way CPython's own gdb extension
+//! (`python3.X-gdb.py`) writes them, so habits carry over.
+
+use pycoroner::report::{render, Frame, NativeFrame, PythonFrame, Report, Thread};
+use pycoroner::splice::{plan, Step};
+use pycoroner::NativeMode;
+use serde_json::{json, Value};
+
+use crate::Session;
+
+/// CPython's gdb extension truncates each value's repr at this many characters.
+const MAX_OUTPUT_LEN: usize = 1024;
+
+/// Answer one request.
+pub fn handle(s: &mut Session, req: &Value) -> Result<Value, String> {
+    let kind = req.get("request").and_then(Value::as_str).ok_or("the request names no \"request\"")?;
+    match kind {
+        "py-bt" => {
+            let full = req.get("full").and_then(Value::as_bool).unwrap_or(false);
+            let lwp = lwp(req)?;
+            let levels = levels(req);
+            let r = s.report(full, NativeMode::Off)?;
+            Ok(json!({ "text": py_bt(r, lwp, full, &levels) }))
+        }
+        "py-threads" => {
+            let native = native_mode(req)?;
+            let r = s.report(false, native)?;
+            Ok(json!({ "text": render::faulthandler::render(r) }))
+        }
+        "report" => {
+            let locals = req.get("locals").and_then(Value::as_bool).unwrap_or(false);
+            let native = native_mode(req)?;
+            let r = s.report(locals, native)?;
+            Ok(json!({ "report": r, "text": render::faulthandler::render(r) }))
+        }
+        "frames" => {
+            let lwp = lwp(req)?;
+            let r = s.report(false, NativeMode::Off)?;
+            let frames: Vec<Value> = python_frames(r, lwp).iter().map(|f| frame_json(f)).collect();
+            Ok(json!({ "frames": frames }))
+        }
+        "frame" => {
+            let (lwp, index) = (lwp(req)?, index(req)?);
+            let level = req.get("level").and_then(Value::as_u64).unwrap_or(index as u64);
+            let r = s.report(true, NativeMode::Off)?;
+            let f = nth(r, lwp, index)?;
+            Ok(json!({ "text": format!("#{level} {}", summary_with_source(f)) }))
+        }
+        "py-locals" => {
+            let (lwp, index) = (lwp(req)?, index(req)?);
+            let r = s.report(true, NativeMode::Off)?;
+            let f = nth(r, lwp, index)?;
+            let text: String = f
+                .locals
+                .iter()
+                .flatten()
+                .map(|v| format!("{} = {}\n", v.name, truncated(&v.repr)))
+                .collect();
+            Ok(json!({ "text": text }))
+        }
+        "py-print" => {
+            let (lwp, index) = (lwp(req)?, index(req)?);
+            let name = req.get("name").and_then(Value::as_str).ok_or("py-print needs a name")?;
+            let r = s.report(true, NativeMode::Off)?;
+            let f = nth(r, lwp, index)?;
+            let text = match f.locals.iter().flatten().find(|v| v.name == name) {
+                Some(v) => format!("local {} = {}\n", py_quote(name), truncated(&v.repr)),
+                None => format!("{} not found (pycoroner reads a frame's locals, not yet its globals)\n", py_quote(name)),
+            };
+            Ok(json!({ "text": text }))
+        }
+        "py-list" => {
+            let (lwp, index) = (lwp(req)?, index(req)?);
+            let args = req.get("args").and_then(Value::as_str).unwrap_or("");
+            let r = s.report(false, NativeMode::Off)?;
+            let f = nth(r, lwp, index)?;
+            Ok(json!({ "text": py_list(f, args)? }))
+        }
+        "splice" => {
+            let lwp = lwp(req)?;
+            let mode = match native_mode(req)? {
+                NativeMode::Off => NativeMode::Folded,
+                m => m,
+            };
+            let natives: Vec<NativeFrame> = req
+                .get("frames")
+                .and_then(Value::as_array)
+                .ok_or("splice needs \"frames\"")?
+                .iter()
+                .map(|f| NativeFrame {
+                    pc: f.get("pc").and_then(Value::as_u64).unwrap_or(0),
+                    function: f.get("function").and_then(Value::as_str).map(str::to_string),
+                    module: f.get("module").and_then(Value::as_str).map(|m| m.rsplit('/').next().unwrap_or(m).to_string()),
+                    file: None,
+                    line: None,
+                    inlined: f.get("inlined").and_then(Value::as_bool).unwrap_or(false),
+                    unwind: None,
+                })
+                .collect();
+            let runtime = s.prepared.runtime_module().to_string();
+            let r = s.report(false, NativeMode::Off)?;
+            let py = python_frames(r, lwp);
+            let entries: Vec<bool> = py.iter().map(|f| f.entry).collect();
+            let p = plan(&natives, &entries, &runtime, mode);
+            let steps: Vec<Value> = p
+                .steps
+                .iter()
+                .map(|st| match st {
+                    Step::Native => json!({"kind": "native"}),
+                    Step::Fold => json!({"kind": "fold"}),
+                    Step::Eval(run) => json!({"kind": "eval", "python": run}),
+                })
+                .collect();
+            let frames: Vec<Value> = py.iter().map(|f| frame_json(f)).collect();
+            Ok(json!({ "steps": steps, "unclaimed": p.unclaimed, "python": frames, "warning": p.warning }))
+        }
+        "repr" => {
+            let addr = req.get("address").and_then(Value::as_u64).ok_or("repr needs an \"address\"")?;
+            let (type_name, repr) = pycoroner::render_object_prepared(&s.target, &s.prepared, &s.options, addr)
+                .map_err(|e| e.to_string())?;
+            Ok(json!({ "type": type_name, "repr": repr, "text": truncated(&repr) }))
+        }
+        "version" => Ok(json!({ "text": s.prepared.version(), "module": s.prepared.runtime_module() })),
+        other => Err(format!("unknown request {other:?}")),
+    }
+}
+
+fn lwp(req: &Value) -> Result<u32, String> {
+    req.get("lwp").and_then(Value::as_u64).and_then(|v| u32::try_from(v).ok()).ok_or_else(|| "the request needs a thread (\"lwp\")".into())
+}
+
+fn index(req: &Value) -> Result<usize, String> {
+    Ok(req.get("index").and_then(Value::as_u64).unwrap_or(0) as usize)
+}
+
+fn levels(req: &Value) -> Vec<Option<u64>> {
+    req.get("levels").and_then(Value::as_array).map(|a| a.iter().map(Value::as_u64).collect()).unwrap_or_default()
+}
+
+fn native_mode(req: &Value) -> Result<NativeMode, String> {
+    match req.get("native").and_then(Value::as_str).unwrap_or("off") {
+        "off" => Ok(NativeMode::Off),
+        "folded" => Ok(NativeMode::Folded),
+        "all" => Ok(NativeMode::All),
+        m => Err(format!("native mode {m:?} is not off, folded or all")),
+    }
+}
+
+/// A thread's Python frames, newest first. A thread that entered another interpreter
+/// has one thread state per interpreter; the one it is running (current or holding the
+/// GIL) is the newest, the ones it entered from are below it, as on its C stack.
+fn python_frames(r: &Report, lwp: u32) -> Vec<&PythonFrame> {
+    let mut ts: Vec<&Thread> = r.threads.iter().filter(|t| t.native_id == Some(lwp)).collect();
+    ts.sort_by_key(|t| (!t.current, !t.gil));
+    ts.iter()
+        .flat_map(|t| t.frames.iter().filter_map(|f| if let Frame::Python(p) = f { Some(p) } else { None }))
+        .collect()
+}
+
+fn nth(r: &Report, lwp: u32, index: usize) -> Result<&PythonFrame, String> {
+    python_frames(r, lwp).get(index).copied().ok_or_else(|| "Unable to locate python frame".to_string())
+}
+
+fn frame_json(f: &PythonFrame) -> Value {
+    json!({
+        "function": f.function, "qualname": f.qualname, "file": f.file, "line": f.line,
+        "address": f.address, "entry": f.entry,
+    })
+}
+
+/// Python's `repr()` of a str, as CPython's script prints names (`'x'`).
+fn py_quote(s: &str) -> String {
+    if s.contains('\'') && !s.contains('"') {
+        format!("\"{s}\"")
+    } else {
+        format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+    }
+}
+
+fn truncated(s: &str) -> String {
+    match s.char_indices().nth(MAX_OUTPUT_LEN) {
+        Some((i, _)) => format!("{}...(truncated)", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+/// Line `n` (1-based) of a source file, as CPython's script reads it: from the disk.
+fn source_line(file: Option<&str>, n: Option<u32>) -> Option<String> {
+    let text = std::fs::read(file?).ok()?;
+    let text = String::from_utf8_lossy(&text);
+    text.lines().nth(n?.checked_sub(1)? as usize).map(str::to_string)
+}
+
+fn name(f: &PythonFrame) -> &str {
+    f.function.as_deref().unwrap_or("???")
+}
+
+/// `Frame 0x..., for file F, line N, in NAME (a=1, b='x')` and the source line.
+fn summary_with_source(f: &PythonFrame) -> String {
+    let locals: Vec<String> = f.locals.iter().flatten().map(|v| format!("{}={}", v.name, v.repr)).collect();
+    let head = format!(
+        "Frame 0x{:x}, for file {}, line {}, in {} ({})",
+        f.address.unwrap_or(0),
+        f.file.as_deref().unwrap_or("???"),
+        f.line.map_or("???".to_string(), |l| l.to_string()),
+        name(f),
+        locals.join(", ")
+    );
+    let mut out = truncated(&head) + "\n";
+    if let Some(l) = source_line(f.file.as_deref(), f.line) {
+        out += &format!("    {}\n", l.trim());
+    }
+    out
+}
+
+fn py_bt(r: &Report, lwp: u32, full: bool, levels: &[Option<u64>]) -> String {
+    let frames = python_frames(r, lwp);
+    if frames.is_empty() {
+        return "Unable to locate python frame\n".into();
+    }
+    let mut out = String::new();
+    if !full {
+        out += "Traceback (most recent call first):\n";
+    }
+    for (i, f) in frames.iter().enumerate() {
+        if full {
+            let level = levels.get(i).copied().flatten().unwrap_or(i as u64);
+            out += &format!("#{level} {}", summary_with_source(f));
+        } else {
+            out += &format!(
+                "  File \"{}\", line {}, in {}\n",
+                f.file.as_deref().unwrap_or("???"),
+                f.line.map_or("???".to_string(), |l| l.to_string()),
+                name(f)
+            );
+            if let Some(l) = source_line(f.file.as_deref(), f.line) {
+                out += &format!("    {}\n", l.trim());
+            }
+        }
+    }
+    out
+}
+
+/// `py-list`, `py-list START`, `py-list START,END`: source around the frame's line,
+/// the current line marked with `>`.
+fn py_list(f: &PythonFrame, args: &str) -> Result<String, String> {
+    let file = f.file.as_deref().ok_or("the frame's file name is unreadable")?;
+    let lineno = f.line.ok_or("the frame's line is unknown")? as usize;
+    let nums: Vec<&str> = args.split(',').map(str::trim).filter(|a| !a.is_empty()).collect();
+    let parse = |a: &str| a.parse::<usize>().map_err(|_| format!("{a:?} is not a line number"));
+    let (start, end) = match nums.as_slice() {
+        [] => (lineno.saturating_sub(5).max(1), lineno + 5),
+        [a] => (parse(a)?, parse(a)? + 10),
+        [a, b] => (parse(a)?, parse(b)?),
+        _ => return Err("usage: py-list [START[,END]]".into()),
+    };
+    let text = std::fs::read(file).map_err(|e| format!("Unable to open {file}: {e}"))?;
+    let text = String::from_utf8_lossy(&text);
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate().skip(start.max(1) - 1).take(end.saturating_sub(start.max(1)) + 1) {
+        let n = i + 1;
+        let label = if n == lineno { format!(">{n}") } else { n.to_string() };
+        out += &format!("{label:>4}    {line}\n");
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_and_truncates_like_cpython() {
+        assert_eq!(py_quote("x"), "'x'");
+        assert_eq!(py_quote("it's"), "\"it's\"");
+        let long = "a".repeat(MAX_OUTPUT_LEN + 5);
+        assert_eq!(truncated(&long), format!("{}...(truncated)", "a".repeat(MAX_OUTPUT_LEN)));
+    }
+
+    #[test]
+    fn lists_source_around_the_line() {
+        let dir = std::env::temp_dir().join(format!("pycoroner-ffi-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp");
+        let file = dir.join("m.py");
+        let src: String = (1..=20).map(|i| format!("line{i}\n")).collect();
+        std::fs::write(&file, src).expect("write");
+        let f = PythonFrame {
+            function: Some("f".into()),
+            qualname: None,
+            file: Some(file.to_string_lossy().into_owned()),
+            line: Some(8),
+            locals: None,
+            address: Some(0x10),
+            entry: false,
+        };
+        let out = py_list(&f, "").expect("list");
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.first(), Some(&"   3    line3"));
+        assert_eq!(lines.get(5), Some(&"  >8    line8"));
+        assert_eq!(lines.last(), Some(&"  13    line13"));
+        assert_eq!(py_list(&f, "19").expect("list").lines().count(), 2);
+        assert!(py_list(&f, "x").is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,582 @@
+//! The gdb and lldb scripts over this library, driven in batch mode against real cores
+//! and live processes: `py-bt` equals faulthandler's frames; `py-locals` and `py-print`
+//! equal the reprs the scenario wrote itself; `py-up`/`py-down` move and `py-list`
+//! shows the right lines; plain `bt` with the frame filter has the Python frames where
+//! the library's own `--native` splice puts them; a missing library is one clear line.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use pycoroner_testkit::{
+    crash, debian_interpreters, faulthandler_escape, parse_faulthandler, pyenv_interpreters, repo_root, require_tool,
+    scenario, FhThread, Interpreter,
+};
+
+/// Scenarios whose every thread is compared (subinterpreter: the current interpreter's).
+const SCENARIOS: &[&str] = &[
+    "nested_calls",
+    "threads",
+    "deep_recursion",
+    "generators",
+    "callback_from_c",
+    "except_block",
+    "unicode_names",
+    "subinterpreter",
+];
+
+/// The library cargo built for these tests: `cargo test` leaves the cdylib in
+/// target/<profile>/deps (a `cargo build` also copies it up to target/<profile>).
+fn library() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let deps = exe.parent().expect("deps dir");
+    let candidates = [deps.join("libpycoroner_ffi.so"), deps.parent().expect("target dir").join("libpycoroner_ffi.so")];
+    let lib = candidates.iter().find(|p| p.is_file());
+    assert!(lib.is_some(), "libpycoroner_ffi.so was not built (looked at {} and {})", candidates[0].display(), candidates[1].display());
+    lib.cloned().unwrap_or_default()
+}
+
+fn interpreters() -> Vec<Interpreter> {
+    let mut v = pyenv_interpreters();
+    v.extend(debian_interpreters().into_iter().filter(|i| i.id().ends_with("static")));
+    v
+}
+
+/// Run a debugger and return stdout + stderr.
+fn run_debugger(mut cmd: Command, cache: &Path) -> String {
+    cmd.env("PYCORONER_LIB", library())
+        .env("PYCORONER_CACHE_DIR", cache)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let out = cmd.output().expect("run debugger");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+}
+
+/// `gdb -batch` with our script (and CPython's own, auto-loaded, when `with_cpython`).
+fn gdb(target: &[&str], commands: &[&str], with_cpython: bool, cache: &Path) -> String {
+    let mut cmd = Command::new("gdb");
+    cmd.args(["-nx", "-batch", "-q"]);
+    if with_cpython {
+        cmd.args(["-iex", "set auto-load safe-path /"]);
+    } else {
+        cmd.args(["-iex", "set auto-load python-scripts off"]);
+    }
+    let script = repo_root().join("gdb/pycoroner.py");
+    cmd.args(["-ex", &format!("source {}", script.display())]);
+    for c in commands {
+        cmd.args(["-ex", &format!("echo @@@ {c}\\n"), "-ex", c]);
+    }
+    cmd.args(target);
+    run_debugger(cmd, cache)
+}
+
+fn lldb(target: &[&str], commands: &[&str], cache: &Path) -> String {
+    let mut cmd = Command::new("lldb-16");
+    cmd.arg("-b");
+    cmd.args(target);
+    let script = repo_root().join("lldb/pycoroner.py");
+    cmd.args(["-o", &format!("command script import {}", script.display())]);
+    for c in commands {
+        cmd.args(["-o", &format!("script print('@@@ {c}')"), "-o", c]);
+    }
+    run_debugger(cmd, cache)
+}
+
+/// Each command's output: the text after its `@@@ cmd` marker up to the next marker.
+fn sections(out: &str) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = Vec::new();
+    for line in out.lines() {
+        if let Some(c) = line.strip_prefix("@@@ ") {
+            v.push((c.to_string(), String::new()));
+        } else if line.starts_with("(lldb) ") || line.contains("reg-xstate") {
+            continue;
+        } else if let Some((_, text)) = v.last_mut() {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    v
+}
+
+fn section<'a>(s: &'a [(String, String)], cmd: &str, nth: usize) -> &'a str {
+    s.iter().filter(|(c, _)| c == cmd).nth(nth).map(|(_, t)| t.as_str()).unwrap_or("")
+}
+
+/// `  File "f", line N, in name` lines, escaped like faulthandler.
+fn py_bt_frames(text: &str) -> Vec<(String, Option<u32>, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("  File \"")?;
+            let (file, rest) = rest.rsplit_once("\", line ")?;
+            let (line, name) = rest.split_once(", in ")?;
+            Some((faulthandler_escape(file), line.parse().ok(), faulthandler_escape(name)))
+        })
+        .collect()
+}
+
+fn compare(tag: &str, ours: &[(String, Option<u32>, String)], fh: &FhThread, failures: &mut Vec<String>) {
+    let theirs: Vec<(String, Option<u32>, String)> =
+        fh.frames.iter().map(|f| (f.file.clone(), f.line, f.name.clone())).collect();
+    let ours = if fh.truncated { &ours[..ours.len().min(theirs.len())] } else { ours };
+    if ours != theirs.as_slice() {
+        failures.push(format!("{tag} thread 0x{:x}:\n  ours   {ours:?}\n  theirs {theirs:?}", fh.thread_id));
+    }
+}
+
+/// `compare`, where a thread that entered a subinterpreter shows both of its thread
+/// states (the subinterpreter's frames above the main interpreter's, as on its C stack)
+/// and faulthandler shows one of them (the main one ≤3.11, the subinterpreter's 3.12+).
+fn compare_bt(tag: &str, scenario: &str, ours: &[(String, Option<u32>, String)], fh: &FhThread, failures: &mut Vec<String>) {
+    let theirs: Vec<(String, Option<u32>, String)> =
+        fh.frames.iter().map(|f| (f.file.clone(), f.line, f.name.clone())).collect();
+    let names: Vec<&str> = ours.iter().map(|f| f.2.as_str()).collect();
+    if scenario == "subinterpreter"
+        && fh.current
+        && names == ["string_at", "inside_subinterpreter", "<module>", "run_sub", "<module>"]
+        && (ours.starts_with(&theirs) || ours.ends_with(&theirs))
+    {
+        return;
+    }
+    compare(tag, ours, fh, failures)
+}
+
+/// Split `thread apply all py-bt` into (pthread id, text).
+fn gdb_threads(text: &str) -> Vec<(u64, String)> {
+    let mut v: Vec<(u64, String)> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("Thread ") {
+            let id = line.split("(Thread 0x").nth(1).and_then(|r| r.split(' ').next()).and_then(|h| u64::from_str_radix(h, 16).ok());
+            v.push((id.unwrap_or(0), String::new()));
+        } else if let Some((_, t)) = v.last_mut() {
+            t.push_str(line);
+            t.push('\n');
+        }
+    }
+    v
+}
+
+fn tools() -> bool {
+    require_tool("gdb").is_some() & require_tool("lldb-16").is_some()
+}
+
+#[test]
+fn py_bt_equals_faulthandler_in_gdb_and_lldb() {
+    if !tools() {
+        return;
+    }
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    for py in &interpreters() {
+        // With CPython's own gdb script loaded as well on every other interpreter.
+        let with_cpython = py.minor % 2 == 1;
+        for name in SCENARIOS {
+            let tag = format!("[{} {name}]", py.id());
+            let c = match crash(&py.path, &scenario(name)) {
+                Ok(c) => c,
+                Err(e) => {
+                    failures.push(format!("{tag} {e}"));
+                    continue;
+                }
+            };
+            let truth = parse_faulthandler(&c.faulthandler);
+            let exe = py.path.to_string_lossy().into_owned();
+            let core = c.core.to_string_lossy().into_owned();
+            // gdb: every thread's own py-bt.
+            let out = gdb(&[&exe, &core], &["thread apply all py-bt"], with_cpython, cache.path());
+            let s = sections(&out);
+            let threads = gdb_threads(section(&s, "thread apply all py-bt", 0));
+            for fh in &truth {
+                match threads.iter().find(|(id, _)| *id == fh.thread_id) {
+                    Some((_, text)) => {
+                        compare_bt(&format!("{tag} gdb"), name, &py_bt_frames(text), fh, &mut failures);
+                        compared += 1;
+                    }
+                    None => failures.push(format!("{tag} gdb has no thread 0x{:x}:\n{out}", fh.thread_id)),
+                }
+            }
+            // lldb: the crashed thread's py-bt, and py-threads for all.
+            let out = lldb(&["-c", &core, &exe], &["py-bt", "py-threads"], cache.path());
+            let s = sections(&out);
+            if let Some(cur) = truth.iter().find(|t| t.current) {
+                compare_bt(&format!("{tag} lldb py-bt"), name, &py_bt_frames(section(&s, "py-bt", 0)), cur, &mut failures);
+            }
+            // py-threads lists every thread state (a thread in a subinterpreter twice,
+            // under each interpreter's heading): one of them is faulthandler's.
+            let all = parse_faulthandler(section(&s, "py-threads", 0));
+            for fh in &truth {
+                let mut candidates = all.iter().filter(|t| t.thread_id == fh.thread_id).peekable();
+                if candidates.peek().is_none() {
+                    failures.push(format!("{tag} lldb py-threads has no thread 0x{:x}:\n{out}", fh.thread_id));
+                    continue;
+                }
+                let mut tried = Vec::new();
+                for t in candidates {
+                    let ours: Vec<_> =
+                        t.frames.iter().map(|f| (faulthandler_escape(&f.file), f.line, faulthandler_escape(&f.name))).collect();
+                    let mut miss = Vec::new();
+                    compare(&format!("{tag} lldb py-threads"), &ours, fh, &mut miss);
+                    tried.extend(miss);
+                }
+                if tried.len() == all.iter().filter(|t| t.thread_id == fh.thread_id).count() {
+                    failures.extend(tried);
+                } else {
+                    compared += 1;
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(compared > 0, "nothing compared");
+}
+
+/// The reprs locals_values.py wrote of its own locals (built-in types only).
+fn sidecar_reprs(side: &str) -> Vec<(String, String)> {
+    side.lines()
+        .filter_map(|l| match l.split('\t').collect::<Vec<_>>()[..] {
+            ["local", name, repr] if !repr.starts_with('<') => Some((name.to_string(), repr.to_string())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn navigation_locals_print_and_list_in_gdb_and_lldb() {
+    if !tools() {
+        return;
+    }
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    let script = scenario("locals_values");
+    let source = std::fs::read_to_string(&script).expect("scenario source");
+    for py in &pyenv_interpreters() {
+        let tag = format!("[{}]", py.id());
+        let c = match crash(&py.path, &script) {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{tag} {e}"));
+                continue;
+            }
+        };
+        let truth = parse_faulthandler(&c.faulthandler);
+        let Some(line) = truth.iter().find(|t| t.current).and_then(|t| t.frames.iter().find(|f| f.name == "inspect_me")).and_then(|f| f.line)
+        else {
+            failures.push(format!("{tag} faulthandler has no inspect_me frame"));
+            continue;
+        };
+        let newest = truth.iter().find(|t| t.current).and_then(|t| t.frames.first()).map(|f| f.name.clone()).unwrap_or_default();
+        let reprs = sidecar_reprs(c.sidecar.as_deref().unwrap_or(""));
+        let (exe, core) = (py.path.to_string_lossy().into_owned(), c.core.to_string_lossy().into_owned());
+        // From the C frame that crashed: up to the newest Python frame, up again to
+        // inspect_me; read it; down and down again past the newest; up to the end.
+        // (inspect_me -> _scenario.crash -> ctypes.string_at, the newest.)
+        let depth = truth.iter().find(|t| t.current).map_or(0, |t| t.frames.len());
+        let mut cmds = vec!["py-up", "py-up", "py-up", "py-locals", "py-list", "py-bt-full"];
+        let prints: Vec<String> = reprs.iter().map(|(n, _)| format!("py-print {n}")).collect();
+        cmds.extend(prints.iter().map(String::as_str));
+        cmds.extend(["py-print no_such_name", "py-down", "py-down", "py-down"]);
+        cmds.extend(std::iter::repeat_n("py-up", depth));
+        let gdb_out = gdb(&[&exe, &core], &cmds, false, cache.path());
+        let lldb_out = lldb(&["-c", &core, &exe], &cmds, cache.path());
+        for (dbg, out) in [("gdb", &gdb_out), ("lldb", &lldb_out)] {
+            let s = sections(out);
+            let tag = format!("{tag} {dbg}");
+            let up1 = section(&s, "py-up", 0);
+            if !up1.contains(&format!(", in {newest} (")) {
+                failures.push(format!("{tag} first py-up did not reach {newest}: {up1}"));
+            }
+            let up3 = section(&s, "py-up", 2);
+            if !up3.contains(&format!(", line {line}, in inspect_me (")) {
+                failures.push(format!("{tag} third py-up did not reach inspect_me line {line}: {up3}"));
+            }
+            let locals: HashMap<String, String> = section(&s, "py-locals", 0)
+                .lines()
+                .filter_map(|l| l.split_once(" = ").map(|(a, b)| (a.to_string(), b.to_string())))
+                .collect();
+            for (name, repr) in &reprs {
+                if locals.get(name) != Some(repr) {
+                    failures.push(format!("{tag} py-locals {name}: {:?}, python {repr}", locals.get(name)));
+                }
+            }
+            for (i, (name, repr)) in reprs.iter().enumerate() {
+                let got = section(&s, &format!("py-print {name}"), 0).trim_end().to_string();
+                let want = format!("local '{name}' = {repr}");
+                if got != want {
+                    failures.push(format!("{tag} py-print #{i}: {got:?}, want {want:?}"));
+                }
+            }
+            if !section(&s, "py-print no_such_name", 0).starts_with("'no_such_name' not found") {
+                failures.push(format!("{tag} py-print of an unknown name: {}", section(&s, "py-print no_such_name", 0)));
+            }
+            let listing = section(&s, "py-list", 0);
+            let want = source.lines().nth(line as usize - 1).unwrap_or("");
+            if !listing.lines().any(|l| l == format!("{:>4}    {want}", format!(">{line}"))) {
+                failures.push(format!("{tag} py-list does not mark line {line} ({want:?}):\n{listing}"));
+            }
+            // CPython's py-list: lines line-5 ..= line+5, as far as the file goes.
+            let shown = (line as usize + 5).min(source.lines().count()) - (line as usize).saturating_sub(5).max(1) + 1;
+            if listing.lines().count() != shown {
+                failures.push(format!("{tag} py-list shows {} lines, not {shown}", listing.lines().count()));
+            }
+            let full = section(&s, "py-bt-full", 0);
+            if !full.contains("in inspect_me (arg_int=") {
+                failures.push(format!("{tag} py-bt-full lacks inspect_me's arguments:\n{full}"));
+            }
+            if !section(&s, "py-down", 1).contains(&format!(", in {newest} (")) {
+                failures.push(format!("{tag} py-down did not come back to {newest}: {}", section(&s, "py-down", 1)));
+            }
+            if !section(&s, "py-down", 2).starts_with("Unable to find a newer python frame") {
+                failures.push(format!("{tag} py-down past the newest frame: {}", section(&s, "py-down", 2)));
+            }
+            // From the newest, depth-1 steps reach <module>; one more has nowhere to go.
+            if !section(&s, "py-up", 3 + depth - 2).contains(", in <module> (") {
+                failures.push(format!("{tag} py-up did not reach <module>: {}", section(&s, "py-up", 3 + depth - 2)));
+            }
+            if !section(&s, "py-up", 3 + depth - 1).starts_with("Unable to find an older python frame") {
+                failures.push(format!("{tag} py-up past <module>: {}", section(&s, "py-up", 3 + depth - 1)));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Function names of gdb's `bt` output: `#N  0x... in f (...)`, `#N  f (...)`, and a
+/// frame printed under the level of the Python frames just above it (`0x... in f (...)`,
+/// or `f (...)` when it has inlined calls).
+fn bt_names(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| {
+            let ident = l.split_once(" (").is_some_and(|(f, _)| {
+                f.starts_with(|c: char| c.is_alphabetic() || c == '_' || c == '<')
+                    && f.chars().all(|c| c.is_alphanumeric() || "_.<>".contains(c))
+            });
+            l.starts_with('#') || l.starts_with("0x") || ident
+        })
+        .filter_map(|l| {
+            let mut rest = l;
+            if rest.starts_with('#') {
+                rest = rest.split_once(' ')?.1.trim_start();
+            }
+            // (A frame sharing the level of the Python frames before it has no number.)
+            if rest.starts_with("0x") {
+                rest = rest.split_once(" in ")?.1;
+            }
+            let name = rest.split(" (").next()?.trim();
+            Some(if name.is_empty() { "??".to_string() } else { name.to_string() })
+        })
+        .collect()
+}
+
+#[test]
+fn bt_frame_filter_puts_python_frames_in_place() {
+    const EVAL: &str = "_PyEval_EvalFrameDefault";
+    if require_tool("gdb").is_none() {
+        return;
+    }
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    for py in &pyenv_interpreters() {
+        for name in ["nested_calls", "callback_from_c"] {
+            let tag = format!("[{} {name}]", py.id());
+            let c = match crash(&py.path, &scenario(name)) {
+                Ok(c) => c,
+                Err(e) => {
+                    failures.push(format!("{tag} {e}"));
+                    continue;
+                }
+            };
+            // Which Python frames each eval-loop call ran, from the library's own
+            // mixed stack of the crashed thread (`--native-all`: each run sits just
+            // above the `_PyEval_EvalFrameDefault` frame that ran it).
+            let core = pycoroner::target::ElfCore::open(&c.core).expect("core");
+            let opts = pycoroner::Options { native: pycoroner::NativeMode::All, cache_dir: Some(cache.path().into()), ..Default::default() };
+            let report = pycoroner::analyze(&core, &opts).expect("analyze");
+            let Some(cur) = report.threads.iter().find(|t| t.current) else {
+                failures.push(format!("{tag} no current thread"));
+                continue;
+            };
+            let mut runs: Vec<Vec<String>> = Vec::new();
+            let mut run = Vec::new();
+            for f in &cur.frames {
+                match f {
+                    pycoroner::report::Frame::Python(p) => run.push(p.function.clone().unwrap_or_else(|| "???".into())),
+                    pycoroner::report::Frame::Native(n) if n.function.as_deref() == Some(EVAL) => runs.push(std::mem::take(&mut run)),
+                    pycoroner::report::Frame::Native(_) => {}
+                }
+            }
+            let (exe, corep) = (py.path.to_string_lossy().into_owned(), c.core.to_string_lossy().into_owned());
+            let out = gdb(&[&exe, &corep], &["py-bt-filter all", "bt", "py-bt-filter on", "bt", "py-bt-filter off", "bt"], false, cache.path());
+            let s = sections(&out);
+            let (all, folded, plain) = (bt_names(section(&s, "bt", 0)), bt_names(section(&s, "bt", 1)), bt_names(section(&s, "bt", 2)));
+            // `all`: gdb's own frames (tail-call frames and all), the Python frames each
+            // eval-loop frame ran placed just above it.
+            let mut want = Vec::new();
+            let mut runs_left = runs.iter();
+            for name in &plain {
+                if name == EVAL {
+                    want.extend(runs_left.next().cloned().unwrap_or_default());
+                }
+                want.push(name.clone());
+            }
+            want.extend(run);
+            if all != want || runs.is_empty() {
+                failures.push(format!("{tag} bt with py-bt-filter all:\n  gdb  {all:?}\n  want {want:?}"));
+            }
+            // `on`: the same with the interpreter's call machinery folded away: a
+            // shorter subsequence holding every Python frame, in order.
+            let py: Vec<&String> = runs.iter().flatten().collect();
+            let mut rest = all.iter();
+            let subsequence = folded.iter().all(|n| rest.any(|m| m == n));
+            let py_in_folded: Vec<&String> = folded.iter().filter(|n| py.contains(n)).collect();
+            if !subsequence || folded.len() >= all.len() || !py.iter().all(|p| py_in_folded.contains(p)) || folded.iter().any(|n| n == EVAL) {
+                failures.push(format!("{tag} bt with py-bt-filter on:\n  folded {folded:?}\n  all    {all:?}"));
+            }
+            if !plain.iter().any(|n| n == EVAL) || plain == all {
+                failures.push(format!("{tag} py-bt-filter off did not restore plain bt: {plain:?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn live_attach_and_breakpoint_in_c_called_from_python() {
+    if !tools() {
+        return;
+    }
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    let bp_script = repo_root().join("fixtures/live/breakpoint.py");
+    for py in &pyenv_interpreters() {
+        let tag = format!("[{}]", py.id());
+        // A live, parked target: gdb -p and lldb -p, then it must still answer.
+        let dir = tempfile::tempdir().expect("tmp");
+        let dump = dir.path().join("fh.txt");
+        let mut child = Command::new(&py.path)
+            .arg(repo_root().join("fixtures/live/parked.py"))
+            .arg(&dump)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start target");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        use std::io::{BufRead, Write};
+        let _ = stdout.read_line(&mut line);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let truth = loop {
+            let text = std::fs::read_to_string(&dump).unwrap_or_default();
+            if text.lines().last().is_some_and(|l| l.contains("parked.py") && l.ends_with(" in <module>")) {
+                break text;
+            }
+            if std::time::Instant::now() > deadline {
+                break String::new();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let truth = parse_faulthandler(&truth);
+        let pid = child.id().to_string();
+        let out = gdb(&["-p", &pid], &["thread apply all py-bt"], false, cache.path());
+        let threads = gdb_threads(section(&sections(&out), "thread apply all py-bt", 0));
+        let out2 = lldb(&["-p", &pid], &["py-threads"], cache.path());
+        let all = parse_faulthandler(section(&sections(&out2), "py-threads", 0));
+        for fh in &truth {
+            match threads.iter().find(|(id, _)| *id == fh.thread_id) {
+                Some((_, text)) => compare(&format!("{tag} gdb -p"), &py_bt_frames(text), fh, &mut failures),
+                None => failures.push(format!("{tag} gdb -p has no thread 0x{:x}:\n{out}", fh.thread_id)),
+            }
+            match all.iter().find(|t| t.thread_id == fh.thread_id) {
+                Some(t) => {
+                    let ours: Vec<_> = t.frames.iter().map(|f| (f.file.clone(), f.line, f.name.clone())).collect();
+                    compare(&format!("{tag} lldb -p"), &ours, fh, &mut failures);
+                }
+                None => failures.push(format!("{tag} lldb -p has no thread 0x{:x}:\n{out2}", fh.thread_id)),
+            }
+        }
+        if truth.is_empty() {
+            failures.push(format!("{tag} no faulthandler dump of the live target"));
+        }
+        let mut echo = String::new();
+        let alive = writeln!(stdin, "ping").and_then(|()| stdin.flush()).is_ok() && stdout.read_line(&mut echo).is_ok();
+        if !alive || echo != "echo ping\n" {
+            failures.push(format!("{tag} the target does not answer after gdb and lldb detached ({echo:?})"));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+
+        // Started under the debugger, stopped in C (time.sleep) called from Python.
+        let side = dir.path().join("bp.txt");
+        let (exe, bp, side_s) = (py.path.to_string_lossy().into_owned(), bp_script.to_string_lossy().into_owned(), side.to_string_lossy().into_owned());
+        let out = gdb(
+            &["--args", &exe, &bp, &side_s],
+            &["set breakpoint pending on", "break time_sleep", "run", "py-bt", "kill"],
+            false,
+            cache.path(),
+        );
+        let fh = parse_faulthandler(&std::fs::read_to_string(&side).unwrap_or_default());
+        match fh.first() {
+            Some(t) => compare(&format!("{tag} gdb at a breakpoint"), &py_bt_frames(section(&sections(&out), "py-bt", 0)), t, &mut failures),
+            None => failures.push(format!("{tag} the breakpoint script wrote no traceback:\n{out}")),
+        }
+        let _ = std::fs::remove_file(&side);
+        let mut cmd = Command::new("lldb-16");
+        cmd.arg("-b").args(["-o", &format!("command script import {}", repo_root().join("lldb/pycoroner.py").display())]);
+        for c in ["breakpoint set -n time_sleep", "process launch", "py-bt", "process kill"] {
+            cmd.args(["-o", &format!("script print('@@@ {c}')"), "-o", c]);
+        }
+        cmd.args(["--", &exe, &bp, &side_s]);
+        let out = run_debugger(cmd, cache.path());
+        let fh = parse_faulthandler(&std::fs::read_to_string(&side).unwrap_or_default());
+        match fh.first() {
+            Some(t) => compare(&format!("{tag} lldb at a breakpoint"), &py_bt_frames(section(&sections(&out), "py-bt", 0)), t, &mut failures),
+            None => failures.push(format!("{tag} the breakpoint script wrote no traceback under lldb:\n{out}")),
+        }
+    }
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn missing_library_is_one_line_and_the_debugger_goes_on() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    for sub in ["gdb", "lldb"] {
+        std::fs::create_dir_all(dir.path().join(sub)).expect("mkdir");
+        for f in ["pycoroner.py", "pycoroner_ffi.py"] {
+            let src = repo_root().join("gdb").join(f);
+            let src = if sub == "lldb" && f == "pycoroner.py" { repo_root().join("lldb/pycoroner.py") } else { src };
+            std::fs::copy(&src, dir.path().join(sub).join(f)).expect("copy script");
+        }
+    }
+    let py = pyenv_interpreters().into_iter().next().expect("an interpreter");
+    let c = crash(&py.path, &scenario("nested_calls")).expect("crash");
+    let (exe, core) = (py.path.to_string_lossy().into_owned(), c.core.to_string_lossy().into_owned());
+    let out = Command::new("gdb")
+        .args(["-nx", "-batch", "-q", "-iex", "set auto-load python-scripts off"])
+        .args(["-ex", &format!("source {}", dir.path().join("gdb/pycoroner.py").display())])
+        .args(["-ex", "py-bt", "-ex", "echo still-alive\\n", &exe, &core])
+        .env("PYCORONER_LIB", "/nonexistent/libpycoroner_ffi.so")
+        .output()
+        .expect("gdb");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("libpycoroner_ffi.so")).collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    assert!(lines[0].contains("not found") && lines[0].contains("PYCORONER_LIB") && lines[0].contains("/nonexistent"), "{text}");
+    assert!(text.contains("still-alive"), "{text}");
+    assert!(!text.contains("Traceback"), "{text}");
+    let out = Command::new("lldb-16")
+        .args(["-b", "-c", &core, &exe])
+        .args(["-o", &format!("command script import {}", dir.path().join("lldb/pycoroner.py").display())])
+        .args(["-o", "py-bt", "-o", "script print('still-alive')"])
+        .env("PYCORONER_LIB", "/nonexistent/libpycoroner_ffi.so")
+        .stdin(Stdio::null())
+        .output()
+        .expect("lldb");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.lines().any(|l| l.contains("libpycoroner_ffi.so not found") && l.contains("PYCORONER_LIB")), "{text}");
+    assert!(text.contains("still-alive"), "{text}");
+    assert!(!text.contains("Traceback"), "{text}");
+}

@@ -1,0 +1,427 @@
+"""pycoroner for gdb: `source gdb/pycoroner.py`.
+
+Commands (named like CPython's own gdb extension, python3.X-gdb.py):
+  py-bt, py-bt-full, py-list [START[,END]], py-locals, py-print NAME, py-up, py-down,
+  py-threads [--native|--native-all], py-bt-filter on|off|all
+A frame filter puts the Python frames in plain `bt` in place of the eval-loop frames,
+and a pretty-printer shows `PyObject *` values (and `PyCodeObject *`, frame objects,
+...) as Python would write them. Everything is decoded by pycoroner's Rust library
+(libpycoroner_ffi.so, found next to this file, in ../target/release or through
+$PYCORONER_LIB); this script only hands it gdb's memory, mappings and registers.
+"""
+
+import os
+import re
+import sys
+
+import gdb
+
+_here = os.path.dirname(os.path.abspath(os.path.realpath(__file__)))
+if _here not in sys.path:
+    sys.path.insert(0, _here)
+
+import pycoroner_ffi as ffi  # noqa: E402
+
+_MAPPING_LINE = re.compile(r"^\s*(0x[0-9a-f]+)\s+(0x[0-9a-f]+)\s+0x[0-9a-f]+\s+(0x[0-9a-f]+)\s+(?:[rwxsp-]{4}\s+)?(\S.*)$")
+
+
+class GdbBackend(ffi.Backend):
+    """The selected inferior, through gdb's Python API."""
+
+    def __init__(self, full_registers=False):
+        self.inferior = gdb.selected_inferior()
+        self.full_registers = full_registers
+
+    def read(self, addr, size):
+        try:
+            return bytes(self.inferior.read_memory(addr, size))
+        except (gdb.MemoryError, OverflowError, ValueError):
+            return None
+
+    def mappings(self):
+        out = []
+        text = gdb.execute("info proc mappings", to_string=True)
+        for line in text.splitlines():
+            m = _MAPPING_LINE.match(line)
+            if not m:
+                continue
+            path = m.group(4).strip()
+            if not path.startswith("/"):
+                continue  # [heap], [stack], anonymous
+            out.append((int(m.group(1), 16), int(m.group(2), 16), int(m.group(3), 16), path))
+        return out
+
+    def threads(self):
+        return [t.ptid[1] or t.ptid[0] for t in sorted(self.inferior.threads(), key=lambda t: t.num)]
+
+    def registers(self, lwp):
+        thread = next((t for t in self.inferior.threads() if (t.ptid[1] or t.ptid[0]) == lwp), None)
+        if thread is None:
+            return None
+        if not self.full_registers:
+            # The thread pointer (pthread_t == fs_base) is all that matching thread states
+            # needs, and gdb gives it without switching threads.
+            regs = [0] * len(ffi.REGISTER_NAMES)
+            regs[ffi.REGISTER_NAMES.index("fs_base")] = int.from_bytes(bytes(thread.handle()), "little")
+            return regs
+        selected_thread, selected_frame = gdb.selected_thread(), gdb.selected_frame()
+        try:
+            thread.switch()
+            frame = gdb.newest_frame()
+            regs = []
+            for name in ffi.REGISTER_NAMES:
+                try:
+                    regs.append(int(frame.read_register(name)) & 0xFFFFFFFFFFFFFFFF)
+                except (gdb.error, ValueError):
+                    regs.append(0)
+            return regs
+        finally:
+            selected_thread.switch()
+            selected_frame.select()
+
+
+class State(object):
+    """The session of the current stop, dropped whenever the inferior runs or changes."""
+
+    def __init__(self):
+        self.sessions = {}
+        self.navigator = ffi.Navigator()
+        self.filter_mode = "folded"
+
+    def invalidate(self, *_args):
+        for s in self.sessions.values():
+            s.close()
+        self.sessions = {}
+
+    def session(self, full_registers=False):
+        inferior = gdb.selected_inferior()
+        key = (inferior.num, inferior.pid, full_registers)
+        s = self.sessions.get(key)
+        if s is None:
+            if inferior.pid == 0:
+                raise ffi.PycoronerError("pycoroner: no process or core file")
+            lib = ffi.load(_here)
+            options = {"pid": inferior.pid}
+            exe = gdb.current_progspace().filename
+            if exe:
+                options["executable"] = exe
+            s = ffi.Session(lib, GdbBackend(full_registers), options)
+            self.sessions[key] = s
+        return s
+
+
+STATE = State()
+for _event in ("cont", "new_objfile", "exited", "memory_changed", "register_changed", "inferior_call"):
+    _registry = getattr(gdb.events, _event, None)
+    if _registry is not None:
+        _registry.connect(STATE.invalidate)
+
+
+def selected_lwp():
+    t = gdb.selected_thread()
+    if t is None:
+        raise ffi.PycoronerError("pycoroner: no thread selected")
+    return t.ptid[1] or t.ptid[0]
+
+
+def module_of(pc):
+    return gdb.solib_name(pc) or gdb.current_progspace().filename
+
+
+def describe(frame):
+    """What the library needs of one gdb frame."""
+    pc = frame.pc()
+    return {
+        "function": frame.name(),
+        "module": module_of(pc),
+        "inlined": frame.type() == gdb.INLINE_FRAME,
+        "pc": pc,
+    }
+
+
+def thread_frames():
+    frames, f = [], gdb.newest_frame()
+    while f is not None and len(frames) < 100000:
+        frames.append(f)
+        f = f.older()
+    return frames
+
+
+def selected_level():
+    f, level = gdb.selected_frame(), 0
+    while f is not None:
+        f = f.newer()
+        level += 1
+    return level - 1
+
+
+def python_levels(session, lwp):
+    frames = thread_frames()
+    return frames, ffi.python_levels(session, lwp, [describe(f) for f in frames])
+
+
+class PyCommand(gdb.Command):
+    """Base: one line on error, gdb stays usable."""
+
+    def __init__(self, name):
+        super(PyCommand, self).__init__(name, gdb.COMMAND_STACK, gdb.COMPLETE_NONE)
+
+    def invoke(self, arg, from_tty):
+        try:
+            self.run(arg)
+        except ffi.PycoronerError as e:
+            gdb.write("%s\n" % e)
+        except gdb.error as e:
+            gdb.write("pycoroner: %s\n" % e)
+        except Exception as e:  # a bug in this script must not break the session
+            gdb.write("pycoroner: internal error: %s: %s\n" % (type(e).__name__, e))
+
+    def selected_index(self, session, lwp):
+        frames, levels = python_levels(session, lwp)
+        if not any(lv is not None for lv in levels):
+            return 0 if levels else None
+        return STATE.navigator.current(lwp, selected_level(), levels)
+
+
+class PyBt(PyCommand):
+    """Display the current Python frame and all the frames within its call stack (if any)"""
+
+    def __init__(self):
+        super(PyBt, self).__init__("py-bt")
+
+    def run(self, arg):
+        gdb.write(STATE.session().request(request="py-bt", lwp=selected_lwp())["text"])
+
+
+class PyBtFull(PyCommand):
+    """Display the current Python frame and all the frames within its call stack, with their locals"""
+
+    def __init__(self):
+        super(PyBtFull, self).__init__("py-bt-full")
+
+    def run(self, arg):
+        s, lwp = STATE.session(), selected_lwp()
+        _, levels = python_levels(s, lwp)
+        gdb.write(s.request(request="py-bt", lwp=lwp, full=True, levels=levels)["text"])
+
+
+class PyLocals(PyCommand):
+    """Look up the given python variable name, and print it"""
+
+    def __init__(self):
+        super(PyLocals, self).__init__("py-locals")
+
+    def run(self, arg):
+        s, lwp = STATE.session(), selected_lwp()
+        i = self.selected_index(s, lwp)
+        if i is None:
+            raise ffi.PycoronerError("Unable to locate python frame")
+        gdb.write(s.request(request="py-locals", lwp=lwp, index=i)["text"])
+
+
+class PyPrint(PyCommand):
+    """Look up the given python variable name, and print it"""
+
+    def __init__(self):
+        super(PyPrint, self).__init__("py-print")
+
+    def run(self, arg):
+        name = arg.strip()
+        if not name:
+            raise ffi.PycoronerError("usage: py-print NAME")
+        s, lwp = STATE.session(), selected_lwp()
+        i = self.selected_index(s, lwp)
+        if i is None:
+            raise ffi.PycoronerError("Unable to locate python frame")
+        gdb.write(s.request(request="py-print", lwp=lwp, index=i, name=name)["text"])
+
+
+class PyList(PyCommand):
+    """List the current Python source code, if any: py-list [START[,END]]"""
+
+    def __init__(self):
+        super(PyList, self).__init__("py-list")
+
+    def run(self, arg):
+        s, lwp = STATE.session(), selected_lwp()
+        i = self.selected_index(s, lwp)
+        if i is None:
+            raise ffi.PycoronerError("Unable to locate gdb frame for python bytecode interpreter")
+        gdb.write(s.request(request="py-list", lwp=lwp, index=i, args=arg)["text"])
+
+
+class PyMove(PyCommand):
+    def __init__(self, name, delta, end_message):
+        super(PyMove, self).__init__(name)
+        self.delta, self.end_message = delta, end_message
+
+    def run(self, arg):
+        s, lwp = STATE.session(), selected_lwp()
+        frames, levels = python_levels(s, lwp)
+        if not levels:
+            raise ffi.PycoronerError("Unable to locate python frame")
+        target = STATE.navigator.move(lwp, selected_level(), levels, self.delta)
+        if target is None:
+            raise ffi.PycoronerError(self.end_message)
+        level = levels[target]
+        frames[level].select()
+        gdb.write(s.request(request="frame", lwp=lwp, index=target, level=level)["text"])
+
+
+class PyUp(PyMove):
+    """Select and print the python stack frame that called this one (if any)"""
+
+    def __init__(self):
+        super(PyUp, self).__init__("py-up", 1, "Unable to find an older python frame")
+
+
+class PyDown(PyMove):
+    """Select and print the python stack frame called by this one (if any)"""
+
+    def __init__(self):
+        super(PyDown, self).__init__("py-down", -1, "Unable to find a newer python frame")
+
+
+class PyThreads(PyCommand):
+    """Every thread's Python stack, faulthandler-style: py-threads [--native|--native-all]"""
+
+    def __init__(self):
+        super(PyThreads, self).__init__("py-threads")
+
+    def run(self, arg):
+        mode = {"": "off", "--native": "folded", "--native-all": "all"}.get(arg.strip())
+        if mode is None:
+            raise ffi.PycoronerError("usage: py-threads [--native|--native-all]")
+        s = STATE.session(full_registers=mode != "off")
+        gdb.write(s.request(request="py-threads", native=mode)["text"])
+
+
+class PyBtFilter(PyCommand):
+    """Python frames in plain `bt`: py-bt-filter on (fold interpreter call machinery), all (keep every C frame), off"""
+
+    def __init__(self):
+        super(PyBtFilter, self).__init__("py-bt-filter")
+
+    def run(self, arg):
+        mode = {"on": "folded", "all": "all", "off": None}.get(arg.strip(), "?")
+        if mode == "?":
+            raise ffi.PycoronerError("usage: py-bt-filter on|all|off")
+        FILTER.enabled = mode is not None
+        if mode:
+            STATE.filter_mode = mode
+        gdb.write("pycoroner frame filter: %s\n" % (arg.strip()))
+
+
+# ---- frame filter -------------------------------------------------------------------
+
+from gdb.FrameDecorator import FrameDecorator  # noqa: E402
+
+
+class PythonFrameDecorator(FrameDecorator):
+    """A Python frame standing where the eval-loop frame that ran it was."""
+
+    def __init__(self, base, frame):
+        super(PythonFrameDecorator, self).__init__(base)
+        self.py = frame
+
+    def function(self):
+        return self.py.get("function") or "???"
+
+    def filename(self):
+        return self.py.get("file") or "???"
+
+    def line(self):
+        return self.py.get("line")
+
+    def address(self):
+        return None
+
+    def frame_args(self):
+        return None
+
+    def frame_locals(self):
+        return None
+
+
+class PythonFrameFilter(object):
+    def __init__(self):
+        self.name = "pycoroner"
+        self.priority = 100
+        self.enabled = True
+        gdb.frame_filters[self.name] = self
+
+    def filter(self, frame_iter):
+        decorators = list(frame_iter)
+        try:
+            s = STATE.session()
+            frames = [describe(d.inferior_frame()) for d in decorators]
+            answer = s.request(request="splice", lwp=selected_lwp(), frames=frames, native=STATE.filter_mode)
+        except Exception:
+            return iter(decorators)  # no Python here (or unreadable): plain frames
+        python = answer["python"]
+        out = []
+        for dec, step in zip(decorators, answer["steps"]):
+            kind = step["kind"]
+            if kind == "fold":
+                continue
+            if kind == "eval":
+                out.extend(PythonFrameDecorator(dec, python[i]) for i in step["python"] if i < len(python))
+                if STATE.filter_mode == "all":
+                    out.append(dec)
+                continue
+            out.append(dec)
+        return iter(out)
+
+
+FILTER = PythonFrameFilter()
+
+
+# ---- pretty-printer -----------------------------------------------------------------
+
+_OBJECT_TYPES = re.compile(r"^(Py\w*Object|_object|_typeobject|_longobject|_frame|_code|wrapperobject)$")
+
+
+class PyObjectPrinter(object):
+    def __init__(self, val):
+        self.val = val
+
+    def to_string(self):
+        addr = int(self.val)
+        if addr == 0:
+            return "0x0"
+        try:
+            return STATE.session().request(request="repr", address=addr)["text"]
+        except Exception:
+            return "0x%x" % addr
+
+
+def pycoroner_lookup(val):
+    try:
+        t = val.type.strip_typedefs() if val.type.code == gdb.TYPE_CODE_TYPEDEF else val.type
+        t = t.unqualified()
+        if t.code != gdb.TYPE_CODE_PTR:
+            return None
+        target = t.target().unqualified()
+        name = target.name or target.strip_typedefs().tag
+    except gdb.error:
+        return None
+    return PyObjectPrinter(val) if name and _OBJECT_TYPES.match(name) else None
+
+
+pycoroner_lookup.name = "pycoroner"
+
+
+def _register_printer(objfile=None):
+    lst = objfile.pretty_printers if objfile is not None else gdb.pretty_printers
+    if pycoroner_lookup not in lst:
+        lst.insert(0, pycoroner_lookup)
+
+
+_register_printer()
+for _o in gdb.objfiles():
+    _register_printer(_o)
+# Ahead of CPython's own printer, which registers per objfile when auto-loaded.
+gdb.events.new_objfile.connect(lambda ev: _register_printer(ev.new_objfile))
+
+for _cmd in (PyBt, PyBtFull, PyLocals, PyPrint, PyList, PyUp, PyDown, PyThreads, PyBtFilter):
+    _cmd()

@@ -1,0 +1,241 @@
+"""ctypes binding of pycoroner's C ABI (crates/ffi/include/pycoroner.h), shared by the
+gdb and lldb scripts. It only moves bytes between a debugger and the library: all
+CPython decoding happens in Rust."""
+
+import ctypes
+import json
+import os
+
+ABI_VERSION = 1
+LIB_NAME = "libpycoroner_ffi.so"
+# Linux x86_64 `struct user_regs_struct`, the order the library expects.
+REGISTER_NAMES = (
+    "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi", "rdi",
+    "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs",
+)
+
+
+class PycoronerError(Exception):
+    """One line for the user."""
+
+
+class Mapping(ctypes.Structure):
+    _fields_ = [("start", ctypes.c_uint64), ("end", ctypes.c_uint64), ("offset", ctypes.c_uint64),
+                ("path", ctypes.c_char_p)]
+
+
+READ = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_uint64)
+MAPS = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.POINTER(Mapping), ctypes.c_uint64)
+THREADS = ctypes.CFUNCTYPE(ctypes.c_int64, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32), ctypes.c_uint64)
+REGS = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint64))
+
+
+class Callbacks(ctypes.Structure):
+    _fields_ = [("ctx", ctypes.c_void_p), ("read_memory", READ), ("list_mappings", MAPS),
+                ("list_threads", THREADS), ("read_registers", REGS)]
+
+
+_lib = None
+
+
+def candidates(script_dir):
+    """Where the library is looked for, in order."""
+    out = []
+    env = os.environ.get("PYCORONER_LIB")
+    if env:
+        out.append(env)
+    out.append(os.path.join(script_dir, LIB_NAME))
+    root = os.path.dirname(script_dir)
+    for profile in ("release", "debug"):
+        out.append(os.path.join(root, "target", profile, LIB_NAME))
+    return out
+
+
+def load(script_dir):
+    """The library, loaded once; PycoronerError says where it looked or what differs."""
+    global _lib
+    if _lib is not None:
+        return _lib
+    tried = candidates(script_dir)
+    path = next((p for p in tried if os.path.isfile(p)), None)
+    if path is None:
+        raise PycoronerError("pycoroner: %s not found (looked in %s); build it with "
+                             "`cargo build --release -p pycoroner-ffi` or set PYCORONER_LIB"
+                             % (LIB_NAME, ", ".join(tried)))
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError as e:
+        raise PycoronerError("pycoroner: cannot load %s: %s" % (path, e))
+    lib.pycoroner_abi_version.restype = ctypes.c_uint32
+    version = lib.pycoroner_abi_version()
+    if version != ABI_VERSION:
+        raise PycoronerError("pycoroner: %s has ABI version %d but this script speaks version %d; "
+                             "use the script and library of the same build" % (path, version, ABI_VERSION))
+    lib.pycoroner_open.restype = ctypes.c_void_p
+    lib.pycoroner_open.argtypes = [ctypes.POINTER(Callbacks), ctypes.c_char_p]
+    lib.pycoroner_last_error.restype = ctypes.c_void_p
+    lib.pycoroner_request.restype = ctypes.c_void_p
+    lib.pycoroner_request.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    lib.pycoroner_free.argtypes = [ctypes.c_void_p]
+    lib.pycoroner_close.argtypes = [ctypes.c_void_p]
+    lib.path = path
+    _lib = lib
+    return lib
+
+
+def _take_string(lib, ptr):
+    if not ptr:
+        return None
+    try:
+        return ctypes.string_at(ptr).decode("utf-8", "replace")
+    finally:
+        lib.pycoroner_free(ptr)
+
+
+class Backend(object):
+    """What a debugger provides. Subclasses override these."""
+
+    def read(self, addr, size):
+        """bytes, or None if unreadable."""
+        raise NotImplementedError
+
+    def mappings(self):
+        """[(start, end, file_offset, path)] of file-backed mappings."""
+        raise NotImplementedError
+
+    def threads(self):
+        """[lwp]"""
+        raise NotImplementedError
+
+    def registers(self, lwp):
+        """27 ints in REGISTER_NAMES order, or None."""
+        return None
+
+
+class Session(object):
+    """One view of the stopped inferior (open a new one when it has run)."""
+
+    def __init__(self, lib, backend, options):
+        self.lib = lib
+        self.backend = backend
+        self._keep = []
+
+        def read(_ctx, addr, buf, size):
+            try:
+                data = backend.read(addr, size)
+                if data is None or len(data) != size:
+                    return 1
+                ctypes.memmove(buf, data, size)
+                return 0
+            except Exception:
+                return 1
+
+        def maps(_ctx, out, cap):
+            try:
+                ms = backend.mappings()
+                for i, (start, end, off, path) in enumerate(ms[:cap]):
+                    p = path.encode("utf-8", "surrogateescape")
+                    self._keep.append(p)
+                    out[i] = Mapping(start, end, off, p)
+                return len(ms)
+            except Exception:
+                return -1
+
+        def threads(_ctx, out, cap):
+            try:
+                ts = backend.threads()
+                for i, t in enumerate(ts[:cap]):
+                    out[i] = t
+                return len(ts)
+            except Exception:
+                return -1
+
+        def regs(_ctx, lwp, out):
+            try:
+                r = backend.registers(lwp)
+                if not r:
+                    return 1
+                for i, v in enumerate(r[:27]):
+                    out[i] = v & 0xFFFFFFFFFFFFFFFF
+                return 0
+            except Exception:
+                return 1
+
+        self._callbacks = Callbacks(None, READ(read), MAPS(maps), THREADS(threads), REGS(regs))
+        handle = lib.pycoroner_open(ctypes.byref(self._callbacks), json.dumps(options).encode())
+        if not handle:
+            raise PycoronerError("pycoroner: " + (_take_string(lib, lib.pycoroner_last_error()) or "cannot open"))
+        self._handle = handle
+
+    def request(self, **req):
+        """The library's answer (a dict); PycoronerError if it failed."""
+        if not self._handle:
+            raise PycoronerError("pycoroner: the session is closed")
+        text = _take_string(self.lib, self.lib.pycoroner_request(self._handle, json.dumps(req).encode()))
+        if text is None:
+            raise PycoronerError("pycoroner: no answer (out of memory?)")
+        answer = json.loads(text)
+        if not answer.get("ok"):
+            raise PycoronerError(answer.get("error") or "pycoroner: request failed")
+        return answer
+
+    def close(self):
+        if self._handle:
+            self.lib.pycoroner_close(self._handle)
+            self._handle = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def python_levels(session, lwp, frames):
+    """The native level of each Python frame of thread `lwp` (None where no native
+    frame ran it). `frames`: the thread's native frames, newest first, as dicts
+    (function, module, inlined, pc)."""
+    answer = session.request(request="splice", lwp=lwp, frames=frames, native="all")
+    levels = [None] * len(answer["python"])
+    for level, step in enumerate(answer["steps"]):
+        for i in step.get("python", []):
+            if i < len(levels):
+                levels[i] = level
+    return levels
+
+
+class Navigator(object):
+    """py-up / py-down / the selected Python frame, over a debugger's frames.
+
+    `levels` (from python_levels) place each Python frame at a native level. The state
+    remembered between commands is (lwp, native level, python index)."""
+
+    def __init__(self):
+        self.state = None
+
+    def current(self, lwp, level, levels, older=True):
+        """The selected Python frame: the remembered one if the debugger still selects
+        its native frame, else the first Python frame at or older than `level`."""
+        if self.state and self.state[0] == lwp and self.state[1] == level:
+            return self.state[2]
+        for i, lv in enumerate(levels):
+            if lv is not None and lv >= level:
+                return i
+        return None
+
+    def move(self, lwp, level, levels, delta):
+        """The index after moving `delta` (+1 older, -1 newer), or None at the end."""
+        if self.state and self.state[0] == lwp and self.state[1] == level:
+            target = self.state[2] + delta
+        elif delta > 0:
+            target = next((i for i, lv in enumerate(levels) if lv is not None and lv > level), None)
+            at = next((i for i, lv in enumerate(levels) if lv == level), None)
+            if at is not None:
+                target = at + 1
+        else:
+            below = [i for i, lv in enumerate(levels) if lv is not None and lv < level]
+            target = below[-1] if below else None
+        if target is None or target < 0 or target >= len(levels) or levels[target] is None:
+            return None
+        self.state = (lwp, levels[target], target)
+        return target

@@ -1,0 +1,256 @@
+"""pycoroner for lldb: `command script import lldb/pycoroner.py`.
+
+Gives the commands of the gdb script (py-bt, py-bt-full, py-list, py-locals, py-print,
+py-up, py-down, py-threads) and a summary provider for `PyObject *` and the other
+`Py*Object *` types. All CPython decoding is done by pycoroner's Rust library
+(libpycoroner_ffi.so next to this file, in ../target/release, or $PYCORONER_LIB);
+this script only hands it lldb's memory, modules and threads.
+"""
+
+import os
+import sys
+
+import lldb
+
+_here = os.path.dirname(os.path.abspath(os.path.realpath(__file__)))
+for _d in (_here, os.path.join(os.path.dirname(_here), "gdb")):
+    if os.path.isfile(os.path.join(_d, "pycoroner_ffi.py")) and _d not in sys.path:
+        sys.path.insert(0, _d)
+
+import pycoroner_ffi as ffi  # noqa: E402
+
+PAGE = 0x1000
+
+
+class LldbBackend(ffi.Backend):
+    def __init__(self, target):
+        self.target = target
+        self.process = target.GetProcess()
+
+    def read(self, addr, size):
+        if size == 0:
+            return b""
+        err = lldb.SBError()
+        data = self.process.ReadMemory(addr, size, err)
+        if err.Success() and data is not None and len(data) == size:
+            return data
+        # A core lacks read-only file-backed segments: lldb reads them from the module.
+        err = lldb.SBError()
+        data = self.target.ReadMemory(lldb.SBAddress(addr, self.target), size, err)
+        if data is not None and len(data) == size:
+            return data
+        return None
+
+    def mappings(self):
+        out = []
+        for m in self.target.module_iter():
+            path = m.GetFileSpec().fullpath
+            if not path:
+                continue
+            for i in range(m.GetNumSections()):
+                s = m.GetSectionAtIndex(i)
+                if not s.GetName().startswith("PT_LOAD"):
+                    continue
+                load = s.GetLoadAddress(self.target)
+                if load == lldb.LLDB_INVALID_ADDRESS or s.GetFileByteSize() == 0:
+                    continue
+                start, offset = load & ~(PAGE - 1), s.GetFileOffset() & ~(PAGE - 1)
+                end = (load + s.GetFileByteSize() + PAGE - 1) & ~(PAGE - 1)
+                out.append((start, end, offset, path))
+        out.sort()
+        return out
+
+    def threads(self):
+        return [t.GetThreadID() for t in self.process]
+
+    def registers(self, lwp):
+        # lldb has no fs_base: pycoroner then matches 3.6/3.7 thread states through
+        # glibc's thread descriptor. rip/rsp/rbp allow native unwinding.
+        t = self.process.GetThreadByID(lwp)
+        if not t.IsValid() or t.GetNumFrames() == 0:
+            return None
+        f = t.GetFrameAtIndex(0)
+        regs = []
+        for name in ffi.REGISTER_NAMES:
+            v = f.FindRegister(name)
+            regs.append(v.GetValueAsUnsigned(0) if v.IsValid() else 0)
+        return regs
+
+
+class State(object):
+    def __init__(self):
+        self.key = None
+        self.session = None
+        self.navigator = ffi.Navigator()
+
+    def get(self, debugger):
+        target = debugger.GetSelectedTarget()
+        process = target.GetProcess()
+        if not process.IsValid():
+            raise ffi.PycoronerError("pycoroner: no process or core file")
+        key = (process.GetUniqueID(), process.GetProcessID(), process.GetStopID())
+        if key != self.key or self.session is None:
+            if self.session is not None:
+                self.session.close()
+            self.session = None
+            options = {"pid": process.GetProcessID()}
+            exe = target.GetExecutable().fullpath
+            if exe:
+                options["executable"] = exe
+            self.session = ffi.Session(ffi.load(_here), LldbBackend(target), options)
+            self.key = key
+        return self.session
+
+
+STATE = State()
+
+
+def _thread(debugger):
+    t = debugger.GetSelectedTarget().GetProcess().GetSelectedThread()
+    if not t.IsValid():
+        raise ffi.PycoronerError("pycoroner: no thread selected")
+    return t
+
+
+def _describe(frame, last_of_physical):
+    """One frame for the library's splice. lldb lists a physical frame's inlined calls
+    and then its function, but sometimes leaves the function's own frame out: the last
+    frame of a physical frame (same CFA) then stands for it."""
+    m = frame.GetModule().GetFileSpec().fullpath
+    name, inlined = frame.GetFunctionName(), frame.IsInlined()
+    if last_of_physical and inlined and frame.GetFunction().IsValid():
+        name, inlined = frame.GetFunction().GetName(), False
+    return {"function": name, "module": m, "inlined": inlined, "pc": frame.GetPC()}
+
+
+def _levels(session, thread):
+    frames = [thread.GetFrameAtIndex(i) for i in range(thread.GetNumFrames())]
+    described = [
+        _describe(f, i + 1 == len(frames) or frames[i + 1].GetCFA() != f.GetCFA()) for i, f in enumerate(frames)
+    ]
+    return ffi.python_levels(session, thread.GetThreadID(), described)
+
+
+def _selected_index(session, thread):
+    levels = _levels(session, thread)
+    if not any(lv is not None for lv in levels):
+        return 0 if levels else None
+    return STATE.navigator.current(thread.GetThreadID(), thread.GetSelectedFrame().GetFrameID(), levels)
+
+
+def _command(fn):
+    """One line on error (as output, so a batch goes on), lldb stays usable."""
+
+    def run(debugger, command, result, internal_dict):
+        try:
+            text = fn(debugger, command.strip())
+        except ffi.PycoronerError as e:
+            text = "%s\n" % e
+        except Exception as e:  # a bug here must not break the session
+            text = "pycoroner: internal error: %s: %s\n" % (type(e).__name__, e)
+        result.Print(text)
+
+    run.__doc__ = fn.__doc__
+    run.__name__ = fn.__name__
+    return run
+
+
+@_command
+def py_bt(debugger, arg):
+    """Display the current Python frame and all the frames within its call stack (if any)"""
+    s, t = STATE.get(debugger), _thread(debugger)
+    return s.request(request="py-bt", lwp=t.GetThreadID())["text"]
+
+
+@_command
+def py_bt_full(debugger, arg):
+    """Like py-bt, with each frame's locals"""
+    s, t = STATE.get(debugger), _thread(debugger)
+    return s.request(request="py-bt", lwp=t.GetThreadID(), full=True, levels=_levels(s, t))["text"]
+
+
+@_command
+def py_locals(debugger, arg):
+    """Print the local variables of the selected Python frame"""
+    s, t = STATE.get(debugger), _thread(debugger)
+    i = _selected_index(s, t)
+    if i is None:
+        raise ffi.PycoronerError("Unable to locate python frame")
+    return s.request(request="py-locals", lwp=t.GetThreadID(), index=i)["text"]
+
+
+@_command
+def py_print(debugger, arg):
+    """Look up the given python variable name, and print it"""
+    if not arg:
+        raise ffi.PycoronerError("usage: py-print NAME")
+    s, t = STATE.get(debugger), _thread(debugger)
+    i = _selected_index(s, t)
+    if i is None:
+        raise ffi.PycoronerError("Unable to locate python frame")
+    return s.request(request="py-print", lwp=t.GetThreadID(), index=i, name=arg)["text"]
+
+
+@_command
+def py_list(debugger, arg):
+    """List the current Python source code, if any: py-list [START[,END]]"""
+    s, t = STATE.get(debugger), _thread(debugger)
+    i = _selected_index(s, t)
+    if i is None:
+        raise ffi.PycoronerError("Unable to locate python frame")
+    return s.request(request="py-list", lwp=t.GetThreadID(), index=i, args=arg)["text"]
+
+
+def _move(debugger, delta, end_message):
+    s, t = STATE.get(debugger), _thread(debugger)
+    levels = _levels(s, t)
+    if not levels:
+        raise ffi.PycoronerError("Unable to locate python frame")
+    target = STATE.navigator.move(t.GetThreadID(), t.GetSelectedFrame().GetFrameID(), levels, delta)
+    if target is None:
+        raise ffi.PycoronerError(end_message)
+    t.SetSelectedFrame(levels[target])
+    return s.request(request="frame", lwp=t.GetThreadID(), index=target, level=levels[target])["text"]
+
+
+@_command
+def py_up(debugger, arg):
+    """Select and print the python stack frame that called this one (if any)"""
+    return _move(debugger, 1, "Unable to find an older python frame")
+
+
+@_command
+def py_down(debugger, arg):
+    """Select and print the python stack frame called by this one (if any)"""
+    return _move(debugger, -1, "Unable to find a newer python frame")
+
+
+@_command
+def py_threads(debugger, arg):
+    """Every thread's Python stack, faulthandler-style: py-threads [--native|--native-all]"""
+    mode = {"": "off", "--native": "folded", "--native-all": "all"}.get(arg)
+    if mode is None:
+        raise ffi.PycoronerError("usage: py-threads [--native|--native-all]")
+    return STATE.get(debugger).request(request="py-threads", native=mode)["text"]
+
+
+def pyobject_summary(valobj, internal_dict):
+    """`PyObject *` (and friends) as Python would write the object."""
+    try:
+        addr = valobj.GetValueAsUnsigned(0)
+        if addr == 0:
+            return ""
+        return STATE.get(valobj.GetTarget().GetDebugger()).request(request="repr", address=addr)["text"]
+    except Exception:
+        return ""
+
+
+_COMMANDS = (("py-bt", "py_bt"), ("py-bt-full", "py_bt_full"), ("py-locals", "py_locals"), ("py-print", "py_print"),
+             ("py-list", "py_list"), ("py-up", "py_up"), ("py-down", "py_down"), ("py-threads", "py_threads"))
+
+
+def __lldb_init_module(debugger, internal_dict):
+    for name, fn in _COMMANDS:
+        debugger.HandleCommand("command script add -o -f %s.%s %s" % (__name__, fn, name))
+    for pattern in (r"^Py[A-Za-z]*Object \*$", r"^struct _object \*$", r"^_object \*$", r"^PyObject \*const$"):
+        debugger.HandleCommand("type summary add -x \"%s\" -F %s.pyobject_summary" % (pattern, __name__))
