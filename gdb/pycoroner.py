@@ -343,6 +343,26 @@ class PythonFrameDecorator(FrameDecorator):
         return None
 
 
+class NativeFrameDecorator(FrameDecorator):
+    """A C frame as plain `bt` names it: `??` where it has no symbol (gdb's default
+    decorator would print an empty name once any frame filter runs)."""
+
+    def function(self):
+        f = super(NativeFrameDecorator, self).function()
+        if f is None:
+            return "??"
+        if isinstance(f, int) and gdb.block_for_pc(f) is None and not _minsym(f):
+            return "??"  # a bare pc gdb cannot name either
+        return f
+
+
+def _minsym(pc):
+    try:
+        return gdb.execute("info symbol 0x%x" % pc, to_string=True).find(" in section ") >= 0
+    except gdb.error:
+        return False
+
+
 class PythonFrameFilter(object):
     def __init__(self):
         self.name = "pycoroner"
@@ -367,9 +387,9 @@ class PythonFrameFilter(object):
             if kind == "eval":
                 out.extend(PythonFrameDecorator(dec, python[i]) for i in step["python"] if i < len(python))
                 if STATE.filter_mode == "all":
-                    out.append(dec)
+                    out.append(NativeFrameDecorator(dec))
                 continue
-            out.append(dec)
+            out.append(NativeFrameDecorator(dec))
         return iter(out)
 
 
