@@ -4,75 +4,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{compare_with_faulthandler, pycoroner};
-use pycoroner_testkit::{all_interpreters, repo_root, run, Interpreter};
-
-struct Target {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-    dump: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(py: &Interpreter) -> Target {
-    let dir = tempfile::tempdir().expect("tmp");
-    let dump = dir.path().join("faulthandler.txt");
-    let mut child = Command::new(&py.path)
-        .arg(repo_root().join("fixtures/live/parked.py"))
-        .arg(&dump)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start target");
-    let stdin = child.stdin.take().expect("stdin");
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("ready line");
-    assert_eq!(line, "ready\n", "{}", py.id());
-    Target { child, stdin, stdout, dump, _dir: dir }
-}
-
-impl Target {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Wait (bounded) for faulthandler's watchdog dump to be complete: it ends with the
-    /// main thread's <module> frame.
-    fn ground_truth(&self) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let text = std::fs::read_to_string(&self.dump).unwrap_or_default();
-            if text.lines().last().is_some_and(|l| l.contains("parked.py") && l.ends_with(" in <module>")) {
-                return text;
-            }
-            assert!(Instant::now() < deadline, "no complete faulthandler dump:\n{text}");
-            std::thread::yield_now();
-        }
-    }
-
-    /// The target answers: its responder thread echoes a line.
-    fn answers(&mut self) -> bool {
-        if writeln!(self.stdin, "ping").and_then(|()| self.stdin.flush()).is_err() {
-            return false;
-        }
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).is_ok() && line == "echo ping\n"
-    }
-}
+use pycoroner_testkit::{all_interpreters, run, Parked};
 
 /// Every thread of `pid` in a ptrace stop ('t')?
 fn any_thread_traced(pid: u32) -> bool {
@@ -88,7 +25,7 @@ fn any_thread_traced(pid: u32) -> bool {
 fn live_stacks_equal_faulthandler_and_target_runs_on() {
     let mut failures = Vec::new();
     for py in &all_interpreters() {
-        let mut t = start(py);
+        let mut t = Parked::start(py);
         let truth = t.ground_truth();
         let (code, out, err) = run(pycoroner().arg("pid").arg(t.pid().to_string()).args(["--format", "json", "--no-cache"]));
         if code != Some(0) {
@@ -128,7 +65,7 @@ fn live_stacks_equal_faulthandler_and_target_runs_on() {
 #[test]
 fn sigkill_mid_read_never_leaves_the_target_stopped() {
     let Some(py) = all_interpreters().into_iter().last() else { return };
-    let mut t = start(&py);
+    let mut t = Parked::start(&py);
     let mut reader = pycoroner()
         .arg("pid")
         .arg(t.pid().to_string())
@@ -155,7 +92,7 @@ fn sigkill_mid_read_never_leaves_the_target_stopped() {
 fn refused_attach_is_one_line_naming_the_fix() {
     let Some(setpriv) = pycoroner_testkit::require_tool("setpriv") else { return };
     let Some(py) = all_interpreters().into_iter().last() else { return };
-    let t = start(&py);
+    let t = Parked::start(&py);
     // As an unprivileged user, a root process cannot be traced.
     let bin = Path::new(env!("CARGO_BIN_EXE_pycoroner"));
     let (code, out, err) = run(Command::new(setpriv)
@@ -179,7 +116,7 @@ fn refused_attach_is_one_line_naming_the_fix() {
 #[test]
 fn print_object_of_live_process() {
     let Some(py) = all_interpreters().into_iter().last() else { return };
-    let mut t = start(&py);
+    let mut t = Parked::start(&py);
     let (code, out, err) = run(pycoroner().arg("pid").arg(t.pid().to_string()).args(["--locals", "--format", "json"]));
     assert_eq!(code, Some(0), "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
@@ -210,7 +147,7 @@ fn live_native_stacks_equal_gdb() {
     }
     let mut failures = Vec::new();
     for py in all_interpreters().iter().filter(|p| !p.version.contains("sid")) {
-        let t = start(py);
+        let t = Parked::start(py);
         let truth = t.ground_truth();
         let (code, out, err) = run(pycoroner().arg("pid").arg(t.pid().to_string()).args(["--native-all", "--format", "json"]));
         if code != Some(0) {

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use pycoroner_testkit::{
     crash, debian_interpreters, faulthandler_escape, parse_faulthandler, pyenv_interpreters, repo_root, require_tool,
-    scenario, FhThread, Interpreter,
+    scenario, FhThread, Interpreter, Parked,
 };
 
 /// Scenarios whose every thread is compared (subinterpreter: the current interpreter's).
@@ -451,33 +451,9 @@ fn live_attach_and_breakpoint_in_c_called_from_python() {
     for py in &pyenv_interpreters() {
         let tag = format!("[{}]", py.id());
         // A live, parked target: gdb -p and lldb -p, then it must still answer.
-        let dir = tempfile::tempdir().expect("tmp");
-        let dump = dir.path().join("fh.txt");
-        let mut child = Command::new(&py.path)
-            .arg(repo_root().join("fixtures/live/parked.py"))
-            .arg(&dump)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start target");
-        let mut stdin = child.stdin.take().expect("stdin");
-        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        use std::io::{BufRead, Write};
-        let _ = stdout.read_line(&mut line);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        let truth = loop {
-            let text = std::fs::read_to_string(&dump).unwrap_or_default();
-            if text.lines().last().is_some_and(|l| l.contains("parked.py") && l.ends_with(" in <module>")) {
-                break text;
-            }
-            if std::time::Instant::now() > deadline {
-                break String::new();
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        };
-        let truth = parse_faulthandler(&truth);
-        let pid = child.id().to_string();
+        let mut target = Parked::start(py);
+        let truth = parse_faulthandler(&target.ground_truth());
+        let pid = target.pid().to_string();
         let out = gdb(&["-p", &pid], &["thread apply all py-bt"], false, cache.path());
         let threads = gdb_threads(section(&sections(&out), "thread apply all py-bt", 0));
         let out2 = lldb(&["-p", &pid], &["py-threads"], cache.path());
@@ -498,14 +474,12 @@ fn live_attach_and_breakpoint_in_c_called_from_python() {
         if truth.is_empty() {
             failures.push(format!("{tag} no faulthandler dump of the live target"));
         }
-        let mut echo = String::new();
-        let alive = writeln!(stdin, "ping").and_then(|()| stdin.flush()).is_ok() && stdout.read_line(&mut echo).is_ok();
-        if !alive || echo != "echo ping\n" {
-            failures.push(format!("{tag} the target does not answer after gdb and lldb detached ({echo:?})"));
+        if !target.answers() {
+            failures.push(format!("{tag} the target does not answer after gdb and lldb detached"));
         }
-        let _ = child.kill();
-        let _ = child.wait();
+        drop(target);
 
+        let dir = tempfile::tempdir().expect("tmp");
         // Started under the debugger, stopped in C (time.sleep) called from Python.
         let side = dir.path().join("bp.txt");
         let (exe, bp, side_s) = (py.path.to_string_lossy().into_owned(), bp_script.to_string_lossy().into_owned(), side.to_string_lossy().into_owned());

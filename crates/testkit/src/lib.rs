@@ -464,6 +464,75 @@ pub fn build_crashy(python: &Path, dir: &Path) -> Result<PathBuf, String> {
     Ok(dir.to_path_buf())
 }
 
+/// A live target: `fixtures/live/parked.py` with its threads parked in known
+/// functions, faulthandler's watchdog dump of them as ground truth, and a responder
+/// thread that echoes stdin (to check it still runs). Killed when dropped.
+pub struct Parked {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+    dump: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Parked {
+    /// Start it under `py` and wait until it says it is ready.
+    pub fn start(py: &Interpreter) -> Parked {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().expect("tmp");
+        let dump = dir.path().join("faulthandler.txt");
+        let mut child = Command::new(&py.path)
+            .arg(repo_root().join("fixtures/live/parked.py"))
+            .arg(&dump)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start target");
+        let stdin = child.stdin.take().expect("stdin");
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("ready line");
+        assert_eq!(line, "ready\n", "{}", py.id());
+        Parked { child, stdin, stdout, dump, _dir: dir }
+    }
+
+    /// Its pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Wait (bounded) for faulthandler's watchdog dump to be complete: it ends with the
+    /// main thread's <module> frame.
+    pub fn ground_truth(&self) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let text = std::fs::read_to_string(&self.dump).unwrap_or_default();
+            if text.lines().last().is_some_and(|l| l.contains("parked.py") && l.ends_with(" in <module>")) {
+                return text;
+            }
+            assert!(std::time::Instant::now() < deadline, "no complete faulthandler dump:\n{text}");
+            std::thread::yield_now();
+        }
+    }
+
+    /// The target answers: its responder thread echoes a line.
+    pub fn answers(&mut self) -> bool {
+        use std::io::{BufRead, Write};
+        if writeln!(self.stdin, "ping").and_then(|()| self.stdin.flush()).is_err() {
+            return false;
+        }
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).is_ok() && line == "echo ping\n"
+    }
+}
+
+impl Drop for Parked {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
