@@ -101,14 +101,7 @@ impl Target for CallbackTarget {
         self.mappings.clone()
     }
     fn resolve_path(&self, path: &str) -> Option<PathBuf> {
-        if let Some(root) = &self.sysroot {
-            let p = root.join(path.trim_start_matches('/'));
-            if p.is_file() {
-                return Some(p);
-            }
-        }
-        let p = PathBuf::from(path);
-        p.is_file().then_some(p)
+        crate::resolve_under(self.sysroot.as_deref(), path)
     }
     fn executable(&self) -> Option<String> {
         self.executable.clone()

@@ -295,14 +295,7 @@ impl ElfCore {
 
     /// Where a mapped file is found on this machine: under the sysroot first, then as is.
     pub fn resolve_path(&self, path: &str) -> Option<PathBuf> {
-        if let Some(root) = &self.sysroot {
-            let p = root.join(path.trim_start_matches('/'));
-            if p.is_file() {
-                return Some(p);
-            }
-        }
-        let p = PathBuf::from(path);
-        p.is_file().then_some(p)
+        crate::resolve_under(self.sysroot.as_deref(), path)
     }
 
     /// The executable's path: AT_EXECFN read from memory, else the NT_FILE mapping

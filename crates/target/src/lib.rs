@@ -78,3 +78,16 @@ impl Target for ElfCore {
         format!("core file {}", self.path().display())
     }
 }
+
+/// Where a file the target mapped is found on this machine: under `sysroot` first (a
+/// core from another machine, a container's root), then as is.
+pub fn resolve_under(sysroot: Option<&std::path::Path>, path: &str) -> Option<std::path::PathBuf> {
+    if let Some(root) = sysroot {
+        let p = root.join(path.trim_start_matches('/'));
+        if p.is_file() {
+            return Some(p);
+        }
+    }
+    let p = std::path::PathBuf::from(path);
+    p.is_file().then_some(p)
+}
