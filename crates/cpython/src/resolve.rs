@@ -115,6 +115,8 @@ pub const DWARF_SPEC: &[(&str, &[(&str, &str)])] = &[
     ("code_vars.localsplusnames", &[("PyCodeObject", "co_localsplusnames")]),
     ("code_vars.localspluskinds", &[("PyCodeObject", "co_localspluskinds")]),
     ("frame_vars.localsplus", &[("_frame", "f_localsplus")]),
+    ("frame_vars.globals", &[("_PyInterpreterFrame", "f_globals"), ("_frame", "f_globals")]),
+    ("frame_vars.builtins", &[("_PyInterpreterFrame", "f_builtins"), ("_frame", "f_builtins")]),
     ("exc.curexc_value", &[("_ts", "curexc_value")]),
     ("exc.current_exception", &[("_ts", "current_exception")]),
     ("exc.tstate_exc_value", &[("_ts", "exc_value")]),

@@ -61,11 +61,19 @@ pub fn handle(s: &mut Session, req: &Value) -> Result<Value, String> {
         "py-print" => {
             let (lwp, index) = (lwp(req)?, index(req)?);
             let name = req.get("name").and_then(Value::as_str).ok_or("py-print needs a name")?;
-            let r = s.report(true, NativeMode::Off)?;
-            let f = nth(r, lwp, index)?;
-            let text = match f.locals.iter().flatten().find(|v| v.name == name) {
-                Some(v) => format!("local {} = {}\n", py_quote(name), truncated(&v.repr)),
-                None => format!("{} not found (pycoroner reads a frame's locals, not yet its globals)\n", py_quote(name)),
+            // As CPython's script: the frame's locals, then its globals, then builtins.
+            let (local, frame) = {
+                let f = nth(s.report(true, NativeMode::Off)?, lwp, index)?;
+                (f.locals.iter().flatten().find(|v| v.name == name).map(|v| v.repr.clone()), f.address)
+            };
+            let outer = match (&local, frame) {
+                (None, Some(a)) => pycoroner::lookup_global(&s.target, &s.prepared, &s.options, a, name).map_err(|e| e.to_string())?,
+                _ => None,
+            };
+            let text = match (local, outer) {
+                (Some(repr), _) => format!("local {} = {}\n", py_quote(name), truncated(&repr)),
+                (None, Some((scope, repr))) => format!("{scope} {} = {}\n", py_quote(name), truncated(&repr)),
+                (None, None) => format!("{} not found\n", py_quote(name)),
             };
             Ok(json!({ "text": text }))
         }

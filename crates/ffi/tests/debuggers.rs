@@ -275,7 +275,8 @@ fn navigation_locals_print_and_list_in_gdb_and_lldb() {
         let mut cmds = vec!["py-up", "py-up", "py-up", "py-locals", "py-list", "py-bt-full"];
         let prints: Vec<String> = reprs.iter().map(|(n, _)| format!("py-print {n}")).collect();
         cmds.extend(prints.iter().map(String::as_str));
-        cmds.extend(["py-print no_such_name", "py-down", "py-down", "py-down"]);
+        cmds.extend(["py-print no_such_name", "py-print Point", "py-print __name__", "py-print True", "py-print len"]);
+        cmds.extend(["py-down", "py-down", "py-down"]);
         cmds.extend(std::iter::repeat_n("py-up", depth));
         let gdb_out = gdb(&[&exe, &core], &cmds, false, cache.path());
         let lldb_out = lldb(&["-c", &core, &exe], &cmds, cache.path());
@@ -306,8 +307,21 @@ fn navigation_locals_print_and_list_in_gdb_and_lldb() {
                     failures.push(format!("{tag} py-print #{i}: {got:?}, want {want:?}"));
                 }
             }
-            if !section(&s, "py-print no_such_name", 0).starts_with("'no_such_name' not found") {
+            if section(&s, "py-print no_such_name", 0).trim_end() != "'no_such_name' not found" {
                 failures.push(format!("{tag} py-print of an unknown name: {}", section(&s, "py-print no_such_name", 0)));
+            }
+            // Names the frame does not bind: its module's globals, then builtins.
+            for (cmd, want) in [
+                ("py-print Point", "global 'Point' = <class '__main__.Point'>"),
+                ("py-print __name__", "global '__name__' = '__main__'"),
+                ("py-print True", "builtin 'True' = True"),
+            ] {
+                if section(&s, cmd, 0).trim_end() != want {
+                    failures.push(format!("{tag} {cmd}: {:?}, want {want:?}", section(&s, cmd, 0)));
+                }
+            }
+            if !section(&s, "py-print len", 0).starts_with("builtin 'len' = <") {
+                failures.push(format!("{tag} py-print len: {:?}", section(&s, "py-print len", 0)));
             }
             let listing = section(&s, "py-list", 0);
             let want = source.lines().nth(line as usize - 1).unwrap_or("");

@@ -342,6 +342,11 @@ offsets_table! {
     frame_vars: FrameVars {
         /// `f_localsplus` of a `PyFrameObject` (≤3.10).
         localsplus,
+        /// `f_globals` of the frame the walk yields (`PyFrameObject` ≤3.10,
+        /// `_PyInterpreterFrame` 3.11+).
+        globals,
+        /// `f_builtins` of the same frame.
+        builtins,
     }
     /// Thread-state exception fields.
     exc: Exc {
@@ -392,7 +397,7 @@ pub struct Layout {
 }
 
 /// Current serialized format of [`Layout`]; caches with another value are ignored.
-pub const LAYOUT_FORMAT: u32 = 4;
+pub const LAYOUT_FORMAT: u32 = 5;
 
 #[cfg(test)]
 mod tests {

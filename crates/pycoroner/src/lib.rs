@@ -103,6 +103,35 @@ pub fn render_object_prepared(target: &dyn Target, prepared: &Prepared, options:
     Ok((r.type_name(RemoteAddr(addr)).ok(), r.repr(RemoteAddr(addr))))
 }
 
+/// A name a frame does not bind, looked up as CPython's `py-print` does after the
+/// frame's locals: in the frame's globals, then its builtins. `frame` is a Python
+/// frame's `address` in the report. Returns the scope (`global` or `builtin`) and the
+/// value's repr; `None` where neither has it (or this build's layout lacks the fields).
+pub fn lookup_global(
+    target: &dyn Target,
+    prepared: &Prepared,
+    options: &Options,
+    frame: u64,
+    name: &str,
+) -> Result<Option<(&'static str, String)>, AnalyzeError> {
+    let found = &prepared.found;
+    let models = models_for(found, &mut Vec::new())?;
+    let known = KnownObjects::from_symbols(|s| found.symbol(s));
+    let o = &found.layout.offsets;
+    let r = Renderer::new(target, o, models, &known, options.limits);
+    for (scope, key) in [("global", "frame_vars.globals"), ("builtin", "frame_vars.builtins")] {
+        let Some(at) = o.get(key).and_then(|off| frame.checked_add(off)) else { continue };
+        let dict = match target.read_ptr(RemoteAddr(at)) {
+            Ok(d) if !d.is_null() => d,
+            _ => continue,
+        };
+        if let Some(v) = r.dict_get_str(dict, name) {
+            return Ok(Some((scope, r.repr(v))));
+        }
+    }
+    Ok(None)
+}
+
 /// Read every thread of a prepared target.
 pub fn analyze_prepared(target: &dyn Target, prepared: &Prepared, options: &Options) -> Result<Report, AnalyzeError> {
     analyze_prepared_then(target, prepared, options, &mut || {})
