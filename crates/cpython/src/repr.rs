@@ -61,6 +61,8 @@ pub enum Kind {
     Cell,
     /// `NoneType`.
     NoneType,
+    /// `builtin_function_or_method` (a C function or a C method bound to its object).
+    BuiltinFunction,
 }
 
 /// Exported symbol of each built-in type, and the kind it stands for.
@@ -84,6 +86,8 @@ pub const TYPE_SYMBOLS: &[(&str, Kind)] = &[
     ("PyFrame_Type", Kind::Frame),
     ("PyCell_Type", Kind::Cell),
     ("_PyNone_Type", Kind::NoneType),
+    ("PyCFunction_Type", Kind::BuiltinFunction),
+    ("PyCMethod_Type", Kind::BuiltinFunction),
 ];
 
 /// Singletons the renderer recognizes by address.
@@ -458,6 +462,26 @@ impl<'a> Renderer<'a> {
                 format!("<code object {name} at {obj}, file \"{file}\", line {line}>")
             }
             Kind::Frame => format!("<frame at {obj}>"),
+            Kind::BuiltinFunction => {
+                // meth_repr (Objects/methodobject.c): bound to nothing or to a module, a
+                // function; else a method of its object. (A layout without these fields,
+                // from _Py_DebugOffsets, gets the generic form.)
+                if ["cfunction.ml", "cfunction.self_", "methoddef.name"].iter().any(|k| self.o.get(k).is_none()) {
+                    return Ok(format!("<{} object at {obj}>", self.type_short_name(ty)?));
+                }
+                let def = self.ptr(obj, "cfunction.ml")?;
+                let name = String::from_utf8_lossy(&self.mem.read_cstr(self.ptr(def, "methoddef.name")?, 256)?).into_owned();
+                let slf = self.ptr(obj, "cfunction.self_")?;
+                if slf.is_null() {
+                    return Ok(format!("<built-in function {name}>"));
+                }
+                let ty = objects::ob_type(self.mem, self.o, slf)?;
+                if self.kind(ty)?.0 == Some(Kind::Module) {
+                    return Ok(format!("<built-in function {name}>"));
+                }
+                let tn = String::from_utf8_lossy(&self.mem.read_cstr(self.ptr(ty, "type_object.tp_name")?, 256)?).into_owned();
+                format!("<built-in method {name} of {tn} object at {slf}>")
+            }
             Kind::Cell => {
                 let inner = self.ptr(obj, "cell.obj")?;
                 if inner.is_null() {

@@ -307,6 +307,18 @@ offsets_table! {
         /// `md_dict`.
         dict,
     }
+    /// `PyCFunctionObject` (`builtin_function_or_method`).
+    cfunction: CFunction {
+        /// `m_ml`: its `PyMethodDef`.
+        ml,
+        /// `m_self`: the object (or module) it is bound to.
+        self_,
+    }
+    /// `PyMethodDef`.
+    methoddef: MethodDef {
+        /// `ml_name`.
+        name,
+    }
     /// `PyCellObject`.
     cell: Cell {
         /// `ob_ref`.
@@ -397,7 +409,7 @@ pub struct Layout {
 }
 
 /// Current serialized format of [`Layout`]; caches with another value are ignored.
-pub const LAYOUT_FORMAT: u32 = 5;
+pub const LAYOUT_FORMAT: u32 = 6;
 
 #[cfg(test)]
 mod tests {
