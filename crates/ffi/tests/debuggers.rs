@@ -353,6 +353,73 @@ fn navigation_locals_print_and_list_in_gdb_and_lldb() {
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
 }
 
+/// gdb's `print` of a `PyObject *` (pretty-printer) and lldb's `expression` (summary
+/// provider) show the object as Python's own repr() of it, on every interpreter.
+#[test]
+fn printers_show_objects_as_python_writes_them() {
+    if !tools() {
+        return;
+    }
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for py in &pyenv_interpreters() {
+        let tag = format!("[{}]", py.id());
+        let c = match crash(&py.path, &scenario("locals_values")) {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{tag} {e}"));
+                continue;
+            }
+        };
+        let reprs = sidecar_reprs(c.sidecar.as_deref().unwrap_or(""));
+        // Where each local lives, from the library's own analysis of the core.
+        let core = pycoroner::target::ElfCore::open(&c.core).expect("core");
+        let opts = pycoroner::Options { locals: true, cache_dir: Some(cache.path().into()), ..Default::default() };
+        let report = pycoroner::analyze(&core, &opts).expect("analyze");
+        let addresses: HashMap<String, u64> = report
+            .threads
+            .iter()
+            .flat_map(|t| &t.frames)
+            .filter_map(|f| match f {
+                pycoroner::report::Frame::Python(p) if p.function.as_deref() == Some("inspect_me") => p.locals.clone(),
+                _ => None,
+            })
+            .flatten()
+            .map(|v| (v.name.clone(), v.address))
+            .collect();
+        let picked: Vec<(&String, &String, u64)> = reprs
+            .iter()
+            .filter(|(n, _)| ["mapping", "s_ucs4", "huge", "cyclic", "frozen", "raw", "flt", "tup"].contains(&n.as_str()))
+            .filter_map(|(n, r)| Some((n, r, *addresses.get(n)?)))
+            .collect();
+        if picked.len() < 8 {
+            failures.push(format!("{tag} only {} of 8 locals have an address", picked.len()));
+        }
+        let gdb_cmds: Vec<String> = picked.iter().map(|(_, _, a)| format!("print (PyObject *) {a:#x}")).collect();
+        let lldb_cmds: Vec<String> = picked.iter().map(|(_, _, a)| format!("expression (PyObject *) {a:#x}")).collect();
+        let (exe, corep) = (py.path.to_string_lossy().into_owned(), c.core.to_string_lossy().into_owned());
+        let g = gdb(&[&exe, &corep], &gdb_cmds.iter().map(String::as_str).collect::<Vec<_>>(), false, cache.path());
+        let l = lldb(&["-c", &corep, &exe], &lldb_cmds.iter().map(String::as_str).collect::<Vec<_>>(), cache.path());
+        let (gs, ls) = (sections(&g), sections(&l));
+        for (i, (name, repr, addr)) in picked.iter().enumerate() {
+            // (gdb's stderr lands after the last command's output: first lines only.)
+            let got = section(&gs, &gdb_cmds[i], 0).lines().next().unwrap_or("");
+            let ok = got.strip_prefix('$').and_then(|r| r.split_once(" = ")).is_some_and(|(_, v)| v == repr.as_str());
+            if !ok {
+                failures.push(format!("{tag} gdb print {name}: {got:?}, python {repr}"));
+            }
+            let got = section(&ls, &lldb_cmds[i], 0).lines().next().unwrap_or("");
+            if !got.ends_with(&format!("= {addr:#018x} {repr}")) {
+                failures.push(format!("{tag} lldb expression {name}: {got:?}, python {repr}"));
+            }
+            checked += 1;
+        }
+    }
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(checked > 0);
+}
+
 /// Function names of gdb's `bt` output: `#N  0x... in f (...)`, `#N  f (...)`, and a
 /// frame printed under the level of the Python frames just above it (`0x... in f (...)`,
 /// or `f (...)` when it has inlined calls).
