@@ -80,6 +80,54 @@ class GdbBackend(ffi.Backend):
             selected_frame.select()
 
 
+def _siginfo(thread):
+    """The fatal signal `thread` took ($_siginfo), as the library's open option."""
+    try:
+        si = gdb.parse_and_eval("$_siginfo")
+        number, code = int(si["si_signo"]), int(si["si_code"])
+    except (gdb.error, RuntimeError, ValueError):
+        return None
+    if number not in ffi.FATAL_SIGNALS:
+        return None
+    out = {"number": number, "thread": thread.ptid[1] or thread.ptid[0], "code": code}
+    try:
+        if code > 0:  # raised by the kernel: the faulting address
+            out["address"] = int(si["_sifields"]["_sigfault"]["si_addr"])
+        else:  # sent (kill, tgkill, raise): who sent it
+            out["sender_pid"] = int(si["_sifields"]["_kill"]["si_pid"])
+    except (gdb.error, RuntimeError, ValueError):
+        pass
+    return out
+
+
+def fatal_signal(inferior):
+    """The thread that took a fatal signal (a core's crashing thread, gdb's selected
+    thread after loading it), or None. Other threads are looked at only if needed."""
+    selected = gdb.selected_thread()
+    if selected is not None:
+        found = _siginfo(selected)
+        if found:
+            return found
+    try:
+        frame = gdb.selected_frame()
+    except gdb.error:
+        frame = None
+    try:
+        for t in sorted(inferior.threads(), key=lambda t: t.num):
+            if t == selected:
+                continue
+            t.switch()
+            found = _siginfo(t)
+            if found:
+                return found
+    finally:
+        if selected is not None and selected.is_valid():
+            selected.switch()
+            if frame is not None and frame.is_valid():
+                frame.select()
+    return None
+
+
 class State(object):
     """The session of the current stop, dropped whenever the inferior runs or changes."""
 
@@ -105,6 +153,9 @@ class State(object):
             exe = gdb.current_progspace().filename
             if exe:
                 options["executable"] = exe
+            signal = fatal_signal(inferior)
+            if signal:
+                options["signal"] = signal
             s = ffi.Session(lib, GdbBackend(full_registers), options)
             self.sessions[key] = s
         return s

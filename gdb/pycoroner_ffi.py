@@ -9,6 +9,10 @@ import os
 ABI_VERSION = 1
 LIB_NAME = "libpycoroner_ffi.so"
 # Linux x86_64 `struct user_regs_struct`, the order the library expects.
+# The signals faulthandler reports (SIGILL, SIGABRT, SIGBUS, SIGFPE, SIGSEGV): a thread
+# stopped by one of them is the crashed thread; a breakpoint's SIGTRAP is not.
+FATAL_SIGNALS = (4, 6, 7, 8, 11)
+
 REGISTER_NAMES = (
     "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi", "rdi",
     "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs",

@@ -77,6 +77,17 @@ class LldbBackend(ffi.Backend):
         return regs
 
 
+def fatal_signal(process):
+    """The thread a fatal signal stopped (a core's crashing thread), as the library's
+    open option; lldb gives no si_code or fault address."""
+    for t in process:
+        if t.GetStopReason() == lldb.eStopReasonSignal and t.GetStopReasonDataCount() > 0:
+            number = t.GetStopReasonDataAtIndex(0)
+            if number in ffi.FATAL_SIGNALS:
+                return {"number": int(number), "thread": t.GetThreadID()}
+    return None
+
+
 class State(object):
     def __init__(self):
         self.key = None
@@ -97,6 +108,9 @@ class State(object):
             exe = target.GetExecutable().fullpath
             if exe:
                 options["executable"] = exe
+            signal = fatal_signal(process)
+            if signal:
+                options["signal"] = signal
             self.session = ffi.Session(ffi.load(_here), LldbBackend(target), options)
             self.key = key
         return self.session

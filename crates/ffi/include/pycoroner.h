@@ -54,7 +54,10 @@ uint32_t pycoroner_abi_version(void);
 
 /* Open a session over the stopped inferior. `options_json` may be NULL or an object
  * with any of: "pid" (int), "executable" (str), "cache_dir" (str, or null for no
- * cache), "debug_dirs" ([str]), "sysroot" (str). Finds the interpreter and its layout.
+ * cache), "debug_dirs" ([str]), "sysroot" (str), "signal" ({"number": int, "thread":
+ * LWP, "code": int, "address": int, "sender_pid": int}: the fatal signal a thread took,
+ * which makes it the crashed, "Current" thread; only number and thread are required).
+ * Finds the interpreter and its layout.
  * Returns NULL on failure; pycoroner_last_error then says why in one line. */
 pycoroner_session *pycoroner_open(const pycoroner_callbacks *callbacks, const char *options_json);
 

@@ -14,7 +14,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
 use pycoroner::report::Report;
-use pycoroner::target::{CallbackTarget, FileMapping};
+use pycoroner::target::{CallbackTarget, FileMapping, SignalInfo};
 use pycoroner::{NativeMode, Options, Prepared};
 use serde_json::{json, Value};
 
@@ -77,6 +77,19 @@ struct OpenOptions {
     cache_dir: Option<Option<String>>,
     debug_dirs: Vec<String>,
     sysroot: Option<String>,
+    /// The fatal signal the debugger says a thread took (a core's `$_siginfo`).
+    signal: Option<SignalOption>,
+}
+
+/// `{"number": 11, "thread": LWP, "code": 1, "address": 0, "sender_pid": 42}` (all but
+/// number and thread optional).
+#[derive(serde::Deserialize)]
+struct SignalOption {
+    number: i32,
+    thread: u32,
+    code: Option<i32>,
+    address: Option<u64>,
+    sender_pid: Option<u32>,
 }
 
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
@@ -140,6 +153,14 @@ impl Session {
         });
         let mut target = CallbackTarget::new(read_fn, mappings, &lwps, regs_fn, options.pid, options.executable);
         target.set_sysroot(options.sysroot.map(PathBuf::from));
+        if let Some(sig) = options.signal {
+            // As NT_SIGINFO reads: a fault's address when the kernel raised it (code > 0).
+            let code = sig.code.unwrap_or(1);
+            let addr = sig.address.filter(|_| code > 0 && matches!(sig.number, 4 | 7 | 8 | 11));
+            let sender_pid = sig.sender_pid.filter(|_| code <= 0);
+            let info = SignalInfo { signo: sig.number, code, addr, sender_pid };
+            target.set_signal(sig.thread, info);
+        }
         let mut opts = Options::cli_default();
         if let Some(dir) = options.cache_dir {
             opts.cache_dir = dir.map(PathBuf::from);

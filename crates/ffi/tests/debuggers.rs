@@ -184,8 +184,14 @@ fn py_bt_equals_faulthandler_in_gdb_and_lldb() {
             let exe = py.path.to_string_lossy().into_owned();
             let core = c.core.to_string_lossy().into_owned();
             // gdb: every thread's own py-bt.
-            let out = gdb(&[&exe, &core], &["thread apply all py-bt"], with_cpython, cache.path());
+            let out = gdb(&[&exe, &core], &["thread apply all py-bt", "py-threads"], with_cpython, cache.path());
             let s = sections(&out);
+            // The debugger's signal info makes the crashed thread `Current`, as in a core.
+            let current = truth.iter().find(|t| t.current).map(|t| t.thread_id);
+            let gdb_current = parse_faulthandler(section(&s, "py-threads", 0)).iter().find(|t| t.current).map(|t| t.thread_id);
+            if current.is_none() || gdb_current != current || !section(&s, "py-threads", 0).starts_with("Fatal Python error: ") {
+                failures.push(format!("{tag} gdb py-threads: current thread {gdb_current:x?}, faulthandler's {current:x?}"));
+            }
             let threads = gdb_threads(section(&s, "thread apply all py-bt", 0));
             for fh in &truth {
                 match threads.iter().find(|(id, _)| *id == fh.thread_id) {
@@ -205,6 +211,9 @@ fn py_bt_equals_faulthandler_in_gdb_and_lldb() {
             // py-threads lists every thread state (a thread in a subinterpreter twice,
             // under each interpreter's heading): one of them is faulthandler's.
             let all = parse_faulthandler(section(&s, "py-threads", 0));
+            if all.iter().find(|t| t.current).map(|t| t.thread_id) != current {
+                failures.push(format!("{tag} lldb py-threads marks no or another current thread"));
+            }
             for fh in &truth {
                 let mut candidates = all.iter().filter(|t| t.thread_id == fh.thread_id).peekable();
                 if candidates.peek().is_none() {

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use crate::memory::{Memory, ReadError, RemoteAddr};
-use crate::notes::{FileMapping, Registers, ThreadInfo};
+use crate::notes::{FileMapping, Registers, SignalInfo, ThreadInfo};
 use crate::page_cache::PageCache;
 use crate::Target;
 
@@ -28,6 +28,7 @@ pub struct CallbackTarget {
     pid: Option<u32>,
     executable: Option<String>,
     sysroot: Option<PathBuf>,
+    signal: Option<SignalInfo>,
 }
 
 impl std::fmt::Debug for CallbackTarget {
@@ -62,7 +63,19 @@ impl CallbackTarget {
             })
             .collect();
         let executable = executable.or_else(|| mappings.first().map(|m| m.path.clone()));
-        CallbackTarget { read, cache: PageCache::new(CACHE_BYTES), mappings, threads, pid, executable, sysroot: None }
+        CallbackTarget { read, cache: PageCache::new(CACHE_BYTES), mappings, threads, pid, executable, sysroot: None, signal: None }
+    }
+
+    /// The fatal signal thread `lwp` took, as the debugger reports it (a core's
+    /// `$_siginfo`): that thread becomes the one that crashed, listed first as a core
+    /// lists it. Ignored if no such thread.
+    pub fn set_signal(&mut self, lwp: u32, signal: SignalInfo) {
+        if let Some(i) = self.threads.iter().position(|t| t.tid == lwp) {
+            let mut t = self.threads.remove(i);
+            t.cursig = u16::try_from(signal.signo).unwrap_or(0);
+            self.threads.insert(0, t);
+            self.signal = Some(signal);
+        }
     }
 
     /// Read mapped files under this directory first (a core from another machine).
@@ -94,8 +107,8 @@ impl Target for CallbackTarget {
     fn threads(&self) -> Vec<ThreadInfo> {
         self.threads.clone()
     }
-    fn signal(&self) -> Option<crate::SignalInfo> {
-        None
+    fn signal(&self) -> Option<SignalInfo> {
+        self.signal
     }
     fn mappings(&self) -> Vec<FileMapping> {
         self.mappings.clone()
@@ -142,5 +155,18 @@ mod tests {
         let th = t.threads();
         assert_eq!((th[0].regs.rip, th[0].regs.rsp, th[0].regs.fs_base), (16, 19, 21));
         assert_eq!(th[1].regs.rip, 0);
+    }
+
+    #[test]
+    fn the_signalled_thread_comes_first() {
+        let read: ReadFn = Box::new(|_, _| false);
+        let mut t = CallbackTarget::new(read, Vec::new(), &[7, 8, 9], Box::new(|_| None), None, None);
+        let sig = SignalInfo { signo: 11, code: 1, addr: Some(0), sender_pid: None };
+        t.set_signal(42, sig);
+        assert_eq!(t.signal(), None);
+        t.set_signal(8, sig);
+        let tids: Vec<(u32, u16)> = t.threads().iter().map(|t| (t.tid, t.cursig)).collect();
+        assert_eq!(tids, [(8, 11), (7, 0), (9, 0)]);
+        assert_eq!(t.signal(), Some(sig));
     }
 }
