@@ -21,8 +21,8 @@ if [ $# -gt 0 ]; then pythons=("$@"); else
     pythons=("$pyroot"/versions/3.9.*/bin/python3.9 "$pyroot"/versions/3.12.*/bin/python3.12 "$pyroot"/versions/3.13.*/bin/python3.13)
 fi
 
-printf '%-6s %-12s | %9s %9s %9s %9s | %12s %12s\n' python scenario "gdb bt 1" "cpython" "ours/warm" "ours/cold" \
-    "added: warm" "added: cold"
+printf '%-6s %-12s | %9s %9s %9s %9s | %12s %12s | %12s\n' python scenario "gdb bt 1" "cpython" "ours/warm" "ours/cold" \
+    "added: warm" "added: cold" "session/warm"
 for py in "${pythons[@]}"; do
     v=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
     theirs="$(dirname "$py")/python$v-gdb.py"
@@ -39,7 +39,7 @@ for py in "${pythons[@]}"; do
         grep -q 'File "' "$d/ours.txt" || { echo "our py-bt printed no frames for $v $scen" >&2; continue; }
         grep -q 'File "' "$d/theirs.txt" || echo "note: CPython's py-bt printed no frames for $v $scen" >&2
         g="gdb -nx -batch -q -iex 'set auto-load python-scripts off'"
-        hyperfine -N -w 1 -r 8 --export-json "$d/h.json" \
+        hyperfine -N -w 2 -r 15 --export-json "$d/h.json" \
             --prepare true --prepare true --prepare true --prepare "rm -rf $d/cache-cold" \
             -n base "$g -ex 'bt 1' $py $core" \
             -n theirs "$g -ex 'source $theirs' -ex py-bt $py $core" \
@@ -52,10 +52,10 @@ v, scen, path = sys.argv[1:]
 r = {x["command"]: x["median"] for x in json.load(open(path))["results"]}
 b, t, w, c = r["base"], r["theirs"], r["warm"], r["cold"]
 added = lambda x: max(x - b, 1e-3)
-print("%-6s %-12s | %8.0fms %8.0fms %8.0fms %8.0fms | %11.1fx %11.1fx"
-      % (v, scen, b * 1e3, t * 1e3, w * 1e3, c * 1e3, added(t) / added(w), added(t) / added(c)))
+print("%-6s %-12s | %8.0fms %8.0fms %8.0fms %8.0fms | %11.1fx %11.1fx | %11.2fx"
+      % (v, scen, b * 1e3, t * 1e3, w * 1e3, c * 1e3, added(t) / added(w), added(t) / added(c), t / w))
 PY
     done
 done
 echo "columns: median wall time of a whole gdb -batch session; added: (CPython's py-bt - bt 1) /"
-echo "(pycoroner's py-bt - bt 1), higher is better for pycoroner"
+echo "(pycoroner's py-bt - bt 1); session: whole sessions, CPython's / ours. Higher is better for pycoroner"
