@@ -15,6 +15,8 @@ const STR_T: u64 = 0x10800;
 const DICT_T: u64 = 0x10c00;
 const TUPLE_T: u64 = 0x11000;
 const NONE: u64 = 0x11400;
+const CFUNC_T: u64 = 0x11800;
+const MODULE_T: u64 = 0x11c00;
 
 fn offsets() -> Offsets {
     let mut o = Offsets::default();
@@ -48,6 +50,10 @@ fn offsets() -> Offsets {
         ("dict.dk_indices", 32),
         ("dict.entry_size", 24),
         ("dict.unicode_entry_size", 16),
+        ("cfunction.ml", 16),
+        ("cfunction.self_", 24),
+        ("methoddef.name", 0),
+        ("module.dict", 16),
     ] {
         assert!(o.set(k, Some(v)));
     }
@@ -62,6 +68,8 @@ fn known() -> KnownObjects {
         "PyDict_Type" => Some(DICT_T),
         "PyTuple_Type" => Some(TUPLE_T),
         "_Py_NoneStruct" => Some(NONE),
+        "PyCFunction_Type" => Some(CFUNC_T),
+        "PyModule_Type" => Some(MODULE_T),
         _ => None,
     })
 }
@@ -71,10 +79,18 @@ fn put(buf: &mut [u8], off: usize, v: u64) {
 }
 
 fn type_objects(m: &mut SliceMemory) {
-    for (addr, name, flag_bit) in [(LIST_T, "list", 25), (INT_T, "int", 24), (STR_T, "str", 28), (DICT_T, "dict", 29), (TUPLE_T, "tuple", 26)] {
+    for (addr, name, flag_bit) in [
+        (LIST_T, "list", 25),
+        (INT_T, "int", 24),
+        (STR_T, "str", 28),
+        (DICT_T, "dict", 29),
+        (TUPLE_T, "tuple", 26),
+        (CFUNC_T, "builtin_function_or_method", 0),
+        (MODULE_T, "module", 0),
+    ] {
         let mut t = vec![0u8; 0x400];
         put(&mut t, 24, addr + 0x300);
-        put(&mut t, 168, 1 << flag_bit);
+        put(&mut t, 168, if flag_bit == 0 { 0 } else { 1 << flag_bit });
         t[0x300..0x300 + name.len()].copy_from_slice(name.as_bytes());
         m.add(addr, t);
     }
@@ -137,6 +153,46 @@ fn self_containing_list_is_a_cycle_not_a_hang() {
     assert_eq!(r.repr(RemoteAddr(0x1000)), "[[...], [...]]");
 }
 
+/// meth_repr: a C function bound to nothing or to a module is a function, else a method
+/// of its object; a PyMethodDef whose name is unreadable is one bad value, in place.
+#[test]
+fn builtin_functions_and_methods() {
+    let o = offsets();
+    let k = known();
+    let mut m = SliceMemory::new();
+    type_objects(&mut m);
+    let mut img = vec![0u8; 0x400];
+    // PyMethodDefs at 0x100 ("len") and 0x110 ("append"), names at 0x200 and 0x210.
+    put(&mut img, 0x100, 0x5200);
+    put(&mut img, 0x110, 0x5210);
+    put(&mut img, 0x120, 0x9999_0000); // unreadable name
+    img[0x200..0x203].copy_from_slice(b"len");
+    img[0x210..0x216].copy_from_slice(b"append");
+    m.add(0x5000, img);
+    let cfunc = |def: u64, slf: u64| {
+        let mut f = vec![0u8; 32];
+        put(&mut f, 8, CFUNC_T);
+        put(&mut f, 16, def);
+        put(&mut f, 24, slf);
+        f
+    };
+    m.add(0x6000, cfunc(0x5100, 0)); // len, unbound
+    m.add(0x6100, cfunc(0x5110, 0x7000)); // append of a list
+    m.add(0x6200, cfunc(0x5100, 0x7100)); // a module's function
+    m.add(0x6300, cfunc(0x5120, 0x7000)); // bad name
+    let mut list = vec![0u8; 32];
+    put(&mut list, 8, LIST_T);
+    m.add(0x7000, list);
+    let mut module = vec![0u8; 32];
+    put(&mut module, 8, MODULE_T);
+    m.add(0x7100, module);
+    let r = Renderer::new(&m, &o, Models::for_version(3, 12).expect("model"), &k, Limits::default());
+    assert_eq!(r.repr(RemoteAddr(0x6000)), "<built-in function len>");
+    assert_eq!(r.repr(RemoteAddr(0x6100)), "<built-in method append of list object at 0x7000>");
+    assert_eq!(r.repr(RemoteAddr(0x6200)), "<built-in function len>");
+    assert_eq!(r.repr(RemoteAddr(0x6300)), "<unreadable 0x6300>");
+}
+
 /// An int as long as a corrupt size allows (2^15 digits) is not written out in decimal
 /// (quadratic: seconds); it says how long it is. Short ones stay exact.
 #[test]
@@ -189,7 +245,7 @@ fn fuzz_random_memory_images() {
             let r = xorshift(&mut seed);
             let v = match r % 8 {
                 0 => 0x1000 + ((xorshift(&mut seed) % 0x4000) & !7),
-                1 => [LIST_T, INT_T, STR_T, DICT_T, TUPLE_T][(r >> 8) as usize % 5],
+                1 => [LIST_T, INT_T, STR_T, DICT_T, TUPLE_T, CFUNC_T, MODULE_T][(r >> 8) as usize % 7],
                 2 => r >> 40,
                 3 => 0,
                 _ => xorshift(&mut seed),
