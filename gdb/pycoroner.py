@@ -211,6 +211,45 @@ def python_levels(session, lwp):
     return frames, ffi.python_levels(session, lwp, [describe(f) for f in frames])
 
 
+def _read_object(frame, names):
+    """The address a pointer argument of `frame` holds, if gdb can read it."""
+    for name in names:
+        try:
+            v = frame.read_var(name)
+            if v.is_optimized_out:
+                return None
+            return int(v)
+        except (ValueError, RuntimeError, gdb.error):
+            continue
+    return None
+
+
+def described_frames(session):
+    """The selected thread's frames for py-bt: each described, with the object a
+    C-function call works on where the library asks for it."""
+    out = []
+    for f in thread_frames():
+        d = describe(f)
+        names = session.wants_object(d["function"])
+        if names:
+            d["object"] = _read_object(f, names)
+        out.append(d)
+    return out
+
+
+def py_bt_request(session, lwp, full):
+    """py-bt as CPython's: from the selected Python frame, C frames commented."""
+    described = described_frames(session)
+    levels = ffi.python_levels(session, lwp, described)
+    start = 0
+    if any(lv is not None for lv in levels):
+        # Older than every Python frame (e.g. in Py_RunMain): nothing to show.
+        current = STATE.navigator.current(lwp, selected_level(), levels)
+        start = len(levels) if current is None else current
+    req = {"request": "py-bt", "lwp": lwp, "full": full, "levels": levels, "frames": described, "from": start}
+    return session.request(**req)["text"]
+
+
 class PyCommand(gdb.Command):
     """Base: one line on error, gdb stays usable."""
 
@@ -241,7 +280,7 @@ class PyBt(PyCommand):
         super(PyBt, self).__init__("py-bt")
 
     def run(self, arg):
-        gdb.write(STATE.session().request(request="py-bt", lwp=selected_lwp())["text"])
+        gdb.write(py_bt_request(STATE.session(), selected_lwp(), False))
 
 
 class PyBtFull(PyCommand):
@@ -251,9 +290,7 @@ class PyBtFull(PyCommand):
         super(PyBtFull, self).__init__("py-bt-full")
 
     def run(self, arg):
-        s, lwp = STATE.session(), selected_lwp()
-        _, levels = python_levels(s, lwp)
-        gdb.write(s.request(request="py-bt", lwp=lwp, full=True, levels=levels)["text"])
+        gdb.write(py_bt_request(STATE.session(), selected_lwp(), True))
 
 
 class PyLocals(PyCommand):

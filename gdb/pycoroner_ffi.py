@@ -183,6 +183,16 @@ class Session(object):
             raise PycoronerError(answer.get("error") or "pycoroner: request failed")
         return answer
 
+    def wants_object(self, function):
+        """The argument names to read in a frame of `function` (the object it works on,
+        which py-bt names), or () if none. Which frames those are is the library's call."""
+        if getattr(self, "_object_frames", None) is None:
+            self._object_frames = self.request(request="object-frames")
+        spec = self._object_frames
+        if function and (function in spec["names"] or function.startswith(tuple(spec["prefixes"]))):
+            return spec["variables"]
+        return ()
+
     def close(self):
         if self._handle:
             self.lib.pycoroner_close(self._handle)

@@ -137,12 +137,38 @@ def _describe(frame, last_of_physical):
     return {"function": name, "module": m, "inlined": inlined, "pc": frame.GetPC()}
 
 
-def _levels(session, thread):
+def _described(session, thread, objects=False):
     frames = [thread.GetFrameAtIndex(i) for i in range(thread.GetNumFrames())]
     described = [
         _describe(f, i + 1 == len(frames) or frames[i + 1].GetCFA() != f.GetCFA()) for i, f in enumerate(frames)
     ]
-    return ffi.python_levels(session, thread.GetThreadID(), described)
+    if objects:
+        # The object a C-function call works on, where the library asks for it.
+        for f, d in zip(frames, described):
+            for name in session.wants_object(f.GetFunctionName()):
+                v = f.FindVariable(name)
+                if v.IsValid() and v.GetError().Success():
+                    d["object"] = v.GetValueAsUnsigned(0)
+                    break
+    return described
+
+
+def _levels(session, thread):
+    return ffi.python_levels(session, thread.GetThreadID(), _described(session, thread))
+
+
+def _py_bt(debugger, full):
+    """py-bt as CPython's: from the selected Python frame, C frames commented."""
+    s, t = STATE.get(debugger), _thread(debugger)
+    described = _described(s, t, objects=True)
+    levels = ffi.python_levels(s, t.GetThreadID(), described)
+    start = 0
+    if any(lv is not None for lv in levels):
+        # Older than every Python frame (e.g. in Py_RunMain): nothing to show.
+        current = STATE.navigator.current(t.GetThreadID(), t.GetSelectedFrame().GetFrameID(), levels)
+        start = len(levels) if current is None else current
+    req = {"request": "py-bt", "lwp": t.GetThreadID(), "full": full, "levels": levels, "frames": described, "from": start}
+    return s.request(**req)["text"]
 
 
 def _selected_index(session, thread):
@@ -172,15 +198,13 @@ def _command(fn):
 @_command
 def py_bt(debugger, arg):
     """Display the current Python frame and all the frames within its call stack (if any)"""
-    s, t = STATE.get(debugger), _thread(debugger)
-    return s.request(request="py-bt", lwp=t.GetThreadID())["text"]
+    return _py_bt(debugger, False)
 
 
 @_command
 def py_bt_full(debugger, arg):
     """Like py-bt, with each frame's locals"""
-    s, t = STATE.get(debugger), _thread(debugger)
-    return s.request(request="py-bt", lwp=t.GetThreadID(), full=True, levels=_levels(s, t))["text"]
+    return _py_bt(debugger, True)
 
 
 @_command

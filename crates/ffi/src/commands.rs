@@ -2,7 +2,7 @@
 //! (`python3.X-gdb.py`) writes them, so habits carry over.
 
 use pycoroner::report::{render, Frame, NativeFrame, PythonFrame, Report, Thread};
-use pycoroner::splice::{plan, Step};
+use pycoroner::splice::{plan, Plan, Step};
 use pycoroner::NativeMode;
 use serde_json::{json, Value};
 
@@ -19,8 +19,28 @@ pub fn handle(s: &mut Session, req: &Value) -> Result<Value, String> {
             let full = req.get("full").and_then(Value::as_bool).unwrap_or(false);
             let lwp = lwp(req)?;
             let levels = levels(req);
+            let from = req.get("from").and_then(Value::as_u64).unwrap_or(0) as usize;
+            // With the debugger's frames: the lines CPython's py-bt prints for C frames
+            // (a built-in being called, waiting for the GIL, collecting garbage).
+            let natives = natives(req)?;
+            let infos: Vec<Option<String>> = natives
+                .iter()
+                .flatten()
+                .map(|(n, object)| {
+                    other_frame_info(n.function.as_deref()?, *object, |a| {
+                        pycoroner::render_object_prepared(&s.target, &s.prepared, &s.options, a).map(|(_, r)| r).ok()
+                    })
+                })
+                .collect();
+            let runtime = s.prepared.runtime_module().to_string();
             let r = s.report(full, NativeMode::Off)?;
-            Ok(json!({ "text": py_bt(r, lwp, full, &levels) }))
+            let layout = natives.map(|n| {
+                let py = python_frames(r, lwp);
+                let entries: Vec<bool> = py.iter().map(|f| f.entry).collect();
+                let frames: Vec<NativeFrame> = n.into_iter().map(|(f, _)| f).collect();
+                (plan(&frames, &entries, &runtime, NativeMode::All), infos)
+            });
+            Ok(json!({ "text": py_bt(r, lwp, full, &levels, from, layout.as_ref()) }))
         }
         "py-threads" => {
             let native = native_mode(req)?;
@@ -90,21 +110,8 @@ pub fn handle(s: &mut Session, req: &Value) -> Result<Value, String> {
                 NativeMode::Off => NativeMode::Folded,
                 m => m,
             };
-            let natives: Vec<NativeFrame> = req
-                .get("frames")
-                .and_then(Value::as_array)
-                .ok_or("splice needs \"frames\"")?
-                .iter()
-                .map(|f| NativeFrame {
-                    pc: f.get("pc").and_then(Value::as_u64).unwrap_or(0),
-                    function: f.get("function").and_then(Value::as_str).map(str::to_string),
-                    module: f.get("module").and_then(Value::as_str).map(|m| m.rsplit('/').next().unwrap_or(m).to_string()),
-                    file: None,
-                    line: None,
-                    inlined: f.get("inlined").and_then(Value::as_bool).unwrap_or(false),
-                    unwind: None,
-                })
-                .collect();
+            let natives: Vec<NativeFrame> =
+                natives(req)?.ok_or("splice needs \"frames\"")?.into_iter().map(|(f, _)| f).collect();
             let runtime = s.prepared.runtime_module().to_string();
             let r = s.report(false, NativeMode::Off)?;
             let py = python_frames(r, lwp);
@@ -122,6 +129,13 @@ pub fn handle(s: &mut Session, req: &Value) -> Result<Value, String> {
             let frames: Vec<Value> = py.iter().map(|f| frame_json(f)).collect();
             Ok(json!({ "steps": steps, "unclaimed": p.unclaimed, "python": frames, "warning": p.warning }))
         }
+        "object-frames" => Ok(json!({
+            // Frames whose argument the script should read (its address) and pass as
+            // "object" with py-bt's frames.
+            "prefixes": ["cfunction_vectorcall_"],
+            "names": CFUNCTION_CALLERS,
+            "variables": ["func", "func_obj"],
+        })),
         "repr" => {
             let addr = req.get("address").and_then(Value::as_u64).ok_or("repr needs an \"address\"")?;
             let (type_name, repr) = pycoroner::render_object_prepared(&s.target, &s.prepared, &s.options, addr)
@@ -221,29 +235,119 @@ fn summary_with_source(f: &PythonFrame) -> String {
     out
 }
 
-fn py_bt(r: &Report, lwp: u32, full: bool, levels: &[Option<u64>]) -> String {
+/// The debugger's native frames of a thread, newest first, each with the object the
+/// script read for it (`func` of a C-function call), if any.
+fn natives(req: &Value) -> Result<Option<Vec<(NativeFrame, Option<u64>)>>, String> {
+    let Some(frames) = req.get("frames") else { return Ok(None) };
+    let frames = frames.as_array().ok_or("\"frames\" is not a list")?;
+    Ok(Some(
+        frames
+            .iter()
+            .map(|f| {
+                let frame = NativeFrame {
+                    pc: f.get("pc").and_then(Value::as_u64).unwrap_or(0),
+                    function: f.get("function").and_then(Value::as_str).map(str::to_string),
+                    module: f.get("module").and_then(Value::as_str).map(|m| m.rsplit('/').next().unwrap_or(m).to_string()),
+                    file: None,
+                    line: None,
+                    inlined: f.get("inlined").and_then(Value::as_bool).unwrap_or(false),
+                    unwind: None,
+                };
+                (frame, f.get("object").and_then(Value::as_u64).filter(|&a| a != 0))
+            })
+            .collect(),
+    ))
+}
+
+/// C functions through which CPython calls a built-in function (3.6–3.15); their `func`
+/// (or `func_obj`) argument is the `builtin_function_or_method` being called.
+pub const CFUNCTION_CALLERS: &[&str] =
+    &["cfunction_call", "cfunction_call_varargs", "_PyCFunction_FastCallDict", "_PyCFunction_FastCallKeywords", "PyCFunction_Call"];
+
+/// What CPython's py-bt says of a C frame that is not an eval loop (libpython.py
+/// `is_other_python_frame`), if anything.
+fn other_frame_info(function: &str, object: Option<u64>, repr: impl Fn(u64) -> Option<String>) -> Option<String> {
+    match function {
+        "take_gil" => Some("Waiting for the GIL".into()),
+        "collect" | "gc_collect_main" => Some("Garbage-collecting".into()),
+        f if f.starts_with("cfunction_vectorcall_") || CFUNCTION_CALLERS.contains(&f) => object.and_then(repr).map(|r| truncated(&r)),
+        _ => None,
+    }
+}
+
+fn py_frame_text(f: &PythonFrame, full: bool, level: u64) -> String {
+    if full {
+        return format!("#{level} {}", summary_with_source(f));
+    }
+    let mut out = format!(
+        "  File \"{}\", line {}, in {}\n",
+        f.file.as_deref().unwrap_or("???"),
+        f.line.map_or("???".to_string(), |l| l.to_string()),
+        name(f)
+    );
+    if let Some(l) = source_line(f.file.as_deref(), f.line) {
+        out += &format!("    {}\n", l.trim());
+    }
+    out
+}
+
+/// CPython's `py-bt` (`full`: `py-bt-full`) from Python frame `from` on. With the
+/// debugger's frames laid out (`layout`: the splice plan and each C frame's info line),
+/// C frames CPython comments on get their line where they sit.
+fn py_bt(
+    r: &Report,
+    lwp: u32,
+    full: bool,
+    levels: &[Option<u64>],
+    from: usize,
+    layout: Option<&(Plan, Vec<Option<String>>)>,
+) -> String {
     let frames = python_frames(r, lwp);
-    if frames.is_empty() {
+    if frames.get(from).is_none() {
         return "Unable to locate python frame\n".into();
     }
+    let level = |i: usize| levels.get(i).copied().flatten().unwrap_or(i as u64);
     let mut out = String::new();
     if !full {
         out += "Traceback (most recent call first):\n";
     }
-    for (i, f) in frames.iter().enumerate() {
-        if full {
-            let level = levels.get(i).copied().flatten().unwrap_or(i as u64);
-            out += &format!("#{level} {}", summary_with_source(f));
-        } else {
-            out += &format!(
-                "  File \"{}\", line {}, in {}\n",
-                f.file.as_deref().unwrap_or("???"),
-                f.line.map_or("???".to_string(), |l| l.to_string()),
-                name(f)
-            );
-            if let Some(l) = source_line(f.file.as_deref(), f.line) {
-                out += &format!("    {}\n", l.trim());
+    let Some((plan, infos)) = layout else {
+        for (i, f) in frames.iter().enumerate().skip(from) {
+            out += &py_frame_text(f, full, level(i));
+        }
+        return out;
+    };
+    // From the newest Python frame: every C frame (a built-in it is in shows); from an
+    // older one: the native frame that ran it, nothing newer.
+    let start = if from == 0 {
+        0
+    } else {
+        plan.steps.iter().position(|st| matches!(st, Step::Eval(run) if run.contains(&from))).unwrap_or(0)
+    };
+    // One call can pass through two commented frames (3.6's _PyCFunction_FastCallDict
+    // and _PyCFunction_FastCallKeywords): its line is shown once.
+    let mut last_info: Option<String> = None;
+    for (n, step) in plan.steps.iter().enumerate().skip(start) {
+        match step {
+            Step::Eval(run) => {
+                for &i in run.iter().filter(|&&i| i >= from) {
+                    if let Some(f) = frames.get(i) {
+                        out += &py_frame_text(f, full, level(i));
+                        last_info = None;
+                    }
+                }
             }
+            _ => {
+                if let Some(info) = infos.get(n).cloned().flatten().filter(|i| last_info.as_ref() != Some(i)) {
+                    out += &if full { format!("#{n} {info}\n") } else { format!("  {info}\n") };
+                    last_info = Some(info);
+                }
+            }
+        }
+    }
+    for &i in plan.unclaimed.iter().filter(|&&i| i >= from) {
+        if let Some(f) = frames.get(i) {
+            out += &py_frame_text(f, full, level(i));
         }
     }
     out
