@@ -235,9 +235,12 @@ fn summary_with_source(f: &PythonFrame) -> String {
     out
 }
 
-/// The debugger's native frames of a thread, newest first, each with the object the
-/// script read for it (`func` of a C-function call), if any.
-fn natives(req: &Value) -> Result<Option<Vec<(NativeFrame, Option<u64>)>>, String> {
+/// A debugger's native frame, with the object the script read for it (`func` of a
+/// C-function call), if any.
+type DebuggerFrame = (NativeFrame, Option<u64>);
+
+/// The debugger's native frames of a thread, newest first.
+fn natives(req: &Value) -> Result<Option<Vec<DebuggerFrame>>, String> {
     let Some(frames) = req.get("frames") else { return Ok(None) };
     let frames = frames.as_array().ok_or("\"frames\" is not a list")?;
     Ok(Some(
