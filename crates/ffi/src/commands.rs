@@ -392,6 +392,58 @@ mod tests {
         assert_eq!(truncated(&long), format!("{}...(truncated)", "a".repeat(MAX_OUTPUT_LEN)));
     }
 
+    fn native(function: &str) -> NativeFrame {
+        NativeFrame {
+            pc: 0,
+            function: Some(function.into()),
+            module: Some("libpython3.10.so.1.0".into()),
+            file: None,
+            line: None,
+            inlined: false,
+            unwind: None,
+        }
+    }
+
+    /// C frames CPython comments on get their line where they sit, once per call; from
+    /// an older Python frame nothing newer shows.
+    #[test]
+    fn py_bt_places_c_frame_lines_between_python_frames() {
+        let report: Report = serde_json::from_value(json!({
+            "schema": 1,
+            "target": {"kind": "debugger"},
+            "python": {"version": "3.10.13", "module": "libpython3.10.so.1.0", "layout_source": "dwarf",
+                       "layout_cached": false, "debug_build": false, "free_threaded": false},
+            "threads": [{"thread_id": 1, "native_id": 7, "current": true, "gil": false, "frames": [
+                {"kind": "python", "function": "inner", "file": "/nonexistent/m.py", "line": 3, "entry": true},
+                {"kind": "python", "function": "outer", "file": "/nonexistent/m.py", "line": 9, "entry": true}]}],
+            "warnings": []
+        }))
+        .expect("report");
+        let frames = [
+            native("take_gil"),
+            native("cfunction_call"),
+            native("_PyCFunction_FastCallKeywords"),
+            native("_PyEval_EvalFrameDefault"),
+            native("gc_collect_main"),
+            native("_PyEval_EvalFrameDefault"),
+            native("Py_RunMain"),
+        ];
+        let infos: Vec<Option<String>> = frames
+            .iter()
+            .zip([None, Some(0x50), Some(0x50), None, None, None, None])
+            .map(|(n, o)| other_frame_info(n.function.as_deref().unwrap_or(""), o, |a| Some(format!("<obj {a:#x}>"))))
+            .collect();
+        let layout = (plan(&frames, &[true, true], "libpython3.10.so.1.0", NativeMode::All), infos);
+        let text = py_bt(&report, 7, false, &[], 0, Some(&layout));
+        let want = "Traceback (most recent call first):\n  Waiting for the GIL\n  <obj 0x50>\n  File \"/nonexistent/m.py\", line 3, in inner\n  Garbage-collecting\n  File \"/nonexistent/m.py\", line 9, in outer\n";
+        assert_eq!(text, want);
+        let text = py_bt(&report, 7, false, &[], 1, Some(&layout));
+        assert_eq!(text, "Traceback (most recent call first):\n  File \"/nonexistent/m.py\", line 9, in outer\n");
+        assert_eq!(py_bt(&report, 7, false, &[], 2, Some(&layout)), "Unable to locate python frame\n");
+        // Without the debugger's frames: the Python frames alone.
+        assert_eq!(py_bt(&report, 7, false, &[], 0, None).lines().count(), 3);
+    }
+
     #[test]
     fn lists_source_around_the_line() {
         let dir = std::env::temp_dir().join(format!("pycoroner-ffi-{}", std::process::id()));
