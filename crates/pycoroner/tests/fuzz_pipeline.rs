@@ -1,6 +1,7 @@
 //! Hostile memory through the whole pipeline: real cores whose every read is
-//! corrupted at random (deterministically per seed). The analysis must never panic,
-//! never hang, and never allocate without bound; it may fail or warn.
+//! corrupted at random (deterministically per seed), with locals rendered and, every
+//! other run, native stacks unwound and spliced. The analysis must never panic, never
+//! hang, and never allocate without bound; it may fail or warn.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -72,23 +73,29 @@ fn fuzz_whole_pipeline_on_corrupted_cores() {
     let per = budget / picked.len().max(1) as u32;
     let cache = tempfile::tempdir().expect("tmp");
     let opts = Options { cache_dir: Some(cache.path().to_path_buf()), locals: true, ..Options::default() };
+    // Every other run also unwinds the native stacks (and splices) over the corruption.
+    let native = Options { native: pycoroner::NativeMode::All, ..opts.clone() };
     for py in picked {
         let c = crash(&py.path, &script).expect("crash");
         let core = ElfCore::open(&c.core).expect("open core");
         let clean = analyze(&core, &opts).expect("the clean core analyzes");
         assert!(!clean.threads.is_empty());
+        let clean = analyze(&core, &native).expect("the clean core analyzes with native stacks");
+        assert!(clean.threads.iter().any(|t| t.frames.iter().any(|f| matches!(f, pycoroner::report::Frame::Native(_)))));
         let start = Instant::now();
         let mut runs = 0u64;
+        let mut slowest = Duration::ZERO;
         while start.elapsed() < per {
             for rate in [16u64, 256, 4096, 65536] {
                 let m = Mutating { inner: &core, seed: runs, rate };
                 let t0 = Instant::now();
-                let _ = analyze(&m, &opts);
+                let _ = analyze(&m, if runs % 2 == 1 { &native } else { &opts });
                 assert!(t0.elapsed() < Duration::from_secs(5), "{}: seed {runs} rate {rate} took {:?}", py.id(), t0.elapsed());
+                slowest = slowest.max(t0.elapsed());
                 runs += 1;
             }
         }
-        eprintln!("{}: {runs} corrupted analyses, no panic", py.id());
+        eprintln!("{}: {runs} corrupted analyses, no panic, slowest {slowest:?}", py.id());
         assert!(runs > 4);
     }
 }
