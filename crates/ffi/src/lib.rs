@@ -154,11 +154,8 @@ impl Session {
         let mut target = CallbackTarget::new(read_fn, mappings, &lwps, regs_fn, options.pid, options.executable);
         target.set_sysroot(options.sysroot.map(PathBuf::from));
         if let Some(sig) = options.signal {
-            // As NT_SIGINFO reads: a fault's address when the kernel raised it (code > 0).
-            let code = sig.code.unwrap_or(1);
-            let addr = sig.address.filter(|_| code > 0 && matches!(sig.number, 4 | 7 | 8 | 11));
-            let sender_pid = sig.sender_pid.filter(|_| code <= 0);
-            let info = SignalInfo { signo: sig.number, code, addr, sender_pid };
+            // No si_code given (lldb): raised by the kernel.
+            let info = SignalInfo::new(sig.number, sig.code.unwrap_or(1), sig.address, sig.sender_pid);
             target.set_signal(sig.thread, info);
         }
         let mut opts = Options::cli_default();

@@ -56,9 +56,7 @@ impl CallbackTarget {
         let threads = lwps
             .iter()
             .map(|&tid| {
-                let regs = registers(tid)
-                    .map(|raw| Registers { rbp: raw[4], rip: raw[16], rsp: raw[19], fs_base: raw[21], raw })
-                    .unwrap_or_default();
+                let regs = registers(tid).map(Registers::from_user_regs).unwrap_or_default();
                 ThreadInfo { tid, cursig: 0, regs }
             })
             .collect();

@@ -192,7 +192,7 @@ impl StopGuard {
             regs.rcx, regs.rdx, regs.rsi, regs.rdi, regs.orig_rax, regs.rip, regs.cs, regs.eflags, regs.rsp, regs.ss,
             regs.fs_base, regs.gs_base, regs.ds, regs.es, regs.fs, regs.gs,
         ];
-        Some(Registers { rip: regs.rip, rsp: regs.rsp, rbp: regs.rbp, fs_base: regs.fs_base, raw })
+        Some(Registers::from_user_regs(raw))
     }
 
     /// The process id.

@@ -30,6 +30,15 @@ pub struct Registers {
     pub raw: [u64; 27],
 }
 
+impl Registers {
+    /// From the 27 registers of `user_regs_struct`, in kernel order: r15 r14 r13 r12
+    /// rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi orig_rax rip cs eflags rsp ss fs_base
+    /// gs_base ds es fs gs.
+    pub fn from_user_regs(raw: [u64; 27]) -> Registers {
+        Registers { rbp: raw[4], rip: raw[16], rsp: raw[19], fs_base: raw[21], raw }
+    }
+}
+
 /// Offset of `pr_reg` inside `struct elf_prstatus` on x86_64.
 const PR_REG: usize = 112;
 
@@ -54,10 +63,7 @@ pub fn parse_prstatus(desc: &[u8]) -> Option<ThreadInfo> {
     for (i, r) in raw.iter_mut().enumerate() {
         *r = u64_at(desc, PR_REG + i * 8)?;
     }
-    // user_regs_struct: r15 r14 r13 r12 rbp rbx r11 r10 r9 r8 rax rcx rdx rsi rdi
-    // orig_rax rip cs eflags rsp ss fs_base gs_base ds es fs gs
-    let regs = Registers { rbp: raw[4], rip: raw[16], rsp: raw[19], fs_base: raw[21], raw };
-    Some(ThreadInfo { tid, cursig, regs })
+    Some(ThreadInfo { tid, cursig, regs: Registers::from_user_regs(raw) })
 }
 
 /// The fatal signal (NT_SIGINFO).
@@ -78,12 +84,18 @@ pub struct SignalInfo {
 pub fn parse_siginfo(desc: &[u8]) -> Option<SignalInfo> {
     let signo = i32_at(desc, 0)?;
     let code = i32_at(desc, 8)?;
-    // si_code > 0: raised by the kernel, the union holds si_addr for these signals;
-    // si_code <= 0: sent by a process, the union holds si_pid/si_uid.
-    let has_addr = code > 0 && matches!(signo, 4 | 7 | 8 | 11); // SIGILL SIGBUS SIGFPE SIGSEGV
-    let addr = if has_addr { u64_at(desc, 16) } else { None };
-    let sender_pid = if code <= 0 { u32_at(desc, 16) } else { None };
-    Some(SignalInfo { signo, code, addr, sender_pid })
+    Some(SignalInfo::new(signo, code, u64_at(desc, 16), u32_at(desc, 16)))
+}
+
+impl SignalInfo {
+    /// A signal as `siginfo_t` describes it; `fault_addr` and `sender_pid` are the two
+    /// readings of its union, of which `si_code` says which holds: a fault's address
+    /// when the kernel raised SIGILL, SIGBUS, SIGFPE or SIGSEGV (`si_code > 0`), the
+    /// sender when a process sent it (`si_code <= 0`).
+    pub fn new(signo: i32, code: i32, fault_addr: Option<u64>, sender_pid: Option<u32>) -> SignalInfo {
+        let has_addr = code > 0 && matches!(signo, 4 | 7 | 8 | 11);
+        SignalInfo { signo, code, addr: fault_addr.filter(|_| has_addr), sender_pid: sender_pid.filter(|_| code <= 0) }
+    }
 }
 
 /// One file-backed mapping (NT_FILE entry).
