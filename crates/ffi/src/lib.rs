@@ -174,12 +174,10 @@ impl Session {
             return Ok(&self.reports[i].1);
         }
         let opts = Options { locals, native, ..self.options.clone() };
-        let prepared = if native == NativeMode::Off {
-            self.prepared.clone()
-        } else {
-            pycoroner::prepare(&self.target, &opts).map_err(|e| e.to_string())?
-        };
-        let r = pycoroner::analyze_prepared(&self.target, &prepared, &opts).map_err(|e| e.to_string())?;
+        if native != NativeMode::Off {
+            self.prepared.ensure_native(&self.target, &opts);
+        }
+        let r = pycoroner::analyze_prepared(&self.target, &self.prepared, &opts).map_err(|e| e.to_string())?;
         self.reports.push((key, r));
         Ok(&self.reports[self.reports.len() - 1].1)
     }

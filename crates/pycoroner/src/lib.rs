@@ -77,9 +77,11 @@ fn native_setup(target: &dyn Target, options: &Options) -> NativeSetup {
 /// this also loads every module's unwind tables, so that a live process is stopped
 /// only for reading.
 pub fn prepare(target: &dyn Target, options: &Options) -> Result<Prepared, AnalyzeError> {
-    let found = locate_python::find(target, options)?;
-    let native = (options.native != NativeMode::Off).then(|| std::rc::Rc::new(native_setup(target, options)));
-    Ok(Prepared { found, native })
+    let mut prepared = Prepared { found: locate_python::find(target, options)?, native: None };
+    if options.native != NativeMode::Off {
+        prepared.ensure_native(target, options);
+    }
+    Ok(prepared)
 }
 
 impl Prepared {
@@ -92,15 +94,32 @@ impl Prepared {
     pub fn runtime_module(&self) -> &str {
         self.found.module_path.rsplit('/').next().unwrap_or(&self.found.module_path)
     }
+
+    /// Add the unwinder and symbolizer `--native` needs, once: the interpreter found
+    /// already is kept.
+    pub fn ensure_native(&mut self, target: &dyn Target, options: &Options) {
+        if self.native.is_none() {
+            self.native = Some(std::rc::Rc::new(native_setup(target, options)));
+        }
+    }
+}
+
+/// Run `f` with an object renderer over a prepared target.
+fn with_renderer<T>(
+    target: &dyn Target,
+    prepared: &Prepared,
+    options: &Options,
+    f: impl FnOnce(&Renderer<'_>) -> T,
+) -> Result<T, AnalyzeError> {
+    let found = &prepared.found;
+    let models = models_for(found, &mut Vec::new())?;
+    let known = KnownObjects::from_symbols(|s| found.symbol(s));
+    Ok(f(&Renderer::new(target, &found.layout.offsets, models, &known, options.limits)))
 }
 
 /// Render the object at `addr` of a prepared target: its type name and repr.
 pub fn render_object_prepared(target: &dyn Target, prepared: &Prepared, options: &Options, addr: u64) -> Result<(Option<String>, String), AnalyzeError> {
-    let found = &prepared.found;
-    let models = models_for(found, &mut Vec::new())?;
-    let known = KnownObjects::from_symbols(|s| found.symbol(s));
-    let r = Renderer::new(target, &found.layout.offsets, models, &known, options.limits);
-    Ok((r.type_name(RemoteAddr(addr)).ok(), r.repr(RemoteAddr(addr))))
+    with_renderer(target, prepared, options, |r| (r.type_name(RemoteAddr(addr)).ok(), r.repr(RemoteAddr(addr))))
 }
 
 /// A name a frame does not bind, looked up as CPython's `py-print` does after the
@@ -114,22 +133,14 @@ pub fn lookup_global(
     frame: u64,
     name: &str,
 ) -> Result<Option<(&'static str, String)>, AnalyzeError> {
-    let found = &prepared.found;
-    let models = models_for(found, &mut Vec::new())?;
-    let known = KnownObjects::from_symbols(|s| found.symbol(s));
-    let o = &found.layout.offsets;
-    let r = Renderer::new(target, o, models, &known, options.limits);
-    for (scope, key) in [("global", "frame_vars.globals"), ("builtin", "frame_vars.builtins")] {
-        let Some(at) = o.get(key).and_then(|off| frame.checked_add(off)) else { continue };
-        let dict = match target.read_ptr(RemoteAddr(at)) {
-            Ok(d) if !d.is_null() => d,
-            _ => continue,
-        };
-        if let Some(v) = r.dict_get_str(dict, name) {
-            return Ok(Some((scope, r.repr(v))));
-        }
-    }
-    Ok(None)
+    let o = &prepared.found.layout.offsets;
+    with_renderer(target, prepared, options, |r| {
+        [("global", "frame_vars.globals"), ("builtin", "frame_vars.builtins")].into_iter().find_map(|(scope, key)| {
+            let at = o.get(key).and_then(|off| frame.checked_add(off))?;
+            let dict = target.read_ptr(RemoteAddr(at)).ok().filter(|d| !d.is_null())?;
+            r.dict_get_str(dict, name).map(|v| (scope, r.repr(v)))
+        })
+    })
 }
 
 /// Read every thread of a prepared target.

@@ -35,29 +35,28 @@ pub fn splice(
     runtime_module: &str,
     mode: NativeMode,
 ) -> (Vec<Frame>, Option<String>) {
-    let mut syms: Vec<NativeFrame> = Vec::new();
+    let mut natives: Vec<NativeFrame> = Vec::new();
     for f in raw {
         for s in native.symbolize(f) {
-            syms.push(NativeFrame {
-                    pc: f.pc,
-                    function: s.function,
-                    module: native.module_name(f.pc).map(str::to_string),
-                    file: s.file,
-                    line: s.line,
-                    inlined: s.inlined,
-                    unwind: Some(
-                        match f.trust {
-                            Trust::Context => "context",
-                            Trust::Cfi => "cfi",
-                            Trust::FramePointer => "frame-pointer",
-                            Trust::Signal => "signal",
-                        }
-                        .to_string(),
-                    ),
+            natives.push(NativeFrame {
+                pc: f.pc,
+                function: s.function,
+                module: native.module_name(f.pc).map(str::to_string),
+                file: s.file,
+                line: s.line,
+                inlined: s.inlined,
+                unwind: Some(
+                    match f.trust {
+                        Trust::Context => "context",
+                        Trust::Cfi => "cfi",
+                        Trust::FramePointer => "frame-pointer",
+                        Trust::Signal => "signal",
+                    }
+                    .to_string(),
+                ),
             });
         }
     }
-    let natives = syms;
     let entries: Vec<bool> = python.iter().map(|f| f.entry).collect();
     let plan = plan(&natives, &entries, runtime_module, mode);
     let mut out = Vec::new();
