@@ -240,13 +240,8 @@ def described_frames(session):
 def py_bt_request(session, lwp, full):
     """py-bt as CPython's: from the selected Python frame, C frames commented."""
     described = described_frames(session)
-    levels = ffi.python_levels(session, lwp, described)
-    start = 0
-    if any(lv is not None for lv in levels):
-        # Older than every Python frame (e.g. in Py_RunMain): nothing to show.
-        current = STATE.navigator.current(lwp, selected_level(), levels)
-        start = len(levels) if current is None else current
-    req = {"request": "py-bt", "lwp": lwp, "full": full, "levels": levels, "frames": described, "from": start}
+    start = STATE.navigator.bt_start(lwp, selected_level(), ffi.python_levels(session, lwp, described))
+    req = {"request": "py-bt", "lwp": lwp, "full": full, "frames": described, "from": start}
     return session.request(**req)["text"]
 
 
@@ -267,10 +262,16 @@ class PyCommand(gdb.Command):
             gdb.write("pycoroner: internal error: %s: %s\n" % (type(e).__name__, e))
 
     def selected_index(self, session, lwp):
-        frames, levels = python_levels(session, lwp)
-        if not any(lv is not None for lv in levels):
-            return 0 if levels else None
-        return STATE.navigator.current(lwp, selected_level(), levels)
+        _, levels = python_levels(session, lwp)
+        return STATE.navigator.selected(lwp, selected_level(), levels)
+
+    def frame_request(self, request, missing, **args):
+        """A request about the selected Python frame; `missing` if there is none."""
+        s, lwp = STATE.session(), selected_lwp()
+        i = self.selected_index(s, lwp)
+        if i is None:
+            raise ffi.PycoronerError(missing)
+        return s.request(request=request, lwp=lwp, index=i, **args)["text"]
 
 
 class PyBt(PyCommand):
@@ -300,11 +301,7 @@ class PyLocals(PyCommand):
         super(PyLocals, self).__init__("py-locals")
 
     def run(self, arg):
-        s, lwp = STATE.session(), selected_lwp()
-        i = self.selected_index(s, lwp)
-        if i is None:
-            raise ffi.PycoronerError("Unable to locate python frame")
-        gdb.write(s.request(request="py-locals", lwp=lwp, index=i)["text"])
+        gdb.write(self.frame_request("py-locals", "Unable to locate python frame"))
 
 
 class PyPrint(PyCommand):
@@ -317,11 +314,7 @@ class PyPrint(PyCommand):
         name = arg.strip()
         if not name:
             raise ffi.PycoronerError("usage: py-print NAME")
-        s, lwp = STATE.session(), selected_lwp()
-        i = self.selected_index(s, lwp)
-        if i is None:
-            raise ffi.PycoronerError("Unable to locate python frame")
-        gdb.write(s.request(request="py-print", lwp=lwp, index=i, name=name)["text"])
+        gdb.write(self.frame_request("py-print", "Unable to locate python frame", name=name))
 
 
 class PyList(PyCommand):
@@ -331,11 +324,7 @@ class PyList(PyCommand):
         super(PyList, self).__init__("py-list")
 
     def run(self, arg):
-        s, lwp = STATE.session(), selected_lwp()
-        i = self.selected_index(s, lwp)
-        if i is None:
-            raise ffi.PycoronerError("Unable to locate gdb frame for python bytecode interpreter")
-        gdb.write(s.request(request="py-list", lwp=lwp, index=i, args=arg)["text"])
+        gdb.write(self.frame_request("py-list", "Unable to locate gdb frame for python bytecode interpreter", args=arg))
 
 
 class PyMove(PyCommand):

@@ -227,7 +227,7 @@ class Navigator(object):
     def __init__(self):
         self.state = None
 
-    def current(self, lwp, level, levels, older=True):
+    def current(self, lwp, level, levels):
         """The selected Python frame: the remembered one if the debugger still selects
         its native frame, else the first Python frame at or older than `level`."""
         if self.state and self.state[0] == lwp and self.state[1] == level:
@@ -236,6 +236,19 @@ class Navigator(object):
             if lv is not None and lv >= level:
                 return i
         return None
+
+    def selected(self, lwp, level, levels):
+        """The selected Python frame's index, or None if there is none. Where no frame
+        could be placed among the native ones, the newest stands in."""
+        if not any(lv is not None for lv in levels):
+            return 0 if levels else None
+        return self.current(lwp, level, levels)
+
+    def bt_start(self, lwp, level, levels):
+        """The Python frame py-bt starts at: the selected one; past the end (nothing to
+        show) when the debugger selects a frame older than every Python frame."""
+        i = self.selected(lwp, level, levels)
+        return len(levels) if i is None else i
 
     def move(self, lwp, level, levels, delta):
         """The index after moving `delta` (+1 older, -1 newer), or None at the end."""

@@ -162,20 +162,22 @@ def _py_bt(debugger, full):
     s, t = STATE.get(debugger), _thread(debugger)
     described = _described(s, t, objects=True)
     levels = ffi.python_levels(s, t.GetThreadID(), described)
-    start = 0
-    if any(lv is not None for lv in levels):
-        # Older than every Python frame (e.g. in Py_RunMain): nothing to show.
-        current = STATE.navigator.current(t.GetThreadID(), t.GetSelectedFrame().GetFrameID(), levels)
-        start = len(levels) if current is None else current
-    req = {"request": "py-bt", "lwp": t.GetThreadID(), "full": full, "levels": levels, "frames": described, "from": start}
+    start = STATE.navigator.bt_start(t.GetThreadID(), t.GetSelectedFrame().GetFrameID(), levels)
+    req = {"request": "py-bt", "lwp": t.GetThreadID(), "full": full, "frames": described, "from": start}
     return s.request(**req)["text"]
 
 
 def _selected_index(session, thread):
-    levels = _levels(session, thread)
-    if not any(lv is not None for lv in levels):
-        return 0 if levels else None
-    return STATE.navigator.current(thread.GetThreadID(), thread.GetSelectedFrame().GetFrameID(), levels)
+    return STATE.navigator.selected(thread.GetThreadID(), thread.GetSelectedFrame().GetFrameID(), _levels(session, thread))
+
+
+def _frame_request(debugger, request, **args):
+    """A request about the selected Python frame."""
+    s, t = STATE.get(debugger), _thread(debugger)
+    i = _selected_index(s, t)
+    if i is None:
+        raise ffi.PycoronerError("Unable to locate python frame")
+    return s.request(request=request, lwp=t.GetThreadID(), index=i, **args)["text"]
 
 
 def _command(fn):
@@ -210,11 +212,7 @@ def py_bt_full(debugger, arg):
 @_command
 def py_locals(debugger, arg):
     """Print the local variables of the selected Python frame"""
-    s, t = STATE.get(debugger), _thread(debugger)
-    i = _selected_index(s, t)
-    if i is None:
-        raise ffi.PycoronerError("Unable to locate python frame")
-    return s.request(request="py-locals", lwp=t.GetThreadID(), index=i)["text"]
+    return _frame_request(debugger, "py-locals")
 
 
 @_command
@@ -222,21 +220,13 @@ def py_print(debugger, arg):
     """Look up the given python variable name, and print it"""
     if not arg:
         raise ffi.PycoronerError("usage: py-print NAME")
-    s, t = STATE.get(debugger), _thread(debugger)
-    i = _selected_index(s, t)
-    if i is None:
-        raise ffi.PycoronerError("Unable to locate python frame")
-    return s.request(request="py-print", lwp=t.GetThreadID(), index=i, name=arg)["text"]
+    return _frame_request(debugger, "py-print", name=arg)
 
 
 @_command
 def py_list(debugger, arg):
     """List the current Python source code, if any: py-list [START[,END]]"""
-    s, t = STATE.get(debugger), _thread(debugger)
-    i = _selected_index(s, t)
-    if i is None:
-        raise ffi.PycoronerError("Unable to locate python frame")
-    return s.request(request="py-list", lwp=t.GetThreadID(), index=i, args=arg)["text"]
+    return _frame_request(debugger, "py-list", args=arg)
 
 
 def _move(debugger, delta, end_message):

@@ -35,10 +35,8 @@ pub fn handle(s: &mut Session, req: &Value) -> Result<Value, String> {
             let runtime = s.prepared.runtime_module().to_string();
             let r = s.report(full, NativeMode::Off)?;
             let layout = natives.map(|n| {
-                let py = python_frames(r, lwp);
-                let entries: Vec<bool> = py.iter().map(|f| f.entry).collect();
                 let frames: Vec<NativeFrame> = n.into_iter().map(|(f, _)| f).collect();
-                (plan(&frames, &entries, &runtime, NativeMode::All), infos)
+                (thread_plan(r, lwp, &frames, &runtime, NativeMode::All), infos)
             });
             Ok(json!({ "text": py_bt(r, lwp, full, &levels, from, layout.as_ref()) }))
         }
@@ -114,9 +112,7 @@ pub fn handle(s: &mut Session, req: &Value) -> Result<Value, String> {
                 natives(req)?.ok_or("splice needs \"frames\"")?.into_iter().map(|(f, _)| f).collect();
             let runtime = s.prepared.runtime_module().to_string();
             let r = s.report(false, NativeMode::Off)?;
-            let py = python_frames(r, lwp);
-            let entries: Vec<bool> = py.iter().map(|f| f.entry).collect();
-            let p = plan(&natives, &entries, &runtime, mode);
+            let p = thread_plan(r, lwp, &natives, &runtime, mode);
             let steps: Vec<Value> = p
                 .steps
                 .iter()
@@ -126,13 +122,13 @@ pub fn handle(s: &mut Session, req: &Value) -> Result<Value, String> {
                     Step::Eval(run) => json!({"kind": "eval", "python": run}),
                 })
                 .collect();
-            let frames: Vec<Value> = py.iter().map(|f| frame_json(f)).collect();
+            let frames: Vec<Value> = python_frames(r, lwp).iter().map(|f| frame_json(f)).collect();
             Ok(json!({ "steps": steps, "unclaimed": p.unclaimed, "python": frames, "warning": p.warning }))
         }
         "object-frames" => Ok(json!({
             // Frames whose argument the script should read (its address) and pass as
             // "object" with py-bt's frames.
-            "prefixes": ["cfunction_vectorcall_"],
+            "prefixes": [CFUNCTION_VECTORCALL],
             "names": CFUNCTION_CALLERS,
             "variables": ["func", "func_obj"],
         })),
@@ -262,10 +258,18 @@ fn natives(req: &Value) -> Result<Option<Vec<DebuggerFrame>>, String> {
     ))
 }
 
-/// C functions through which CPython calls a built-in function (3.6–3.15); their `func`
-/// (or `func_obj`) argument is the `builtin_function_or_method` being called.
+/// C functions through which CPython calls a built-in function (3.6–3.15), and the
+/// prefix of the 3.8+ vectorcall ones; their `func` (or `func_obj`) argument is the
+/// `builtin_function_or_method` being called.
 pub const CFUNCTION_CALLERS: &[&str] =
     &["cfunction_call", "cfunction_call_varargs", "_PyCFunction_FastCallDict", "_PyCFunction_FastCallKeywords", "PyCFunction_Call"];
+const CFUNCTION_VECTORCALL: &str = "cfunction_vectorcall_";
+
+/// How a thread's Python frames sit among the debugger's native frames.
+fn thread_plan(r: &Report, lwp: u32, natives: &[NativeFrame], runtime: &str, mode: NativeMode) -> Plan {
+    let entries: Vec<bool> = python_frames(r, lwp).iter().map(|f| f.entry).collect();
+    plan(natives, &entries, runtime, mode)
+}
 
 /// What CPython's py-bt says of a C frame that is not an eval loop (libpython.py
 /// `is_other_python_frame`), if anything.
@@ -273,7 +277,7 @@ fn other_frame_info(function: &str, object: Option<u64>, repr: impl Fn(u64) -> O
     match function {
         "take_gil" => Some("Waiting for the GIL".into()),
         "collect" | "gc_collect_main" => Some("Garbage-collecting".into()),
-        f if f.starts_with("cfunction_vectorcall_") || CFUNCTION_CALLERS.contains(&f) => object.and_then(repr).map(|r| truncated(&r)),
+        f if f.starts_with(CFUNCTION_VECTORCALL) || CFUNCTION_CALLERS.contains(&f) => object.and_then(repr).map(|r| truncated(&r)),
         _ => None,
     }
 }
@@ -294,9 +298,10 @@ fn py_frame_text(f: &PythonFrame, full: bool, level: u64) -> String {
     out
 }
 
-/// CPython's `py-bt` (`full`: `py-bt-full`) from Python frame `from` on. With the
-/// debugger's frames laid out (`layout`: the splice plan and each C frame's info line),
-/// C frames CPython comments on get their line where they sit.
+/// CPython's `py-bt` (`full`: `py-bt-full`) from Python frame `from` on, frames
+/// numbered by `levels`. With the debugger's frames laid out (`layout`: the splice
+/// plan and each C frame's info line), the plan numbers them, and C frames CPython
+/// comments on get their line where they sit.
 fn py_bt(
     r: &Report,
     lwp: u32,
@@ -333,9 +338,10 @@ fn py_bt(
     for (n, step) in plan.steps.iter().enumerate().skip(start) {
         match step {
             Step::Eval(run) => {
+                // Numbered, as CPython's py-bt-full, by the eval frame's level.
                 for &i in run.iter().filter(|&&i| i >= from) {
                     if let Some(f) = frames.get(i) {
-                        out += &py_frame_text(f, full, level(i));
+                        out += &py_frame_text(f, full, n as u64);
                         last_info = None;
                     }
                 }
