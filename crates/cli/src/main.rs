@@ -170,7 +170,18 @@ pub fn run_core(
     Ok(render(&report, common.format))
 }
 
+/// A `--sysroot` must be a directory: a typo would otherwise silently read nothing.
+fn check_sysroot(sysroot: &Option<std::path::PathBuf>) -> Result<(), Failure> {
+    match sysroot {
+        Some(d) if !d.is_dir() => Err(Failure::bad_input(format!("--sysroot {}: not a directory", d.display()))),
+        _ => Ok(()),
+    }
+}
+
 fn run(cli: Cli) -> Result<String, Failure> {
+    if let Command::Core { sysroot, .. } | Command::Print { sysroot, .. } = &cli.command {
+        check_sysroot(sysroot)?;
+    }
     match cli.command {
         Command::Core { core, exe, sysroot, common } => run_core(&core, exe, sysroot, &common),
         Command::Demo { python, keep, common } => demo::run(python, keep, &common),

@@ -1,11 +1,11 @@
 //! An ELF file on disk, mapped: symbols, build-id, debuglink, program headers.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use memmap2::Mmap;
+use pycoroner_target::files::{self, OpenedFile};
 use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol};
 
 /// Why an ELF file could not be used.
@@ -48,13 +48,22 @@ impl std::fmt::Debug for ElfImage {
 }
 
 impl ElfImage {
-    /// Map and parse an ELF file.
+    /// Map and parse an ELF file named by a person (`--exe`, a debug directory): a
+    /// regular file, never a FIFO or a device.
     pub fn open(path: &Path) -> Result<ElfImage, ImageError> {
+        let opened = files::open_regular(path, files::MAX_FILE)
+            .map_err(|e| ImageError::Io { path: path.to_path_buf(), source: std::io::Error::other(e.to_string()) })?;
+        Self::from_opened(opened)
+    }
+
+    /// Map and parse a file opened by [`pycoroner_target::files`].
+    pub fn from_opened(opened: OpenedFile) -> Result<ElfImage, ImageError> {
+        let path = opened.path.as_path();
         let io = |source| ImageError::Io { path: path.to_path_buf(), source };
-        let f = File::open(path).map_err(io)?;
-        // SAFETY: read-only private mapping of a binary; concurrent truncation is the
-        // accepted hazard of every mmap-based debugger.
-        let map = unsafe { Mmap::map(&f) }.map_err(io)?;
+        // SAFETY: read-only private mapping of a regular file. If another process
+        // truncates it while we read, the access raises SIGBUS, which the binary turns
+        // into a one-line error (the CLI's SIGBUS handler).
+        let map = unsafe { Mmap::map(&opened.file) }.map_err(io)?;
         let parse = |e: object::Error| ImageError::Parse { path: path.to_path_buf(), what: e.to_string() };
         let obj = object::File::parse(&*map).map_err(parse)?;
         let build_id = obj.build_id().ok().flatten().map(<[u8]>::to_vec);

@@ -16,7 +16,7 @@ pub mod native;
 pub use image::{ElfImage, ImageError};
 pub use layout::{extract as extract_layouts, LayoutAnswer, LayoutQuery};
 pub use locate::{DebugSearch, SearchLog};
-pub use module::{build_id_from_memory, modules_of, Module};
+pub use module::{build_id_from_memory, modules_of, open_module_image, verify_module_image, Module};
 
 /// Lowercase hex of a build-id.
 pub fn hex(bytes: &[u8]) -> String {

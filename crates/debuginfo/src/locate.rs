@@ -32,7 +32,8 @@ impl DebugSearch {
     }
 
     /// Candidate separate debug files for a binary at `path` with `build_id` and
-    /// `.gnu_debuglink` name `link`; the first existing one is returned.
+    /// `.gnu_debuglink` name `link`; the first that is a regular ELF file with the
+    /// binary's build-id (when it has one) is returned.
     pub fn find(&self, path: &Path, build_id: Option<&[u8]>, link: Option<&str>, log: &mut SearchLog) -> Option<PathBuf> {
         let mut cands: Vec<PathBuf> = Vec::new();
         let dirs: Vec<&PathBuf> = self.debug_dirs.iter().chain(self.global_dir.iter()).collect();
@@ -56,9 +57,14 @@ impl DebugSearch {
             }
         }
         for c in cands {
-            let exists = c.is_file();
-            log.tried.push((c.clone(), exists));
-            if exists {
+            // A regular file (never a FIFO or device), and the binary's own debug file:
+            // with a build-id to compare, the same build-id.
+            let usable = crate::ElfImage::open(&c).is_ok_and(|img| match build_id {
+                Some(want) => img.build_id() == Some(want),
+                None => true,
+            });
+            log.tried.push((c.clone(), usable));
+            if usable {
                 return Some(c);
             }
         }

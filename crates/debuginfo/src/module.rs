@@ -1,7 +1,12 @@
 //! Modules of a target: mapped ELF files, their load bias and build-id as seen in
 //! the target's own memory (the kernel dumps the first page of every ELF mapping).
 
-use pycoroner_target::{FileMapping, Memory, MemoryExt, RemoteAddr};
+use std::collections::HashMap;
+
+use pycoroner_target::elf_ident;
+use pycoroner_target::{FileMapping, Memory, Target};
+
+use crate::ElfImage;
 
 /// One mapped ELF file of the target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +17,8 @@ pub struct Module {
     pub base: u64,
     /// One past the highest mapped address.
     pub end: u64,
+    /// Start of the mapping at file offset 0, where the ELF header is.
+    pub head: u64,
     /// AVMA = SVMA + bias.
     pub bias: u64,
     /// Build-id read from the target's memory, if its note page was dumped.
@@ -30,97 +37,72 @@ impl Module {
     }
 }
 
-const PT_LOAD: u32 = 1;
-const PT_NOTE: u32 = 4;
-const MAX_PHNUM: u64 = 256;
-
-struct Phdr {
-    p_type: u32,
-    offset: u64,
-    vaddr: u64,
-    filesz: u64,
-}
-
-fn read_phdrs(mem: &dyn Memory, base: u64) -> Option<Vec<Phdr>> {
-    let b = RemoteAddr(base);
-    let magic = mem.read_array::<4>(b).ok()?;
-    if &magic != b"\x7FELF" || mem.read_u8(b.offset(4)?).ok()? != 2 {
-        return None;
-    }
-    let phoff = mem.read_u64(b.offset(32)?).ok()?;
-    let phentsize = u64::from(mem.read_u16(b.offset(54)?).ok()?);
-    let phnum = u64::from(mem.read_u16(b.offset(56)?).ok()?);
-    if phentsize < 56 || phnum > MAX_PHNUM {
-        return None;
-    }
-    let mut out = Vec::new();
-    for i in 0..phnum {
-        let p = b.offset(phoff.checked_add(i.checked_mul(phentsize)?)?)?;
-        out.push(Phdr {
-            p_type: mem.read_u32(p).ok()?,
-            offset: mem.read_u64(p.offset(8)?).ok()?,
-            vaddr: mem.read_u64(p.offset(16)?).ok()?,
-            filesz: mem.read_u64(p.offset(32)?).ok()?,
+/// Group file mappings into modules: one per path whose first page is an ELF header.
+/// Linear in the number of mappings (a process can have 65 530 of them).
+pub fn modules_of(mem: &dyn Memory, mappings: &[FileMapping]) -> Vec<Module> {
+    let mut out: Vec<Module> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    let mut heads: Vec<Option<u64>> = Vec::new();
+    for m in mappings {
+        let i = *index.entry(m.path.as_str()).or_insert_with(|| {
+            out.push(Module { path: m.path.clone(), base: m.start, end: m.end, head: m.start, bias: 0, build_id: None });
+            heads.push(None);
+            out.len() - 1
         });
+        let (Some(module), Some(head)) = (out.get_mut(i), heads.get_mut(i)) else { continue };
+        module.base = module.base.min(m.start);
+        module.end = module.end.max(m.end);
+        // The mapping with file offset 0 holds the ELF header.
+        if m.file_offset == 0 && head.is_none() {
+            *head = Some(m.start);
+        }
     }
-    Some(out)
-}
-
-/// The load bias of the ELF mapped at `base`, from its in-memory program headers.
-fn bias_from_memory(mem: &dyn Memory, base: u64) -> Option<u64> {
-    let ph = read_phdrs(mem, base)?;
-    let first = ph.iter().find(|p| p.p_type == PT_LOAD && p.offset == 0)?;
-    Some(base.wrapping_sub(first.vaddr & !0xfff))
+    out.into_iter()
+        .zip(heads)
+        .filter_map(|(mut module, head)| {
+            let head = head?;
+            module.head = head;
+            module.bias = elf_ident::bias_in_memory(mem, head)?;
+            module.build_id = elf_ident::build_id_in_memory(mem, head);
+            Some(module)
+        })
+        .collect()
 }
 
 /// NT_GNU_BUILD_ID of the ELF mapped at `base`, read from the target's memory.
 pub fn build_id_from_memory(mem: &dyn Memory, base: u64) -> Option<Vec<u8>> {
-    let bias = bias_from_memory(mem, base)?;
-    for p in read_phdrs(mem, base)?.iter().filter(|p| p.p_type == PT_NOTE) {
-        let len = p.filesz.min(4096);
-        let bytes = mem.read_vec(RemoteAddr(p.vaddr.wrapping_add(bias)), len, 4096).ok()?;
-        let mut off = 0usize;
-        while off + 12 <= bytes.len() {
-            let word = |o: usize| -> Option<usize> {
-                Some(u32::from_le_bytes(bytes.get(o..o + 4)?.try_into().ok()?) as usize)
-            };
-            let (namesz, descsz, ntype) = (word(off)?, word(off + 4)?, word(off + 8)?);
-            let name_start = off + 12;
-            let desc_start = name_start.checked_add(namesz.checked_add(3)? & !3)?;
-            let next = desc_start.checked_add(descsz.checked_add(3)? & !3)?;
-            if ntype == 3 && bytes.get(name_start..name_start + namesz.min(4)) == Some(b"GNU\0") {
-                return bytes.get(desc_start..desc_start.checked_add(descsz)?).map(<[u8]>::to_vec);
-            }
-            off = next;
-        }
-    }
-    None
+    elf_ident::build_id_in_memory(mem, base)
 }
 
-/// Group file mappings into modules: one per path whose first page is an ELF header.
-pub fn modules_of(mem: &dyn Memory, mappings: &[FileMapping]) -> Vec<Module> {
-    let mut out: Vec<Module> = Vec::new();
-    for m in mappings {
-        if let Some(existing) = out.iter_mut().find(|x| x.path == m.path) {
-            existing.base = existing.base.min(m.start);
-            existing.end = existing.end.max(m.end);
-            continue;
-        }
-        out.push(Module { path: m.path.clone(), base: m.start, end: m.end, bias: 0, build_id: None });
-    }
-    out.retain_mut(|module| {
-        // The mapping with file offset 0 holds the ELF header.
-        let Some(head) = mappings.iter().find(|m| m.path == module.path && m.file_offset == 0) else {
-            return false;
-        };
-        match bias_from_memory(mem, head.start) {
-            Some(bias) => {
-                module.bias = bias;
-                module.build_id = build_id_from_memory(mem, head.start);
-                true
+/// Open the file of a module as this machine has it, and use it only if it is the file
+/// the target mapped: the same build-id as the target's memory shows, or (for an image
+/// without one) the same first page. Otherwise the reason, for the report.
+pub fn open_module_image(target: &dyn Target, module: &Module) -> Result<ElfImage, String> {
+    let opened = target.open_file(&module.path).map_err(|e| e.to_string())?;
+    let img = ElfImage::from_opened(opened).map_err(|e| e.to_string())?;
+    verify_module_image(target, module, &img)?;
+    Ok(img)
+}
+
+/// Whether `img` is the file `module` was mapped from (see [`open_module_image`]).
+pub fn verify_module_image(mem: &dyn Memory, module: &Module, img: &ElfImage) -> Result<(), String> {
+    match (&module.build_id, img.build_id()) {
+        (Some(want), Some(have)) if want.as_slice() == have => Ok(()),
+        (Some(want), have) => Err(format!(
+            "{} is not the file the process mapped (build-id {} on this machine, {} in the target): not used",
+            img.path().display(),
+            have.map_or_else(|| "none".to_string(), crate::hex),
+            crate::hex(want)
+        )),
+        (None, _) => {
+            let page = elf_ident::first_page(mem, module.head);
+            match (page, img.data().get(..4096)) {
+                (Some(p), Some(f)) if p == f => Ok(()),
+                _ => Err(format!(
+                    "{} has no build-id and its first page differs from the target's (or is not there to compare): not used",
+                    img.path().display()
+                )),
             }
-            None => false,
         }
-    });
-    out
+    }
 }

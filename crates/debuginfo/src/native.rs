@@ -13,7 +13,8 @@ use std::sync::{Mutex, OnceLock};
 use framehop::x86_64::{CacheX86_64, UnwindRegsX86_64, UnwinderX86_64};
 use framehop::{ExplicitModuleSectionInfo, FrameAddress, Module as FhModule, Unwinder};
 use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
-use pycoroner_target::{Memory, MemoryExt, Registers, RemoteAddr};
+use pycoroner_target::cache_dir::{self, CacheDir};
+use pycoroner_target::{Memory, MemoryExt, Registers, RemoteAddr, Target};
 
 use crate::image::ElfImage;
 use crate::locate::{DebugSearch, SearchLog};
@@ -104,33 +105,31 @@ fn load_symbols(path: &std::path::Path) -> Vec<(u64, u64, String)> {
 pub struct Native {
     unwinder: UnwinderX86_64<Vec<u8>>,
     modules: Vec<NativeModule>,
-    /// Files that could not be read, for the report.
+    /// Files that could not be read or were not the target's, with why, for the report.
     pub missing: Vec<String>,
-    cache_dir: Option<PathBuf>,
+    /// Symbol cache entries that were ignored, and why.
+    pub cache_warnings: Vec<String>,
+    cache: Option<CacheDir>,
 }
 
-fn symbol_cache_path(dir: &std::path::Path, build_id: &str) -> PathBuf {
-    dir.join("symbols").join(format!("{build_id}.v1.json"))
+fn symbol_cache_name(build_id: &str) -> String {
+    format!("{build_id}.v1.json")
 }
+
+/// Largest symbol cache entry read.
+const MAX_SYMBOL_CACHE: u64 = 64 << 20;
 
 impl Drop for Native {
     /// Write back what was symbolized this time (failures only cost speed next time).
     fn drop(&mut self) {
-        let Some(dir) = &self.cache_dir else { return };
+        let Some(dir) = &self.cache else { return };
         for m in &self.modules {
             let (Some(id), Ok(memo)) = (&m.build_id, m.memo.lock()) else { continue };
             if !memo.1 {
                 continue;
             }
-            let path = symbol_cache_path(dir, id);
             let Ok(json) = serde_json::to_vec(&memo.0) else { continue };
-            if let Some(parent) = path.parent() {
-                let _ = std::fs::create_dir_all(parent);
-            }
-            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-            if std::fs::write(&tmp, json).is_ok() {
-                let _ = std::fs::rename(tmp, path);
-            }
+            let _ = dir.write(&symbol_cache_name(id), &cache_dir::seal("symbols", id, &json));
         }
     }
 }
@@ -145,24 +144,21 @@ impl Native {
     /// Load CFI, symbols and DWARF for every module whose file can be read.
     /// Symbolized addresses are cached per build-id under `cache_dir` (if given), so a
     /// second analysis of the same binaries reads no DWARF.
-    pub fn new(
-        modules: &[Module],
-        resolve: impl Fn(&str) -> Option<PathBuf>,
-        search: &DebugSearch,
-        cache_dir: Option<PathBuf>,
-    ) -> Native {
+    pub fn new(target: &dyn Target, modules: &[Module], search: &DebugSearch, cache: Option<CacheDir>) -> Native {
         let mut unwinder = UnwinderX86_64::new();
         let mut out = Vec::new();
         let mut missing = Vec::new();
+        let mut cache_warnings = Vec::new();
         for m in modules {
-            let Some(path) = resolve(&m.path) else {
-                missing.push(m.path.clone());
-                continue;
+            // Only the file the target mapped (build-id checked) is used.
+            let img = match crate::open_module_image(target, m) {
+                Ok(img) => img,
+                Err(why) => {
+                    missing.push(why);
+                    continue;
+                }
             };
-            let Ok(img) = ElfImage::open(&path) else {
-                missing.push(m.path.clone());
-                continue;
-            };
+            let path = img.path().to_path_buf();
             let Ok(obj) = object::File::parse(img.data()) else { continue };
             // No .text bytes: framehop would otherwise second-guess the CFI of the first
             // frame with instruction analysis, which mis-stepped out of libc's
@@ -186,11 +182,23 @@ impl Native {
                 search.find(&path, img.build_id(), img.debuglink().map(|(n, _)| n), &mut SearchLog::default())
             };
             let build_id = img.build_id().map(crate::hex);
-            let memo = match (&cache_dir, &build_id) {
-                (Some(d), Some(id)) => std::fs::read(symbol_cache_path(d, id))
-                    .ok()
-                    .and_then(|b| serde_json::from_slice::<HashMap<u64, Vec<Symbol>>>(&b).ok())
-                    .unwrap_or_default(),
+            let memo = match (&cache, &build_id) {
+                (Some(d), Some(id)) => match d.read(&symbol_cache_name(id), MAX_SYMBOL_CACHE) {
+                    Ok(Some(b)) => match cache_dir::unseal("symbols", id, &b)
+                        .and_then(|body| serde_json::from_slice::<HashMap<u64, Vec<Symbol>>>(body).map_err(|e| e.to_string()))
+                    {
+                        Ok(m) => m,
+                        Err(why) => {
+                            cache_warnings.push(format!("symbol cache entry for {} ignored: {why}", m.path));
+                            HashMap::new()
+                        }
+                    },
+                    Ok(None) => HashMap::new(),
+                    Err(why) => {
+                        cache_warnings.push(why);
+                        HashMap::new()
+                    }
+                },
                 _ => HashMap::new(),
             };
             out.push(NativeModule {
@@ -206,11 +214,13 @@ impl Native {
                 dwarf: OnceLock::new(),
             });
         }
-        Native { unwinder, modules: out, missing, cache_dir }
+        out.sort_by_key(|m| m.base);
+        Native { unwinder, modules: out, missing, cache_warnings, cache }
     }
 
     fn module(&self, avma: u64) -> Option<&NativeModule> {
-        self.modules.iter().find(|m| m.base <= avma && avma < m.end)
+        let i = self.modules.partition_point(|m| m.base <= avma);
+        self.modules.get(i.checked_sub(1)?).filter(|m| avma < m.end)
     }
 
     /// The module file name holding an address.

@@ -1,12 +1,18 @@
-//! The layout cache: one JSON file per interpreter build, keyed by build-id, holding
-//! the resolved offsets, version and the symbols the walk starts from, so a second
+//! The layout cache: one file per interpreter build, keyed by build-id, holding the
+//! resolved offsets, version and the symbols the walk starts from, so a second
 //! analysis of any core of the same build reads no DWARF and opens no binary.
+//!
+//! The directory and its entries are held to [`pycoroner_target::cache_dir`]'s rules
+//! (owned by this user, private, no links, sealed entries); any problem means the
+//! analysis runs as if uncached, with a warning, never with a different answer.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use pycoroner_layouts::{Layout, LAYOUT_FORMAT};
+use pycoroner_target::cache_dir::{self, CacheDir};
 use serde::{Deserialize, Serialize};
+
+use crate::options::Options;
 
 /// What is cached per build-id.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -21,24 +27,42 @@ pub struct Entry {
     pub source_file: String,
 }
 
-fn path_for(dir: &Path, build_id: &str) -> PathBuf {
-    dir.join("layouts").join(format!("{build_id}.v{LAYOUT_FORMAT}.json"))
+/// Largest layout entry read (they are a few KiB).
+const MAX_ENTRY: u64 = 1 << 20;
+
+fn name(build_id: &str) -> String {
+    format!("{build_id}.v{LAYOUT_FORMAT}.json")
 }
 
-/// A cached entry, if present and of the current format.
-pub fn load(dir: &Path, build_id: &str) -> Option<Entry> {
-    let bytes = std::fs::read(path_for(dir, build_id)).ok()?;
-    let e: Entry = serde_json::from_slice(&bytes).ok()?;
-    (e.layout.format == LAYOUT_FORMAT).then_some(e)
+/// The cache directory the options name, if it is safe to use; otherwise `None` and
+/// the reason, for the report.
+pub fn open(options: &Options) -> (Option<CacheDir>, Option<String>) {
+    match &options.cache_dir {
+        None => (None, None),
+        Some(d) => match CacheDir::open(d) {
+            Ok(c) => (Some(c), None),
+            Err(why) => (None, Some(why)),
+        },
+    }
+}
+
+/// A cached entry, if present, undamaged, for this build and of the current format.
+/// `Err` says why something there was not used.
+pub fn load(dir: &CacheDir, build_id: &str) -> Result<Option<Entry>, String> {
+    let sub = dir.sub("layouts")?;
+    let Some(bytes) = sub.read(&name(build_id), MAX_ENTRY)? else { return Ok(None) };
+    let shown = || sub.path().join(name(build_id)).display().to_string();
+    let body = cache_dir::unseal("layout", build_id, &bytes).map_err(|why| format!("layout cache entry {} ignored: {why}", shown()))?;
+    let e: Entry = serde_json::from_slice(body).map_err(|why| format!("layout cache entry {} ignored: {why}", shown()))?;
+    if e.layout.format != LAYOUT_FORMAT {
+        return Ok(None);
+    }
+    Ok(Some(e))
 }
 
 /// Store an entry; failures (read-only home, full disk) only cost speed next time.
-pub fn store(dir: &Path, build_id: &str, entry: &Entry) -> Result<(), std::io::Error> {
-    let p = path_for(dir, build_id);
-    if let Some(parent) = p.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    let tmp = p.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, serde_json::to_vec(entry).map_err(std::io::Error::other)?)?;
-    std::fs::rename(tmp, p)
+pub fn store(dir: &CacheDir, build_id: &str, entry: &Entry) -> Result<(), String> {
+    let sub = dir.sub("layouts")?;
+    let json = serde_json::to_vec(entry).map_err(|e| e.to_string())?;
+    sub.write(&name(build_id), &cache_dir::seal("layout", build_id, &json)).map_err(|e| e.to_string())
 }

@@ -7,12 +7,29 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyzeError {
     /// No mapped module holds a CPython runtime.
-    #[error("no Python interpreter found in the target (looked for _PyRuntime / interp_head in {searched} modules{missing})")]
+    #[error("no Python interpreter found in the target (looked for _PyRuntime / interp_head in {searched} modules)")]
     NoPython {
         /// How many modules were examined.
         searched: usize,
-        /// Modules whose files could not be read, as ", N files unreadable: a, b".
-        missing: String,
+    },
+    /// No module holds an interpreter, but some could not be read or checked: Python may
+    /// be in one of them.
+    #[error("no Python interpreter found in the {searched} modules that could be read; {count} could not be used: {reasons} (pass --sysroot DIR for a core from another machine or container, or --exe PATH)")]
+    FilesUnusable {
+        /// How many modules were examined.
+        searched: usize,
+        /// How many were unusable.
+        count: usize,
+        /// The first few reasons.
+        reasons: String,
+    },
+    /// The target lists no mapped ELF file at all.
+    #[error("the target lists no mapped ELF file among its {mappings} file mappings (its NT_FILE note may be missing or damaged{damage})")]
+    NoModules {
+        /// File mappings listed.
+        mappings: usize,
+        /// What is known to be damaged, as "; ...".
+        damage: String,
     },
     /// `--exe` names a different build than the one in the core.
     #[error("{exe} does not match the core: its build-id is {found}, the core's executable has {expected}")]
@@ -38,14 +55,6 @@ pub enum AnalyzeError {
         /// The module.
         module: String,
         /// Every path tried.
-        tried: String,
-    },
-    /// The interpreter's file is not on this machine.
-    #[error("the interpreter's file {module} is not readable on this machine (tried {tried}); pass --sysroot DIR for a core from another machine")]
-    ModuleFileMissing {
-        /// The module path recorded in the core.
-        module: String,
-        /// Paths tried.
         tried: String,
     },
     /// The version could not be determined or has no model.

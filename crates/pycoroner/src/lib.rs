@@ -61,16 +61,23 @@ impl std::fmt::Debug for Prepared {
 /// Unwind tables and symbols of a target's modules, loaded once.
 struct NativeSetup {
     native: pycoroner_debuginfo::native::Native,
-    warning: Option<String>,
+    warnings: Vec<String>,
 }
 
 fn native_setup(target: &dyn Target, options: &Options) -> NativeSetup {
     let modules = pycoroner_debuginfo::modules_of(target, &target.mappings());
     let search = pycoroner_debuginfo::DebugSearch { debug_dirs: options.debug_dirs.clone(), ..pycoroner_debuginfo::DebugSearch::system() };
-    let native = pycoroner_debuginfo::native::Native::new(&modules, |p| target.resolve_path(p), &search, options.cache_dir.clone());
-    let warning = (!native.missing.is_empty())
-        .then(|| format!("no unwind information for {} unreadable files: {}", native.missing.len(), native.missing.join(", ")));
-    NativeSetup { native, warning }
+    let (cache_dir, cache_warning) = cache::open(options);
+    let native = pycoroner_debuginfo::native::Native::new(target, &modules, &search, cache_dir);
+    let mut warnings: Vec<String> = cache_warning.into_iter().collect();
+    warnings.extend(native.cache_warnings.iter().cloned());
+    if !native.missing.is_empty() {
+        let shown: Vec<&str> = native.missing.iter().take(10).map(String::as_str).collect();
+        let more = native.missing.len().saturating_sub(shown.len());
+        let more = if more > 0 { format!("; and {more} more") } else { String::new() };
+        warnings.push(format!("no unwind information or symbols from {} files: {}{more}", native.missing.len(), shown.join("; ")));
+    }
+    NativeSetup { native, warnings }
 }
 
 /// Find the interpreter and resolve its layout (no thread is read). With `--native`
@@ -236,7 +243,7 @@ pub fn analyze_prepared_then(
             let setup = setup.clone();
             let u = unwind_threads(target, &setup.native, &py, &threads);
             done_reading();
-            warnings.extend(setup.warning.clone());
+            warnings.extend(setup.warnings.iter().cloned());
             splice_threads(&setup.native, found, options, u, &mut threads, &mut warnings);
             true
         }
@@ -251,6 +258,17 @@ pub fn analyze_prepared_then(
         interpreters.sort_by_key(|i| i.id != cur);
         threads.sort_by_key(|t| t.interpreter_id != cur);
     }
+
+    if threads.is_empty() {
+        warnings.push(format!(
+            "the interpreter{} list no thread state (a NULL or unreadable thread list): no Python stack can be shown",
+            if interps.len() == 1 { "" } else { "s" }
+        ));
+    }
+    // What the target itself could not give (damaged notes, files refused), once each.
+    warnings.extend(target.warnings());
+    let mut seen = std::collections::HashSet::new();
+    warnings.retain(|w| seen.insert(w.clone()));
 
     let signal = sig.map(|s| {
         let (name, description) = pycoroner_report::signal_names(s.signo);

@@ -2,10 +2,10 @@
 //! the symbols a walk starts from, and its layout (cache, else DWARF).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use pycoroner_cpython::{resolve, PyVersion};
-use pycoroner_debuginfo::{hex, modules_of, DebugSearch, ElfImage, Module, SearchLog};
+use pycoroner_debuginfo::{hex, modules_of, open_module_image, DebugSearch, ElfImage, Module, SearchLog};
+use pycoroner_target::cache_dir::CacheDir;
 use pycoroner_layouts::{Flavour, Layout, LAYOUT_FORMAT};
 use pycoroner_target::{MemoryExt, RemoteAddr, Target};
 
@@ -76,6 +76,8 @@ pub fn find(target: &dyn Target, options: &Options) -> Result<FoundPython, Analy
     let modules = modules_of(target, &mappings);
     let exe_path = target.executable();
     let mut warnings = Vec::new();
+    let (cache_dir, cache_warning) = cache::open(options);
+    warnings.extend(cache_warning);
 
     if let Some(exe) = &options.exe {
         let img = ElfImage::open(exe).map_err(|e| AnalyzeError::BadExe { path: exe.clone(), what: e.to_string() })?;
@@ -96,8 +98,12 @@ pub fn find(target: &dyn Target, options: &Options) -> Result<FoundPython, Analy
         let is_exe = Some(&m.path) == exe_path.as_ref();
         // Warm path: a cached (DWARF) layout for this build needs no file at all.
         let dwarf_allowed = matches!(options.layout_source, LayoutSource::Auto | LayoutSource::Dwarf);
-        if let (Some(dir), Some(id), true) = (&options.cache_dir, &m.build_id, dwarf_allowed) {
-            if let Some(e) = cache::load(dir, &hex(id)) {
+        if let (Some(dir), Some(id), true) = (&cache_dir, &m.build_id, dwarf_allowed) {
+            let cached = cache::load(dir, &hex(id)).unwrap_or_else(|why| {
+                warnings.push(why);
+                None
+            });
+            if let Some(e) = cached {
                 let version = PyVersion { major: e.layout.version.0, minor: e.layout.version.1, micro: e.micro };
                 return Ok(FoundPython {
                     module_path: m.path.clone(),
@@ -111,40 +117,35 @@ pub fn find(target: &dyn Target, options: &Options) -> Result<FoundPython, Analy
                 });
             }
         }
-        let path: Option<PathBuf> = match (&options.exe, is_exe) {
-            (Some(exe), true) => Some(exe.clone()),
-            _ => target.resolve_path(&m.path),
+        // `--exe` (checked against the core above), else the mapped file if it is the
+        // one the target had (build-id).
+        let img = match (&options.exe, is_exe) {
+            (Some(exe), true) => ElfImage::open(exe).map_err(|e| e.to_string()),
+            _ => open_module_image(target, m),
         };
-        let Some(path) = path else {
-            unreadable.push(m.path.clone());
-            continue;
-        };
-        let Ok(img) = ElfImage::open(&path) else {
-            unreadable.push(m.path.clone());
-            continue;
+        let img = match img {
+            Ok(img) => img,
+            Err(why) => {
+                unreadable.push(why);
+                continue;
+            }
         };
         if !RUNTIME_MARKERS.iter().any(|s| img.symbol(s).is_some()) {
             continue;
         }
-        if let (Some(mem_id), Some(file_id)) = (&m.build_id, img.build_id()) {
-            if mem_id.as_slice() != file_id {
-                warnings.push(format!(
-                    "{} on this machine (build-id {}) is not the file the process mapped (build-id {}); results may be wrong",
-                    path.display(),
-                    hex(file_id),
-                    hex(mem_id)
-                ));
-            }
-        }
-        return resolve_module(target, options, m, &img, exe_path.as_deref(), warnings);
+        return resolve_module(target, options, cache_dir.as_ref(), m, &img, exe_path.as_deref(), warnings);
     }
-    let missing = if unreadable.is_empty() {
-        String::new()
-    } else {
-        let shown: Vec<&str> = unreadable.iter().take(5).map(String::as_str).collect();
-        format!("; {} files unreadable: {} (pass --sysroot DIR for a core from another machine)", unreadable.len(), shown.join(", "))
-    };
-    Err(AnalyzeError::NoPython { searched: modules.len(), missing })
+    // Exit 3 ("no Python") only when every module was read and none is an interpreter.
+    let damage = target.warnings();
+    if modules.is_empty() {
+        let damage = if damage.is_empty() { String::new() } else { format!(": {}", damage.join("; ")) };
+        return Err(AnalyzeError::NoModules { mappings: mappings.len(), damage });
+    }
+    if !unreadable.is_empty() || !damage.is_empty() {
+        let shown: Vec<&str> = unreadable.iter().chain(damage.iter()).take(5).map(String::as_str).collect();
+        return Err(AnalyzeError::FilesUnusable { searched: modules.len(), count: unreadable.len() + damage.len(), reasons: shown.join("; ") });
+    }
+    Err(AnalyzeError::NoPython { searched: modules.len() })
 }
 
 fn detect_version(target: &dyn Target, m: &Module, img: &ElfImage, exe: Option<&str>) -> Option<PyVersion> {
@@ -271,6 +272,7 @@ fn flavour_of(img: &ElfImage) -> Flavour {
 fn resolve_module(
     target: &dyn Target,
     options: &Options,
+    cache_dir: Option<&CacheDir>,
     m: &Module,
     img: &ElfImage,
     exe: Option<&str>,
@@ -292,7 +294,7 @@ fn resolve_module(
     let dwarf_err = match dwarf {
         Some(Ok(separate)) => {
             let dwarf_img = separate.as_ref().unwrap_or(img);
-            return dwarf_layout(dwarf_img, img, options, m, version, flavour, symbols, warnings);
+            return dwarf_layout(dwarf_img, img, cache_dir, m, version, flavour, symbols, warnings);
         }
         Some(Err(e)) if options.layout_source == LayoutSource::Dwarf => return Err(e),
         Some(Err(e)) => Some(e),
@@ -388,7 +390,7 @@ fn found(
 fn dwarf_layout(
     dwarf_img: &ElfImage,
     img: &ElfImage,
-    options: &Options,
+    cache_dir: Option<&CacheDir>,
     m: &Module,
     version: PyVersion,
     flavour: Flavour,
@@ -407,10 +409,10 @@ fn dwarf_layout(
         debug_offsets: resolve::debug_offsets_from_dwarf(&answer),
     };
     let source_file = dwarf_img.path().display().to_string();
-    if let (Some(dir), Some(id)) = (&options.cache_dir, img.build_id()) {
+    if let (Some(dir), Some(id)) = (cache_dir, img.build_id()) {
         let entry = cache::Entry { layout: layout.clone(), symbols: symbols.clone(), micro: version.micro, source_file: source_file.clone() };
         if let Err(e) = cache::store(dir, &hex(id), &entry) {
-            warnings.push(format!("could not write the layout cache in {}: {e}", dir.display()));
+            warnings.push(format!("could not write the layout cache in {}: {e}", dir.path().display()));
         }
     }
     Ok(found(m, version, layout, Some(source_file), symbols, warnings))

@@ -57,12 +57,15 @@ impl Options {
 }
 
 /// `$PYCORONER_CACHE_DIR`, else `$XDG_CACHE_HOME/pycoroner`, else `~/.cache/pycoroner`.
+/// An empty or relative value is ignored (as the XDG spec says), so an empty
+/// `PYCORONER_CACHE_DIR=` never means the current directory.
 pub fn default_cache_dir() -> Option<PathBuf> {
-    if let Some(d) = std::env::var_os("PYCORONER_CACHE_DIR") {
-        return Some(PathBuf::from(d));
+    let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
+    if let Some(d) = std::env::var_os("PYCORONER_CACHE_DIR").and_then(absolute) {
+        return Some(d);
     }
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(d).join("pycoroner"));
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME").and_then(absolute) {
+        return Some(d.join("pycoroner"));
     }
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("pycoroner"))
+    std::env::var_os("HOME").and_then(absolute).map(|h| h.join(".cache").join("pycoroner"))
 }

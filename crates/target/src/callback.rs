@@ -111,8 +111,8 @@ impl Target for CallbackTarget {
     fn mappings(&self) -> Vec<FileMapping> {
         self.mappings.clone()
     }
-    fn resolve_path(&self, path: &str) -> Option<PathBuf> {
-        crate::resolve_under(self.sysroot.as_deref(), path)
+    fn open_file(&self, path: &str) -> Result<crate::OpenedFile, crate::FileError> {
+        crate::files::open_confined(self.sysroot.as_deref(), path, crate::files::MAX_FILE)
     }
     fn executable(&self) -> Option<String> {
         self.executable.clone()

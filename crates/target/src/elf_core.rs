@@ -2,20 +2,24 @@
 //!
 //! Memory comes from the PT_LOAD segments; bytes the kernel did not dump (read-only
 //! file-backed mappings, whose segments have `p_filesz < p_memsz`) are read from the
-//! mapped files named in NT_FILE, looked up under `--sysroot` first.
+//! mapped files named in NT_FILE, inside `--sysroot` when one is given, and only when
+//! the file is the one the process mapped: its build-id equals the one in the first
+//! page the kernel dumped (or, for an image without one, that page itself matches).
+//!
+//! The core is read with `pread` (see [`crate::files::FileBytes`]), never mapped, so a
+//! core truncated while it is read makes reads fail instead of raising SIGBUS.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use memmap2::Mmap;
 use object::elf;
-use object::read::elf::{FileHeader, ProgramHeader};
+use object::read::elf::NoteIterator;
 use object::LittleEndian as LE;
 
 use crate::decompress::{decompress_to_tempfile, Compression};
+use crate::elf_ident::{self, InMemory};
+use crate::files::{self, FileBytes, FileError};
 use crate::memory::{Memory, ReadError, RemoteAddr};
 use crate::notes::{self, FileMapping, ProcessInfo, SignalInfo, ThreadInfo};
 
@@ -66,6 +70,9 @@ pub enum CoreError {
         /// What is wrong.
         what: String,
     },
+    /// Not a regular file (a FIFO, a device, a directory).
+    #[error("{0}; give the path of a core file")]
+    NotRegular(FileError),
     /// Decompression failed.
     #[error("cannot decompress {path} ({kind}): {source}")]
     Decompress {
@@ -92,17 +99,25 @@ struct Segment {
 /// An opened ELF core.
 pub struct ElfCore {
     path: PathBuf,
-    map: Mmap,
+    bytes: FileBytes,
     compression: Option<Compression>,
     segments: Vec<Segment>,
     threads: Vec<ThreadInfo>,
     siginfo: Option<SignalInfo>,
+    /// NT_FILE mappings, in note order.
     files: Vec<FileMapping>,
+    /// Indices into `files`, sorted by start address.
+    by_start: Vec<usize>,
+    /// Start of each path's mapping at file offset 0 (where its ELF header is).
+    heads: HashMap<String, u64>,
     auxv: Vec<(u64, u64)>,
     psinfo: Option<ProcessInfo>,
     truncated: bool,
+    notes_damaged: bool,
     sysroot: Option<PathBuf>,
-    file_cache: Mutex<HashMap<String, Option<Arc<Mmap>>>>,
+    file_cache: Mutex<HashMap<String, Option<Arc<FileBytes>>>>,
+    /// Files named by the core that were not used, and why.
+    refused: Mutex<Vec<String>>,
 }
 
 impl std::fmt::Debug for ElfCore {
@@ -116,103 +131,166 @@ impl std::fmt::Debug for ElfCore {
 }
 
 const EM_X86_64: u16 = 62;
+/// Program headers accepted (PN_XNUM cores can have more than 65535).
+const MAX_PHNUM: u64 = 1 << 20;
+/// Bytes of notes read per PT_NOTE (NT_FILE of 65 530 mappings is a few MiB).
+const MAX_NOTES: u64 = 256 << 20;
+
+fn u16_at(b: &[u8], o: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(b.get(o..o.checked_add(2)?)?.try_into().ok()?))
+}
+fn u32_at(b: &[u8], o: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(b.get(o..o.checked_add(4)?)?.try_into().ok()?))
+}
+fn u64_at(b: &[u8], o: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(b.get(o..o.checked_add(8)?)?.try_into().ok()?))
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
 
 impl ElfCore {
     /// Open a core file (plain or compressed) and decode its headers and notes.
     pub fn open(path: &Path) -> Result<ElfCore, CoreError> {
         let io = |source| CoreError::Io { path: path.to_path_buf(), source };
-        let mut file = File::open(path).map_err(io)?;
-        let meta = file.metadata().map_err(io)?;
-        if meta.is_dir() {
-            return Err(CoreError::NotElf { path: path.to_path_buf() });
-        }
-        if meta.len() == 0 {
+        let opened = files::open_regular(path, u64::MAX).map_err(|e| match e {
+            FileError::NotRegular { .. } => CoreError::NotRegular(e),
+            FileError::NotFound { .. } => io(std::io::Error::from_raw_os_error(libc::ENOENT)),
+            other => io(std::io::Error::other(other.to_string())),
+        })?;
+        if opened.len == 0 {
             return Err(CoreError::Empty { path: path.to_path_buf() });
         }
+        let raw = FileBytes::new(opened.file, opened.len);
         let mut head = [0u8; 8];
-        let n = file.read(&mut head).map_err(io)?;
+        let n = head.len().min(usize::try_from(raw.len()).unwrap_or(8));
+        raw.read_exact_at(0, head.get_mut(..n).unwrap_or_default()).map_err(io)?;
         let compression = Compression::detect(head.get(..n).unwrap_or_default());
-        let file = match compression {
+        let bytes = match compression {
             Some(kind) => {
-                let f = File::open(path).map_err(io)?;
-                decompress_to_tempfile(kind, f).map_err(|source| CoreError::Decompress {
+                let input = files::open_regular(path, u64::MAX).map_err(|e| io(std::io::Error::other(e.to_string())))?;
+                let (file, len) = decompress_to_tempfile(kind, input.file).map_err(|source| CoreError::Decompress {
                     path: path.to_path_buf(),
                     kind: kind.name(),
                     source,
-                })?
+                })?;
+                FileBytes::new(file, len)
             }
-            None => file,
+            None => raw,
         };
-        // SAFETY: the mapping is read-only and private; a core file being truncated by
-        // another process while we read it is the one hazard, accepted as every
-        // mmap-based reader (gdb, lldb) does.
-        let map = unsafe { Mmap::map(&file) }.map_err(io)?;
-        Self::from_map(path, map, compression)
+        Self::from_bytes(path, bytes, compression)
     }
 
-    fn from_map(path: &Path, map: Mmap, compression: Option<Compression>) -> Result<ElfCore, CoreError> {
+    fn from_bytes(path: &Path, bytes: FileBytes, compression: Option<Compression>) -> Result<ElfCore, CoreError> {
         let p = || path.to_path_buf();
-        let data: &[u8] = &map;
-        if data.is_empty() {
+        if bytes.is_empty() {
             return Err(CoreError::Empty { path: p() });
         }
-        if !data.starts_with(b"\x7FELF") {
+        let malformed = |what: &str| CoreError::Malformed { path: p(), what: what.to_string() };
+        let mut ehdr = [0u8; 64];
+        if bytes.read_exact_at(0, &mut ehdr).is_err() {
+            let mut magic = [0u8; 4];
+            return Err(if bytes.read_exact_at(0, &mut magic).is_ok() && &magic == b"\x7FELF" {
+                malformed("the ELF header is cut off")
+            } else {
+                CoreError::NotElf { path: p() }
+            });
+        }
+        if !ehdr.starts_with(b"\x7FELF") {
             return Err(CoreError::NotElf { path: p() });
         }
-        let malformed = |what: &str| CoreError::Malformed { path: p(), what: what.to_string() };
-        let hdr = elf::FileHeader64::<LE>::parse(data).map_err(|e| malformed(&e.to_string()))?;
-        let endian = LE;
-        let e_type = hdr.e_type.get(endian);
+        if ehdr.get(4) != Some(&2) || ehdr.get(5) != Some(&1) {
+            return Err(malformed("not a 64-bit little-endian ELF file"));
+        }
+        let e_type = u16_at(&ehdr, 16).unwrap_or(0);
         if e_type != elf::ET_CORE {
             return Err(CoreError::NotCore { path: p(), e_type });
         }
-        let machine = hdr.e_machine.get(endian);
+        let machine = u16_at(&ehdr, 18).unwrap_or(0);
         if machine != EM_X86_64 {
             return Err(CoreError::UnsupportedMachine { path: p(), machine });
         }
-        let phdrs = hdr.program_headers(endian, data).map_err(|e| malformed(&e.to_string()))?;
-        if phdrs.is_empty() {
+        let phoff = u64_at(&ehdr, 32).unwrap_or(0);
+        let shoff = u64_at(&ehdr, 40).unwrap_or(0);
+        let phentsize = u64::from(u16_at(&ehdr, 54).unwrap_or(0));
+        let mut phnum = u64::from(u16_at(&ehdr, 56).unwrap_or(0));
+        if phnum == u64::from(elf::PN_XNUM) {
+            // More than 65534 segments: the count is in section header 0's sh_info.
+            let mut sh0 = [0u8; 64];
+            bytes.read_exact_at(shoff, &mut sh0).map_err(|_| malformed("PN_XNUM without a readable section header 0"))?;
+            phnum = u64::from(u32_at(&sh0, 44).unwrap_or(0));
+        }
+        if phnum == 0 {
             return Err(malformed("no program headers"));
         }
-        let file_len = data.len() as u64;
+        if phentsize < 56 || phnum > MAX_PHNUM {
+            return Err(malformed(&format!("{phnum} program headers of {phentsize} bytes")));
+        }
+        let table_len = phnum.checked_mul(phentsize).ok_or_else(|| malformed("program header table size overflows"))?;
+        let table = bytes
+            .read_vec_at(phoff, table_len, MAX_PHNUM * 64)
+            .map_err(|_| malformed("the program header table is cut off"))?;
+        let file_len = bytes.len();
         let mut segments = Vec::new();
         let mut truncated = false;
+        let mut notes_damaged = false;
         let mut threads = Vec::new();
         let mut siginfo = None;
         let mut files = Vec::new();
         let mut auxv = Vec::new();
         let mut psinfo = None;
-        for ph in phdrs {
-            match ph.p_type(endian) {
+        for i in 0..phnum {
+            let Some(ph) = usize::try_from(i * phentsize).ok().and_then(|o| table.get(o..o.checked_add(56)?)) else { break };
+            let (p_type, offset, vaddr, filesz, memsz, align) = (
+                u32_at(ph, 0).unwrap_or(0),
+                u64_at(ph, 8).unwrap_or(0),
+                u64_at(ph, 16).unwrap_or(0),
+                u64_at(ph, 32).unwrap_or(0),
+                u64_at(ph, 40).unwrap_or(0),
+                u64_at(ph, 48).unwrap_or(0),
+            );
+            match p_type {
                 elf::PT_LOAD => {
-                    let offset = ph.p_offset(endian);
-                    let filesz = ph.p_filesz(endian);
                     let avail = file_len.saturating_sub(offset).min(filesz);
                     if avail < filesz {
                         truncated = true;
                     }
-                    segments.push(Segment {
-                        vaddr: ph.p_vaddr(endian),
-                        memsz: ph.p_memsz(endian),
-                        avail,
-                        offset,
-                        filesz,
-                    });
+                    segments.push(Segment { vaddr, memsz, avail, offset, filesz });
                 }
                 elf::PT_NOTE => {
-                    let Ok(Some(mut it)) = ph.notes(endian, data) else {
-                        truncated = true;
+                    let Ok(data) = bytes.read_vec_at(offset, filesz, MAX_NOTES) else {
+                        truncated |= offset.saturating_add(filesz) > file_len;
+                        notes_damaged = true;
                         continue;
                     };
-                    while let Ok(Some(note)) = it.next() {
+                    let Ok(mut it) = NoteIterator::<elf::FileHeader64<LE>>::new(LE, align, &data) else {
+                        notes_damaged = true;
+                        continue;
+                    };
+                    loop {
+                        let note = match it.next() {
+                            Ok(Some(n)) => n,
+                            Ok(None) => break,
+                            Err(_) => {
+                                notes_damaged = true;
+                                break;
+                            }
+                        };
                         if note.name() != b"CORE" && note.name() != b"LINUX" {
                             continue;
                         }
                         let desc = note.desc();
-                        match note.n_type(endian) {
-                            elf::NT_PRSTATUS => threads.extend(notes::parse_prstatus(desc)),
+                        match note.n_type(LE) {
+                            elf::NT_PRSTATUS => match notes::parse_prstatus(desc) {
+                                Some(t) => threads.push(t),
+                                None => notes_damaged = true,
+                            },
                             elf::NT_SIGINFO => siginfo = siginfo.or(notes::parse_siginfo(desc)),
-                            elf::NT_FILE => files = notes::parse_nt_file(desc).unwrap_or_default(),
+                            elf::NT_FILE => match notes::parse_nt_file(desc) {
+                                Some(f) => files = f,
+                                None => notes_damaged = true,
+                            },
                             elf::NT_AUXV => auxv = notes::parse_auxv(desc),
                             elf::NT_PRPSINFO => psinfo = notes::parse_prpsinfo(desc),
                             _ => {}
@@ -229,23 +307,33 @@ impl ElfCore {
             return Err(malformed("the file ends before any memory segment"));
         }
         segments.sort_by_key(|s| s.vaddr);
+        let mut by_start: Vec<usize> = (0..files.len()).collect();
+        by_start.sort_by_key(|&i| files.get(i).map_or(0, |m: &FileMapping| m.start));
+        let mut heads = HashMap::new();
+        for m in files.iter().filter(|m| m.file_offset == 0) {
+            heads.entry(m.path.clone()).or_insert(m.start);
+        }
         Ok(ElfCore {
             path: path.to_path_buf(),
-            map,
+            bytes,
             compression,
             segments,
             threads,
             siginfo,
             files,
+            by_start,
+            heads,
             auxv,
             psinfo,
             truncated,
+            notes_damaged,
             sysroot: None,
             file_cache: Mutex::new(HashMap::new()),
+            refused: Mutex::new(Vec::new()),
         })
     }
 
-    /// Look up mapped files under `dir` first (a core from another machine or container).
+    /// Read mapped files inside `dir` only (a core from another machine or container).
     pub fn set_sysroot(&mut self, dir: Option<PathBuf>) {
         self.sysroot = dir;
         if let Ok(mut c) = self.file_cache.lock() {
@@ -293,9 +381,19 @@ impl ElfCore {
         self.truncated
     }
 
-    /// Where a mapped file is found on this machine: under the sysroot first, then as is.
-    pub fn resolve_path(&self, path: &str) -> Option<PathBuf> {
-        crate::resolve_under(self.sysroot.as_deref(), path)
+    /// True when a note could not be decoded (so threads or mapped files may be missing).
+    pub fn notes_damaged(&self) -> bool {
+        self.notes_damaged
+    }
+
+    /// Open a file the core names: inside the sysroot when one is set, regular files only.
+    pub fn open_file(&self, path: &str) -> Result<files::OpenedFile, FileError> {
+        files::open_confined(self.sysroot.as_deref(), path, files::MAX_FILE)
+    }
+
+    /// Files named by the core that were not used to fill memory, and why.
+    pub fn refused_files(&self) -> Vec<String> {
+        self.refused.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
     /// The executable's path: AT_EXECFN read from memory, else the NT_FILE mapping
@@ -303,10 +401,8 @@ impl ElfCore {
     pub fn executable_path(&self) -> Option<String> {
         let at = |k: u64| self.auxv.iter().find(|(t, _)| *t == k).map(|(_, v)| *v);
         // AT_PHDR (3) lies inside the executable's first mapping.
-        if let Some(phdr) = at(3) {
-            if let Some(m) = self.files.iter().find(|m| m.start <= phdr && phdr < m.end) {
-                return Some(m.path.clone());
-            }
+        if let Some(m) = at(3).and_then(|phdr| self.mapping_at(phdr)) {
+            return Some(m.path.clone());
         }
         if let Some(execfn) = at(31) {
             use crate::memory::MemoryExt;
@@ -317,17 +413,63 @@ impl ElfCore {
         self.files.first().map(|m| m.path.clone())
     }
 
-    fn mapped_file(&self, path: &str) -> Option<Arc<Mmap>> {
+    /// The NT_FILE mapping holding `addr` (binary search).
+    fn mapping_at(&self, addr: u64) -> Option<&FileMapping> {
+        let i = self.by_start.partition_point(|&i| self.files.get(i).is_some_and(|m| m.start <= addr));
+        let m = self.files.get(*self.by_start.get(i.checked_sub(1)?)?)?;
+        (addr < m.end).then_some(m)
+    }
+
+    fn mapped_file(&self, path: &str) -> Option<Arc<FileBytes>> {
         let mut cache = self.file_cache.lock().ok()?;
         if let Some(hit) = cache.get(path) {
             return hit.clone();
         }
-        let opened = self.resolve_path(path).and_then(|p| File::open(p).ok()).and_then(|f| {
-            // SAFETY: read-only private mapping of a library file; see `open`.
-            unsafe { Mmap::map(&f) }.ok().map(Arc::new)
-        });
+        let opened = match self.verified_file(path) {
+            Ok(f) => Some(Arc::new(f)),
+            Err(why) => {
+                if let Ok(mut r) = self.refused.lock() {
+                    r.push(why);
+                }
+                None
+            }
+        };
         cache.insert(path.to_string(), opened.clone());
         opened
+    }
+
+    /// The file at `path`, if it is the one the process mapped: same build-id as the
+    /// first page the kernel dumped, or, with no build-id there, the same first page.
+    fn verified_file(&self, path: &str) -> Result<FileBytes, String> {
+        let dumped = Dumped(self);
+        let head = self.heads.get(path).copied();
+        let expected = head.and_then(|h| elf_ident::build_id(&InMemory(&dumped), h));
+        let first_page = head.and_then(|h| elf_ident::first_page(&dumped, h));
+        if expected.is_none() && first_page.is_none() {
+            return Err(format!("{path}: not used, the core holds nothing to check it against (no ELF header dumped)"));
+        }
+        let opened = self.open_file(path).map_err(|e| format!("{e}: memory the core did not dump from it is unavailable"))?;
+        let shown = opened.path.display().to_string();
+        let bytes = FileBytes::new(opened.file, opened.len);
+        match expected {
+            Some(id) => match elf_ident::build_id(&bytes, 0) {
+                Some(found) if found == id => Ok(bytes),
+                found => Err(format!(
+                    "{shown} is not the file the process mapped (build-id {} on this machine, {} in the core): not used",
+                    found.as_deref().map_or_else(|| "none".to_string(), hex),
+                    hex(&id)
+                )),
+            },
+            None => {
+                let page = first_page.unwrap_or_default();
+                let mut mine = vec![0u8; page.len()];
+                if bytes.read_exact_at(0, &mut mine).is_ok() && mine == page {
+                    Ok(bytes)
+                } else {
+                    Err(format!("{shown} differs from the first page of it the core holds: not used"))
+                }
+            }
+        }
     }
 
     /// Bytes of the core file (after decompression) for a segment range.
@@ -337,24 +479,31 @@ impl ElfCore {
         (addr < s.vaddr.saturating_add(s.memsz)).then_some(s)
     }
 
+    /// Copy from the core file itself; `Ok(None)` when the address is not in it.
+    fn read_dumped(&self, addr: u64, buf: &mut [u8]) -> Result<Option<usize>, ReadError> {
+        let raddr = RemoteAddr(addr);
+        let Some(s) = self.segment_for(addr) else { return Ok(None) };
+        let rel = addr - s.vaddr;
+        if rel >= s.avail {
+            return Ok(None);
+        }
+        let n = (s.avail - rel).min(buf.len() as u64) as usize;
+        let start = s.offset.checked_add(rel).ok_or(ReadError::Unmapped { addr: raddr })?;
+        let dst = buf.get_mut(..n).ok_or(ReadError::Unmapped { addr: raddr })?;
+        self.bytes.read_exact_at(start, dst).map_err(|e| ReadError::NotDumped {
+            addr: raddr,
+            file: format!("{} ({e})", self.path.display()),
+        })?;
+        Ok(Some(n))
+    }
+
     /// Copy as much as one contiguous source allows; returns the number of bytes copied.
     fn read_some(&self, addr: u64, buf: &mut [u8]) -> Result<usize, ReadError> {
         let raddr = RemoteAddr(addr);
-        let seg = self.segment_for(addr);
-        if let Some(s) = seg {
-            let rel = addr - s.vaddr;
-            if rel < s.avail {
-                let n = (s.avail - rel).min(buf.len() as u64) as usize;
-                let start = s.offset.checked_add(rel).ok_or(ReadError::Unmapped { addr: raddr })?;
-                let start = usize::try_from(start).map_err(|_| ReadError::Unmapped { addr: raddr })?;
-                let src = self
-                    .map
-                    .get(start..start.saturating_add(n))
-                    .ok_or(ReadError::Unmapped { addr: raddr })?;
-                buf.get_mut(..n).ok_or(ReadError::Unmapped { addr: raddr })?.copy_from_slice(src);
-                return Ok(n);
-            }
+        if let Some(n) = self.read_dumped(addr, buf)? {
+            return Ok(n);
         }
+        let seg = self.segment_for(addr);
         // Bytes the kernel wrote but the file lost: never substitute the mapped file's
         // contents, which would be the initial data, not the process's.
         if let Some(s) = seg {
@@ -366,12 +515,8 @@ impl ElfCore {
             }
         }
         // Not in the file: the kernel skipped it (read-only file-backed memory).
-        let Some(m) = self.files.iter().find(|m| m.start <= addr && addr < m.end) else {
+        let Some(m) = self.mapping_at(addr) else {
             return Err(match seg {
-                Some(s) if s.avail < s.filesz => ReadError::NotDumped {
-                    addr: raddr,
-                    file: format!("{} (truncated core)", self.path.display()),
-                },
                 Some(_) => ReadError::NotDumped { addr: raddr, file: "(anonymous memory)".into() },
                 None => ReadError::Unmapped { addr: raddr },
             });
@@ -380,13 +525,30 @@ impl ElfCore {
         let fmap = self.mapped_file(&m.path).ok_or_else(not_dumped)?;
         let rel = addr - m.start;
         let in_map = (m.end - addr).min(buf.len() as u64);
-        let seg_left = seg.map(|s| s.vaddr + s.memsz - addr).unwrap_or(u64::MAX);
+        let seg_left = seg.map(|s| s.vaddr.saturating_add(s.memsz).saturating_sub(addr)).unwrap_or(u64::MAX);
         let n = in_map.min(seg_left) as usize;
         let off = m.file_offset.checked_add(rel).ok_or_else(not_dumped)?;
-        let off = usize::try_from(off).map_err(|_| not_dumped())?;
-        let src = fmap.get(off..off.saturating_add(n)).ok_or_else(not_dumped)?;
-        buf.get_mut(..n).ok_or_else(not_dumped)?.copy_from_slice(src);
+        let dst = buf.get_mut(..n).ok_or_else(not_dumped)?;
+        fmap.read_exact_at(off, dst).map_err(|_| not_dumped())?;
         Ok(n)
+    }
+}
+
+/// The core's own bytes only: what the kernel dumped, never a mapped file's.
+struct Dumped<'a>(&'a ElfCore);
+
+impl Memory for Dumped<'_> {
+    fn read_exact(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), ReadError> {
+        let mut done = 0usize;
+        while done < buf.len() {
+            let a = addr.0.checked_add(done as u64).ok_or(ReadError::Unmapped { addr })?;
+            let rest = buf.get_mut(done..).ok_or(ReadError::Unmapped { addr })?;
+            match self.0.read_dumped(a, rest)? {
+                Some(n) if n > 0 => done += n,
+                _ => return Err(ReadError::NotDumped { addr: RemoteAddr(a), file: "(not in the core)".into() }),
+            }
+        }
+        Ok(())
     }
 }
 

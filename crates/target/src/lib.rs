@@ -16,8 +16,11 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod cache_dir;
 pub mod callback;
 pub mod decompress;
+pub mod elf_ident;
+pub mod files;
 pub mod elf_core;
 pub mod live;
 pub mod memory;
@@ -26,12 +29,12 @@ pub mod page_cache;
 
 pub use callback::CallbackTarget;
 pub use elf_core::{CoreError, ElfCore};
+pub use files::{FileBytes, FileError, OpenedFile};
 pub use live::{LiveError, LiveProcess, StopGuard};
 pub use memory::{Memory, MemoryExt, ReadError, RemoteAddr, SliceMemory};
 pub use page_cache::PageCache;
 pub use notes::{FileMapping, ProcessInfo, Registers, SignalInfo, ThreadInfo};
 
-use std::path::PathBuf;
 
 /// What the analysis needs from a target besides its memory.
 pub trait Target: Memory + Sync {
@@ -41,8 +44,15 @@ pub trait Target: Memory + Sync {
     fn signal(&self) -> Option<SignalInfo>;
     /// File-backed mappings.
     fn mappings(&self) -> Vec<FileMapping>;
-    /// Where a mapped file can be read on this machine, if anywhere.
-    fn resolve_path(&self, path: &str) -> Option<PathBuf>;
+    /// Open a file the target mapped, as this machine has it: inside the sysroot (or the
+    /// process's own root) when there is one, regular files only. Whether it is the
+    /// file the target had is for the caller to check by build-id.
+    fn open_file(&self, path: &str) -> Result<OpenedFile, FileError>;
+    /// What is wrong with the target itself (damaged notes) and the files it names that
+    /// were refused while reading its memory, and why.
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// The executable's path as the target knew it.
     fn executable(&self) -> Option<String>;
     /// Process id, when known.
@@ -65,8 +75,16 @@ impl Target for ElfCore {
     fn mappings(&self) -> Vec<FileMapping> {
         self.file_mappings().to_vec()
     }
-    fn resolve_path(&self, path: &str) -> Option<PathBuf> {
-        ElfCore::resolve_path(self, path)
+    fn open_file(&self, path: &str) -> Result<OpenedFile, FileError> {
+        ElfCore::open_file(self, path)
+    }
+    fn warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if self.notes_damaged() {
+            w.push("some of the core's notes are damaged: threads or mapped files may be missing".to_string());
+        }
+        w.extend(self.refused_files());
+        w
     }
     fn executable(&self) -> Option<String> {
         self.executable_path()
@@ -77,17 +95,4 @@ impl Target for ElfCore {
     fn describe(&self) -> String {
         format!("core file {}", self.path().display())
     }
-}
-
-/// Where a file the target mapped is found on this machine: under `sysroot` first (a
-/// core from another machine, a container's root), then as is.
-pub fn resolve_under(sysroot: Option<&std::path::Path>, path: &str) -> Option<std::path::PathBuf> {
-    if let Some(root) = sysroot {
-        let p = root.join(path.trim_start_matches('/'));
-        if p.is_file() {
-            return Some(p);
-        }
-    }
-    let p = std::path::PathBuf::from(path);
-    p.is_file().then_some(p)
 }

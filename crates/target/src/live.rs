@@ -355,14 +355,11 @@ impl crate::Target for LiveProcess {
     fn mappings(&self) -> Vec<FileMapping> {
         self.mappings.clone()
     }
-    fn resolve_path(&self, path: &str) -> Option<PathBuf> {
-        // The process's own view of the file system (containers, chroots).
-        let own = PathBuf::from(format!("/proc/{}/root{}", self.pid, path));
-        if own.is_file() {
-            return Some(own);
-        }
-        let p = PathBuf::from(path);
-        p.is_file().then_some(p)
+    fn open_file(&self, path: &str) -> Result<crate::OpenedFile, crate::FileError> {
+        // The process's own view of the file system (containers, chroots), with its
+        // links resolved inside that root.
+        let root = PathBuf::from(format!("/proc/{}/root", self.pid));
+        crate::files::open_confined(Some(&root), path, crate::files::MAX_FILE)
     }
     fn executable(&self) -> Option<String> {
         self.exe.clone()

@@ -74,7 +74,39 @@ impl Builder {
     }
 }
 
+/// An 8 KiB ELF shared object: headers and (optionally) a GNU build-id note in its
+/// first page, `fill` in its second.
+fn elf_image(build_id: Option<&[u8]>, fill: u8) -> Vec<u8> {
+    let mut v = vec![0u8; 8192];
+    v[..6].copy_from_slice(b"\x7FELF\x02\x01");
+    v[16] = 3; // ET_DYN
+    v[32..40].copy_from_slice(&64u64.to_le_bytes());
+    v[54..56].copy_from_slice(&56u16.to_le_bytes());
+    v[56..58].copy_from_slice(&2u16.to_le_bytes());
+    // PT_LOAD of the whole file at vaddr 0.
+    v[64..68].copy_from_slice(&1u32.to_le_bytes());
+    v[64 + 32..64 + 40].copy_from_slice(&8192u64.to_le_bytes());
+    if let Some(id) = build_id {
+        let ph = 64 + 56;
+        v[ph..ph + 4].copy_from_slice(&4u32.to_le_bytes());
+        v[ph + 8..ph + 16].copy_from_slice(&200u64.to_le_bytes());
+        v[ph + 16..ph + 24].copy_from_slice(&200u64.to_le_bytes());
+        v[ph + 32..ph + 40].copy_from_slice(&(16 + id.len() as u64).to_le_bytes());
+        let mut n = Vec::new();
+        note(&mut n, b"GNU", 3, id);
+        v[200..200 + n.len()].copy_from_slice(&n);
+    }
+    v[4096..].fill(fill);
+    v
+}
+
 fn sample(mapped_file: &str) -> Vec<u8> {
+    sample_with_head(mapped_file, &elf_image(Some(b"\x11\x22\x33\x44"), 0)[..4096])
+}
+
+/// A core whose mapping of `mapped_file` (0x20000..0x22000) has `head` dumped as its
+/// first page, the rest left to the file.
+fn sample_with_head(mapped_file: &str, head: &[u8]) -> Vec<u8> {
     let mut notes = Vec::new();
     let mut prstatus = vec![0u8; 336];
     prstatus[12..14].copy_from_slice(&11u16.to_le_bytes());
@@ -102,8 +134,10 @@ fn sample(mapped_file: &str) -> Vec<u8> {
         loads: vec![
             (0x10000, 0x1000, (0..4096u32).map(|i| i as u8).collect()),
             (0x11000, 0x1000, vec![0xAB; 4096]),
-            // Read-only file-backed: the kernel dumped nothing of it.
-            (0x20000, 0x2000, Vec::new()),
+            // Read-only file-backed: the kernel dumped its first page only.
+            (0x20000, 0x2000, head.to_vec()),
+            // Large enough to lie past the first blocks a reader caches.
+            (0x40000, 0x10000, vec![0xCD; 0x10000]),
         ],
     };
     b.build()
@@ -117,7 +151,7 @@ fn write_tmp(bytes: &[u8]) -> tempfile::NamedTempFile {
 
 #[test]
 fn reads_segments_notes_and_file_backed_memory() {
-    let lib = write_tmp(&(0..8192u32).map(|i| (i / 7) as u8).collect::<Vec<_>>());
+    let lib = write_tmp(&elf_image(Some(b"\x11\x22\x33\x44"), 100));
     let core_bytes = sample(lib.path().to_str().expect("utf8"));
     let f = write_tmp(&core_bytes);
     let core = ElfCore::open(f.path()).expect("open");
@@ -131,25 +165,78 @@ fn reads_segments_notes_and_file_backed_memory() {
     let mut buf = [0u8; 4];
     core.read_exact(RemoteAddr(0x10ffe), &mut buf).expect("span");
     assert_eq!(buf, [0xfe, 0xff, 0xAB, 0xAB]);
-    // Not dumped: read from the mapped file.
-    assert_eq!(core.read_u8(RemoteAddr(0x20000 + 700)), Ok(100));
+    // Not dumped: read from the mapped file, whose build-id matches the dumped header.
+    assert_eq!(core.read_u8(RemoteAddr(0x21000 + 700)), Ok(100));
+    assert!(core.refused_files().is_empty());
     assert!(core.read_u8(RemoteAddr(0x30000)).is_err());
     assert!(core.read_u8(RemoteAddr(u64::MAX)).is_err());
 }
 
 #[test]
-fn file_backed_memory_prefers_the_sysroot() {
-    let lib = write_tmp(&[1u8; 8192]);
+fn file_backed_memory_comes_from_inside_the_sysroot_only() {
+    let lib = write_tmp(&elf_image(Some(b"\x11\x22\x33\x44"), 1));
     let core_bytes = sample(lib.path().to_str().expect("utf8"));
     let f = write_tmp(&core_bytes);
     let mut core = ElfCore::open(f.path()).expect("open");
+    assert_eq!(core.read_u8(RemoteAddr(0x21010)), Ok(1));
     let root = tempfile::tempdir().expect("tmp");
+    // With a sysroot, the host's file is never used: nothing there yet.
+    core.set_sysroot(Some(root.path().to_path_buf()));
+    assert!(core.read_u8(RemoteAddr(0x21010)).is_err());
     let copy = root.path().join(lib.path().to_str().expect("utf8").trim_start_matches('/'));
     std::fs::create_dir_all(copy.parent().expect("parent")).expect("mkdir");
-    std::fs::write(&copy, [2u8; 8192]).expect("write");
-    assert_eq!(core.read_u8(RemoteAddr(0x20010)), Ok(1));
+    std::fs::write(&copy, elf_image(Some(b"\x11\x22\x33\x44"), 2)).expect("write");
     core.set_sysroot(Some(root.path().to_path_buf()));
-    assert_eq!(core.read_u8(RemoteAddr(0x20010)), Ok(2));
+    assert_eq!(core.read_u8(RemoteAddr(0x21010)), Ok(2));
+}
+
+/// Regression (#10, file disclosure): a core naming a file it did not come with reads
+/// nothing of it: not a file of another build, not one outside the sysroot, not one
+/// the core has no dumped header to check against.
+#[test]
+fn files_the_core_cannot_vouch_for_are_not_read() {
+    // Another build at the recorded path.
+    let other = write_tmp(&elf_image(Some(b"\x99\x99\x99\x99"), 3));
+    let core = ElfCore::open(write_tmp(&sample(other.path().to_str().expect("utf8"))).path()).expect("open");
+    assert!(core.read_u8(RemoteAddr(0x21010)).is_err());
+    let refused = core.refused_files().join("\n");
+    assert!(refused.contains("not the file the process mapped") && refused.contains("11223344"), "{refused}");
+
+    // A plain file (a secret) named by a core that dumped no header for it.
+    let secret = write_tmp(&[b'S'; 8192]);
+    let core = ElfCore::open(write_tmp(&sample_with_head(secret.path().to_str().expect("utf8"), &[])).path()).expect("open");
+    assert!(core.read_vec(RemoteAddr(0x20000), 16, 16).is_err());
+    assert!(core.refused_files().join("").contains("nothing to check it against"), "{:?}", core.refused_files());
+
+    // An image without a build-id: used only if the dumped first page equals its own.
+    let plain = elf_image(None, 5);
+    let lib = write_tmp(&plain);
+    let core = ElfCore::open(write_tmp(&sample_with_head(lib.path().to_str().expect("utf8"), &plain[..4096])).path()).expect("open");
+    assert_eq!(core.read_u8(RemoteAddr(0x21000)), Ok(5));
+    let mut head = plain[..4096].to_vec();
+    head[4000] = 1;
+    let core = ElfCore::open(write_tmp(&sample_with_head(lib.path().to_str().expect("utf8"), &head)).path()).expect("open");
+    assert!(core.read_u8(RemoteAddr(0x21000)).is_err());
+
+    // `..` in the recorded path cannot climb out of the sysroot.
+    let outside = tempfile::tempdir().expect("tmp");
+    let root = outside.path().join("root");
+    std::fs::create_dir_all(&root).expect("mkdir");
+    std::fs::write(outside.path().join("lib.so"), elf_image(Some(b"\x11\x22\x33\x44"), 7)).expect("write");
+    let mut core = ElfCore::open(write_tmp(&sample("/../../lib.so")).path()).expect("open");
+    core.set_sysroot(Some(root));
+    assert!(core.read_u8(RemoteAddr(0x21000)).is_err());
+}
+
+/// Regression (#10, SIGBUS): a core truncated while it is read gives read errors.
+#[test]
+fn a_core_that_shrinks_while_read_gives_errors_not_sigbus() {
+    let lib = write_tmp(&elf_image(Some(b"\x11\x22\x33\x44"), 100));
+    let f = write_tmp(&sample(lib.path().to_str().expect("utf8")));
+    let core = ElfCore::open(f.path()).expect("open");
+    assert_eq!(core.read_u8(RemoteAddr(0x4f000)), Ok(0xCD));
+    f.as_file().set_len(600).expect("truncate");
+    assert!(core.read_u8(RemoteAddr(0x4ff00 - 0x8000)).is_err());
 }
 
 fn xorshift(s: &mut u64) -> u64 {
