@@ -136,7 +136,7 @@ fn run_print(args: &[String], pid: Option<u32>, sysroot: Option<std::path::PathB
         (None, _) => return Err(Failure::bad_input("give CORE ADDRESS, or --pid PID ADDRESS")),
     };
     Ok(match common.format {
-        Format::Text => format!("{repr}\n"),
+        Format::Text => format!("{}\n", pycoroner_report::escape::text(&repr)),
         Format::Json => {
             serde_json::json!({"address": addr, "type": type_name, "repr": repr}).to_string() + "\n"
         }

@@ -46,7 +46,7 @@ fn text_file_is_not_a_core() {
 #[test]
 fn directory_is_not_a_core() {
     let d = tempfile::tempdir().expect("tmp");
-    expect_one_line(&core_arg(d.path()), 2, "is not an ELF core file");
+    expect_one_line(&core_arg(d.path()), 2, "is not a regular file (directory)");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The debugger commands, rendered the way CPython's own gdb extension
 //! (`python3.X-gdb.py`) writes them, so habits carry over.
 
+use pycoroner::report::escape::{self, text as e};
 use pycoroner::report::{render, Frame, NativeFrame, PythonFrame, Report, Thread};
 use pycoroner::splice::{plan, Plan, Step};
 use pycoroner::NativeMode;
@@ -72,7 +73,7 @@ pub fn handle(s: &mut Session, req: &Value) -> Result<Value, String> {
                 .locals
                 .iter()
                 .flatten()
-                .map(|v| format!("{} = {}\n", v.name, truncated(&v.repr)))
+                .map(|v| format!("{} = {}\n", e(&v.name), e(&truncated(&v.repr))))
                 .collect();
             Ok(json!({ "text": text }))
         }
@@ -89,9 +90,9 @@ pub fn handle(s: &mut Session, req: &Value) -> Result<Value, String> {
                 _ => None,
             };
             let text = match (local, outer) {
-                (Some(repr), _) => format!("local {} = {}\n", py_quote(name), truncated(&repr)),
-                (None, Some((scope, repr))) => format!("{scope} {} = {}\n", py_quote(name), truncated(&repr)),
-                (None, None) => format!("{} not found\n", py_quote(name)),
+                (Some(repr), _) => format!("local {} = {}\n", e(&py_quote(name)), e(&truncated(&repr))),
+                (None, Some((scope, repr))) => format!("{scope} {} = {}\n", e(&py_quote(name)), e(&truncated(&repr))),
+                (None, None) => format!("{} not found\n", e(&py_quote(name))),
             };
             Ok(json!({ "text": text }))
         }
@@ -136,7 +137,7 @@ pub fn handle(s: &mut Session, req: &Value) -> Result<Value, String> {
             let addr = req.get("address").and_then(Value::as_u64).ok_or("repr needs an \"address\"")?;
             let (type_name, repr) = pycoroner::render_object_prepared(&s.target, &s.prepared, &s.options, addr)
                 .map_err(|e| e.to_string())?;
-            Ok(json!({ "type": type_name, "repr": repr, "text": truncated(&repr) }))
+            Ok(json!({ "type": type_name, "repr": repr, "text": e(&truncated(&repr)) }))
         }
         "version" => Ok(json!({ "text": s.prepared.version(), "module": s.prepared.runtime_module() })),
         other => Err(format!("unknown request {other:?}")),
@@ -202,9 +203,22 @@ fn truncated(s: &str) -> String {
     }
 }
 
+/// Largest source file read for py-list and py-bt.
+const MAX_SOURCE: u64 = 16 << 20;
+
+/// A source file named by the target, as CPython's script reads it: from the disk, but
+/// only a regular file of bounded size (never a FIFO, a device, or a link to one).
+fn read_source(file: &str) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let opened = pycoroner::target::files::open_regular(std::path::Path::new(file), MAX_SOURCE).map_err(|e| e.to_string())?;
+    let mut v = Vec::new();
+    opened.file.take(MAX_SOURCE).read_to_end(&mut v).map_err(|e| e.to_string())?;
+    Ok(v)
+}
+
 /// Line `n` (1-based) of a source file, as CPython's script reads it: from the disk.
 fn source_line(file: Option<&str>, n: Option<u32>) -> Option<String> {
-    let text = std::fs::read(file?).ok()?;
+    let text = read_source(file?).ok()?;
     let text = String::from_utf8_lossy(&text);
     text.lines().nth(n?.checked_sub(1)? as usize).map(str::to_string)
 }
@@ -215,18 +229,18 @@ fn name(f: &PythonFrame) -> &str {
 
 /// `Frame 0x..., for file F, line N, in NAME (a=1, b='x')` and the source line.
 fn summary_with_source(f: &PythonFrame) -> String {
-    let locals: Vec<String> = f.locals.iter().flatten().map(|v| format!("{}={}", v.name, v.repr)).collect();
+    let locals: Vec<String> = f.locals.iter().flatten().map(|v| format!("{}={}", e(&v.name), e(&v.repr))).collect();
     let head = format!(
         "Frame 0x{:x}, for file {}, line {}, in {} ({})",
         f.address.unwrap_or(0),
-        f.file.as_deref().unwrap_or("???"),
+        e(f.file.as_deref().unwrap_or("???")),
         f.line.map_or("???".to_string(), |l| l.to_string()),
-        name(f),
+        e(name(f)),
         locals.join(", ")
     );
     let mut out = truncated(&head) + "\n";
     if let Some(l) = source_line(f.file.as_deref(), f.line) {
-        out += &format!("    {}\n", l.trim());
+        out += &format!("    {}\n", escape::source_line(l.trim()));
     }
     out
 }
@@ -288,12 +302,12 @@ fn py_frame_text(f: &PythonFrame, full: bool, level: u64) -> String {
     }
     let mut out = format!(
         "  File \"{}\", line {}, in {}\n",
-        f.file.as_deref().unwrap_or("???"),
+        e(f.file.as_deref().unwrap_or("???")),
         f.line.map_or("???".to_string(), |l| l.to_string()),
-        name(f)
+        e(name(f))
     );
     if let Some(l) = source_line(f.file.as_deref(), f.line) {
-        out += &format!("    {}\n", l.trim());
+        out += &format!("    {}\n", escape::source_line(l.trim()));
     }
     out
 }
@@ -348,7 +362,7 @@ fn py_bt(
             }
             _ => {
                 if let Some(info) = infos.get(n).cloned().flatten().filter(|i| last_info.as_ref() != Some(i)) {
-                    out += &if full { format!("#{n} {info}\n") } else { format!("  {info}\n") };
+                    out += &if full { format!("#{n} {}\n", e(&info)) } else { format!("  {}\n", e(&info)) };
                     last_info = Some(info);
                 }
             }
@@ -375,13 +389,13 @@ fn py_list(f: &PythonFrame, args: &str) -> Result<String, String> {
         [a, b] => (parse(a)?, parse(b)?),
         _ => return Err("usage: py-list [START[,END]]".into()),
     };
-    let text = std::fs::read(file).map_err(|e| format!("Unable to open {file}: {e}"))?;
+    let text = read_source(file).map_err(|err| format!("Unable to open {}: {err}", e(file)))?;
     let text = String::from_utf8_lossy(&text);
     let mut out = String::new();
     for (i, line) in text.lines().enumerate().skip(start.max(1) - 1).take(end.saturating_sub(start.max(1)) + 1) {
         let n = i + 1;
         let label = if n == lineno { format!(">{n}") } else { n.to_string() };
-        out += &format!("{label:>4}    {line}\n");
+        out += &format!("{label:>4}    {}\n", escape::source_line(line));
     }
     Ok(out)
 }

@@ -24,7 +24,7 @@ pub enum AnalyzeError {
         reasons: String,
     },
     /// The target lists no mapped ELF file at all.
-    #[error("the target lists no mapped ELF file among its {mappings} file mappings (its NT_FILE note may be missing or damaged{damage})")]
+    #[error("the target lists no mapped ELF file among its {mappings} file mappings (its NT_FILE note may be missing or damaged, or the core was written without ELF headers: coredump_filter bit 4{damage})")]
     NoModules {
         /// File mappings listed.
         mappings: usize,

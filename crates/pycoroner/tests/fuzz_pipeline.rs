@@ -3,7 +3,6 @@
 //! other run, native stacks unwound and spliced. The analysis must never panic, never
 //! hang, and never allocate without bound; it may fail or warn.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use pycoroner::{analyze, Options};
@@ -49,8 +48,8 @@ impl Target for Mutating<'_> {
     fn mappings(&self) -> Vec<FileMapping> {
         self.inner.file_mappings().to_vec()
     }
-    fn resolve_path(&self, path: &str) -> Option<PathBuf> {
-        self.inner.resolve_path(path)
+    fn open_file(&self, path: &str) -> Result<pycoroner_target::OpenedFile, pycoroner_target::FileError> {
+        self.inner.open_file(path)
     }
     fn executable(&self) -> Option<String> {
         self.inner.executable_path()

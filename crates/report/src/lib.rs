@@ -3,6 +3,7 @@
 //! tested from hand-built reports.
 #![deny(missing_docs)]
 
+pub mod escape;
 pub mod render;
 
 use serde::{Deserialize, Serialize};

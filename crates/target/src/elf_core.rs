@@ -427,7 +427,11 @@ impl ElfCore {
         }
         let opened = match self.verified_file(path) {
             Ok(f) => Some(Arc::new(f)),
-            Err(why) => {
+            // Nothing to check against: the kernel dumps the first page of ELF images
+            // only, so this is a data file (locale archive, fonts), or the core was
+            // written without ELF headers. Not used, and nothing to warn about.
+            Err(None) => None,
+            Err(Some(why)) => {
                 if let Ok(mut r) = self.refused.lock() {
                     r.push(why);
                 }
@@ -440,25 +444,26 @@ impl ElfCore {
 
     /// The file at `path`, if it is the one the process mapped: same build-id as the
     /// first page the kernel dumped, or, with no build-id there, the same first page.
-    fn verified_file(&self, path: &str) -> Result<FileBytes, String> {
+    /// `Err(None)` when the core holds nothing to check the file against.
+    fn verified_file(&self, path: &str) -> Result<FileBytes, Option<String>> {
         let dumped = Dumped(self);
         let head = self.heads.get(path).copied();
         let expected = head.and_then(|h| elf_ident::build_id(&InMemory(&dumped), h));
         let first_page = head.and_then(|h| elf_ident::first_page(&dumped, h));
         if expected.is_none() && first_page.is_none() {
-            return Err(format!("{path}: not used, the core holds nothing to check it against (no ELF header dumped)"));
+            return Err(None);
         }
-        let opened = self.open_file(path).map_err(|e| format!("{e}: memory the core did not dump from it is unavailable"))?;
+        let opened = self.open_file(path).map_err(|e| Some(format!("{e}: memory the core did not dump from it is unavailable")))?;
         let shown = opened.path.display().to_string();
         let bytes = FileBytes::new(opened.file, opened.len);
         match expected {
             Some(id) => match elf_ident::build_id(&bytes, 0) {
                 Some(found) if found == id => Ok(bytes),
-                found => Err(format!(
+                found => Err(Some(format!(
                     "{shown} is not the file the process mapped (build-id {} on this machine, {} in the core): not used",
                     found.as_deref().map_or_else(|| "none".to_string(), hex),
                     hex(&id)
-                )),
+                ))),
             },
             None => {
                 let page = first_page.unwrap_or_default();
@@ -466,7 +471,7 @@ impl ElfCore {
                 if bytes.read_exact_at(0, &mut mine).is_ok() && mine == page {
                     Ok(bytes)
                 } else {
-                    Err(format!("{shown} differs from the first page of it the core holds: not used"))
+                    Err(Some(format!("{shown} differs from the first page of it the core holds: not used")))
                 }
             }
         }

@@ -206,7 +206,6 @@ fn files_the_core_cannot_vouch_for_are_not_read() {
     let secret = write_tmp(&[b'S'; 8192]);
     let core = ElfCore::open(write_tmp(&sample_with_head(secret.path().to_str().expect("utf8"), &[])).path()).expect("open");
     assert!(core.read_vec(RemoteAddr(0x20000), 16, 16).is_err());
-    assert!(core.refused_files().join("").contains("nothing to check it against"), "{:?}", core.refused_files());
 
     // An image without a build-id: used only if the dumped first page equals its own.
     let plain = elf_image(None, 5);

@@ -1,10 +1,13 @@
 //! Text laid out as faulthandler prints it (Python/traceback.c `_Py_DumpTracebackThreads`):
 //! a `Fatal Python error` header naming the signal, then every thread in interpreter
 //! list order, `Current thread` for the one that crashed, frames most recent first.
-//! Unlike faulthandler it does not stop at 100 frames or escape non-ASCII text.
+//! Unlike faulthandler it does not stop at 100 frames or escape printable non-ASCII
+//! text; control and invisible characters from the target are escaped as faulthandler
+//! escapes them ([`crate::escape`]).
 
 use std::fmt::Write;
 
+use crate::escape::text as e;
 use crate::{Frame, Report, Thread};
 
 /// The text report.
@@ -48,13 +51,13 @@ pub fn render(report: &Report) -> String {
         out.push_str("<no Python thread>\n");
     }
     if report.python.layout_source != "dwarf" {
-        let from = report.python.layout_file.as_deref().map(|f| format!(": {f}")).unwrap_or_default();
+        let from = report.python.layout_file.as_deref().map(|f| format!(": {}", e(f))).unwrap_or_default();
         let _ = writeln!(out, "\nLayouts from {}{from}", report.python.layout_source);
     }
     if !report.warnings.is_empty() {
         let _ = writeln!(out, "\npycoroner warnings:");
         for w in &report.warnings {
-            let _ = writeln!(out, "  - {w}");
+            let _ = writeln!(out, "  - {}", e(w));
         }
     }
     out
@@ -63,7 +66,7 @@ pub fn render(report: &Report) -> String {
 fn thread(out: &mut String, t: &Thread, native: bool) {
     let label = if t.current { "Current thread" } else { "Thread" };
     // Named like 3.14's faulthandler: `Thread 0x... [name] (most recent call first):`.
-    let name = t.name.as_deref().map(|n| format!(" [{n}]")).unwrap_or_default();
+    let name = t.name.as_deref().map(|n| format!(" [{}]", e(n))).unwrap_or_default();
     // With native frames, also the LWP and the GIL, as gdb users expect.
     let extra = if native {
         let lwp = t.native_id.map(|l| format!("LWP {l}")).unwrap_or_else(|| "LWP ?".into());
@@ -72,15 +75,15 @@ fn thread(out: &mut String, t: &Thread, native: bool) {
         String::new()
     };
     let _ = writeln!(out, "{label} 0x{:016x}{name}{extra} (most recent call first):", t.thread_id);
-    for e in &t.exceptions {
-        let ty = e.type_name.as_deref().unwrap_or("?");
-        let verb = if e.state == "raised" { "Raising" } else { "Handling" };
-        match e.message.as_deref() {
+    for x in &t.exceptions {
+        let ty = e(x.type_name.as_deref().unwrap_or("?"));
+        let verb = if x.state == "raised" { "Raising" } else { "Handling" };
+        match x.message.as_deref() {
             Some("") | None => {
                 let _ = writeln!(out, "  {verb} {ty}");
             }
             Some(m) => {
-                let _ = writeln!(out, "  {verb} {ty}: {m}");
+                let _ = writeln!(out, "  {verb} {ty}: {}", e(m));
             }
         }
     }
@@ -95,19 +98,19 @@ fn thread(out: &mut String, t: &Thread, native: bool) {
                 let _ = writeln!(
                     out,
                     "  File \"{}\", line {} in {}",
-                    p.file.as_deref().unwrap_or("???"),
+                    e(p.file.as_deref().unwrap_or("???")),
                     line,
-                    p.function.as_deref().unwrap_or("???")
+                    e(p.function.as_deref().unwrap_or("???"))
                 );
                 for v in p.locals.iter().flatten() {
-                    let _ = writeln!(out, "    {} = {}", v.name, v.repr);
+                    let _ = writeln!(out, "    {} = {}", e(&v.name), e(&v.repr));
                 }
             }
             Frame::Native(n) => {
-                let func = n.function.as_deref().unwrap_or("??");
+                let func = e(n.function.as_deref().unwrap_or("??"));
                 let at = match (&n.file, n.line) {
-                    (Some(f), Some(l)) => format!(" at {f}:{l}"),
-                    _ => format!(" from {}", n.module.as_deref().unwrap_or("??")),
+                    (Some(f), Some(l)) => format!(" at {}:{l}", e(f)),
+                    _ => format!(" from {}", e(n.module.as_deref().unwrap_or("??"))),
                 };
                 // A frame found by frame pointer (no CFI) is less certain: say so.
                 let fp = if n.unwind.as_deref() == Some("frame-pointer") { " [frame pointer]" } else { "" };
@@ -121,7 +124,7 @@ fn thread(out: &mut String, t: &Thread, native: bool) {
         }
     }
     if let Some(why) = &t.truncated {
-        let _ = writeln!(out, "  <{why}>");
+        let _ = writeln!(out, "  <{}>", e(why));
     }
 }
 
@@ -249,6 +252,26 @@ pub(crate) mod tests {
         assert!(text.contains(
             "Current thread 0x00007f3a1d2a5740 (most recent call first):\n  Handling ValueError: boom\n  File \"/srv/app/ext.py\", line 12 in call_native\n    x = 42\n"
         ), "{text}");
+    }
+
+    /// Regression (#10, terminal escapes): names, files, values and warnings from the
+    /// target cannot move the cursor, forge a line or reverse the text.
+    #[test]
+    fn target_text_is_escaped() {
+        let mut r = sample();
+        r.threads[1].name = Some("w\x1b]0;pwned\x07".into());
+        if let Frame::Python(p) = &mut r.threads[1].frames[0] {
+            p.file = Some("/srv/a.py\n  File \"forged.py\", line 1 in x".into());
+            p.function = Some("f\u{202e}".into());
+            p.locals = Some(vec![Variable { name: "s\r".into(), kind: "local".into(), type_name: None, address: 2, repr: "'\x1b[2J'".into() }]);
+        }
+        r.warnings.push("file /tmp/\x1b[31mred".into());
+        let text = super::render(&r);
+        assert!(!text.chars().any(|c| c != '\n' && crate::escape::is_unsafe(c)), "{text:?}");
+        assert!(text.contains("[w\\x1b]0;pwned\\x07]"), "{text}");
+        assert!(text.contains("File \"/srv/a.py\\x0a  File \"forged.py\", line 1 in x\", line 12 in f\\u202e\n"), "{text}");
+        assert!(text.contains("    s\\x0d = '\\x1b[2J'\n"), "{text}");
+        assert!(text.contains("  - file /tmp/\\x1b[31mred\n"), "{text}");
     }
 
     #[test]
