@@ -181,3 +181,84 @@ fn live_native_stacks_equal_gdb() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Regression (#10, target frozen): a thread in uninterruptible sleep (a vfork parent)
+/// never reaches its ptrace stop. `pycoroner pid` used to wait for it forever with every
+/// other thread stopped. Now it gives up on that thread after a bound, reads the rest,
+/// says which thread it could not stop, and the process runs on.
+#[test]
+fn a_thread_in_uninterruptible_sleep_does_not_freeze_the_target() {
+    use std::io::{BufRead, BufReader, Write};
+    let pys = pycoroner_testkit::pyenv_interpreters();
+    let picked: Vec<_> = pys.first().into_iter().chain(pys.last().filter(|_| pys.len() > 1)).collect();
+    let mut failures = Vec::new();
+    for py in picked {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ext = pycoroner_testkit::build_crashy(&py.path, dir.path()).expect("build the test extension");
+        let dump = dir.path().join("faulthandler.txt");
+        let mut child = Command::new(&py.path)
+            .arg(pycoroner_testkit::repo_root().join("fixtures/live/vfork_blocked.py"))
+            .arg(&ext)
+            .arg(&dump)
+            .arg("4")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start target");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("ready line");
+        let tid: u32 = line.trim().strip_prefix("ready ").and_then(|t| t.parse().ok()).expect("ready TID");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let truth = loop {
+            let text = std::fs::read_to_string(&dump).unwrap_or_default();
+            if text.lines().last().is_some_and(|l| l.ends_with(" in <module>")) {
+                break text;
+            }
+            assert!(Instant::now() < deadline, "no faulthandler dump");
+            std::thread::yield_now();
+        };
+        // pycoroner must finish by itself; it is killed (and the test fails) if not.
+        let mut cmd = pycoroner();
+        cmd.arg("pid").arg(child.id().to_string()).args(["--format", "json", "--no-cache"]).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut run = cmd.spawn().expect("pycoroner");
+        let started = Instant::now();
+        while run.try_wait().expect("wait").is_none() {
+            if started.elapsed() > Duration::from_secs(20) {
+                let _ = run.kill();
+                failures.push(format!("[{}] pycoroner pid hung on a thread in D state", py.id()));
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let out = run.wait_with_output().expect("output");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if out.status.code() != Some(0) {
+            failures.push(format!("[{}] exit {:?}: {}", py.id(), out.status.code(), String::from_utf8_lossy(&out.stderr)));
+        } else {
+            let warned = v["warnings"].as_array().into_iter().flatten().any(|w| {
+                w.as_str().is_some_and(|w| w.contains(&format!("LWP {tid} did not stop")) && w.contains("state D"))
+            });
+            if !warned {
+                failures.push(format!("[{}] no warning names LWP {tid}: {}", py.id(), v["warnings"]));
+            }
+            for d in compare_with_faulthandler(&v, &truth) {
+                failures.push(format!("[{}] {d}", py.id()));
+            }
+        }
+        // The rest ran on at once; the blocked thread runs on when it wakes.
+        let answers = writeln!(stdin, "ping").and_then(|()| stdin.flush()).is_ok() && {
+            let mut l = String::new();
+            stdout.read_line(&mut l).is_ok() && l == "echo ping\n"
+        };
+        let mut l = String::new();
+        let unblocked = stdout.read_line(&mut l).is_ok() && l == "unblocked\n";
+        if !answers || !unblocked || any_thread_traced(child.id()) {
+            failures.push(format!("[{}] the target did not run on (answers {answers}, unblocked {unblocked})", py.id()));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -62,6 +62,8 @@ pub struct LiveProcess {
     /// so that an analysis borrowing the process can resume it as soon as it is done
     /// reading.
     guard: std::sync::Mutex<Option<StopGuard>>,
+    /// Threads that did not stop when asked (uninterruptible sleep), with their state.
+    unstopped: Vec<(u32, char)>,
     /// Whether the threads are stopped (the page cache is valid), without a lock per read.
     stopped: std::sync::atomic::AtomicBool,
 }
@@ -74,17 +76,31 @@ impl std::fmt::Debug for LiveProcess {
 
 fn permission_help(pid: u32) -> String {
     let scope = fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope").map(|s| s.trim().to_string()).ok();
+    let me = std::process::id().to_string();
     let tracer = fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with("TracerPid:")).map(|l| l["TracerPid:".len()..].trim().to_string()))
-        .filter(|t| t != "0");
+        .filter(|t| t != "0" && *t != me);
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
     match (tracer, scope.as_deref()) {
         (Some(t), _) => format!("process {t} is already tracing it (detach gdb/strace first, or use --nonblocking)"),
+        (None, Some("3")) => "kernel.yama.ptrace_scope is 3: no process can be attached until reboot; use --nonblocking".to_string(),
+        (None, _) if root => {
+            "even root may not trace it here (a seccomp filter, a container without CAP_SYS_PTRACE, or a Linux security module); try --nonblocking".to_string()
+        }
         (None, Some(s)) if s != "0" => format!(
             "kernel.yama.ptrace_scope is {s}: run as root or with CAP_SYS_PTRACE, or `sysctl kernel.yama.ptrace_scope=0`"
         ),
         _ => "run as the process's user or as root (CAP_SYS_PTRACE)".to_string(),
     }
+}
+
+/// The one-letter state of a process or thread (`/proc/PID/stat`'s third field).
+fn proc_state(path: &str) -> Option<char> {
+    let stat = fs::read_to_string(path).ok()?;
+    // The command name, in parentheses, may hold anything: the state follows the last ')'.
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
 
 fn os_err(pid: u32, e: std::io::Error) -> LiveError {
@@ -139,14 +155,25 @@ fn list_tids(pid: u32) -> Result<Vec<u32>, LiveError> {
 pub struct StopGuard {
     pid: u32,
     seized: Vec<u32>,
+    /// Seized threads that did not stop within [`STOP_DEADLINE`] (uninterruptible sleep):
+    /// their registers are unknown.
+    unstopped: Vec<(u32, char)>,
     stopped_at: Instant,
 }
+
+/// How long all threads together may take to stop. A thread in uninterruptible sleep
+/// (a vfork parent, a hung NFS read) does not stop until it wakes: it is left to run
+/// and reported, and the rest are read.
+pub const STOP_DEADLINE: Duration = Duration::from_millis(250);
 
 impl StopGuard {
     /// Seize and interrupt every thread, waiting until each is stopped. Threads that
     /// appear while this runs are seized too (bounded rounds).
     pub fn stop(pid: u32) -> Result<StopGuard, LiveError> {
-        let mut guard = StopGuard { pid, seized: Vec::new(), stopped_at: Instant::now() };
+        if proc_state(&format!("/proc/{pid}/stat")) == Some('Z') {
+            return Err(LiveError::Os { pid, reason: "the process has exited (a zombie its parent has not reaped): there is nothing to read".into() });
+        }
+        let mut guard = StopGuard { pid, seized: Vec::new(), unstopped: Vec::new(), stopped_at: Instant::now() };
         for _round in 0..8 {
             let tids = list_tids(pid)?;
             let new: Vec<u32> = tids.into_iter().filter(|t| !guard.seized.contains(t)).collect();
@@ -168,15 +195,27 @@ impl StopGuard {
                 unsafe { libc::ptrace(libc::PTRACE_INTERRUPT, tid as libc::pid_t, 0usize, 0usize) };
             }
         }
+        let deadline = guard.stopped_at + STOP_DEADLINE;
         for &tid in &guard.seized {
-            wait_stopped(tid);
+            if !wait_stopped(tid, deadline) {
+                let state = proc_state(&format!("/proc/{pid}/task/{tid}/stat")).unwrap_or('?');
+                guard.unstopped.push((tid, state));
+            }
+        }
+        if guard.seized.is_empty() {
+            return Err(LiveError::NoProcess(pid));
         }
         Ok(guard)
     }
 
+    /// Threads that did not stop in time, with their state letter (`D`).
+    pub fn unstopped(&self) -> &[(u32, char)] {
+        &self.unstopped
+    }
+
     /// The registers of a stopped thread.
     pub fn registers(&self, tid: u32) -> Option<Registers> {
-        if !self.seized.contains(&tid) {
+        if !self.seized.contains(&tid) || self.unstopped.iter().any(|(t, _)| *t == tid) {
             return None;
         }
         let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
@@ -207,23 +246,34 @@ impl StopGuard {
     }
 }
 
-fn wait_stopped(tid: u32) {
+/// Wait until `tid` is in its interrupt stop (or gone); `false` if it is still running
+/// at `deadline` (never blocks: a thread in uninterruptible sleep cannot stop).
+fn wait_stopped(tid: u32, deadline: Instant) -> bool {
     let mut status = 0;
+    let mut pause = Duration::from_micros(20);
     // Bounded: a thread that exits reports that instead; __WALL for non-leader threads.
-    for _ in 0..64 {
+    for _ in 0..100_000 {
         // SAFETY: waitpid on a tid we trace, writing an int status.
-        let r = unsafe { libc::waitpid(tid as libc::pid_t, &mut status, libc::__WALL) };
+        let r = unsafe { libc::waitpid(tid as libc::pid_t, &mut status, libc::__WALL | libc::WNOHANG) };
         if r < 0 {
-            return;
+            return true; // gone
+        }
+        if r == 0 {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(2));
+            continue;
         }
         if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
-            return;
+            return true;
         }
         if libc::WIFSTOPPED(status) {
             // A PTRACE_INTERRUPT stop is a PTRACE_EVENT_STOP; any other signal-delivery
             // stop is re-injected later when we detach, so it is not lost.
             if (status >> 16) == libc::PTRACE_EVENT_STOP {
-                return;
+                return true;
             }
             // SAFETY: resume with the pending signal and interrupt again.
             unsafe {
@@ -232,13 +282,26 @@ fn wait_stopped(tid: u32) {
             }
         }
     }
+    false
 }
 
 impl Drop for StopGuard {
     fn drop(&mut self) {
         for &tid in &self.seized {
             // SAFETY: detach a tid we seized; errors (thread gone) are irrelevant.
-            unsafe { libc::ptrace(libc::PTRACE_DETACH, tid as libc::pid_t, 0usize, 0usize) };
+            let r = unsafe { libc::ptrace(libc::PTRACE_DETACH, tid as libc::pid_t, 0usize, 0usize) };
+            if r != 0 && self.unstopped.iter().any(|(t, _)| *t == tid) {
+                // Still not stopped (so not detachable): if it stopped meanwhile, detach
+                // it now. If not, its interrupt is pending: it stops when it wakes, and
+                // the kernel lets it go when this process exits (the CLI exits next).
+                let mut status = 0;
+                // SAFETY: non-blocking waitpid and detach on a tid we seized.
+                unsafe {
+                    if libc::waitpid(tid as libc::pid_t, &mut status, libc::__WALL | libc::WNOHANG) > 0 {
+                        libc::ptrace(libc::PTRACE_DETACH, tid as libc::pid_t, 0usize, 0usize);
+                    }
+                }
+            }
         }
     }
 }
@@ -263,7 +326,18 @@ impl LiveProcess {
             })
             .collect();
         let cache = guard.as_ref().map(|_| PageCache::new(CACHE_BYTES));
-        let p = LiveProcess { pid, reader: VmReader { pid }, cache, threads, mappings: parse_maps(&maps), exe, stopped: std::sync::atomic::AtomicBool::new(guard.is_some()), guard: std::sync::Mutex::new(guard) };
+        let unstopped = guard.as_ref().map(|g| g.unstopped().to_vec()).unwrap_or_default();
+        let p = LiveProcess {
+            pid,
+            reader: VmReader { pid },
+            cache,
+            threads,
+            mappings: parse_maps(&maps),
+            exe,
+            stopped: std::sync::atomic::AtomicBool::new(guard.is_some()),
+            guard: std::sync::Mutex::new(guard),
+            unstopped,
+        };
         // Probe one read so a refused process_vm_readv is reported now, clearly.
         if let Some(m) = p.mappings.first() {
             let mut b = [0u8; 1];
@@ -285,6 +359,7 @@ impl LiveProcess {
                 .into_iter()
                 .map(|tid| ThreadInfo { tid, cursig: 0, regs: guard.registers(tid).unwrap_or_default() })
                 .collect();
+            self.unstopped = guard.unstopped().to_vec();
             *guard_slot = Some(guard);
             *self.stopped.get_mut() = true;
             self.cache = Some(PageCache::new(CACHE_BYTES));
@@ -369,6 +444,18 @@ impl crate::Target for LiveProcess {
     }
     fn describe(&self) -> String {
         format!("process {}", self.pid)
+    }
+    fn warnings(&self) -> Vec<String> {
+        self.unstopped
+            .iter()
+            .map(|(tid, state)| {
+                format!(
+                    "thread LWP {tid} did not stop within {} ms (state {state}{}): its registers and native stack are unknown, and it was read while running; the other threads were resumed on time",
+                    STOP_DEADLINE.as_millis(),
+                    if *state == 'D' { ", uninterruptible sleep" } else { "" }
+                )
+            })
+            .collect()
     }
     fn kind(&self) -> &'static str {
         "process"
