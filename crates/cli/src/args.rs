@@ -55,7 +55,7 @@ pub struct Common {
     /// thread's exceptions.
     #[arg(long)]
     pub locals: bool,
-    /// How deep to render nested containers and instances.
+    /// How deep to render nested containers and instances (at most 100).
     #[arg(long, value_name = "N", default_value_t = 6)]
     pub depth: usize,
     /// How many items of a container (and characters of a string, x10) to render.

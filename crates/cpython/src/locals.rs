@@ -75,7 +75,7 @@ impl Python<'_> {
         let mut out = Vec::new();
         for i in 0..n {
             let item = self.mem.read_ptr(items.offset(i * 8).ok_or(Error::Overflow(items))?)?;
-            out.push(objects::read_str(self.mem, self.offsets, item).unwrap_or_else(|_| "?".into()));
+            out.push(objects::read_name(self.mem, self.offsets, item).unwrap_or_else(|_| "?".into()));
         }
         Ok(out)
     }

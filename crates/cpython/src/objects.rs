@@ -17,8 +17,23 @@ pub fn ob_type(mem: &dyn Memory, o: &Offsets, obj: RemoteAddr) -> Result<RemoteA
     Ok(mem.read_ptr(obj.offset(off).ok_or(Error::Overflow(obj))?)?)
 }
 
+/// Longest name (file, function, thread) kept, in code points: a longer one is cut and
+/// ends in `...`, as faulthandler cuts at 500. Names are repeated on every frame of a
+/// deep stack, so their size bounds the report's.
+pub const MAX_NAME_CHARS: u64 = 4096;
+
+/// Decode a `str` used as a name: at most [`MAX_NAME_CHARS`] of it, then `...`.
+pub fn read_name(mem: &dyn Memory, o: &Offsets, obj: RemoteAddr) -> Result<String, Error> {
+    read_str_prefix(mem, o, obj, MAX_NAME_CHARS)
+}
+
 /// Decode a `str` object (PEP 393 compact or legacy ready strings).
 pub fn read_str(mem: &dyn Memory, o: &Offsets, obj: RemoteAddr) -> Result<String, Error> {
+    read_str_prefix(mem, o, obj, MAX_STR_CHARS)
+}
+
+/// Decode at most `keep` code points of a `str`; a longer one ends in `...`.
+fn read_str_prefix(mem: &dyn Memory, o: &Offsets, obj: RemoteAddr, keep: u64) -> Result<String, Error> {
     if obj.is_null() {
         return Err(Error::Null("str"));
     }
@@ -44,7 +59,8 @@ pub fn read_str(mem: &dyn Memory, o: &Offsets, obj: RemoteAddr) -> Result<String
     } else {
         mem.read_ptr(at("unicode.data")?)?
     };
-    let bytes = mem.read_vec(data, length * kind, MAX_STR_CHARS * 4)?;
+    let cut = length > keep;
+    let bytes = mem.read_vec(data, length.min(keep) * kind, MAX_STR_CHARS * 4)?;
     let mut s = String::with_capacity(bytes.len());
     match kind {
         1 => s.extend(bytes.iter().map(|&b| char::from(b))),
@@ -54,6 +70,9 @@ pub fn read_str(mem: &dyn Memory, o: &Offsets, obj: RemoteAddr) -> Result<String
         _ => s.extend(bytes.chunks_exact(4).map(|c| {
             char::from_u32(u32::from_le_bytes([c[0], c[1], c[2], c[3]])).unwrap_or('\u{FFFD}')
         })),
+    }
+    if cut {
+        s.push_str("...");
     }
     Ok(s)
 }

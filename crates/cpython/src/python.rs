@@ -240,7 +240,7 @@ impl<'a> Python<'a> {
             }
         }
         let s = |key: &'static str| -> Result<String, Error> {
-            objects::read_str(self.mem, self.offsets, self.ptr(code, key)?)
+            objects::read_name(self.mem, self.offsets, self.ptr(code, key)?)
         };
         let firstlineno = self.mem.read_i32(self.field(code, "code.firstlineno")?)?;
         let table = self

@@ -154,6 +154,11 @@ impl Default for Limits {
     }
 }
 
+/// Deepest nesting rendered, whatever the caller asks: rendering recurses once per
+/// level, so this (not the target) bounds the renderer's stack. CPython's own `repr`
+/// gives up near 1000 levels (RecursionError).
+pub const MAX_DEPTH: usize = 100;
+
 /// Most reads one top-level `repr` may do; a huge or cyclic structure ends in `...`.
 const READ_BUDGET: usize = 20_000;
 /// Entries of a dict or set table read at a time.
@@ -196,6 +201,7 @@ type Pair = (RemoteAddr, RemoteAddr);
 impl<'a> Renderer<'a> {
     /// A renderer over `mem` with the interpreter's offsets, models and known objects.
     pub fn new(mem: &'a dyn Memory, o: &'a Offsets, models: Models, known: &'a KnownObjects, limits: Limits) -> Renderer<'a> {
+        let limits = Limits { depth: limits.depth.min(MAX_DEPTH), ..limits };
         Renderer { mem, o, models, known, limits, budget: Cell::new(READ_BUDGET) }
     }
 
@@ -268,7 +274,7 @@ impl<'a> Renderer<'a> {
                 let (attrs, _) = self.instance_attributes(thread).ok()?;
                 let name = attrs.iter().find_map(|&(k, v)| {
                     (objects::read_str(self.mem, self.o, k).ok().as_deref() == Some("_name"))
-                        .then(|| objects::read_str(self.mem, self.o, v).ok())
+                        .then(|| objects::read_name(self.mem, self.o, v).ok())
                         .flatten()
                 })?;
                 Some((id, name))
@@ -527,7 +533,7 @@ impl<'a> Renderer<'a> {
             .and_then(|(pairs, _)| {
                 pairs.iter().find_map(|&(k, v)| {
                     (objects::read_str(self.mem, self.o, k).ok().as_deref() == Some("__module__"))
-                        .then(|| objects::read_str(self.mem, self.o, v).ok())
+                        .then(|| objects::read_name(self.mem, self.o, v).ok())
                         .flatten()
                 })
             });

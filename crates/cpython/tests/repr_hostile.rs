@@ -136,6 +136,40 @@ fn freed_unreadable_and_corrupt_values_render_in_place() {
     assert_eq!(short.repr(RemoteAddr(0x1000)), "[5, <freed 0xdddddddddddddddd>, ...]");
 }
 
+/// Regression (#10, resource blow-ups): `print --depth 10000` on a 30 000-deep chain
+/// of tuples aborted on pycoroner's own stack. Depth is capped by the renderer, not by
+/// the target or the caller.
+#[test]
+fn a_very_deep_chain_renders_without_exhausting_the_stack() {
+    let o = offsets();
+    let k = known();
+    let mut m = SliceMemory::new();
+    type_objects(&mut m);
+    // 30 000 one-tuples, each holding the next: (((...),),)
+    const N: u64 = 30_000;
+    let base = 0x100_0000u64;
+    let mut chain = vec![0u8; (N * 32) as usize];
+    for i in 0..N {
+        let at = (i * 32) as usize;
+        put(&mut chain, at + 8, TUPLE_T);
+        put(&mut chain, at + 16, 1);
+        put(&mut chain, at + 24, if i + 1 < N { base + (i + 1) * 32 } else { NONE });
+    }
+    m.add(base, chain);
+    let models = Models::for_version(3, 12).expect("model");
+    // Run on a thread with a 2 MiB stack (a debug build's frames are large): the cap must hold there too.
+    let text = std::thread::Builder::new()
+        .stack_size(2048 << 10)
+        .spawn(move || Renderer::new(&m, &o, models, &k, Limits { depth: 10_000, length: 100, string: 100 }).repr(RemoteAddr(base)))
+        .expect("thread")
+        .join()
+        .expect("rendered without overflowing its stack");
+    let depth = text.chars().take_while(|&c| c == '(').count();
+    // MAX_DEPTH levels shown, the next one as `(...)`.
+    assert_eq!(depth, pycoroner_cpython::repr::MAX_DEPTH + 1, "{}", &text[..200.min(text.len())]);
+    assert!(text.contains("(...)"), "{text}");
+}
+
 #[test]
 fn self_containing_list_is_a_cycle_not_a_hang() {
     let o = offsets();

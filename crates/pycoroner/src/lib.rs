@@ -191,6 +191,7 @@ pub fn analyze_prepared_then(
 
     let mut threads = Vec::new();
     let mut interpreters = Vec::new();
+    let mut budget = ReportBudget::default();
     // 3.6 has no interpreter ids: number them as CPython later does, main (the
     // oldest, last in the list) 0, each newer one more.
     let interps: Vec<InterpreterState> = interps
@@ -220,6 +221,7 @@ pub fn analyze_prepared_then(
         interpreters.push(Interpreter { id: interp.id, address: interp.addr.0, gil_holder: holder_tid });
         for ts in &tstates {
             let mut t = thread_report(target, &py, interp, ts, holder, &threads_info, crashed.map(|c| c.tid), &mut warnings);
+            budget.charge_frames(&mut t, &mut warnings);
             if let Some(v) = &values {
                 add_values(&py, v, ts, &mut t, &mut warnings);
             }
@@ -305,6 +307,52 @@ pub fn analyze_prepared_then(
         threads,
         warnings,
     })
+}
+
+/// How much text all threads' frames may add to one report together (names are capped
+/// per frame, frames per thread; this caps their product over many threads).
+const REPORT_FRAME_BYTES: usize = 64 << 20;
+
+/// The report-wide budget of frame text, spent thread by thread.
+#[derive(Default)]
+struct ReportBudget {
+    spent: usize,
+    exhausted: bool,
+}
+
+impl ReportBudget {
+    /// Keep as many of `t`'s frames as the budget pays for; the thread says where it was
+    /// cut, and the report says once that the budget is spent.
+    fn charge_frames(&mut self, t: &mut Thread, warnings: &mut Vec<String>) {
+        let mut keep = 0usize;
+        for f in &t.frames {
+            let cost = match f {
+                Frame::Python(p) => {
+                    64 + p.file.as_ref().map_or(0, String::len)
+                        + p.function.as_ref().map_or(0, String::len)
+                        + p.qualname.as_ref().map_or(0, String::len)
+                }
+                Frame::Native(_) => 128,
+            };
+            if self.spent.saturating_add(cost) > REPORT_FRAME_BYTES {
+                break;
+            }
+            self.spent += cost;
+            keep += 1;
+        }
+        if keep < t.frames.len() {
+            let cut = t.frames.len() - keep;
+            t.frames.truncate(keep);
+            t.truncated = Some(format!("{cut} more frames not shown: the report's size budget ({} MiB of frames) is spent", REPORT_FRAME_BYTES >> 20));
+            if !self.exhausted {
+                self.exhausted = true;
+                warnings.push(format!(
+                    "the report's size budget ({} MiB of frames across all threads) is spent: later frames and threads are cut",
+                    REPORT_FRAME_BYTES >> 20
+                ));
+            }
+        }
+    }
 }
 
 /// The models of the interpreter's version; a version newer than any we know is read
