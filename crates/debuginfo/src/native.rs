@@ -149,6 +149,13 @@ impl Native {
         let mut out = Vec::new();
         let mut missing = Vec::new();
         let mut cache_warnings = Vec::new();
+        let cache = cache.and_then(|c| match c.sub("symbols") {
+            Ok(s) => Some(s),
+            Err(why) => {
+                cache_warnings.push(why);
+                None
+            }
+        });
         for m in modules {
             // Only the file the target mapped (build-id checked) is used.
             let img = match crate::open_module_image(target, m) {

@@ -564,3 +564,136 @@ mod tests {
         assert_eq!(faulthandler_escape(&"a".repeat(501)), format!("{}...", "a".repeat(500)));
     }
 }
+
+/// Crafting hostile cores from real ones: the notes of an ELF core rewritten, the
+/// memory left as it is. The new notes are appended at the end of the file and the
+/// PT_NOTE header pointed at them.
+pub mod craft {
+    fn u16_at(b: &[u8], o: usize) -> usize {
+        u16::from_le_bytes([b[o], b[o + 1]]) as usize
+    }
+    fn u32_at(b: &[u8], o: usize) -> usize {
+        u32::from_le_bytes(b[o..o + 4].try_into().expect("4 bytes")) as usize
+    }
+    fn u64_at(b: &[u8], o: usize) -> u64 {
+        u64::from_le_bytes(b[o..o + 8].try_into().expect("8 bytes"))
+    }
+
+    /// One ELF note.
+    #[derive(Debug, Clone)]
+    pub struct Note {
+        /// `n_type`.
+        pub ntype: u32,
+        /// Its name without the NUL (`CORE`).
+        pub name: Vec<u8>,
+        /// Its descriptor.
+        pub desc: Vec<u8>,
+    }
+
+    /// (offset of the PT_NOTE program header, the notes in it).
+    pub fn notes(core: &[u8]) -> (usize, Vec<Note>) {
+        let phoff = u64_at(core, 32) as usize;
+        let phnum = u16_at(core, 56);
+        for i in 0..phnum {
+            let ph = phoff + i * 56;
+            if u32_at(core, ph) != 4 {
+                continue;
+            }
+            let (off, size) = (u64_at(core, ph + 8) as usize, u64_at(core, ph + 32) as usize);
+            let data = &core[off..off + size];
+            let mut out = Vec::new();
+            let mut o = 0;
+            while o + 12 <= data.len() {
+                let (namesz, descsz, ntype) = (u32_at(data, o), u32_at(data, o + 4), u32_at(data, o + 8));
+                let name_at = o + 12;
+                let desc_at = name_at + ((namesz + 3) & !3);
+                out.push(Note {
+                    ntype: ntype as u32,
+                    name: data[name_at..name_at + namesz.saturating_sub(1)].to_vec(),
+                    desc: data[desc_at..desc_at + descsz].to_vec(),
+                });
+                o = desc_at + ((descsz + 3) & !3);
+            }
+            return (ph, out);
+        }
+        panic!("no PT_NOTE in the core");
+    }
+
+    /// The core with its notes replaced by `new`.
+    pub fn with_notes(core: &[u8], new: &[Note]) -> Vec<u8> {
+        let (ph, _) = notes(core);
+        let mut blob = Vec::new();
+        for n in new {
+            blob.extend((n.name.len() as u32 + 1).to_le_bytes());
+            blob.extend((n.desc.len() as u32).to_le_bytes());
+            blob.extend(n.ntype.to_le_bytes());
+            blob.extend(&n.name);
+            blob.push(0);
+            while blob.len() % 4 != 0 {
+                blob.push(0);
+            }
+            blob.extend(&n.desc);
+            while blob.len() % 4 != 0 {
+                blob.push(0);
+            }
+        }
+        let mut out = core.to_vec();
+        while out.len() % 8 != 0 {
+            out.push(0);
+        }
+        let at = out.len() as u64;
+        out.extend(&blob);
+        out[ph + 8..ph + 16].copy_from_slice(&at.to_le_bytes());
+        out[ph + 32..ph + 40].copy_from_slice(&(blob.len() as u64).to_le_bytes());
+        out
+    }
+
+    /// NT_FILE's type.
+    pub const NT_FILE: u32 = 0x4649_4c45;
+
+    /// One NT_FILE entry: start, end, file offset in bytes, path.
+    pub type FileEntry = (u64, u64, u64, Vec<u8>);
+
+    /// Decode NT_FILE: page size and entries.
+    pub fn parse_nt_file(desc: &[u8]) -> (u64, Vec<FileEntry>) {
+        let count = u64_at(desc, 0) as usize;
+        let page = u64_at(desc, 8);
+        let mut names = desc[16 + count * 24..].split(|&b| b == 0);
+        let entries = (0..count)
+            .map(|i| {
+                let e = 16 + i * 24;
+                (u64_at(desc, e), u64_at(desc, e + 8), u64_at(desc, e + 16) * page, names.next().unwrap_or_default().to_vec())
+            })
+            .collect();
+        (page, entries)
+    }
+
+    /// Encode NT_FILE.
+    pub fn build_nt_file(page: u64, entries: &[FileEntry]) -> Vec<u8> {
+        let mut d = Vec::new();
+        d.extend((entries.len() as u64).to_le_bytes());
+        d.extend(page.to_le_bytes());
+        for (s, e, off, _) in entries {
+            d.extend(s.to_le_bytes());
+            d.extend(e.to_le_bytes());
+            d.extend((off / page).to_le_bytes());
+        }
+        for (_, _, _, p) in entries {
+            d.extend(p);
+            d.push(0);
+        }
+        d
+    }
+
+    /// The core with its NT_FILE entries passed through `f`.
+    pub fn map_nt_file(core: &[u8], f: impl FnOnce(&mut Vec<FileEntry>)) -> Vec<u8> {
+        let (_, mut ns) = notes(core);
+        for n in ns.iter_mut().filter(|n| n.ntype == NT_FILE) {
+            let (page, mut entries) = parse_nt_file(&n.desc);
+            f(&mut entries);
+            n.desc = build_nt_file(page, &entries);
+            break;
+        }
+        with_notes(core, &ns)
+    }
+}
