@@ -164,6 +164,27 @@ pub fn analyze_prepared_then(
     options: &Options,
     done_reading: &mut dyn FnMut(),
 ) -> Result<Report, AnalyzeError> {
+    let budgeted = pycoroner_target::Budgeted::new(target, READ_BUDGET);
+    let mut report = analyze_within_budget(&budgeted, prepared, options, done_reading)?;
+    if budgeted.spent() {
+        report.warnings.push(format!(
+            "this analysis read its budget of {} MiB of target memory: what needed more is cut or missing",
+            READ_BUDGET >> 20
+        ));
+    }
+    Ok(report)
+}
+
+/// Most bytes of target memory one analysis reads (each walk has its own cap; this
+/// bounds them together): a typical core needs a few MiB.
+const READ_BUDGET: u64 = 1 << 30;
+
+fn analyze_within_budget(
+    target: &dyn Target,
+    prepared: &Prepared,
+    options: &Options,
+    done_reading: &mut dyn FnMut(),
+) -> Result<Report, AnalyzeError> {
     let found = &prepared.found;
     let mut warnings = found.warnings.clone();
     let models = models_for(found, &mut warnings)?;
@@ -221,10 +242,10 @@ pub fn analyze_prepared_then(
         interpreters.push(Interpreter { id: interp.id, address: interp.addr.0, gil_holder: holder_tid });
         for ts in &tstates {
             let mut t = thread_report(target, &py, interp, ts, holder, &threads_info, crashed.map(|c| c.tid), &mut warnings);
-            budget.charge_frames(&mut t, &mut warnings);
             if let Some(v) = &values {
                 add_values(&py, v, ts, &mut t, &mut warnings);
             }
+            budget.charge_frames(&mut t, &mut warnings);
             threads.push(t);
         }
     }
@@ -331,6 +352,7 @@ impl ReportBudget {
                     64 + p.file.as_ref().map_or(0, String::len)
                         + p.function.as_ref().map_or(0, String::len)
                         + p.qualname.as_ref().map_or(0, String::len)
+                        + p.locals.iter().flatten().map(|v| 32 + v.name.len() + v.repr.len()).sum::<usize>()
                 }
                 Frame::Native(_) => 128,
             };

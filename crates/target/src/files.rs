@@ -464,3 +464,30 @@ mod tests {
         assert!(bytes.read_vec_at(0, 1 << 40, 1 << 20).is_err());
     }
 }
+
+/// What the SIGBUS handler writes before exiting.
+const SIGBUS_MESSAGE: &[u8] =
+    b"pycoroner: a file being read (a binary or debug file) was truncated by another process while mapped; run again once it stops changing\n";
+
+extern "C" fn on_sigbus(_: libc::c_int) {
+    // SAFETY: write(2) and _exit(2) are async-signal-safe; the buffer is static.
+    unsafe {
+        libc::write(2, SIGBUS_MESSAGE.as_ptr().cast(), SIGBUS_MESSAGE.len());
+        libc::_exit(2);
+    }
+}
+
+/// Binaries and debug files are memory-mapped (DWARF is read in place); if another
+/// process truncates one while it is mapped, touching the lost pages raises SIGBUS.
+/// Cores and the files that fill their memory are read with `pread` and never do;
+/// for the mapped ones, this turns the signal into one line and exit status 2 instead
+/// of a crash. For binaries (the CLI), not for libraries hosted by a debugger.
+pub fn exit_cleanly_on_sigbus() {
+    // SAFETY: installs a handler that only calls async-signal-safe functions.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_sigbus as extern "C" fn(libc::c_int) as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut());
+    }
+}

@@ -31,7 +31,7 @@ pub use callback::CallbackTarget;
 pub use elf_core::{CoreError, ElfCore};
 pub use files::{FileBytes, FileError, OpenedFile};
 pub use live::{LiveError, LiveProcess, StopGuard};
-pub use memory::{Memory, MemoryExt, ReadError, RemoteAddr, SliceMemory};
+pub use memory::{Budgeted, Memory, MemoryExt, ReadError, RemoteAddr, SliceMemory};
 pub use page_cache::PageCache;
 pub use notes::{FileMapping, ProcessInfo, Registers, SignalInfo, ThreadInfo};
 
@@ -62,6 +62,66 @@ pub trait Target: Memory + Sync {
     /// `"core"` or `"process"`.
     fn kind(&self) -> &'static str {
         "core"
+    }
+}
+
+impl<T: Target> Target for Budgeted<T> {
+    fn threads(&self) -> Vec<ThreadInfo> {
+        self.inner().threads()
+    }
+    fn signal(&self) -> Option<SignalInfo> {
+        self.inner().signal()
+    }
+    fn mappings(&self) -> Vec<FileMapping> {
+        self.inner().mappings()
+    }
+    fn open_file(&self, path: &str) -> Result<OpenedFile, FileError> {
+        self.inner().open_file(path)
+    }
+    fn warnings(&self) -> Vec<String> {
+        self.inner().warnings()
+    }
+    fn executable(&self) -> Option<String> {
+        self.inner().executable()
+    }
+    fn pid(&self) -> Option<u32> {
+        self.inner().pid()
+    }
+    fn describe(&self) -> String {
+        self.inner().describe()
+    }
+    fn kind(&self) -> &'static str {
+        self.inner().kind()
+    }
+}
+
+impl<T: Target + ?Sized> Target for &T {
+    fn threads(&self) -> Vec<ThreadInfo> {
+        (**self).threads()
+    }
+    fn signal(&self) -> Option<SignalInfo> {
+        (**self).signal()
+    }
+    fn mappings(&self) -> Vec<FileMapping> {
+        (**self).mappings()
+    }
+    fn open_file(&self, path: &str) -> Result<OpenedFile, FileError> {
+        (**self).open_file(path)
+    }
+    fn warnings(&self) -> Vec<String> {
+        (**self).warnings()
+    }
+    fn executable(&self) -> Option<String> {
+        (**self).executable()
+    }
+    fn pid(&self) -> Option<u32> {
+        (**self).pid()
+    }
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+    fn kind(&self) -> &'static str {
+        (**self).kind()
     }
 }
 

@@ -65,6 +65,14 @@ pub enum ReadError {
         /// The cap in force.
         cap: u64,
     },
+    /// The analysis has read as much as one analysis may ([`Budgeted`]).
+    #[error("refusing to read {addr}: this analysis has read its budget of {budget} bytes")]
+    BudgetSpent {
+        /// Where the read started.
+        addr: RemoteAddr,
+        /// The budget, in bytes.
+        budget: u64,
+    },
     /// The live target refused the read (process gone, permission).
     #[error("reading {addr} failed: {reason}")]
     Os {
@@ -181,6 +189,42 @@ pub trait MemoryExt: Memory {
 
 impl<M: Memory + ?Sized> MemoryExt for M {}
 
+/// A [`Memory`] that stops reading after `budget` bytes: every walk has its own cap,
+/// and this one bounds them all together for one analysis, whatever the target holds.
+pub struct Budgeted<M> {
+    inner: M,
+    budget: u64,
+    left: std::sync::atomic::AtomicU64,
+}
+
+impl<M> Budgeted<M> {
+    /// Read through `inner`, at most `budget` bytes in all.
+    pub fn new(inner: M, budget: u64) -> Self {
+        Budgeted { inner, budget, left: std::sync::atomic::AtomicU64::new(budget) }
+    }
+    /// The wrapped memory.
+    pub fn inner(&self) -> &M {
+        &self.inner
+    }
+    /// True once a read was refused for the budget.
+    pub fn spent(&self) -> bool {
+        self.left.load(std::sync::atomic::Ordering::Relaxed) == 0
+    }
+}
+
+impl<M: Memory> Memory for Budgeted<M> {
+    fn read_exact(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), ReadError> {
+        use std::sync::atomic::Ordering;
+        let want = buf.len() as u64;
+        let took = self.left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| left.checked_sub(want));
+        if took.is_err() {
+            self.left.store(0, Ordering::Relaxed);
+            return Err(ReadError::BudgetSpent { addr, budget: self.budget });
+        }
+        self.inner.read_exact(addr, buf)
+    }
+}
+
 /// A `Memory` over a list of (address, bytes) blocks: for unit tests and fuzzing.
 #[derive(Default, Clone, Debug)]
 pub struct SliceMemory {
@@ -230,6 +274,20 @@ mod tests {
             Err(ReadError::TooLarge { .. })
         ));
         assert!(m.read_u8(RemoteAddr(u64::MAX)).is_err());
+    }
+
+    #[test]
+    fn a_budget_bounds_all_reads_together() {
+        let mut m = SliceMemory::new();
+        m.add(0x1000, vec![1; 4096]);
+        let b = Budgeted::new(&m, 100);
+        for _ in 0..12 {
+            assert!(b.read_u64(RemoteAddr(0x1000)).is_ok());
+        }
+        assert!(!b.spent());
+        assert!(matches!(b.read_u64(RemoteAddr(0x1000)), Err(ReadError::BudgetSpent { budget: 100, .. })));
+        assert!(b.spent());
+        assert!(b.read_u8(RemoteAddr(0x1000)).is_err());
     }
 
     #[test]
