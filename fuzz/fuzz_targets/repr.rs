@@ -1,0 +1,32 @@
+//! Object rendering (`repr` of every family, thread names, dict lookups) over a memory
+//! image the fuzzer writes: 64 KiB at 0x100000, where every known type object sits at
+//! a fixed slot, with the offsets of a real 3.12 (and 3.9) build.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use pycoroner_cpython::repr::{KnownObjects, Limits, Renderer, SINGLETON_SYMBOLS, TYPE_SYMBOLS};
+use pycoroner_cpython::Models;
+use pycoroner_layouts::{builtin, Flavour};
+use pycoroner_target::{RemoteAddr, SliceMemory};
+
+const BASE: u64 = 0x10_0000;
+
+fuzz_target!(|data: &[u8]| {
+    let mut image = data.to_vec();
+    image.resize(64 << 10, 0);
+    let mut mem = SliceMemory::new();
+    mem.add(BASE, image);
+    // Known objects at 0x400-byte slots from the top of the image down.
+    let names: Vec<&str> = TYPE_SYMBOLS.iter().map(|(n, _)| *n).chain(SINGLETON_SYMBOLS.iter().copied()).collect();
+    let known = KnownObjects::from_symbols(|s| names.iter().position(|n| *n == s).map(|i| BASE + 0xF000 - 0x400 * (i as u64 % 60)));
+    for minor in [9u8, 12] {
+        let Some((layout, _)) = builtin::lookup(3, minor, None, Flavour::default()) else { continue };
+        let Some(models) = Models::for_version(3, minor) else { continue };
+        let r = Renderer::new(&mem, &layout.offsets, models, &known, Limits { depth: 100, length: 50, string: 200 });
+        for at in [0u64, 8, 0x40, 0x100] {
+            let _ = r.repr(RemoteAddr(BASE + at));
+            let _ = r.type_name(RemoteAddr(BASE + at));
+        }
+        let _ = r.thread_names(RemoteAddr(BASE + 0x200));
+        let _ = r.dict_get_str(RemoteAddr(BASE + 0x300), "_active");
+    }
+});

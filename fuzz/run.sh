@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# A fuzz campaign: every target for SECONDS each (default 60), seeded with real cores
+# and the crafted inputs of the hostile suite. Needs the nightly toolchain and
+# cargo-fuzz (`rustup toolchain install nightly; cargo install cargo-fuzz`).
+#
+#   fuzz/run.sh [SECONDS] [PYTHON]
+#
+# Findings land in fuzz/artifacts/TARGET/; each one becomes a regression test.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+secs=${1:-60}
+py=${2:-$(ls -d "$(pyenv root)"/versions/3.12*/bin/python3 2>/dev/null | head -1)}
+work=${FUZZ_WORK:-${TMPDIR:-/tmp}/pycoroner-fuzz}
+mkdir -p "$work"
+cd "$work"
+
+# A real core: the locals scenario, crashed under $py.
+if [ ! -f core.locals ]; then
+    rm -f core
+    (ulimit -c unlimited; "$py" "$here/../fixtures/scenarios/locals_values.py" fh.txt side.txt) >/dev/null 2>&1 || true
+    mv core core.locals
+fi
+export PYCORONER_FUZZ_CORE="$work/core.locals"
+
+# Seeds. elf_core: the core's first 256 KiB (headers and notes) as it is, with its
+# NT_FILE cut, and the synthetic cores the target crate's tests build.
+mkdir -p seeds/elf_core seeds/decompress seeds/linetable seeds/debug_offsets seeds/repr seeds/cache_entry seeds/pipeline
+head -c 262144 core.locals > seeds/elf_core/real-head
+head -c 65536 core.locals > seeds/elf_core/real-64k
+head -c 4096 core.locals > seeds/elf_core/real-4k
+for c in zstd lz4 xz gzip; do
+    command -v $c >/dev/null || continue
+    head -c 65536 core.locals | $c -c > "seeds/decompress/real-64k.$c" 2>/dev/null || true
+done
+printf '\x00' | cat - "seeds/decompress/real-64k.zstd" > seeds/decompress/z 2>/dev/null || true
+printf '\x01' | cat - "seeds/decompress/real-64k.lz4" > seeds/decompress/l 2>/dev/null || true
+printf '\x02' | cat - "seeds/decompress/real-64k.xz" > seeds/decompress/x 2>/dev/null || true
+printf '\x03' | cat - "seeds/decompress/real-64k.gzip" > seeds/decompress/g 2>/dev/null || true
+rm -f seeds/decompress/real-64k.*
+printf '\x01\x00\x00\x00\x10\x00\x00\x00\x02\x01\x04\x02\x08\x03' > seeds/linetable/lnotab
+printf '\x01\x00\x00\x00\x10\x00\x00\x00\x80\x00\x00\x00\xf0\x03\x00\x00\xe0\x01\x02' > seeds/linetable/locations
+head -c 4096 /dev/urandom > seeds/repr/random
+printf 'pycoroner-cache layout 00 2 0000000000000000\n{}' > seeds/cache_entry/empty
+printf '\x01\x02\x03\x04\x05\x06\x07\x08\x04\x00' > seeds/pipeline/often
+printf '\x01\x02\x03\x04\x05\x06\x07\x08\x0c\x01\xff\x00' > seeds/pipeline/rare-native
+
+cd "$here"
+status=0
+for t in elf_core decompress debug_offsets linetable repr cache_entry pipeline; do
+    mkdir -p "$work/corpus/$t"
+    echo "== $t: ${secs}s"
+    # -rss_limit_mb: pycoroner's own memory budget; -timeout: no input may take 10 s.
+    cargo +nightly fuzz run -O "$t" "$work/corpus/$t" "$work/seeds/$t" -- \
+        -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -max_len=300000 -print_final_stats=1 \
+        2>&1 | grep -E '^(stat::|==|SUMMARY|Done|INFO: -max_total_time)|crash-|timeout-|oom-' || true
+    if ls "$here/artifacts/$t/" 2>/dev/null | grep -qE '^(crash|timeout|oom|leak)-'; then
+        echo "FINDINGS in fuzz/artifacts/$t"
+        status=1
+    fi
+done
+exit $status
