@@ -195,6 +195,7 @@ fn analyze_within_budget(
         renderer: Renderer::new(target, &found.layout.offsets, models, &known, options.limits),
         cell_type: found.symbol("PyCell_Type").map(RemoteAddr),
         none: found.symbol("_Py_NoneStruct").map(RemoteAddr),
+        rendered: std::cell::Cell::new(0),
     });
 
     let (interps, stop) = py.interpreters().map_err(|e| AnalyzeError::Runtime {
@@ -475,7 +476,13 @@ struct Values<'a> {
     renderer: Renderer<'a>,
     cell_type: Option<RemoteAddr>,
     none: Option<RemoteAddr>,
+    /// Values rendered so far in this report (see [`MAX_VALUES`]).
+    rendered: std::cell::Cell<usize>,
 }
+
+/// Most values (locals, cells, exceptions) one report renders: each `repr` has its own
+/// read budget, and this bounds their number over every frame of every thread.
+const MAX_VALUES: usize = 200_000;
 
 /// `str(exc)` as a traceback line shows it: the single argument's str (repr for
 /// KeyError), nothing for no arguments, the args tuple's repr otherwise.
@@ -502,9 +509,13 @@ fn add_values(py: &Python<'_>, v: &Values<'_>, ts: &ThreadState, t: &mut Thread,
         Err(e) => warnings.push(format!("thread 0x{:016x}: exception state unreadable: {e}", ts.thread_id)),
     }
     let walk = py.frames(ts);
+    let spent_before = v.rendered.get() >= MAX_VALUES;
     for (f, out) in walk.frames.iter().zip(t.frames.iter_mut()) {
         let Frame::Python(pf) = out else { continue };
         pf.locals = Some(frame_locals(py, v, f, ts, warnings));
+    }
+    if !spent_before && v.rendered.get() >= MAX_VALUES {
+        warnings.push(format!("the report's budget of {MAX_VALUES} rendered values is spent: later locals show as <not rendered>"));
     }
 }
 
@@ -520,13 +531,23 @@ fn frame_locals(py: &Python<'_>, v: &Values<'_>, f: &PyFrame, ts: &ThreadState, 
                     address: l.value.0,
                     repr: n.to_string(),
                 },
-                None => Variable {
+                None if v.rendered.get() >= MAX_VALUES => Variable {
                     name: l.name,
                     kind: l.kind.as_str().into(),
-                    type_name: v.renderer.type_name(l.value).ok(),
+                    type_name: None,
                     address: l.value.0,
-                    repr: v.renderer.repr(l.value),
+                    repr: format!("<not rendered: the report's budget of {MAX_VALUES} values is spent>"),
                 },
+                None => {
+                    v.rendered.set(v.rendered.get() + 1);
+                    Variable {
+                        name: l.name,
+                        kind: l.kind.as_str().into(),
+                        type_name: v.renderer.type_name(l.value).ok(),
+                        address: l.value.0,
+                        repr: v.renderer.repr(l.value),
+                    }
+                }
             })
             .collect(),
         Err(e) => {

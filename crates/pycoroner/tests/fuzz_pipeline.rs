@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use pycoroner::{analyze, Options};
 use pycoroner_target::{ElfCore, FileMapping, Memory, ReadError, RemoteAddr, SignalInfo, Target, ThreadInfo};
-use pycoroner_testkit::{crash, pyenv_interpreters, repo_root};
+use pycoroner_testkit::{crash, repo_root};
 
 /// Corrupts bytes of reads: each byte at address A flips with probability 1/`rate`,
 /// decided by a hash of (seed, A) so re-reads agree (as real memory would).
@@ -64,14 +64,24 @@ impl Target for Mutating<'_> {
 
 #[test]
 fn fuzz_whole_pipeline_on_corrupted_cores() {
-    let interps = pyenv_interpreters();
+    let interps = pycoroner_testkit::all_interpreters();
     // One interpreter per frame model: legacy, 3.11 is_entry, 3.12 shims, 3.13 current_frame.
-    let picked: Vec<_> = interps.iter().filter(|i| matches!(i.minor, 6 | 10 | 11 | 12 | 13)).collect();
+    // A campaign (PYCORONER_FUZZ_SECONDS=N) takes every interpreter for N seconds in all.
+    let campaign: Option<u64> = std::env::var("PYCORONER_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok());
+    let picked: Vec<_> = interps
+        .iter()
+        .filter(|i| campaign.is_some() || (!i.id().contains('-') && matches!(i.minor, 6 | 10 | 11 | 12 | 13)))
+        .collect();
     let script = repo_root().join("fixtures/scenarios/locals_values.py");
-    let budget = Duration::from_secs(if pycoroner_testkit::in_ci() { 20 } else { 8 });
+    let budget = Duration::from_secs(campaign.unwrap_or(if pycoroner_testkit::in_ci() { 20 } else { 8 }));
     let per = budget / picked.len().max(1) as u32;
     let cache = tempfile::tempdir().expect("tmp");
-    let opts = Options { cache_dir: Some(cache.path().to_path_buf()), locals: true, ..Options::default() };
+    let opts = Options {
+        cache_dir: Some(cache.path().to_path_buf()),
+        debug_dirs: vec![pycoroner_testkit::sid_debug_dir()],
+        locals: true,
+        ..Options::default()
+    };
     // Every other run also unwinds the native stacks (and splices) over the corruption.
     let native = Options { native: pycoroner::NativeMode::All, ..opts.clone() };
     for py in picked {

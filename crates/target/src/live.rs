@@ -161,10 +161,13 @@ pub struct StopGuard {
     stopped_at: Instant,
 }
 
-/// How long all threads together may take to stop. A thread in uninterruptible sleep
-/// (a vfork parent, a hung NFS read) does not stop until it wakes: it is left to run
-/// and reported, and the rest are read.
-pub const STOP_DEADLINE: Duration = Duration::from_millis(250);
+/// How long all threads together may take to stop (a loaded machine may be slow to
+/// schedule them). A thread in uninterruptible sleep (a vfork parent, a hung NFS read)
+/// does not stop until it wakes: once only such threads are left, they are given
+/// [`D_STATE_GRACE`], then left to run and reported, and the rest are read.
+pub const STOP_DEADLINE: Duration = Duration::from_secs(1);
+/// How long threads that /proc shows in uninterruptible sleep are waited for.
+pub const D_STATE_GRACE: Duration = Duration::from_millis(50);
 
 impl StopGuard {
     /// Seize and interrupt every thread, waiting until each is stopped. Threads that
@@ -195,12 +198,23 @@ impl StopGuard {
                 unsafe { libc::ptrace(libc::PTRACE_INTERRUPT, tid as libc::pid_t, 0usize, 0usize) };
             }
         }
-        let deadline = guard.stopped_at + STOP_DEADLINE;
-        for &tid in &guard.seized {
-            if !wait_stopped(tid, deadline) {
-                let state = proc_state(&format!("/proc/{pid}/task/{tid}/stat")).unwrap_or('?');
-                guard.unstopped.push((tid, state));
+        // Wait for every thread's interrupt stop, polling: a thread in uninterruptible
+        // sleep never gets there, and must not hold the others stopped.
+        let mut pending = guard.seized.clone();
+        let mut pause = Duration::from_micros(20);
+        loop {
+            pending.retain(|&tid| !poll_stopped(tid));
+            if pending.is_empty() {
+                break;
             }
+            let waited = guard.stopped_at.elapsed();
+            let states: Vec<char> = pending.iter().map(|t| proc_state(&format!("/proc/{pid}/task/{t}/stat")).unwrap_or('?')).collect();
+            if waited >= STOP_DEADLINE || (waited >= D_STATE_GRACE && states.iter().all(|&s| s == 'D')) {
+                guard.unstopped = pending.into_iter().zip(states).collect();
+                break;
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(2));
         }
         if guard.seized.is_empty() {
             return Err(LiveError::NoProcess(pid));
@@ -246,32 +260,26 @@ impl StopGuard {
     }
 }
 
-/// Wait until `tid` is in its interrupt stop (or gone); `false` if it is still running
-/// at `deadline` (never blocks: a thread in uninterruptible sleep cannot stop).
-fn wait_stopped(tid: u32, deadline: Instant) -> bool {
+/// True once `tid` is in its interrupt stop (or gone); never blocks.
+fn poll_stopped(tid: u32) -> bool {
     let mut status = 0;
-    let mut pause = Duration::from_micros(20);
-    // Bounded: a thread that exits reports that instead; __WALL for non-leader threads.
-    for _ in 0..100_000 {
-        // SAFETY: waitpid on a tid we trace, writing an int status.
+    // Bounded: signal-delivery stops are passed on (they re-queue), then polled again.
+    for _ in 0..64 {
+        // SAFETY: waitpid on a tid we trace, writing an int status; __WALL for non-leader
+        // threads, WNOHANG so a thread that cannot stop does not block us.
         let r = unsafe { libc::waitpid(tid as libc::pid_t, &mut status, libc::__WALL | libc::WNOHANG) };
         if r < 0 {
             return true; // gone
         }
         if r == 0 {
-            if Instant::now() >= deadline {
-                return false;
-            }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(2));
-            continue;
+            return false;
         }
         if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
             return true;
         }
         if libc::WIFSTOPPED(status) {
             // A PTRACE_INTERRUPT stop is a PTRACE_EVENT_STOP; any other signal-delivery
-            // stop is re-injected later when we detach, so it is not lost.
+            // stop is re-injected now, and the thread interrupted again.
             if (status >> 16) == libc::PTRACE_EVENT_STOP {
                 return true;
             }
@@ -451,7 +459,7 @@ impl crate::Target for LiveProcess {
             .map(|(tid, state)| {
                 format!(
                     "thread LWP {tid} did not stop within {} ms (state {state}{}): its registers and native stack are unknown, and it was read while running; the other threads were resumed on time",
-                    STOP_DEADLINE.as_millis(),
+                    if *state == 'D' { D_STATE_GRACE.as_millis() } else { STOP_DEADLINE.as_millis() },
                     if *state == 'D' { ", uninterruptible sleep" } else { "" }
                 )
             })
