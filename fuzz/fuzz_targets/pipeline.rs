@@ -10,60 +10,22 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use pycoroner::{analyze, NativeMode, Options};
 use pycoroner_report::render;
-use pycoroner_target::{ElfCore, FileError, FileMapping, Memory, OpenedFile, ReadError, RemoteAddr, SignalInfo, Target, ThreadInfo};
+use pycoroner_target::ElfCore;
+use pycoroner_testkit::{mix, PatchedCore};
 
-struct Mutating<'a> {
-    inner: &'a ElfCore,
-    seed: u64,
-    rate: u64,
-    values: &'a [u8],
-}
-
-fn mix(mut x: u64) -> u64 {
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51afd7ed558ccd);
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xc4ceb9fe1a85ec53);
-    x ^ (x >> 33)
-}
-
-impl Memory for Mutating<'_> {
-    fn read_exact(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), ReadError> {
-        self.inner.read_exact(addr, buf)?;
+/// Each byte at address A is replaced with probability 1/`rate` (a hash of seed and A,
+/// so re-reads agree) by one of the fuzzer's values.
+fn corrupt(seed: u64, rate: u64, values: &[u8]) -> impl Fn(u64, &mut [u8]) + Sync + '_ {
+    move |addr, buf| {
         for (i, b) in buf.iter_mut().enumerate() {
-            let h = mix(self.seed ^ addr.0.wrapping_add(i as u64));
-            if h % self.rate == 0 {
-                *b = match self.values.len() {
+            let h = mix(seed, addr.wrapping_add(i as u64));
+            if h % rate == 0 {
+                *b = match values.len() {
                     0 => (h >> 32) as u8,
-                    n => self.values[(h >> 20) as usize % n],
+                    n => values[(h >> 20) as usize % n],
                 };
             }
         }
-        Ok(())
-    }
-}
-
-impl Target for Mutating<'_> {
-    fn threads(&self) -> Vec<ThreadInfo> {
-        self.inner.threads().to_vec()
-    }
-    fn signal(&self) -> Option<SignalInfo> {
-        self.inner.signal()
-    }
-    fn mappings(&self) -> Vec<FileMapping> {
-        self.inner.file_mappings().to_vec()
-    }
-    fn open_file(&self, path: &str) -> Result<OpenedFile, FileError> {
-        self.inner.open_file(path)
-    }
-    fn executable(&self) -> Option<String> {
-        self.inner.executable_path()
-    }
-    fn pid(&self) -> Option<u32> {
-        None
-    }
-    fn describe(&self) -> String {
-        "mutated core".into()
     }
 }
 
@@ -87,7 +49,7 @@ fuzz_target!(|data: &[u8]| {
     let rate = 1u64 << (4 + head[8] % 17);
     let native = if head[9] & 1 == 1 { NativeMode::All } else { NativeMode::Off };
     let opts = Options { cache_dir: Some(s.cache.path().to_path_buf()), locals: true, native, ..Options::default() };
-    let m = Mutating { inner: &s.core, seed, rate, values };
+    let m = PatchedCore { core: &s.core, patch: corrupt(seed, rate, values) };
     if let Ok(report) = analyze(&m, &opts) {
         let _ = render::faulthandler::render(&report);
         let _ = render::json::render(&report);

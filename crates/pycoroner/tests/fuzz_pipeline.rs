@@ -6,59 +6,19 @@
 use std::time::{Duration, Instant};
 
 use pycoroner::{analyze, Options};
-use pycoroner_target::{ElfCore, FileMapping, Memory, ReadError, RemoteAddr, SignalInfo, Target, ThreadInfo};
-use pycoroner_testkit::{crash, repo_root};
+use pycoroner_target::ElfCore;
+use pycoroner_testkit::{crash, mix, repo_root, PatchedCore};
 
 /// Corrupts bytes of reads: each byte at address A flips with probability 1/`rate`,
 /// decided by a hash of (seed, A) so re-reads agree (as real memory would).
-struct Mutating<'a> {
-    inner: &'a ElfCore,
-    seed: u64,
-    rate: u64,
-}
-
-fn mix(mut x: u64) -> u64 {
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51afd7ed558ccd);
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xc4ceb9fe1a85ec53);
-    x ^ (x >> 33)
-}
-
-impl Memory for Mutating<'_> {
-    fn read_exact(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), ReadError> {
-        self.inner.read_exact(addr, buf)?;
+fn corrupt(seed: u64, rate: u64) -> impl Fn(u64, &mut [u8]) + Sync {
+    move |addr, buf| {
         for (i, b) in buf.iter_mut().enumerate() {
-            let h = mix(self.seed ^ addr.0.wrapping_add(i as u64));
-            if h.is_multiple_of(self.rate) {
+            let h = mix(seed, addr.wrapping_add(i as u64));
+            if h.is_multiple_of(rate) {
                 *b = (h >> 32) as u8;
             }
         }
-        Ok(())
-    }
-}
-
-impl Target for Mutating<'_> {
-    fn threads(&self) -> Vec<ThreadInfo> {
-        self.inner.threads().to_vec()
-    }
-    fn signal(&self) -> Option<SignalInfo> {
-        self.inner.signal()
-    }
-    fn mappings(&self) -> Vec<FileMapping> {
-        self.inner.file_mappings().to_vec()
-    }
-    fn open_file(&self, path: &str) -> Result<pycoroner_target::OpenedFile, pycoroner_target::FileError> {
-        self.inner.open_file(path)
-    }
-    fn executable(&self) -> Option<String> {
-        self.inner.executable_path()
-    }
-    fn pid(&self) -> Option<u32> {
-        None
-    }
-    fn describe(&self) -> String {
-        "mutated core".into()
     }
 }
 
@@ -96,7 +56,7 @@ fn fuzz_whole_pipeline_on_corrupted_cores() {
         let mut slowest = Duration::ZERO;
         while start.elapsed() < per {
             for rate in [16u64, 256, 4096, 65536] {
-                let m = Mutating { inner: &core, seed: runs, rate };
+                let m = PatchedCore { core: &core, patch: corrupt(runs, rate) };
                 let t0 = Instant::now();
                 let _ = analyze(&m, if runs % 2 == 1 { &native } else { &opts });
                 assert!(t0.elapsed() < Duration::from_secs(5), "{}: seed {runs} rate {rate} took {:?}", py.id(), t0.elapsed());

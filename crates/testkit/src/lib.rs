@@ -697,3 +697,57 @@ pub mod craft {
         with_notes(core, &ns)
     }
 }
+
+/// A real core seen through a patch applied to every read: the fuzz runs corrupt its
+/// bytes, the regression tests zero a chosen field. Everything else is the core's own.
+pub struct PatchedCore<'a, F> {
+    /// The core.
+    pub core: &'a pycoroner_target::ElfCore,
+    /// Called with each read's address and bytes, after the core filled them.
+    pub patch: F,
+}
+
+impl<F: Fn(u64, &mut [u8]) + Sync> pycoroner_target::Memory for PatchedCore<'_, F> {
+    fn read_exact(&self, addr: pycoroner_target::RemoteAddr, buf: &mut [u8]) -> Result<(), pycoroner_target::ReadError> {
+        self.core.read_exact(addr, buf)?;
+        (self.patch)(addr.0, buf);
+        Ok(())
+    }
+}
+
+impl<F: Fn(u64, &mut [u8]) + Sync> pycoroner_target::Target for PatchedCore<'_, F> {
+    fn threads(&self) -> Vec<pycoroner_target::ThreadInfo> {
+        self.core.threads().to_vec()
+    }
+    fn signal(&self) -> Option<pycoroner_target::SignalInfo> {
+        self.core.signal()
+    }
+    fn mappings(&self) -> Vec<pycoroner_target::FileMapping> {
+        self.core.file_mappings().to_vec()
+    }
+    fn open_file(&self, path: &str) -> Result<pycoroner_target::OpenedFile, pycoroner_target::FileError> {
+        self.core.open_file(path)
+    }
+    fn warnings(&self) -> Vec<String> {
+        pycoroner_target::Target::warnings(self.core)
+    }
+    fn executable(&self) -> Option<String> {
+        self.core.executable_path()
+    }
+    fn pid(&self) -> Option<u32> {
+        None
+    }
+    fn describe(&self) -> String {
+        format!("patched core {}", self.core.path().display())
+    }
+}
+
+/// A hash of a seed and an address, for corruption that re-reads see the same way.
+pub fn mix(seed: u64, addr: u64) -> u64 {
+    let mut x = seed ^ addr;
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51afd7ed558ccd);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xc4ceb9fe1a85ec53);
+    x ^ (x >> 33)
+}
