@@ -177,6 +177,13 @@ fn sysroot_confines_dot_dot_and_links() {
     // are the right ones: the analysis works.
     let (code, _, err) = run_bounded(pycoroner().arg("core").arg(&evil).arg("--no-cache"), Duration::from_secs(60));
     assert_eq!(code, Some(0), "{err}");
+    // Not an ELF file at the library's path inside the sysroot: exit 2 naming it.
+    let (_, v, _) = analyze_json(&c.core, cache.path(), &["--no-cache"]);
+    drop(v);
+    std::fs::write(&at, b"not an ELF file\n").expect("write");
+    let (code, _, err) = run_bounded(pycoroner().arg("core").arg(&c.core).arg("--sysroot").arg(root.path()).arg("--no-cache"), Duration::from_secs(60));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains(&at.display().to_string()) && err.contains("not a valid ELF file"), "{err}");
     // A sysroot that does not exist is bad input, not a silent nothing.
     let (code, _, err) = run(pycoroner().arg("core").arg(&c.core).args(["--sysroot", "/nonexistent/root"]));
     assert_eq!(code, Some(2));

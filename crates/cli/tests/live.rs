@@ -107,6 +107,8 @@ fn refused_attach_is_one_line_naming_the_fix() {
     assert_eq!(code, Some(2), "stdout {out} stderr {err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("cannot attach") && (err.contains("root") || err.contains("CAP_SYS_PTRACE")), "{err}");
+    // Regression (#10): the hint never names pycoroner itself as the tracer.
+    assert!(!err.contains("is already tracing it"), "{err}");
     let (code, _, err) = run(pycoroner().args(["pid", "999999999"]));
     assert_eq!(code, Some(2));
     assert!(err.contains("no process with pid 999999999"), "{err}");
@@ -261,4 +263,23 @@ fn a_thread_in_uninterruptible_sleep_does_not_freeze_the_target() {
         let _ = child.wait();
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Regression (#10, misleading answers): a zombie (exited, not yet reaped) used to end
+/// in "no Python interpreter found"; it is one line saying it has exited.
+#[test]
+fn a_zombie_is_said_to_have_exited() {
+    let mut child = Command::new("sh").args(["-c", "exit 0"]).spawn().expect("spawn");
+    let pid = child.id();
+    // Not reaped yet: wait (bounded) until /proc shows it as a zombie.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.rsplit(')').next().is_some_and(|r| r.trim_start().starts_with('Z'))) {
+        assert!(Instant::now() < deadline, "no zombie");
+        std::thread::yield_now();
+    }
+    let (code, _, err) = run(pycoroner().arg("pid").arg(pid.to_string()));
+    let _ = child.wait();
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("has exited") && err.contains("zombie"), "{err}");
 }

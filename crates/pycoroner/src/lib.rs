@@ -680,3 +680,59 @@ fn thread_report(
         truncated,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pycoroner_report::NativeFrame;
+
+    fn thread(frames: usize, name_len: usize) -> Thread {
+        let f = Frame::Python(PythonFrame {
+            function: Some("f".repeat(name_len)),
+            qualname: None,
+            file: Some("x.py".into()),
+            line: Some(1),
+            locals: None,
+            address: None,
+            entry: false,
+        });
+        Thread {
+            thread_id: 1,
+            native_id: None,
+            name: None,
+            current: false,
+            gil: false,
+            interpreter_id: Some(0),
+            exceptions: Vec::new(),
+            frames: vec![f; frames],
+            truncated: None,
+        }
+    }
+
+    /// Regression (#10): 200 threads of 65 536 frames printed 786 MB. The report-wide
+    /// budget cuts the frames past it, says where in each thread, and warns once.
+    #[test]
+    fn the_report_budget_bounds_many_deep_threads() {
+        let mut budget = ReportBudget::default();
+        let mut warnings = Vec::new();
+        let mut kept = 0usize;
+        let mut cut_threads = 0;
+        for _ in 0..200 {
+            let mut t = thread(65_536, 20);
+            budget.charge_frames(&mut t, &mut warnings);
+            kept += t.frames.len();
+            if t.truncated.is_some() {
+                cut_threads += 1;
+                assert!(t.truncated.as_deref().is_some_and(|w| w.contains("size budget")));
+            }
+        }
+        assert!(kept * (64 + 4 + 20) <= REPORT_FRAME_BYTES);
+        assert!(kept > 0 && cut_threads > 150, "kept {kept}, cut {cut_threads}");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        // Native frames count too.
+        let mut t = thread(0, 0);
+        t.frames = vec![Frame::Native(NativeFrame { pc: 1, function: None, module: None, file: None, line: None, inlined: false, unwind: None }); 10];
+        budget.charge_frames(&mut t, &mut warnings);
+        assert!(t.frames.is_empty() && warnings.len() == 1);
+    }
+}

@@ -96,6 +96,10 @@ fn permission_help(pid: u32) -> String {
     }
 }
 
+fn zombie(pid: u32) -> LiveError {
+    LiveError::Os { pid, reason: "the process has exited (a zombie its parent has not reaped): there is nothing to read".into() }
+}
+
 /// The one-letter state of a process or thread (`/proc/PID/stat`'s third field).
 fn proc_state(path: &str) -> Option<char> {
     let stat = fs::read_to_string(path).ok()?;
@@ -174,7 +178,7 @@ impl StopGuard {
     /// appear while this runs are seized too (bounded rounds).
     pub fn stop(pid: u32) -> Result<StopGuard, LiveError> {
         if proc_state(&format!("/proc/{pid}/stat")) == Some('Z') {
-            return Err(LiveError::Os { pid, reason: "the process has exited (a zombie its parent has not reaped): there is nothing to read".into() });
+            return Err(zombie(pid));
         }
         let mut guard = StopGuard { pid, seized: Vec::new(), unstopped: Vec::new(), stopped_at: Instant::now() };
         for _round in 0..8 {
@@ -320,6 +324,9 @@ impl LiveProcess {
     pub fn attach(pid: u32, stop: bool) -> Result<LiveProcess, LiveError> {
         if !PathBuf::from(format!("/proc/{pid}")).is_dir() {
             return Err(LiveError::NoProcess(pid));
+        }
+        if proc_state(&format!("/proc/{pid}/stat")) == Some('Z') {
+            return Err(zombie(pid));
         }
         let maps = fs::read_to_string(format!("/proc/{pid}/maps")).map_err(|e| os_err(pid, e))?;
         let exe = fs::read_link(format!("/proc/{pid}/exe")).ok().map(|p| p.display().to_string());
