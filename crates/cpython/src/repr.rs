@@ -159,6 +159,12 @@ impl Default for Limits {
 /// gives up near 1000 levels (RecursionError).
 pub const MAX_DEPTH: usize = 100;
 
+/// Most entries a lookup by name (a module in `sys.modules`, a global, a thread's
+/// name) reads from one dict: lookups read the whole dict, not the displayed part.
+const MAX_LOOKUP_ENTRIES: usize = 1 << 20;
+/// Most reads one lookup may do (a few per entry of the dicts it searches).
+const LOOKUP_READ_BUDGET: usize = 1 << 20;
+
 /// Most reads one top-level `repr` may do; a huge or cyclic structure ends in `...`.
 const READ_BUDGET: usize = 20_000;
 /// Entries of a dict or set table read at a time.
@@ -254,28 +260,40 @@ impl<'a> Renderer<'a> {
         self.int_value(obj).ok()?.parse().ok()
     }
 
-    /// The value for `key` (a str) in a dict, if present.
+    /// The value for `key` (a str) in a dict, if present: the whole dict is searched
+    /// (the display limit `--length` does not apply), with a read budget of its own.
     pub fn dict_get_str(&self, dict: RemoteAddr, key: &str) -> Option<RemoteAddr> {
-        let (pairs, _) = self.dict_items(dict).ok()?;
-        pairs.iter().find_map(|&(k, v)| (objects::read_str(self.mem, self.o, k).ok().as_deref() == Some(key)).then_some(v))
+        self.budget.set(LOOKUP_READ_BUDGET);
+        self.dict_lookup(dict, key)
+    }
+
+    fn dict_lookup(&self, dict: RemoteAddr, key: &str) -> Option<RemoteAddr> {
+        let (pairs, _) = self.dict_items_up_to(dict, MAX_LOOKUP_ENTRIES).ok()?;
+        pairs.iter().find_map(|&(k, v)| (self.str_key(k).as_deref() == Some(key)).then_some(v))
+    }
+
+    /// A dict key that is a str, read with the lookup's budget.
+    fn str_key(&self, k: RemoteAddr) -> Option<String> {
+        self.spend().ok()?;
+        objects::read_name(self.mem, self.o, k).ok()
     }
 
     /// Names of the threads `threading` knows (`threading._active`: ident → Thread,
     /// whose `_name` is the name), read from an interpreter's `sys.modules`.
+    /// Every thread is named, however many there are: the dicts are read whole.
     pub fn thread_names(&self, sys_modules: RemoteAddr) -> Vec<(u64, String)> {
-        let Some(module) = self.dict_get_str(sys_modules, "threading") else { return Vec::new() };
+        self.budget.set(LOOKUP_READ_BUDGET);
+        let Some(module) = self.dict_lookup(sys_modules, "threading") else { return Vec::new() };
         let Ok(md_dict) = self.ptr(module, "module.dict") else { return Vec::new() };
-        let Some(active) = self.dict_get_str(md_dict, "_active") else { return Vec::new() };
-        let Ok((pairs, _)) = self.dict_items(active) else { return Vec::new() };
+        let Some(active) = self.dict_lookup(md_dict, "_active") else { return Vec::new() };
+        let Ok((pairs, _)) = self.dict_items_up_to(active, MAX_LOOKUP_ENTRIES) else { return Vec::new() };
         pairs
             .iter()
             .filter_map(|&(ident, thread)| {
                 let id = self.int_as_u64(ident)?;
-                let (attrs, _) = self.instance_attributes(thread).ok()?;
+                let (attrs, _) = self.instance_attributes_up_to(thread, MAX_LOOKUP_ENTRIES).ok()?;
                 let name = attrs.iter().find_map(|&(k, v)| {
-                    (objects::read_str(self.mem, self.o, k).ok().as_deref() == Some("_name"))
-                        .then(|| objects::read_name(self.mem, self.o, v).ok())
-                        .flatten()
+                    (self.str_key(k).as_deref() == Some("_name")).then(|| objects::read_name(self.mem, self.o, v).ok()).flatten()
                 })?;
                 Some((id, name))
             })
@@ -626,8 +644,14 @@ impl<'a> Renderer<'a> {
         Ok((out, false))
     }
 
-    /// (key, value) pairs of a dict in iteration order; (pairs, more).
+    /// (key, value) pairs of a dict in iteration order, as many as are displayed
+    /// (`--length`); (pairs, more).
     pub fn dict_items(&self, obj: RemoteAddr) -> Result<(Vec<Pair>, bool), Error> {
+        self.dict_items_up_to(obj, self.limits.length)
+    }
+
+    /// (key, value) pairs of a dict, at most `limit`; (pairs, more).
+    fn dict_items_up_to(&self, obj: RemoteAddr, limit: usize) -> Result<(Vec<Pair>, bool), Error> {
         let keys = self.ptr(obj, "dict.keys")?;
         let values = self.ptr(obj, "dict.values")?;
         let values = if values.is_null() {
@@ -635,11 +659,12 @@ impl<'a> Renderer<'a> {
         } else {
             Some(values.offset(self.o.dict.values_values.unwrap_or(0)).ok_or(Error::Overflow(values))?)
         };
-        self.keys_items(keys, values)
+        self.keys_items(keys, values, limit)
     }
 
-    /// Entries of a keys object, with values from `values` for a split table.
-    fn keys_items(&self, keys: RemoteAddr, values: Option<RemoteAddr>) -> Result<(Vec<Pair>, bool), Error> {
+    /// Entries of a keys object, with values from `values` for a split table; at most
+    /// `limit`.
+    fn keys_items(&self, keys: RemoteAddr, values: Option<RemoteAddr>, limit: usize) -> Result<(Vec<Pair>, bool), Error> {
         let nentries = self.mem.read_i64(self.at(keys, "dict.dk_nentries")?)?;
         let (entries, esize, key_off) = match self.models.dict {
             DictModel::SizeIndexed => {
@@ -696,7 +721,7 @@ impl<'a> Renderer<'a> {
                 if key.is_null() || value.is_null() {
                     continue;
                 }
-                if out.len() >= self.limits.length {
+                if out.len() >= limit {
                     return Ok((out, true));
                 }
                 out.push((key, value));
@@ -705,16 +730,22 @@ impl<'a> Renderer<'a> {
         Ok((out, false))
     }
 
-    /// The attributes of an instance of a heap type, per the instance-dict model.
+    /// The attributes of an instance of a heap type, per the instance-dict model, as
+    /// many as are displayed.
     pub fn instance_attributes(&self, obj: RemoteAddr) -> Result<(Vec<Pair>, bool), Error> {
+        self.instance_attributes_up_to(obj, self.limits.length)
+    }
+
+    /// The attributes of an instance, at most `limit`.
+    fn instance_attributes_up_to(&self, obj: RemoteAddr, limit: usize) -> Result<(Vec<Pair>, bool), Error> {
         let ty = objects::ob_type(self.mem, self.o, obj)?;
         let flags = self.mem.read_u64(self.at(ty, "type_object.tp_flags")?)?;
         let split = |values: RemoteAddr| -> Result<(Vec<Pair>, bool), Error> {
             let keys = self.ptr(ty, "type_ext.ht_cached_keys")?;
-            self.keys_items(keys, Some(values))
+            self.keys_items(keys, Some(values), limit)
         };
         let dict_at = |d: RemoteAddr| -> Result<(Vec<Pair>, bool), Error> {
-            if d.is_null() { Ok((Vec::new(), false)) } else { self.dict_items(d) }
+            if d.is_null() { Ok((Vec::new(), false)) } else { self.dict_items_up_to(d, limit) }
         };
         let pre = |off: u64| obj.0.checked_sub(off).map(RemoteAddr).ok_or(Error::Overflow(obj));
         match self.models.instance_dict {
@@ -737,7 +768,7 @@ impl<'a> Renderer<'a> {
             InstanceDictModel::PreHeader311 if flags & TPFLAGS_MANAGED_DICT != 0 => {
                 let d = self.mem.read_ptr(pre(24)?)?;
                 if !d.is_null() {
-                    return self.dict_items(d);
+                    return self.dict_items_up_to(d, limit);
                 }
                 let values = self.mem.read_ptr(pre(32)?)?;
                 if values.is_null() { Ok((Vec::new(), false)) } else { split(values) }
@@ -753,7 +784,7 @@ impl<'a> Renderer<'a> {
             InstanceDictModel::Inline313 if flags & TPFLAGS_MANAGED_DICT != 0 => {
                 let d = self.mem.read_ptr(pre(24)?)?;
                 if !d.is_null() {
-                    return self.dict_items(d);
+                    return self.dict_items_up_to(d, limit);
                 }
                 if flags & TPFLAGS_INLINE_VALUES == 0 {
                     return Ok((Vec::new(), false));
