@@ -196,7 +196,7 @@ fn run(cli: Cli) -> Result<String, Failure> {
 }
 
 fn main() -> ExitCode {
-    pycoroner_target::files::exit_cleanly_on_sigbus();
+    pycoroner_target::files::install_sigbus_handler();
     let cli = Cli::parse();
     match run(cli) {
         Ok(out) => {

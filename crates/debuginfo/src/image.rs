@@ -62,7 +62,7 @@ impl ElfImage {
         let io = |source| ImageError::Io { path: path.to_path_buf(), source };
         // SAFETY: read-only private mapping of a regular file. If another process
         // truncates it while we read, the access raises SIGBUS, which the binary turns
-        // into a one-line error (the CLI's SIGBUS handler).
+        // into a one-line error (`pycoroner_target::files::install_sigbus_handler`).
         let map = unsafe { Mmap::map(&opened.file) }.map_err(io)?;
         let parse = |e: object::Error| ImageError::Parse { path: path.to_path_buf(), what: e.to_string() };
         let obj = object::File::parse(&*map).map_err(parse)?;

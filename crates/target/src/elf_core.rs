@@ -6,12 +6,12 @@
 //! the file is the one the process mapped: its build-id equals the one in the first
 //! page the kernel dumped (or, for an image without one, that page itself matches).
 //!
-//! The core is read with `pread` (see [`crate::files::FileBytes`]), never mapped, so a
-//! core truncated while it is read makes reads fail instead of raising SIGBUS.
+//! The core is read through [`crate::files::FileBytes`]: a core truncated while it is
+//! read makes reads fail instead of raising SIGBUS.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use object::elf;
 use object::read::elf::NoteIterator;
@@ -108,14 +108,17 @@ pub struct ElfCore {
     files: Vec<FileMapping>,
     /// Indices into `files`, sorted by start address.
     by_start: Vec<usize>,
-    /// Start of each path's mapping at file offset 0 (where its ELF header is).
-    heads: HashMap<String, u64>,
+    /// Per mapping (index into `files`), the id of its path.
+    path_of: Vec<usize>,
+    /// Per path id: the start of its mapping at file offset 0 (where its ELF header is).
+    heads: Vec<Option<u64>>,
     auxv: Vec<(u64, u64)>,
     psinfo: Option<ProcessInfo>,
     truncated: bool,
     notes_damaged: bool,
     sysroot: Option<PathBuf>,
-    file_cache: Mutex<HashMap<String, Option<Arc<FileBytes>>>>,
+    /// Per path id: the file once opened and checked (or refused).
+    file_cache: Vec<OnceLock<Option<Arc<FileBytes>>>>,
     /// Files named by the core that were not used, and why.
     refused: Mutex<Vec<String>>,
 }
@@ -309,10 +312,20 @@ impl ElfCore {
         segments.sort_by_key(|s| s.vaddr);
         let mut by_start: Vec<usize> = (0..files.len()).collect();
         by_start.sort_by_key(|&i| files.get(i).map_or(0, |m: &FileMapping| m.start));
-        let mut heads = HashMap::new();
-        for m in files.iter().filter(|m| m.file_offset == 0) {
-            heads.entry(m.path.clone()).or_insert(m.start);
+        let mut ids: HashMap<&str, usize> = HashMap::new();
+        let mut heads: Vec<Option<u64>> = Vec::new();
+        let mut path_of = Vec::with_capacity(files.len());
+        for m in &files {
+            let id = *ids.entry(m.path.as_str()).or_insert_with(|| {
+                heads.push(None);
+                heads.len() - 1
+            });
+            path_of.push(id);
+            if let Some(h) = heads.get_mut(id).filter(|h| h.is_none() && m.file_offset == 0) {
+                *h = Some(m.start);
+            }
         }
+        let file_cache = (0..heads.len()).map(|_| OnceLock::new()).collect();
         Ok(ElfCore {
             path: path.to_path_buf(),
             bytes,
@@ -322,13 +335,14 @@ impl ElfCore {
             siginfo,
             files,
             by_start,
+            path_of,
             heads,
             auxv,
             psinfo,
             truncated,
             notes_damaged,
             sysroot: None,
-            file_cache: Mutex::new(HashMap::new()),
+            file_cache,
             refused: Mutex::new(Vec::new()),
         })
     }
@@ -336,8 +350,8 @@ impl ElfCore {
     /// Read mapped files inside `dir` only (a core from another machine or container).
     pub fn set_sysroot(&mut self, dir: Option<PathBuf>) {
         self.sysroot = dir;
-        if let Ok(mut c) = self.file_cache.lock() {
-            c.clear();
+        for slot in &mut self.file_cache {
+            *slot = OnceLock::new();
         }
     }
 
@@ -413,19 +427,28 @@ impl ElfCore {
         self.files.first().map(|m| m.path.clone())
     }
 
-    /// The NT_FILE mapping holding `addr` (binary search).
-    fn mapping_at(&self, addr: u64) -> Option<&FileMapping> {
+    /// The NT_FILE mapping holding `addr` (binary search), with its index.
+    fn mapping_index_at(&self, addr: u64) -> Option<(usize, &FileMapping)> {
         let i = self.by_start.partition_point(|&i| self.files.get(i).is_some_and(|m| m.start <= addr));
-        let m = self.files.get(*self.by_start.get(i.checked_sub(1)?)?)?;
-        (addr < m.end).then_some(m)
+        let index = *self.by_start.get(i.checked_sub(1)?)?;
+        let m = self.files.get(index)?;
+        (addr < m.end).then_some((index, m))
     }
 
-    fn mapped_file(&self, path: &str) -> Option<Arc<FileBytes>> {
-        let mut cache = self.file_cache.lock().ok()?;
-        if let Some(hit) = cache.get(path) {
-            return hit.clone();
-        }
-        let opened = match self.verified_file(path) {
+    /// The NT_FILE mapping holding `addr`.
+    fn mapping_at(&self, addr: u64) -> Option<&FileMapping> {
+        self.mapping_index_at(addr).map(|(_, m)| m)
+    }
+
+    /// The file of mapping `index`, opened and checked once per path.
+    fn mapped_file(&self, index: usize) -> Option<&FileBytes> {
+        let id = *self.path_of.get(index)?;
+        let path = &self.files.get(index)?.path;
+        self.file_cache.get(id)?.get_or_init(|| self.open_checked(id, path)).as_deref()
+    }
+
+    fn open_checked(&self, id: usize, path: &str) -> Option<Arc<FileBytes>> {
+        let opened = match self.verified_file(id, path) {
             Ok(f) => Some(Arc::new(f)),
             // Nothing to check against: the kernel dumps the first page of ELF images
             // only, so this is a data file (locale archive, fonts), or the core was
@@ -438,16 +461,15 @@ impl ElfCore {
                 None
             }
         };
-        cache.insert(path.to_string(), opened.clone());
         opened
     }
 
     /// The file at `path`, if it is the one the process mapped: same build-id as the
     /// first page the kernel dumped, or, with no build-id there, the same first page.
     /// `Err(None)` when the core holds nothing to check the file against.
-    fn verified_file(&self, path: &str) -> Result<FileBytes, Option<String>> {
+    fn verified_file(&self, id: usize, path: &str) -> Result<FileBytes, Option<String>> {
         let dumped = Dumped(self);
-        let head = self.heads.get(path).copied();
+        let head = self.heads.get(id).copied().flatten();
         let expected = head.and_then(|h| elf_ident::build_id(&InMemory(&dumped), h));
         let first_page = head.and_then(|h| elf_ident::first_page(&dumped, h));
         if expected.is_none() && first_page.is_none() {
@@ -520,14 +542,14 @@ impl ElfCore {
             }
         }
         // Not in the file: the kernel skipped it (read-only file-backed memory).
-        let Some(m) = self.mapping_at(addr) else {
+        let Some((index, m)) = self.mapping_index_at(addr) else {
             return Err(match seg {
                 Some(_) => ReadError::NotDumped { addr: raddr, file: "(anonymous memory)".into() },
                 None => ReadError::Unmapped { addr: raddr },
             });
         };
         let not_dumped = || ReadError::NotDumped { addr: raddr, file: m.path.clone() };
-        let fmap = self.mapped_file(&m.path).ok_or_else(not_dumped)?;
+        let fmap = self.mapped_file(index).ok_or_else(not_dumped)?;
         let rel = addr - m.start;
         let in_map = (m.end - addr).min(buf.len() as u64);
         let seg_left = seg.map(|s| s.vaddr.saturating_add(s.memsz).saturating_sub(addr)).unwrap_or(u64::MAX);

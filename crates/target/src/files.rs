@@ -24,7 +24,8 @@ use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Component, Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// Why a file was not opened.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -284,23 +285,103 @@ fn join(parts: &[OsString]) -> PathBuf {
 
 /// Block size of [`FileBytes`]' cache.
 const BLOCK: u64 = 16 << 10;
-/// Blocks kept (64 MiB); past that the cache starts over.
-const MAX_BLOCKS: usize = 4096;
+/// Slots of the cache (64 MiB at most); a block goes to slot `index % SLOTS`.
+const SLOTS: usize = 4096;
 
-/// Random access to a file's bytes through `pread`, with a small block cache: no
-/// memory map, so a file truncated by someone else while it is read gives an error
-/// here, never a SIGBUS.
-#[derive(Debug)]
+/// One cached block: its index in the file and its bytes (fewer at the end of a file).
+struct Slot {
+    index: u64,
+    bytes: Vec<u8>,
+}
+
+/// A file mapped read-only whose truncation is survived (see [`FileBytes`]).
+struct Guarded {
+    map: Option<memmap2::Mmap>,
+    region: usize,
+}
+
+enum Backing {
+    Empty,
+    Mapped(Guarded),
+    Pread { file: File, slots: Mutex<Vec<Option<Slot>>> },
+}
+
+/// Random access to a file's bytes that survives the file shrinking meanwhile: a read
+/// of bytes the file lost is an error, never a SIGBUS.
+///
+/// The file is memory-mapped (a core is read in place, as gdb does) inside a guarded
+/// region: if another process truncates it, touching a lost page raises SIGBUS, whose
+/// handler ([`install_sigbus_handler`]) maps a page of zeros over it and marks the
+/// region; every read checks the mark after copying, so the zeros are never returned
+/// and the region is unusable from then on. When no region is free (more than 64 files
+/// open at once), blocks are read with `pread` into a small cache instead.
 pub struct FileBytes {
-    file: File,
     len: u64,
-    blocks: Mutex<std::collections::HashMap<u64, Arc<[u8]>>>,
+    backing: Backing,
+}
+
+impl std::fmt::Debug for FileBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileBytes").field("len", &self.len).finish()
+    }
+}
+
+fn invalid_input() -> io::Error {
+    io::Error::from(io::ErrorKind::InvalidInput)
+}
+
+fn shrank() -> io::Error {
+    io::Error::new(io::ErrorKind::UnexpectedEof, "the file shrank while being read")
+}
+
+/// A mapped range the SIGBUS handler may repair.
+struct Region {
+    start: AtomicUsize,
+    len: AtomicUsize,
+    hit: AtomicBool,
+}
+
+#[allow(clippy::declare_interior_mutable_const)]
+const FREE: Region = Region { start: AtomicUsize::new(0), len: AtomicUsize::new(0), hit: AtomicBool::new(false) };
+static REGIONS: [Region; 64] = [FREE; 64];
+
+fn register(start: usize, len: usize) -> Option<usize> {
+    REGIONS.iter().enumerate().find_map(|(i, r)| {
+        r.start.compare_exchange(0, usize::MAX, Ordering::AcqRel, Ordering::Relaxed).ok()?;
+        r.hit.store(false, Ordering::Release);
+        r.len.store(len, Ordering::Release);
+        r.start.store(start, Ordering::Release);
+        Some(i)
+    })
+}
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        drop(self.map.take());
+        if let Some(r) = REGIONS.get(self.region) {
+            r.len.store(0, Ordering::Release);
+            r.start.store(0, Ordering::Release);
+        }
+    }
 }
 
 impl FileBytes {
     /// Read `file`, of `len` bytes when opened.
     pub fn new(file: File, len: u64) -> FileBytes {
-        FileBytes { file, len, blocks: Mutex::new(std::collections::HashMap::new()) }
+        if len == 0 {
+            return FileBytes { len, backing: Backing::Empty };
+        }
+        install_sigbus_handler();
+        // SAFETY: a read-only private mapping of a regular file; a truncation by another
+        // process is survived through the guarded region (see the type's docs).
+        if let (Ok(map), Ok(n)) = (unsafe { memmap2::Mmap::map(&file) }, usize::try_from(len)) {
+            if map.len() == n {
+                if let Some(region) = register(map.as_ptr() as usize, n) {
+                    return FileBytes { len, backing: Backing::Mapped(Guarded { map: Some(map), region }) };
+                }
+            }
+        }
+        FileBytes { len, backing: Backing::Pread { file, slots: Mutex::new(Vec::new()) } }
     }
 
     /// The size when opened.
@@ -313,56 +394,27 @@ impl FileBytes {
         self.len == 0
     }
 
-    fn block(&self, index: u64) -> io::Result<Arc<[u8]>> {
-        if let Some(b) = self.blocks.lock().ok().and_then(|m| m.get(&index).cloned()) {
-            return Ok(b);
-        }
-        let start = index.checked_mul(BLOCK).ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
-        let want = BLOCK.min(self.len.saturating_sub(start));
-        let mut buf = vec![0u8; usize::try_from(want).unwrap_or(0)];
-        let mut got = 0usize;
-        while got < buf.len() {
-            let off = start.checked_add(got as u64).ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
-            let rest = buf.get_mut(got..).ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
-            match self.file.read_at(rest, off) {
-                Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the file shrank while being read")),
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let block: Arc<[u8]> = buf.into();
-        if let Ok(mut m) = self.blocks.lock() {
-            if m.len() >= MAX_BLOCKS {
-                m.clear();
-            }
-            m.insert(index, block.clone());
-        }
-        Ok(block)
-    }
-
     /// Fill `buf` from file offset `off`; an error if the file (as opened, or as it is
     /// now) does not hold all of it.
     pub fn read_exact_at(&self, off: u64, buf: &mut [u8]) -> io::Result<()> {
-        let end = off.checked_add(buf.len() as u64).ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let end = off.checked_add(buf.len() as u64).ok_or_else(invalid_input)?;
         if end > self.len {
             return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "past the end of the file"));
         }
-        let mut done = 0usize;
-        while done < buf.len() {
-            let pos = off + done as u64;
-            let block = self.block(pos / BLOCK)?;
-            let in_block = usize::try_from(pos % BLOCK).unwrap_or(0);
-            let src = block.get(in_block..).unwrap_or_default();
-            let dst = buf.get_mut(done..).unwrap_or_default();
-            let n = src.len().min(dst.len());
-            if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the file shrank while being read"));
+        match &self.backing {
+            Backing::Empty => Ok(()),
+            Backing::Mapped(g) => {
+                let (Ok(a), Ok(b)) = (usize::try_from(off), usize::try_from(end)) else { return Err(invalid_input()) };
+                let src = g.map.as_deref().and_then(|m| m.get(a..b)).ok_or_else(invalid_input)?;
+                buf.copy_from_slice(src);
+                // A page lost to truncation was replaced by zeros while copying.
+                match REGIONS.get(g.region) {
+                    Some(r) if !r.hit.load(Ordering::Acquire) => Ok(()),
+                    _ => Err(shrank()),
+                }
             }
-            dst[..n].copy_from_slice(&src[..n]);
-            done += n;
+            Backing::Pread { file, slots } => pread_cached(file, self.len, slots, off, buf),
         }
-        Ok(())
     }
 
     /// `len` bytes at `off`, refusing more than `cap` before allocating.
@@ -370,10 +422,61 @@ impl FileBytes {
         if len > cap {
             return Err(io::Error::new(io::ErrorKind::InvalidData, format!("{len} bytes asked for, at most {cap} read")));
         }
-        let mut v = vec![0u8; usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?];
+        let mut v = vec![0u8; usize::try_from(len).map_err(|_| invalid_input())?];
         self.read_exact_at(off, &mut v)?;
         Ok(v)
     }
+}
+
+/// Fill `slot` with block `index` of `file`.
+fn load(file: &File, len: u64, slot: &mut Option<Slot>, index: u64) -> io::Result<()> {
+    let start = index.checked_mul(BLOCK).ok_or_else(invalid_input)?;
+    let want = usize::try_from(BLOCK.min(len.saturating_sub(start))).map_err(|_| invalid_input())?;
+    let mut bytes = match slot.take() {
+        Some(old) => old.bytes,
+        None => Vec::with_capacity(BLOCK as usize),
+    };
+    bytes.resize(want, 0);
+    let mut got = 0usize;
+    while got < want {
+        let off = start.checked_add(got as u64).ok_or_else(invalid_input)?;
+        let rest = bytes.get_mut(got..).ok_or_else(invalid_input)?;
+        match file.read_at(rest, off) {
+            Ok(0) => return Err(shrank()),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    *slot = Some(Slot { index, bytes });
+    Ok(())
+}
+
+/// `read_exact_at` through `pread` and a direct-mapped block cache.
+fn pread_cached(file: &File, len: u64, slots: &Mutex<Vec<Option<Slot>>>, off: u64, buf: &mut [u8]) -> io::Result<()> {
+    let mut slots = slots.lock().map_err(|_| io::Error::other("cache lock poisoned"))?;
+    if slots.is_empty() {
+        slots.resize_with(SLOTS, || None);
+    }
+    let mut done = 0usize;
+    while done < buf.len() {
+        let pos = off + done as u64;
+        let index = pos / BLOCK;
+        let slot = slots.get_mut((index % SLOTS as u64) as usize).ok_or_else(invalid_input)?;
+        if slot.as_ref().is_none_or(|s| s.index != index) {
+            load(file, len, slot, index)?;
+        }
+        let src = slot.as_ref().map(|s| s.bytes.as_slice()).unwrap_or_default();
+        let src = src.get(usize::try_from(pos % BLOCK).unwrap_or(usize::MAX)..).unwrap_or_default();
+        let dst = buf.get_mut(done..).unwrap_or_default();
+        let n = src.len().min(dst.len());
+        if n == 0 {
+            return Err(shrank());
+        }
+        dst[..n].copy_from_slice(&src[..n]);
+        done += n;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -450,6 +553,38 @@ mod tests {
     }
 
     #[test]
+    fn past_64_guarded_maps_files_are_read_with_pread_and_shrinking_is_still_an_error() {
+        let files: Vec<tempfile::NamedTempFile> = (0..70u8)
+            .map(|i| {
+                let mut f = tempfile::NamedTempFile::new().expect("tmp");
+                f.write_all(&vec![i; 50_000]).expect("write");
+                f
+            })
+            .collect();
+        let opened: Vec<FileBytes> = files
+            .iter()
+            .map(|f| {
+                let o = open_regular(f.path(), MAX_FILE).expect("open");
+                FileBytes::new(o.file, o.len)
+            })
+            .collect();
+        assert!(opened.iter().any(|b| matches!(b.backing, Backing::Pread { .. })), "some beyond the 64 regions");
+        for (i, b) in opened.iter().enumerate() {
+            let mut x = [0u8; 4];
+            b.read_exact_at(10, &mut x).expect("read");
+            assert_eq!(x, [i as u8; 4]);
+        }
+        let last = opened.len() - 1;
+        files[last].as_file().set_len(100).expect("truncate");
+        let mut x = [0u8; 4];
+        assert!(opened[last].read_exact_at(45_000, &mut x).is_err());
+        drop(opened);
+        // Regions are freed on drop: a new file is mapped again.
+        let o = open_regular(files[0].path(), MAX_FILE).expect("open");
+        assert!(matches!(FileBytes::new(o.file, o.len).backing, Backing::Mapped(_)));
+    }
+
+    #[test]
     fn a_file_that_shrinks_while_read_is_an_error_not_a_sigbus() {
         let mut f = tempfile::NamedTempFile::new().expect("tmp");
         f.write_all(&vec![7u8; 100_000]).expect("write");
@@ -469,25 +604,47 @@ mod tests {
 const SIGBUS_MESSAGE: &[u8] =
     b"pycoroner: a file being read (a binary or debug file) was truncated by another process while mapped; run again once it stops changing\n";
 
-extern "C" fn on_sigbus(_: libc::c_int) {
-    // SAFETY: write(2) and _exit(2) are async-signal-safe; the buffer is static.
+/// Offset of `si_addr` in Linux's `siginfo_t` (after three ints and padding).
+const SI_ADDR: usize = 16;
+
+extern "C" fn on_sigbus(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo_t for SA_SIGINFO handlers; for SIGBUS its
+    // si_addr is the faulting address. Only async-signal-safe calls follow (mmap, write,
+    // _exit are plain system calls).
     unsafe {
+        let addr = info.cast::<u8>().add(SI_ADDR).cast::<usize>().read_unaligned();
+        for r in &REGIONS {
+            let start = r.start.load(Ordering::Acquire);
+            let len = r.len.load(Ordering::Acquire);
+            if start != 0 && start != usize::MAX && addr >= start && addr - start < len {
+                let page = (addr & !0xfff) as *mut libc::c_void;
+                let p = libc::mmap(page, 0x1000, libc::PROT_READ, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED, -1, 0);
+                if p != libc::MAP_FAILED {
+                    r.hit.store(true, Ordering::Release);
+                    return;
+                }
+            }
+        }
         libc::write(2, SIGBUS_MESSAGE.as_ptr().cast(), SIGBUS_MESSAGE.len());
         libc::_exit(2);
     }
 }
 
-/// Binaries and debug files are memory-mapped (DWARF is read in place); if another
-/// process truncates one while it is mapped, touching the lost pages raises SIGBUS.
-/// Cores and the files that fill their memory are read with `pread` and never do;
-/// for the mapped ones, this turns the signal into one line and exit status 2 instead
-/// of a crash. For binaries (the CLI), not for libraries hosted by a debugger.
-pub fn exit_cleanly_on_sigbus() {
-    // SAFETY: installs a handler that only calls async-signal-safe functions.
-    unsafe {
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = on_sigbus as extern "C" fn(libc::c_int) as usize;
-        libc::sigemptyset(&mut sa.sa_mask);
-        libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut());
-    }
+/// Install pycoroner's SIGBUS handler (once): a fault in a [`FileBytes`] mapping is
+/// repaired with zeros and turned into read errors; any other SIGBUS (a memory-mapped
+/// binary or debug file truncated while DWARF is read in place) ends the process with
+/// one line and status 2 instead of a crash. Called by [`FileBytes::new`] and by the
+/// CLI at start; not for libraries hosted by a debugger.
+pub fn install_sigbus_handler() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: installs a handler that only makes async-signal-safe calls.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_sigbus as extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) as usize;
+            sa.sa_flags = libc::SA_SIGINFO;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut());
+        }
+    });
 }
