@@ -221,18 +221,68 @@ pub struct NativeFrame {
     pub unwind: Option<String>,
 }
 
-/// The faulthandler description of a fatal signal number.
-pub fn signal_names(signo: i32) -> (&'static str, &'static str) {
-    match signo {
-        4 => ("SIGILL", "Illegal instruction"),
-        5 => ("SIGTRAP", "Trace/breakpoint trap"),
-        6 => ("SIGABRT", "Aborted"),
-        7 => ("SIGBUS", "Bus error"),
-        8 => ("SIGFPE", "Floating point exception"),
-        9 => ("SIGKILL", "Killed"),
-        11 => ("SIGSEGV", "Segmentation fault"),
-        15 => ("SIGTERM", "Terminated"),
-        3 => ("SIGQUIT", "Quit"),
-        _ => ("SIG?", "Signal"),
+/// A signal's name and description (faulthandler's own for the five it handles, glibc's
+/// `strsignal` for the rest, `SIGRTMIN+n` for real-time signals).
+pub fn signal_names(signo: i32) -> (String, String) {
+    /// Linux x86_64 signal numbers, names and glibc's `strsignal` texts.
+    const SIGNALS: [(&str, &str); 31] = [
+        ("SIGHUP", "Hangup"),
+        ("SIGINT", "Interrupt"),
+        ("SIGQUIT", "Quit"),
+        ("SIGILL", "Illegal instruction"),
+        ("SIGTRAP", "Trace/breakpoint trap"),
+        ("SIGABRT", "Aborted"),
+        ("SIGBUS", "Bus error"),
+        ("SIGFPE", "Floating point exception"),
+        ("SIGKILL", "Killed"),
+        ("SIGUSR1", "User defined signal 1"),
+        ("SIGSEGV", "Segmentation fault"),
+        ("SIGUSR2", "User defined signal 2"),
+        ("SIGPIPE", "Broken pipe"),
+        ("SIGALRM", "Alarm clock"),
+        ("SIGTERM", "Terminated"),
+        ("SIGSTKFLT", "Stack fault"),
+        ("SIGCHLD", "Child exited"),
+        ("SIGCONT", "Continued"),
+        ("SIGSTOP", "Stopped (signal)"),
+        ("SIGTSTP", "Stopped"),
+        ("SIGTTIN", "Stopped (tty input)"),
+        ("SIGTTOU", "Stopped (tty output)"),
+        ("SIGURG", "Urgent I/O condition"),
+        ("SIGXCPU", "CPU time limit exceeded"),
+        ("SIGXFSZ", "File size limit exceeded"),
+        ("SIGVTALRM", "Virtual timer expired"),
+        ("SIGPROF", "Profiling timer expired"),
+        ("SIGWINCH", "Window changed"),
+        ("SIGIO", "I/O possible"),
+        ("SIGPWR", "Power failure"),
+        ("SIGSYS", "Bad system call"),
+    ];
+    const SIGRTMIN: i32 = 34;
+    const SIGRTMAX: i32 = 64;
+    match usize::try_from(signo).ok().and_then(|n| SIGNALS.get(n.checked_sub(1)?)) {
+        Some((name, text)) => ((*name).to_string(), (*text).to_string()),
+        None if (SIGRTMIN..=SIGRTMAX).contains(&signo) => {
+            (format!("SIGRTMIN+{}", signo - SIGRTMIN), format!("Real-time signal {}", signo - SIGRTMIN))
+        }
+        None => (format!("SIG{signo}"), format!("Unknown signal {signo}")),
+    }
+}
+
+#[cfg(test)]
+mod signal_tests {
+    use super::signal_names;
+
+    #[test]
+    fn every_linux_signal_has_a_name() {
+        assert_eq!(signal_names(11), ("SIGSEGV".into(), "Segmentation fault".into()));
+        assert_eq!(signal_names(31), ("SIGSYS".into(), "Bad system call".into()));
+        assert_eq!(signal_names(24), ("SIGXCPU".into(), "CPU time limit exceeded".into()));
+        assert_eq!(signal_names(36).0, "SIGRTMIN+2");
+        assert_eq!(signal_names(0).0, "SIG0");
+        assert_eq!(signal_names(-5).0, "SIG-5");
+        for n in 1..=64 {
+            assert!(!signal_names(n).0.contains('?'), "{n}");
+        }
     }
 }
