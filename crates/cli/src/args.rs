@@ -77,12 +77,17 @@ pub struct Common {
 pub enum Command {
     /// Analyze a core dump (plain, or compressed with zstd, lz4, xz or gzip).
     Core {
-        /// The core file.
+        /// The core file; `-` reads it from standard input (`coredumpctl dump -o - PID |
+        /// pycoroner core -`), plain or compressed.
         core: PathBuf,
+        /// The executable, as pystack takes it (`pycoroner core CORE EXE`); the same as --exe.
+        #[arg(value_name = "EXE", conflicts_with = "exe")]
+        exe_arg: Option<PathBuf>,
         /// The executable, if not the one the core names (its build-id must match).
         #[arg(long, value_name = "PATH")]
         exe: Option<PathBuf>,
-        /// Look up the files the process mapped under DIR first (core from another machine).
+        /// Read the files the process mapped only inside DIR (a core from another machine
+        /// or a container): `..` and links cannot leave it.
         #[arg(long, value_name = "DIR")]
         sysroot: Option<PathBuf>,
         /// Shared options.

@@ -150,7 +150,11 @@ pub fn run_core(
     sysroot: Option<std::path::PathBuf>,
     common: &Common,
 ) -> Result<String, Failure> {
-    let mut target = ElfCore::open(core)?;
+    let mut target = if core == std::path::Path::new("-") {
+        ElfCore::from_stream(core, std::io::stdin().lock())?
+    } else {
+        ElfCore::open(core)?
+    };
     target.set_sysroot(sysroot);
     let mut opts = options(common);
     opts.exe = exe;
@@ -183,7 +187,7 @@ fn run(cli: Cli) -> Result<String, Failure> {
         check_sysroot(sysroot)?;
     }
     match cli.command {
-        Command::Core { core, exe, sysroot, common } => run_core(&core, exe, sysroot, &common),
+        Command::Core { core, exe_arg, exe, sysroot, common } => run_core(&core, exe.or(exe_arg), sysroot, &common),
         Command::Demo { python, keep, common } => demo::run(python, keep, &common),
         Command::Print { args, pid, sysroot, common } => run_print(&args, pid, sysroot, &common),
         Command::Pid { pid, nonblocking, common } => run_pid(pid, nonblocking, &common),

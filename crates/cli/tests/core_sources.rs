@@ -132,3 +132,47 @@ fn demo_crashes_and_analyzes() {
     assert_eq!(ours, theirs);
     assert!(out.contains("in parse_record"), "{out}");
 }
+
+/// A core through a pipe (`-`), plain and compressed, reads as the file does; memory
+/// stays bounded (it is spooled to a temporary file, not held).
+#[test]
+fn a_core_streamed_through_a_pipe_reads_as_the_file() {
+    let Some(c) = demo_crash() else { return };
+    let cache = tempfile::tempdir().expect("tmp");
+    let (_, plain, err) = analyze_json(&c.core, cache.path(), &[]);
+    let plain = plain.unwrap_or_else(|| panic!("{err}"));
+    let mut sources: Vec<(String, std::process::Stdio)> = vec![("plain".into(), std::fs::File::open(&c.core).expect("open").into())];
+    if let Some(zstd) = require_tool("zstd") {
+        let child = Command::new(zstd).args(["-q", "-1", "-c"]).arg(&c.core).stdout(std::process::Stdio::piped()).spawn().expect("zstd");
+        sources.push(("zstd".into(), child.stdout.expect("pipe").into()));
+    }
+    for (what, stdin) in sources {
+        let out = common::pycoroner()
+            .args(["core", "-", "--format", "json", "--cache-dir"])
+            .arg(cache.path())
+            .stdin(stdin)
+            .output()
+            .expect("run");
+        assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(threads(&v), threads(&plain), "{what}");
+        assert_eq!(v["target"]["path"], "-");
+    }
+}
+
+/// `pycoroner core CORE EXE`, as pystack takes it: the executable checked by build-id.
+#[test]
+fn the_executable_may_follow_the_core() {
+    let Some(c) = demo_crash() else { return };
+    let cache = tempfile::tempdir().expect("tmp");
+    let (_, plain, err) = analyze_json(&c.core, cache.path(), &[]);
+    let plain = plain.unwrap_or_else(|| panic!("{err}"));
+    let exe = plain["target"]["executable"].as_str().expect("executable").to_string();
+    let (code, v, err) = analyze_json(&c.core, cache.path(), &[exe.as_str()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(threads(&v.expect("json")), threads(&plain));
+    // Another file there is refused by build-id, as with --exe.
+    let (code, _, err) = analyze_json(&c.core, cache.path(), &["/bin/sh"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("does not match the core"), "{err}");
+}

@@ -6,7 +6,7 @@
 //! the core's own headers (see [`decompress_to_tempfile`]).
 
 use std::fs::File;
-use std::io::{self, BufReader, Seek, Write};
+use std::io::{self, BufRead, BufReader, Read, Seek, Write};
 
 /// The compression of a core file, detected from its magic bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,10 +57,30 @@ const HEAD_MAX: u64 = 64 << 20;
 /// written: a stream that is not an ELF core, claims more than the disk holds, or goes
 /// on past its own headers' size is an error before more is written.
 pub fn decompress_to_tempfile(kind: Compression, input: File) -> io::Result<(File, u64)> {
+    spool(Some(kind), input)
+}
+
+/// A core streamed in (standard input, a pipe), compressed or not: written to an
+/// unlinked temporary file under the same bounds as [`decompress_to_tempfile`], so
+/// memory stays flat whatever its size. Returns the file, its length and the
+/// compression it had.
+pub fn spool_to_tempfile(input: impl Read) -> io::Result<(File, u64, Option<Compression>)> {
+    let mut reader = BufReader::with_capacity(1 << 16, input);
+    let kind = Compression::detect(reader.fill_buf()?);
+    let (file, len) = spool(kind, reader)?;
+    Ok((file, len, kind))
+}
+
+fn spool(kind: Option<Compression>, input: impl Read) -> io::Result<(File, u64)> {
     let out = tempfile::tempfile()?;
     let free = free_bytes(&out);
     let reader = BufReader::with_capacity(1 << 16, input);
     let mut w = Bounded { inner: io::BufWriter::with_capacity(1 << 16, out), written: 0, head: Vec::new(), limit: None, free };
+    let Some(kind) = kind else {
+        let mut r = reader;
+        io::copy(&mut r, &mut w)?;
+        return finish_spool(w);
+    };
     match kind {
         Compression::Zstd => {
             let mut d = ruzstd::StreamingDecoder::new(reader)
@@ -83,6 +103,10 @@ pub fn decompress_to_tempfile(kind: Compression, input: File) -> io::Result<(Fil
             io::copy(&mut d, &mut w)?;
         }
     }
+    finish_spool(w)
+}
+
+fn finish_spool(mut w: Bounded<io::BufWriter<File>>) -> io::Result<(File, u64)> {
     w.flush()?;
     let len = w.written;
     let mut out = w.inner.into_inner().map_err(|e| e.into_error())?;
@@ -241,6 +265,22 @@ mod tests {
         let mut back = Vec::new();
         out.read_to_end(&mut back).expect("read");
         assert_eq!(back, image);
+    }
+
+    #[test]
+    fn a_stream_is_spooled_plain_or_compressed() {
+        use std::io::Read;
+        let image = core_image(8, 8);
+        let (mut f, len, kind) = spool_to_tempfile(&image[..]).expect("plain");
+        assert_eq!((len, kind), (128, None));
+        let mut back = Vec::new();
+        f.read_to_end(&mut back).expect("read");
+        assert_eq!(back, image);
+        let mut packed = Vec::new();
+        gz(&image).read_to_end(&mut packed).expect("gz");
+        let (_, len, kind) = spool_to_tempfile(&packed[..]).expect("gzip");
+        assert_eq!((len, kind), (128, Some(Compression::Gzip)));
+        assert!(spool_to_tempfile(&b"not a core at all, just text"[..]).is_err());
     }
 
     #[test]

@@ -154,6 +154,21 @@ fn hex(b: &[u8]) -> String {
 }
 
 impl ElfCore {
+    /// Read a core from a stream (standard input, a pipe), plain or compressed: spooled
+    /// to an unlinked temporary file, bounded by its own headers. `name` is how the
+    /// report calls it (`-`).
+    pub fn from_stream(name: &Path, input: impl std::io::Read) -> Result<ElfCore, CoreError> {
+        let (file, len, compression) = crate::decompress::spool_to_tempfile(input).map_err(|source| CoreError::Decompress {
+            path: name.to_path_buf(),
+            kind: "stream",
+            source,
+        })?;
+        if len == 0 {
+            return Err(CoreError::Empty { path: name.to_path_buf() });
+        }
+        Self::from_bytes(name, FileBytes::new(file, len), compression)
+    }
+
     /// Open a core file (plain or compressed) and decode its headers and notes.
     pub fn open(path: &Path) -> Result<ElfCore, CoreError> {
         let io = |source| CoreError::Io { path: path.to_path_buf(), source };
