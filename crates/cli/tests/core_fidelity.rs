@@ -35,6 +35,22 @@ fn check_scenario(name: &str) {
         // The text report, escaped as faulthandler escapes, equals faulthandler's text
         // wherever faulthandler did not cut the stack.
         let (_, text, _) = run(pycoroner().arg("core").arg(&c.core).arg("--cache-dir").arg(cache.path()));
+        // Our header first: the process with its command line, the interpreter, the signal.
+        let (header, text) = pycoroner_testkit::split_report_header(&text);
+        // The kernel keeps the first 80 bytes of the command line (NT_PRPSINFO).
+        let command_line = v["target"]["command_line"].as_str().unwrap_or_default();
+        let launched = c.sidecar.as_deref().unwrap_or_default().lines().find_map(|l| l.strip_prefix("cmdline ")).unwrap_or_default().to_string();
+        let version = v["python"]["version"].as_str().unwrap_or("?");
+        let pid = v["target"]["pid"].as_u64().unwrap_or(0);
+        if command_line.len() < 16 || !launched.starts_with(command_line) {
+            failures.push(format!("[{} {name}] command line {command_line:?}, launched as {launched:?}", py.id()));
+        }
+        if !header.contains(&format!("Process {pid}: {command_line}\n"))
+            || !header.contains(&format!("CPython {version} ("))
+            || !header.contains("Signal SIG")
+        {
+            failures.push(format!("[{} {name}] header lacks the process, its command line, the version or the signal:\n{header}", py.id()));
+        }
         if !pycoroner_testkit::parse_faulthandler(&c.faulthandler).iter().any(|t| t.truncated) {
             let ours: String = text.lines().filter(|l| !l.starts_with("Layouts from")).map(|l| faulthandler_escape(l) + "\n").collect();
             let ours = pycoroner_testkit::faulthandler_python_part(&ours);

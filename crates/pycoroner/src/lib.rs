@@ -304,6 +304,7 @@ fn analyze_within_budget(
             address: s.addr,
             sender_pid: s.sender_pid,
             thread: crashed.map(|c| c.tid),
+            syscall: s.syscall,
         }
     });
     Ok(Report {
@@ -313,6 +314,7 @@ fn analyze_within_budget(
             path: None,
             executable: target.executable(),
             pid: target.pid(),
+            command_line: target.command_line(),
             signal,
             paused_ms: None,
         },

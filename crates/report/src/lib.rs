@@ -43,6 +43,10 @@ pub struct TargetInfo {
     /// Process id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
+    /// The command line: a core's NT_PRPSINFO (the kernel keeps its first 80 bytes), a
+    /// live process's `/proc/PID/cmdline`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_line: Option<String>,
     /// The fatal signal.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signal: Option<Signal>,
@@ -72,6 +76,9 @@ pub struct Signal {
     /// Kernel TID of the thread that took it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thread: Option<u32>,
+    /// For SIGSYS from seccomp: the system call number that was refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syscall: Option<i32>,
 }
 
 /// The interpreter's identity and where its layouts came from.
@@ -267,6 +274,51 @@ pub fn signal_names(signo: i32) -> (String, String) {
         }
         None => (format!("SIG{signo}"), format!("Unknown signal {signo}")),
     }
+}
+
+/// `si_code` as the kernel names it, and what it means, for the faults it raises and
+/// for signals sent by a process (`SI_USER`, `SI_TKILL`, ...).
+pub fn signal_code(signo: i32, code: i32) -> Option<(&'static str, &'static str)> {
+    Some(match (signo, code) {
+        (11, 1) => ("SEGV_MAPERR", "address not mapped to object"),
+        (11, 2) => ("SEGV_ACCERR", "invalid permissions for mapped object"),
+        (11, 3) => ("SEGV_BNDERR", "failed address bound checks"),
+        (11, 4) => ("SEGV_PKUERR", "failed protection key checks"),
+        (7, 1) => ("BUS_ADRALN", "invalid address alignment"),
+        (7, 2) => ("BUS_ADRERR", "nonexistent physical address"),
+        (7, 3) => ("BUS_OBJERR", "object-specific hardware error (a mapped file shrank?)"),
+        (7, 4) => ("BUS_MCEERR_AR", "hardware memory error consumed"),
+        (7, 5) => ("BUS_MCEERR_AO", "hardware memory error detected"),
+        (8, 1) => ("FPE_INTDIV", "integer divide by zero"),
+        (8, 2) => ("FPE_INTOVF", "integer overflow"),
+        (8, 3) => ("FPE_FLTDIV", "floating-point divide by zero"),
+        (8, 4) => ("FPE_FLTOVF", "floating-point overflow"),
+        (8, 5) => ("FPE_FLTUND", "floating-point underflow"),
+        (8, 6) => ("FPE_FLTRES", "floating-point inexact result"),
+        (8, 7) => ("FPE_FLTINV", "floating-point invalid operation"),
+        (8, 8) => ("FPE_FLTSUB", "subscript out of range"),
+        (4, 1) => ("ILL_ILLOPC", "illegal opcode"),
+        (4, 2) => ("ILL_ILLOPN", "illegal operand"),
+        (4, 3) => ("ILL_ILLADR", "illegal addressing mode"),
+        (4, 4) => ("ILL_ILLTRP", "illegal trap"),
+        (4, 5) => ("ILL_PRVOPC", "privileged opcode"),
+        (4, 6) => ("ILL_PRVREG", "privileged register"),
+        (4, 7) => ("ILL_COPROC", "coprocessor error"),
+        (4, 8) => ("ILL_BADSTK", "internal stack error"),
+        (5, 1) => ("TRAP_BRKPT", "process breakpoint"),
+        (5, 2) => ("TRAP_TRACE", "process trace trap"),
+        (5, 3) => ("TRAP_BRANCH", "process taken branch trap"),
+        (5, 4) => ("TRAP_HWBKPT", "hardware breakpoint or watchpoint"),
+        (31, 1) => ("SYS_SECCOMP", "a system call refused by seccomp"),
+        (_, 0) => ("SI_USER", "sent by kill()"),
+        (_, 0x80) => ("SI_KERNEL", "sent by the kernel"),
+        (_, -1) => ("SI_QUEUE", "sent by sigqueue()"),
+        (_, -2) => ("SI_TIMER", "a POSIX timer expired"),
+        (_, -3) => ("SI_MESGQ", "a message queue state changed"),
+        (_, -4) => ("SI_ASYNCIO", "asynchronous I/O completed"),
+        (_, -6) => ("SI_TKILL", "sent by tkill() or raise()"),
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

@@ -159,7 +159,7 @@ mod tests {
     fn the_signalled_thread_comes_first() {
         let read: ReadFn = Box::new(|_, _| false);
         let mut t = CallbackTarget::new(read, Vec::new(), &[7, 8, 9], Box::new(|_| None), None, None);
-        let sig = SignalInfo { signo: 11, code: 1, addr: Some(0), sender_pid: None };
+        let sig = SignalInfo { signo: 11, code: 1, addr: Some(0), sender_pid: None, syscall: None };
         t.set_signal(42, sig);
         assert_eq!(t.signal(), None);
         t.set_signal(8, sig);

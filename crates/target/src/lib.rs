@@ -57,6 +57,10 @@ pub trait Target: Memory + Sync {
     fn executable(&self) -> Option<String>;
     /// Process id, when known.
     fn pid(&self) -> Option<u32>;
+    /// The command line, when known.
+    fn command_line(&self) -> Option<String> {
+        None
+    }
     /// A short description of the target ("core file ./core").
     fn describe(&self) -> String;
     /// `"core"` or `"process"`.
@@ -87,6 +91,9 @@ impl<T: Target> Target for Budgeted<T> {
     fn pid(&self) -> Option<u32> {
         self.inner().pid()
     }
+    fn command_line(&self) -> Option<String> {
+        self.inner().command_line()
+    }
     fn describe(&self) -> String {
         self.inner().describe()
     }
@@ -116,6 +123,9 @@ impl<T: Target + ?Sized> Target for &T {
     }
     fn pid(&self) -> Option<u32> {
         (**self).pid()
+    }
+    fn command_line(&self) -> Option<String> {
+        (**self).command_line()
     }
     fn describe(&self) -> String {
         (**self).describe()
@@ -151,6 +161,9 @@ impl Target for ElfCore {
     }
     fn pid(&self) -> Option<u32> {
         self.process_info().map(|p| p.pid).or_else(|| ElfCore::threads(self).first().map(|t| t.tid))
+    }
+    fn command_line(&self) -> Option<String> {
+        self.process_info().map(|p| p.psargs.clone()).filter(|a| !a.is_empty())
     }
     fn describe(&self) -> String {
         format!("core file {}", self.path().display())

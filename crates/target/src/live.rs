@@ -457,6 +457,11 @@ impl crate::Target for LiveProcess {
     fn pid(&self) -> Option<u32> {
         Some(self.pid)
     }
+    fn command_line(&self) -> Option<String> {
+        let raw = fs::read(format!("/proc/{}/cmdline", self.pid)).ok()?;
+        let args: Vec<String> = raw.split(|&b| b == 0).filter(|a| !a.is_empty()).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+        (!args.is_empty()).then(|| args.join(" "))
+    }
     fn describe(&self) -> String {
         format!("process {}", self.pid)
     }

@@ -78,13 +78,20 @@ pub struct SignalInfo {
     /// Process that sent the signal, when it was sent (`kill`, `tgkill`, `raise`:
     /// `si_code <= 0`), e.g. faulthandler re-raising the fault after its dump.
     pub sender_pid: Option<u32>,
+    /// SIGSYS from seccomp (`SYS_SECCOMP`): the refused system call's number.
+    pub syscall: Option<i32>,
 }
 
 /// Decode NT_SIGINFO.
 pub fn parse_siginfo(desc: &[u8]) -> Option<SignalInfo> {
     let signo = i32_at(desc, 0)?;
     let code = i32_at(desc, 8)?;
-    Some(SignalInfo::new(signo, code, u64_at(desc, 16), u32_at(desc, 16)))
+    let mut info = SignalInfo::new(signo, code, u64_at(desc, 16), u32_at(desc, 16));
+    // SIGSYS's union: si_call_addr, then si_syscall (include/uapi/asm-generic/siginfo.h).
+    if signo == 31 && code == 1 {
+        info.syscall = i32_at(desc, 24);
+    }
+    Some(info)
 }
 
 impl SignalInfo {
@@ -94,7 +101,7 @@ impl SignalInfo {
     /// sender when a process sent it (`si_code <= 0`).
     pub fn new(signo: i32, code: i32, fault_addr: Option<u64>, sender_pid: Option<u32>) -> SignalInfo {
         let has_addr = code > 0 && matches!(signo, 4 | 7 | 8 | 11);
-        SignalInfo { signo, code, addr: fault_addr.filter(|_| has_addr), sender_pid: sender_pid.filter(|_| code <= 0) }
+        SignalInfo { signo, code, addr: fault_addr.filter(|_| has_addr), sender_pid: sender_pid.filter(|_| code <= 0), syscall: None }
     }
 }
 

@@ -751,3 +751,33 @@ pub fn mix(seed: u64, addr: u64) -> u64 {
     x = x.wrapping_mul(0xc4ceb9fe1a85ec53);
     x ^ (x >> 33)
 }
+
+/// pycoroner's text without its header (the lines between faulthandler's `Fatal Python
+/// error` line and the first thread: process, executable, signal), for comparing with
+/// faulthandler's own text. Returns the header too.
+pub fn split_report_header(text: &str) -> (String, String) {
+    let mut lines = text.lines().peekable();
+    let mut body = String::new();
+    if let Some(first) = lines.peek().filter(|l| l.starts_with("Fatal Python error:")) {
+        body.push_str(first);
+        body.push('\n');
+        lines.next();
+        if lines.peek() == Some(&"") {
+            body.push('\n');
+            lines.next();
+        }
+    }
+    let mut header = String::new();
+    for l in lines.by_ref() {
+        if l.is_empty() {
+            break;
+        }
+        header.push_str(l);
+        header.push('\n');
+    }
+    for l in lines {
+        body.push_str(l);
+        body.push('\n');
+    }
+    (header, body)
+}

@@ -16,17 +16,8 @@ pub fn render(report: &Report) -> String {
     let native = report.threads.iter().any(|t| t.frames.iter().any(|f| matches!(f, Frame::Native(_))));
     if let Some(sig) = &report.target.signal {
         let _ = writeln!(out, "Fatal Python error: {}\n", sig.description);
-        if native {
-            // Mixed stacks: the signal in full (a fault's address, or who sent it).
-            let how = match (sig.address, sig.sender_pid) {
-                (Some(a), _) => format!(" at address 0x{a:x}"),
-                (None, Some(p)) => format!(", sent by pid {p}"),
-                _ => String::new(),
-            };
-            let thread = sig.thread.map(|t| format!(" in LWP {t}")).unwrap_or_default();
-            let _ = writeln!(out, "Signal {} ({}){how}{thread}\n", sig.name, sig.number);
-        }
     }
+    header(&mut out, report);
     let several = report.interpreters.len() > 1;
     let mut group: Option<Option<i64>> = None;
     let mut first = true;
@@ -61,6 +52,71 @@ pub fn render(report: &Report) -> String {
         }
     }
     out
+}
+
+/// What a person needs before the stacks: which process, which interpreter, which
+/// signal, how and where (faulthandler's own lines follow unchanged).
+fn header(out: &mut String, report: &Report) {
+    let t = &report.target;
+    let what = if t.kind == "core" { "Process" } else { "Live process" };
+    match (t.pid, t.command_line.as_deref()) {
+        (Some(pid), Some(cmd)) => {
+            let _ = writeln!(out, "{what} {pid}: {}", e(cmd));
+        }
+        (Some(pid), None) => {
+            let _ = writeln!(out, "{what} {pid}");
+        }
+        (None, Some(cmd)) => {
+            let _ = writeln!(out, "{what}: {}", e(cmd));
+        }
+        (None, None) => {}
+    }
+    let p = &report.python;
+    let flavour = match (p.debug_build, p.free_threaded) {
+        (false, false) => "release build",
+        (true, false) => "debug build",
+        (false, true) => "free-threaded build",
+        (true, true) => "free-threaded debug build",
+    };
+    match t.executable.as_deref() {
+        Some(exe) => {
+            let _ = writeln!(out, "Executable {}, CPython {} ({flavour})", e(exe), p.version);
+        }
+        None => {
+            let _ = writeln!(out, "CPython {} ({flavour})", p.version);
+        }
+    }
+    match &t.signal {
+        Some(sig) => {
+            let mut line = format!("Signal {} ({})", sig.name, sig.number);
+            if let Some((name, meaning)) = crate::signal_code(sig.number, sig.code) {
+                let _ = write!(line, ", {meaning} ({name})");
+            } else {
+                let _ = write!(line, ", code {}", sig.code);
+            }
+            if let Some(a) = sig.address {
+                let _ = write!(line, " at address 0x{a:x}");
+            }
+            if let Some(n) = sig.syscall {
+                let _ = write!(line, ": system call {n}");
+            }
+            if let Some(pid) = sig.sender_pid {
+                let _ = write!(line, " by pid {pid}");
+            }
+            if let Some(lwp) = sig.thread {
+                let _ = write!(line, ", in LWP {lwp}");
+            }
+            let _ = writeln!(out, "{line}");
+        }
+        None if t.kind == "core" => out.push_str("No fatal signal: a snapshot of a running process (gcore)\n"),
+        None => match t.paused_ms {
+            Some(ms) => {
+                let _ = writeln!(out, "Stopped for {ms:.1} ms to read it");
+            }
+            None => out.push_str("Read while it ran (--nonblocking): a racy view\n"),
+        },
+    }
+    out.push('\n');
 }
 
 fn thread(out: &mut String, t: &Thread, native: bool) {
@@ -151,6 +207,7 @@ pub(crate) mod tests {
                 path: Some("core".into()),
                 executable: None,
                 pid: Some(4242),
+                command_line: None,
                 signal: Some(Signal {
                     number: 11,
                     name: "SIGSEGV".into(),
@@ -159,6 +216,7 @@ pub(crate) mod tests {
                     address: Some(0),
                     sender_pid: None,
                     thread: Some(4242),
+                    syscall: None,
                 }),
                 paused_ms: None,
             },
@@ -218,6 +276,10 @@ pub(crate) mod tests {
             text,
             "Fatal Python error: Segmentation fault\n\
              \n\
+             Process 4242\n\
+             CPython 3.12.1 (release build)\n\
+             Signal SIGSEGV (11), address not mapped to object (SEGV_MAPERR) at address 0x0, in LWP 4242\n\
+             \n\
              Thread 0x00007f3a1b7fe6c0 (most recent call first):\n  \
              File \"/srv/app/worker.py\", line 41 in wait_for_job\n\
              \n\
@@ -252,6 +314,34 @@ pub(crate) mod tests {
         assert!(text.contains(
             "Current thread 0x00007f3a1d2a5740 (most recent call first):\n  Handling ValueError: boom\n  File \"/srv/app/ext.py\", line 12 in call_native\n    x = 42\n"
         ), "{text}");
+    }
+
+    /// The header: the process and its command line, the executable and interpreter,
+    /// the signal decoded, or that there was none.
+    #[test]
+    fn the_header_says_which_process_interpreter_and_signal() {
+        let mut r = sample();
+        r.target.command_line = Some("python3.12 /srv/app/main.py --port 80\x1b[2J".into());
+        r.target.executable = Some("/usr/bin/python3.12".into());
+        r.python.debug_build = true;
+        let text = super::render(&r);
+        assert!(text.starts_with(
+            "Fatal Python error: Segmentation fault\n\nProcess 4242: python3.12 /srv/app/main.py --port 80\\x1b[2J\n\
+             Executable /usr/bin/python3.12, CPython 3.12.1 (debug build)\n\
+             Signal SIGSEGV (11), address not mapped to object (SEGV_MAPERR) at address 0x0, in LWP 4242\n\nThread "
+        ), "{text}");
+        // seccomp's SIGSYS names the refused call; a sent signal names its sender.
+        let sig = r.target.signal.as_mut().expect("signal");
+        (sig.number, sig.name, sig.description, sig.code, sig.address, sig.syscall) =
+            (31, "SIGSYS".into(), "Bad system call".into(), 1, None, Some(59));
+        assert!(super::render(&r).contains("Signal SIGSYS (31), a system call refused by seccomp (SYS_SECCOMP): system call 59, in LWP 4242\n"));
+        let sig = r.target.signal.as_mut().expect("signal");
+        (sig.number, sig.name, sig.code, sig.syscall, sig.sender_pid) = (6, "SIGABRT".into(), -6, None, Some(4242));
+        assert!(super::render(&r).contains("Signal SIGABRT (6), sent by tkill() or raise() (SI_TKILL) by pid 4242, in LWP 4242\n"));
+        // A gcore snapshot has no signal: no "Fatal Python error" either.
+        r.target.signal = None;
+        assert!(super::render(&r).starts_with("Process 4242: python3.12"));
+        assert!(super::render(&r).contains("No fatal signal: a snapshot of a running process (gcore)\n\nThread "));
     }
 
     /// Regression (#10, terminal escapes): names, files, values and warnings from the
