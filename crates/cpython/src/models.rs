@@ -119,6 +119,9 @@ pub struct Models {
     pub dead_byte: u8,
     /// 3.14+: frame slots (`f_executable`, `localsplus`) are tagged `_PyStackRef`s.
     pub stackrefs: bool,
+    /// `BaseException.__repr__` with one argument: 3.6 shows the args tuple
+    /// (`ValueError('x',)`), 3.7+ the argument alone (`ValueError('x')`).
+    pub exception_single_arg_bare: bool,
 }
 
 /// The newest minor version pycoroner has models for; a newer one is read with these
@@ -185,6 +188,7 @@ impl Models {
         let locals = if minor >= 11 { LocalsModel::LocalsPlus } else { LocalsModel::VarNames };
         let dead_byte = if minor == 6 { 0xDB } else { 0xDD };
         let stackrefs = minor >= 14;
-        Some(Models { frame, line_table, gil, anchor, int, dict, instance_dict, locals, dead_byte, stackrefs })
+        let exception_single_arg_bare = minor >= 7;
+        Some(Models { frame, line_table, gil, anchor, int, dict, instance_dict, locals, dead_byte, stackrefs, exception_single_arg_bare })
     }
 }

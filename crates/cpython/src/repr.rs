@@ -178,6 +178,8 @@ const MAX_INT_DIGITS: u64 = 1 << 15;
 const MAX_DECIMAL_INT_DIGITS: u64 = 1000;
 
 const TPFLAGS_HEAPTYPE: u64 = 1 << 9;
+/// `Py_TPFLAGS_BASE_EXC_SUBCLASS`: the type is BaseException or derives from it.
+const TPFLAGS_BASE_EXC_SUBCLASS: u64 = 1 << 30;
 const TPFLAGS_INLINE_VALUES: u64 = 1 << 2;
 const TPFLAGS_MANAGED_DICT: u64 = 1 << 4;
 /// Fast subclass bits of `tp_flags` (Include/object.h), with the kind each marks.
@@ -323,6 +325,29 @@ impl<'a> Renderer<'a> {
         self.type_short_name(ty)
     }
 
+    /// `BaseException.__repr__` (Objects/exceptions.c): the type's name (tp_name after its
+    /// last dot), then the one argument's repr in parentheses (3.7+), or the args tuple's
+    /// repr (none, several, or any on 3.6): `ValueError('bad')`, `KeyError('k', 2)`,
+    /// `RuntimeError()`, 3.6's `ValueError('bad',)`. (A class's own Python `__repr__`
+    /// cannot be run from a core.)
+    fn exception_repr(&self, obj: RemoteAddr, ty: RemoteAddr, depth: usize, stack: &mut Vec<RemoteAddr>) -> Result<String, Error> {
+        let tp_name = self.mem.read_cstr(self.ptr(ty, "type_object.tp_name")?, 256)?;
+        let tp_name = String::from_utf8_lossy(&tp_name).into_owned();
+        let name = tp_name.rsplit('.').next().unwrap_or(&tp_name).to_string();
+        if stack.contains(&obj) {
+            return Ok(format!("{name}(...)"));
+        }
+        let args = self.exception_args(obj)?;
+        let trailing_comma = args.len() == 1 && !self.models.exception_single_arg_bare;
+        self.nested(obj, depth, stack, &format!("{name}("), ")", |r, d, st| {
+            let mut s = args.iter().map(|&a| r.repr_at(a, d, st)).collect::<Vec<_>>().join(", ");
+            if trailing_comma {
+                s.push(',');
+            }
+            s
+        })
+    }
+
     fn type_short_name(&self, ty: RemoteAddr) -> Result<String, Error> {
         let flags = self.mem.read_u64(self.at(ty, "type_object.tp_flags")?)?;
         if flags & TPFLAGS_HEAPTYPE != 0 {
@@ -372,6 +397,9 @@ impl<'a> Renderer<'a> {
         let (kind, flags) = self.kind(ty)?;
         let kind = kind.or_else(|| SUBCLASS_BITS.iter().find(|(bit, _)| flags & (1 << bit) != 0).map(|(_, k)| *k));
         let heap = flags & TPFLAGS_HEAPTYPE != 0;
+        if kind.is_none() && flags & TPFLAGS_BASE_EXC_SUBCLASS != 0 {
+            return self.exception_repr(obj, ty, depth, stack);
+        }
         let Some(kind) = kind else {
             if heap {
                 return self.instance(obj, ty, flags, depth, stack);
