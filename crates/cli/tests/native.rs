@@ -209,3 +209,73 @@ fn c_extension_on_both_sides_of_python() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Issue #12: a crash in a thread C code started (no Python thread state) used to be
+/// invisible: only the Python threads were listed, none current. Now that thread is the
+/// current thread, with its native frames even in plain mode, equal to gdb's `bt`; the
+/// Python threads still equal faulthandler's dump.
+#[test]
+fn a_crash_in_a_c_thread_is_shown() {
+    if require_tool("gdb").is_none() || require_tool("cc").is_none() {
+        return;
+    }
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    for py in &pycoroner_testkit::pyenv_interpreters() {
+        let build = tempfile::tempdir().expect("tmp");
+        let lib = match pycoroner_testkit::build_crashy(&py.path, build.path()) {
+            Ok(l) => l,
+            Err(e) => {
+                failures.push(format!("[{}] cannot build the extension: {e}", py.id()));
+                continue;
+            }
+        };
+        let script = pycoroner_testkit::repo_root().join("fixtures/ext/c_thread_crash.py");
+        let c = match pycoroner_testkit::crash_with_env(&py.path, &script, &[("PYTHONPATH", lib.as_os_str())]) {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("[{}] {e}", py.id()));
+                continue;
+            }
+        };
+        let gdb = pycoroner_testkit::gdb_stacks(&py.path, &c.core, &[]).unwrap_or_default();
+        for mode in [&[][..], &["--native-all"][..]] {
+            let (code, v, err) = analyze_json(&c.core, cache.path(), mode);
+            let Some(v) = v.filter(|_| code == Some(0)) else {
+                failures.push(format!("[{}] {mode:?} exit {code:?}: {err}", py.id()));
+                continue;
+            };
+            for d in compare_with_faulthandler(&v, &c.faulthandler) {
+                failures.push(format!("[{}] {mode:?} {d}", py.id()));
+            }
+            let threads = v["threads"].as_array().cloned().unwrap_or_default();
+            let current: Vec<&serde_json::Value> = threads.iter().filter(|t| t["current"] == true).collect();
+            let [cur] = current[..] else {
+                failures.push(format!("[{}] {mode:?} {} current threads", py.id(), current.len()));
+                continue;
+            };
+            let lwp = cur["native_id"].as_u64().unwrap_or(0) as u32;
+            if !cur["interpreter_id"].is_null() || v["target"]["signal"]["thread"].as_u64() != Some(u64::from(lwp)) {
+                failures.push(format!("[{}] {mode:?} the current thread is not the C thread that took the signal: {cur}", py.id()));
+            }
+            let names = native_names(cur);
+            if !names.iter().any(|n| n == "crashy_dereference") || !names.iter().any(|n| n == "crashy_c_worker") {
+                failures.push(format!("[{}] {mode:?} the C thread's frames: {names:?}", py.id()));
+            }
+            if mode.is_empty() {
+                // Plain mode: the crashing C thread's native frames are a prefix of gdb's.
+                if gdb.get(&lwp).is_none_or(|g| !g.starts_with(&names[..names.len().min(3)])) {
+                    failures.push(format!("[{}] plain: {names:?} vs gdb {:?}", py.id(), gdb.get(&lwp)));
+                }
+            } else if gdb.get(&lwp) != Some(&names) {
+                failures.push(format!("[{}] LWP {lwp}:\n  pycoroner {names:?}\n  gdb       {:?}", py.id(), gdb.get(&lwp)));
+            }
+        }
+        // The text marks it.
+        let (_, text, _) = pycoroner_testkit::run(common::pycoroner().arg("core").arg(&c.core).arg("--cache-dir").arg(cache.path()));
+        if !text.contains(", no Python thread state) (most recent call first):") || !text.contains("crashy_dereference") {
+            failures.push(format!("[{}] text:\n{text}", py.id()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

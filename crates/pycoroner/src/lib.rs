@@ -262,13 +262,42 @@ fn analyze_within_budget(
             }
         }
     }
-    let unwound = match &prepared.native {
+    // Threads with no Python thread state (started by C code: BLAS, gRPC, an extension's
+    // workers): shown too, after the Python ones; the one that took the signal is the
+    // current thread, with its native frames even without --native.
+    // Only when every Python thread was matched to its LWP (a live process read without
+    // stopping it may have no registers to match by).
+    let python_lwps: std::collections::HashSet<u32> = threads.iter().filter_map(|t| t.native_id).collect();
+    let all_matched = threads.iter().all(|t| t.native_id.is_some());
+    let mut crashed_outside_python = false;
+    for ti in threads_info.iter().filter(|ti| all_matched && !python_lwps.contains(&ti.tid)) {
+        let current = crashed.is_some_and(|c| c.tid == ti.tid);
+        crashed_outside_python |= current;
+        threads.push(Thread {
+            thread_id: ti.regs.fs_base,
+            native_id: Some(ti.tid),
+            name: None,
+            current,
+            gil: false,
+            interpreter_id: None,
+            exceptions: Vec::new(),
+            frames: Vec::new(),
+            truncated: None,
+        });
+    }
+    let adhoc = (prepared.native.is_none() && crashed_outside_python).then(|| std::rc::Rc::new(native_setup(target, options)));
+    let unwound = match prepared.native.as_ref().or(adhoc.as_ref()) {
         Some(setup) => {
             let setup = setup.clone();
-            let u = unwind_threads(target, &setup.native, &py, &threads);
+            let mut u = unwind_threads(target, &setup.native, &py, &threads);
+            if prepared.native.is_none() {
+                // Plain mode: only the crashed C thread's native frames, folded.
+                u.retain(|u| threads.get(u.index).is_some_and(|t| t.current && t.interpreter_id.is_none()));
+            }
             done_reading();
             warnings.extend(setup.warnings.iter().cloned());
-            splice_threads(&setup.native, found, options, u, &mut threads, &mut warnings);
+            let fold = Options { native: if options.native == NativeMode::Off { NativeMode::Folded } else { options.native }, ..options.clone() };
+            splice_threads(&setup.native, found, &fold, u, &mut threads, &mut warnings);
             true
         }
         None => false,
@@ -283,7 +312,7 @@ fn analyze_within_budget(
         threads.sort_by_key(|t| t.interpreter_id != cur);
     }
 
-    if threads.is_empty() {
+    if threads.iter().all(|t| t.interpreter_id.is_none()) {
         warnings.push(format!(
             "the interpreter{} list no thread state (a NULL or unreadable thread list): no Python stack can be shown",
             if interps.len() == 1 { "" } else { "s" }

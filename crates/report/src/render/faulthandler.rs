@@ -13,7 +13,9 @@ use crate::{Frame, Report, Thread};
 /// The text report.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
-    let native = report.threads.iter().any(|t| t.frames.iter().any(|f| matches!(f, Frame::Native(_))));
+    // Mixed stacks were asked for when a Python thread has native frames (a thread with
+    // no Python state may have them alone: the one that crashed in C).
+    let native = report.threads.iter().any(|t| t.interpreter_id.is_some() && t.frames.iter().any(|f| matches!(f, Frame::Native(_))));
     if let Some(sig) = &report.target.signal {
         let _ = writeln!(out, "Fatal Python error: {}\n", sig.description);
     }
@@ -27,9 +29,13 @@ pub fn render(report: &Report) -> String {
             if !first {
                 out.push('\n');
             }
-            let id = t.interpreter_id.map_or_else(|| "?".to_string(), |i| i.to_string());
-            let main = if t.interpreter_id == Some(0) { " (main)" } else { "" };
-            let _ = writeln!(out, "Interpreter {id}{main}:");
+            match t.interpreter_id {
+                Some(id) => {
+                    let main = if id == 0 { " (main)" } else { "" };
+                    let _ = writeln!(out, "Interpreter {id}{main}:");
+                }
+                None => out.push_str("Threads with no Python thread state:\n"),
+            }
             first = true;
         }
         if !first {
@@ -38,7 +44,7 @@ pub fn render(report: &Report) -> String {
         first = false;
         thread(&mut out, t, native);
     }
-    if report.threads.is_empty() {
+    if report.threads.iter().all(|t| t.interpreter_id.is_none()) {
         out.push_str("<no Python thread>\n");
     }
     if report.python.layout_source != "dwarf" {
@@ -123,8 +129,12 @@ fn thread(out: &mut String, t: &Thread, native: bool) {
     let label = if t.current { "Current thread" } else { "Thread" };
     // Named like 3.14's faulthandler: `Thread 0x... [name] (most recent call first):`.
     let name = t.name.as_deref().map(|n| format!(" [{}]", e(n))).unwrap_or_default();
-    // With native frames, also the LWP and the GIL, as gdb users expect.
-    let extra = if native {
+    // With native frames, also the LWP and the GIL, as gdb users expect; a thread C code
+    // started (no Python thread state) always says so, with its LWP.
+    let extra = if t.interpreter_id.is_none() {
+        let lwp = t.native_id.map(|l| format!("LWP {l}")).unwrap_or_else(|| "LWP ?".into());
+        format!(" ({lwp}, no Python thread state)")
+    } else if native {
         let lwp = t.native_id.map(|l| format!("LWP {l}")).unwrap_or_else(|| "LWP ?".into());
         format!(" ({lwp}{})", if t.gil { ", holds the GIL" } else { "" })
     } else {
