@@ -327,8 +327,8 @@ fn analyze_within_budget(
         let (name, description) = pycoroner_report::signal_names(s.signo);
         Signal {
             number: s.signo,
-            name: name.into(),
-            description: description.into(),
+            name,
+            description,
             code: s.code,
             address: s.addr,
             sender_pid: s.sender_pid,

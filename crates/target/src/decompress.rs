@@ -122,7 +122,7 @@ fn free_bytes(f: &File) -> u64 {
     if unsafe { libc::fstatvfs(f.as_raw_fd(), &mut st) } != 0 {
         return u64::MAX;
     }
-    u64::from(st.f_bavail).saturating_mul(st.f_frsize)
+    st.f_bavail.saturating_mul(st.f_frsize)
 }
 
 /// A writer that stops at the size the core's own headers justify.

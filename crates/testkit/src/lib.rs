@@ -629,16 +629,16 @@ pub mod craft {
             blob.extend(n.ntype.to_le_bytes());
             blob.extend(&n.name);
             blob.push(0);
-            while blob.len() % 4 != 0 {
+            while !blob.len().is_multiple_of(4) {
                 blob.push(0);
             }
             blob.extend(&n.desc);
-            while blob.len() % 4 != 0 {
+            while !blob.len().is_multiple_of(4) {
                 blob.push(0);
             }
         }
         let mut out = core.to_vec();
-        while out.len() % 8 != 0 {
+        while !out.len().is_multiple_of(8) {
             out.push(0);
         }
         let at = out.len() as u64;
@@ -688,11 +688,10 @@ pub mod craft {
     /// The core with its NT_FILE entries passed through `f`.
     pub fn map_nt_file(core: &[u8], f: impl FnOnce(&mut Vec<FileEntry>)) -> Vec<u8> {
         let (_, mut ns) = notes(core);
-        for n in ns.iter_mut().filter(|n| n.ntype == NT_FILE) {
+        if let Some(n) = ns.iter_mut().find(|n| n.ntype == NT_FILE) {
             let (page, mut entries) = parse_nt_file(&n.desc);
             f(&mut entries);
             n.desc = build_nt_file(page, &entries);
-            break;
         }
         with_notes(core, &ns)
     }
