@@ -283,3 +283,32 @@ fn a_zombie_is_said_to_have_exited() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("has exited") && err.contains("zombie"), "{err}");
 }
+
+/// Issue #12: a snapshot taken with gdb's `gcore` (the process stopped by SIGSTOP, not
+/// dead) said "Fatal Python error: Signal". It is now a snapshot with no crashed thread,
+/// and its stacks equal faulthandler's dump of the same parked threads.
+#[test]
+fn a_gcore_snapshot_is_not_a_crash() {
+    let Some(gcore) = pycoroner_testkit::require_tool("gcore") else { return };
+    // A pyenv build: gcore of Debian sid's 3.15 debug build (run through its own loader)
+    // holds zeros where the oldest frame of each thread names its code (not understood
+    // yet; a kernel core and a live read of the same process are right).
+    let Some(py) = pycoroner_testkit::pyenv_interpreters().into_iter().last() else { return };
+    let mut t = Parked::start(&py);
+    let truth = t.ground_truth();
+    let dir = tempfile::tempdir().expect("tmp");
+    let prefix = dir.path().join("snap");
+    let (code, _, err) = run(Command::new(gcore).arg("-o").arg(&prefix).arg(t.pid().to_string()));
+    assert_eq!(code, Some(0), "gcore: {err}");
+    assert!(t.answers(), "the target runs on after gcore");
+    let core = dir.path().join(format!("snap.{}", t.pid()));
+    let (code, out, err) = run(pycoroner().arg("core").arg(&core).args(["--format", "json", "--no-cache"]));
+    assert_eq!(code, Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let diffs = compare_with_faulthandler(&v, &truth);
+    assert!(diffs.is_empty(), "{diffs:?}");
+    assert!(v["threads"].as_array().into_iter().flatten().all(|t| t["current"] == false), "a snapshot has no crashed thread");
+    let (_, text, _) = run(pycoroner().arg("core").arg(&core).arg("--no-cache"));
+    assert!(!text.contains("Fatal Python error"), "{text}");
+    assert!(text.contains("No fatal signal: a snapshot of a running process"), "{text}");
+}

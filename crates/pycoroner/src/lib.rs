@@ -209,7 +209,9 @@ fn analyze_within_budget(
     // The thread that took the signal: the kernel writes it first.
     let sig = target.signal();
     let threads_info = target.threads();
-    let crashed = threads_info.first().filter(|t| sig.is_some() || t.cursig != 0);
+    // A snapshot (gcore's SIGSTOP, or no signal) has no crashed thread.
+    let fatal = |signo: i32| signo != 0 && pycoroner_report::signal_is_fatal(signo);
+    let crashed = threads_info.first().filter(|t| sig.map_or(fatal(i32::from(t.cursig)), |s| fatal(s.signo)));
 
     let mut threads = Vec::new();
     let mut interpreters = Vec::new();

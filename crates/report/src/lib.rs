@@ -276,6 +276,13 @@ pub fn signal_names(signo: i32) -> (String, String) {
     }
 }
 
+/// True for a signal whose default action ends the process (all but the stop, continue
+/// and ignore-by-default ones). A core whose signal is not fatal is a snapshot: gdb's
+/// `gcore` records the SIGSTOP it stopped the process with.
+pub fn signal_is_fatal(signo: i32) -> bool {
+    !matches!(signo, 17..=23 | 28)
+}
+
 /// `si_code` as the kernel names it, and what it means, for the faults it raises and
 /// for signals sent by a process (`SI_USER`, `SI_TKILL`, ...).
 pub fn signal_code(signo: i32, code: i32) -> Option<(&'static str, &'static str)> {

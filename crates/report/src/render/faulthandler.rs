@@ -16,7 +16,7 @@ pub fn render(report: &Report) -> String {
     // Mixed stacks were asked for when a Python thread has native frames (a thread with
     // no Python state may have them alone: the one that crashed in C).
     let native = report.threads.iter().any(|t| t.interpreter_id.is_some() && t.frames.iter().any(|f| matches!(f, Frame::Native(_))));
-    if let Some(sig) = &report.target.signal {
+    if let Some(sig) = report.target.signal.as_ref().filter(|s| crate::signal_is_fatal(s.number)) {
         let _ = writeln!(out, "Fatal Python error: {}\n", sig.description);
     }
     header(&mut out, report);
@@ -93,6 +93,9 @@ fn header(out: &mut String, report: &Report) {
         }
     }
     match &t.signal {
+        Some(sig) if !crate::signal_is_fatal(sig.number) => {
+            let _ = writeln!(out, "No fatal signal: a snapshot of a running process (gcore), taken while stopped by {}", sig.name);
+        }
         Some(sig) => {
             let mut line = format!("Signal {} ({})", sig.name, sig.number);
             if let Some((name, meaning)) = crate::signal_code(sig.number, sig.code) {
@@ -348,7 +351,13 @@ pub(crate) mod tests {
         let sig = r.target.signal.as_mut().expect("signal");
         (sig.number, sig.name, sig.code, sig.syscall, sig.sender_pid) = (6, "SIGABRT".into(), -6, None, Some(4242));
         assert!(super::render(&r).contains("Signal SIGABRT (6), sent by tkill() or raise() (SI_TKILL) by pid 4242, in LWP 4242\n"));
-        // A gcore snapshot has no signal: no "Fatal Python error" either.
+        // gdb's gcore records the SIGSTOP it stopped the process with: a snapshot, not a death.
+        let sig = r.target.signal.as_mut().expect("signal");
+        (sig.number, sig.name, sig.description, sig.code, sig.sender_pid) = (19, "SIGSTOP".into(), "Stopped (signal)".into(), 0x80, None);
+        let text = super::render(&r);
+        assert!(text.starts_with("Process 4242: python3.12"), "{text}");
+        assert!(text.contains("No fatal signal: a snapshot of a running process (gcore), taken while stopped by SIGSTOP\n\nThread "), "{text}");
+        // No signal recorded at all: the same, without "Fatal Python error".
         r.target.signal = None;
         assert!(super::render(&r).starts_with("Process 4242: python3.12"));
         assert!(super::render(&r).contains("No fatal signal: a snapshot of a running process (gcore)\n\nThread "));
