@@ -28,7 +28,8 @@ pub fn is_unsafe(c: char) -> bool {
 
 /// `s` with every [`is_unsafe`] character escaped as faulthandler escapes it.
 pub fn text(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(is_unsafe) {
+    // Nearly every name is printable ASCII: one pass over the bytes decides it.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) || !s.chars().any(is_unsafe) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);

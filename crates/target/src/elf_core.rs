@@ -96,6 +96,55 @@ struct Segment {
     filesz: u64,
 }
 
+/// What one PT_NOTE segment holds.
+#[derive(Default)]
+struct Notes {
+    threads: Vec<ThreadInfo>,
+    siginfo: Option<SignalInfo>,
+    files: Option<Vec<FileMapping>>,
+    auxv: Option<Vec<(u64, u64)>>,
+    psinfo: Option<ProcessInfo>,
+    damaged: bool,
+}
+
+impl Notes {
+    /// Decode the notes in `data` (the segment's bytes, read in place).
+    fn parse(&mut self, align: u64, data: &[u8]) {
+        let Ok(mut it) = NoteIterator::<elf::FileHeader64<LE>>::new(LE, align, data) else {
+            self.damaged = true;
+            return;
+        };
+        loop {
+            let note = match it.next() {
+                Ok(Some(n)) => n,
+                Ok(None) => break,
+                Err(_) => {
+                    self.damaged = true;
+                    break;
+                }
+            };
+            if note.name() != b"CORE" && note.name() != b"LINUX" {
+                continue;
+            }
+            let desc = note.desc();
+            match note.n_type(LE) {
+                elf::NT_PRSTATUS => match notes::parse_prstatus(desc) {
+                    Some(t) => self.threads.push(t),
+                    None => self.damaged = true,
+                },
+                elf::NT_SIGINFO => self.siginfo = self.siginfo.or(notes::parse_siginfo(desc)),
+                elf::NT_FILE => match notes::parse_nt_file(desc) {
+                    Some(f) => self.files = Some(f),
+                    None => self.damaged = true,
+                },
+                elf::NT_AUXV => self.auxv = Some(notes::parse_auxv(desc)),
+                elf::NT_PRPSINFO => self.psinfo = notes::parse_prpsinfo(desc),
+                _ => {}
+            }
+        }
+    }
+}
+
 /// An opened ELF core.
 pub struct ElfCore {
     path: PathBuf,
@@ -277,43 +326,25 @@ impl ElfCore {
                     segments.push(Segment { vaddr, memsz, avail, offset, filesz });
                 }
                 elf::PT_NOTE => {
-                    let Ok(data) = bytes.read_vec_at(offset, filesz, MAX_NOTES) else {
-                        truncated |= offset.saturating_add(filesz) > file_len;
-                        notes_damaged = true;
-                        continue;
-                    };
-                    let Ok(mut it) = NoteIterator::<elf::FileHeader64<LE>>::new(LE, align, &data) else {
-                        notes_damaged = true;
-                        continue;
-                    };
-                    loop {
-                        let note = match it.next() {
-                            Ok(Some(n)) => n,
-                            Ok(None) => break,
-                            Err(_) => {
-                                notes_damaged = true;
-                                break;
-                            }
-                        };
-                        if note.name() != b"CORE" && note.name() != b"LINUX" {
-                            continue;
-                        }
-                        let desc = note.desc();
-                        match note.n_type(LE) {
-                            elf::NT_PRSTATUS => match notes::parse_prstatus(desc) {
-                                Some(t) => threads.push(t),
-                                None => notes_damaged = true,
-                            },
-                            elf::NT_SIGINFO => siginfo = siginfo.or(notes::parse_siginfo(desc)),
-                            elf::NT_FILE => match notes::parse_nt_file(desc) {
-                                Some(f) => files = f,
-                                None => notes_damaged = true,
-                            },
-                            elf::NT_AUXV => auxv = notes::parse_auxv(desc),
-                            elf::NT_PRPSINFO => psinfo = notes::parse_prpsinfo(desc),
-                            _ => {}
+                    let mut notes = Notes::default();
+                    let parsed = bytes.with_bytes(offset, filesz, MAX_NOTES, |data| notes.parse(align, data));
+                    match parsed {
+                        Ok(()) => {}
+                        Err(_) => {
+                            truncated |= offset.saturating_add(filesz) > file_len;
+                            notes.damaged = true;
                         }
                     }
+                    notes_damaged |= notes.damaged;
+                    threads.extend(notes.threads);
+                    siginfo = siginfo.or(notes.siginfo);
+                    if notes.files.is_some() {
+                        files = notes.files.unwrap_or_default();
+                    }
+                    if notes.auxv.is_some() {
+                        auxv = notes.auxv.unwrap_or_default();
+                    }
+                    psinfo = notes.psinfo.or(psinfo);
                 }
                 _ => {}
             }

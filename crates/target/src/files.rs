@@ -417,6 +417,27 @@ impl FileBytes {
         }
     }
 
+    /// Run `f` over the `len` bytes at `off` (at most `cap`): in place when the file is
+    /// mapped, else from a copy. If the file shrank while `f` ran, its result is
+    /// discarded and this is an error.
+    pub fn with_bytes<T>(&self, off: u64, len: u64, cap: u64, f: impl FnOnce(&[u8]) -> T) -> io::Result<T> {
+        if let Backing::Mapped(g) = &self.backing {
+            let end = off.checked_add(len).ok_or_else(invalid_input)?;
+            if len > cap || end > self.len {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "past the end of the file"));
+            }
+            let (Ok(a), Ok(b)) = (usize::try_from(off), usize::try_from(end)) else { return Err(invalid_input()) };
+            let src = g.map.as_deref().and_then(|m| m.get(a..b)).ok_or_else(invalid_input)?;
+            let out = f(src);
+            return match REGIONS.get(g.region) {
+                Some(r) if !r.hit.load(Ordering::Acquire) => Ok(out),
+                _ => Err(shrank()),
+            };
+        }
+        let v = self.read_vec_at(off, len, cap)?;
+        Ok(f(&v))
+    }
+
     /// `len` bytes at `off`, refusing more than `cap` before allocating.
     pub fn read_vec_at(&self, off: u64, len: u64, cap: u64) -> io::Result<Vec<u8>> {
         if len > cap {

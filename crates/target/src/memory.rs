@@ -215,11 +215,15 @@ impl<M> Budgeted<M> {
 impl<M: Memory> Memory for Budgeted<M> {
     fn read_exact(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), ReadError> {
         use std::sync::atomic::Ordering;
-        let want = buf.len() as u64;
-        let took = self.left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| left.checked_sub(want));
-        if took.is_err() {
-            self.left.store(0, Ordering::Relaxed);
-            return Err(ReadError::BudgetSpent { addr, budget: self.budget });
+        // A load and a store, not a read-modify-write: an analysis reads from one thread,
+        // and this is on every read's path.
+        let left = self.left.load(Ordering::Relaxed);
+        match left.checked_sub(buf.len() as u64) {
+            Some(rest) => self.left.store(rest, Ordering::Relaxed),
+            None => {
+                self.left.store(0, Ordering::Relaxed);
+                return Err(ReadError::BudgetSpent { addr, budget: self.budget });
+            }
         }
         self.inner.read_exact(addr, buf)
     }
