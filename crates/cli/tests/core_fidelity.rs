@@ -45,7 +45,7 @@ fn check_scenario(name: &str) {
         if command_line.len() < 16 || !launched.starts_with(command_line) {
             failures.push(format!("[{} {name}] command line {command_line:?}, launched as {launched:?}", py.id()));
         }
-        if !header.contains(&format!("Process {pid}: {command_line}\n"))
+        if !header.contains(&format!("Process {pid}: {command_line}"))
             || !header.contains(&format!("CPython {version} ("))
             || !header.contains("Signal SIG")
         {

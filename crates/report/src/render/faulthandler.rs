@@ -65,7 +65,9 @@ pub fn render(report: &Report) -> String {
 fn header(out: &mut String, report: &Report) {
     let t = &report.target;
     let what = if t.kind == "core" { "Process" } else { "Live process" };
-    match (t.pid, t.command_line.as_deref()) {
+    // A core keeps 79 bytes of the command line (ELF_PRARGSZ): say when it was cut.
+    let cmd = t.command_line.as_deref().map(|c| if t.kind == "core" && c.len() >= 79 { format!("{c}...") } else { c.to_string() });
+    match (t.pid, cmd.as_deref()) {
         (Some(pid), Some(cmd)) => {
             let _ = writeln!(out, "{what} {pid}: {}", e(cmd));
         }
@@ -343,6 +345,10 @@ pub(crate) mod tests {
              Executable /usr/bin/python3.12, CPython 3.12.1 (debug build)\n\
              Signal SIGSEGV (11), address not mapped to object (SEGV_MAPERR) at address 0x0, in LWP 4242\n\nThread "
         ), "{text}");
+        // A command line the kernel cut at 79 bytes is marked.
+        r.target.command_line = Some("x".repeat(79));
+        assert!(super::render(&r).contains(&format!("Process 4242: {}...\n", "x".repeat(79))));
+        r.target.command_line = Some("python3.12 /srv/app/main.py".into());
         // seccomp's SIGSYS names the refused call; a sent signal names its sender.
         let sig = r.target.signal.as_mut().expect("signal");
         (sig.number, sig.name, sig.description, sig.code, sig.address, sig.syscall) =
