@@ -86,23 +86,8 @@ pub fn open_module_image(target: &dyn Target, module: &Module) -> Result<ElfImag
 
 /// Whether `img` is the file `module` was mapped from (see [`open_module_image`]).
 pub fn verify_module_image(mem: &dyn Memory, module: &Module, img: &ElfImage) -> Result<(), String> {
-    match (&module.build_id, img.build_id()) {
-        (Some(want), Some(have)) if want.as_slice() == have => Ok(()),
-        (Some(want), have) => Err(format!(
-            "{} is not the file the process mapped (build-id {} on this machine, {} in the target): not used",
-            img.path().display(),
-            have.map_or_else(|| "none".to_string(), crate::hex),
-            crate::hex(want)
-        )),
-        (None, _) => {
-            let page = elf_ident::first_page(mem, module.head);
-            match (page, img.data().get(..4096)) {
-                (Some(p), Some(f)) if p == f => Ok(()),
-                _ => Err(format!(
-                    "{} has no build-id and its first page differs from the target's (or is not there to compare): not used",
-                    img.path().display()
-                )),
-            }
-        }
-    }
+    let target_page = || elf_ident::first_page(mem, module.head);
+    let file_page = |n: usize| img.data().get(..n).map(<[u8]>::to_vec);
+    elf_ident::same_image(module.build_id.as_deref(), img.build_id(), target_page, file_page)
+        .map_err(|why| format!("{} {why}: not used", img.path().display()))
 }

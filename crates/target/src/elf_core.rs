@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
 use object::elf;
 use object::read::elf::NoteIterator;
@@ -167,7 +167,7 @@ pub struct ElfCore {
     notes_damaged: bool,
     sysroot: Option<PathBuf>,
     /// Per path id: the file once opened and checked (or refused).
-    file_cache: Vec<OnceLock<Option<Arc<FileBytes>>>>,
+    file_cache: Vec<OnceLock<Option<FileBytes>>>,
     /// Files named by the core that were not used, and why.
     refused: Mutex<Vec<String>>,
 }
@@ -196,10 +196,6 @@ fn u32_at(b: &[u8], o: usize) -> Option<u32> {
 }
 fn u64_at(b: &[u8], o: usize) -> Option<u64> {
     Some(u64::from_le_bytes(b.get(o..o.checked_add(8)?)?.try_into().ok()?))
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 impl ElfCore {
@@ -490,12 +486,12 @@ impl ElfCore {
     fn mapped_file(&self, index: usize) -> Option<&FileBytes> {
         let id = *self.path_of.get(index)?;
         let path = &self.files.get(index)?.path;
-        self.file_cache.get(id)?.get_or_init(|| self.open_checked(id, path)).as_deref()
+        self.file_cache.get(id)?.get_or_init(|| self.open_checked(id, path)).as_ref()
     }
 
-    fn open_checked(&self, id: usize, path: &str) -> Option<Arc<FileBytes>> {
-        let opened = match self.verified_file(id, path) {
-            Ok(f) => Some(Arc::new(f)),
+    fn open_checked(&self, id: usize, path: &str) -> Option<FileBytes> {
+        match self.verified_file(id, path) {
+            Ok(f) => Some(f),
             // Nothing to check against: the kernel dumps the first page of ELF images
             // only, so this is a data file (locale archive, fonts), or the core was
             // written without ELF headers. Not used, and nothing to warn about.
@@ -506,42 +502,31 @@ impl ElfCore {
                 }
                 None
             }
-        };
-        opened
+        }
     }
 
-    /// The file at `path`, if it is the one the process mapped: same build-id as the
-    /// first page the kernel dumped, or, with no build-id there, the same first page.
-    /// `Err(None)` when the core holds nothing to check the file against.
+    /// The file at `path`, if it is the one the process mapped
+    /// ([`elf_ident::same_image`] against what the kernel dumped of it). `Err(None)` when
+    /// the core holds nothing to check the file against.
     fn verified_file(&self, id: usize, path: &str) -> Result<FileBytes, Option<String>> {
         let dumped = Dumped(self);
-        let head = self.heads.get(id).copied().flatten();
-        let expected = head.and_then(|h| elf_ident::build_id(&InMemory(&dumped), h));
-        let first_page = head.and_then(|h| elf_ident::first_page(&dumped, h));
-        if expected.is_none() && first_page.is_none() {
-            return Err(None);
-        }
+        let Some(head) = self.heads.get(id).copied().flatten() else { return Err(None) };
+        let expected = elf_ident::build_id(&InMemory(&dumped), head);
+        // Without a build-id, the dumped first page is what the file must match; with
+        // neither, there is nothing to check (and the file is not even opened).
+        let page = match expected {
+            Some(_) => None,
+            None => Some(elf_ident::first_page(&dumped, head).ok_or(None)?),
+        };
         let opened = self.open_file(path).map_err(|e| Some(format!("{e}: memory the core did not dump from it is unavailable")))?;
         let shown = opened.path.display().to_string();
         let bytes = FileBytes::new(opened.file, opened.len);
-        match expected {
-            Some(id) => match elf_ident::build_id(&bytes, 0) {
-                Some(found) if found == id => Ok(bytes),
-                found => Err(Some(format!(
-                    "{shown} is not the file the process mapped (build-id {} on this machine, {} in the core): not used",
-                    found.as_deref().map_or_else(|| "none".to_string(), hex),
-                    hex(&id)
-                ))),
-            },
-            None => {
-                let page = first_page.unwrap_or_default();
-                let mut mine = vec![0u8; page.len()];
-                if bytes.read_exact_at(0, &mut mine).is_ok() && mine == page {
-                    Ok(bytes)
-                } else {
-                    Err(Some(format!("{shown} differs from the first page of it the core holds: not used")))
-                }
-            }
+        let found = expected.as_ref().and_then(|_| elf_ident::build_id(&bytes, 0));
+        let file_page = |n: usize| bytes.read_vec_at(0, n as u64, n as u64).ok();
+        match elf_ident::same_image(expected.as_deref(), found.as_deref(), || page, file_page) {
+            Ok(()) => Ok(bytes),
+            Err(elf_ident::NotSameImage::NothingToCompare) => Err(None),
+            Err(why) => Err(Some(format!("{shown} {why}: not used"))),
         }
     }
 

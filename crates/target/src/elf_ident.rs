@@ -153,9 +153,75 @@ pub fn first_page(mem: &dyn Memory, base: u64) -> Option<Vec<u8>> {
     mem.read_vec(RemoteAddr(base), 4096, 4096).ok()
 }
 
+/// Why a file is not the image a target mapped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotSameImage {
+    /// The target holds neither a build-id nor a first page to compare with.
+    NothingToCompare,
+    /// The build-ids differ (`found` is the file's, if it has one).
+    BuildId {
+        /// The target's.
+        expected: Vec<u8>,
+        /// The file's.
+        found: Option<Vec<u8>>,
+    },
+    /// No build-id, and the first pages differ.
+    FirstPage,
+}
+
+impl std::fmt::Display for NotSameImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        match self {
+            NotSameImage::NothingToCompare => write!(f, "the target holds nothing to check it against (no ELF header dumped)"),
+            NotSameImage::BuildId { expected, found } => write!(
+                f,
+                "is not the file the process mapped (build-id {} on this machine, {} in the target)",
+                found.as_deref().map_or_else(|| "none".to_string(), hex),
+                hex(expected)
+            ),
+            NotSameImage::FirstPage => write!(f, "has no build-id and its first page differs from the target's"),
+        }
+    }
+}
+
+/// Whether a file is the image the target mapped: the same GNU build-id as the target
+/// records (`expected_id`), or, for an image without one, the same first page. The
+/// first pages are read only when there is no build-id: `target_page` from the target,
+/// `file_page(n)` the file's first `n` bytes.
+pub fn same_image(
+    expected_id: Option<&[u8]>,
+    file_id: Option<&[u8]>,
+    target_page: impl FnOnce() -> Option<Vec<u8>>,
+    file_page: impl FnOnce(usize) -> Option<Vec<u8>>,
+) -> Result<(), NotSameImage> {
+    match expected_id {
+        Some(want) if file_id == Some(want) => Ok(()),
+        Some(want) => Err(NotSameImage::BuildId { expected: want.to_vec(), found: file_id.map(<[u8]>::to_vec) }),
+        None => {
+            let page = target_page().ok_or(NotSameImage::NothingToCompare)?;
+            match file_page(page.len()) {
+                Some(mine) if mine == page => Ok(()),
+                _ => Err(NotSameImage::FirstPage),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_same_image_by_build_id_else_by_first_page() {
+        let none = || None;
+        assert_eq!(same_image(Some(b"ab"), Some(b"ab"), none, |_| None), Ok(()));
+        assert!(matches!(same_image(Some(b"ab"), Some(b"cd"), none, |_| None), Err(NotSameImage::BuildId { .. })));
+        assert!(matches!(same_image(Some(b"ab"), None, none, |_| None), Err(NotSameImage::BuildId { found: None, .. })));
+        assert_eq!(same_image(None, None, none, |_| None), Err(NotSameImage::NothingToCompare));
+        assert_eq!(same_image(None, None, || Some(vec![1, 2]), |n| Some(vec![1, 2, 3][..n].to_vec())), Ok(()));
+        assert_eq!(same_image(None, None, || Some(vec![1, 2]), |_| Some(vec![1, 3])), Err(NotSameImage::FirstPage));
+    }
 
     #[test]
     fn garbage_notes_never_panic() {
