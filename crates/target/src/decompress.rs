@@ -1,9 +1,9 @@
 //! Cores compressed the way systemd-coredump stores them (zstd, lz4, xz) or with gzip.
 //!
 //! A compressed core is streamed into an unlinked temporary file (created with
-//! `O_TMPFILE`/`O_EXCL` by the `tempfile` crate) which is then read with `pread`, so
-//! memory use stays flat whatever the core's size; how much is written is bounded by
-//! the core's own headers (see [`decompress_to_tempfile`]).
+//! `O_TMPFILE`/`O_EXCL` by the `tempfile` crate) which is then read in place (see
+//! [`crate::files::FileBytes`]), so memory use stays flat whatever the core's size; how
+//! much is written is bounded by the core's own headers (see [`decompress_to_tempfile`]).
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, Write};
@@ -143,8 +143,8 @@ fn invalid(msg: String) -> io::Error {
 /// The size an ELF core's headers give it (the end of its furthest segment or table),
 /// `Ok(None)` while `head` is too short to tell.
 pub fn size_from_headers(head: &[u8]) -> io::Result<Option<u64>> {
-    let u16_at = |o: usize| head.get(o..o + 2).map(|b| u64::from(u16::from_le_bytes([b[0], b[1]])));
-    let u64_at = |o: usize| head.get(o..o + 8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes);
+    let u16_at = |o: usize| crate::notes::u16_at(head, o).map(u64::from);
+    let u64_at = |o: usize| crate::notes::u64_at(head, o);
     if head.len() < 64 {
         if !b"\x7FELF".starts_with(head.get(..head.len().min(4)).unwrap_or_default()) {
             return Err(invalid("the decompressed data is not an ELF core".into()));

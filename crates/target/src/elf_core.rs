@@ -21,7 +21,7 @@ use crate::decompress::{decompress_to_tempfile, Compression};
 use crate::elf_ident::{self, InMemory};
 use crate::files::{self, FileBytes, FileError};
 use crate::memory::{Memory, ReadError, RemoteAddr};
-use crate::notes::{self, FileMapping, ProcessInfo, SignalInfo, ThreadInfo};
+use crate::notes::{self, u16_at, u32_at, u64_at, FileMapping, ProcessInfo, SignalInfo, ThreadInfo};
 
 /// Why a file could not be opened as a core.
 #[derive(Debug, thiserror::Error)]
@@ -96,19 +96,19 @@ struct Segment {
     filesz: u64,
 }
 
-/// What one PT_NOTE segment holds.
+/// What the PT_NOTE segments hold.
 #[derive(Default)]
 struct Notes {
     threads: Vec<ThreadInfo>,
     siginfo: Option<SignalInfo>,
-    files: Option<Vec<FileMapping>>,
-    auxv: Option<Vec<(u64, u64)>>,
+    files: Vec<FileMapping>,
+    auxv: Vec<(u64, u64)>,
     psinfo: Option<ProcessInfo>,
     damaged: bool,
 }
 
 impl Notes {
-    /// Decode the notes in `data` (the segment's bytes, read in place).
+    /// Decode the notes of one segment, `data` (read in place), into these.
     fn parse(&mut self, align: u64, data: &[u8]) {
         let Ok(mut it) = NoteIterator::<elf::FileHeader64<LE>>::new(LE, align, data) else {
             self.damaged = true;
@@ -134,10 +134,10 @@ impl Notes {
                 },
                 elf::NT_SIGINFO => self.siginfo = self.siginfo.or(notes::parse_siginfo(desc)),
                 elf::NT_FILE => match notes::parse_nt_file(desc) {
-                    Some(f) => self.files = Some(f),
+                    Some(f) => self.files = f,
                     None => self.damaged = true,
                 },
-                elf::NT_AUXV => self.auxv = Some(notes::parse_auxv(desc)),
+                elf::NT_AUXV => self.auxv = notes::parse_auxv(desc),
                 elf::NT_PRPSINFO => self.psinfo = notes::parse_prpsinfo(desc),
                 _ => {}
             }
@@ -188,15 +188,6 @@ const MAX_PHNUM: u64 = 1 << 20;
 /// Bytes of notes read per PT_NOTE (NT_FILE of 65 530 mappings is a few MiB).
 const MAX_NOTES: u64 = 256 << 20;
 
-fn u16_at(b: &[u8], o: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(b.get(o..o.checked_add(2)?)?.try_into().ok()?))
-}
-fn u32_at(b: &[u8], o: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(o..o.checked_add(4)?)?.try_into().ok()?))
-}
-fn u64_at(b: &[u8], o: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(o..o.checked_add(8)?)?.try_into().ok()?))
-}
 
 impl ElfCore {
     /// Read a core from a stream (standard input, a pipe), plain or compressed: spooled
@@ -225,22 +216,21 @@ impl ElfCore {
         if opened.len == 0 {
             return Err(CoreError::Empty { path: path.to_path_buf() });
         }
-        let raw = FileBytes::new(opened.file, opened.len);
+        // The magic decides; the same open file is then mapped or decompressed (never
+        // opened again by path, which could name another file by then).
         let mut head = [0u8; 8];
-        let n = head.len().min(usize::try_from(raw.len()).unwrap_or(8));
-        raw.read_exact_at(0, head.get_mut(..n).unwrap_or_default()).map_err(io)?;
+        let n = std::os::unix::fs::FileExt::read_at(&opened.file, &mut head, 0).map_err(io)?;
         let compression = Compression::detect(head.get(..n).unwrap_or_default());
         let bytes = match compression {
             Some(kind) => {
-                let input = files::open_regular(path, u64::MAX).map_err(|e| io(std::io::Error::other(e.to_string())))?;
-                let (file, len) = decompress_to_tempfile(kind, input.file).map_err(|source| CoreError::Decompress {
+                let (file, len) = decompress_to_tempfile(kind, opened.file).map_err(|source| CoreError::Decompress {
                     path: path.to_path_buf(),
                     kind: kind.name(),
                     source,
                 })?;
                 FileBytes::new(file, len)
             }
-            None => raw,
+            None => FileBytes::new(opened.file, opened.len),
         };
         Self::from_bytes(path, bytes, compression)
     }
@@ -297,12 +287,7 @@ impl ElfCore {
         let file_len = bytes.len();
         let mut segments = Vec::new();
         let mut truncated = false;
-        let mut notes_damaged = false;
-        let mut threads = Vec::new();
-        let mut siginfo = None;
-        let mut files = Vec::new();
-        let mut auxv = Vec::new();
-        let mut psinfo = None;
+        let mut notes = Notes::default();
         for i in 0..phnum {
             let Some(ph) = usize::try_from(i * phentsize).ok().and_then(|o| table.get(o..o.checked_add(56)?)) else { break };
             let (p_type, offset, vaddr, filesz, memsz, align) = (
@@ -322,29 +307,15 @@ impl ElfCore {
                     segments.push(Segment { vaddr, memsz, avail, offset, filesz });
                 }
                 elf::PT_NOTE => {
-                    let mut notes = Notes::default();
-                    let parsed = bytes.with_bytes(offset, filesz, MAX_NOTES, |data| notes.parse(align, data));
-                    match parsed {
-                        Ok(()) => {}
-                        Err(_) => {
-                            truncated |= offset.saturating_add(filesz) > file_len;
-                            notes.damaged = true;
-                        }
+                    if bytes.with_bytes(offset, filesz, MAX_NOTES, |data| notes.parse(align, data)).is_err() {
+                        truncated |= offset.saturating_add(filesz) > file_len;
+                        notes.damaged = true;
                     }
-                    notes_damaged |= notes.damaged;
-                    threads.extend(notes.threads);
-                    siginfo = siginfo.or(notes.siginfo);
-                    if notes.files.is_some() {
-                        files = notes.files.unwrap_or_default();
-                    }
-                    if notes.auxv.is_some() {
-                        auxv = notes.auxv.unwrap_or_default();
-                    }
-                    psinfo = notes.psinfo.or(psinfo);
                 }
                 _ => {}
             }
         }
+        let Notes { threads, siginfo, files, auxv, psinfo, damaged: notes_damaged } = notes;
         if segments.is_empty() {
             return Err(malformed("no memory segments"));
         }
