@@ -306,11 +306,9 @@ impl ElfCore {
                     }
                     segments.push(Segment { vaddr, memsz, avail, offset, filesz });
                 }
-                elf::PT_NOTE => {
-                    if bytes.with_bytes(offset, filesz, MAX_NOTES, |data| notes.parse(align, data)).is_err() {
-                        truncated |= offset.saturating_add(filesz) > file_len;
-                        notes.damaged = true;
-                    }
+                elf::PT_NOTE if bytes.with_bytes(offset, filesz, MAX_NOTES, |data| notes.parse(align, data)).is_err() => {
+                    truncated |= offset.saturating_add(filesz) > file_len;
+                    notes.damaged = true;
                 }
                 _ => {}
             }
