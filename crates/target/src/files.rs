@@ -355,6 +355,23 @@ fn register(start: usize, len: usize) -> Option<usize> {
     })
 }
 
+impl Guarded {
+    /// Bytes `off..end` of the mapping (the caller checked them against the length).
+    fn slice(&self, off: u64, end: u64) -> io::Result<&[u8]> {
+        let (Ok(a), Ok(b)) = (usize::try_from(off), usize::try_from(end)) else { return Err(invalid_input()) };
+        self.map.as_deref().and_then(|m| m.get(a..b)).ok_or_else(invalid_input)
+    }
+
+    /// Ok unless a page of the mapping was lost to truncation (and replaced by zeros,
+    /// which the bytes just read may then hold).
+    fn intact(&self) -> io::Result<()> {
+        match REGIONS.get(self.region) {
+            Some(r) if !r.hit.load(Ordering::Acquire) => Ok(()),
+            _ => Err(shrank()),
+        }
+    }
+}
+
 impl Drop for Guarded {
     fn drop(&mut self) {
         drop(self.map.take());
@@ -404,14 +421,8 @@ impl FileBytes {
         match &self.backing {
             Backing::Empty => Ok(()),
             Backing::Mapped(g) => {
-                let (Ok(a), Ok(b)) = (usize::try_from(off), usize::try_from(end)) else { return Err(invalid_input()) };
-                let src = g.map.as_deref().and_then(|m| m.get(a..b)).ok_or_else(invalid_input)?;
-                buf.copy_from_slice(src);
-                // A page lost to truncation was replaced by zeros while copying.
-                match REGIONS.get(g.region) {
-                    Some(r) if !r.hit.load(Ordering::Acquire) => Ok(()),
-                    _ => Err(shrank()),
-                }
+                buf.copy_from_slice(g.slice(off, end)?);
+                g.intact()
             }
             Backing::Pread { file, slots } => pread_cached(file, self.len, slots, off, buf),
         }
@@ -426,13 +437,8 @@ impl FileBytes {
             if len > cap || end > self.len {
                 return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "past the end of the file"));
             }
-            let (Ok(a), Ok(b)) = (usize::try_from(off), usize::try_from(end)) else { return Err(invalid_input()) };
-            let src = g.map.as_deref().and_then(|m| m.get(a..b)).ok_or_else(invalid_input)?;
-            let out = f(src);
-            return match REGIONS.get(g.region) {
-                Some(r) if !r.hit.load(Ordering::Acquire) => Ok(out),
-                _ => Err(shrank()),
-            };
+            let out = f(g.slice(off, end)?);
+            return g.intact().map(|()| out);
         }
         let v = self.read_vec_at(off, len, cap)?;
         Ok(f(&v))
