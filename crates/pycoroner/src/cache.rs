@@ -46,10 +46,14 @@ pub fn open(options: &Options) -> (Option<CacheDir>, Option<String>) {
     }
 }
 
-/// A cached entry, if present, undamaged, for this build and of the current format.
-/// `Err` says why something there was not used.
-pub fn load(dir: &CacheDir, build_id: &str) -> Result<Option<Entry>, String> {
-    let sub = dir.sub("layouts")?;
+/// The layouts' subdirectory of a cache directory.
+pub fn layouts(dir: &CacheDir) -> Result<CacheDir, String> {
+    dir.sub("layouts")
+}
+
+/// A cached entry in the layouts directory `sub`, if present, undamaged, for this build
+/// and of the current format. `Err` says why something there was not used.
+pub fn load(sub: &CacheDir, build_id: &str) -> Result<Option<Entry>, String> {
     let Some(bytes) = sub.read(&name(build_id), MAX_ENTRY)? else { return Ok(None) };
     let shown = || sub.path().join(name(build_id)).display().to_string();
     let body = cache_dir::unseal("layout", build_id, &bytes).map_err(|why| format!("layout cache entry {} ignored: {why}", shown()))?;
@@ -60,9 +64,9 @@ pub fn load(dir: &CacheDir, build_id: &str) -> Result<Option<Entry>, String> {
     Ok(Some(e))
 }
 
-/// Store an entry; failures (read-only home, full disk) only cost speed next time.
-pub fn store(dir: &CacheDir, build_id: &str, entry: &Entry) -> Result<(), String> {
-    let sub = dir.sub("layouts")?;
+/// Store an entry in the layouts directory `sub`; failures (read-only home, full disk)
+/// only cost speed next time.
+pub fn store(sub: &CacheDir, build_id: &str, entry: &Entry) -> Result<(), String> {
     let json = serde_json::to_vec(entry).map_err(|e| e.to_string())?;
     sub.write(&name(build_id), &cache_dir::seal("layout", build_id, &json)).map_err(|e| e.to_string())
 }

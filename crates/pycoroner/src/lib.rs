@@ -64,13 +64,13 @@ struct NativeSetup {
     warnings: Vec<String>,
 }
 
-fn native_setup(target: &dyn Target, options: &Options) -> NativeSetup {
+/// `found`'s cache directory (already checked, its refusal already a warning) holds
+/// the symbol cache.
+fn native_setup(target: &dyn Target, options: &Options, found: &FoundPython) -> NativeSetup {
     let modules = pycoroner_debuginfo::modules_of(target, &target.mappings());
     let search = pycoroner_debuginfo::DebugSearch { debug_dirs: options.debug_dirs.clone(), ..pycoroner_debuginfo::DebugSearch::system() };
-    let (cache_dir, cache_warning) = cache::open(options);
-    let native = pycoroner_debuginfo::native::Native::new(target, &modules, &search, cache_dir);
-    let mut warnings: Vec<String> = cache_warning.into_iter().collect();
-    warnings.extend(native.cache_warnings.iter().cloned());
+    let native = pycoroner_debuginfo::native::Native::new(target, &modules, &search, found.cache_dir.clone());
+    let mut warnings: Vec<String> = native.cache_warnings.clone();
     if !native.missing.is_empty() {
         let shown: Vec<&str> = native.missing.iter().take(10).map(String::as_str).collect();
         let more = native.missing.len().saturating_sub(shown.len());
@@ -106,7 +106,7 @@ impl Prepared {
     /// already is kept.
     pub fn ensure_native(&mut self, target: &dyn Target, options: &Options) {
         if self.native.is_none() {
-            self.native = Some(std::rc::Rc::new(native_setup(target, options)));
+            self.native = Some(std::rc::Rc::new(native_setup(target, options, &self.found)));
         }
     }
 }
@@ -287,7 +287,7 @@ fn analyze_within_budget(
             truncated: None,
         });
     }
-    let adhoc = (prepared.native.is_none() && crashed_outside_python).then(|| std::rc::Rc::new(native_setup(target, options)));
+    let adhoc = (prepared.native.is_none() && crashed_outside_python).then(|| std::rc::Rc::new(native_setup(target, options, found)));
     let unwound = match prepared.native.as_ref().or(adhoc.as_ref()) {
         Some(setup) => {
             let setup = setup.clone();

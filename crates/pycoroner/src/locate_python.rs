@@ -49,6 +49,8 @@ pub struct FoundPython {
     pub symbols: BTreeMap<String, u64>,
     /// What the caller should be told.
     pub warnings: Vec<String>,
+    /// The cache directory, opened and checked once per analysis (`None`: no cache).
+    pub cache_dir: Option<CacheDir>,
 }
 
 impl FoundPython {
@@ -78,6 +80,7 @@ pub fn find(target: &dyn Target, options: &Options) -> Result<FoundPython, Analy
     let mut warnings = Vec::new();
     let (cache_dir, cache_warning) = cache::open(options);
     warnings.extend(cache_warning);
+    let layouts = cache_dir.as_ref().and_then(|d| cache::layouts(d).map_err(|why| warnings.push(why)).ok());
 
     if let Some(exe) = &options.exe {
         let img = ElfImage::open(exe).map_err(|e| AnalyzeError::BadExe { path: exe.clone(), what: e.to_string() })?;
@@ -98,7 +101,7 @@ pub fn find(target: &dyn Target, options: &Options) -> Result<FoundPython, Analy
         let is_exe = Some(&m.path) == exe_path.as_ref();
         // Warm path: a cached (DWARF) layout for this build needs no file at all.
         let dwarf_allowed = matches!(options.layout_source, LayoutSource::Auto | LayoutSource::Dwarf);
-        if let (Some(dir), Some(id), true) = (&cache_dir, &m.build_id, dwarf_allowed) {
+        if let (Some(dir), Some(id), true) = (&layouts, &m.build_id, dwarf_allowed) {
             let cached = cache::load(dir, &hex(id)).unwrap_or_else(|why| {
                 warnings.push(why);
                 None
@@ -114,6 +117,7 @@ pub fn find(target: &dyn Target, options: &Options) -> Result<FoundPython, Analy
                     layout_cached: true,
                     symbols: e.symbols,
                     warnings,
+                    cache_dir,
                 });
             }
         }
@@ -133,7 +137,8 @@ pub fn find(target: &dyn Target, options: &Options) -> Result<FoundPython, Analy
         if !RUNTIME_MARKERS.iter().any(|s| img.symbol(s).is_some()) {
             continue;
         }
-        return resolve_module(target, options, cache_dir.as_ref(), m, &img, exe_path.as_deref(), warnings);
+        return resolve_module(target, options, layouts.as_ref(), m, &img, exe_path.as_deref(), warnings)
+            .map(|f| FoundPython { cache_dir, ..f });
     }
     // Exit 3 ("no Python") only when every module was read and none is an interpreter.
     let damage = target.warnings();
@@ -383,7 +388,7 @@ fn found(
     symbols: BTreeMap<String, u64>,
     warnings: Vec<String>,
 ) -> FoundPython {
-    FoundPython { module_path: m.path.clone(), bias: m.bias, version, layout, layout_file, layout_cached: false, symbols, warnings }
+    FoundPython { module_path: m.path.clone(), bias: m.bias, version, layout, layout_file, layout_cached: false, symbols, warnings, cache_dir: None }
 }
 
 #[allow(clippy::too_many_arguments)]
