@@ -144,6 +144,16 @@ fn folded_stack_keeps_c_between_python() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// Crash `fixtures/ext/SCRIPT` under `py` with the test extension, built with `py`'s
+/// own headers, on its path. The build directory is returned with the crash: the core's
+/// native frames are read from the extension there.
+fn crash_with_crashy(py: &pycoroner_testkit::Interpreter, script: &str) -> Result<(pycoroner_testkit::Crash, tempfile::TempDir), String> {
+    let build = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let lib = pycoroner_testkit::build_crashy(&py.path, build.path()).map_err(|e| format!("cannot build the extension: {e}"))?;
+    let script = pycoroner_testkit::repo_root().join("fixtures/ext").join(script);
+    Ok((pycoroner_testkit::crash_with_env(&py.path, &script, &[("PYTHONPATH", lib.as_os_str())])?, build))
+}
+
 /// A C extension built with each interpreter's headers: Python → C → Python → C →
 /// NULL dereference. gdb's bt equals ours, and the folded stack alternates in order.
 #[test]
@@ -155,16 +165,7 @@ fn c_extension_on_both_sides_of_python() {
     let mut failures = Vec::new();
     // Interpreters with their C headers: the pyenv builds.
     for py in &pycoroner_testkit::pyenv_interpreters() {
-        let build = tempfile::tempdir().expect("tmp");
-        let lib = match pycoroner_testkit::build_crashy(&py.path, build.path()) {
-            Ok(l) => l,
-            Err(e) => {
-                failures.push(format!("[{}] cannot build the extension: {e}", py.id()));
-                continue;
-            }
-        };
-        let script = pycoroner_testkit::repo_root().join("fixtures/ext/c_extension.py");
-        let c = match pycoroner_testkit::crash_with_env(&py.path, &script, &[("PYTHONPATH", lib.as_os_str())]) {
+        let (c, _build) = match crash_with_crashy(py, "c_extension.py") {
             Ok(c) => c,
             Err(e) => {
                 failures.push(format!("[{}] {e}", py.id()));
@@ -222,16 +223,7 @@ fn a_crash_in_a_c_thread_is_shown() {
     let cache = tempfile::tempdir().expect("tmp");
     let mut failures = Vec::new();
     for py in &pycoroner_testkit::pyenv_interpreters() {
-        let build = tempfile::tempdir().expect("tmp");
-        let lib = match pycoroner_testkit::build_crashy(&py.path, build.path()) {
-            Ok(l) => l,
-            Err(e) => {
-                failures.push(format!("[{}] cannot build the extension: {e}", py.id()));
-                continue;
-            }
-        };
-        let script = pycoroner_testkit::repo_root().join("fixtures/ext/c_thread_crash.py");
-        let c = match pycoroner_testkit::crash_with_env(&py.path, &script, &[("PYTHONPATH", lib.as_os_str())]) {
+        let (c, _build) = match crash_with_crashy(py, "c_thread_crash.py") {
             Ok(c) => c,
             Err(e) => {
                 failures.push(format!("[{}] {e}", py.id()));
