@@ -211,11 +211,15 @@ impl StopGuard {
             if pending.is_empty() {
                 break;
             }
+            // /proc is asked only past the grace period: every poll before it is time the
+            // process spends stopped.
             let waited = guard.stopped_at.elapsed();
-            let states: Vec<char> = pending.iter().map(|t| proc_state(&format!("/proc/{pid}/task/{t}/stat")).unwrap_or('?')).collect();
-            if waited >= STOP_DEADLINE || (waited >= D_STATE_GRACE && states.iter().all(|&s| s == 'D')) {
-                guard.unstopped = pending.into_iter().zip(states).collect();
-                break;
+            if waited >= D_STATE_GRACE {
+                let states: Vec<char> = pending.iter().map(|t| proc_state(&format!("/proc/{pid}/task/{t}/stat")).unwrap_or('?')).collect();
+                if waited >= STOP_DEADLINE || states.iter().all(|&s| s == 'D') {
+                    guard.unstopped = pending.into_iter().zip(states).collect();
+                    break;
+                }
             }
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(2));
