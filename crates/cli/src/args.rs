@@ -51,6 +51,10 @@ pub struct Common {
     /// Like --native, but every native frame, as gdb's `bt` shows them.
     #[arg(long)]
     pub native_all: bool,
+    /// Show every frame of a long repeat (a C stack overflow, a deep recursion) instead
+    /// of `[Previous 3 frames repeated 4966 more times]`.
+    #[arg(long)]
+    pub no_fold: bool,
     /// Show every Python frame's arguments, locals, cell and free variables, and each
     /// thread's exceptions.
     #[arg(long)]

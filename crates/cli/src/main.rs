@@ -80,9 +80,9 @@ impl From<LiveError> for Failure {
     }
 }
 
-fn render(report: &pycoroner_report::Report, format: Format) -> String {
-    match format {
-        Format::Text => render::faulthandler::render(report),
+fn render(report: &pycoroner_report::Report, common: &Common) -> String {
+    match common.format {
+        Format::Text => render::faulthandler::render_with(report, render::faulthandler::TextOptions { fold: !common.no_fold }),
         Format::Json => render::json::render(report) + "\n",
     }
 }
@@ -112,7 +112,7 @@ fn run_pid(pid: u32, nonblocking: bool, common: &Common) -> Result<String, Failu
     if let Some(p) = paused {
         report.target.paused_ms = Some(p.as_secs_f64() * 1000.0);
     }
-    Ok(render(&report, common.format))
+    Ok(render(&report, common))
 }
 
 fn run_print(args: &[String], pid: Option<u32>, sysroot: Option<std::path::PathBuf>, common: &Common) -> Result<String, Failure> {
@@ -171,7 +171,7 @@ pub fn run_core(
     if target.is_truncated() {
         report.warnings.push("the core file is truncated: some memory is missing".into());
     }
-    Ok(render(&report, common.format))
+    Ok(render(&report, common))
 }
 
 /// A `--sysroot` must be a directory: a typo would otherwise silently read nothing.

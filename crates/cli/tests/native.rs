@@ -271,3 +271,82 @@ fn a_crash_in_a_c_thread_is_shown() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A C stack overflow (unbounded recursion in C, the stack limited to 512 KiB): the
+/// header names it, the unwinding is bounded by the stack mapping rather than a frame
+/// count and equals gdb's `bt` frame for frame through thousands of frames, the text
+/// folds the repeat (`--no-fold` shows all), and the Python frames equal faulthandler's.
+#[test]
+fn c_stack_overflow_is_named_unwound_whole_and_folded() {
+    if require_tool("gdb").is_none() || require_tool("cc").is_none() {
+        return;
+    }
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    for py in &pycoroner_testkit::pyenv_interpreters() {
+        let tag = format!("[{}]", py.id());
+        let (c, _build) = match crash_with_crashy(py, "c_stack_overflow.py") {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{tag} {e}"));
+                continue;
+            }
+        };
+        let (code, v, err) = analyze_json(&c.core, cache.path(), &["--native-all"]);
+        let Some(v) = v.filter(|_| code == Some(0)) else {
+            failures.push(format!("{tag} exit {code:?}: {err}"));
+            continue;
+        };
+        for d in compare_with_faulthandler(&v, &c.faulthandler) {
+            failures.push(format!("{tag} {d}"));
+        }
+        let sig = &v["target"]["signal"];
+        // faulthandler caught the fault and raised SIGSEGV again: the fault itself is in
+        // its signal frame, below the stack's lowest address, next to the stack pointer.
+        let (addr, sp, start) = (sig["caught"]["address"].as_u64(), sig["stack_overflow"]["stack_pointer"].as_u64(), sig["stack_overflow"]["stack_start"].as_u64());
+        if sig["caught"]["number"] != 11 || !matches!((addr, sp, start), (Some(a), Some(s), Some(b)) if a < b && a + 65536 > s) {
+            failures.push(format!("{tag} not named a stack overflow: {sig}"));
+        }
+        let cur = v["threads"].as_array().and_then(|ts| ts.iter().find(|t| t["current"] == true)).cloned().unwrap_or_default();
+        let names = native_names(&cur);
+        let depth = names.iter().filter(|n| *n == "crashy_recurse").count();
+        if depth < 2000 {
+            failures.push(format!("{tag} only {depth} recursion frames"));
+        }
+        if v["warnings"].as_array().is_some_and(|w| w.iter().any(|w| w.as_str().is_some_and(|w| w.contains("native stack")))) {
+            failures.push(format!("{tag} the native walk stopped early: {}", v["warnings"]));
+        }
+        let lwp = cur["native_id"].as_u64().unwrap_or(0) as u32;
+        match pycoroner_testkit::gdb_stacks_deep(&py.path, &c.core, &[], names.len() + 10) {
+            Ok(gdb) if gdb.get(&lwp) == Some(&names) => {}
+            Ok(gdb) => {
+                let theirs = gdb.get(&lwp).cloned().unwrap_or_default();
+                let at = names.iter().zip(&theirs).position(|(a, b)| a != b).unwrap_or(names.len().min(theirs.len()));
+                failures.push(format!(
+                    "{tag} {} frames, gdb {}; first difference at #{at}: {:?} vs {:?}",
+                    names.len(),
+                    theirs.len(),
+                    names.get(at..at + 3),
+                    theirs.get(at..at + 3)
+                ));
+            }
+            Err(e) => failures.push(format!("{tag} {e}")),
+        }
+        // The text: named, folded, gdb's numbering carried on past the fold.
+        let text = |extra: &[&str]| pycoroner_testkit::run(common::pycoroner().arg("core").arg(&c.core).arg("--cache-dir").arg(cache.path()).arg("--native-all").args(extra)).1;
+        let folded = text(&[]);
+        // The fold covers the run of frames at one return address (the innermost
+        // recursion frame is at the faulting instruction instead).
+        let pcs: Vec<u64> = cur["frames"].as_array().into_iter().flatten().filter(|f| f["function"] == "crashy_recurse").filter_map(|f| f["pc"].as_u64()).collect();
+        let run = pcs.iter().filter(|pc| Some(*pc) == pcs.last()).count();
+        let want = format!("  [Previous frame repeated {} more times]\n", run - 3);
+        if !folded.contains("C stack overflow: the fault address 0x") || !folded.contains(&want) {
+            failures.push(format!("{tag} text lacks the overflow or {want:?}:\n{}", folded.lines().take(40).collect::<Vec<_>>().join("\n")));
+        }
+        let all = text(&["--no-fold"]);
+        if all.lines().filter(|l| l.contains(" in crashy_recurse ")).count() != depth || all.contains("[Previous") {
+            failures.push(format!("{tag} --no-fold does not show all {depth} frames"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -20,8 +20,13 @@ use crate::image::ElfImage;
 use crate::locate::{DebugSearch, SearchLog};
 use crate::module::Module;
 
-/// Most frames unwound per thread.
-pub const MAX_NATIVE_FRAMES: usize = 1024;
+/// Most frames unwound per thread where the target does not list the stack's mapping
+/// (elsewhere the mapping bounds the walk first: each frame takes at least 8 bytes).
+pub const MAX_NATIVE_FRAMES: usize = 1 << 20;
+
+/// Most kernel signal frames one walk steps through (a handler that faults again
+/// nests them; each may switch stacks).
+pub const MAX_SIGNAL_FRAMES: usize = 16;
 
 /// How a frame's caller was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,38 +241,55 @@ impl Native {
     }
 
     /// Unwind a thread from its registers, newest frame first, and why it stopped.
-    pub fn unwind(&self, mem: &dyn Memory, regs: &Registers) -> (Vec<RawFrame>, Option<String>) {
+    ///
+    /// The walk is bounded by the thread's stack, not by a frame count: each caller's
+    /// stack pointer must be above its callee's and inside the mapping the walk is on
+    /// (a C stack overflow has tens of thousands of frames, all shown). Only the
+    /// kernel's signal frame may move to another stack (a handler runs on its
+    /// `sigaltstack`), and at most [`MAX_SIGNAL_FRAMES`] times.
+    pub fn unwind(&self, target: &dyn Target, regs: &Registers) -> (Vec<RawFrame>, Option<String>) {
+        let mem: &dyn Memory = target;
         let mut cache = CacheX86_64::<_>::new();
         let mut frames = Vec::new();
         let mut r = UnwindRegsX86_64::new(regs.rip, regs.rsp, regs.rbp);
         let mut address = FrameAddress::from_instruction_pointer(regs.rip);
         let mut trust = Trust::Context;
         let mut read = |a: u64| mem.read_u64(RemoteAddr(a)).map_err(|_| ());
-        let mut seen: HashMap<(u64, u64), ()> = HashMap::new();
+        // The stack the walk is on, and the lowest stack pointer a caller may have.
+        let mut stack = target.region(regs.rsp);
+        let mut floor = regs.rsp;
+        let mut signal_frames = 0usize;
         loop {
             if frames.len() >= MAX_NATIVE_FRAMES {
                 return (frames, Some(format!("more than {MAX_NATIVE_FRAMES} frames")));
             }
             let pc = address.address();
             let sp = r.sp();
-            if seen.insert((pc, sp), ()).is_some() {
-                return (frames, Some(format!("unwinding loops at {pc:#x}")));
+            if sp < floor || stack.as_ref().is_some_and(|s| !s.contains(&sp)) {
+                let why = if sp < floor { "went down the stack" } else { "left the thread's stack mapping" };
+                return (frames, Some(format!("unwinding stopped at {pc:#x}: the stack pointer {sp:#x} {why}")));
             }
+            floor = sp;
             let is_return = matches!(address, FrameAddress::ReturnAddress(_));
             // The kernel's signal trampoline (__restore_rt: mov $15,%rax; syscall): the
             // interrupted registers are in the ucontext on the stack.
             if is_sigreturn(mem, pc) {
                 frames.push(RawFrame { pc, is_return, trust, signal_frame: true, sp });
-                let gregs = sp.wrapping_add(40);
-                let g = |i: u64| mem.read_u64(RemoteAddr(gregs.wrapping_add(i * 8)));
-                match (g(16), g(15), g(10)) {
-                    (Ok(rip), Ok(rsp), Ok(rbp)) => {
-                        r = UnwindRegsX86_64::new(rip, rsp, rbp);
-                        address = FrameAddress::from_instruction_pointer(rip);
+                signal_frames += 1;
+                if signal_frames > MAX_SIGNAL_FRAMES {
+                    return (frames, Some(format!("more than {MAX_SIGNAL_FRAMES} signal frames")));
+                }
+                match read_ucontext(mem, sp) {
+                    Some(u) => {
+                        r = UnwindRegsX86_64::new(u.rip, u.rsp, u.rbp);
+                        address = FrameAddress::from_instruction_pointer(u.rip);
                         trust = Trust::Signal;
+                        // The interrupted code ran on its own stack.
+                        stack = target.region(u.rsp);
+                        floor = u.rsp;
                         continue;
                     }
-                    _ => return (frames, Some(format!("signal frame at {sp:#x} unreadable"))),
+                    None => return (frames, Some(format!("signal frame at {sp:#x} unreadable"))),
                 }
             }
             frames.push(RawFrame { pc, is_return, trust, signal_frame: false, sp });
@@ -279,6 +301,11 @@ impl Native {
                         None => return (frames, Some(format!("bad return address {ra:#x}"))),
                     };
                     trust = if covered { Trust::Cfi } else { Trust::FramePointer };
+                    // A return address is pushed below the caller's stack pointer: the
+                    // caller's must be above this frame's.
+                    if r.sp() <= sp {
+                        return (frames, Some(format!("unwinding stopped at {pc:#x}: the caller's stack pointer {:#x} is not above {sp:#x}", r.sp())));
+                    }
                 }
                 Ok(_) => return (frames, None),
                 Err(e) => return (frames, Some(format!("unwinding stopped at {pc:#x}: {e}"))),
@@ -336,6 +363,79 @@ impl Native {
         }
         out
     }
+}
+
+/// What the kernel saved in a signal frame (`struct rt_sigframe` after its return
+/// address: the `ucontext`, then the `siginfo`, which it fills only for a handler
+/// installed with `SA_SIGINFO`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignalFrame {
+    /// Interrupted registers.
+    pub rip: u64,
+    /// Interrupted stack pointer.
+    pub rsp: u64,
+    /// Interrupted frame pointer.
+    pub rbp: u64,
+    /// `(si_signo, si_code, si_addr)`, when the kernel filled the `siginfo`.
+    pub siginfo: Option<(i32, i32, u64)>,
+    /// The CPU's trap number (14: page fault), its error code and `cr2` (the address
+    /// of a page fault), from the `sigcontext`.
+    pub trap: (u64, u64, u64),
+}
+
+impl SignalFrame {
+    /// The fault that raised signal `signo`, as `(signo, si_code, address)`: the
+    /// `siginfo` when there is one, else a page fault's record (`SEGV_ACCERR` when the
+    /// page was present, `SEGV_MAPERR` when not; `BUS_ADRERR` for SIGBUS).
+    pub fn fault(&self, signo: i32) -> Option<(i32, i32, u64)> {
+        if let Some(info) = self.siginfo.filter(|i| i.0 == signo) {
+            return Some(info);
+        }
+        let (trapno, err, cr2) = self.trap;
+        match (signo, trapno) {
+            (11, 14) => Some((11, if err & 1 == 1 { 2 } else { 1 }, cr2)),
+            (7, 14) => Some((7, 2, cr2)),
+            _ => None,
+        }
+    }
+}
+
+/// Read the signal frame whose `ucontext` starts at `uc` (the stack pointer at
+/// `__restore_rt`): `uc_mcontext` at +40 (glibc's `gregs` order: rbp, rsp, rip are 10,
+/// 15, 16; err, trapno, cr2 are 19, 20, 22), the kernel's 304-byte `ucontext`, then
+/// the `siginfo`.
+pub fn read_ucontext(mem: &dyn Memory, uc: u64) -> Option<SignalFrame> {
+    let greg = |i: u64| mem.read_u64(RemoteAddr(uc.checked_add(40 + i * 8)?)).ok();
+    let info = mem.read_array::<24>(RemoteAddr(uc.checked_add(304)?)).ok();
+    let siginfo = info.and_then(|info| {
+        let i32_at = |o: usize| info.get(o..o + 4).and_then(|b| b.try_into().ok()).map(i32::from_le_bytes);
+        let addr = info.get(16..24).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes)?;
+        Some((i32_at(0)?, i32_at(8)?, addr)).filter(|i| i.0 != 0)
+    });
+    Some(SignalFrame {
+        rbp: greg(10)?,
+        rsp: greg(15)?,
+        rip: greg(16)?,
+        siginfo,
+        trap: (greg(20).unwrap_or(0), greg(19).unwrap_or(0), greg(22).unwrap_or(0)),
+    })
+}
+
+/// The innermost signal frame on a stack, found without unwinding: scan up from `sp`
+/// (at most `len` bytes) for a return address into the kernel's signal trampoline
+/// (`__restore_rt`), which only the kernel pushes. `code` says which words may point
+/// to code (the target's file mappings), so most words cost no read.
+pub fn find_signal_frame(mem: &dyn Memory, sp: u64, len: u64, code: &dyn Fn(u64) -> bool) -> Option<SignalFrame> {
+    let words = mem.read_vec(RemoteAddr(sp), len, len).ok()?;
+    let mut at = sp;
+    for w in words.chunks_exact(8) {
+        let v = u64::from_le_bytes(w.try_into().ok()?);
+        if code(v) && is_sigreturn(mem, v) {
+            return read_ucontext(mem, at.checked_add(8)?);
+        }
+        at = at.checked_add(8)?;
+    }
+    None
 }
 
 fn is_sigreturn(mem: &dyn Memory, pc: u64) -> bool {

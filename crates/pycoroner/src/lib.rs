@@ -327,7 +327,10 @@ fn analyze_within_budget(
 
     let signal = sig.map(|s| {
         let (name, description) = pycoroner_report::signal_names(s.signo);
+        let (caught, stack_overflow) = crashed.map(|c| fault_of(target, &s, &c.regs)).unwrap_or_default();
         Signal {
+            caught,
+            stack_overflow,
             number: s.signo,
             name,
             description,
@@ -438,6 +441,45 @@ struct Unwound {
     raw: Vec<pycoroner_debuginfo::native::RawFrame>,
     stop: Option<String>,
     python: Vec<PyFrame>,
+}
+
+/// Bytes of a signal handler's stack searched for the kernel's signal frame.
+const SIGNAL_FRAME_SEARCH: u64 = 64 << 10;
+
+/// The fault behind a fatal signal: the core's own `siginfo` for a fault the kernel
+/// raised, or, when a handler caught the fault and raised the signal again
+/// (faulthandler), the `siginfo` in the kernel's signal frame on the handler's stack.
+/// And whether it was a C stack overflow: a SIGSEGV whose address lies below the
+/// mapping of the stack the thread ran on, within 64 KiB of its stack pointer.
+fn fault_of(target: &dyn Target, s: &pycoroner_target::SignalInfo, regs: &pycoroner_target::Registers) -> (Option<pycoroner_report::CaughtFault>, Option<pycoroner_report::StackOverflow>) {
+    const FAULTS: [i32; 4] = [4, 7, 8, 11];
+    let (fault, sp, caught) = match s.addr {
+        Some(a) if s.code > 0 => ((s.signo, s.code, a), regs.rsp, None),
+        _ if FAULTS.contains(&s.signo) && s.code <= 0 && regs.rsp != 0 => {
+            let mut code: Vec<std::ops::Range<u64>> = target.mappings().iter().map(|m| m.start..m.end).collect();
+            code.sort_by_key(|r| r.start);
+            let in_code = |v: u64| {
+                let i = code.partition_point(|r| r.start <= v);
+                i.checked_sub(1).and_then(|i| code.get(i)).is_some_and(|r| v < r.end)
+            };
+            let len = target.region(regs.rsp).map_or(SIGNAL_FRAME_SEARCH, |r| r.end.saturating_sub(regs.rsp).min(SIGNAL_FRAME_SEARCH));
+            let Some(f) = pycoroner_debuginfo::native::find_signal_frame(target, regs.rsp, len, &in_code) else { return (None, None) };
+            let Some((signo, code, address)) = f.fault(s.signo).filter(|f| f.1 > 0) else { return (None, None) };
+            let (name, _) = pycoroner_report::signal_names(signo);
+            let caught = pycoroner_report::CaughtFault { number: signo, name, code, address };
+            ((signo, code, address), f.rsp, Some(caught))
+        }
+        _ => return (None, None),
+    };
+    let (signo, code, addr) = fault;
+    // The stack pointer itself may already be past the stack's end: then the stack is
+    // the mapping from the next page up.
+    let stack = target.region(sp).or_else(|| target.region((sp | 0xfff).checked_add(1)?));
+    let near = addr < sp.saturating_add(4096) && addr >= sp.saturating_sub(SIGNAL_FRAME_SEARCH);
+    let below_stack = stack.as_ref().is_none_or(|r| addr < r.start);
+    let overflow = (signo == 11 && matches!(code, 1 | 2) && near && below_stack)
+        .then(|| pycoroner_report::StackOverflow { stack_pointer: sp, stack_start: stack.map(|r| r.start) });
+    (caught, overflow)
 }
 
 /// Unwind every thread from its registers (all target reads happen here).

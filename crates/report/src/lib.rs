@@ -79,6 +79,38 @@ pub struct Signal {
     /// For SIGSYS from seccomp: the system call number that was refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub syscall: Option<i32>,
+    /// The fault a signal handler caught first, when the process then died of the
+    /// signal the handler raised again (faulthandler does this): read from the kernel's
+    /// signal frame on the handler's stack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caught: Option<CaughtFault>,
+    /// The fault was a C stack overflow: its address lies below the stack mapping of
+    /// the thread, next to its stack pointer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack_overflow: Option<StackOverflow>,
+}
+
+/// A fault a signal handler caught (from the kernel's `siginfo` in the signal frame).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaughtFault {
+    /// Signal number.
+    pub number: i32,
+    /// `SIGSEGV`.
+    pub name: String,
+    /// `si_code`.
+    pub code: i32,
+    /// `si_addr`.
+    pub address: u64,
+}
+
+/// Where a C stack overflowed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackOverflow {
+    /// The faulting thread's stack pointer when it faulted.
+    pub stack_pointer: u64,
+    /// The lowest address of the stack mapping it ran off, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack_start: Option<u64>,
 }
 
 /// The interpreter's identity and where its layouts came from.

@@ -499,7 +499,12 @@ impl ElfCore {
         }
     }
 
-    /// Bytes of the core file (after decompression) for a segment range.
+    /// The range of the segment (one mapping of the process) holding `addr`.
+    pub fn segment_range(&self, addr: u64) -> Option<std::ops::Range<u64>> {
+        self.segment_for(addr).map(|s| s.vaddr..s.vaddr.saturating_add(s.memsz))
+    }
+
+    /// The segment (one mapping of the process) holding `addr`.
     fn segment_for(&self, addr: u64) -> Option<&Segment> {
         let idx = self.segments.partition_point(|s| s.vaddr <= addr);
         let s = self.segments.get(idx.checked_sub(1)?)?;

@@ -67,6 +67,13 @@ pub trait Target: Memory + Sync {
     fn kind(&self) -> &'static str {
         "core"
     }
+    /// The memory mapping holding `addr`, as `start..end`, when the target lists its
+    /// mappings (a core's segments, a process's maps): a thread's stack mapping bounds
+    /// its unwinding.
+    fn region(&self, addr: u64) -> Option<std::ops::Range<u64>> {
+        let _ = addr;
+        None
+    }
 }
 
 impl<T: Target> Target for Budgeted<T> {
@@ -100,6 +107,9 @@ impl<T: Target> Target for Budgeted<T> {
     fn kind(&self) -> &'static str {
         self.inner().kind()
     }
+    fn region(&self, addr: u64) -> Option<std::ops::Range<u64>> {
+        self.inner().region(addr)
+    }
 }
 
 impl<T: Target + ?Sized> Target for &T {
@@ -132,6 +142,9 @@ impl<T: Target + ?Sized> Target for &T {
     }
     fn kind(&self) -> &'static str {
         (**self).kind()
+    }
+    fn region(&self, addr: u64) -> Option<std::ops::Range<u64>> {
+        (**self).region(addr)
     }
 }
 
@@ -167,5 +180,8 @@ impl Target for ElfCore {
     }
     fn describe(&self) -> String {
         format!("core file {}", self.path().display())
+    }
+    fn region(&self, addr: u64) -> Option<std::ops::Range<u64>> {
+        self.segment_range(addr)
     }
 }

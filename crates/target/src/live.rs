@@ -57,6 +57,8 @@ pub struct LiveProcess {
     cache: Option<PageCache>,
     threads: Vec<ThreadInfo>,
     mappings: Vec<FileMapping>,
+    /// Every mapping's range (`/proc/PID/maps`), sorted.
+    regions: Vec<std::ops::Range<u64>>,
     exe: Option<String>,
     /// Taken (the process detached) by [`LiveProcess::resume`], which needs only `&self`
     /// so that an analysis borrowing the process can resume it as soon as it is done
@@ -140,6 +142,19 @@ pub fn parse_maps(text: &str) -> Vec<FileMapping> {
         let path = path.strip_suffix(" (deleted)").unwrap_or(path);
         out.push(FileMapping { start, end, file_offset, path: path.to_string() });
     }
+    out
+}
+
+/// Every mapping's address range in `/proc/PID/maps`, sorted.
+pub fn parse_map_ranges(text: &str) -> Vec<std::ops::Range<u64>> {
+    let mut out: Vec<std::ops::Range<u64>> = text
+        .lines()
+        .filter_map(|l| {
+            let (start, end) = l.split(' ').next()?.split_once('-')?;
+            Some(u64::from_str_radix(start, 16).ok()?..u64::from_str_radix(end, 16).ok()?)
+        })
+        .collect();
+    out.sort_by_key(|r| r.start);
     out
 }
 
@@ -352,6 +367,7 @@ impl LiveProcess {
             cache,
             threads,
             mappings: parse_maps(&maps),
+            regions: parse_map_ranges(&maps),
             exe,
             stopped: std::sync::atomic::AtomicBool::new(guard.is_some()),
             guard: std::sync::Mutex::new(guard),
@@ -448,6 +464,10 @@ impl crate::Target for LiveProcess {
     }
     fn mappings(&self) -> Vec<FileMapping> {
         self.mappings.clone()
+    }
+    fn region(&self, addr: u64) -> Option<std::ops::Range<u64>> {
+        let i = self.regions.partition_point(|r| r.start <= addr);
+        self.regions.get(i.checked_sub(1)?).filter(|r| addr < r.end).cloned()
     }
     fn open_file(&self, path: &str) -> Result<crate::OpenedFile, crate::FileError> {
         // The process's own view of the file system (containers, chroots), with its

@@ -378,16 +378,25 @@ pub fn run(cmd: &mut Command) -> (Option<i32>, String, String) {
 /// tail-call frames gdb synthesizes from DWARF call-site information are not (they are
 /// not on the stack), `??` stands for an unknown function.
 pub fn gdb_stacks(exe: &Path, core: &Path, debug_dirs: &[PathBuf]) -> Result<std::collections::HashMap<u32, Vec<String>>, String> {
-    gdb_stacks_of(&[exe.as_os_str(), core.as_os_str()], debug_dirs)
+    gdb_stacks_of(&[exe.as_os_str(), core.as_os_str()], debug_dirs, GDB_FRAMES)
 }
+
+/// [`gdb_stacks`] with up to `limit` frames per thread (a C stack overflow has
+/// thousands).
+pub fn gdb_stacks_deep(exe: &Path, core: &Path, debug_dirs: &[PathBuf], limit: usize) -> Result<std::collections::HashMap<u32, Vec<String>>, String> {
+    gdb_stacks_of(&[exe.as_os_str(), core.as_os_str()], debug_dirs, limit)
+}
+
+/// Frames per thread [`gdb_stacks`] reads.
+const GDB_FRAMES: usize = 1000;
 
 /// [`gdb_stacks`] of a live process (`gdb -p PID`).
 pub fn gdb_stacks_live(pid: u32, debug_dirs: &[PathBuf]) -> Result<std::collections::HashMap<u32, Vec<String>>, String> {
     let pid = pid.to_string();
-    gdb_stacks_of(&["-p".as_ref(), pid.as_ref()], debug_dirs)
+    gdb_stacks_of(&["-p".as_ref(), pid.as_ref()], debug_dirs, GDB_FRAMES)
 }
 
-fn gdb_stacks_of(target: &[&std::ffi::OsStr], debug_dirs: &[PathBuf]) -> Result<std::collections::HashMap<u32, Vec<String>>, String> {
+fn gdb_stacks_of(target: &[&std::ffi::OsStr], debug_dirs: &[PathBuf], limit: usize) -> Result<std::collections::HashMap<u32, Vec<String>>, String> {
     const SCRIPT: &str = r#"
 import gdb
 for inf in gdb.inferiors():
@@ -396,7 +405,7 @@ for inf in gdb.inferiors():
         names = []
         f = gdb.newest_frame()
         n = 0
-        while f is not None and n < 1000:
+        while f is not None and n < LIMIT:
             t = f.type()
             if t == gdb.SIGTRAMP_FRAME:
                 names.append("<signal handler called>")
@@ -408,7 +417,7 @@ for inf in gdb.inferiors():
 "#;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let script = dir.path().join("stacks.py");
-    std::fs::write(&script, SCRIPT).map_err(|e| e.to_string())?;
+    std::fs::write(&script, SCRIPT.replace("LIMIT", &limit.to_string())).map_err(|e| e.to_string())?;
     let mut dirs = vec![PathBuf::from("/usr/lib/debug")];
     dirs.extend(debug_dirs.iter().cloned());
     let dirs: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();

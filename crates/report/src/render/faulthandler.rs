@@ -10,8 +10,38 @@ use std::fmt::Write;
 use crate::escape::text as e;
 use crate::{Frame, Report, Thread};
 
-/// The text report.
+/// How the text is laid out beyond faulthandler's own lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextOptions {
+    /// Fold long runs of repeated frames (`[Previous 3 frames repeated 4966 more
+    /// times]`) in threads with more frames than faulthandler shows.
+    pub fold: bool,
+}
+
+impl Default for TextOptions {
+    fn default() -> Self {
+        TextOptions { fold: true }
+    }
+}
+
+/// faulthandler's `MAX_FRAME_DEPTH`: a thread with at most this many frames is shown
+/// as faulthandler shows it, unfolded.
+pub const FAULTHANDLER_MAX_FRAMES: usize = 100;
+
+/// The longest repeated run of frames folding looks for (a recursion through that many
+/// functions).
+const MAX_FOLD_PERIOD: usize = 32;
+
+/// Copies of a repeated run shown before the fold line, as CPython's traceback does.
+const FOLD_SHOWN: usize = 3;
+
+/// The text report, with repeats folded.
 pub fn render(report: &Report) -> String {
+    render_with(report, TextOptions::default())
+}
+
+/// The text report.
+pub fn render_with(report: &Report, options: TextOptions) -> String {
     let mut out = String::new();
     // Mixed stacks were asked for when a Python thread has native frames (a thread with
     // no Python state may have them alone: the one that crashed in C).
@@ -42,7 +72,7 @@ pub fn render(report: &Report) -> String {
             out.push('\n');
         }
         first = false;
-        thread(&mut out, t, native);
+        thread(&mut out, t, native, options);
     }
     if report.threads.iter().all(|t| t.interpreter_id.is_none()) {
         out.push_str("<no Python thread>\n");
@@ -118,6 +148,15 @@ fn header(out: &mut String, report: &Report) {
                 let _ = write!(line, ", in LWP {lwp}");
             }
             let _ = writeln!(out, "{line}");
+            if let Some(c) = &sig.caught {
+                let what = crate::signal_code(c.number, c.code).map_or_else(|| format!("code {}", c.code), |(n, m)| format!("{m} ({n})"));
+                let _ = writeln!(out, "Caught first by a signal handler, which raised it again: {} ({}), {what} at address 0x{:x}", c.name, c.number, c.address);
+            }
+            if let Some(o) = &sig.stack_overflow {
+                let at = sig.caught.as_ref().map(|c| c.address).or(sig.address).unwrap_or(0);
+                let end = o.stack_start.map(|s| format!(" (its lowest address is 0x{s:x})")).unwrap_or_default();
+                let _ = writeln!(out, "C stack overflow: the fault address 0x{at:x} is past the end of the thread's stack{end}, next to its stack pointer 0x{:x}", o.stack_pointer);
+            }
         }
         None if t.kind == "core" => out.push_str("No fatal signal: a snapshot of a running process (gcore)\n"),
         None => match t.paused_ms {
@@ -130,7 +169,69 @@ fn header(out: &mut String, report: &Report) {
     out.push('\n');
 }
 
-fn thread(out: &mut String, t: &Thread, native: bool) {
+/// Two frames a reader takes for the same line of a repeat: the same code at the same
+/// place (a Python frame's object address and locals differ in every recursion).
+fn same_place(a: &Frame, b: &Frame) -> bool {
+    match (a, b) {
+        (Frame::Python(a), Frame::Python(b)) => (&a.file, a.line, &a.function) == (&b.file, b.line, &b.function),
+        (Frame::Native(a), Frame::Native(b)) => (a.pc, &a.function, a.inlined) == (b.pc, &b.function, b.inlined),
+        _ => false,
+    }
+}
+
+/// A run starting at `at` of more than [`FOLD_SHOWN`] copies of the same `period`
+/// frames: `(period, copies)` for the period that covers the most frames (the
+/// shortest among equals). Work is bounded by `MAX_FOLD_PERIOD` per frame walked.
+fn repeat_at(frames: &[Frame], at: usize) -> Option<(usize, usize)> {
+    let mut best: Option<(usize, usize)> = None;
+    for period in 1..=MAX_FOLD_PERIOD {
+        let mut n = 0usize;
+        while frames.get(at + n + period).zip(frames.get(at + n)).is_some_and(|(x, y)| same_place(x, y)) {
+            n += 1;
+        }
+        // `n` frames after the first period repeat it: whole copies only.
+        let copies = 1 + n / period;
+        if copies > FOLD_SHOWN && best.is_none_or(|(p, c)| copies * period > p * c) {
+            best = Some((period, copies));
+        }
+    }
+    best
+}
+
+fn frame(out: &mut String, f: &Frame, native_no: &mut usize) {
+    match f {
+        Frame::Python(p) => {
+            let line = p.line.map_or_else(|| "???".to_string(), |l| l.to_string());
+            let _ = writeln!(
+                out,
+                "  File \"{}\", line {} in {}",
+                e(p.file.as_deref().unwrap_or("???")),
+                line,
+                e(p.function.as_deref().unwrap_or("???"))
+            );
+            for v in p.locals.iter().flatten() {
+                let _ = writeln!(out, "    {} = {}", e(&v.name), e(&v.repr));
+            }
+        }
+        Frame::Native(n) => {
+            let func = e(n.function.as_deref().unwrap_or("??"));
+            let at = match (&n.file, n.line) {
+                (Some(f), Some(l)) => format!(" at {}:{l}", e(f)),
+                _ => format!(" from {}", e(n.module.as_deref().unwrap_or("??"))),
+            };
+            // A frame found by frame pointer (no CFI) is less certain: say so.
+            let fp = if n.unwind.as_deref() == Some("frame-pointer") { " [frame pointer]" } else { "" };
+            if n.inlined {
+                let _ = writeln!(out, "  #{:<2} {func} (inlined){at}{fp}", *native_no);
+            } else {
+                let _ = writeln!(out, "  #{:<2} 0x{:016x} in {func}{at}{fp}", *native_no, n.pc);
+            }
+            *native_no += 1;
+        }
+    }
+}
+
+fn thread(out: &mut String, t: &Thread, native: bool, options: TextOptions) {
     let label = if t.current { "Current thread" } else { "Thread" };
     // Named like 3.14's faulthandler: `Thread 0x... [name] (most recent call first):`.
     let name = t.name.as_deref().map(|n| format!(" [{}]", e(n))).unwrap_or_default();
@@ -162,37 +263,25 @@ fn thread(out: &mut String, t: &Thread, native: bool) {
         out.push_str("  <no Python frame>\n");
     }
     let mut native_no = 0usize;
-    for f in &t.frames {
-        match f {
-            Frame::Python(p) => {
-                let line = p.line.map_or_else(|| "???".to_string(), |l| l.to_string());
-                let _ = writeln!(
-                    out,
-                    "  File \"{}\", line {} in {}",
-                    e(p.file.as_deref().unwrap_or("???")),
-                    line,
-                    e(p.function.as_deref().unwrap_or("???"))
-                );
-                for v in p.locals.iter().flatten() {
-                    let _ = writeln!(out, "    {} = {}", e(&v.name), e(&v.repr));
+    let fold = options.fold && t.frames.len() > FAULTHANDLER_MAX_FRAMES;
+    let mut i = 0usize;
+    while let Some(f) = t.frames.get(i) {
+        if fold {
+            if let Some((period, copies)) = repeat_at(&t.frames, i) {
+                let shown = period * FOLD_SHOWN;
+                for f in t.frames.iter().skip(i).take(shown) {
+                    frame(out, f, &mut native_no);
                 }
-            }
-            Frame::Native(n) => {
-                let func = e(n.function.as_deref().unwrap_or("??"));
-                let at = match (&n.file, n.line) {
-                    (Some(f), Some(l)) => format!(" at {}:{l}", e(f)),
-                    _ => format!(" from {}", e(n.module.as_deref().unwrap_or("??"))),
-                };
-                // A frame found by frame pointer (no CFI) is less certain: say so.
-                let fp = if n.unwind.as_deref() == Some("frame-pointer") { " [frame pointer]" } else { "" };
-                if n.inlined {
-                    let _ = writeln!(out, "  #{native_no:<2} {func} (inlined){at}{fp}");
-                } else {
-                    let _ = writeln!(out, "  #{native_no:<2} 0x{:016x} in {func}{at}{fp}", n.pc);
-                }
-                native_no += 1;
+                let skipped = t.frames.iter().skip(i + shown).take(period * (copies - FOLD_SHOWN));
+                native_no += skipped.filter(|f| matches!(f, Frame::Native(_))).count();
+                let what = if period == 1 { "frame".to_string() } else { format!("{period} frames") };
+                let _ = writeln!(out, "  [Previous {what} repeated {} more times]", copies - FOLD_SHOWN);
+                i += period * copies;
+                continue;
             }
         }
+        frame(out, f, &mut native_no);
+        i += 1;
     }
     if let Some(why) = &t.truncated {
         let _ = writeln!(out, "  <{}>", e(why));
@@ -232,6 +321,8 @@ pub(crate) mod tests {
                     sender_pid: None,
                     thread: Some(4242),
                     syscall: None,
+                    caught: None,
+                    stack_overflow: None,
                 }),
                 paused_ms: None,
             },
@@ -387,6 +478,54 @@ pub(crate) mod tests {
         assert!(text.contains("File \"/srv/a.py\\x0a  File \"forged.py\", line 1 in x\", line 12 in f\\u202e\n"), "{text}");
         assert!(text.contains("    s\\x0d = '\\x1b[2J'\n"), "{text}");
         assert!(text.contains("  - file /tmp/\\x1b[31mred\n"), "{text}");
+    }
+
+    fn native(pc: u64, f: &str) -> Frame {
+        Frame::Native(NativeFrame { pc, function: Some(f.into()), module: Some("m.so".into()), file: None, line: None, inlined: false, unwind: None })
+    }
+
+    /// A C stack overflow: thousands of copies of a 3-function cycle fold like CPython's
+    /// traceback folds (three shown, then a count), gdb's frame numbers carry on after
+    /// the fold, and `--no-fold` shows every frame.
+    #[test]
+    fn long_repeats_fold_and_keep_gdb_numbering() {
+        let mut r = sample();
+        let mut frames = vec![native(0x10, "crash")];
+        for _ in 0..5000 {
+            frames.extend([native(0x20, "a"), native(0x30, "b"), native(0x40, "c")]);
+        }
+        frames.push(native(0x50, "main"));
+        r.threads[1].frames = frames;
+        let text = super::render(&r);
+        let cur = text.split("Current thread").nth(1).expect("current");
+        let lines: Vec<&str> = cur.lines().skip(1).take_while(|l| !l.is_empty()).collect();
+        assert_eq!(lines.len(), 1 + 9 + 1 + 1, "{cur}");
+        assert!(lines[1].starts_with("  #1  0x0000000000000020 in a"), "{cur}");
+        assert_eq!(lines[10], "  [Previous 3 frames repeated 4997 more times]");
+        assert!(lines[11].starts_with("  #15001 0x0000000000000050 in main"), "{cur}");
+        let all = super::render_with(&r, super::TextOptions { fold: false });
+        assert_eq!(all.split("Current thread").nth(1).expect("current").lines().filter(|l| l.starts_with("  #")).count(), 15002);
+        // A single repeated frame says "frame"; a thread within faulthandler's 100
+        // frames is never folded (its lines stay faulthandler's).
+        r.threads[1].frames = (0..200).map(|_| native(0x20, "a")).collect();
+        assert!(super::render(&r).contains("  [Previous frame repeated 197 more times]
+"));
+        r.threads[1].frames = (0..100).map(|_| native(0x20, "a")).collect();
+        assert!(!super::render(&r).contains("[Previous"));
+    }
+
+    #[test]
+    fn a_caught_fault_and_a_stack_overflow_are_named() {
+        let mut r = sample();
+        let sig = r.target.signal.as_mut().expect("signal");
+        (sig.code, sig.address, sig.sender_pid) = (-6, None, Some(4242));
+        sig.caught = Some(CaughtFault { number: 11, name: "SIGSEGV".into(), code: 1, address: 0x7ffc_0000_0ff8 });
+        sig.stack_overflow = Some(StackOverflow { stack_pointer: 0x7ffc_0000_1000, stack_start: Some(0x7ffc_0000_1000) });
+        let text = super::render(&r);
+        assert!(text.contains(
+            "Caught first by a signal handler, which raised it again: SIGSEGV (11), address not mapped to object (SEGV_MAPERR) at address 0x7ffc00000ff8\n\
+             C stack overflow: the fault address 0x7ffc00000ff8 is past the end of the thread's stack (its lowest address is 0x7ffc00001000), next to its stack pointer 0x7ffc00001000\n"
+        ), "{text}");
     }
 
     #[test]
