@@ -82,6 +82,14 @@ fn check_sidecar(v: &serde_json::Value, side: &str, tag: &str, failures: &mut Ve
                 failures.push(format!("{tag} thread {ident:#x} named {got:?}, threading says {want:?}"));
             }
         }
+        if let ["gc_collecting", "1"] = parts[..] {
+            // Every interpreter 3.7+ has the field (3.6 keeps it in a static variable).
+            let got = &v["interpreters"][0]["gc_collecting"];
+            let old = v["python"]["version"].as_str().is_some_and(|v| v.starts_with("3.6."));
+            if *got != true && !(old && got.is_null()) {
+                failures.push(format!("{tag} gc_collecting is {got}, the collector was running"));
+            }
+        }
         if let ["depth", "current", n] = parts[..] {
             let want: usize = n.parse().unwrap_or(0);
             let got = v["threads"]
@@ -117,6 +125,8 @@ scenarios!(
     except_block,
     finally_block,
     unicode_names,
+    exception_chain,
+    gc_finalizer,
 );
 
 /// faulthandler shows one interpreter (the main one up to 3.11, the crashing one from

@@ -143,6 +143,57 @@ fn exception_in_flight_in_finally_block() {
     check_exception("finally_block", "KeyError", "'missing'");
 }
 
+/// The handled exception's whole chain, as `traceback` prints it in the same process:
+/// in the JSON (newest first, with how each led to the next) and in the text (oldest
+/// first, with CPython's sentences).
+#[test]
+fn exception_chain_as_traceback_prints_it() {
+    let script = scenario("exception_chain");
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    for py in &all_interpreters() {
+        let (c, v) = match crash_and_analyze(py, &script, cache.path(), &["--locals"]) {
+            Ok(x) => x,
+            Err(e) => {
+                failures.push(e);
+                continue;
+            }
+        };
+        let tag = format!("[{}]", py.id());
+        // traceback's lines, oldest first: `Type: message` and the relations between.
+        let side = c.sidecar.clone().unwrap_or_default();
+        let want: Vec<String> = side
+            .lines()
+            .filter_map(|l| l.strip_prefix("exception ").map(str::to_string).or_else(|| l.strip_prefix("relation ").map(|r| format!("<{r}>"))))
+            .collect();
+        let current = v["threads"].as_array().and_then(|ts| ts.iter().find(|t| t["current"] == true).cloned()).unwrap_or_default();
+        let Some(exc) = current["exceptions"].as_array().and_then(|es| es.iter().find(|e| e["type"] == "RuntimeError").cloned()) else {
+            failures.push(format!("{tag} no RuntimeError: {}", current["exceptions"]));
+            continue;
+        };
+        let line = |e: &Value| match e["message"].as_str() {
+            Some("") | None => e["type"].as_str().unwrap_or("?").to_string(),
+            Some(m) => format!("{}: {m}", e["type"].as_str().unwrap_or("?")),
+        };
+        let mut got = Vec::new();
+        for c in exc["chain"].as_array().into_iter().flatten().rev() {
+            got.push(line(c));
+            got.push(format!("<{}>", c["relation"].as_str().unwrap_or("?")));
+        }
+        got.push(line(&exc));
+        if got != want {
+            failures.push(format!("{tag} chain {got:?}, traceback printed {want:?}"));
+        }
+        let (_, text, _) = pycoroner_testkit::run(common::pycoroner().arg("core").arg(&c.core).arg("--locals").arg("--cache-dir").arg(cache.path()));
+        let expected = "  KeyError: 'missing'\n  During handling of the above exception, another exception occurred:\n  ValueError: bad value\n  \
+                        The above exception was the direct cause of the following exception:\n  Handling RuntimeError: cannot load\n";
+        if !text.contains(expected) {
+            failures.push(format!("{tag} text:\n{text}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 /// `pycoroner print CORE ADDRESS` renders one object, with --depth and --length limits.
 #[test]
 fn print_object_at_address() {

@@ -343,9 +343,46 @@ fn c_stack_overflow_is_named_unwound_whole_and_folded() {
         if !folded.contains("C stack overflow: the fault address 0x") || !folded.contains(&want) {
             failures.push(format!("{tag} text lacks the overflow or {want:?}:\n{}", folded.lines().take(40).collect::<Vec<_>>().join("\n")));
         }
+        // faulthandler's list of extension modules (3.10+), the same line.
+        let theirs = c.faulthandler.lines().find(|l| l.starts_with("Extension modules: ")).map(str::to_string);
+        let ours = folded.lines().find(|l| l.starts_with("Extension modules: ")).map(str::to_string);
+        if ours != theirs || (py.minor >= 10 && theirs.as_deref() != Some("Extension modules: crashy (total: 1)")) {
+            failures.push(format!("{tag} extension modules {ours:?}, faulthandler {theirs:?}"));
+        }
         let all = text(&["--no-fold"]);
         if all.lines().filter(|l| l.contains(" in crashy_recurse ")).count() != depth || all.contains("[Previous") {
             failures.push(format!("{tag} --no-fold does not show all {depth} frames"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A thread with a Python thread state and no frame (C code took one with
+/// PyGILState_Ensure): the text is faulthandler's for every version (no line on
+/// 3.6–3.7, `<no Python frame>` unindented on 3.8–3.9, indented on 3.10+).
+#[test]
+fn a_thread_with_no_frame_is_shown_as_faulthandler_shows_it() {
+    if require_tool("cc").is_none() {
+        return;
+    }
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    for py in &pycoroner_testkit::pyenv_interpreters() {
+        let (c, _build) = match crash_with_crashy(py, "frameless_thread.py") {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("[{}] {e}", py.id()));
+                continue;
+            }
+        };
+        let (_, text, err) = pycoroner_testkit::run(common::pycoroner().arg("core").arg(&c.core).arg("--cache-dir").arg(cache.path()));
+        let (_, text) = pycoroner_testkit::split_report_header(&text);
+        let ours: String = text.lines().filter(|l| !l.starts_with("Layouts from")).map(|l| pycoroner_testkit::faulthandler_escape(l) + "\n").collect();
+        let ours = pycoroner_testkit::faulthandler_python_part(&ours);
+        let theirs = pycoroner_testkit::faulthandler_python_part(&c.faulthandler);
+        let frameless = pycoroner_testkit::parse_faulthandler(&c.faulthandler).iter().filter(|t| t.frames.is_empty()).count();
+        if ours.trim_end() != theirs.trim_end() || frameless != 1 {
+            failures.push(format!("[{}] {frameless} frameless threads; text differs:\n--- pycoroner\n{ours}--- faulthandler\n{theirs}{err}", py.id()));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

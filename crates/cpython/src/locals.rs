@@ -54,6 +54,19 @@ pub struct ThreadException {
     pub value: RemoteAddr,
 }
 
+/// How an exception follows the one before it in a chain, as a traceback says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chained {
+    /// `raise ... from earlier`: `__cause__`.
+    Cause,
+    /// Raised while `earlier` was handled: `__context__` (unless suppressed).
+    Context,
+}
+
+/// Most exceptions one chain lists (CPython's traceback has no limit but stops at a
+/// cycle; so does this walk).
+pub const MAX_CHAIN: usize = 64;
+
 /// Most variables we list per frame.
 const MAX_LOCALS: u64 = 4096;
 /// Most handled-exception stack items we follow.
@@ -190,6 +203,37 @@ impl Python<'_> {
                 out.push(ThreadException { state: "handled", value: v });
             }
             item = self.ptr(item, "exc.item_previous")?;
+        }
+        Ok(out)
+    }
+
+    /// The exceptions `exc` followed, as a traceback prints them (newest first): its
+    /// `__cause__` if set, else its `__context__` unless `__suppress_context__`; then
+    /// the same for that one, until none is left, a cycle, or [`MAX_CHAIN`].
+    pub fn exception_chain(&self, exc: RemoteAddr, none: Option<RemoteAddr>) -> Result<Vec<(Chained, RemoteAddr)>, Error> {
+        let real = |v: RemoteAddr| !v.is_null() && Some(v) != none;
+        let suppress_off = need(self.offsets, "exception.suppress_context")?;
+        let mut out = Vec::new();
+        let mut seen = vec![exc];
+        let mut cur = exc;
+        while out.len() < MAX_CHAIN {
+            let cause = self.ptr(cur, "exception.cause")?;
+            let next = if real(cause) {
+                (Chained::Cause, cause)
+            } else {
+                let context = self.ptr(cur, "exception.context")?;
+                let suppressed = self.mem.read_u8(cur.offset(suppress_off).ok_or(Error::Overflow(cur))?)? != 0;
+                if !real(context) || suppressed {
+                    break;
+                }
+                (Chained::Context, context)
+            };
+            if seen.contains(&next.1) {
+                break;
+            }
+            seen.push(next.1);
+            out.push(next);
+            cur = next.1;
         }
         Ok(out)
     }

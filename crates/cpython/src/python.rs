@@ -148,6 +148,28 @@ impl<'a> Python<'a> {
         Ok(self.mem.read_ptr(self.field(base, key)?)?)
     }
 
+    /// Whether the garbage collector was running in this interpreter (`gc.collecting`:
+    /// per interpreter from 3.9, in `_PyRuntime` 3.7–3.8). `None` where the layout has
+    /// no such field or the word is neither 0 nor 1 (not what the layout says it is).
+    pub fn gc_collecting(&self, interp: &InterpreterState) -> Option<bool> {
+        let at = match (self.offsets.interp.gc_collecting, self.offsets.runtime.gc_collecting, self.anchors.runtime) {
+            (Some(off), _, _) => interp.addr.offset(off)?,
+            (None, Some(off), Some(rt)) => rt.offset(off)?,
+            _ => return None,
+        };
+        match self.mem.read_u32(at).ok()? {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        }
+    }
+
+    /// The interpreter's `sys.modules` and `sys.__dict__`.
+    pub fn sys_dicts(&self, interp: &InterpreterState) -> (Option<RemoteAddr>, Option<RemoteAddr>) {
+        let get = |key| self.ptr(interp.addr, key).ok().filter(|a| !a.is_null());
+        (get("interp.modules"), get("interp.sysdict"))
+    }
+
     /// The head of the interpreter list.
     pub fn interpreters_head(&self) -> Result<RemoteAddr, Error> {
         match self.models.anchor {

@@ -162,6 +162,8 @@ pub const MAX_DEPTH: usize = 100;
 /// Most entries a lookup by name (a module in `sys.modules`, a global, a thread's
 /// name) reads from one dict: lookups read the whole dict, not the displayed part.
 const MAX_LOOKUP_ENTRIES: usize = 1 << 20;
+/// Most base classes followed from a type to `module`.
+const MAX_TYPE_DEPTH: usize = 64;
 /// Most reads one lookup may do (a few per entry of the dicts it searches).
 const LOOKUP_READ_BUDGET: usize = 1 << 20;
 
@@ -300,6 +302,76 @@ impl<'a> Renderer<'a> {
                 Some((id, name))
             })
             .collect()
+    }
+
+    /// The extension modules faulthandler lists after a fatal error (3.10+,
+    /// `_Py_DumpExtensionModules`): `sys.modules` keys, in dict order, whose module C
+    /// code defined with methods (`md_def->m_methods`; 3.15: `md_exec`, or a token that
+    /// is a def with methods), except those named in `sys.stdlib_module_names`. `None`
+    /// when any of it cannot be read (a partial list would give a wrong total) or there
+    /// is no `sys.stdlib_module_names` (before 3.10).
+    pub fn extension_modules(&self, sys_modules: RemoteAddr, sysdict: Option<RemoteAddr>) -> Option<Vec<String>> {
+        self.budget.set(LOOKUP_READ_BUDGET);
+        let stdlib: Vec<String> = match sysdict.and_then(|d| self.dict_lookup(d, "stdlib_module_names")) {
+            Some(names) if self.kind_of(names) == Some(Kind::FrozenSet) => {
+                let (items, more) = self.set_items_up_to(names, MAX_LOOKUP_ENTRIES).ok()?;
+                if more {
+                    return None;
+                }
+                items.into_iter().filter_map(|k| self.str_key(k)).collect()
+            }
+            // Before 3.10 there is no such set (and faulthandler no such list); without
+            // it, what the list would mean is not faulthandler's.
+            _ => return None,
+        };
+        let (pairs, more) = self.dict_items_up_to(sys_modules, MAX_LOOKUP_ENTRIES).ok()?;
+        if more {
+            return None;
+        }
+        let mut out = Vec::new();
+        for (k, v) in pairs {
+            if self.kind_of(k) != Some(Kind::Str) || !self.is_module(v)? || !self.is_extension(v)? {
+                continue;
+            }
+            let name = self.str_key(k)?;
+            if !stdlib.contains(&name) {
+                out.push(name);
+            }
+        }
+        Some(out)
+    }
+
+    fn kind_of(&self, obj: RemoteAddr) -> Option<Kind> {
+        objects::ob_type(self.mem, self.o, obj).ok().and_then(|t| self.known.kind_of_type(t))
+    }
+
+    /// `PyModule_Check`: a module, or an instance of a subclass of `module`
+    /// (`Some(false)` for anything else; `None` when the type chain is unreadable).
+    fn is_module(&self, obj: RemoteAddr) -> Option<bool> {
+        let mut ty = objects::ob_type(self.mem, self.o, obj).ok()?;
+        for _ in 0..MAX_TYPE_DEPTH {
+            if ty.is_null() {
+                return Some(false);
+            }
+            if self.known.kind_of_type(ty) == Some(Kind::Module) {
+                return Some(true);
+            }
+            ty = self.ptr(ty, "type_ext.base").ok()?;
+        }
+        Some(false)
+    }
+
+    /// `_PyModule_IsExtension`, on a module.
+    fn is_extension(&self, module: RemoteAddr) -> Option<bool> {
+        let methods = |def: RemoteAddr| -> Option<bool> { Some(!def.is_null() && !self.ptr(def, "module.def_methods").ok()?.is_null()) };
+        if self.o.module.exec.is_some() {
+            if !self.ptr(module, "module.exec").ok()?.is_null() {
+                return Some(true);
+            }
+            let is_def = self.mem.read_u8(self.at(module, "module.token_is_def").ok()?).ok()? != 0;
+            return if is_def { methods(self.ptr(module, "module.token").ok()?) } else { Some(false) };
+        }
+        methods(self.ptr(module, "module.def").ok()?)
     }
 
     /// `str()` of an object: a str's own text, else its repr.
@@ -642,8 +714,13 @@ impl<'a> Renderer<'a> {
         Ok((out, n < size))
     }
 
-    /// Keys of a set or frozenset in table order; (keys, more).
+    /// Keys of a set or frozenset in table order, as many as are displayed; (keys, more).
     fn set_items(&self, obj: RemoteAddr) -> Result<(Vec<RemoteAddr>, bool), Error> {
+        self.set_items_up_to(obj, self.limits.length)
+    }
+
+    /// Keys of a set or frozenset in table order, at most `max`; (keys, more).
+    fn set_items_up_to(&self, obj: RemoteAddr, max: usize) -> Result<(Vec<RemoteAddr>, bool), Error> {
         let mask = self.mem.read_u64(self.at(obj, "set.mask")?)?;
         let used = self.mem.read_u64(self.at(obj, "set.used")?)?;
         let table = self.ptr(obj, "set.table")?;
@@ -663,7 +740,7 @@ impl<'a> Renderer<'a> {
                 if key.is_null() || Some(key) == self.known.set_dummy {
                     continue;
                 }
-                if out.len() >= self.limits.length {
+                if out.len() >= max {
                     return Ok((out, true));
                 }
                 out.push(key);

@@ -66,6 +66,8 @@ offsets_table! {
         gil_locked,
         /// `ceval.gil.last_holder` (3.7–3.11).
         gil_last_holder,
+        /// `gc.collecting` (3.7–3.8, an `int`; per interpreter from 3.9).
+        gc_collecting,
         /// `sizeof(_PyRuntimeState)`.
         size,
     }
@@ -81,6 +83,10 @@ offsets_table! {
         ceval_gil,
         /// `sys.modules` (`modules` ≤3.11, `imports.modules` 3.12+).
         modules,
+        /// `sysdict`: the `sys` module's dict.
+        sysdict,
+        /// `gc.collecting` (3.9+, an `int`): a collection is running.
+        gc_collecting,
         /// `sizeof(PyInterpreterState)`.
         size,
     }
@@ -306,6 +312,16 @@ offsets_table! {
     module: Module {
         /// `md_dict`.
         dict,
+        /// `md_def` (≤3.14): the `PyModuleDef` of a module C code created.
+        def,
+        /// `md_exec` (3.15+): set for a multi-phase extension module.
+        exec,
+        /// `md_token` (3.15+): the `PyModuleDef` when `md_token_is_def`.
+        token,
+        /// `md_token_is_def` (3.15+, a `bool`).
+        token_is_def,
+        /// `PyModuleDef.m_methods`.
+        def_methods,
     }
     /// `PyCFunctionObject` (`builtin_function_or_method`).
     cfunction: CFunction {
@@ -328,6 +344,12 @@ offsets_table! {
     exception: Exception {
         /// `args`.
         args,
+        /// `context` (`__context__`).
+        context,
+        /// `cause` (`__cause__`).
+        cause,
+        /// `suppress_context` (`__suppress_context__`, a `char`).
+        suppress_context,
     }
     /// Code object fields for locals.
     code_vars: CodeVars {
@@ -409,7 +431,7 @@ pub struct Layout {
 }
 
 /// Current serialized format of [`Layout`]; caches with another value are ignored.
-pub const LAYOUT_FORMAT: u32 = 6;
+pub const LAYOUT_FORMAT: u32 = 7;
 
 #[cfg(test)]
 mod tests {

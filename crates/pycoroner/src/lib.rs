@@ -30,7 +30,7 @@ pub use pycoroner_target as target;
 use pycoroner_cpython::repr::{KnownObjects, Renderer};
 use pycoroner_cpython::{Anchors, InterpreterState, Models, PyFrame, Python, Stop, ThreadState};
 use pycoroner_report::{
-    ExceptionInfo, Frame, Interpreter, PythonFrame, PythonInfo, Report, Signal, TargetInfo, Thread, Variable,
+    ChainedException, ExceptionInfo, Frame, Interpreter, PythonFrame, PythonInfo, Report, Signal, TargetInfo, Thread, Variable,
 };
 use pycoroner_target::{MemoryExt, RemoteAddr, Target};
 
@@ -242,7 +242,13 @@ fn analyze_within_budget(
             warnings.push(w);
         }
         let holder_tid = holder.and_then(|h| tstates.iter().find(|t| t.addr == h)).map(|t| t.thread_id);
-        interpreters.push(Interpreter { id: interp.id, address: interp.addr.0, gil_holder: holder_tid });
+        interpreters.push(Interpreter {
+            id: interp.id,
+            address: interp.addr.0,
+            gil_holder: holder_tid,
+            gc_collecting: py.gc_collecting(interp),
+            extension_modules: None,
+        });
         for ts in &tstates {
             let mut t = thread_report(target, &py, interp, ts, holder, &threads_info, crashed.map(|c| c.tid), &mut warnings);
             if let Some(v) = &values {
@@ -253,11 +259,12 @@ fn analyze_within_budget(
         }
     }
 
-    // Thread names from each interpreter's `threading._active`.
+    // Thread names from each interpreter's `threading._active`, and its extension
+    // modules.
     let names_renderer = Renderer::new(target, &found.layout.offsets, models, &known, options.limits);
-    for interp in &interps {
-        let Some(modules) = found.layout.offsets.interp.modules.and_then(|o| interp.addr.offset(o)) else { continue };
-        let Ok(modules) = target.read_ptr(modules) else { continue };
+    for (interp, report) in interps.iter().zip(interpreters.iter_mut()) {
+        let (Some(modules), sysdict) = py.sys_dicts(interp) else { continue };
+        report.extension_modules = names_renderer.extension_modules(modules, sysdict);
         for (ident, name) in names_renderer.thread_names(modules) {
             for t in threads.iter_mut().filter(|t| t.thread_id == ident && t.interpreter_id == interp.id) {
                 t.name = Some(name.clone());
@@ -578,7 +585,25 @@ fn add_values(py: &Python<'_>, v: &Values<'_>, ts: &ThreadState, t: &mut Thread,
             for e in excs {
                 let type_name = v.renderer.type_name(e.value).ok();
                 let message = exception_message(v, e.value, type_name.as_deref());
-                t.exceptions.push(ExceptionInfo { state: e.state.into(), type_name, message, address: e.value.0 });
+                let chain = match py.exception_chain(e.value, v.none) {
+                    Ok(chain) => chain
+                        .into_iter()
+                        .map(|(how, exc)| {
+                            let type_name = v.renderer.type_name(exc).ok();
+                            let message = exception_message(v, exc, type_name.as_deref());
+                            let relation = match how {
+                                pycoroner_cpython::locals::Chained::Cause => "cause",
+                                pycoroner_cpython::locals::Chained::Context => "context",
+                            };
+                            ChainedException { relation: relation.into(), type_name, message, address: exc.0 }
+                        })
+                        .collect(),
+                    Err(err) => {
+                        warnings.push(format!("thread 0x{:016x}: the chain of exception 0x{:x} unreadable: {err}", ts.thread_id, e.value.0));
+                        Vec::new()
+                    }
+                };
+                t.exceptions.push(ExceptionInfo { state: e.state.into(), type_name, message, address: e.value.0, chain });
             }
         }
         Err(e) => warnings.push(format!("thread 0x{:016x}: exception state unreadable: {e}", ts.thread_id)),

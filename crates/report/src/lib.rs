@@ -143,6 +143,13 @@ pub struct Interpreter {
     /// The `thread_id` of the thread holding this interpreter's GIL.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gil_holder: Option<u64>,
+    /// Whether its garbage collector was running (`gc.collecting`), when readable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gc_collecting: Option<bool>,
+    /// The extension modules it had imported, as faulthandler lists them (3.10+: not
+    /// in `sys.stdlib_module_names`), in `sys.modules` order; absent when unreadable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension_modules: Option<Vec<String>>,
 }
 
 /// One thread.
@@ -233,6 +240,26 @@ pub struct ExceptionInfo {
     /// `str()` of the exception, as a traceback shows it.
     pub message: Option<String>,
     /// The exception object's address.
+    pub address: u64,
+    /// The exceptions this one followed, newest first, as a traceback prints them
+    /// (oldest first, each with its sentence): its `__cause__`, or its `__context__`
+    /// unless suppressed, then theirs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chain: Vec<ChainedException>,
+}
+
+/// An exception earlier in a chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainedException {
+    /// `cause` (`raise ... from` it) or `context` (raised while it was handled), said of
+    /// the exception after it.
+    pub relation: String,
+    /// Its type name.
+    #[serde(rename = "type")]
+    pub type_name: Option<String>,
+    /// `str()` of it, as a traceback shows it.
+    pub message: Option<String>,
+    /// Its address.
     pub address: u64,
 }
 

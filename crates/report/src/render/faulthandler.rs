@@ -35,6 +35,33 @@ const MAX_FOLD_PERIOD: usize = 32;
 /// Copies of a repeated run shown before the fold line, as CPython's traceback does.
 const FOLD_SHOWN: usize = 3;
 
+/// What faulthandler prints besides frames, by CPython minor version
+/// (Python/traceback.c, Python/pylifecycle.c).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Faulthandler {
+    /// The line for a thread with no frame: none (3.6–3.7; 3.15, whose threads always
+    /// have a base frame), unindented (3.8–3.9), indented (3.10–3.14).
+    no_frame: Option<&'static str>,
+    /// `  Garbage-collecting` under the current thread (3.10+).
+    gc_line: bool,
+    /// `Extension modules: ... (total: N)` after the threads (3.10+).
+    extension_modules: bool,
+}
+
+/// faulthandler's layout per minor version: `(first minor, layout)`, ascending.
+const FAULTHANDLER: [(u32, Faulthandler); 4] = [
+    (6, Faulthandler { no_frame: None, gc_line: false, extension_modules: false }),
+    (8, Faulthandler { no_frame: Some("<no Python frame>"), gc_line: false, extension_modules: false }),
+    (10, Faulthandler { no_frame: Some("  <no Python frame>"), gc_line: true, extension_modules: true }),
+    (15, Faulthandler { no_frame: None, gc_line: true, extension_modules: true }),
+];
+
+/// The layout for a version string (`3.12.1`); an unparsable one gets the newest.
+fn faulthandler_of(version: &str) -> Faulthandler {
+    let minor: u32 = version.split('.').nth(1).and_then(|m| m.parse().ok()).unwrap_or(u32::MAX);
+    FAULTHANDLER.iter().rev().find(|(first, _)| minor >= *first).map_or(FAULTHANDLER[0].1, |(_, l)| *l)
+}
+
 /// The text report, with repeats folded.
 pub fn render(report: &Report) -> String {
     render_with(report, TextOptions::default())
@@ -43,6 +70,7 @@ pub fn render(report: &Report) -> String {
 /// The text report.
 pub fn render_with(report: &Report, options: TextOptions) -> String {
     let mut out = String::new();
+    let fh = faulthandler_of(&report.python.version);
     // Mixed stacks were asked for when a Python thread has native frames (a thread with
     // no Python state may have them alone: the one that crashed in C).
     let native = report.threads.iter().any(|t| t.interpreter_id.is_some() && t.frames.iter().any(|f| matches!(f, Frame::Native(_))));
@@ -72,7 +100,15 @@ pub fn render_with(report: &Report, options: TextOptions) -> String {
             out.push('\n');
         }
         first = false;
-        thread(&mut out, t, native, options);
+        let gc = fh.gc_line && t.current && report.interpreters.iter().any(|i| i.id == t.interpreter_id && i.gc_collecting == Some(true));
+        thread(&mut out, t, native, options, fh, gc);
+    }
+    // faulthandler lists the crashing interpreter's extension modules.
+    let crashing = report.threads.iter().find(|t| t.current).map(|t| t.interpreter_id).unwrap_or(Some(0));
+    let modules = report.interpreters.iter().find(|i| i.id == crashing).or(report.interpreters.first()).and_then(|i| i.extension_modules.as_ref());
+    if let Some(m) = modules.filter(|m| fh.extension_modules && !m.is_empty()) {
+        let names: Vec<String> = m.iter().map(|n| e(n).into_owned()).collect();
+        let _ = writeln!(out, "\nExtension modules: {} (total: {})", names.join(", "), m.len());
     }
     if report.threads.iter().all(|t| t.interpreter_id.is_none()) {
         out.push_str("<no Python thread>\n");
@@ -169,6 +205,19 @@ fn header(out: &mut String, report: &Report) {
     out.push('\n');
 }
 
+/// `  Handling ValueError: message` (no `: ` for an empty message, as a traceback).
+fn exception_line(out: &mut String, verb: &str, type_name: Option<&str>, message: Option<&str>) {
+    let ty = e(type_name.unwrap_or("?"));
+    match message {
+        Some("") | None => {
+            let _ = writeln!(out, "  {verb}{ty}");
+        }
+        Some(m) => {
+            let _ = writeln!(out, "  {verb}{ty}: {}", e(m));
+        }
+    }
+}
+
 /// Two frames a reader takes for the same line of a repeat: the same code at the same
 /// place (a Python frame's object address and locals differ in every recursion).
 fn same_place(a: &Frame, b: &Frame) -> bool {
@@ -231,7 +280,7 @@ fn frame(out: &mut String, f: &Frame, native_no: &mut usize) {
     }
 }
 
-fn thread(out: &mut String, t: &Thread, native: bool, options: TextOptions) {
+fn thread(out: &mut String, t: &Thread, native: bool, options: TextOptions, fh: Faulthandler, gc: bool) {
     let label = if t.current { "Current thread" } else { "Thread" };
     // Named like 3.14's faulthandler: `Thread 0x... [name] (most recent call first):`.
     let name = t.name.as_deref().map(|n| format!(" [{}]", e(n))).unwrap_or_default();
@@ -247,20 +296,31 @@ fn thread(out: &mut String, t: &Thread, native: bool, options: TextOptions) {
         String::new()
     };
     let _ = writeln!(out, "{label} 0x{:016x}{name}{extra} (most recent call first):", t.thread_id);
+    if gc {
+        out.push_str("  Garbage-collecting\n");
+    }
     for x in &t.exceptions {
-        let ty = e(x.type_name.as_deref().unwrap_or("?"));
-        let verb = if x.state == "raised" { "Raising" } else { "Handling" };
-        match x.message.as_deref() {
-            Some("") | None => {
-                let _ = writeln!(out, "  {verb} {ty}");
-            }
-            Some(m) => {
-                let _ = writeln!(out, "  {verb} {ty}: {}", e(m));
-            }
+        // The chain as a traceback prints it: oldest first, each followed by how the
+        // next one came from it.
+        for c in x.chain.iter().rev() {
+            exception_line(out, "", c.type_name.as_deref(), c.message.as_deref());
+            let sentence = if c.relation == "cause" {
+                "The above exception was the direct cause of the following exception:"
+            } else {
+                "During handling of the above exception, another exception occurred:"
+            };
+            let _ = writeln!(out, "  {sentence}");
         }
+        let verb = if x.state == "raised" { "Raising " } else { "Handling " };
+        exception_line(out, verb, x.type_name.as_deref(), x.message.as_deref());
     }
     if t.frames.is_empty() && t.truncated.is_none() {
-        out.push_str("  <no Python frame>\n");
+        // A thread C code started says so in every version; a Python thread as
+        // faulthandler of its version does.
+        let line = if t.interpreter_id.is_none() { Some("  <no Python frame>") } else { fh.no_frame };
+        if let Some(line) = line {
+            let _ = writeln!(out, "{line}");
+        }
     }
     let mut native_no = 0usize;
     let fold = options.fold && t.frames.len() > FAULTHANDLER_MAX_FRAMES;
@@ -335,7 +395,7 @@ pub(crate) mod tests {
                 debug_build: false,
                 free_threaded: false,
             },
-            interpreters: vec![Interpreter { id: Some(0), address: 0x1000, gil_holder: Some(0x7f3a1d2a5740) }],
+            interpreters: vec![Interpreter { id: Some(0), address: 0x1000, gil_holder: Some(0x7f3a1d2a5740), gc_collecting: Some(false), extension_modules: Some(vec![]) }],
             threads: vec![
                 Thread {
                     thread_id: 0x7f3a1b7fe6c0,
@@ -406,6 +466,7 @@ pub(crate) mod tests {
             type_name: Some("ValueError".into()),
             message: Some("boom".into()),
             address: 1,
+            chain: vec![],
         });
         if let Frame::Python(p) = &mut r.threads[1].frames[0] {
             p.locals = Some(vec![Variable {
