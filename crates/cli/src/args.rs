@@ -51,6 +51,10 @@ pub struct Common {
     /// Like --native, but every native frame, as gdb's `bt` shows them.
     #[arg(long)]
     pub native_all: bool,
+    /// Show the source line under each Python frame, read from its file as it is now
+    /// (inside --sysroot for a core, the process's root for a live one).
+    #[arg(long)]
+    pub source: bool,
     /// Show every frame of a long repeat (a C stack overflow, a deep recursion) instead
     /// of `[Previous 3 frames repeated 4966 more times]`.
     #[arg(long)]

@@ -51,6 +51,7 @@ fn options(common: &Common) -> Options {
     }
     o.debug_dirs = common.debug_dirs.clone();
     o.locals = common.locals;
+    o.source = common.source;
     o.native = match (common.native, common.native_all) {
         (_, true) => NativeMode::All,
         (true, false) => NativeMode::Folded,

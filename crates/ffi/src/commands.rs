@@ -472,6 +472,8 @@ mod tests {
         let src: String = (1..=20).map(|i| format!("line{i}\n")).collect();
         std::fs::write(&file, src).expect("write");
         let f = PythonFrame {
+            source: None,
+            source: None,
             function: Some("f".into()),
             qualname: None,
             file: Some(file.to_string_lossy().into_owned()),

@@ -332,6 +332,9 @@ fn analyze_within_budget(
     let mut seen = std::collections::HashSet::new();
     warnings.retain(|w| seen.insert(w.clone()));
 
+    if options.source {
+        add_source(target, &mut threads, &mut warnings);
+    }
     let signal = sig.map(|s| {
         let (name, description) = pycoroner_report::signal_names(s.signo);
         let (caught, stack_overflow) = crashed.map(|c| fault_of(target, &s, &c.regs)).unwrap_or_default();
@@ -450,6 +453,59 @@ struct Unwound {
     python: Vec<PyFrame>,
 }
 
+/// Largest source file `--source` reads.
+const MAX_SOURCE_FILE: u64 = 64 << 20;
+/// Longest source line shown (characters).
+const MAX_SOURCE_LINE: usize = 1000;
+
+/// `--source`: each Python frame's line from its file, as the file is now, opened like
+/// every file the target names (inside the sysroot or the process's root, regular files
+/// only). A file changed after the core was written is named in a warning; a
+/// relative name (the process's working directory is not in a core) gets no source.
+fn add_source(target: &dyn Target, threads: &mut [Thread], warnings: &mut Vec<String>) {
+    let mut files: std::collections::HashMap<String, Option<Vec<String>>> = std::collections::HashMap::new();
+    let mut relative = false;
+    for t in threads.iter_mut() {
+        for f in t.frames.iter_mut() {
+            let Frame::Python(p) = f else { continue };
+            let (Some(file), Some(line)) = (p.file.as_deref(), p.line) else { continue };
+            if !file.starts_with('/') {
+                relative |= !file.starts_with('<');
+                continue;
+            }
+            let lines = files.entry(file.to_string()).or_insert_with(|| {
+                let opened = match target.open_file(file) {
+                    Ok(o) if o.len <= MAX_SOURCE_FILE => o,
+                    Ok(_) => {
+                        warnings.push(format!("--source: {file} is larger than {MAX_SOURCE_FILE} bytes: not read"));
+                        return None;
+                    }
+                    Err(e) => {
+                        warnings.push(format!("--source: {e}"));
+                        return None;
+                    }
+                };
+                let changed = opened.file.metadata().and_then(|m| m.modified()).ok();
+                if let (Some(changed), Some(taken)) = (changed, target.taken_at()) {
+                    if changed > taken {
+                        warnings.push(format!("--source: {file} changed after the {} was taken: its lines may not be the ones that ran", target.kind()));
+                    }
+                }
+                let mut text = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::Read::take(&opened.file, MAX_SOURCE_FILE), &mut text).ok()?;
+                Some(String::from_utf8_lossy(&text).lines().map(str::to_string).collect())
+            });
+            p.source = lines
+                .as_ref()
+                .and_then(|l| l.get(usize::try_from(line).ok()?.checked_sub(1)?))
+                .map(|l| l.trim().chars().take(MAX_SOURCE_LINE).collect());
+        }
+    }
+    if relative {
+        warnings.push("--source: frames with relative file names have no source (the process's working directory is unknown)".into());
+    }
+}
+
 /// Bytes of a signal handler's stack searched for the kernel's signal frame.
 const SIGNAL_FRAME_SEARCH: u64 = 64 << 10;
 
@@ -540,7 +596,7 @@ fn splice_threads(
                 .iter()
                 .position(|p| p.addr == f.addr)
                 .and_then(|i| py_frames.get(i).cloned())
-                .unwrap_or(Frame::Python(PythonFrame { function: None, qualname: None, file: None, line: None, locals: None, address: Some(f.addr.0), entry: f.entry }))
+                .unwrap_or(Frame::Python(PythonFrame { function: None, qualname: None, file: None, line: None, source: None, locals: None, address: Some(f.addr.0), entry: f.entry }))
         };
         let (frames, warn) = splice::splice(native, &u.raw, &u.python, render, &runtime, options.native);
         if let Some(w) = warn {
@@ -749,6 +805,7 @@ fn thread_report(
         .map(|f| {
             let info = f.info.as_ref().ok();
             Frame::Python(PythonFrame {
+                source: None,
                 function: info.and_then(|i| i.name.clone().ok()),
                 qualname: info.and_then(|i| i.qualname.clone()),
                 file: info.and_then(|i| i.filename.clone().ok()),
@@ -788,6 +845,7 @@ mod tests {
 
     fn thread(frames: usize, name_len: usize) -> Thread {
         let f = Frame::Python(PythonFrame {
+            source: None,
             function: Some("f".repeat(name_len)),
             qualname: None,
             file: Some("x.py".into()),

@@ -47,6 +47,8 @@ pub struct Options {
     pub layout_source: LayoutSource,
     /// Native frames.
     pub native: NativeMode,
+    /// Read each Python frame's source line from its file (`--source`).
+    pub source: bool,
 }
 
 impl Options {

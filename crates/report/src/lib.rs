@@ -200,6 +200,10 @@ pub struct PythonFrame {
     pub file: Option<String>,
     /// Line being executed.
     pub line: Option<u32>,
+    /// The source line being executed, stripped, read from the file as it is now
+    /// (with `--source`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// Arguments, then locals, then cell and free variables (with `--locals`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub locals: Option<Vec<Variable>>,

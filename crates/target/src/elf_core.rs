@@ -166,6 +166,8 @@ pub struct ElfCore {
     truncated: bool,
     notes_damaged: bool,
     sysroot: Option<PathBuf>,
+    /// The core file's mtime.
+    written: Option<std::time::SystemTime>,
     /// Per path id: the file once opened and checked (or refused).
     file_cache: Vec<OnceLock<Option<FileBytes>>>,
     /// Files named by the core that were not used, and why.
@@ -221,6 +223,7 @@ impl ElfCore {
         let mut head = [0u8; 8];
         let n = std::os::unix::fs::FileExt::read_at(&opened.file, &mut head, 0).map_err(io)?;
         let compression = Compression::detect(head.get(..n).unwrap_or_default());
+        let written = opened.file.metadata().and_then(|m| m.modified()).ok();
         let bytes = match compression {
             Some(kind) => {
                 let (file, len) = decompress_to_tempfile(kind, opened.file).map_err(|source| CoreError::Decompress {
@@ -232,7 +235,14 @@ impl ElfCore {
             }
             None => FileBytes::new(opened.file, opened.len),
         };
-        Self::from_bytes(path, bytes, compression)
+        let mut core = Self::from_bytes(path, bytes, compression)?;
+        core.written = written;
+        Ok(core)
+    }
+
+    /// When the core file was last written (its mtime), when read from a file.
+    pub fn written(&self) -> Option<std::time::SystemTime> {
+        self.written
     }
 
     fn from_bytes(path: &Path, bytes: FileBytes, compression: Option<Compression>) -> Result<ElfCore, CoreError> {
@@ -353,6 +363,7 @@ impl ElfCore {
             truncated,
             notes_damaged,
             sysroot: None,
+            written: None,
             file_cache,
             refused: Mutex::new(Vec::new()),
         })

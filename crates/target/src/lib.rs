@@ -74,6 +74,11 @@ pub trait Target: Memory + Sync {
         let _ = addr;
         None
     }
+    /// When the state read was taken (a core file's mtime, a live process's attach
+    /// time): files changed after it may not be what the process ran.
+    fn taken_at(&self) -> Option<std::time::SystemTime> {
+        None
+    }
 }
 
 impl<T: Target> Target for Budgeted<T> {
@@ -110,6 +115,9 @@ impl<T: Target> Target for Budgeted<T> {
     fn region(&self, addr: u64) -> Option<std::ops::Range<u64>> {
         self.inner().region(addr)
     }
+    fn taken_at(&self) -> Option<std::time::SystemTime> {
+        self.inner().taken_at()
+    }
 }
 
 impl<T: Target + ?Sized> Target for &T {
@@ -145,6 +153,9 @@ impl<T: Target + ?Sized> Target for &T {
     }
     fn region(&self, addr: u64) -> Option<std::ops::Range<u64>> {
         (**self).region(addr)
+    }
+    fn taken_at(&self) -> Option<std::time::SystemTime> {
+        (**self).taken_at()
     }
 }
 
@@ -183,5 +194,8 @@ impl Target for ElfCore {
     }
     fn region(&self, addr: u64) -> Option<std::ops::Range<u64>> {
         self.segment_range(addr)
+    }
+    fn taken_at(&self) -> Option<std::time::SystemTime> {
+        self.written()
     }
 }

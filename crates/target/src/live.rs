@@ -59,6 +59,8 @@ pub struct LiveProcess {
     mappings: Vec<FileMapping>,
     /// Every mapping's range (`/proc/PID/maps`), sorted.
     regions: Vec<std::ops::Range<u64>>,
+    /// When it was attached.
+    attached: std::time::SystemTime,
     exe: Option<String>,
     /// Taken (the process detached) by [`LiveProcess::resume`], which needs only `&self`
     /// so that an analysis borrowing the process can resume it as soon as it is done
@@ -368,6 +370,7 @@ impl LiveProcess {
             threads,
             mappings: parse_maps(&maps),
             regions: parse_map_ranges(&maps),
+            attached: std::time::SystemTime::now(),
             exe,
             stopped: std::sync::atomic::AtomicBool::new(guard.is_some()),
             guard: std::sync::Mutex::new(guard),
@@ -464,6 +467,9 @@ impl crate::Target for LiveProcess {
     }
     fn mappings(&self) -> Vec<FileMapping> {
         self.mappings.clone()
+    }
+    fn taken_at(&self) -> Option<std::time::SystemTime> {
+        Some(self.attached)
     }
     fn region(&self, addr: u64) -> Option<std::ops::Range<u64>> {
         let i = self.regions.partition_point(|r| r.start <= addr);

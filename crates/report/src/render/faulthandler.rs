@@ -258,6 +258,9 @@ fn frame(out: &mut String, f: &Frame, native_no: &mut usize) {
                 line,
                 e(p.function.as_deref().unwrap_or("???"))
             );
+            if let Some(src) = &p.source {
+                let _ = writeln!(out, "    {}", e(src));
+            }
             for v in p.locals.iter().flatten() {
                 let _ = writeln!(out, "    {} = {}", e(&v.name), e(&v.repr));
             }
@@ -355,6 +358,7 @@ pub(crate) mod tests {
     pub(crate) fn sample() -> Report {
         let py = |f: &str, file: &str, line: Option<u32>| {
             Frame::Python(PythonFrame {
+                source: None,
                 function: Some(f.into()),
                 qualname: None,
                 file: Some(file.into()),
