@@ -385,8 +385,10 @@ pub struct SignalFrame {
 
 impl SignalFrame {
     /// The fault that raised signal `signo`, as `(signo, si_code, address)`: the
-    /// `siginfo` when there is one, else a page fault's record (`SEGV_ACCERR` when the
-    /// page was present, `SEGV_MAPERR` when not; `BUS_ADRERR` for SIGBUS).
+    /// `siginfo` when there is one, else what the CPU's trap says as the kernel would:
+    /// a page fault (`SEGV_ACCERR` when the page was present, `SEGV_MAPERR` when not;
+    /// `BUS_ADRERR` for SIGBUS) at `cr2`, a divide error (`FPE_INTDIV`) or an invalid
+    /// opcode (`ILL_ILLOPN`) at the instruction.
     pub fn fault(&self, signo: i32) -> Option<(i32, i32, u64)> {
         if let Some(info) = self.siginfo.filter(|i| i.0 == signo) {
             return Some(info);
@@ -395,6 +397,8 @@ impl SignalFrame {
         match (signo, trapno) {
             (11, 14) => Some((11, if err & 1 == 1 { 2 } else { 1 }, cr2)),
             (7, 14) => Some((7, 2, cr2)),
+            (8, 0) => Some((8, 1, self.rip)),
+            (4, 6) => Some((4, 2, self.rip)),
             _ => None,
         }
     }
