@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{analyze_json, compare_with_faulthandler};
+use common::{analyze_json, compare_with_faulthandler, pycoroner};
 use pycoroner_testkit::{crash, pyenv_interpreters, repo_root, require_tool, Crash};
 use serde_json::Value;
 
@@ -175,4 +175,80 @@ fn the_executable_may_follow_the_core() {
     let (code, _, err) = analyze_json(&c.core, cache.path(), &["/bin/sh"]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("does not match the core"), "{err}");
+}
+
+/// A process in its own root (a container: here a chroot holding an interpreter at
+/// /opt/pyroot, a path this machine does not have) whose root is moved away after the
+/// crash. Without --sysroot the report refuses with one line naming the missing file
+/// and the flag; with --sysroot at the new place it equals faulthandler's dump.
+#[test]
+fn a_core_from_a_moved_root_is_read_with_sysroot() {
+    if require_tool("chroot").is_none() || require_tool("ldd").is_none() {
+        return;
+    }
+    let Some(py) = pycoroner_testkit::pyenv_interpreters().into_iter().last() else { return };
+    let prefix = py.path.parent().and_then(std::path::Path::parent).expect("prefix").to_path_buf();
+    let top = tempfile::tempdir().expect("tmp");
+    let root = top.path().join("root");
+    let inside = |p: &std::path::Path| root.join(p.strip_prefix("/").unwrap_or(p));
+    // The interpreter (hard links where the file system allows: the same bytes).
+    let dest = inside(std::path::Path::new("/opt/pyroot"));
+    std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
+    let linked = Command::new("cp").arg("-al").arg(&prefix).arg(&dest).status().is_ok_and(|s| s.success());
+    if !linked {
+        assert!(Command::new("cp").arg("-a").arg(&prefix).arg(&dest).status().expect("cp").success());
+    }
+    // The system libraries it and its extension modules load, at their own paths.
+    let mut objects = vec![py.path.clone()];
+    for dir in [prefix.join("lib"), prefix.join(format!("lib/python3.{}/lib-dynload", py.minor))] {
+        objects.extend(std::fs::read_dir(&dir).expect("lib").flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().contains(".so")));
+    }
+    let mut libs = std::collections::BTreeSet::new();
+    for o in &objects {
+        let out = Command::new("ldd").arg(o).output().expect("ldd");
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let path = line.split_whitespace().find(|w| w.starts_with('/'));
+            if let Some(p) = path.filter(|p| !p.starts_with(&*prefix.to_string_lossy())) {
+                libs.insert(std::path::PathBuf::from(p));
+            }
+        }
+    }
+    for lib in &libs {
+        let to = inside(lib);
+        std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(lib, &to).unwrap_or_else(|e| panic!("copy {}: {e}", lib.display()));
+    }
+    // A crash with faulthandler on, from inside the root (the core lands in its /).
+    let script = "import ctypes, faulthandler, sys\nf = open('/fh.txt', 'w')\nfaulthandler.enable(file=f, all_threads=True)\ndef crash_in_root():\n    ctypes.string_at(0)\ncrash_in_root()\n";
+    std::fs::write(root.join("crash.py"), script).expect("script");
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -c unlimited && exec chroot \"$0\" /opt/pyroot/bin/python3 /crash.py")
+        .arg(&root)
+        .env("LD_LIBRARY_PATH", "/opt/pyroot/lib")
+        .env("PYTHONHOME", "/opt/pyroot")
+        .env_remove("PYTHONPATH")
+        .status()
+        .expect("chroot");
+    assert!(!status.success(), "did not crash");
+    let faulthandler = std::fs::read_to_string(root.join("fh.txt")).expect("faulthandler output");
+    // The root moves (the container is gone; its files were kept elsewhere).
+    let moved = top.path().join("kept");
+    std::fs::rename(&root, &moved).expect("move the root");
+    let core = moved.join("core");
+    assert!(core.is_file(), "no core in the root");
+    let cache = tempfile::tempdir().expect("tmp");
+    let (code, out, err) = pycoroner_testkit::run(pycoroner().arg("core").arg(&core).arg("--cache-dir").arg(cache.path()));
+    assert_eq!(code, Some(2), "without --sysroot: exit 2, got {code:?}\n{out}{err}");
+    let line = err.trim_end();
+    eprintln!("without --sysroot: {line}");
+    assert!(!line.contains('\n') && line.contains("/opt/pyroot/") && line.contains("--sysroot"), "{err}");
+    let (code, v, err) = analyze_json(&core, cache.path(), &["--sysroot", moved.to_str().expect("utf8")]);
+    assert_eq!(code, Some(0), "{err}");
+    let v = v.expect("json");
+    let diffs = compare_with_faulthandler(&v, &faulthandler);
+    assert!(diffs.is_empty(), "{diffs:?}");
+    assert_eq!(v["python"]["module"], "/opt/pyroot/lib/libpython3.".to_string() + &py.minor.to_string() + ".so.1.0", "the path the process knew");
+    assert!(v["python"]["layout_file"].as_str().is_some_and(|m| m.starts_with(moved.to_str().unwrap_or("?"))), "{}", v["python"]);
+    assert_eq!(v["warnings"].as_array().map(Vec::len), Some(0), "{}", v["warnings"]);
 }
