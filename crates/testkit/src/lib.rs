@@ -165,9 +165,12 @@ pub fn faulthandler_python_part(text: &str) -> String {
                 continue;
             }
         }
-        let line = match (line.find(" ["), line.find("] (most recent call first):")) {
-            (Some(a), Some(b)) if line.starts_with("Thread 0x") || line.starts_with("Current thread 0x") => {
-                format!("{}{}", &line[..a], &line[b + 1..])
+        // A thread header without what follows its id (3.14's ` [name]`, pycoroner's
+        // ` (LWP n, holds the GIL)`): names and LWPs are checked from the JSON.
+        let line = match line.find(" 0x") {
+            Some(at) if (line.starts_with("Thread 0x") || line.starts_with("Current thread 0x")) && line.ends_with(" (most recent call first):") => {
+                let id_end = line[at + 1..].find(' ').map_or(line.len(), |n| at + 1 + n);
+                format!("{} (most recent call first):", &line[..id_end])
             }
             _ => line.to_string(),
         };

@@ -71,9 +71,6 @@ pub fn render(report: &Report) -> String {
 pub fn render_with(report: &Report, options: TextOptions) -> String {
     let mut out = String::new();
     let fh = faulthandler_of(&report.python.version);
-    // Mixed stacks were asked for when a Python thread has native frames (a thread with
-    // no Python state may have them alone: the one that crashed in C).
-    let native = report.threads.iter().any(|t| t.interpreter_id.is_some() && t.frames.iter().any(|f| matches!(f, Frame::Native(_))));
     if let Some(sig) = report.target.signal.as_ref().filter(|s| crate::signal_is_fatal(s.number)) {
         let _ = writeln!(out, "Fatal Python error: {}\n", sig.description);
     }
@@ -101,7 +98,7 @@ pub fn render_with(report: &Report, options: TextOptions) -> String {
         }
         first = false;
         let gc = fh.gc_line && t.current && report.interpreters.iter().any(|i| i.id == t.interpreter_id && i.gc_collecting == Some(true));
-        thread(&mut out, t, native, options, fh, gc);
+        thread(&mut out, t, options, fh, gc);
     }
     // faulthandler lists the crashing interpreter's extension modules.
     let crashing = report.threads.iter().find(|t| t.current).map(|t| t.interpreter_id).unwrap_or(Some(0));
@@ -283,20 +280,22 @@ fn frame(out: &mut String, f: &Frame, native_no: &mut usize) {
     }
 }
 
-fn thread(out: &mut String, t: &Thread, native: bool, options: TextOptions, fh: Faulthandler, gc: bool) {
+fn thread(out: &mut String, t: &Thread, options: TextOptions, fh: Faulthandler, gc: bool) {
     let label = if t.current { "Current thread" } else { "Thread" };
     // Named like 3.14's faulthandler: `Thread 0x... [name] (most recent call first):`.
     let name = t.name.as_deref().map(|n| format!(" [{}]", e(n))).unwrap_or_default();
-    // With native frames, also the LWP and the GIL, as gdb users expect; a thread C code
-    // started (no Python thread state) always says so, with its LWP.
+    // The LWP (what top, gdb and /proc call the thread) and who holds the GIL; a thread
+    // C code started (no Python thread state) says so.
+    let lwp = t.native_id.map(|l| format!("LWP {l}"));
     let extra = if t.interpreter_id.is_none() {
-        let lwp = t.native_id.map(|l| format!("LWP {l}")).unwrap_or_else(|| "LWP ?".into());
-        format!(" ({lwp}, no Python thread state)")
-    } else if native {
-        let lwp = t.native_id.map(|l| format!("LWP {l}")).unwrap_or_else(|| "LWP ?".into());
-        format!(" ({lwp}{})", if t.gil { ", holds the GIL" } else { "" })
+        format!(" ({}, no Python thread state)", lwp.as_deref().unwrap_or("LWP ?"))
     } else {
-        String::new()
+        match (lwp, t.gil) {
+            (Some(l), true) => format!(" ({l}, holds the GIL)"),
+            (Some(l), false) => format!(" ({l})"),
+            (None, true) => " (holds the GIL)".to_string(),
+            (None, false) => String::new(),
+        }
     };
     let _ = writeln!(out, "{label} 0x{:016x}{name}{extra} (most recent call first):", t.thread_id);
     if gc {
@@ -450,10 +449,10 @@ pub(crate) mod tests {
              CPython 3.12.1 (release build)\n\
              Signal SIGSEGV (11), address not mapped to object (SEGV_MAPERR) at address 0x0, in LWP 4242\n\
              \n\
-             Thread 0x00007f3a1b7fe6c0 (most recent call first):\n  \
+             Thread 0x00007f3a1b7fe6c0 (LWP 4243) (most recent call first):\n  \
              File \"/srv/app/worker.py\", line 41 in wait_for_job\n\
              \n\
-             Current thread 0x00007f3a1d2a5740 (most recent call first):\n  \
+             Current thread 0x00007f3a1d2a5740 (LWP 4242, holds the GIL) (most recent call first):\n  \
              File \"/srv/app/ext.py\", line 12 in call_native\n  \
              File \"/srv/app/main.py\", line ??? in <module>\n\
              \n\
@@ -483,7 +482,7 @@ pub(crate) mod tests {
         }
         let text = super::render(&r);
         assert!(text.contains(
-            "Current thread 0x00007f3a1d2a5740 (most recent call first):\n  Handling ValueError: boom\n  File \"/srv/app/ext.py\", line 12 in call_native\n    x = 42\n"
+            "Current thread 0x00007f3a1d2a5740 (LWP 4242, holds the GIL) (most recent call first):\n  Handling ValueError: boom\n  File \"/srv/app/ext.py\", line 12 in call_native\n    x = 42\n"
         ), "{text}");
     }
 
