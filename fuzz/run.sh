@@ -24,7 +24,7 @@ export PYCORONER_FUZZ_CORE="$work/core.locals"
 
 # Seeds. elf_core: the core's first 256 KiB (headers and notes) as it is, with its
 # NT_FILE cut, and the synthetic cores the target crate's tests build.
-mkdir -p seeds/elf_core seeds/decompress seeds/linetable seeds/debug_offsets seeds/repr seeds/cache_entry seeds/pipeline
+mkdir -p seeds/elf_core seeds/decompress seeds/linetable seeds/debug_offsets seeds/repr seeds/cache_entry seeds/pipeline seeds/dwarf_calls
 head -c 262144 core.locals > seeds/elf_core/real-head
 head -c 65536 core.locals > seeds/elf_core/real-64k
 head -c 4096 core.locals > seeds/elf_core/real-4k
@@ -41,12 +41,15 @@ printf '\x01\x00\x00\x00\x10\x00\x00\x00\x02\x01\x04\x02\x08\x03' > seeds/lineta
 printf '\x01\x00\x00\x00\x10\x00\x00\x00\x80\x00\x00\x00\xf0\x03\x00\x00\xe0\x01\x02' > seeds/linetable/locations
 head -c 4096 /dev/urandom > seeds/repr/random
 printf 'pycoroner-cache layout 00 2 0000000000000000\n{}' > seeds/cache_entry/empty
+# dwarf_calls: the test extension built with DWARF (call sites, tail calls).
+inc=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+cc -shared -fPIC -O2 -g -I"$inc" "$here/../fixtures/ext/crashy.c" -o seeds/dwarf_calls/crashy.so 2>/dev/null || true
 printf '\x01\x02\x03\x04\x05\x06\x07\x08\x04\x00' > seeds/pipeline/often
 printf '\x01\x02\x03\x04\x05\x06\x07\x08\x0c\x01\xff\x00' > seeds/pipeline/rare-native
 
 cd "$here"
 status=0
-for t in elf_core decompress debug_offsets linetable repr cache_entry pipeline; do
+for t in elf_core decompress debug_offsets linetable repr cache_entry pipeline dwarf_calls; do
     mkdir -p "$work/corpus/$t"
     echo "== $t: ${secs}s"
     # -rss_limit_mb: pycoroner's own memory budget; -timeout: no input may take 10 s.

@@ -12,6 +12,7 @@ pub mod layout;
 pub mod locate;
 pub mod module;
 pub mod native;
+pub mod tailcall;
 
 pub use image::{ElfImage, ImageError};
 pub use layout::{extract as extract_layouts, LayoutAnswer, LayoutQuery};

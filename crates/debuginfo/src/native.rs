@@ -81,10 +81,15 @@ struct NativeModule {
     symbols: OnceLock<Vec<(u64, u64, String)>>,
     /// The DWARF context, loaded on first use: most modules never need one.
     dwarf: OnceLock<Option<addr2line::Loader>>,
+    /// Its DWARF call sites, loaded on first use (tail-call frames).
+    calls: OnceLock<Option<crate::tailcall::ModuleCalls>>,
+    /// Function addresses (SVMA) by name, from the file and its debug file (which keeps
+    /// the local symbols a stripped file lost), loaded on first use.
+    names: OnceLock<HashMap<String, u64>>,
     /// Build-id, the key of the on-disk symbol cache.
     build_id: Option<String>,
     /// Symbolized addresses (svma → locations): from the cache file, plus new ones.
-    memo: Mutex<(HashMap<u64, Vec<Symbol>>, bool)>,
+    memo: Mutex<(CacheEntry, bool)>,
 }
 
 /// Function symbols of an ELF file, one name per address: a global one over a weak one
@@ -106,6 +111,22 @@ fn load_symbols(path: &std::path::Path) -> Vec<(u64, u64, String)> {
     symbols.into_iter().map(|(a, _, size, n)| (a, size, n)).collect()
 }
 
+/// Every function an ELF file defines, by name (aliases included), global ones first.
+/// An undefined symbol with an address (a non-PIE executable's PLT stub for a library
+/// function) is not where the function is.
+fn load_symbol_names(path: &std::path::Path) -> Vec<(String, u64)> {
+    let Ok(img) = ElfImage::open(path) else { return Vec::new() };
+    let Ok(obj) = object::File::parse(img.data()) else { return Vec::new() };
+    let mut symbols: Vec<(u8, String, u64)> = obj
+        .symbols()
+        .chain(obj.dynamic_symbols())
+        .filter(|s| s.kind() == SymbolKind::Text && s.address() != 0 && !s.is_undefined())
+        .filter_map(|s| Some((if s.is_global() { 0 } else { 1 }, s.name().ok()?.to_string(), s.address())))
+        .collect();
+    symbols.sort();
+    symbols.into_iter().map(|(_, n, a)| (n, a)).collect()
+}
+
 /// Unwinder and symbolizer over a target's modules. Build once per target.
 pub struct Native {
     unwinder: UnwinderX86_64<Vec<u8>>,
@@ -118,7 +139,19 @@ pub struct Native {
 }
 
 fn symbol_cache_name(build_id: &str) -> String {
-    format!("{build_id}.v1.json")
+    format!("{build_id}.v2.json")
+}
+
+/// What one module's symbol cache entry keeps: symbolized addresses, and the tail-call
+/// chains found from its call sites (so a second analysis reads no DWARF).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct CacheEntry {
+    /// SVMA → locations.
+    symbols: HashMap<u64, Vec<Symbol>>,
+    /// `RET/CALLEE_BUILD_ID/CALLEE_SVMA` (hex SVMAs) → the chain, as (build-id, SVMA)
+    /// of each tail-call site, newest first.
+    #[serde(default)]
+    tail_calls: HashMap<String, Vec<(String, u64)>>,
 }
 
 /// Largest symbol cache entry read.
@@ -197,21 +230,21 @@ impl Native {
             let memo = match (&cache, &build_id) {
                 (Some(d), Some(id)) => match d.read(&symbol_cache_name(id), MAX_SYMBOL_CACHE) {
                     Ok(Some(b)) => match cache_dir::unseal("symbols", id, &b)
-                        .and_then(|body| serde_json::from_slice::<HashMap<u64, Vec<Symbol>>>(body).map_err(|e| e.to_string()))
+                        .and_then(|body| serde_json::from_slice::<CacheEntry>(body).map_err(|e| e.to_string()))
                     {
                         Ok(m) => m,
                         Err(why) => {
                             cache_warnings.push(format!("symbol cache entry for {} ignored: {why}", m.path));
-                            HashMap::new()
+                            CacheEntry::default()
                         }
                     },
-                    Ok(None) => HashMap::new(),
+                    Ok(None) => CacheEntry::default(),
                     Err(why) => {
                         cache_warnings.push(why);
-                        HashMap::new()
+                        CacheEntry::default()
                     }
                 },
-                _ => HashMap::new(),
+                _ => CacheEntry::default(),
             };
             out.push(NativeModule {
                 build_id,
@@ -223,6 +256,8 @@ impl Native {
                 path,
                 dwarf_path,
                 symbols: OnceLock::new(),
+                calls: OnceLock::new(),
+                names: OnceLock::new(),
                 dwarf: OnceLock::new(),
             });
         }
@@ -313,6 +348,54 @@ impl Native {
         }
     }
 
+    fn calls(m: &NativeModule) -> Option<&crate::tailcall::ModuleCalls> {
+        m.calls
+            .get_or_init(|| {
+                let img = ElfImage::open(m.dwarf_path.as_ref()?).ok()?;
+                crate::tailcall::ModuleCalls::load(img.data())
+            })
+            .as_ref()
+    }
+
+    /// The tail-call frames between a frame and its caller, as gdb builds them: the
+    /// return addresses of the tail-call sites, newest first (see [`crate::tailcall`]).
+    /// Only between frames CFI unwound (not across a signal frame or a frame-pointer
+    /// step).
+    pub fn tail_calls(&self, callee: &RawFrame, caller: &RawFrame) -> Vec<u64> {
+        if callee.signal_frame || caller.signal_frame || caller.trust != Trust::Cfi || !caller.is_return {
+            return Vec::new();
+        }
+        let lookup = if callee.is_return { callee.pc.wrapping_sub(1) } else { callee.pc };
+        let (Some(m), Some(cm)) = (self.module(lookup), self.module(caller.pc.wrapping_sub(1))) else { return Vec::new() };
+        let svma = lookup.wrapping_sub(m.bias);
+        // Cached in the caller's module entry, by build-ids and SVMAs.
+        let key = m.build_id.as_ref().map(|id| format!("{:x}/{id}/{svma:x}", caller.pc.wrapping_sub(cm.bias)));
+        if let Some(hit) = key.as_ref().and_then(|k| cm.memo.lock().ok()?.0.tail_calls.get(k).cloned()) {
+            let pcs: Option<Vec<u64>> = hit.iter().map(|(id, s)| self.by_build_id(id).map(|m| s.wrapping_add(m.bias))).collect();
+            if let Some(pcs) = pcs {
+                return pcs;
+            }
+        }
+        // The callee's function: its DWARF entry, else its ELF symbol.
+        let entry = Self::calls(m).and_then(|c| c.function_entry(svma)).or_else(|| {
+            let symbols = m.symbols.get_or_init(|| load_symbols(&m.path));
+            let i = symbols.partition_point(|s| s.0 <= svma);
+            i.checked_sub(1).and_then(|i| symbols.get(i)).map(|s| s.0)
+        });
+        let pcs = entry.map(|e| crate::tailcall::chain(self, caller.pc, e.wrapping_add(m.bias))).unwrap_or_default();
+        let portable: Option<Vec<(String, u64)>> =
+            pcs.iter().map(|&pc| self.module(pc.wrapping_sub(1)).and_then(|m| Some((m.build_id.clone()?, pc.wrapping_sub(m.bias))))).collect();
+        if let (Some(k), Some(v), Ok(mut memo)) = (key, portable, cm.memo.lock()) {
+            memo.0.tail_calls.insert(k, v);
+            memo.1 = true;
+        }
+        pcs
+    }
+
+    fn by_build_id(&self, id: &str) -> Option<&NativeModule> {
+        self.modules.iter().find(|m| m.build_id.as_deref() == Some(id))
+    }
+
     /// Symbolize a frame: inlined locations first, then the function it is in.
     pub fn symbolize(&self, f: &RawFrame) -> Vec<Symbol> {
         if f.signal_frame {
@@ -323,12 +406,12 @@ impl Native {
             return vec![Symbol { function: None, file: None, line: None, inlined: false }];
         };
         let svma = lookup.wrapping_sub(m.bias);
-        if let Some(hit) = m.memo.lock().ok().and_then(|memo| memo.0.get(&svma).cloned()) {
+        if let Some(hit) = m.memo.lock().ok().and_then(|memo| memo.0.symbols.get(&svma).cloned()) {
             return hit;
         }
         let out = Self::symbolize_svma(m, svma);
         if let Ok(mut memo) = m.memo.lock() {
-            memo.0.insert(svma, out.clone());
+            memo.0.symbols.insert(svma, out.clone());
             memo.1 = true;
         }
         out
@@ -440,6 +523,39 @@ pub fn find_signal_frame(mem: &dyn Memory, sp: u64, len: u64, code: &dyn Fn(u64)
         at = at.checked_add(8)?;
     }
     None
+}
+
+impl crate::tailcall::Program for Native {
+    fn call_site(&self, ret: u64) -> Option<crate::tailcall::CallTarget> {
+        let m = self.module(ret.checked_sub(1)?)?;
+        Self::calls(m)?.call_site(ret.wrapping_sub(m.bias))
+    }
+
+    fn target_address(&self, site_pc: u64, target: &crate::tailcall::CallTarget) -> Option<u64> {
+        match target {
+            crate::tailcall::CallTarget::Entry(svma) => Some(svma.wrapping_add(self.module(site_pc.checked_sub(1)?)?.bias)),
+            crate::tailcall::CallTarget::Name(name) => self.modules.iter().find_map(|m| {
+                let names = m.names.get_or_init(|| {
+                    let mut out = HashMap::new();
+                    let files = std::iter::once(&m.path).chain(m.dwarf_path.iter().filter(|d| **d != m.path));
+                    for f in files {
+                        for (n, addr) in load_symbol_names(f) {
+                            out.entry(n).or_insert(addr);
+                        }
+                    }
+                    out
+                });
+                names.get(name).map(|a| a.wrapping_add(m.bias))
+            }),
+            crate::tailcall::CallTarget::Unknown => None,
+        }
+    }
+
+    fn tail_calls(&self, entry: u64) -> Option<Vec<(u64, crate::tailcall::CallTarget)>> {
+        let m = self.module(entry)?;
+        let sites = Self::calls(m)?.tail_calls(entry.wrapping_sub(m.bias))?;
+        Some(sites.into_iter().map(|s| (s.return_pc.wrapping_add(m.bias), s.target)).collect())
+    }
 }
 
 fn is_sigreturn(mem: &dyn Memory, pc: u64) -> bool {

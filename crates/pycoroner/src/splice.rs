@@ -36,7 +36,7 @@ pub fn splice(
     mode: NativeMode,
 ) -> (Vec<Frame>, Option<String>) {
     let mut natives: Vec<NativeFrame> = Vec::new();
-    for f in raw {
+    for (k, f) in raw.iter().enumerate() {
         for s in native.symbolize(f) {
             natives.push(NativeFrame {
                 pc: f.pc,
@@ -54,6 +54,22 @@ pub fn splice(
                     }
                     .to_string(),
                 ),
+            });
+        }
+        // Functions that tail-called on the way to this one (gdb's tail-call frames):
+        // each at its jump's return address, named by the innermost function there.
+        let Some(caller) = raw.get(k + 1) else { continue };
+        for pc in native.tail_calls(f, caller) {
+            let site = RawFrame { pc, is_return: true, trust: Trust::Cfi, signal_frame: false, sp: f.sp };
+            let s = native.symbolize(&site).into_iter().next().unwrap_or(pycoroner_debuginfo::native::Symbol { function: None, file: None, line: None, inlined: false });
+            natives.push(NativeFrame {
+                pc,
+                function: s.function,
+                module: native.module_name(pc).map(str::to_string),
+                file: s.file,
+                line: s.line,
+                inlined: false,
+                unwind: Some("tail-call".to_string()),
             });
         }
     }

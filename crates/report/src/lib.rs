@@ -286,7 +286,9 @@ pub struct NativeFrame {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub inlined: bool,
     /// How this frame was found: `context` (the registers), `cfi`, `frame-pointer`
-    /// (no CFI covered the callee: less certain) or `signal` (the kernel's ucontext).
+    /// (no CFI covered the callee: less certain), `signal` (the kernel's ucontext) or
+    /// `tail-call` (a function that jumped to the next one and left no frame, built
+    /// from DWARF call sites as gdb builds it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unwind: Option<String>,
 }

@@ -377,9 +377,9 @@ pub fn run(cmd: &mut Command) -> (Option<i32>, String, String) {
 }
 
 /// gdb's view of every thread of a core: LWP → function names, most recent first.
-/// Normal, inline and signal-trampoline frames are kept (`<signal handler called>`),
-/// tail-call frames gdb synthesizes from DWARF call-site information are not (they are
-/// not on the stack), `??` stands for an unknown function.
+/// Every frame gdb shows: normal, inline, signal-trampoline (`<signal handler
+/// called>`) and the tail-call frames it builds from DWARF call-site information; `??`
+/// stands for an unknown function.
 pub fn gdb_stacks(exe: &Path, core: &Path, debug_dirs: &[PathBuf]) -> Result<std::collections::HashMap<u32, Vec<String>>, String> {
     gdb_stacks_of(&[exe.as_os_str(), core.as_os_str()], debug_dirs, GDB_FRAMES)
 }
@@ -412,7 +412,7 @@ for inf in gdb.inferiors():
             t = f.type()
             if t == gdb.SIGTRAMP_FRAME:
                 names.append("<signal handler called>")
-            elif t != gdb.TAILCALL_FRAME:
+            else:
                 names.append(f.name() or "??")
             f = f.older()
             n += 1

@@ -268,8 +268,13 @@ fn frame(out: &mut String, f: &Frame, native_no: &mut usize) {
                 (Some(f), Some(l)) => format!(" at {}:{l}", e(f)),
                 _ => format!(" from {}", e(n.module.as_deref().unwrap_or("??"))),
             };
-            // A frame found by frame pointer (no CFI) is less certain: say so.
-            let fp = if n.unwind.as_deref() == Some("frame-pointer") { " [frame pointer]" } else { "" };
+            // A frame found by frame pointer (no CFI) is less certain, one built from a
+            // tail call's call site had no frame of its own: say so.
+            let fp = match n.unwind.as_deref() {
+                Some("frame-pointer") => " [frame pointer]",
+                Some("tail-call") => " [tail call]",
+                _ => "",
+            };
             if n.inlined {
                 let _ = writeln!(out, "  #{:<2} {func} (inlined){at}{fp}", *native_no);
             } else {
