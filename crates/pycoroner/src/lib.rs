@@ -306,7 +306,7 @@ fn analyze_within_budget(
             done_reading();
             warnings.extend(setup.warnings.iter().cloned());
             let fold = Options { native: if options.native == NativeMode::Off { NativeMode::Folded } else { options.native }, ..options.clone() };
-            splice_threads(&setup.native, found, &fold, u, &mut threads, &mut warnings);
+            splice_threads(&setup.native, found, &fold, u, &mut threads, &mut budget, &mut warnings);
             true
         }
         None => false,
@@ -392,16 +392,28 @@ impl ReportBudget {
     /// Keep as many of `t`'s frames as the budget pays for; the thread says where it was
     /// cut, and the report says once that the budget is spent.
     fn charge_frames(&mut self, t: &mut Thread, warnings: &mut Vec<String>) {
+        self.charge(t, warnings, true);
+    }
+
+    /// The same for the native frames spliced in later (the Python ones are paid).
+    fn charge_native(&mut self, t: &mut Thread, warnings: &mut Vec<String>) {
+        self.charge(t, warnings, false);
+    }
+
+    fn charge(&mut self, t: &mut Thread, warnings: &mut Vec<String>, python: bool) {
         let mut keep = 0usize;
         for f in &t.frames {
             let cost = match f {
+                Frame::Python(_) if !python => 0,
                 Frame::Python(p) => {
                     64 + p.file.as_ref().map_or(0, String::len)
                         + p.function.as_ref().map_or(0, String::len)
                         + p.qualname.as_ref().map_or(0, String::len)
                         + p.locals.iter().flatten().map(|v| 32 + v.name.len() + v.repr.len()).sum::<usize>()
                 }
-                Frame::Native(_) => 128,
+                Frame::Native(n) => {
+                    128 + n.function.as_ref().map_or(0, String::len) + n.file.as_ref().map_or(0, String::len) + n.module.as_ref().map_or(0, String::len)
+                }
             };
             if self.spent.saturating_add(cost) > REPORT_FRAME_BYTES {
                 break;
@@ -585,6 +597,7 @@ fn splice_threads(
     options: &Options,
     unwound: Vec<Unwound>,
     threads: &mut [Thread],
+    budget: &mut ReportBudget,
     warnings: &mut Vec<String>,
 ) {
     let runtime = found.module_path.rsplit('/').next().unwrap_or(&found.module_path).to_string();
@@ -606,6 +619,7 @@ fn splice_threads(
             warnings.push(format!("thread 0x{:016x}: native stack: {s}", t.thread_id));
         }
         t.frames = frames;
+        budget.charge_native(t, warnings);
     }
 }
 
