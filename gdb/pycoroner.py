@@ -2,7 +2,7 @@
 
 Commands (named like CPython's own gdb extension, python3.X-gdb.py):
   py-bt, py-bt-full, py-list [START[,END]], py-locals, py-print NAME, py-up, py-down,
-  py-threads [--native|--native-all], py-bt-filter on|off|all
+  py-threads [--native|--native-all] [--no-fold], py-bt-filter on|off|all
 A frame filter puts the Python frames in plain `bt` in place of the eval-loop frames,
 and a pretty-printer shows `PyObject *` values (and `PyCodeObject *`, frame objects,
 ...) as Python would write them. Everything is decoded by pycoroner's Rust library
@@ -360,17 +360,20 @@ class PyDown(PyMove):
 
 
 class PyThreads(PyCommand):
-    """Every thread's Python stack, faulthandler-style: py-threads [--native|--native-all]"""
+    """Every thread's Python stack, faulthandler-style: py-threads [--native|--native-all] [--no-fold]"""
 
     def __init__(self):
         super(PyThreads, self).__init__("py-threads")
 
     def run(self, arg):
-        mode = {"": "off", "--native": "folded", "--native-all": "all"}.get(arg.strip())
+        words = arg.split()
+        fold = "--no-fold" not in words
+        words = [w for w in words if w != "--no-fold"]
+        mode = {"": "off", "--native": "folded", "--native-all": "all"}.get(" ".join(words))
         if mode is None:
-            raise ffi.PycoronerError("usage: py-threads [--native|--native-all]")
+            raise ffi.PycoronerError("usage: py-threads [--native|--native-all] [--no-fold]")
         s = STATE.session(full_registers=mode != "off")
-        gdb.write(s.request(request="py-threads", native=mode)["text"])
+        gdb.write(s.request(request="py-threads", native=mode, fold=fold)["text"])
 
 
 class PyBtFilter(PyCommand):

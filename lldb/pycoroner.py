@@ -255,11 +255,14 @@ def py_down(debugger, arg):
 
 @_command
 def py_threads(debugger, arg):
-    """Every thread's Python stack, faulthandler-style: py-threads [--native|--native-all]"""
-    mode = {"": "off", "--native": "folded", "--native-all": "all"}.get(arg)
+    """Every thread's Python stack, faulthandler-style: py-threads [--native|--native-all] [--no-fold]"""
+    words = arg.split()
+    fold = "--no-fold" not in words
+    words = [w for w in words if w != "--no-fold"]
+    mode = {"": "off", "--native": "folded", "--native-all": "all"}.get(" ".join(words))
     if mode is None:
-        raise ffi.PycoronerError("usage: py-threads [--native|--native-all]")
-    return STATE.get(debugger).request(request="py-threads", native=mode)["text"]
+        raise ffi.PycoronerError("usage: py-threads [--native|--native-all] [--no-fold]")
+    return STATE.get(debugger).request(request="py-threads", native=mode, fold=fold)["text"]
 
 
 def pyobject_summary(valobj, internal_dict):

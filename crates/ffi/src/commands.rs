@@ -43,8 +43,9 @@ pub fn handle(s: &mut Session, req: &Value) -> Result<Value, String> {
         }
         "py-threads" => {
             let native = native_mode(req)?;
+            let fold = req.get("fold").and_then(Value::as_bool).unwrap_or(true);
             let r = s.report(false, native)?;
-            Ok(json!({ "text": render::faulthandler::render(r) }))
+            Ok(json!({ "text": render::faulthandler::render_with(r, render::faulthandler::TextOptions { fold }) }))
         }
         "report" => {
             let locals = req.get("locals").and_then(Value::as_bool).unwrap_or(false);
@@ -472,7 +473,6 @@ mod tests {
         let src: String = (1..=20).map(|i| format!("line{i}\n")).collect();
         std::fs::write(&file, src).expect("write");
         let f = PythonFrame {
-            source: None,
             source: None,
             function: Some("f".into()),
             qualname: None,
