@@ -513,14 +513,20 @@ pub fn read_ucontext(mem: &dyn Memory, uc: u64) -> Option<SignalFrame> {
 /// (`__restore_rt`), which only the kernel pushes. `code` says which words may point
 /// to code (the target's file mappings), so most words cost no read.
 pub fn find_signal_frame(mem: &dyn Memory, sp: u64, len: u64, code: &dyn Fn(u64) -> bool) -> Option<SignalFrame> {
-    let words = mem.read_vec(RemoteAddr(sp), len, len).ok()?;
+    // In pages: the frame is usually within the first few hundred bytes.
+    const CHUNK: u64 = 4096;
     let mut at = sp;
-    for w in words.chunks_exact(8) {
-        let v = u64::from_le_bytes(w.try_into().ok()?);
-        if code(v) && is_sigreturn(mem, v) {
-            return read_ucontext(mem, at.checked_add(8)?);
+    let end = sp.checked_add(len)?;
+    while at < end {
+        let n = CHUNK.min(end - at);
+        let words = mem.read_vec(RemoteAddr(at), n, n).ok()?;
+        for w in words.chunks_exact(8) {
+            let v = u64::from_le_bytes(w.try_into().ok()?);
+            if code(v) && is_sigreturn(mem, v) {
+                return read_ucontext(mem, at.checked_add(8)?);
+            }
+            at = at.checked_add(8)?;
         }
-        at = at.checked_add(8)?;
     }
     None
 }

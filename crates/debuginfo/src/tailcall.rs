@@ -80,8 +80,22 @@ impl ModuleCalls {
     /// Read the DWARF sections of an ELF file's bytes (compressed ones decompressed).
     pub fn load(data: &[u8]) -> Option<ModuleCalls> {
         let obj = object::File::parse(data).ok()?;
+        // Only what call sites need: not the line, location or macro sections (the
+        // largest, and compressed in distribution debug files).
+        const NEEDED: [gimli::SectionId; 9] = [
+            gimli::SectionId::DebugInfo,
+            gimli::SectionId::DebugAbbrev,
+            gimli::SectionId::DebugStr,
+            gimli::SectionId::DebugStrOffsets,
+            gimli::SectionId::DebugAddr,
+            gimli::SectionId::DebugAranges,
+            gimli::SectionId::DebugRanges,
+            gimli::SectionId::DebugRngLists,
+            gimli::SectionId::DebugLineStr,
+        ];
         let load = |id: gimli::SectionId| -> Result<R, gimli::Error> {
-            let bytes: Arc<[u8]> = match obj.section_by_name(id.name()) {
+            let section = if NEEDED.contains(&id) { obj.section_by_name(id.name()) } else { None };
+            let bytes: Arc<[u8]> = match section {
                 Some(s) => s.uncompressed_data().map(|d| Arc::from(d.as_ref())).unwrap_or_else(|_| Arc::from(&[][..])),
                 None => Arc::from(&[][..]),
             };

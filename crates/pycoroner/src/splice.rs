@@ -58,7 +58,9 @@ pub fn splice(
         }
         // Functions that tail-called on the way to this one (gdb's tail-call frames):
         // each at its jump's return address, named by the innermost function there.
-        let Some(caller) = raw.get(k + 1) else { continue };
+        // Only where every frame is asked for: building them reads DWARF call sites
+        // (the folded view keeps its cold start cheap).
+        let Some(caller) = raw.get(k + 1).filter(|_| mode == NativeMode::All) else { continue };
         for pc in native.tail_calls(f, caller) {
             let site = RawFrame { pc, is_return: true, trust: Trust::Cfi, signal_frame: false, sp: f.sp };
             let s = native.symbolize(&site).into_iter().next().unwrap_or(pycoroner_debuginfo::native::Symbol { function: None, file: None, line: None, inlined: false });
