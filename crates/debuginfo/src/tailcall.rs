@@ -80,9 +80,11 @@ impl ModuleCalls {
     /// Read the DWARF sections of an ELF file's bytes (compressed ones decompressed).
     pub fn load(data: &[u8]) -> Option<ModuleCalls> {
         let obj = object::File::parse(data).ok()?;
-        // Only what call sites need: not the line, location or macro sections (the
-        // largest, and compressed in distribution debug files).
-        const NEEDED: [gimli::SectionId; 9] = [
+        // Only what call sites need (and the line tables, which a unit's header points
+        // to): not the location or macro sections (among the largest, and compressed in
+        // distribution debug files).
+        const NEEDED: [gimli::SectionId; 10] = [
+            gimli::SectionId::DebugLine,
             gimli::SectionId::DebugInfo,
             gimli::SectionId::DebugAbbrev,
             gimli::SectionId::DebugStr,
