@@ -88,12 +88,17 @@ fn render(report: &pycoroner_report::Report, common: &Common) -> String {
     }
 }
 
-/// Test hook: hold the target stopped this long before reading (the SIGKILL test).
+/// Test hook of debug builds only (the test suite's): hold the target stopped this long
+/// before reading, so a test can kill pycoroner mid-read. A release build has no hook.
+#[cfg(debug_assertions)]
 fn test_hold() {
     if let Some(ms) = std::env::var("PYCORONER_TEST_HOLD_MS").ok().and_then(|v| v.parse().ok()) {
         std::thread::sleep(std::time::Duration::from_millis(ms));
     }
 }
+
+#[cfg(not(debug_assertions))]
+fn test_hold() {}
 
 fn run_pid(pid: u32, nonblocking: bool, common: &Common) -> Result<String, Failure> {
     // Everything static (modules, version, layout, symbols) is found while the process

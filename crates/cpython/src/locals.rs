@@ -3,7 +3,7 @@
 use pycoroner_target::{MemoryExt, RemoteAddr};
 
 use crate::error::{need, Error};
-use crate::models::{FrameModel, LocalsModel, StackRef};
+use crate::models::{LocalsModel, StackRef};
 use crate::objects;
 use crate::python::{PyFrame, Python, ThreadState};
 
@@ -236,10 +236,5 @@ impl Python<'_> {
             cur = next.1;
         }
         Ok(out)
-    }
-
-    /// True when frames of this interpreter are `PyFrameObject`s (≤3.10).
-    pub fn legacy_frames(&self) -> bool {
-        matches!(self.models.frame, FrameModel::Legacy { .. })
     }
 }

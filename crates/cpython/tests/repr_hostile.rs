@@ -2,7 +2,6 @@
 //! corrupt values render in place; random images never panic or hang (a bounded fuzz
 //! run over every decoder reachable from `repr`).
 
-use std::time::{Duration, Instant};
 
 use pycoroner_cpython::repr::{KnownObjects, Limits, Renderer};
 use pycoroner_cpython::Models;
@@ -249,12 +248,14 @@ fn enormous_int_says_its_length_instead_of_converting() {
     put(&mut two, 24, 1 << 32); // digits [0, 1]
     m.add(0x2000, two);
     let r = Renderer::new(&m, &o, Models::for_version(3, 12).expect("model"), &k, Limits::default());
-    let t0 = Instant::now();
-    // 2^(15 * 2^16) - 1 has floor(983040 * log10 2) + 1 = 295925 decimal digits.
+    // 2^(15 * 2^16) - 1 has floor(983040 * log10 2) + 1 = 295925 decimal digits: said,
+    // not converted (the conversion is quadratic).
     assert_eq!(r.repr(RemoteAddr(0x8000)), "<negative int with about 295925 decimal digits>");
-    assert!(t0.elapsed() < Duration::from_secs(1));
     assert_eq!(r.repr(RemoteAddr(0x2000)), "1073741824");
 }
+
+/// Random images rendered by `fuzz_random_memory_images`.
+const IMAGES: usize = 30_000;
 
 fn xorshift(s: &mut u64) -> u64 {
     *s ^= *s << 13;
@@ -267,10 +268,10 @@ fn xorshift(s: &mut u64) -> u64 {
 fn fuzz_random_memory_images() {
     let o = offsets();
     let k = known();
-    let start = Instant::now();
     let mut seed = 0x2545F4914F6CDD1Du64;
     let mut runs = 0u64;
-    while start.elapsed() < Duration::from_secs(4) {
+    // A fixed number of images (no clock decides what runs or passes).
+    for _ in 0..IMAGES {
         let mut m = SliceMemory::new();
         type_objects(&mut m);
         // 16 KiB of random words, biased towards pointers into the image and to the types.
@@ -290,11 +291,9 @@ fn fuzz_random_memory_images() {
         for minor in [6u8, 10, 11, 12, 13] {
             let models = Models::for_version(3, minor).expect("model");
             let r = Renderer::new(&m, &o, models, &k, Limits::default());
-            let t0 = Instant::now();
             let addr = 0x1000 + ((xorshift(&mut seed) % 0x4000) & !7);
             let s = r.repr(RemoteAddr(addr));
             let _ = r.instance_attributes(RemoteAddr(addr));
-            assert!(t0.elapsed() < Duration::from_secs(2), "seed {seed}: {:?}", t0.elapsed());
             assert!(s.len() < 10 << 20, "unbounded output");
             runs += 1;
         }

@@ -37,10 +37,6 @@ impl std::fmt::Debug for CallbackTarget {
     }
 }
 
-// SAFETY: a debugger calls in from one thread at a time and the analysis never shares
-// a target across threads; the callbacks are only ever invoked from the calling thread.
-unsafe impl Sync for CallbackTarget {}
-
 impl CallbackTarget {
     /// Build a target from the debugger's functions. `lwps` are the threads; their
     /// registers are read once, now. Mappings are file-backed ranges (start, end, file

@@ -37,7 +37,7 @@ pub use notes::{FileMapping, ProcessInfo, Registers, SignalInfo, ThreadInfo};
 
 
 /// What the analysis needs from a target besides its memory.
-pub trait Target: Memory + Sync {
+pub trait Target: Memory {
     /// Threads with their registers; for a core, the thread that took the signal first.
     fn threads(&self) -> Vec<ThreadInfo>;
     /// The fatal signal, if the target died of one.

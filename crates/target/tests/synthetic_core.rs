@@ -2,7 +2,6 @@
 //! same bytes mutated at random (a bounded fuzz run): never a panic, never a hang.
 
 use std::io::Write;
-use std::time::{Duration, Instant};
 
 use pycoroner_target::{ElfCore, Memory, MemoryExt, RemoteAddr};
 
@@ -248,13 +247,12 @@ fn xorshift(s: &mut u64) -> u64 {
 #[test]
 fn fuzz_mutated_cores_never_panic() {
     let base = sample("/nonexistent/lib.so");
-    let budget = Duration::from_secs(3);
-    let start = Instant::now();
     let mut seed = 0x9E3779B97F4A7C15u64;
     let mut runs = 0;
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("core");
-    while start.elapsed() < budget {
+    // A fixed number of mutants (no clock decides what runs or passes).
+    for _ in 0..12_000 {
         let mut bytes = base.clone();
         // Mutate mostly the headers and notes, where the decoders are.
         let hot = 64 + 56 * 4 + 700;
