@@ -1,7 +1,7 @@
 //! A cache entry as found on disk: the seal, then the JSON of a layout entry.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use pycoroner_target::cache_dir::unseal;
+use pycoroner_process::cache_dir::unseal;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(body) = unseal("layout", "00", data) {

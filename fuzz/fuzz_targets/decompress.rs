@@ -2,7 +2,7 @@
 //! the stream; output is bounded by the ELF headers it carries.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use pycoroner_target::decompress::{decompress_to_tempfile, size_from_headers, Compression};
+use pycoroner_process::decompress::{decompress_to_tempfile, size_from_headers, Compression};
 
 fuzz_target!(|data: &[u8]| {
     let _ = size_from_headers(data);

@@ -2,7 +2,7 @@
 //! segment lookup, build-id checks of the files it names, reads across segments.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use pycoroner_target::{elf_ident, ElfCore, MemoryExt, RemoteAddr, Target};
+use pycoroner_process::{elf_ident, ElfCore, MemoryExt, RemoteAddr, Target};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(mut f) = tempfile::NamedTempFile::new() else { return };

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use pycoroner::{analyze, NativeMode, Options};
 use pycoroner_report::render;
-use pycoroner_target::ElfCore;
+use pycoroner_process::ElfCore;
 use pycoroner_testkit::{mix, PatchedCore};
 
 /// Each byte at address A is replaced with probability 1/`rate` (a hash of seed and A,

@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 use pycoroner_cpython::repr::{KnownObjects, Limits, Renderer, SINGLETON_SYMBOLS, TYPE_SYMBOLS};
 use pycoroner_cpython::Models;
 use pycoroner_layouts::{builtin, Flavour, Layout};
-use pycoroner_target::{RemoteAddr, SliceMemory};
+use pycoroner_process::{RemoteAddr, SliceMemory};
 
 const BASE: u64 = 0x10_0000;
 

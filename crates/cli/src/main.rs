@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use pycoroner::{analyze, AnalyzeError, LayoutSource, NativeMode, Options};
 use pycoroner_report::render;
-use pycoroner_target::{CoreError, ElfCore, LiveError, LiveProcess};
+use pycoroner_process::{CoreError, ElfCore, LiveError, LiveProcess};
 
 use crate::args::{Cli, Command, Common, Format, LayoutSourceArg};
 
@@ -206,7 +206,7 @@ fn run(cli: Cli) -> Result<String, Failure> {
 }
 
 fn main() -> ExitCode {
-    pycoroner_target::files::install_sigbus_handler();
+    pycoroner_process::files::install_sigbus_handler();
     let cli = Cli::parse();
     match run(cli) {
         Ok(out) => {

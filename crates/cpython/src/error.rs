@@ -1,7 +1,7 @@
 //! Errors of the CPython model: small, carrying the address or field at fault.
 
 use pycoroner_layouts::Offsets;
-use pycoroner_target::{ReadError, RemoteAddr};
+use pycoroner_process::{ReadError, RemoteAddr};
 
 /// What went wrong decoding CPython state.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

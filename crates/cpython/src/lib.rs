@@ -2,7 +2,7 @@
 //! the behaviours that differ across versions, and bounded walks from the runtime to
 //! interpreters, thread states, frames, code objects and line numbers.
 //!
-//! It reads target memory only through [`pycoroner_target::Memory`] and knows no files
+//! It reads target memory only through [`pycoroner_process::Memory`] and knows no files
 //! or terminals: the caller supplies the layout (see [`resolve`]) and the relocated
 //! addresses of the anchors ([`python::Anchors`]).
 #![deny(missing_docs)]

@@ -1,6 +1,6 @@
 //! A frame's arguments, locals, cell and free variables, and a thread's exceptions.
 
-use pycoroner_target::{MemoryExt, RemoteAddr};
+use pycoroner_process::{MemoryExt, RemoteAddr};
 
 use crate::error::{need, Error};
 use crate::models::{LocalsModel, StackRef};

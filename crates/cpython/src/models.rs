@@ -134,7 +134,7 @@ pub const NEWEST_MINOR: u8 = 15;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StackRef {
     /// An object pointer (possibly NULL).
-    Object(pycoroner_target::RemoteAddr),
+    Object(pycoroner_process::RemoteAddr),
     /// A tagged integer.
     Int(i64),
 }
@@ -143,12 +143,12 @@ impl StackRef {
     /// Decode a slot word under the given model.
     pub fn decode(bits: u64, stackrefs: bool) -> StackRef {
         if !stackrefs {
-            return StackRef::Object(pycoroner_target::RemoteAddr(bits));
+            return StackRef::Object(pycoroner_process::RemoteAddr(bits));
         }
         if bits & 3 == 3 {
             StackRef::Int((bits as i64) >> 2)
         } else {
-            StackRef::Object(pycoroner_target::RemoteAddr(bits & !3))
+            StackRef::Object(pycoroner_process::RemoteAddr(bits & !3))
         }
     }
 }

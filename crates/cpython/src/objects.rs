@@ -2,7 +2,7 @@
 //! Every length is capped before anything is allocated.
 
 use pycoroner_layouts::Offsets;
-use pycoroner_target::{Memory, MemoryExt, RemoteAddr};
+use pycoroner_process::{Memory, MemoryExt, RemoteAddr};
 
 use crate::error::{need, Error};
 

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use pycoroner_layouts::{Layout, Offsets};
-use pycoroner_target::{Memory, MemoryExt, RemoteAddr};
+use pycoroner_process::{Memory, MemoryExt, RemoteAddr};
 
 use crate::error::{need, Error};
 use crate::models::{AnchorModel, FrameModel, FrameStart, GilModel, Models, StackRef};

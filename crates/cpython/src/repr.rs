@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use pycoroner_layouts::Offsets;
-use pycoroner_target::{Memory, MemoryExt, RemoteAddr};
+use pycoroner_process::{Memory, MemoryExt, RemoteAddr};
 
 use crate::error::{need, Error};
 use crate::models::{DictModel, InstanceDictModel, IntModel, Models};

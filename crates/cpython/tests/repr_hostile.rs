@@ -6,7 +6,7 @@
 use pycoroner_cpython::repr::{KnownObjects, Limits, Renderer};
 use pycoroner_cpython::Models;
 use pycoroner_layouts::Offsets;
-use pycoroner_target::{RemoteAddr, SliceMemory};
+use pycoroner_process::{RemoteAddr, SliceMemory};
 
 const LIST_T: u64 = 0x10000;
 const INT_T: u64 = 0x10400;

@@ -4,7 +4,7 @@
 
 use pycoroner_cpython::{objects, Anchors, Models, Python, Stop, ThreadState};
 use pycoroner_layouts::{Flavour, Layout, Offsets, LAYOUT_FORMAT};
-use pycoroner_target::{RemoteAddr, SliceMemory};
+use pycoroner_process::{RemoteAddr, SliceMemory};
 
 fn layout() -> Layout {
     let mut o = Offsets::default();

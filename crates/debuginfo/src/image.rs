@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use memmap2::Mmap;
-use pycoroner_target::files::{self, OpenedFile};
+use pycoroner_process::files::{self, OpenedFile};
 use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol};
 
 /// Why an ELF file could not be used.
@@ -56,13 +56,13 @@ impl ElfImage {
         Self::from_opened(opened)
     }
 
-    /// Map and parse a file opened by [`pycoroner_target::files`].
+    /// Map and parse a file opened by [`pycoroner_process::files`].
     pub fn from_opened(opened: OpenedFile) -> Result<ElfImage, ImageError> {
         let path = opened.path.as_path();
         let io = |source| ImageError::Io { path: path.to_path_buf(), source };
         // SAFETY: read-only private mapping of a regular file. If another process
         // truncates it while we read, the access raises SIGBUS, which the binary turns
-        // into a one-line error (`pycoroner_target::files::install_sigbus_handler`).
+        // into a one-line error (`pycoroner_process::files::install_sigbus_handler`).
         let map = unsafe { Mmap::map(&opened.file) }.map_err(io)?;
         let parse = |e: object::Error| ImageError::Parse { path: path.to_path_buf(), what: e.to_string() };
         let obj = object::File::parse(&*map).map_err(parse)?;

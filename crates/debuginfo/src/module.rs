@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use pycoroner_target::elf_ident;
-use pycoroner_target::{FileMapping, Memory, Target};
+use pycoroner_process::elf_ident;
+use pycoroner_process::{FileMapping, Memory, Target};
 
 use crate::ElfImage;
 

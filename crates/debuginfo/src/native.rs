@@ -13,8 +13,8 @@ use std::sync::{Mutex, OnceLock};
 use framehop::x86_64::{CacheX86_64, UnwindRegsX86_64, UnwinderX86_64};
 use framehop::{ExplicitModuleSectionInfo, FrameAddress, Module as FhModule, Unwinder};
 use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
-use pycoroner_target::cache_dir::{self, CacheDir};
-use pycoroner_target::{Memory, MemoryExt, Registers, RemoteAddr, Target};
+use pycoroner_process::cache_dir::{self, CacheDir};
+use pycoroner_process::{Memory, MemoryExt, Registers, RemoteAddr, Target};
 
 use crate::image::ElfImage;
 use crate::locate::{DebugSearch, SearchLog};

@@ -2,14 +2,14 @@
 //! resolved offsets, version and the symbols the walk starts from, so a second
 //! analysis of any core of the same build reads no DWARF and opens no binary.
 //!
-//! The directory and its entries are held to [`pycoroner_target::cache_dir`]'s rules
+//! The directory and its entries are held to [`pycoroner_process::cache_dir`]'s rules
 //! (owned by this user, private, no links, sealed entries); any problem means the
 //! analysis runs as if uncached, with a warning, never with a different answer.
 
 use std::collections::BTreeMap;
 
 use pycoroner_layouts::{Layout, LAYOUT_FORMAT};
-use pycoroner_target::cache_dir::{self, CacheDir};
+use pycoroner_process::cache_dir::{self, CacheDir};
 use serde::{Deserialize, Serialize};
 
 use crate::options::Options;

@@ -8,7 +8,7 @@
 //!
 //! ```no_run
 //! use pycoroner::{analyze, Options};
-//! use pycoroner_target::ElfCore;
+//! use pycoroner_process::ElfCore;
 //! let core = ElfCore::open(std::path::Path::new("core")).unwrap();
 //! let report = analyze(&core, &Options::default()).unwrap();
 //! print!("{}", pycoroner_report::render::faulthandler::render(&report));
@@ -25,14 +25,14 @@ pub use error::AnalyzeError;
 pub use options::{LayoutSource, NativeMode, Options};
 pub use pycoroner_cpython::repr::Limits;
 pub use pycoroner_report as report;
-pub use pycoroner_target as target;
+pub use pycoroner_process as target;
 
 use pycoroner_cpython::repr::{KnownObjects, Renderer};
 use pycoroner_cpython::{Anchors, InterpreterState, Models, PyFrame, Python, Stop, ThreadState};
 use pycoroner_report::{
     ChainedException, ExceptionInfo, Frame, Interpreter, PythonFrame, PythonInfo, Report, Signal, TargetInfo, Thread, Variable,
 };
-use pycoroner_target::{MemoryExt, RemoteAddr, Target};
+use pycoroner_process::{MemoryExt, RemoteAddr, Target};
 
 use crate::locate_python::FoundPython;
 
@@ -164,7 +164,7 @@ pub fn analyze_prepared_then(
     options: &Options,
     done_reading: &mut dyn FnMut(),
 ) -> Result<Report, AnalyzeError> {
-    let budgeted = pycoroner_target::Budgeted::new(target, READ_BUDGET);
+    let budgeted = pycoroner_process::Budgeted::new(target, READ_BUDGET);
     let mut report = analyze_within_budget(&budgeted, prepared, options, done_reading)?;
     if budgeted.spent() {
         report.warnings.push(format!(
@@ -526,7 +526,7 @@ const SIGNAL_FRAME_SEARCH: u64 = 64 << 10;
 /// (faulthandler), the `siginfo` in the kernel's signal frame on the handler's stack.
 /// And whether it was a C stack overflow: a SIGSEGV whose address lies below the
 /// mapping of the stack the thread ran on, within 64 KiB of its stack pointer.
-fn fault_of(target: &dyn Target, s: &pycoroner_target::SignalInfo, regs: &pycoroner_target::Registers) -> (Option<pycoroner_report::CaughtFault>, Option<pycoroner_report::StackOverflow>) {
+fn fault_of(target: &dyn Target, s: &pycoroner_process::SignalInfo, regs: &pycoroner_process::Registers) -> (Option<pycoroner_report::CaughtFault>, Option<pycoroner_report::StackOverflow>) {
     const FAULTS: [i32; 4] = [4, 7, 8, 11];
     let (fault, sp, caught) = match s.addr {
         Some(a) if s.code > 0 => ((s.signo, s.code, a), regs.rsp, None),
@@ -796,7 +796,7 @@ fn thread_report(
     interp: &InterpreterState,
     ts: &ThreadState,
     holder: Option<RemoteAddr>,
-    core_threads: &[pycoroner_target::ThreadInfo],
+    core_threads: &[pycoroner_process::ThreadInfo],
     crashed_tid: Option<u32>,
     warnings: &mut Vec<String>,
 ) -> Thread {

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use pycoroner_cpython::{resolve, PyVersion};
 use pycoroner_debuginfo::{hex, modules_of, open_module_image, DebugSearch, ElfImage, Module, SearchLog};
-use pycoroner_target::cache_dir::CacheDir;
+use pycoroner_process::cache_dir::CacheDir;
 use pycoroner_layouts::{Flavour, Layout, LAYOUT_FORMAT};
-use pycoroner_target::{MemoryExt, RemoteAddr, Target};
+use pycoroner_process::{MemoryExt, RemoteAddr, Target};
 
 use crate::cache;
 use crate::error::AnalyzeError;

@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use pycoroner::{analyze, Options};
-use pycoroner_target::ElfCore;
+use pycoroner_process::ElfCore;
 use pycoroner_testkit::{crash, mix, repo_root, PatchedCore};
 
 /// Corrupts bytes of reads: each byte at address A flips with probability 1/`rate`,

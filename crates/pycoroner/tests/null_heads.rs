@@ -3,7 +3,7 @@
 //! report now says so in a warning.
 
 use pycoroner::{analyze, layout_of_binary, Options};
-use pycoroner_target::ElfCore;
+use pycoroner_process::ElfCore;
 use pycoroner_testkit::{crash, in_ci, pyenv_interpreters, repo_root, PatchedCore};
 
 #[test]

@@ -713,34 +713,34 @@ pub mod craft {
 /// bytes, the regression tests zero a chosen field. Everything else is the core's own.
 pub struct PatchedCore<'a, F> {
     /// The core.
-    pub core: &'a pycoroner_target::ElfCore,
+    pub core: &'a pycoroner_process::ElfCore,
     /// Called with each read's address and bytes, after the core filled them.
     pub patch: F,
 }
 
-impl<F: Fn(u64, &mut [u8]) + Sync> pycoroner_target::Memory for PatchedCore<'_, F> {
-    fn read_exact(&self, addr: pycoroner_target::RemoteAddr, buf: &mut [u8]) -> Result<(), pycoroner_target::ReadError> {
+impl<F: Fn(u64, &mut [u8]) + Sync> pycoroner_process::Memory for PatchedCore<'_, F> {
+    fn read_exact(&self, addr: pycoroner_process::RemoteAddr, buf: &mut [u8]) -> Result<(), pycoroner_process::ReadError> {
         self.core.read_exact(addr, buf)?;
         (self.patch)(addr.0, buf);
         Ok(())
     }
 }
 
-impl<F: Fn(u64, &mut [u8]) + Sync> pycoroner_target::Target for PatchedCore<'_, F> {
-    fn threads(&self) -> Vec<pycoroner_target::ThreadInfo> {
+impl<F: Fn(u64, &mut [u8]) + Sync> pycoroner_process::Target for PatchedCore<'_, F> {
+    fn threads(&self) -> Vec<pycoroner_process::ThreadInfo> {
         self.core.threads().to_vec()
     }
-    fn signal(&self) -> Option<pycoroner_target::SignalInfo> {
+    fn signal(&self) -> Option<pycoroner_process::SignalInfo> {
         self.core.signal()
     }
-    fn mappings(&self) -> Vec<pycoroner_target::FileMapping> {
+    fn mappings(&self) -> Vec<pycoroner_process::FileMapping> {
         self.core.file_mappings().to_vec()
     }
-    fn open_file(&self, path: &str) -> Result<pycoroner_target::OpenedFile, pycoroner_target::FileError> {
+    fn open_file(&self, path: &str) -> Result<pycoroner_process::OpenedFile, pycoroner_process::FileError> {
         self.core.open_file(path)
     }
     fn warnings(&self) -> Vec<String> {
-        pycoroner_target::Target::warnings(self.core)
+        pycoroner_process::Target::warnings(self.core)
     }
     fn executable(&self) -> Option<String> {
         self.core.executable_path()

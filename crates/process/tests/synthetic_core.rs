@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use pycoroner_target::{ElfCore, Memory, MemoryExt, RemoteAddr};
+use pycoroner_process::{ElfCore, Memory, MemoryExt, RemoteAddr};
 
 struct Builder {
     notes: Vec<u8>,

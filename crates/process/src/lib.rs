@@ -10,7 +10,7 @@
 //! - [`Target`]: what the analysis needs from any target, whatever its source.
 //!
 //! ```no_run
-//! use pycoroner_target::{ElfCore, MemoryExt, RemoteAddr};
+//! use pycoroner_process::{ElfCore, MemoryExt, RemoteAddr};
 //! let core = ElfCore::open(std::path::Path::new("core")).unwrap();
 //! let word = core.read_u64(RemoteAddr(0x7f00_0000_0000));
 //! ```
