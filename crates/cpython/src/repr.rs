@@ -63,6 +63,10 @@ pub enum Kind {
     NoneType,
     /// `builtin_function_or_method` (a C function or a C method bound to its object).
     BuiltinFunction,
+    /// `complex`.
+    Complex,
+    /// `range`.
+    Range,
 }
 
 /// Exported symbol of each built-in type, and the kind it stands for.
@@ -88,6 +92,8 @@ pub const TYPE_SYMBOLS: &[(&str, Kind)] = &[
     ("_PyNone_Type", Kind::NoneType),
     ("PyCFunction_Type", Kind::BuiltinFunction),
     ("PyCMethod_Type", Kind::BuiltinFunction),
+    ("PyComplex_Type", Kind::Complex),
+    ("PyRange_Type", Kind::Range),
 ];
 
 /// Singletons the renderer recognizes by address.
@@ -487,6 +493,15 @@ impl<'a> Renderer<'a> {
             }
             Kind::Int => self.int_value(obj)?,
             Kind::Float => float_repr(f64::from_bits(self.mem.read_u64(self.at(obj, "float.fval")?)?)),
+            Kind::Complex => {
+                let part = |key| -> Result<f64, Error> { Ok(f64::from_bits(self.mem.read_u64(self.at(obj, key)?)?)) };
+                complex_repr(part("complex.real")?, part("complex.imag")?)
+            }
+            Kind::Range => {
+                let bound = |key| -> Result<String, Error> { self.int_value(self.ptr(obj, key)?) };
+                let (start, stop, step) = (bound("range.start")?, bound("range.stop")?, bound("range.step")?);
+                if step == "1" { format!("range({start}, {stop})") } else { format!("range({start}, {stop}, {step})") }
+            }
             Kind::Str => {
                 let s = objects::read_str(self.mem, self.o, obj).map_err(|e| match e {
                     Error::Corrupt { addr, .. } => Error::Corrupt { what: "str", addr },
@@ -1026,6 +1041,21 @@ pub fn bytes_repr(b: &[u8], more: bool) -> String {
     out
 }
 
+/// `complex.__repr__` (Objects/complexobject.c): `2j` when the real part is +0.0, else
+/// `(1.5-2j)`; each part as `repr(float)` without the `.0` it adds to integral values.
+pub fn complex_repr(real: f64, imag: f64) -> String {
+    let part = |f: f64| {
+        let r = float_repr(f);
+        r.strip_suffix(".0").map(str::to_string).unwrap_or(r)
+    };
+    let im = part(imag);
+    if real == 0.0 && real.is_sign_positive() {
+        return format!("{im}j");
+    }
+    let sign = if im.starts_with('-') { "" } else { "+" };
+    format!("({}{sign}{im}j)", part(real))
+}
+
 /// Python's `repr(float)`: the shortest round-tripping digits, in fixed notation for
 /// exponents −4..16 and scientific (`1e+16`) outside.
 pub fn float_repr(f: f64) -> String {
@@ -1091,6 +1121,18 @@ pub fn digits_to_decimal(digits: &[u32]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn complex_like_python() {
+        // repr(complex(...)) in CPython.
+        assert_eq!(complex_repr(1.5, -2.0), "(1.5-2j)");
+        assert_eq!(complex_repr(0.0, 1.0), "1j");
+        assert_eq!(complex_repr(-0.0, 1.0), "(-0+1j)");
+        assert_eq!(complex_repr(1.0, 0.0), "(1+0j)");
+        assert_eq!(complex_repr(0.0, -0.0), "-0j");
+        assert_eq!(complex_repr(1e20, f64::INFINITY), "(1e+20+infj)");
+        assert_eq!(complex_repr(f64::NAN, 2.5e-7), "(nan+2.5e-07j)");
+    }
 
     #[test]
     fn floats_like_python() {

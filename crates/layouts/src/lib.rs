@@ -335,6 +335,22 @@ offsets_table! {
         /// `ml_name`.
         name,
     }
+    /// `PyComplexObject`.
+    complex: Complex {
+        /// `cval.real` (a `double`).
+        real,
+        /// `cval.imag` (a `double`).
+        imag,
+    }
+    /// `rangeobject`.
+    range: Range {
+        /// `start` (an int object).
+        start,
+        /// `stop`.
+        stop,
+        /// `step`.
+        step,
+    }
     /// `PyCellObject`.
     cell: Cell {
         /// `ob_ref`.
@@ -431,7 +447,7 @@ pub struct Layout {
 }
 
 /// Current serialized format of [`Layout`]; caches with another value are ignored.
-pub const LAYOUT_FORMAT: u32 = 7;
+pub const LAYOUT_FORMAT: u32 = 8;
 
 #[cfg(test)]
 mod tests {
