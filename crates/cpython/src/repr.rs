@@ -67,6 +67,8 @@ pub enum Kind {
     Complex,
     /// `range`.
     Range,
+    /// `slice`.
+    Slice,
 }
 
 /// Exported symbol of each built-in type, and the kind it stands for.
@@ -94,6 +96,7 @@ pub const TYPE_SYMBOLS: &[(&str, Kind)] = &[
     ("PyCMethod_Type", Kind::BuiltinFunction),
     ("PyComplex_Type", Kind::Complex),
     ("PyRange_Type", Kind::Range),
+    ("PySlice_Type", Kind::Slice),
 ];
 
 /// Singletons the renderer recognizes by address.
@@ -497,6 +500,12 @@ impl<'a> Renderer<'a> {
                 let part = |key| -> Result<f64, Error> { Ok(f64::from_bits(self.mem.read_u64(self.at(obj, key)?)?)) };
                 complex_repr(part("complex.real")?, part("complex.imag")?)
             }
+            Kind::Slice => {
+                let parts = (self.ptr(obj, "slice.start")?, self.ptr(obj, "slice.stop")?, self.ptr(obj, "slice.step")?);
+                self.nested(obj, depth, stack, "slice(", ")", |r, d, st| {
+                    [parts.0, parts.1, parts.2].iter().map(|&v| r.repr_at(v, d, st)).collect::<Vec<_>>().join(", ")
+                })?
+            }
             Kind::Range => {
                 let bound = |key| -> Result<String, Error> { self.int_value(self.ptr(obj, key)?) };
                 let (start, stop, step) = (bound("range.start")?, bound("range.stop")?, bound("range.step")?);
@@ -659,17 +668,12 @@ impl<'a> Renderer<'a> {
             return Ok(String::from_utf8_lossy(&name).into_owned());
         }
         let q = self.type_short_name(ty)?;
+        // The whole class dict is searched (`--length` limits display only).
         let module = self
             .ptr(ty, "type_ext.dict")
-            .and_then(|d| self.dict_items(d))
             .ok()
-            .and_then(|(pairs, _)| {
-                pairs.iter().find_map(|&(k, v)| {
-                    (objects::read_str(self.mem, self.o, k).ok().as_deref() == Some("__module__"))
-                        .then(|| objects::read_name(self.mem, self.o, v).ok())
-                        .flatten()
-                })
-            });
+            .and_then(|d| self.dict_lookup(d, "__module__"))
+            .and_then(|v| objects::read_name(self.mem, self.o, v).ok());
         Ok(match module {
             Some(m) if m != "builtins" => format!("{m}.{q}"),
             _ => q,
@@ -935,12 +939,15 @@ impl<'a> Renderer<'a> {
         }
         // Attributes of a value and of what it holds directly; deeper instances are
         // named only, so one local does not unfold a whole object graph.
+        // Python's own default form, `<module.QualName object at 0x...>`, for what has
+        // no attribute to show (or lies deeper than instances unfold).
+        let default = || Ok(format!("<{} object at {obj}>", self.type_full_name(ty).unwrap_or_else(|_| name.clone())));
         if depth >= INSTANCE_DEPTH {
-            return Ok(format!("<{name} object at {obj}>"));
+            return default();
         }
         let (attrs, more) = self.instance_attributes(obj)?;
         if attrs.is_empty() && !more {
-            return Ok(format!("<{name} object at {obj}>"));
+            return default();
         }
         self.nested(obj, depth, stack, &format!("{name}("), ")", |r, d, st| {
             let mut parts: Vec<String> = attrs

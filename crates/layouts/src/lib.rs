@@ -342,6 +342,15 @@ offsets_table! {
         /// `cval.imag` (a `double`).
         imag,
     }
+    /// `PySliceObject`.
+    slice: Slice {
+        /// `start`.
+        start,
+        /// `stop`.
+        stop,
+        /// `step`.
+        step,
+    }
     /// `rangeobject`.
     range: Range {
         /// `start` (an int object).
@@ -447,7 +456,7 @@ pub struct Layout {
 }
 
 /// Current serialized format of [`Layout`]; caches with another value are ignored.
-pub const LAYOUT_FORMAT: u32 = 8;
+pub const LAYOUT_FORMAT: u32 = 9;
 
 #[cfg(test)]
 mod tests {
