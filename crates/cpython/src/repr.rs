@@ -526,6 +526,23 @@ impl<'a> Renderer<'a> {
                 let data = self.bytes_like(obj, "bytearray.start", true)?;
                 format!("bytearray(b{})", bytes_repr(&data.0, data.1))
             }
+            Kind::Tuple if heap && self.named_tuple_fields(ty).is_some() => {
+                // collections.namedtuple: `Point(x=1, y=2)`.
+                let fields = self.named_tuple_fields(ty).unwrap_or_default();
+                let name = self.type_name_attr(ty)?;
+                if stack.contains(&obj) {
+                    return Ok(format!("{name}(...)"));
+                }
+                let items = self.sequence_items(obj, kind)?;
+                self.nested(obj, depth, stack, &format!("{name}("), ")", |r, d, st| {
+                    let mut parts: Vec<String> =
+                        fields.iter().zip(items.0.iter()).map(|(f, &i)| format!("{f}={}", r.repr_at(i, d, st))).collect();
+                    if items.1 {
+                        parts.push("...".into());
+                    }
+                    parts.join(", ")
+                })?
+            }
             Kind::Tuple | Kind::List => {
                 let (open, close) = if kind == Kind::Tuple { ("(", ")") } else { ("[", "]") };
                 if stack.contains(&obj) {
@@ -678,6 +695,33 @@ impl<'a> Renderer<'a> {
             Some(m) if m != "builtins" => format!("{m}.{q}"),
             _ => q,
         })
+    }
+
+    /// `type.__name__`: `tp_name` (for a class, its own name).
+    fn type_name_attr(&self, ty: RemoteAddr) -> Result<String, Error> {
+        let name = self.mem.read_cstr(self.ptr(ty, "type_object.tp_name")?, 256)?;
+        let name = String::from_utf8_lossy(&name).into_owned();
+        Ok(name.rsplit('.').next().unwrap_or(&name).to_string())
+    }
+
+    /// A class attribute by name, from the class's own dict.
+    fn class_attr(&self, ty: RemoteAddr, name: &str) -> Option<RemoteAddr> {
+        self.dict_lookup(self.ptr(ty, "type_ext.dict").ok()?, name)
+    }
+
+    /// The field names of a `collections.namedtuple` class: its `_fields`, a tuple of
+    /// str (with `_make`, which namedtuple classes define).
+    fn named_tuple_fields(&self, ty: RemoteAddr) -> Option<Vec<String>> {
+        self.class_attr(ty, "_make")?;
+        let fields = self.class_attr(ty, "_fields")?;
+        if self.kind_of(fields) != Some(Kind::Tuple) {
+            return None;
+        }
+        let (items, more) = self.sequence_items(fields, Kind::Tuple).ok()?;
+        if more {
+            return None;
+        }
+        items.iter().map(|&f| objects::read_name(self.mem, self.o, f).ok()).collect()
     }
 
     fn int_value(&self, obj: RemoteAddr) -> Result<String, Error> {
@@ -948,6 +992,14 @@ impl<'a> Renderer<'a> {
         let (attrs, more) = self.instance_attributes(obj)?;
         if attrs.is_empty() && !more {
             return default();
+        }
+        // An enum member (its class has `_member_map_`): `<Color.RED: 1>`.
+        if self.class_attr(ty, "_member_map_").is_some() {
+            let attr = |want: &str| attrs.iter().find(|&&(k, _)| objects::read_str(self.mem, self.o, k).ok().as_deref() == Some(want)).map(|&(_, v)| v);
+            if let (Some(member), Some(value)) = (attr("_name_").and_then(|n| objects::read_name(self.mem, self.o, n).ok()), attr("_value_")) {
+                let value = self.repr_at(value, depth + 1, stack);
+                return Ok(format!("<{}.{member}: {value}>", self.type_name_attr(ty)?));
+            }
         }
         self.nested(obj, depth, stack, &format!("{name}("), ")", |r, d, st| {
             let mut parts: Vec<String> = attrs
