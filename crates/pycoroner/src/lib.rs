@@ -638,7 +638,12 @@ const MAX_VALUES: usize = 200_000;
 
 /// `str(exc)` as a traceback line shows it: the single argument's str (repr for
 /// KeyError), nothing for no arguments, the args tuple's repr otherwise.
+/// Each message is one value of the report's budget (a chain multiplies them).
 fn exception_message(py_values: &Values<'_>, exc: RemoteAddr, type_name: Option<&str>) -> Option<String> {
+    if py_values.rendered.get() >= MAX_VALUES {
+        return Some(format!("<not rendered: the report's budget of {MAX_VALUES} values is spent>"));
+    }
+    py_values.rendered.set(py_values.rendered.get() + 1);
     let r = &py_values.renderer;
     let args = r.exception_args(exc).ok()?;
     Some(match args.as_slice() {
@@ -650,6 +655,7 @@ fn exception_message(py_values: &Values<'_>, exc: RemoteAddr, type_name: Option<
 }
 
 fn add_values(py: &Python<'_>, v: &Values<'_>, ts: &ThreadState, t: &mut Thread, warnings: &mut Vec<String>) {
+    let spent_before = v.rendered.get() >= MAX_VALUES;
     match py.exceptions(ts, v.none) {
         Ok(excs) => {
             for e in excs {
@@ -679,13 +685,12 @@ fn add_values(py: &Python<'_>, v: &Values<'_>, ts: &ThreadState, t: &mut Thread,
         Err(e) => warnings.push(format!("thread 0x{:016x}: exception state unreadable: {e}", ts.thread_id)),
     }
     let walk = py.frames(ts);
-    let spent_before = v.rendered.get() >= MAX_VALUES;
     for (f, out) in walk.frames.iter().zip(t.frames.iter_mut()) {
         let Frame::Python(pf) = out else { continue };
         pf.locals = Some(frame_locals(py, v, f, ts, warnings));
     }
     if !spent_before && v.rendered.get() >= MAX_VALUES {
-        warnings.push(format!("the report's budget of {MAX_VALUES} rendered values is spent: later locals show as <not rendered>"));
+        warnings.push(format!("the report's budget of {MAX_VALUES} rendered values is spent: later locals and exception messages show as <not rendered>"));
     }
 }
 
@@ -879,6 +884,24 @@ mod tests {
             frames: vec![f; frames],
             truncated: None,
         }
+    }
+
+    /// Exception messages are values of the report's budget like locals: a thread can
+    /// hold 64 exceptions with chains of 64, so each one counts, and a spent budget
+    /// says so in the message instead of rendering.
+    #[test]
+    fn exception_messages_spend_the_values_budget() {
+        let mem = pycoroner_process::SliceMemory::new();
+        let offsets = pycoroner_layouts::Offsets::default();
+        let known = KnownObjects::default();
+        let models = Models::for_version(3, 12).expect("models");
+        let v = Values { renderer: Renderer::new(&mem, &offsets, models, &known, Limits::default()), cell_type: None, none: None, rendered: std::cell::Cell::new(MAX_VALUES - 1) };
+        // The last value of the budget is spent on this message (unreadable here).
+        assert_eq!(exception_message(&v, RemoteAddr(0x1000), Some("ValueError")), None);
+        assert_eq!(v.rendered.get(), MAX_VALUES);
+        let spent = exception_message(&v, RemoteAddr(0x1000), Some("ValueError"));
+        assert!(spent.is_some_and(|m| m.starts_with("<not rendered: the report's budget")));
+        assert_eq!(v.rendered.get(), MAX_VALUES);
     }
 
     /// Regression (#10): 200 threads of 65 536 frames printed 786 MB. The report-wide
