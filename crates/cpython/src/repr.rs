@@ -266,8 +266,7 @@ impl<'a> Renderer<'a> {
 
     /// The value of an `int` that fits in 64 bits.
     pub fn int_as_u64(&self, obj: RemoteAddr) -> Option<u64> {
-        let ty = objects::ob_type(self.mem, self.o, obj).ok()?;
-        if self.known.kind_of_type(ty) != Some(Kind::Int) {
+        if self.kind_of(obj) != Some(Kind::Int) {
             return None;
         }
         self.int_value(obj).ok()?.parse().ok()
@@ -385,7 +384,7 @@ impl<'a> Renderer<'a> {
 
     /// `str()` of an object: a str's own text, else its repr.
     pub fn str_of(&self, obj: RemoteAddr) -> String {
-        let is_str = objects::ob_type(self.mem, self.o, obj).ok().and_then(|t| self.known.kind_of_type(t)) == Some(Kind::Str);
+        let is_str = self.kind_of(obj) == Some(Kind::Str);
         if is_str {
             if let Ok(s) = objects::read_str(self.mem, self.o, obj) {
                 return s;
@@ -412,9 +411,7 @@ impl<'a> Renderer<'a> {
     /// `RuntimeError()`, 3.6's `ValueError('bad',)`. (A class's own Python `__repr__`
     /// cannot be run from a core.)
     fn exception_repr(&self, obj: RemoteAddr, ty: RemoteAddr, depth: usize, stack: &mut Vec<RemoteAddr>) -> Result<String, Error> {
-        let tp_name = self.mem.read_cstr(self.ptr(ty, "type_object.tp_name")?, 256)?;
-        let tp_name = String::from_utf8_lossy(&tp_name).into_owned();
-        let name = tp_name.rsplit('.').next().unwrap_or(&tp_name).to_string();
+        let name = self.type_name_attr(ty)?;
         if stack.contains(&obj) {
             return Ok(format!("{name}(...)"));
         }
@@ -436,6 +433,11 @@ impl<'a> Renderer<'a> {
                 return Ok(q);
             }
         }
+        self.tp_name(ty)
+    }
+
+    /// A type's `tp_name` (`module.Name` for a built-in type of an extension module).
+    fn tp_name(&self, ty: RemoteAddr) -> Result<String, Error> {
         let name = self.mem.read_cstr(self.ptr(ty, "type_object.tp_name")?, 256)?;
         Ok(String::from_utf8_lossy(&name).into_owned())
     }
@@ -644,7 +646,7 @@ impl<'a> Renderer<'a> {
                 if self.kind(ty)?.0 == Some(Kind::Module) {
                     return Ok(format!("<built-in function {name}>"));
                 }
-                let tn = String::from_utf8_lossy(&self.mem.read_cstr(self.ptr(ty, "type_object.tp_name")?, 256)?).into_owned();
+                let tn = self.tp_name(ty)?;
                 format!("<built-in method {name} of {tn} object at {slf}>")
             }
             Kind::Cell => {
@@ -681,8 +683,7 @@ impl<'a> Renderer<'a> {
     fn type_full_name(&self, ty: RemoteAddr) -> Result<String, Error> {
         let flags = self.mem.read_u64(self.at(ty, "type_object.tp_flags")?)?;
         if flags & TPFLAGS_HEAPTYPE == 0 {
-            let name = self.mem.read_cstr(self.ptr(ty, "type_object.tp_name")?, 256)?;
-            return Ok(String::from_utf8_lossy(&name).into_owned());
+            return self.tp_name(ty);
         }
         let q = self.type_short_name(ty)?;
         // The whole class dict is searched (`--length` limits display only).
@@ -697,10 +698,9 @@ impl<'a> Renderer<'a> {
         })
     }
 
-    /// `type.__name__`: `tp_name` (for a class, its own name).
+    /// `type.__name__`: `tp_name` after its last dot.
     fn type_name_attr(&self, ty: RemoteAddr) -> Result<String, Error> {
-        let name = self.mem.read_cstr(self.ptr(ty, "type_object.tp_name")?, 256)?;
-        let name = String::from_utf8_lossy(&name).into_owned();
+        let name = self.tp_name(ty)?;
         Ok(name.rsplit('.').next().unwrap_or(&name).to_string())
     }
 

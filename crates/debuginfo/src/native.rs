@@ -92,37 +92,46 @@ struct NativeModule {
     memo: Mutex<(CacheEntry, bool)>,
 }
 
-/// Function symbols of an ELF file, one name per address: a global one over a weak one
-/// over a local one, as gdb does (`raise` over the weak `gsignal`).
-fn load_symbols(path: &std::path::Path) -> Vec<(u64, u64, String)> {
+/// One function symbol of an ELF file (`.symtab` or `.dynsym`).
+struct FnSymbol {
+    address: u64,
+    size: u64,
+    name: String,
+    /// 0 global, 1 weak, 2 local.
+    rank: u8,
+    /// An undefined symbol with an address is a non-PIE executable's PLT stub for a
+    /// library function, not where the function is.
+    defined: bool,
+}
+
+/// Every function symbol of an ELF file, unsorted.
+fn function_symbols(path: &std::path::Path) -> Vec<FnSymbol> {
     let Ok(img) = ElfImage::open(path) else { return Vec::new() };
     let Ok(obj) = object::File::parse(img.data()) else { return Vec::new() };
-    let mut symbols: Vec<(u64, u8, u64, String)> = obj
-        .symbols()
+    obj.symbols()
         .chain(obj.dynamic_symbols())
         .filter(|s| s.kind() == SymbolKind::Text && s.address() != 0)
         .filter_map(|s| {
             let rank = if s.is_weak() { 1 } else if s.is_global() { 0 } else { 2 };
-            Some((s.address(), rank, s.size(), s.name().ok()?.to_string()))
+            Some(FnSymbol { address: s.address(), size: s.size(), name: s.name().ok()?.to_string(), rank, defined: !s.is_undefined() })
         })
-        .collect();
+        .collect()
+}
+
+/// Function symbols of an ELF file, one name per address: a global one over a weak one
+/// over a local one, as gdb does (`raise` over the weak `gsignal`).
+fn load_symbols(path: &std::path::Path) -> Vec<(u64, u64, String)> {
+    let mut symbols: Vec<(u64, u8, u64, String)> = function_symbols(path).into_iter().map(|s| (s.address, s.rank, s.size, s.name)).collect();
     symbols.sort();
     symbols.dedup_by_key(|s| s.0);
     symbols.into_iter().map(|(a, _, size, n)| (a, size, n)).collect()
 }
 
-/// Every function an ELF file defines, by name (aliases included), global ones first.
-/// An undefined symbol with an address (a non-PIE executable's PLT stub for a library
-/// function) is not where the function is.
+/// Every function an ELF file defines, by name (aliases included), global and weak
+/// ones before local ones.
 fn load_symbol_names(path: &std::path::Path) -> Vec<(String, u64)> {
-    let Ok(img) = ElfImage::open(path) else { return Vec::new() };
-    let Ok(obj) = object::File::parse(img.data()) else { return Vec::new() };
-    let mut symbols: Vec<(u8, String, u64)> = obj
-        .symbols()
-        .chain(obj.dynamic_symbols())
-        .filter(|s| s.kind() == SymbolKind::Text && s.address() != 0 && !s.is_undefined())
-        .filter_map(|s| Some((if s.is_global() { 0 } else { 1 }, s.name().ok()?.to_string(), s.address())))
-        .collect();
+    let mut symbols: Vec<(u8, String, u64)> =
+        function_symbols(path).into_iter().filter(|s| s.defined).map(|s| (u8::from(s.rank == 2), s.name, s.address)).collect();
     symbols.sort();
     symbols.into_iter().map(|(_, n, a)| (n, a)).collect()
 }
