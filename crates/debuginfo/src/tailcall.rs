@@ -176,6 +176,8 @@ impl ModuleCalls {
     fn parse_unit(&self, off: DebugInfoOffset) -> Option<UnitCalls> {
         let unit = self.unit(off)?;
         let mut out = UnitCalls::default();
+        // Units the call sites' targets are in, built once for this unit's walk.
+        let mut others: Vec<gimli::Unit<R>> = Vec::new();
         let mut cursor = unit.entries();
         // Enclosing functions: (depth, entry, whether all its calls are recorded).
         let mut functions: Vec<(isize, u64, bool)> = Vec::new();
@@ -205,7 +207,7 @@ impl ModuleCalls {
                         .iter()
                         .find_map(|&a| entry.attr_value(a).ok().flatten().and_then(|v| self.dwarf.attr_address(&unit, v).ok().flatten()));
                     let Some(return_pc) = ret else { continue };
-                    let target = self.target(&unit, entry);
+                    let target = self.target(&unit, entry, &mut others);
                     let tail = [gimli::DW_AT_call_tail_call, gimli::DW_AT_GNU_tail_call]
                         .iter()
                         .any(|&a| matches!(entry.attr_value(a), Ok(Some(AttributeValue::Flag(true)))));
@@ -240,58 +242,64 @@ impl ModuleCalls {
 
     /// Where a call site goes: an expression (an indirect call) is unknown, a reference
     /// to a definition is its entry, one to a declaration its linkage name.
-    fn target(&self, unit: &gimli::Unit<R>, site: &gimli::DebuggingInformationEntry<R>) -> CallTarget {
+    fn target(&self, unit: &gimli::Unit<R>, site: &gimli::DebuggingInformationEntry<R>, others: &mut Vec<gimli::Unit<R>>) -> CallTarget {
         if [gimli::DW_AT_call_target, gimli::DW_AT_GNU_call_site_target].iter().any(|&a| matches!(site.attr(a), Ok(Some(_)))) {
             return CallTarget::Unknown;
         }
         let reference = [gimli::DW_AT_call_origin, gimli::DW_AT_abstract_origin].iter().find_map(|&a| site.attr_value(a).ok().flatten());
         let Some(reference) = reference else { return CallTarget::Unknown };
-        self.resolve(unit, reference).unwrap_or(CallTarget::Unknown)
+        self.resolve(unit, reference, others).unwrap_or(CallTarget::Unknown)
     }
 
     /// A referenced function as a call target. Its attributes are looked up through
     /// `DW_AT_specification` and `DW_AT_abstract_origin` (gdb's `dwarf2_attr`): a
     /// concrete out-of-line instance names its declaration only through its origin.
-    fn resolve(&self, unit: &gimli::Unit<R>, reference: AttributeValue<R>) -> Option<CallTarget> {
-        // The chain of DIEs: the referenced one, then each origin.
-        let mut chain: Vec<(Option<gimli::Unit<R>>, UnitOffset)> = Vec::new();
+    /// `others` keeps the other units met while parsing one unit, built once each.
+    fn resolve(&self, unit: &gimli::Unit<R>, reference: AttributeValue<R>, others: &mut Vec<gimli::Unit<R>>) -> Option<CallTarget> {
+        // The chain of DIEs: the referenced one, then each origin; each in the call
+        // site's unit (`None`) or one of `others`.
+        let mut chain: Vec<(Option<usize>, UnitOffset)> = Vec::new();
         let mut next = Some(reference);
         while let Some(r) = next.take() {
             if chain.len() > MAX_ORIGIN_HOPS {
                 return None;
             }
-            let base = chain.last().and_then(|(u, _)| u.as_ref()).unwrap_or(unit);
-            let (other, at) = match r {
-                AttributeValue::UnitRef(o) => (None, o),
+            let (which, at) = match r {
+                // Within the unit of the DIE that refers.
+                AttributeValue::UnitRef(o) => (chain.last().and_then(|c| c.0), o),
                 AttributeValue::DebugInfoRef(o) => {
                     let start = self.unit_containing(o)?;
-                    (Some(self.unit(start)?), UnitOffset(o.0.checked_sub(start.0)?))
+                    let at = UnitOffset(o.0.checked_sub(start.0)?);
+                    if unit.header.offset().as_debug_info_offset() == Some(start) {
+                        (None, at)
+                    } else if let Some(i) = others.iter().position(|u| u.header.offset().as_debug_info_offset() == Some(start)) {
+                        (Some(i), at)
+                    } else {
+                        others.push(self.unit(start)?);
+                        (Some(others.len() - 1), at)
+                    }
                 }
                 _ => return None,
             };
-            // A same-unit reference from a DIE of another unit stays in that unit.
-            let other = match other {
-                Some(u) => Some(u),
-                None => chain.last().and_then(|(u, _)| u.as_ref()).and_then(|u| self.unit(u.header.offset().as_debug_info_offset()?)),
-            };
-            let u = other.as_ref().unwrap_or(base);
+            let u = which.and_then(|i| others.get(i)).unwrap_or(unit);
             let die = u.entry(at).ok()?;
             next = [gimli::DW_AT_specification, gimli::DW_AT_abstract_origin].iter().find_map(|&a| die.attr_value(a).ok().flatten());
-            chain.push((other, at));
+            chain.push((which, at));
         }
+        let unit_of = |which: Option<usize>| which.and_then(|i| others.get(i)).unwrap_or(unit);
         let attr = |name: gimli::DwAt| -> Option<(AttributeValue<R>, &gimli::Unit<R>)> {
-            chain.iter().find_map(|(u, at)| {
-                let u = u.as_ref().unwrap_or(unit);
-                let v = u.entry(*at).ok()?.attr_value(name).ok().flatten()?;
+            chain.iter().find_map(|&(which, at)| {
+                let u = unit_of(which);
+                let v = u.entry(at).ok()?.attr_value(name).ok().flatten()?;
                 Some((v, u))
             })
         };
         let declaration = matches!(attr(gimli::DW_AT_declaration), Some((AttributeValue::Flag(true), _)))
             && attr(gimli::DW_AT_specification).is_none();
         if !declaration {
-            let (u, at) = chain.first()?;
-            let u = u.as_ref().unwrap_or(unit);
-            return self.low_pc(u, &u.entry(*at).ok()?).map(CallTarget::Entry);
+            let &(which, at) = chain.first()?;
+            let u = unit_of(which);
+            return self.low_pc(u, &u.entry(at).ok()?).map(CallTarget::Entry);
         }
         // A declaration: the function is found by its linkage name, else its name.
         for a in [gimli::DW_AT_linkage_name, gimli::DW_AT_MIPS_linkage_name, gimli::DW_AT_name] {
