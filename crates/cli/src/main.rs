@@ -175,7 +175,7 @@ pub fn run_core(
     })?;
     report.target.path = Some(core.display().to_string());
     if target.is_truncated() {
-        report.warnings.push("the core file is truncated: some memory is missing".into());
+        report.warnings.push(pycoroner::report::Warning::new(pycoroner::report::WarningKind::Target, "the core file is truncated: some memory is missing"));
     }
     Ok(render(&report, common))
 }

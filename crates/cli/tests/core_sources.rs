@@ -154,7 +154,7 @@ fn a_core_streamed_through_a_pipe_reads_as_the_file() {
             .output()
             .expect("run");
         assert!(out.status.success(), "{what}: {}", String::from_utf8_lossy(&out.stderr));
-        let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+        let v: Value = pycoroner_testkit::parse_report(&String::from_utf8_lossy(&out.stdout)).expect("json");
         assert_eq!(threads(&v), threads(&plain), "{what}");
         assert_eq!(v["target"]["path"], "-");
     }

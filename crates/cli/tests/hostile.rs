@@ -62,7 +62,7 @@ fn module_of(report: &Value) -> String {
 }
 
 fn warnings(report: &Value) -> String {
-    report["warnings"].as_array().into_iter().flatten().filter_map(Value::as_str).collect::<Vec<_>>().join("\n")
+    pycoroner_testkit::warning_texts(report).join("\n")
 }
 
 /// A file only root can read, with recognisable contents.
@@ -138,7 +138,7 @@ fn another_build_at_the_recorded_path_is_refused_by_build_id() {
         Duration::from_secs(60),
     );
     assert_eq!(code, Some(0), "{err}");
-    let v: Value = serde_json::from_str(&out).expect("json");
+    let v: Value = pycoroner_testkit::parse_report(&out).expect("json");
     assert!(compare_with_faulthandler(&v, &c.faulthandler).is_empty());
 }
 
@@ -320,7 +320,7 @@ fn cache_traps_set_by_another_user_are_refused() {
         Duration::from_secs(120),
     );
     assert_eq!(code, Some(0), "{err}");
-    let v: Value = serde_json::from_str(&out).expect("json");
+    let v: Value = pycoroner_testkit::parse_report(&out).expect("json");
     assert_eq!(v["threads"], truth["threads"], "a hostile cache changed the answer");
     assert!(warnings(&v).contains("running without a cache"), "{}", warnings(&v));
     assert_eq!(std::fs::read(&victim).expect("victim"), b"root's file", "root wrote through nobody's link");
@@ -352,7 +352,7 @@ fn cache_traps_set_by_another_user_are_refused() {
         }
         let (code, out, err) = run(pycoroner().arg("core").arg(&c.core).args(["--format", "json", "--native", "--cache-dir"]).arg(&cache));
         assert_eq!(code, Some(0), "{what}: {err}");
-        let v: Value = serde_json::from_str(&out).expect("json");
+        let v: Value = pycoroner_testkit::parse_report(&out).expect("json");
         assert_eq!(v["threads"], truth["threads"], "{what}: the answer changed");
         assert_eq!(v["python"]["layout_cached"], false, "{what}: the entry was used");
         assert!(warnings(&v).contains("ignored"), "{what}: no warning: {}", warnings(&v));
@@ -367,7 +367,7 @@ fn cache_traps_set_by_another_user_are_refused() {
             Duration::from_secs(60),
         );
         assert_eq!(code, Some(0), "{make}: {err}");
-        let v: Value = serde_json::from_str(&out).expect("json");
+        let v: Value = pycoroner_testkit::parse_report(&out).expect("json");
         assert!(compare_with_faulthandler(&v, &c.faulthandler).is_empty(), "{make}");
         assert!(warnings(&v).contains("ignored"), "{make}: {}", warnings(&v));
         assert!(!layout.exists() || std::fs::symlink_metadata(&layout).expect("meta").file_type().is_file(), "{make}: not replaced");
@@ -445,7 +445,7 @@ fn huge_names_on_deep_stacks_stay_bounded() {
     let (code, out, err) = run_bounded(pycoroner().arg("core").arg(&c.core).args(["--format", "json", "--cache-dir"]).arg(cache.path()), Duration::from_secs(120));
     assert_eq!(code, Some(0), "{err}");
     assert!(out.len() < 64 << 20, "report of {} bytes", out.len());
-    let v: Value = serde_json::from_str(&out).expect("json");
+    let v: Value = pycoroner_testkit::parse_report(&out).expect("json");
     assert!(compare_with_faulthandler(&v, &c.faulthandler).is_empty(), "{:?}", compare_with_faulthandler(&v, &c.faulthandler));
     let frames = v["threads"].as_array().expect("threads").iter().flat_map(|t| t["frames"].as_array().cloned().unwrap_or_default()).count();
     assert!(frames > 3000, "{frames} frames");
@@ -480,7 +480,7 @@ fn a_core_with_65530_mappings_is_read() {
     let cache = tempfile::tempdir().expect("tmp");
     let (code, out, err) = run_bounded(pycoroner().arg("core").arg(&big).args(["--format", "json", "--cache-dir"]).arg(cache.path()), Duration::from_secs(120));
     assert_eq!(code, Some(0), "{err}");
-    let v: Value = serde_json::from_str(&out).expect("json");
+    let v: Value = pycoroner_testkit::parse_report(&out).expect("json");
     assert!(compare_with_faulthandler(&v, &c.faulthandler).is_empty());
 }
 

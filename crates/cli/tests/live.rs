@@ -32,7 +32,7 @@ fn live_stacks_equal_faulthandler_and_target_runs_on() {
             failures.push(format!("[{}] exit {code:?}: {err}", py.id()));
             continue;
         }
-        let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+        let v: serde_json::Value = pycoroner_testkit::parse_report(&out).expect("json");
         for d in compare_with_faulthandler(&v, &truth) {
             failures.push(format!("[{}] {d}", py.id()));
         }
@@ -51,7 +51,7 @@ fn live_stacks_equal_faulthandler_and_target_runs_on() {
         if code != Some(0) {
             failures.push(format!("[{}] --nonblocking exit {code:?}: {err}", py.id()));
         } else {
-            let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+            let v: serde_json::Value = pycoroner_testkit::parse_report(&out).expect("json");
             if v["target"]["paused_ms"].as_f64().is_some() {
                 failures.push(format!("[{}] --nonblocking paused the target", py.id()));
             }
@@ -121,7 +121,7 @@ fn print_object_of_live_process() {
     let mut t = Parked::start(&py);
     let (code, out, err) = run(pycoroner().arg("pid").arg(t.pid().to_string()).args(["--locals", "--format", "json"]));
     assert_eq!(code, Some(0), "{err}");
-    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let v: serde_json::Value = pycoroner_testkit::parse_report(&out).expect("json");
     // A worker's `depth` argument, an int, and its address.
     let local = v["threads"]
         .as_array()
@@ -156,7 +156,7 @@ fn live_native_stacks_equal_gdb() {
             failures.push(format!("[{}] exit {code:?}: {err}", py.id()));
             continue;
         }
-        let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+        let v: serde_json::Value = pycoroner_testkit::parse_report(&out).expect("json");
         for d in compare_with_faulthandler(&v, &truth) {
             failures.push(format!("[{}] {d}", py.id()));
         }
@@ -235,13 +235,13 @@ fn a_thread_in_uninterruptible_sleep_does_not_freeze_the_target() {
             std::thread::sleep(Duration::from_millis(10));
         }
         let out = run.wait_with_output().expect("output");
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let v: serde_json::Value = pycoroner_testkit::parse_report(&String::from_utf8_lossy(&out.stdout)).unwrap_or_default();
         if out.status.code() != Some(0) {
             failures.push(format!("[{}] exit {:?}: {}", py.id(), out.status.code(), String::from_utf8_lossy(&out.stderr)));
         } else {
-            let warned = v["warnings"].as_array().into_iter().flatten().any(|w| {
-                w.as_str().is_some_and(|w| w.contains(&format!("LWP {tid} did not stop")) && w.contains("state D"))
-            });
+            let warned = pycoroner_testkit::warning_texts(&v)
+                .iter()
+                .any(|w| w.contains(&format!("LWP {tid} did not stop")) && w.contains("state D"));
             if !warned {
                 failures.push(format!("[{}] no warning names LWP {tid}: {}", py.id(), v["warnings"]));
             }
@@ -304,7 +304,7 @@ fn a_gcore_snapshot_is_not_a_crash() {
     let core = dir.path().join(format!("snap.{}", t.pid()));
     let (code, out, err) = run(pycoroner().arg("core").arg(&core).args(["--format", "json", "--no-cache"]));
     assert_eq!(code, Some(0), "{err}");
-    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let v: serde_json::Value = pycoroner_testkit::parse_report(&out).expect("json");
     let diffs = compare_with_faulthandler(&v, &truth);
     assert!(diffs.is_empty(), "{diffs:?}");
     assert!(v["threads"].as_array().into_iter().flatten().all(|t| t["current"] == false), "a snapshot has no crashed thread");

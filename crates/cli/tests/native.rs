@@ -318,7 +318,7 @@ fn c_stack_overflow_is_named_unwound_whole_and_folded() {
         if depth < 2000 {
             failures.push(format!("{tag} only {depth} recursion frames"));
         }
-        if v["warnings"].as_array().is_some_and(|w| w.iter().any(|w| w.as_str().is_some_and(|w| w.contains("native stack")))) {
+        if pycoroner_testkit::warning_texts(&v).iter().any(|w| w.contains("native stack")) {
             failures.push(format!("{tag} the native walk stopped early: {}", v["warnings"]));
         }
         let lwp = cur["native_id"].as_u64().unwrap_or(0) as u32;

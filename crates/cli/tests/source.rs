@@ -81,7 +81,7 @@ fn a_file_changed_after_the_crash_is_named() {
     let (code, v, err) = analyze_json(&c.core, cache.path(), &["--source"]);
     assert_eq!(code, Some(0), "{err}");
     let v = v.expect("json");
-    let warnings: Vec<String> = v["warnings"].as_array().into_iter().flatten().filter_map(|w| w.as_str().map(str::to_string)).collect();
+    let warnings: Vec<String> = pycoroner_testkit::warning_texts(&v);
     let named = format!("--source: {} changed after the core was taken", script.display());
     assert!(warnings.iter().any(|w| w.starts_with(&named)), "{warnings:?}");
     assert_eq!(warnings.len(), 1, "only the edited file is named: {warnings:?}");

@@ -234,7 +234,7 @@ fn debuginfod_client_cache_is_searched() {
     let (code, out, err) =
         run(pycoroner().arg("core").arg(&c.core).args(["--no-cache", "--format", "json"]).env("DEBUGINFOD_CACHE_PATH", &cache));
     assert_eq!(code, Some(0), "{err}");
-    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let v: serde_json::Value = pycoroner_testkit::parse_report(&out).expect("json");
     assert_eq!(v["python"]["layout_source"], "dwarf");
     assert_eq!(v["python"]["layout_file"], dest.to_str().expect("utf8"));
     assert!(compare_with_faulthandler(&v, &c.faulthandler).is_empty());

@@ -15,6 +15,7 @@ pub mod objects;
 pub mod python;
 pub mod repr;
 pub mod resolve;
+pub mod snapshot;
 pub mod version;
 
 pub use error::Error;

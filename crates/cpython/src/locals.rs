@@ -20,18 +20,6 @@ pub enum LocalKind {
     Free,
 }
 
-impl LocalKind {
-    /// Lowercase name for reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LocalKind::Arg => "arg",
-            LocalKind::Local => "local",
-            LocalKind::Cell => "cell",
-            LocalKind::Free => "free",
-        }
-    }
-}
-
 /// One bound variable of a frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Local {
@@ -48,10 +36,19 @@ pub struct Local {
 /// An exception a thread is raising or handling.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThreadException {
-    /// `"raised"` (in flight) or `"handled"` (in an `except`/`finally` block).
-    pub state: &'static str,
+    /// In flight, or being handled.
+    pub state: ExceptionState,
     /// The exception object.
     pub value: RemoteAddr,
+}
+
+/// Where an exception is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExceptionState {
+    /// Being raised (in flight).
+    Raised,
+    /// Being handled (in an `except` or `finally` block).
+    Handled,
 }
 
 /// How an exception follows the one before it in a chain, as a traceback says it.
@@ -182,13 +179,13 @@ impl Python<'_> {
         let raised_key = if self.offsets.exc.current_exception.is_some() { "exc.current_exception" } else { "exc.curexc_value" };
         let raised = self.ptr(ts.addr, raised_key)?;
         if real(raised) {
-            out.push(ThreadException { state: "raised", value: raised });
+            out.push(ThreadException { state: ExceptionState::Raised, value: raised });
         }
         if self.offsets.exc.exc_info.is_none() {
             // 3.6: the handled exception lives in the thread state itself.
             let v = self.ptr(ts.addr, "exc.tstate_exc_value")?;
             if real(v) {
-                out.push(ThreadException { state: "handled", value: v });
+                out.push(ThreadException { state: ExceptionState::Handled, value: v });
             }
             return Ok(out);
         }
@@ -200,7 +197,7 @@ impl Python<'_> {
             }
             let v = self.mem.read_ptr(item.offset(value_off).ok_or(Error::Overflow(item))?)?;
             if real(v) {
-                out.push(ThreadException { state: "handled", value: v });
+                out.push(ThreadException { state: ExceptionState::Handled, value: v });
             }
             item = self.ptr(item, "exc.item_previous")?;
         }

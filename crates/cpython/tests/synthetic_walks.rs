@@ -39,7 +39,7 @@ fn layout() -> Layout {
         version: (3, 9),
         micro: None,
         flavour: Flavour::default(),
-        source: "test".into(),
+        source: pycoroner_layouts::Source::Builtin,
         offsets: o,
         debug_offsets: None,
     }

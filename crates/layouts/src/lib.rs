@@ -433,6 +433,18 @@ pub struct Flavour {
     pub free_threaded: bool,
 }
 
+/// Where a layout's offsets came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    /// The interpreter's DWARF.
+    Dwarf,
+    /// The target's own `_Py_DebugOffsets` (3.13+).
+    DebugOffsets,
+    /// A built-in table.
+    Builtin,
+}
+
 /// A resolved layout: the offsets plus what they describe and where they came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Layout {
@@ -445,8 +457,8 @@ pub struct Layout {
     pub micro: Option<u8>,
     /// The build flavour.
     pub flavour: Flavour,
-    /// Where the offsets came from (`dwarf:<file>`, `debug-offsets`, `builtin`).
-    pub source: String,
+    /// Where the offsets came from.
+    pub source: Source,
     /// The offsets.
     pub offsets: Offsets,
     /// Where each field sits inside this build's `_Py_DebugOffsets` (3.13+), so the

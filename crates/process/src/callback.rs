@@ -122,8 +122,8 @@ impl Target for CallbackTarget {
             None => "the debugger's target".into(),
         }
     }
-    fn kind(&self) -> &'static str {
-        "debugger"
+    fn kind(&self) -> crate::TargetKind {
+        crate::TargetKind::Debugger
     }
 }
 

@@ -35,6 +35,27 @@ pub use memory::{Budgeted, Memory, MemoryExt, ReadError, RemoteAddr, SliceMemory
 pub use page_cache::PageCache;
 pub use notes::{FileMapping, ProcessInfo, Registers, SignalInfo, ThreadInfo};
 
+/// What a [`Target`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    /// A core file.
+    Core,
+    /// A live process, stopped by pycoroner.
+    Process,
+    /// Whatever a debugger has open (a core or a process), read through its callbacks.
+    Debugger,
+}
+
+impl TargetKind {
+    /// `core`, `process` or `debugger`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Core => "core",
+            TargetKind::Process => "process",
+            TargetKind::Debugger => "debugger",
+        }
+    }
+}
 
 /// What the analysis needs from a target besides its memory.
 pub trait Target: Memory {
@@ -63,9 +84,9 @@ pub trait Target: Memory {
     }
     /// A short description of the target ("core file ./core").
     fn describe(&self) -> String;
-    /// `"core"` or `"process"`.
-    fn kind(&self) -> &'static str {
-        "core"
+    /// What kind of target this is.
+    fn kind(&self) -> TargetKind {
+        TargetKind::Core
     }
     /// The memory mapping holding `addr`, as `start..end`, when the target lists its
     /// mappings (a core's segments, a process's maps): a thread's stack mapping bounds
@@ -109,7 +130,7 @@ impl<T: Target> Target for Budgeted<T> {
     fn describe(&self) -> String {
         self.inner().describe()
     }
-    fn kind(&self) -> &'static str {
+    fn kind(&self) -> TargetKind {
         self.inner().kind()
     }
     fn region(&self, addr: u64) -> Option<std::ops::Range<u64>> {
@@ -148,7 +169,7 @@ impl<T: Target + ?Sized> Target for &T {
     fn describe(&self) -> String {
         (**self).describe()
     }
-    fn kind(&self) -> &'static str {
+    fn kind(&self) -> TargetKind {
         (**self).kind()
     }
     fn region(&self, addr: u64) -> Option<std::ops::Range<u64>> {

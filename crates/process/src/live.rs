@@ -507,8 +507,8 @@ impl crate::Target for LiveProcess {
             })
             .collect()
     }
-    fn kind(&self) -> &'static str {
-        "process"
+    fn kind(&self) -> crate::TargetKind {
+        crate::TargetKind::Process
     }
 }
 

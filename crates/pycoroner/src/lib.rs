@@ -28,9 +28,11 @@ pub use pycoroner_report as report;
 pub use pycoroner_process as target;
 
 use pycoroner_cpython::repr::{KnownObjects, Renderer};
-use pycoroner_cpython::{Anchors, InterpreterState, Models, PyFrame, Python, Stop, ThreadState};
+use pycoroner_cpython::snapshot::{ThreadSnapshot, Want};
+use pycoroner_cpython::{Anchors, InterpreterState, Models, PyFrame, Python, Stop};
 use pycoroner_report::{
-    ChainedException, ExceptionInfo, Frame, Interpreter, PythonFrame, PythonInfo, Report, Signal, TargetInfo, Thread, Variable,
+    ChainedException, ExceptionInfo, ExceptionState, Frame, Interpreter, LayoutSource as ReportLayoutSource, PythonFrame, PythonInfo, Relation, Report, Signal,
+    StopReason, TargetInfo, TargetKind, Thread, Variable, VariableKind, WalkStop, Warning, WarningKind,
 };
 use pycoroner_process::{MemoryExt, RemoteAddr, Target};
 
@@ -61,7 +63,7 @@ impl std::fmt::Debug for Prepared {
 /// Unwind tables and symbols of a target's modules, loaded once.
 struct NativeSetup {
     native: pycoroner_debuginfo::native::Native,
-    warnings: Vec<String>,
+    warnings: Vec<Warning>,
 }
 
 /// `found`'s cache directory (already checked, its refusal already a warning) holds
@@ -70,12 +72,15 @@ fn native_setup(target: &dyn Target, options: &Options, found: &FoundPython) -> 
     let modules = pycoroner_debuginfo::modules_of(target, &target.mappings());
     let search = pycoroner_debuginfo::DebugSearch { debug_dirs: options.debug_dirs.clone(), ..pycoroner_debuginfo::DebugSearch::system() };
     let native = pycoroner_debuginfo::native::Native::new(target, &modules, &search, found.cache_dir.clone());
-    let mut warnings: Vec<String> = native.cache_warnings.clone();
+    let mut warnings: Vec<Warning> = native.cache_warnings.iter().map(|w| Warning::new(WarningKind::Cache, w.clone())).collect();
     if !native.missing.is_empty() {
         let shown: Vec<&str> = native.missing.iter().take(10).map(String::as_str).collect();
         let more = native.missing.len().saturating_sub(shown.len());
         let more = if more > 0 { format!("; and {more} more") } else { String::new() };
-        warnings.push(format!("no unwind information or symbols from {} files: {}{more}", native.missing.len(), shown.join("; ")));
+        warnings.push(Warning::new(
+            WarningKind::File,
+            format!("no unwind information or symbols from {} files: {}{more}", native.missing.len(), shown.join("; ")),
+        ));
     }
     NativeSetup { native, warnings }
 }
@@ -167,9 +172,9 @@ pub fn analyze_prepared_then(
     let budgeted = pycoroner_process::Budgeted::new(target, READ_BUDGET);
     let mut report = analyze_within_budget(&budgeted, prepared, options, done_reading)?;
     if budgeted.spent() {
-        report.warnings.push(format!(
-            "this analysis read its budget of {} MiB of target memory: what needed more is cut or missing",
-            READ_BUDGET >> 20
+        report.warnings.push(Warning::new(
+            WarningKind::Budget,
+            format!("this analysis read its budget of {} MiB of target memory: what needed more is cut or missing", READ_BUDGET >> 20),
         ));
     }
     Ok(report)
@@ -193,17 +198,22 @@ fn analyze_within_budget(
     let known = KnownObjects::from_symbols(|s| found.symbol(s));
     let values = options.locals.then(|| Values {
         renderer: Renderer::new(target, &found.layout.offsets, models, &known, options.limits),
-        cell_type: found.symbol("PyCell_Type").map(RemoteAddr),
-        none: found.symbol("_Py_NoneStruct").map(RemoteAddr),
         rendered: std::cell::Cell::new(0),
     });
 
-    let (interps, stop) = py.interpreters().map_err(|e| AnalyzeError::Runtime {
+    // The one walk: every interpreter, thread state and frame (and with --locals each
+    // frame's variables and each thread's exceptions). Everything below reads it.
+    let want = Want {
+        values: options.locals,
+        cell_type: found.symbol("PyCell_Type").map(RemoteAddr),
+        none: found.symbol("_Py_NoneStruct").map(RemoteAddr),
+    };
+    let snapshot = py.snapshot(want).map_err(|e| AnalyzeError::Runtime {
         module: found.module_path.clone(),
         what: format!("cannot read the interpreter list: {e}"),
     })?;
-    if let Some(w) = stop_warning("interpreter list", &stop) {
-        warnings.push(w);
+    if let Some(w) = walk_stop("interpreter list", &snapshot.stop) {
+        warnings.push(Warning::new(WarningKind::Walk, w.message));
     }
 
     // The thread that took the signal: the kernel writes it first.
@@ -213,60 +223,48 @@ fn analyze_within_budget(
     let fatal = |signo: i32| signo != 0 && pycoroner_report::signal_is_fatal(signo);
     let crashed = threads_info.first().filter(|t| sig.map_or(fatal(i32::from(t.cursig)), |s| fatal(s.signo)));
 
-    let mut threads = Vec::new();
+    // Report threads, and beside each the snapshot's thread it was built from (none
+    // for a thread C code started).
+    let mut threads: Vec<Thread> = Vec::new();
+    let mut walked: Vec<Option<&ThreadSnapshot>> = Vec::new();
     let mut interpreters = Vec::new();
     let mut budget = ReportBudget::default();
-    // 3.6 has no interpreter ids: number them as CPython later does, main (the
-    // oldest, last in the list) 0, each newer one more.
-    let interps: Vec<InterpreterState> = interps
-        .iter()
-        .enumerate()
-        .map(|(i, it)| InterpreterState { id: it.id.or(Some((interps.len() - 1 - i) as i64)), ..*it })
-        .collect();
-    for interp in &interps {
-        let holder = match py.gil_holder(interp) {
-            Ok(h) => h,
-            Err(e) => {
-                warnings.push(format!("cannot tell which thread holds the GIL: {e}"));
-                None
-            }
-        };
-        let (tstates, stop) = match py.threads(interp) {
-            Ok(x) => x,
-            Err(e) => {
-                warnings.push(format!("interpreter at {}: cannot read its thread list: {e}", interp.addr));
-                (Vec::new(), Stop::End)
-            }
-        };
-        if let Some(w) = stop_warning(&format!("thread list of interpreter at {}", interp.addr), &stop) {
-            warnings.push(w);
+    for interp in &snapshot.interpreters {
+        let state = &interp.state;
+        let holder = interp.gil_holder.as_ref().unwrap_or_else(|e| {
+            warnings.push(Warning::new(WarningKind::Walk, format!("cannot tell which thread holds the GIL: {e}")));
+            &None
+        });
+        if let Some(w) = walk_stop(&format!("thread list of interpreter at {}", state.addr), &interp.thread_stop) {
+            warnings.push(Warning::new(WarningKind::Walk, w.message));
         }
-        let holder_tid = holder.and_then(|h| tstates.iter().find(|t| t.addr == h)).map(|t| t.thread_id);
+        let holder_tid = holder.and_then(|h| interp.threads.iter().find(|t| t.state.addr == h)).map(|t| t.state.thread_id);
         interpreters.push(Interpreter {
-            id: interp.id,
-            address: interp.addr.0,
+            id: state.id,
+            address: state.addr.0,
             gil_holder: holder_tid,
-            gc_collecting: py.gc_collecting(interp),
+            gc_collecting: interp.gc_collecting,
             extension_modules: None,
         });
-        for ts in &tstates {
-            let mut t = thread_report(target, &py, interp, ts, holder, &threads_info, crashed.map(|c| c.tid), &mut warnings);
+        for ts in &interp.threads {
+            let mut t = thread_report(target, state, ts, *holder, &threads_info, crashed.map(|c| c.tid), &mut warnings);
             if let Some(v) = &values {
-                add_values(&py, v, ts, &mut t, &mut warnings);
+                add_values(v, ts, &mut t, &mut warnings);
             }
             budget.charge_frames(&mut t, &mut warnings);
             threads.push(t);
+            walked.push(Some(ts));
         }
     }
 
     // Thread names from each interpreter's `threading._active`, and its extension
     // modules.
     let names_renderer = Renderer::new(target, &found.layout.offsets, models, &known, options.limits);
-    for (interp, report) in interps.iter().zip(interpreters.iter_mut()) {
-        let (Some(modules), sysdict) = py.sys_dicts(interp) else { continue };
+    for (interp, report) in snapshot.interpreters.iter().zip(interpreters.iter_mut()) {
+        let (Some(modules), sysdict) = py.sys_dicts(&interp.state) else { continue };
         report.extension_modules = names_renderer.extension_modules(modules, sysdict);
         for (ident, name) in names_renderer.thread_names(modules) {
-            for t in threads.iter_mut().filter(|t| t.thread_id == ident && t.interpreter_id == interp.id) {
+            for t in threads.iter_mut().filter(|t| t.thread_id == ident && t.interpreter_id == interp.state.id) {
                 t.name = Some(name.clone());
             }
         }
@@ -293,12 +291,13 @@ fn analyze_within_budget(
             frames: Vec::new(),
             truncated: None,
         });
+        walked.push(None);
     }
     let adhoc = (prepared.native.is_none() && crashed_outside_python).then(|| std::rc::Rc::new(native_setup(target, options, found)));
     let unwound = match prepared.native.as_ref().or(adhoc.as_ref()) {
         Some(setup) => {
             let setup = setup.clone();
-            let mut u = unwind_threads(target, &setup.native, &py, &threads);
+            let mut u = unwind_threads(target, &setup.native, &threads, &walked);
             if prepared.native.is_none() {
                 // Plain mode: only the crashed C thread's native frames, folded.
                 u.retain(|u| threads.get(u.index).is_some_and(|t| t.current && t.interpreter_id.is_none()));
@@ -322,13 +321,16 @@ fn analyze_within_budget(
     }
 
     if threads.iter().all(|t| t.interpreter_id.is_none()) {
-        warnings.push(format!(
-            "the interpreter{} list no thread state (a NULL or unreadable thread list): no Python stack can be shown",
-            if interps.len() == 1 { "" } else { "s" }
+        warnings.push(Warning::new(
+            WarningKind::Walk,
+            format!(
+                "the interpreter{} list no thread state (a NULL or unreadable thread list): no Python stack can be shown",
+                if snapshot.interpreters.len() == 1 { "" } else { "s" }
+            ),
         ));
     }
     // What the target itself could not give (damaged notes, files refused), once each.
-    warnings.extend(target.warnings());
+    warnings.extend(target.warnings().into_iter().map(|w| Warning::new(WarningKind::Target, w)));
     let mut seen = std::collections::HashSet::new();
     warnings.retain(|w| seen.insert(w.clone()));
 
@@ -354,7 +356,11 @@ fn analyze_within_budget(
     Ok(Report {
         schema: pycoroner_report::SCHEMA,
         target: TargetInfo {
-            kind: target.kind().into(),
+            kind: match target.kind() {
+                pycoroner_process::TargetKind::Core => TargetKind::Core,
+                pycoroner_process::TargetKind::Process => TargetKind::Process,
+                pycoroner_process::TargetKind::Debugger => TargetKind::Debugger,
+            },
             path: None,
             executable: target.executable(),
             pid: target.pid(),
@@ -365,7 +371,11 @@ fn analyze_within_budget(
         python: PythonInfo {
             version: found.version.to_string(),
             module: found.module_path.clone(),
-            layout_source: found.layout.source.clone(),
+            layout_source: match found.layout.source {
+                pycoroner_layouts::Source::Dwarf => ReportLayoutSource::Dwarf,
+                pycoroner_layouts::Source::DebugOffsets => ReportLayoutSource::DebugOffsets,
+                pycoroner_layouts::Source::Builtin => ReportLayoutSource::Builtin,
+            },
             layout_file: found.layout_file.clone(),
             layout_cached: found.layout_cached,
             debug_build: found.layout.flavour.debug,
@@ -391,16 +401,16 @@ struct ReportBudget {
 impl ReportBudget {
     /// Keep as many of `t`'s frames as the budget pays for; the thread says where it was
     /// cut, and the report says once that the budget is spent.
-    fn charge_frames(&mut self, t: &mut Thread, warnings: &mut Vec<String>) {
+    fn charge_frames(&mut self, t: &mut Thread, warnings: &mut Vec<Warning>) {
         self.charge(t, warnings, true);
     }
 
     /// The same for the native frames spliced in later (the Python ones are paid).
-    fn charge_native(&mut self, t: &mut Thread, warnings: &mut Vec<String>) {
+    fn charge_native(&mut self, t: &mut Thread, warnings: &mut Vec<Warning>) {
         self.charge(t, warnings, false);
     }
 
-    fn charge(&mut self, t: &mut Thread, warnings: &mut Vec<String>, python: bool) {
+    fn charge(&mut self, t: &mut Thread, warnings: &mut Vec<Warning>, python: bool) {
         let mut keep = 0usize;
         for f in &t.frames {
             let cost = match f {
@@ -424,12 +434,16 @@ impl ReportBudget {
         if keep < t.frames.len() {
             let cut = t.frames.len() - keep;
             t.frames.truncate(keep);
-            t.truncated = Some(format!("{cut} more frames not shown: the report's size budget ({} MiB of frames) is spent", REPORT_FRAME_BYTES >> 20));
+            t.truncated = Some(WalkStop {
+                reason: StopReason::Budget,
+                address: None,
+                message: format!("{cut} more frames not shown: the report's size budget ({} MiB of frames) is spent", REPORT_FRAME_BYTES >> 20),
+            });
             if !self.exhausted {
                 self.exhausted = true;
-                warnings.push(format!(
-                    "the report's size budget ({} MiB of frames across all threads) is spent: later frames and threads are cut",
-                    REPORT_FRAME_BYTES >> 20
+                warnings.push(Warning::new(
+                    WarningKind::Budget,
+                    format!("the report's size budget ({} MiB of frames across all threads) is spent: later frames and threads are cut", REPORT_FRAME_BYTES >> 20),
                 ));
             }
         }
@@ -438,16 +452,19 @@ impl ReportBudget {
 
 /// The models of the interpreter's version; a version newer than any we know is read
 /// with the newest models, and the report says so.
-fn models_for(found: &FoundPython, warnings: &mut Vec<String>) -> Result<Models, AnalyzeError> {
+fn models_for(found: &FoundPython, warnings: &mut Vec<Warning>) -> Result<Models, AnalyzeError> {
     let v = found.version;
     if let Some(m) = Models::for_version(v.major, v.minor) {
         return Ok(m);
     }
     if v.major == 3 && v.minor > pycoroner_cpython::models::NEWEST_MINOR {
-        warnings.push(format!(
-            "CPython {v} is newer than pycoroner knows (3.6 to 3.{}); reading it as 3.{}, which may be wrong",
-            pycoroner_cpython::models::NEWEST_MINOR,
-            pycoroner_cpython::models::NEWEST_MINOR
+        warnings.push(Warning::new(
+            WarningKind::Layout,
+            format!(
+                "CPython {v} is newer than pycoroner knows (3.6 to 3.{}); reading it as 3.{}, which may be wrong",
+                pycoroner_cpython::models::NEWEST_MINOR,
+                pycoroner_cpython::models::NEWEST_MINOR
+            ),
         ));
         if let Some(m) = Models::for_version(3, pycoroner_cpython::models::NEWEST_MINOR) {
             return Ok(m);
@@ -474,7 +491,8 @@ const MAX_SOURCE_LINE: usize = 1000;
 /// every file the target names (inside the sysroot or the process's root, regular files
 /// only). A file changed after the core was written is named in a warning; a
 /// relative name (the process's working directory is not in a core) gets no source.
-fn add_source(target: &dyn Target, threads: &mut [Thread], warnings: &mut Vec<String>) {
+fn add_source(target: &dyn Target, threads: &mut [Thread], warnings: &mut Vec<Warning>) {
+    let mut warn = |m: String| warnings.push(Warning::new(WarningKind::Source, m));
     let mut files: std::collections::HashMap<String, Option<Vec<String>>> = std::collections::HashMap::new();
     let mut relative = false;
     for t in threads.iter_mut() {
@@ -489,18 +507,18 @@ fn add_source(target: &dyn Target, threads: &mut [Thread], warnings: &mut Vec<St
                 let opened = match target.open_file(file) {
                     Ok(o) if o.len <= MAX_SOURCE_FILE => o,
                     Ok(_) => {
-                        warnings.push(format!("--source: {file} is larger than {MAX_SOURCE_FILE} bytes: not read"));
+                        warn(format!("--source: {file} is larger than {MAX_SOURCE_FILE} bytes: not read"));
                         return None;
                     }
                     Err(e) => {
-                        warnings.push(format!("--source: {e}"));
+                        warn(format!("--source: {e}"));
                         return None;
                     }
                 };
                 let changed = opened.file.metadata().and_then(|m| m.modified()).ok();
                 if let (Some(changed), Some(taken)) = (changed, target.taken_at()) {
                     if changed > taken {
-                        warnings.push(format!("--source: {file} changed after the {} was taken: its lines may not be the ones that ran", target.kind()));
+                        warn(format!("--source: {file} changed after the {} was taken: its lines may not be the ones that ran", target.kind().as_str()));
                     }
                 }
                 let mut text = Vec::new();
@@ -514,7 +532,7 @@ fn add_source(target: &dyn Target, threads: &mut [Thread], warnings: &mut Vec<St
         }
     }
     if relative {
-        warnings.push("--source: frames with relative file names have no source (the process's working directory is unknown)".into());
+        warn("--source: frames with relative file names have no source (the process's working directory is unknown)".into());
     }
 }
 
@@ -557,34 +575,20 @@ fn fault_of(target: &dyn Target, s: &pycoroner_process::SignalInfo, regs: &pycor
     (caught, overflow)
 }
 
-/// Unwind every thread from its registers (all target reads happen here).
-fn unwind_threads(target: &dyn Target, native: &pycoroner_debuginfo::native::Native, py: &Python<'_>, threads: &[Thread]) -> Vec<Unwound> {
+/// Unwind every thread from its registers (all target reads happen here). Each
+/// thread's Python frames are the ones the snapshot read for its own thread state
+/// (`walked`, beside `threads`), as far as the report kept them.
+fn unwind_threads(target: &dyn Target, native: &pycoroner_debuginfo::native::Native, threads: &[Thread], walked: &[Option<&ThreadSnapshot>]) -> Vec<Unwound> {
     let regs: Vec<_> = target.threads();
-    // The Python frames of each thread state, keyed like the report's threads.
-    let (interps, _) = match py.interpreters() {
-        Ok(x) => x,
-        Err(_) => return Vec::new(),
-    };
-    let mut walks = Vec::new();
-    for interp in &interps {
-        if let Ok((tstates, _)) = py.threads(interp) {
-            for ts in tstates {
-                walks.push((ts.thread_id, py.frames(&ts)));
-            }
-        }
-    }
     let mut out = Vec::new();
-    for (index, t) in threads.iter().enumerate() {
+    for (index, (t, walk)) in threads.iter().zip(walked).enumerate() {
         let Some(r) = t.native_id.and_then(|lwp| regs.iter().find(|x| x.tid == lwp)) else { continue };
         if r.regs.rip == 0 {
             continue; // no registers (a live process read without stopping it)
         }
         let (raw, stop) = native.unwind(target, &r.regs);
-        let python: Vec<PyFrame> = walks
-            .iter()
-            .find(|(id, w)| *id == t.thread_id && w.frames.len() == t.frames.iter().filter(|f| matches!(f, Frame::Python(_))).count())
-            .map(|(_, w)| w.frames.clone())
-            .unwrap_or_default();
+        let kept = t.frames.iter().filter(|f| matches!(f, Frame::Python(_))).count();
+        let python: Vec<PyFrame> = walk.map(|w| w.walk.frames.iter().take(kept).cloned().collect()).unwrap_or_default();
         out.push(Unwound { index, raw, stop, python });
     }
     out
@@ -598,12 +602,13 @@ fn splice_threads(
     unwound: Vec<Unwound>,
     threads: &mut [Thread],
     budget: &mut ReportBudget,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) {
     let runtime = found.module_path.rsplit('/').next().unwrap_or(&found.module_path).to_string();
     for u in unwound {
         let Some(t) = threads.get_mut(u.index) else { continue };
-        let py_frames: Vec<Frame> = t.frames.clone();
+        // The report's Python frames, in walk order: the i-th is the walk's i-th frame.
+        let py_frames: Vec<Frame> = t.frames.iter().filter(|f| matches!(f, Frame::Python(_))).cloned().collect();
         let render = |f: &PyFrame| {
             u.python
                 .iter()
@@ -613,10 +618,10 @@ fn splice_threads(
         };
         let (frames, warn) = splice::splice(native, &u.raw, &u.python, render, &runtime, options.native);
         if let Some(w) = warn {
-            warnings.push(format!("thread 0x{:016x}: {w}", t.thread_id));
+            warnings.push(Warning::thread(WarningKind::Native, t.thread_id, w));
         }
         if let Some(s) = u.stop {
-            warnings.push(format!("thread 0x{:016x}: native stack: {s}", t.thread_id));
+            warnings.push(Warning::thread(WarningKind::Native, t.thread_id, format!("native stack: {s}")));
         }
         t.frames = frames;
         budget.charge_native(t, warnings);
@@ -626,8 +631,6 @@ fn splice_threads(
 /// What `--locals` needs to render values.
 struct Values<'a> {
     renderer: Renderer<'a>,
-    cell_type: Option<RemoteAddr>,
-    none: Option<RemoteAddr>,
     /// Values rendered so far in this report (see [`MAX_VALUES`]).
     rendered: std::cell::Cell<usize>,
 }
@@ -654,82 +657,79 @@ fn exception_message(py_values: &Values<'_>, exc: RemoteAddr, type_name: Option<
     })
 }
 
-fn add_values(py: &Python<'_>, v: &Values<'_>, ts: &ThreadState, t: &mut Thread, warnings: &mut Vec<String>) {
+/// Render the exceptions and locals the snapshot read of one thread.
+fn add_values(v: &Values<'_>, ts: &ThreadSnapshot, t: &mut Thread, warnings: &mut Vec<Warning>) {
     let spent_before = v.rendered.get() >= MAX_VALUES;
-    match py.exceptions(ts, v.none) {
-        Ok(excs) => {
+    let thread = ts.state.thread_id;
+    match &ts.exceptions {
+        Some(Ok(excs)) => {
             for e in excs {
-                let type_name = v.renderer.type_name(e.value).ok();
-                let message = exception_message(v, e.value, type_name.as_deref());
-                let chain = match py.exception_chain(e.value, v.none) {
+                let value = e.exception.value;
+                let type_name = v.renderer.type_name(value).ok();
+                let message = exception_message(v, value, type_name.as_deref());
+                let chain = match &e.chain {
                     Ok(chain) => chain
-                        .into_iter()
-                        .map(|(how, exc)| {
+                        .iter()
+                        .map(|&(how, exc)| {
                             let type_name = v.renderer.type_name(exc).ok();
                             let message = exception_message(v, exc, type_name.as_deref());
                             let relation = match how {
-                                pycoroner_cpython::locals::Chained::Cause => "cause",
-                                pycoroner_cpython::locals::Chained::Context => "context",
+                                pycoroner_cpython::locals::Chained::Cause => Relation::Cause,
+                                pycoroner_cpython::locals::Chained::Context => Relation::Context,
                             };
-                            ChainedException { relation: relation.into(), type_name, message, address: exc.0 }
+                            ChainedException { relation, type_name, message, address: exc.0 }
                         })
                         .collect(),
                     Err(err) => {
-                        warnings.push(format!("thread 0x{:016x}: the chain of exception 0x{:x} unreadable: {err}", ts.thread_id, e.value.0));
+                        warnings.push(Warning::thread(WarningKind::Values, thread, format!("the chain of exception 0x{:x} unreadable: {err}", value.0)));
                         Vec::new()
                     }
                 };
-                t.exceptions.push(ExceptionInfo { state: e.state.into(), type_name, message, address: e.value.0, chain });
+                let state = match e.exception.state {
+                    pycoroner_cpython::locals::ExceptionState::Raised => ExceptionState::Raised,
+                    pycoroner_cpython::locals::ExceptionState::Handled => ExceptionState::Handled,
+                };
+                t.exceptions.push(ExceptionInfo { state, type_name, message, address: value.0, chain });
             }
         }
-        Err(e) => warnings.push(format!("thread 0x{:016x}: exception state unreadable: {e}", ts.thread_id)),
+        Some(Err(e)) => warnings.push(Warning::thread(WarningKind::Values, thread, format!("exception state unreadable: {e}"))),
+        None => {}
     }
-    let walk = py.frames(ts);
-    for (f, out) in walk.frames.iter().zip(t.frames.iter_mut()) {
+    for ((f, locals), out) in ts.walk.frames.iter().zip(&ts.locals).zip(t.frames.iter_mut()) {
         let Frame::Python(pf) = out else { continue };
-        pf.locals = Some(frame_locals(py, v, f, ts, warnings));
+        pf.locals = Some(match locals {
+            Ok(ls) => ls.iter().map(|l| variable(v, l)).collect(),
+            Err(e) => {
+                warnings.push(Warning::thread(WarningKind::Values, thread, format!("frame at {}: locals unreadable: {e}", f.addr)));
+                Vec::new()
+            }
+        });
     }
     if !spent_before && v.rendered.get() >= MAX_VALUES {
-        warnings.push(format!("the report's budget of {MAX_VALUES} rendered values is spent: later locals and exception messages show as <not rendered>"));
+        warnings.push(Warning::new(
+            WarningKind::Budget,
+            format!("the report's budget of {MAX_VALUES} rendered values is spent: later locals and exception messages show as <not rendered>"),
+        ));
     }
 }
 
-fn frame_locals(py: &Python<'_>, v: &Values<'_>, f: &PyFrame, ts: &ThreadState, warnings: &mut Vec<String>) -> Vec<Variable> {
-    match py.locals(f, v.cell_type) {
-        Ok(ls) => ls
-            .into_iter()
-            .map(|l| match l.tagged_int {
-                Some(n) => Variable {
-                    name: l.name,
-                    kind: l.kind.as_str().into(),
-                    type_name: Some("int".into()),
-                    address: l.value.0,
-                    repr: n.to_string(),
-                },
-                None if v.rendered.get() >= MAX_VALUES => Variable {
-                    name: l.name,
-                    kind: l.kind.as_str().into(),
-                    type_name: None,
-                    address: l.value.0,
-                    repr: format!("<not rendered: the report's budget of {MAX_VALUES} values is spent>"),
-                },
-                None => {
-                    v.rendered.set(v.rendered.get() + 1);
-                    Variable {
-                        name: l.name,
-                        kind: l.kind.as_str().into(),
-                        type_name: v.renderer.type_name(l.value).ok(),
-                        address: l.value.0,
-                        repr: v.renderer.repr(l.value),
-                    }
-                }
-            })
-            .collect(),
-        Err(e) => {
-            warnings.push(format!("thread 0x{:016x}: frame at {}: locals unreadable: {e}", ts.thread_id, f.addr));
-            Vec::new()
+/// One variable of a frame, rendered (a tagged int needs no read; a spent budget says so).
+fn variable(v: &Values<'_>, l: &pycoroner_cpython::locals::Local) -> Variable {
+    let kind = match l.kind {
+        pycoroner_cpython::locals::LocalKind::Arg => VariableKind::Arg,
+        pycoroner_cpython::locals::LocalKind::Local => VariableKind::Local,
+        pycoroner_cpython::locals::LocalKind::Cell => VariableKind::Cell,
+        pycoroner_cpython::locals::LocalKind::Free => VariableKind::Free,
+    };
+    let (type_name, repr) = match l.tagged_int {
+        Some(n) => (Some("int".to_string()), n.to_string()),
+        None if v.rendered.get() >= MAX_VALUES => (None, format!("<not rendered: the report's budget of {MAX_VALUES} values is spent>")),
+        None => {
+            v.rendered.set(v.rendered.get() + 1);
+            (v.renderer.type_name(l.value).ok(), v.renderer.repr(l.value))
         }
-    }
+    };
+    Variable { name: l.name.clone(), kind, type_name, address: l.value.0, repr }
 }
 
 /// Render the object at `addr` (`pycoroner print`): its type name and repr.
@@ -740,7 +740,7 @@ pub fn render_object(target: &dyn Target, options: &Options, addr: u64) -> Resul
 
 /// An OS thread has one thread state per interpreter it entered; of those, the one
 /// it was running is the one holding the GIL.
-fn resolve_current(threads: &mut [Thread], warnings: &mut Vec<String>) {
+fn resolve_current(threads: &mut [Thread], warnings: &mut Vec<Warning>) {
     let candidates: Vec<usize> = threads.iter().enumerate().filter(|(_, t)| t.current).map(|(i, _)| i).collect();
     if candidates.len() < 2 {
         return;
@@ -751,9 +751,9 @@ fn resolve_current(threads: &mut [Thread], warnings: &mut Vec<String>) {
             threads[i].current = i == only;
         }
     } else {
-        warnings.push(format!(
-            "the crashed thread has {} thread states (one per interpreter it entered) and none is known to be the active one",
-            candidates.len()
+        warnings.push(Warning::new(
+            WarningKind::Threads,
+            format!("the crashed thread has {} thread states (one per interpreter it entered) and none is known to be the active one", candidates.len()),
         ));
     }
 }
@@ -781,30 +781,31 @@ fn anchors(found: &FoundPython) -> Anchors {
     }
 }
 
-fn stop_warning(what: &str, stop: &Stop) -> Option<String> {
-    match stop {
-        Stop::End => None,
-        Stop::Cycle(a) => Some(format!("{what} loops back to {a}; stopped there")),
-        Stop::Broken(a, e) => Some(format!("{what} is broken at {a}: {e}")),
-        Stop::Cap(n) => Some(format!("{what} is longer than {n} entries; stopped there")),
-    }
+/// Why a walk of `what` stopped early, typed and in words; `None` when it ended normally.
+fn walk_stop(what: &str, stop: &Stop) -> Option<WalkStop> {
+    let (reason, address, message) = match stop {
+        Stop::End => return None,
+        Stop::Cycle(a) => (StopReason::Cycle, Some(a.0), format!("{what} loops back to {a}; stopped there")),
+        Stop::Broken(a, e) => (StopReason::Broken, Some(a.0), format!("{what} is broken at {a}: {e}")),
+        Stop::Cap(n) => (StopReason::Cap, None, format!("{what} is longer than {n} entries; stopped there")),
+    };
+    Some(WalkStop { reason, address, message })
 }
 
 /// Offset of `tid` in glibc's `struct pthread` on x86_64 (stable since glibc 2.3): how a
 /// `pthread_t` names its LWP when the debugger gives no thread pointer register.
 const GLIBC_PTHREAD_TID_OFFSET: u64 = 0x2d0;
 
-#[allow(clippy::too_many_arguments)]
 fn thread_report(
     target: &dyn Target,
-    py: &Python<'_>,
     interp: &InterpreterState,
-    ts: &ThreadState,
+    snap: &ThreadSnapshot,
     holder: Option<RemoteAddr>,
     core_threads: &[pycoroner_process::ThreadInfo],
     crashed_tid: Option<u32>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Thread {
+    let ts = &snap.state;
     // Match the thread state to a kernel thread: native_thread_id where CPython has it
     // (3.11+), else pthread_t == fs_base (glibc's TCB address).
     let lwp = match ts.native_thread_id {
@@ -817,7 +818,7 @@ fn thread_report(
     }
     .map(|t| t.tid)
     .or_else(|| ts.native_thread_id.and_then(|n| u32::try_from(n).ok()));
-    let walk = py.frames(ts);
+    let walk = &snap.walk;
     let frames = walk
         .frames
         .iter()
@@ -837,12 +838,12 @@ fn thread_report(
         .collect();
     for f in &walk.frames {
         if let Err(e) = &f.info {
-            warnings.push(format!("thread 0x{:x}: frame at {}: code object unreadable: {e}", ts.thread_id, f.addr));
+            warnings.push(Warning::thread(WarningKind::Walk, ts.thread_id, format!("frame at {}: code object unreadable: {e}", f.addr)));
         }
     }
-    let truncated = stop_warning("frame chain", &walk.stop);
+    let truncated = walk_stop("frame chain", &walk.stop);
     if let Some(t) = &truncated {
-        warnings.push(format!("thread 0x{:016x}: {t}", ts.thread_id));
+        warnings.push(Warning::thread(WarningKind::Walk, ts.thread_id, t.message.clone()));
     }
     Thread {
         thread_id: ts.thread_id,
@@ -895,7 +896,7 @@ mod tests {
         let offsets = pycoroner_layouts::Offsets::default();
         let known = KnownObjects::default();
         let models = Models::for_version(3, 12).expect("models");
-        let v = Values { renderer: Renderer::new(&mem, &offsets, models, &known, Limits::default()), cell_type: None, none: None, rendered: std::cell::Cell::new(MAX_VALUES - 1) };
+        let v = Values { renderer: Renderer::new(&mem, &offsets, models, &known, Limits::default()), rendered: std::cell::Cell::new(MAX_VALUES - 1) };
         // The last value of the budget is spent on this message (unreadable here).
         assert_eq!(exception_message(&v, RemoteAddr(0x1000), Some("ValueError")), None);
         assert_eq!(v.rendered.get(), MAX_VALUES);
@@ -918,7 +919,7 @@ mod tests {
             kept += t.frames.len();
             if t.truncated.is_some() {
                 cut_threads += 1;
-                assert!(t.truncated.as_deref().is_some_and(|w| w.contains("size budget")));
+                assert!(t.truncated.as_ref().is_some_and(|w| w.reason == StopReason::Budget && w.message.contains("size budget")));
             }
         }
         assert!(kept * (64 + 4 + 20) <= REPORT_FRAME_BYTES);

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use pycoroner_cpython::{resolve, PyVersion};
 use pycoroner_debuginfo::{hex, modules_of, open_module_image, DebugSearch, ElfImage, Module, SearchLog};
 use pycoroner_process::cache_dir::CacheDir;
-use pycoroner_layouts::{Flavour, Layout, LAYOUT_FORMAT};
+use pycoroner_layouts::{Flavour, Layout, Source, LAYOUT_FORMAT};
+use pycoroner_report::{Warning, WarningKind};
 use pycoroner_process::{MemoryExt, RemoteAddr, Target};
 
 use crate::cache;
@@ -48,7 +49,7 @@ pub struct FoundPython {
     /// Static addresses (SVMA) of [`SYMBOLS`] that exist.
     pub symbols: BTreeMap<String, u64>,
     /// What the caller should be told.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     /// The cache directory, opened and checked once per analysis (`None`: no cache).
     pub cache_dir: Option<CacheDir>,
 }
@@ -79,8 +80,8 @@ pub fn find(target: &dyn Target, options: &Options) -> Result<FoundPython, Analy
     let exe_path = target.executable();
     let mut warnings = Vec::new();
     let (cache_dir, cache_warning) = cache::open(options);
-    warnings.extend(cache_warning);
-    let layouts = cache_dir.as_ref().and_then(|d| cache::layouts(d).map_err(|why| warnings.push(why)).ok());
+    warnings.extend(cache_warning.map(|w| Warning::new(WarningKind::Cache, w)));
+    let layouts = cache_dir.as_ref().and_then(|d| cache::layouts(d).map_err(|why| warnings.push(Warning::new(WarningKind::Cache, why))).ok());
 
     if let Some(exe) = &options.exe {
         let img = ElfImage::open(exe).map_err(|e| AnalyzeError::BadExe { path: exe.clone(), what: e.to_string() })?;
@@ -90,7 +91,7 @@ pub fn find(target: &dyn Target, options: &Options) -> Result<FoundPython, Analy
                 return Err(AnalyzeError::ExeMismatch { exe: exe.clone(), expected: hex(&expected), found: hex(found) });
             }
             (Some(_), Some(_)) => {}
-            _ => warnings.push(format!("cannot verify that {} matches the core: no build-id to compare", exe.display())),
+            _ => warnings.push(Warning::new(WarningKind::File, format!("cannot verify that {} matches the core: no build-id to compare", exe.display()))),
         }
     }
 
@@ -103,7 +104,7 @@ pub fn find(target: &dyn Target, options: &Options) -> Result<FoundPython, Analy
         let dwarf_allowed = matches!(options.layout_source, LayoutSource::Auto | LayoutSource::Dwarf);
         if let (Some(dir), Some(id), true) = (&layouts, &m.build_id, dwarf_allowed) {
             let cached = cache::load(dir, &hex(id)).unwrap_or_else(|why| {
-                warnings.push(why);
+                warnings.push(Warning::new(WarningKind::Cache, why));
                 None
             });
             if let Some(e) = cached {
@@ -256,7 +257,7 @@ pub fn layout_from_binary(path: &std::path::Path, version: Option<&str>, options
         version: (version.major, version.minor),
         micro: version.micro,
         flavour: flavour_of(&img),
-        source: "dwarf".into(),
+        source: Source::Dwarf,
         offsets: resolve::from_dwarf(&answer),
         debug_offsets: resolve::debug_offsets_from_dwarf(&answer),
     })
@@ -281,7 +282,7 @@ fn resolve_module(
     m: &Module,
     img: &ElfImage,
     exe: Option<&str>,
-    mut warnings: Vec<String>,
+    mut warnings: Vec<Warning>,
 ) -> Result<FoundPython, AnalyzeError> {
     let version = detect_version(target, m, img, exe).ok_or_else(|| AnalyzeError::UnknownVersion { module: m.path.clone() })?;
     let wanted = SYMBOLS
@@ -330,7 +331,7 @@ fn resolve_module(
                             version: (version.major, version.minor),
                             micro: version.micro,
                             flavour,
-                            source: "debug-offsets".into(),
+                            source: Source::DebugOffsets,
                             offsets,
                             debug_offsets: Some(tl),
                         };
@@ -353,15 +354,16 @@ fn resolve_module(
             let label = version_label(&layout);
             match how {
                 pycoroner_layouts::builtin::Match::Exact => {}
-                pycoroner_layouts::builtin::Match::OtherMicro => warnings.push(format!(
-                    "no built-in layout for CPython {version}{}; using the one for {label}",
-                    if flavour.debug { " (debug build)" } else { "" }
+                pycoroner_layouts::builtin::Match::OtherMicro => warnings.push(Warning::new(
+                    WarningKind::Layout,
+                    format!("no built-in layout for CPython {version}{}; using the one for {label}", if flavour.debug { " (debug build)" } else { "" }),
                 )),
-                pycoroner_layouts::builtin::Match::OtherMinor => warnings.push(format!(
-                    "CPython {version} is newer than any built-in layout; trying the nearest, {label}, which may be wrong"
+                pycoroner_layouts::builtin::Match::OtherMinor => warnings.push(Warning::new(
+                    WarningKind::Layout,
+                    format!("CPython {version} is newer than any built-in layout; trying the nearest, {label}, which may be wrong"),
                 )),
             }
-            let layout = Layout { micro: version.micro, source: "builtin".into(), ..layout };
+            let layout = Layout { micro: version.micro, source: Source::Builtin, ..layout };
             Ok(found(m, version, layout, Some(format!("built-in table {label}")), symbols, warnings))
         }
         None => Err(match dwarf_err {
@@ -386,7 +388,7 @@ fn found(
     layout: Layout,
     layout_file: Option<String>,
     symbols: BTreeMap<String, u64>,
-    warnings: Vec<String>,
+    warnings: Vec<Warning>,
 ) -> FoundPython {
     FoundPython { module_path: m.path.clone(), bias: m.bias, version, layout, layout_file, layout_cached: false, symbols, warnings, cache_dir: None }
 }
@@ -400,7 +402,7 @@ fn dwarf_layout(
     version: PyVersion,
     flavour: Flavour,
     symbols: BTreeMap<String, u64>,
-    mut warnings: Vec<String>,
+    mut warnings: Vec<Warning>,
 ) -> Result<FoundPython, AnalyzeError> {
     let answer = pycoroner_debuginfo::extract_layouts(dwarf_img, &resolve::dwarf_query())
         .map_err(|e| AnalyzeError::Runtime { module: m.path.clone(), what: e.to_string() })?;
@@ -409,7 +411,7 @@ fn dwarf_layout(
         version: (version.major, version.minor),
         micro: version.micro,
         flavour,
-        source: "dwarf".into(),
+        source: Source::Dwarf,
         offsets: resolve::from_dwarf(&answer),
         debug_offsets: resolve::debug_offsets_from_dwarf(&answer),
     };
@@ -417,7 +419,7 @@ fn dwarf_layout(
     if let (Some(dir), Some(id)) = (cache_dir, img.build_id()) {
         let entry = cache::Entry { layout: layout.clone(), symbols: symbols.clone(), micro: version.micro, source_file: source_file.clone() };
         if let Err(e) = cache::store(dir, &hex(id), &entry) {
-            warnings.push(format!("could not write the layout cache in {}: {e}", dir.path().display()));
+            warnings.push(Warning::new(WarningKind::Cache, format!("could not write the layout cache in {}: {e}", dir.path().display())));
         }
     }
     Ok(found(m, version, layout, Some(source_file), symbols, warnings))

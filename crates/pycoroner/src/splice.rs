@@ -6,7 +6,7 @@
 
 use pycoroner_cpython::PyFrame;
 use pycoroner_debuginfo::native::{Native, RawFrame, Trust};
-use pycoroner_report::{Frame, NativeFrame};
+use pycoroner_report::{Frame, NativeFrame, Unwind};
 
 use crate::options::NativeMode;
 
@@ -45,15 +45,12 @@ pub fn splice(
                 file: s.file,
                 line: s.line,
                 inlined: s.inlined,
-                unwind: Some(
-                    match f.trust {
-                        Trust::Context => "context",
-                        Trust::Cfi => "cfi",
-                        Trust::FramePointer => "frame-pointer",
-                        Trust::Signal => "signal",
-                    }
-                    .to_string(),
-                ),
+                unwind: Some(match f.trust {
+                    Trust::Context => Unwind::Context,
+                    Trust::Cfi => Unwind::Cfi,
+                    Trust::FramePointer => Unwind::FramePointer,
+                    Trust::Signal => Unwind::Signal,
+                }),
             });
         }
         // Functions that tail-called on the way to this one (gdb's tail-call frames):
@@ -71,7 +68,7 @@ pub fn splice(
                 file: s.file,
                 line: s.line,
                 inlined: false,
-                unwind: Some("tail-call".to_string()),
+                unwind: Some(Unwind::TailCall),
             });
         }
     }

@@ -6,13 +6,16 @@
 pub mod escape;
 pub mod render;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// Current JSON schema number. Additive changes keep it; others bump it.
-pub const SCHEMA: u32 = 1;
+/// Current JSON schema number. Additive changes keep it; others bump it. 2: warnings
+/// are objects, a thread's `truncated` is a [`WalkStop`] object (README "JSON").
+pub const SCHEMA: u32 = 2;
 
 /// Everything pycoroner found about one target.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Report {
     /// Always [`SCHEMA`].
     pub schema: u32,
@@ -25,15 +28,78 @@ pub struct Report {
     pub interpreters: Vec<Interpreter>,
     /// Every thread of every interpreter, in each interpreter's list order.
     pub threads: Vec<Thread>,
-    /// What could not be read, in words.
-    pub warnings: Vec<String>,
+    /// What could not be read, and why.
+    pub warnings: Vec<Warning>,
+}
+
+/// Something the report could not read or had to guess, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Warning {
+    /// What it is about.
+    pub kind: WarningKind,
+    /// The thread it is about (its `thread_id`), when it is about one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<u64>,
+    /// One sentence a person can act on.
+    pub message: String,
+}
+
+impl Warning {
+    /// A warning about the whole target.
+    pub fn new(kind: WarningKind, message: impl Into<String>) -> Warning {
+        Warning { kind, thread: None, message: message.into() }
+    }
+
+    /// A warning about one thread.
+    pub fn thread(kind: WarningKind, thread: u64, message: impl Into<String>) -> Warning {
+        Warning { kind, thread: Some(thread), message: message.into() }
+    }
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.thread {
+            Some(t) => write!(f, "thread 0x{t:016x}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// What a [`Warning`] is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum WarningKind {
+    /// The core or process itself: damaged notes, a truncated core, threads not stopped.
+    Target,
+    /// A file the target names (binary, library, debug file): missing, refused, or not
+    /// the one the target recorded.
+    File,
+    /// pycoroner's cache: refused or unusable.
+    Cache,
+    /// Where the struct layouts came from, or the version read.
+    Layout,
+    /// A list or chain in the interpreter's memory (interpreters, threads, frames, code
+    /// objects, the GIL) that is broken, cyclic or longer than the cap.
+    Walk,
+    /// Locals or exceptions that could not be read.
+    Values,
+    /// Native unwinding or the splice of Python frames into native ones.
+    Native,
+    /// A budget of the analysis (memory read, report size, values rendered) is spent.
+    Budget,
+    /// `--source`: a source file missing, changed or too large.
+    Source,
+    /// Which thread crashed is ambiguous.
+    Threads,
 }
 
 /// The analyzed target.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TargetInfo {
-    /// `"core"` or `"process"`.
-    pub kind: String,
+    /// A core file or a live process.
+    pub kind: TargetKind,
     /// The core file's path, for a core.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
@@ -55,8 +121,32 @@ pub struct TargetInfo {
     pub paused_ms: Option<f64>,
 }
 
+/// What kind of target a report is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    /// A core file.
+    Core,
+    /// A live process.
+    Process,
+    /// Whatever a debugger has open, read through the debugger.
+    Debugger,
+}
+
+impl TargetKind {
+    /// `core` or `process`, as the report spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Core => "core",
+            TargetKind::Process => "process",
+            TargetKind::Debugger => "debugger",
+        }
+    }
+}
+
 /// A fatal signal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Signal {
     /// Signal number.
     pub number: i32,
@@ -91,7 +181,8 @@ pub struct Signal {
 }
 
 /// A fault a signal handler caught (from the kernel's `siginfo` in the signal frame).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CaughtFault {
     /// Signal number.
     pub number: i32,
@@ -104,7 +195,8 @@ pub struct CaughtFault {
 }
 
 /// Where a C stack overflowed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StackOverflow {
     /// The faulting thread's stack pointer when it faulted.
     pub stack_pointer: u64,
@@ -114,14 +206,15 @@ pub struct StackOverflow {
 }
 
 /// The interpreter's identity and where its layouts came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PythonInfo {
     /// `"3.12.1"` (or `"3.12"` when the micro version is unknown).
     pub version: String,
     /// The module that holds the interpreter (libpython or the executable).
     pub module: String,
-    /// Where the struct layouts came from (`dwarf`, later `debug-offsets`, `builtin`).
-    pub layout_source: String,
+    /// Where the struct layouts came from.
+    pub layout_source: LayoutSource,
     /// The file the layouts were read from, when they came from a file.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layout_file: Option<String>,
@@ -133,8 +226,32 @@ pub struct PythonInfo {
     pub free_threaded: bool,
 }
 
+/// Where a report's struct layouts came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum LayoutSource {
+    /// The interpreter's DWARF (its binary or a separate debug file).
+    Dwarf,
+    /// The interpreter's own `_Py_DebugOffsets` (3.13+).
+    DebugOffsets,
+    /// pycoroner's built-in table for this version and flavour.
+    Builtin,
+}
+
+impl LayoutSource {
+    /// `dwarf`, `debug-offsets` or `builtin`, as the report spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LayoutSource::Dwarf => "dwarf",
+            LayoutSource::DebugOffsets => "debug-offsets",
+            LayoutSource::Builtin => "builtin",
+        }
+    }
+}
+
 /// One interpreter.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Interpreter {
     /// `interp->id` (0 = main); absent on 3.6.
     pub id: Option<i64>,
@@ -153,7 +270,8 @@ pub struct Interpreter {
 }
 
 /// One thread.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Thread {
     /// The `pthread_t`, as faulthandler prints it.
     pub thread_id: u64,
@@ -175,12 +293,39 @@ pub struct Thread {
     /// Frames, most recent first.
     pub frames: Vec<Frame>,
     /// Why the frame walk stopped early, if it did.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub truncated: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<WalkStop>,
+}
+
+/// Why a walk stopped before the end of its chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WalkStop {
+    /// The reason.
+    pub reason: StopReason,
+    /// Where: the element linking back (cycle) or the one that could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<u64>,
+    /// The same in words.
+    pub message: String,
+}
+
+/// Why a walk stopped early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum StopReason {
+    /// A link pointed back to an element already visited.
+    Cycle,
+    /// A link or element could not be read.
+    Broken,
+    /// The walk reached its cap of elements.
+    Cap,
+    /// The report's size budget is spent.
+    Budget,
 }
 
 /// One frame.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Frame {
     /// A Python frame.
@@ -190,7 +335,8 @@ pub enum Frame {
 }
 
 /// A Python frame.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PythonFrame {
     /// `co_name` (`None` when unreadable; rendered `???`).
     pub function: Option<String>,
@@ -218,12 +364,13 @@ pub struct PythonFrame {
 }
 
 /// A variable of a frame.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Variable {
     /// Its name.
     pub name: String,
-    /// `arg`, `local`, `cell` or `free`.
-    pub kind: String,
+    /// How the frame binds it.
+    pub kind: VariableKind,
     /// The value's type name.
     #[serde(rename = "type")]
     pub type_name: Option<String>,
@@ -233,11 +380,26 @@ pub struct Variable {
     pub repr: String,
 }
 
+/// How a frame binds a variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum VariableKind {
+    /// An argument.
+    Arg,
+    /// A local variable.
+    Local,
+    /// A cell variable (captured by an inner function).
+    Cell,
+    /// A free variable (captured from an outer function).
+    Free,
+}
+
 /// An exception a thread is raising or handling.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ExceptionInfo {
-    /// `raised` (in flight) or `handled` (inside `except`/`finally`).
-    pub state: String,
+    /// In flight, or being handled.
+    pub state: ExceptionState,
     /// The exception's type name.
     #[serde(rename = "type")]
     pub type_name: Option<String>,
@@ -252,12 +414,22 @@ pub struct ExceptionInfo {
     pub chain: Vec<ChainedException>,
 }
 
+/// Where an exception is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExceptionState {
+    /// Being raised (in flight).
+    Raised,
+    /// Being handled (inside `except` or `finally`).
+    Handled,
+}
+
 /// An exception earlier in a chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ChainedException {
-    /// `cause` (`raise ... from` it) or `context` (raised while it was handled), said of
-    /// the exception after it.
-    pub relation: String,
+    /// How the exception after it followed it.
+    pub relation: Relation,
     /// Its type name.
     #[serde(rename = "type")]
     pub type_name: Option<String>,
@@ -267,8 +439,19 @@ pub struct ChainedException {
     pub address: u64,
 }
 
+/// How an exception followed the one before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Relation {
+    /// `raise ... from` it: its `__cause__`.
+    Cause,
+    /// Raised while it was handled: its `__context__`.
+    Context,
+}
+
 /// A native frame.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NativeFrame {
     /// Program counter.
     pub pc: u64,
@@ -285,12 +468,26 @@ pub struct NativeFrame {
     /// Inlined into the next frame (same pc).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub inlined: bool,
-    /// How this frame was found: `context` (the registers), `cfi`, `frame-pointer`
-    /// (no CFI covered the callee: less certain), `signal` (the kernel's ucontext) or
-    /// `tail-call` (a function that jumped to the next one and left no frame, built
-    /// from DWARF call sites as gdb builds it).
+    /// How this frame was found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unwind: Option<String>,
+    pub unwind: Option<Unwind>,
+}
+
+/// How a native frame was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unwind {
+    /// The thread's registers.
+    Context,
+    /// The caller's call frame information.
+    Cfi,
+    /// The frame pointer chain (no CFI covered the callee: less certain).
+    FramePointer,
+    /// The kernel's signal frame (ucontext).
+    Signal,
+    /// A function that jumped to the next one and left no frame, built from DWARF
+    /// call sites as gdb builds it.
+    TailCall,
 }
 
 /// A signal's name and description (faulthandler's own for the five it handles, glibc's

@@ -792,3 +792,44 @@ pub fn split_report_header(text: &str) -> (String, String) {
     }
     (header, body)
 }
+
+/// Where a JSON report breaks the report's JSON Schema (`schema/report.schema.json`,
+/// generated from the report's types): one line per violation, empty when it follows it.
+pub fn report_schema_errors(report: &serde_json::Value) -> Vec<String> {
+    static VALIDATOR: std::sync::OnceLock<Result<jsonschema::Validator, String>> = std::sync::OnceLock::new();
+    let validator = VALIDATOR.get_or_init(|| {
+        let path = repo_root().join("schema/report.schema.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let schema: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        jsonschema::validator_for(&schema).map_err(|e| format!("{}: {e}", path.display()))
+    });
+    match validator {
+        Ok(v) => v.iter_errors(report).map(|e| format!("{} at {}", e, e.instance_path)).collect(),
+        Err(e) => vec![format!("the report schema does not load: {e}")],
+    }
+}
+
+/// Parse a JSON report printed by pycoroner and check it against the report's JSON
+/// Schema: every report the suites read is validated here. `None` for text that is
+/// not JSON; a report that breaks the schema fails the test that produced it.
+pub fn parse_report(text: &str) -> Option<serde_json::Value> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    let errors = report_schema_errors(&v);
+    assert!(errors.is_empty(), "the report breaks schema/report.schema.json:\n{}", errors.join("\n"));
+    Some(v)
+}
+
+/// A JSON report's warnings as the text report prints them (`thread 0x...: message`).
+pub fn warning_texts(report: &serde_json::Value) -> Vec<String> {
+    let warnings = report["warnings"].as_array().map_or(&[][..], Vec::as_slice);
+    warnings
+        .iter()
+        .map(|w| {
+            let message = w["message"].as_str().unwrap_or_default();
+            match w["thread"].as_u64() {
+                Some(t) => format!("thread 0x{t:016x}: {message}"),
+                None => message.to_string(),
+            }
+        })
+        .collect()
+}

@@ -18,7 +18,7 @@ pub fn analyze_json(core: &Path, cache: &Path, extra: &[&str]) -> (Option<i32>, 
     let (code, out, err) = pycoroner_testkit::run(
         pycoroner().arg("core").arg(core).args(["--format", "json", "--cache-dir"]).arg(cache).args(extra),
     );
-    (code, serde_json::from_str(&out).ok(), err)
+    (code, pycoroner_testkit::parse_report(&out), err)
 }
 
 /// Crash `script` under `py` and analyze the core as JSON; a failure is one line

@@ -8,7 +8,7 @@
 use std::fmt::Write;
 
 use crate::escape::text as e;
-use crate::{Frame, Report, Thread};
+use crate::{ExceptionState, Frame, LayoutSource, Relation, Report, TargetKind, Thread, Unwind};
 
 /// How the text is laid out beyond faulthandler's own lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,14 +110,14 @@ pub fn render_with(report: &Report, options: TextOptions) -> String {
     if report.threads.iter().all(|t| t.interpreter_id.is_none()) {
         out.push_str("<no Python thread>\n");
     }
-    if report.python.layout_source != "dwarf" {
+    if report.python.layout_source != LayoutSource::Dwarf {
         let from = report.python.layout_file.as_deref().map(|f| format!(": {}", e(f))).unwrap_or_default();
-        let _ = writeln!(out, "\nLayouts from {}{from}", report.python.layout_source);
+        let _ = writeln!(out, "\nLayouts from {}{from}", report.python.layout_source.as_str());
     }
     if !report.warnings.is_empty() {
         let _ = writeln!(out, "\npycoroner warnings:");
         for w in &report.warnings {
-            let _ = writeln!(out, "  - {}", e(w));
+            let _ = writeln!(out, "  - {}", e(&w.to_string()));
         }
     }
     out
@@ -127,9 +127,9 @@ pub fn render_with(report: &Report, options: TextOptions) -> String {
 /// signal, how and where (faulthandler's own lines follow unchanged).
 fn header(out: &mut String, report: &Report) {
     let t = &report.target;
-    let what = if t.kind == "core" { "Process" } else { "Live process" };
+    let what = if t.kind == TargetKind::Core { "Process" } else { "Live process" };
     // A core keeps 79 bytes of the command line (ELF_PRARGSZ): say when it was cut.
-    let cmd = t.command_line.as_deref().map(|c| if t.kind == "core" && c.len() >= 79 { format!("{c}...") } else { c.to_string() });
+    let cmd = t.command_line.as_deref().map(|c| if t.kind == TargetKind::Core && c.len() >= 79 { format!("{c}...") } else { c.to_string() });
     match (t.pid, cmd.as_deref()) {
         (Some(pid), Some(cmd)) => {
             let _ = writeln!(out, "{what} {pid}: {}", e(cmd));
@@ -191,7 +191,7 @@ fn header(out: &mut String, report: &Report) {
                 let _ = writeln!(out, "C stack overflow: the fault address 0x{at:x} is past the end of the thread's stack{end}, next to its stack pointer 0x{:x}", o.stack_pointer);
             }
         }
-        None if t.kind == "core" => out.push_str("No fatal signal: a snapshot of a running process (gcore)\n"),
+        None if t.kind == TargetKind::Core => out.push_str("No fatal signal: a snapshot of a running process (gcore)\n"),
         None => match t.paused_ms {
             Some(ms) => {
                 let _ = writeln!(out, "Stopped for {ms:.1} ms to read it");
@@ -270,9 +270,9 @@ fn frame(out: &mut String, f: &Frame, native_no: &mut usize) {
             };
             // A frame found by frame pointer (no CFI) is less certain, one built from a
             // tail call's call site had no frame of its own: say so.
-            let fp = match n.unwind.as_deref() {
-                Some("frame-pointer") => " [frame pointer]",
-                Some("tail-call") => " [tail call]",
+            let fp = match n.unwind {
+                Some(Unwind::FramePointer) => " [frame pointer]",
+                Some(Unwind::TailCall) => " [tail call]",
                 _ => "",
             };
             if n.inlined {
@@ -311,14 +311,14 @@ fn thread(out: &mut String, t: &Thread, options: TextOptions, fh: Faulthandler, 
         // next one came from it.
         for c in x.chain.iter().rev() {
             exception_line(out, "", c.type_name.as_deref(), c.message.as_deref());
-            let sentence = if c.relation == "cause" {
+            let sentence = if c.relation == Relation::Cause {
                 "The above exception was the direct cause of the following exception:"
             } else {
                 "During handling of the above exception, another exception occurred:"
             };
             let _ = writeln!(out, "  {sentence}");
         }
-        let verb = if x.state == "raised" { "Raising " } else { "Handling " };
+        let verb = if x.state == ExceptionState::Raised { "Raising " } else { "Handling " };
         exception_line(out, verb, x.type_name.as_deref(), x.message.as_deref());
     }
     if t.frames.is_empty() && t.truncated.is_none() {
@@ -351,7 +351,7 @@ fn thread(out: &mut String, t: &Thread, options: TextOptions, fh: Faulthandler, 
         i += 1;
     }
     if let Some(why) = &t.truncated {
-        let _ = writeln!(out, "  <{}>", e(why));
+        let _ = writeln!(out, "  <{}>", e(&why.message));
     }
 }
 
@@ -375,7 +375,7 @@ pub(crate) mod tests {
         Report {
             schema: SCHEMA,
             target: TargetInfo {
-                kind: "core".into(),
+                kind: TargetKind::Core,
                 path: Some("core".into()),
                 executable: None,
                 pid: Some(4242),
@@ -397,7 +397,7 @@ pub(crate) mod tests {
             python: PythonInfo {
                 version: "3.12.1".into(),
                 module: "libpython3.12.so.1.0".into(),
-                layout_source: "dwarf".into(),
+                layout_source: LayoutSource::Dwarf,
                 layout_file: None,
                 layout_cached: false,
                 debug_build: false,
@@ -470,7 +470,7 @@ pub(crate) mod tests {
     fn locals_and_exceptions_are_shown_under_their_frame_and_thread() {
         let mut r = sample();
         r.threads[1].exceptions.push(ExceptionInfo {
-            state: "handled".into(),
+            state: ExceptionState::Handled,
             type_name: Some("ValueError".into()),
             message: Some("boom".into()),
             address: 1,
@@ -479,7 +479,7 @@ pub(crate) mod tests {
         if let Frame::Python(p) = &mut r.threads[1].frames[0] {
             p.locals = Some(vec![Variable {
                 name: "x".into(),
-                kind: "arg".into(),
+                kind: VariableKind::Arg,
                 type_name: Some("int".into()),
                 address: 2,
                 repr: "42".into(),
@@ -538,9 +538,9 @@ pub(crate) mod tests {
         if let Frame::Python(p) = &mut r.threads[1].frames[0] {
             p.file = Some("/srv/a.py\n  File \"forged.py\", line 1 in x".into());
             p.function = Some("f\u{202e}".into());
-            p.locals = Some(vec![Variable { name: "s\r".into(), kind: "local".into(), type_name: None, address: 2, repr: "'\x1b[2J'".into() }]);
+            p.locals = Some(vec![Variable { name: "s\r".into(), kind: VariableKind::Local, type_name: None, address: 2, repr: "'\x1b[2J'".into() }]);
         }
-        r.warnings.push("file /tmp/\x1b[31mred".into());
+        r.warnings.push(Warning::new(WarningKind::File, "file /tmp/\x1b[31mred"));
         let text = super::render(&r);
         assert!(!text.chars().any(|c| c != '\n' && crate::escape::is_unsafe(c)), "{text:?}");
         assert!(text.contains("[w\\x1b]0;pwned\\x07]"), "{text}");
@@ -600,8 +600,8 @@ pub(crate) mod tests {
     #[test]
     fn warnings_and_truncation_are_shown() {
         let mut r = sample();
-        r.threads[0].truncated = Some("frame chain cycles at 0x10".into());
-        r.warnings.push("thread list unreadable".into());
+        r.threads[0].truncated = Some(WalkStop { reason: StopReason::Cycle, address: Some(0x10), message: "frame chain cycles at 0x10".into() });
+        r.warnings.push(Warning::new(WarningKind::Walk, "thread list unreadable"));
         let text = super::render(&r);
         assert!(text.contains("  <frame chain cycles at 0x10>\n"));
         assert!(text.ends_with("pycoroner warnings:\n  - thread list unreadable\n"));
