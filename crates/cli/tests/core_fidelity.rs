@@ -167,25 +167,7 @@ fn subinterpreter() {
         }
         // Compare with faulthandler interpreter by interpreter, ignoring which state
         // faulthandler calls current (its choice changed in 3.12).
-        let matched = interps.iter().any(|i| {
-            let mut only = v.clone();
-            let ts: Vec<serde_json::Value> = threads
-                .iter()
-                .filter(|t| t["interpreter_id"] == i["id"])
-                .cloned()
-                .map(|mut t| {
-                    t["interpreter_id"] = 0.into();
-                    t
-                })
-                .collect();
-            only["threads"] = ts.into();
-            let fh = c.faulthandler.replace("Current thread", "Thread");
-            let mut o = only.clone();
-            for t in o["threads"].as_array_mut().into_iter().flatten() {
-                t["current"] = false.into();
-            }
-            compare_with_faulthandler(&o, &fh).is_empty()
-        });
+        let matched = common::some_interpreter_equals_faulthandler(&v, &c.faulthandler);
         if !matched {
             failures.push(format!("{tag} no interpreter's threads equal faulthandler's:\n{}", c.faulthandler));
         }

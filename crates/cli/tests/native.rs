@@ -35,6 +35,109 @@ fn native_names(t: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Each OS thread's native frames, in report order: an OS thread with several thread
+/// states (one per interpreter it entered) is reported in parts that, read in order,
+/// are its whole stack.
+fn natives_per_lwp(v: &Value) -> Vec<(u64, Vec<String>)> {
+    let mut out: Vec<(u64, Vec<String>)> = Vec::new();
+    for t in v["threads"].as_array().into_iter().flatten() {
+        let Some(lwp) = t["native_id"].as_u64() else { continue };
+        match out.iter_mut().find(|(l, _)| *l == lwp) {
+            Some((_, names)) => names.extend(native_names(t)),
+            None => out.push((lwp, native_names(t))),
+        }
+    }
+    out
+}
+
+/// The frames of one OS thread in report order, as `kind:function`.
+fn mixed_of_lwp(v: &Value, lwp: u64) -> Vec<String> {
+    v["threads"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["native_id"].as_u64() == Some(lwp))
+        .flat_map(|t| t["frames"].as_array().cloned().unwrap_or_default())
+        .map(|f| format!("{}:{}", f["kind"].as_str().unwrap_or("?"), f["function"].as_str().unwrap_or("??")))
+        .collect()
+}
+
+/// A crash inside a subinterpreter: the crashing OS thread has two thread states, the
+/// subinterpreter's (`inside_subinterpreter`) running inside the main interpreter's
+/// (`run_sub`, in `_testcapi.run_in_subinterp`). Its mixed stack, the parts of both
+/// read in report order, equals gdb's `bt`; every run of Python frames sits right above
+/// the eval-loop frame that ran it, in the order the C stack has them; the Python
+/// frames equal faulthandler's for the interpreter it showed.
+#[test]
+fn subinterpreter_mixed_stack_equals_gdb_and_faulthandler() {
+    if require_tool("gdb").is_none() {
+        return;
+    }
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for py in &all_interpreters() {
+        let tag = format!("[{} subinterpreter]", py.id());
+        let c = match crash(&py.path, &scenario("subinterpreter")) {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{tag} {e}"));
+                continue;
+            }
+        };
+        let dd = sid_debug_dir();
+        let (code, v, err) = analyze_json(&c.core, cache.path(), &["--native-all", "--debug-dir", dd.to_str().unwrap_or("/")]);
+        let Some(v) = v.filter(|_| code == Some(0)) else {
+            failures.push(format!("{tag} exit {code:?}: {err}"));
+            continue;
+        };
+        if !common::some_interpreter_equals_faulthandler(&v, &c.faulthandler) {
+            failures.push(format!("{tag} no interpreter's Python frames equal faulthandler's"));
+        }
+        let splice_warnings: Vec<String> = pycoroner_testkit::warning_texts(&v).into_iter().filter(|w| w.contains("splice") || w.contains("thread states")).collect();
+        if !splice_warnings.is_empty() {
+            failures.push(format!("{tag} {splice_warnings:?}"));
+        }
+        let Some(lwp) = v["target"]["signal"]["thread"].as_u64() else {
+            failures.push(format!("{tag} no crashed thread"));
+            continue;
+        };
+        let parts = v["threads"].as_array().map_or(0, |ts| ts.iter().filter(|t| t["native_id"].as_u64() == Some(lwp)).count());
+        if parts != 2 {
+            failures.push(format!("{tag} the crashed OS thread has {parts} thread states in the report, expected 2"));
+        }
+        let mixed = mixed_of_lwp(&v, lwp);
+        let pos = |x: &str| mixed.iter().position(|m| m == x);
+        let order = [pos("native:string_at"), pos("python:inside_subinterpreter"), pos("native:run_in_subinterp"), pos("python:run_sub"), pos("native:_start")];
+        if !(order.iter().all(Option::is_some) && order.windows(2).all(|w| w[0] < w[1])) {
+            failures.push(format!("{tag} out of order: {mixed:?}"));
+        }
+        // Every run of Python frames is followed by the eval frame that ran it.
+        for (j, m) in mixed.iter().enumerate() {
+            let next = mixed.get(j + 1).map(String::as_str);
+            if m.starts_with("python:") && !next.is_some_and(|n| n.starts_with("python:") || n == "native:_PyEval_EvalFrameDefault") {
+                failures.push(format!("{tag} {m} is not followed by its eval frame: {mixed:?}"));
+            }
+        }
+        if py.version.contains("sid") {
+            continue; // gdb 13 cannot read these cores (see native_stacks_equal_gdb_bt)
+        }
+        let exe = v["target"]["executable"].as_str().map(std::path::PathBuf::from).unwrap_or_else(|| py.path.clone());
+        match gdb_stacks(&exe, &c.core, std::slice::from_ref(&dd)) {
+            Ok(gdb) => {
+                let ours: Vec<String> = natives_per_lwp(&v).into_iter().find(|(l, _)| *l == lwp).map(|(_, n)| n).unwrap_or_default();
+                match gdb.get(&(lwp as u32)) {
+                    Some(theirs) if *theirs == ours => checked += 1,
+                    theirs => failures.push(format!("{tag} LWP {lwp}:\n  pycoroner {ours:?}\n  gdb       {theirs:?}")),
+                }
+            }
+            Err(e) => failures.push(format!("{tag} {e}")),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(checked > 0);
+}
+
 #[test]
 fn native_stacks_equal_gdb_bt() {
     if require_tool("gdb").is_none() {
@@ -70,7 +173,8 @@ fn native_stacks_equal_gdb_bt() {
                 // gdb 13 cannot read a core of a process started through an explicit
                 // loader (`ld-linux-x86-64.so.2 python3.X`): its bt is garbage. Check the
                 // crashing thread's landmarks instead.
-                let cur = v["threads"].as_array().and_then(|ts| ts.iter().find(|t| t["current"] == true)).map(native_names);
+                let lwp = v["threads"].as_array().and_then(|ts| ts.iter().find(|t| t["current"] == true)).and_then(|t| t["native_id"].as_u64());
+                let cur = natives_per_lwp(&v).into_iter().find(|(l, _)| Some(*l) == lwp).map(|(_, n)| n);
                 let ok = cur.is_some_and(|n| {
                     ["<signal handler called>", "string_at", "ffi_call", "_PyEval_EvalFrameDefault", "Py_RunMain"]
                         .iter()
@@ -89,9 +193,7 @@ fn native_stacks_equal_gdb_bt() {
                     continue;
                 }
             };
-            for t in v["threads"].as_array().into_iter().flatten() {
-                let Some(lwp) = t["native_id"].as_u64() else { continue };
-                let ours = native_names(t);
+            for (lwp, ours) in natives_per_lwp(&v) {
                 match gdb.get(&(lwp as u32)) {
                     Some(theirs) if *theirs == ours => compared += 1,
                     Some(theirs) => failures.push(format!("{tag} LWP {lwp}:\n  pycoroner {ours:?}\n  gdb       {theirs:?}")),

@@ -89,6 +89,10 @@ pub struct PyFrame {
     /// True for the oldest frame of one C-level `_PyEval_EvalFrameDefault` call
     /// (every frame ≤3.10; `is_entry` in 3.11; the frame above a shim in 3.12+).
     pub entry: bool,
+    /// For an entry frame of 3.12+: the address of the shim frame below it, which that
+    /// eval call keeps on its own C stack. The native splice matches the frame's run to
+    /// the eval-loop frame whose stack holds this address.
+    pub c_stack: Option<RemoteAddr>,
 }
 
 /// Why a walk ended.
@@ -225,13 +229,19 @@ impl<'a> Python<'a> {
 
     /// The thread state holding the GIL of `interp`, if any thread holds it.
     pub fn gil_holder(&self, interp: &InterpreterState) -> Result<Option<RemoteAddr>, Error> {
+        Ok(self.gil_state(interp)?.and_then(|(locked, holder)| (locked && !holder.is_null()).then_some(holder)))
+    }
+
+    /// Whether the GIL of `interp` is locked, and the thread state that held it last
+    /// (the holder while it is locked); `None` where the build keeps no such record.
+    pub fn gil_state(&self, interp: &InterpreterState) -> Result<Option<(bool, RemoteAddr)>, Error> {
         let (locked, holder) = match self.models.gil {
             GilModel::Static => match (self.anchors.gil_locked, self.anchors.gil_last_holder) {
                 (Some(l), Some(h)) => (self.mem.read_u32(l)?, self.mem.read_ptr(h)?),
                 _ => {
                     let cur = self.anchors.tstate_current.ok_or(Error::MissingOffset("symbol gil_locked"))?;
                     let ts = self.mem.read_ptr(cur)?;
-                    return Ok((!ts.is_null()).then_some(ts));
+                    return Ok(Some((!ts.is_null(), ts)));
                 }
             },
             GilModel::Runtime => {
@@ -246,7 +256,7 @@ impl<'a> Python<'a> {
                 (self.mem.read_u32(self.field(gil, "gil.locked")?)?, self.ptr(gil, "gil.last_holder")?)
             }
         };
-        Ok((locked != 0 && !holder.is_null()).then_some(holder))
+        Ok(Some((locked != 0, holder)))
     }
 
     fn code_info(&self, code: RemoteAddr) -> Result<Rc<CodeInfo>, Error> {
@@ -328,7 +338,7 @@ impl<'a> Python<'a> {
                     Ok(i) => self.line(i, i64::from(lasti) * i64::from(lasti_unit)),
                     Err(_) => None,
                 };
-                frames.push(PyFrame { addr: f, code, info, line, entry: true });
+                frames.push(PyFrame { addr: f, code, info, line, entry: true, c_stack: None });
                 self.ptr(f, "frame.back")
             }
             FrameModel::Interpreter { shim_owner, has_is_entry, .. } => {
@@ -337,8 +347,11 @@ impl<'a> Python<'a> {
                     let owner = self.mem.read_u8(self.field(f, "iframe.owner")?)?;
                     if owner >= shim {
                         // A C-stack shim: the frame pushed before it began that C call.
-                        if let Some(last) = frames.last_mut() {
+                        // The first shim below a frame is its eval call's entry frame
+                        // (3.14+ ends each thread's chain in one more, its base frame).
+                        if let Some(last) = frames.last_mut().filter(|l| l.c_stack.is_none()) {
                             last.entry = true;
+                            last.c_stack = Some(f);
                         }
                         return Ok(prev);
                     }
@@ -361,7 +374,7 @@ impl<'a> Python<'a> {
                 } else {
                     prev.is_null()
                 };
-                frames.push(PyFrame { addr: f, code, info, line, entry });
+                frames.push(PyFrame { addr: f, code, info, line, entry, c_stack: None });
                 Ok(prev)
             }
         }

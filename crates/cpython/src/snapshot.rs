@@ -37,6 +37,9 @@ pub struct InterpreterSnapshot {
     pub state: InterpreterState,
     /// The thread state holding its GIL, or why that is unknown.
     pub gil_holder: Result<Option<RemoteAddr>, Error>,
+    /// The thread state that held its GIL last (locked or not), where recorded: on an
+    /// OS thread with several thread states, the innermost one when it last ran Python.
+    pub gil_last_holder: Option<RemoteAddr>,
     /// Whether its collector was running, where readable.
     pub gc_collecting: Option<bool>,
     /// Its thread states in list order, each with its frames.
@@ -82,8 +85,10 @@ impl Python<'_> {
             .map(|state| {
                 let (tstates, thread_stop) = self.threads(&state).unwrap_or_else(|e| (Vec::new(), Stop::Broken(state.addr, e)));
                 let threads = tstates.into_iter().map(|ts| self.thread_snapshot(ts, want)).collect();
+                let gil = self.gil_state(&state);
                 InterpreterSnapshot {
-                    gil_holder: self.gil_holder(&state),
+                    gil_last_holder: gil.as_ref().ok().and_then(|g| g.map(|(_, h)| h)).filter(|h| !h.is_null()),
+                    gil_holder: gil.map(|g| g.and_then(|(locked, h)| (locked && !h.is_null()).then_some(h))),
                     gc_collecting: self.gc_collecting(&state),
                     state,
                     threads,

@@ -297,10 +297,11 @@ fn analyze_within_budget(
     let unwound = match prepared.native.as_ref().or(adhoc.as_ref()) {
         Some(setup) => {
             let setup = setup.clone();
-            let mut u = unwind_threads(target, &setup.native, &threads, &walked);
+            let last_holders: Vec<RemoteAddr> = snapshot.interpreters.iter().filter_map(|i| i.gil_last_holder).collect();
+            let mut u = unwind_threads(target, &setup.native, &threads, &walked, &last_holders, &mut warnings);
             if prepared.native.is_none() {
                 // Plain mode: only the crashed C thread's native frames, folded.
-                u.retain(|u| threads.get(u.index).is_some_and(|t| t.current && t.interpreter_id.is_none()));
+                u.retain(|u| u.indices.iter().any(|&i| threads.get(i).is_some_and(|t| t.current && t.interpreter_id.is_none())));
             }
             done_reading();
             warnings.extend(setup.warnings.iter().cloned());
@@ -473,13 +474,19 @@ fn models_for(found: &FoundPython, warnings: &mut Vec<Warning>) -> Result<Models
     Err(AnalyzeError::UnsupportedVersion { version: v.to_string() })
 }
 
-/// What was read of one thread for its mixed stack: the raw native frames and the
-/// Python frames they splice with.
+/// What was read of one OS thread for its mixed stack: the raw native frames and the
+/// Python frames they splice with. An OS thread that entered several interpreters has
+/// one thread state (one report thread) per interpreter: its Python frames are those
+/// of all of them, innermost first, each owned by its report thread.
 struct Unwound {
-    index: usize,
+    /// The report threads of this OS thread, in the order their frames appear.
+    indices: Vec<usize>,
     raw: Vec<pycoroner_debuginfo::native::RawFrame>,
     stop: Option<String>,
     python: Vec<PyFrame>,
+    /// For each of `python`: its report thread, and its position among that thread's
+    /// Python frames.
+    owner: Vec<(usize, usize)>,
 }
 
 /// Largest source file `--source` reads.
@@ -576,25 +583,112 @@ fn fault_of(target: &dyn Target, s: &pycoroner_process::SignalInfo, regs: &pycor
 }
 
 /// Unwind every thread from its registers (all target reads happen here). Each
-/// thread's Python frames are the ones the snapshot read for its own thread state
+/// thread's Python frames are the ones the snapshot read for its own thread states
 /// (`walked`, beside `threads`), as far as the report kept them.
-fn unwind_threads(target: &dyn Target, native: &pycoroner_debuginfo::native::Native, threads: &[Thread], walked: &[Option<&ThreadSnapshot>]) -> Vec<Unwound> {
+fn unwind_threads(
+    target: &dyn Target,
+    native: &pycoroner_debuginfo::native::Native,
+    threads: &[Thread],
+    walked: &[Option<&ThreadSnapshot>],
+    last_holders: &[RemoteAddr],
+    warnings: &mut Vec<Warning>,
+) -> Vec<Unwound> {
     let regs: Vec<_> = target.threads();
     let mut out = Vec::new();
-    for (index, (t, walk)) in threads.iter().zip(walked).enumerate() {
-        let Some(r) = t.native_id.and_then(|lwp| regs.iter().find(|x| x.tid == lwp)) else { continue };
-        if r.regs.rip == 0 {
-            continue; // no registers (a live process read without stopping it)
+    let mut done = std::collections::HashSet::new();
+    for t in threads {
+        let Some(lwp) = t.native_id else { continue };
+        let Some(r) = regs.iter().find(|x| x.tid == lwp) else { continue };
+        if r.regs.rip == 0 || !done.insert(lwp) {
+            continue; // no registers (a live process read without stopping it), or done
+        }
+        // Every thread state of this OS thread, with the Python frames the report kept.
+        let states: Vec<(usize, Vec<PyFrame>)> = threads
+            .iter()
+            .zip(walked)
+            .enumerate()
+            .filter(|(_, (x, _))| x.native_id == Some(lwp))
+            .map(|(i, (x, w))| {
+                let kept = x.frames.iter().filter(|f| matches!(f, Frame::Python(_))).count();
+                (i, w.map(|w| w.walk.frames.iter().take(kept).cloned().collect()).unwrap_or_default())
+            })
+            .collect();
+        let (python, owner, order_warning) = interleave(&states, |i| {
+            let state = walked.get(i).copied().flatten().map(|w| w.state.addr);
+            threads.get(i).is_some_and(|t| t.gil) || state.is_some_and(|s| last_holders.contains(&s))
+        });
+        if let Some(w) = order_warning {
+            warnings.push(Warning::thread(WarningKind::Native, t.thread_id, w));
+        }
+        let mut indices: Vec<usize> = Vec::new();
+        for &(i, _) in &owner {
+            if !indices.contains(&i) {
+                indices.push(i);
+            }
+        }
+        // Thread states with no Python frame get none of the native ones either, but
+        // the one thread of a plain OS thread gets them all.
+        if indices.is_empty() {
+            indices.extend(states.first().map(|(i, _)| *i));
         }
         let (raw, stop) = native.unwind(target, &r.regs);
-        let kept = t.frames.iter().filter(|f| matches!(f, Frame::Python(_))).count();
-        let python: Vec<PyFrame> = walk.map(|w| w.walk.frames.iter().take(kept).cloned().collect()).unwrap_or_default();
-        out.push(Unwound { index, raw, stop, python });
+        out.push(Unwound { indices, raw, stop, python, owner });
     }
     out
 }
 
+/// The Python frames of one OS thread's thread states, innermost first: ordered by the
+/// C-stack address of each run's eval call where every run has one (3.12+), else the
+/// thread state that holds the GIL, or held it last, first (`innermost`).
+fn interleave(states: &[(usize, Vec<PyFrame>)], innermost: impl Fn(usize) -> bool) -> (Vec<PyFrame>, Vec<(usize, usize)>, Option<String>) {
+    /// A run of Python frames: its shim's C-stack address, its report thread, and its
+    /// frames with their positions in that thread.
+    type Run = (Option<u64>, usize, Vec<(usize, PyFrame)>);
+    let mut runs: Vec<Run> = Vec::new();
+    for (i, frames) in states {
+        let mut cur = Vec::new();
+        for (k, f) in frames.iter().enumerate() {
+            cur.push((k, f.clone()));
+            if f.entry {
+                runs.push((f.c_stack.map(|a| a.0), *i, std::mem::take(&mut cur)));
+            }
+        }
+        if !cur.is_empty() {
+            runs.push((None, *i, cur));
+        }
+    }
+    let mut warning = None;
+    if states.len() > 1 {
+        if runs.iter().all(|(a, _, _)| a.is_some()) {
+            // The stack grows down: the innermost eval call's locals are lowest.
+            runs.sort_by_key(|(a, _, _)| *a);
+        } else {
+            let active: Vec<usize> = states.iter().map(|(i, _)| *i).filter(|&i| innermost(i)).collect();
+            if active.len() != 1 {
+                warning = Some(format!(
+                    "this OS thread has {} thread states (one per interpreter it entered) and none is known to be the innermost: their frames may be spliced in the wrong order",
+                    states.len()
+                ));
+            }
+            runs.sort_by_key(|(_, i, _)| !active.contains(i));
+        }
+    }
+    let mut python = Vec::new();
+    let mut owner = Vec::new();
+    for (_, i, run) in runs {
+        for (k, f) in run {
+            python.push(f);
+            owner.push((i, k));
+        }
+    }
+    (python, owner, warning)
+}
+
 /// Symbolize each unwound thread and splice its Python frames in (no target reads).
+/// An OS thread with several thread states has one mixed stack; each of its report
+/// threads gets the part from just after the previous one's last eval frame down to
+/// its own last (the last one gets the rest): read in order, they are the OS thread's
+/// whole stack.
 fn splice_threads(
     native: &pycoroner_debuginfo::native::Native,
     found: &FoundPython,
@@ -606,25 +700,53 @@ fn splice_threads(
 ) {
     let runtime = found.module_path.rsplit('/').next().unwrap_or(&found.module_path).to_string();
     for u in unwound {
-        let Some(t) = threads.get_mut(u.index) else { continue };
-        // The report's Python frames, in walk order: the i-th is the walk's i-th frame.
-        let py_frames: Vec<Frame> = t.frames.iter().filter(|f| matches!(f, Frame::Python(_))).cloned().collect();
+        let Some(&first) = u.indices.first() else { continue };
+        let thread_id = threads.get(first).map_or(0, |t| t.thread_id);
+        // Each report thread's Python frames, in walk order.
+        let py_frames: std::collections::HashMap<usize, Vec<Frame>> = u
+            .indices
+            .iter()
+            .filter_map(|&i| Some((i, threads.get(i)?.frames.iter().filter(|f| matches!(f, Frame::Python(_))).cloned().collect())))
+            .collect();
         let render = |f: &PyFrame| {
             u.python
                 .iter()
                 .position(|p| p.addr == f.addr)
-                .and_then(|i| py_frames.get(i).cloned())
+                .and_then(|p| u.owner.get(p))
+                .and_then(|(i, k)| py_frames.get(i)?.get(*k).cloned())
                 .unwrap_or(Frame::Python(PythonFrame { function: None, qualname: None, file: None, line: None, source: None, locals: None, address: Some(f.addr.0), entry: f.entry }))
         };
         let (frames, warn) = splice::splice(native, &u.raw, &u.python, render, &runtime, options.native);
         if let Some(w) = warn {
-            warnings.push(Warning::thread(WarningKind::Native, t.thread_id, w));
+            warnings.push(Warning::thread(WarningKind::Native, thread_id, w));
         }
         if let Some(s) = u.stop {
-            warnings.push(Warning::thread(WarningKind::Native, t.thread_id, format!("native stack: {s}")));
+            warnings.push(Warning::thread(WarningKind::Native, thread_id, format!("native stack: {s}")));
         }
-        t.frames = frames;
-        budget.charge_native(t, warnings);
+        // Cut the mixed stack at the end of each report thread's part.
+        let owner_of = |f: &Frame| match f {
+            Frame::Python(p) => p.address.and_then(|a| u.python.iter().position(|x| x.addr.0 == a)).and_then(|p| u.owner.get(p)).map(|o| o.0),
+            Frame::Native(_) => None,
+        };
+        let mut rest = frames;
+        for (n, &i) in u.indices.iter().enumerate() {
+            let part = if n + 1 == u.indices.len() {
+                std::mem::take(&mut rest)
+            } else {
+                let last = rest.iter().rposition(|f| owner_of(f) == Some(i));
+                let mut cut = last.map_or(0, |p| p + 1);
+                // With every frame shown, the eval frame that ran the run follows it.
+                if matches!(rest.get(cut), Some(Frame::Native(n)) if n.function.as_deref() == Some(splice::EVAL)) {
+                    cut += 1;
+                }
+                let tail = rest.split_off(cut.min(rest.len()));
+                std::mem::replace(&mut rest, tail)
+            };
+            if let Some(t) = threads.get_mut(i) {
+                t.frames = part;
+                budget.charge_native(t, warnings);
+            }
+        }
     }
 }
 

@@ -2,7 +2,9 @@
 //! eval-loop frames that ran them. Each C-level call of `_PyEval_EvalFrameDefault`
 //! runs one run of Python frames: one frame ≤3.10; up to the `is_entry` frame in 3.11;
 //! up to the frame above a C-stack shim in 3.12+ (the `entry` flag of each frame).
-//! Runs and eval frames are matched newest first.
+//! From 3.12 each eval call keeps a shim frame on its own C stack, so a run is matched
+//! to the eval frame whose stack holds its shim's address; before, runs and eval frames
+//! are matched newest first.
 
 use pycoroner_cpython::PyFrame;
 use pycoroner_debuginfo::native::{Native, RawFrame, Trust};
@@ -11,7 +13,7 @@ use pycoroner_report::{Frame, NativeFrame, Unwind};
 use crate::options::NativeMode;
 
 /// The function that runs Python frames, in every version 3.6+.
-const EVAL: &str = "_PyEval_EvalFrameDefault";
+pub const EVAL: &str = "_PyEval_EvalFrameDefault";
 
 /// The interpreter's call machinery (3.6–3.15): how one Python-level call reaches the
 /// next eval loop. Folded away by `--native` when in the runtime's own module;
@@ -25,8 +27,9 @@ const CALL_MACHINERY: &[&str] = &[
     "PyObject_CallFunctionObjArgs", "_PyObject_FastCallDictTstate", "partial_vectorcall", "partial_call",
 ];
 
-/// Build the mixed frame list. `python` is newest first with `entry` marks; `py_frame`
-/// renders one of them. Returns the frames and a warning if the counts disagree.
+/// Build the mixed frame list. `python` is newest first with `entry` marks (and on
+/// 3.12+ each entry frame's shim address); `py_frame` renders one of them. Returns the
+/// frames and a warning if the eval frames and runs do not match.
 pub fn splice(
     native: &Native,
     raw: &[RawFrame],
@@ -36,8 +39,13 @@ pub fn splice(
     mode: NativeMode,
 ) -> (Vec<Frame>, Option<String>) {
     let mut natives: Vec<NativeFrame> = Vec::new();
+    // The stack each native frame's locals live in: from its stack pointer up to its
+    // caller's.
+    let mut stacks: Vec<Option<std::ops::Range<u64>>> = Vec::new();
     for (k, f) in raw.iter().enumerate() {
+        let stack = raw.get(k + 1).filter(|c| c.sp > f.sp && !c.signal_frame && !f.signal_frame).map(|c| f.sp..c.sp);
         for s in native.symbolize(f) {
+            stacks.push(stack.clone());
             natives.push(NativeFrame {
                 pc: f.pc,
                 function: s.function,
@@ -70,10 +78,11 @@ pub fn splice(
                 inlined: false,
                 unwind: Some(Unwind::TailCall),
             });
+            stacks.push(None);
         }
     }
-    let entries: Vec<bool> = python.iter().map(|f| f.entry).collect();
-    let plan = plan(&natives, &entries, runtime_module, mode);
+    let frames: Vec<RunFrame> = python.iter().map(|f| RunFrame { entry: f.entry, c_stack: f.c_stack.map(|a| a.0) }).collect();
+    let plan = plan_at(&natives, &stacks, &frames, runtime_module, mode);
     let mut out = Vec::new();
     for (step, n) in plan.steps.iter().zip(natives) {
         match step {
@@ -118,39 +127,80 @@ pub struct Plan {
 /// `entries` has one flag per Python frame, newest first: whether it is the oldest
 /// frame of its C-level eval call.
 pub fn plan(natives: &[NativeFrame], entries: &[bool], runtime_module: &str, mode: NativeMode) -> Plan {
+    let frames: Vec<RunFrame> = entries.iter().map(|&entry| RunFrame { entry, c_stack: None }).collect();
+    plan_at(natives, &[], &frames, runtime_module, mode)
+}
+
+/// What the splice needs of one Python frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunFrame {
+    /// The oldest frame of its C-level eval call.
+    pub entry: bool,
+    /// For an entry frame: an address on the C stack of the eval call that ran it.
+    pub c_stack: Option<u64>,
+}
+
+/// [`plan`], matching runs to eval frames by address where every run has a C-stack
+/// address and every eval frame its stack range (`stacks`, one per native frame);
+/// by order otherwise.
+pub fn plan_at(natives: &[NativeFrame], stacks: &[Option<std::ops::Range<u64>>], frames: &[RunFrame], runtime_module: &str, mode: NativeMode) -> Plan {
     // Runs of Python frames, newest first: a run ends at a frame marked `entry`.
-    let mut runs: Vec<Vec<usize>> = Vec::new();
+    let mut runs: Vec<(Vec<usize>, Option<u64>)> = Vec::new();
     let mut cur: Vec<usize> = Vec::new();
-    for (i, &entry) in entries.iter().enumerate() {
+    for (i, f) in frames.iter().enumerate() {
         cur.push(i);
-        if entry {
-            runs.push(std::mem::take(&mut cur));
+        if f.entry {
+            runs.push((std::mem::take(&mut cur), f.c_stack));
         }
     }
     if !cur.is_empty() {
-        runs.push(cur);
+        runs.push((cur, None));
     }
+    let run_count = runs.len();
     let is_eval = |s: &NativeFrame| !s.inlined && s.function.as_deref() == Some(EVAL);
-    let evals = natives.iter().filter(|s| is_eval(s)).count();
-    let warning = (evals != runs.len()).then(|| {
-        format!("{} eval-loop frames but {} runs of Python frames; the splice may be off", evals, runs.len())
+    let evals: Vec<usize> = natives.iter().enumerate().filter(|(_, s)| is_eval(s)).map(|(i, _)| i).collect();
+    // By address: each run to the eval frame whose stack holds its shim.
+    let by_address = !runs.is_empty()
+        && runs.iter().all(|(_, a)| a.is_some())
+        && evals.iter().all(|&i| stacks.get(i).is_some_and(Option::is_some));
+    let mut assigned: std::collections::HashMap<usize, Vec<usize>> = std::collections::HashMap::new();
+    let mut unclaimed: Vec<usize> = Vec::new();
+    if by_address {
+        for (run, at) in runs {
+            let home = at.and_then(|a| evals.iter().copied().find(|&i| stacks.get(i).and_then(Option::as_ref).is_some_and(|r| r.contains(&a))));
+            match home.filter(|h| !assigned.contains_key(h)) {
+                Some(h) => {
+                    assigned.insert(h, run);
+                }
+                None => unclaimed.extend(run),
+            }
+        }
+    } else {
+        let mut next_run = runs.into_iter().map(|(run, _)| run);
+        for &i in &evals {
+            if let Some(run) = next_run.next() {
+                assigned.insert(i, run);
+            }
+        }
+        unclaimed.extend(next_run.flatten());
+    }
+    let claimed = assigned.len();
+    let warning = (evals.len() != claimed || claimed != run_count).then(|| {
+        let how = if by_address { format!(" ({claimed} matched by address)") } else { String::new() };
+        format!("{} eval-loop frames but {run_count} runs of Python frames{how}; the splice may be off", evals.len())
     });
     let machinery = |s: &NativeFrame| {
         s.module.as_deref() == Some(runtime_module)
             && s.function.as_deref().is_some_and(|f| CALL_MACHINERY.iter().any(|p| f.starts_with(p)))
     };
     // Indices of eval frames, to fold the call machinery between two of them.
-    let eval_positions: Vec<usize> = natives.iter().enumerate().filter(|(_, s)| is_eval(s)).map(|(i, _)| i).collect();
-    let between_evals = |i: usize| {
-        matches!((eval_positions.first(), eval_positions.last()), (Some(&a), Some(&b)) if a < i && i < b)
-    };
-    let mut next_run = runs.into_iter();
+    let between_evals = |i: usize| matches!((evals.first(), evals.last()), (Some(&a), Some(&b)) if a < i && i < b);
     let steps = natives
         .iter()
         .enumerate()
         .map(|(i, s)| {
             if is_eval(s) {
-                Step::Eval(next_run.next().unwrap_or_default())
+                Step::Eval(assigned.remove(&i).unwrap_or_default())
             } else if mode == NativeMode::Folded && machinery(s) && between_evals(i) {
                 Step::Fold
             } else {
@@ -158,5 +208,40 @@ pub fn plan(natives: &[NativeFrame], entries: &[bool], runtime_module: &str, mod
             }
         })
         .collect();
-    Plan { steps, unclaimed: next_run.flatten().collect(), warning }
+    Plan { steps, unclaimed, warning }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn native(function: &str) -> NativeFrame {
+        NativeFrame { pc: 1, function: Some(function.into()), module: Some("libpython".into()), file: None, line: None, inlined: false, unwind: None }
+    }
+
+    /// Runs go to the eval frame whose stack holds their shim, whatever their order; a
+    /// shim no eval frame holds leaves its run unclaimed and says so.
+    #[test]
+    fn runs_are_matched_to_eval_frames_by_address() {
+        let natives = [native("leaf"), native(EVAL), native("call"), native(EVAL), native("main")];
+        let stacks = [Some(0x100..0x200), Some(0x200..0x300), Some(0x300..0x400), Some(0x400..0x500), None];
+        // Newest first, but the older run's shim is given first to show address wins.
+        let frames = [
+            RunFrame { entry: true, c_stack: Some(0x480) },
+            RunFrame { entry: false, c_stack: None },
+            RunFrame { entry: true, c_stack: Some(0x280) },
+        ];
+        let p = plan_at(&natives, &stacks, &frames, "libpython", NativeMode::All);
+        assert_eq!(p.steps, vec![Step::Native, Step::Eval(vec![1, 2]), Step::Native, Step::Eval(vec![0]), Step::Native]);
+        assert!(p.unclaimed.is_empty() && p.warning.is_none(), "{p:?}");
+
+        let lost = [RunFrame { entry: true, c_stack: Some(0x900) }];
+        let p = plan_at(&natives, &stacks, &lost, "libpython", NativeMode::All);
+        assert_eq!(p.unclaimed, vec![0]);
+        assert!(p.warning.as_deref().is_some_and(|w| w.contains("0 matched by address")), "{p:?}");
+
+        // Without addresses, newest first.
+        let p = plan(&natives, &[true, false, true], "libpython", NativeMode::All);
+        assert_eq!(p.steps, vec![Step::Native, Step::Eval(vec![0]), Step::Native, Step::Eval(vec![1, 2]), Step::Native]);
+    }
 }

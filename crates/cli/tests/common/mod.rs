@@ -96,3 +96,27 @@ pub fn compare_with_faulthandler(report: &Value, faulthandler: &str) -> Vec<Stri
     }
     diffs
 }
+
+/// With several interpreters faulthandler shows one (the main one up to 3.11, the
+/// crashing one from 3.12): true when the threads of some interpreter of the report
+/// equal faulthandler's, ignoring which thread state each calls current.
+#[allow(dead_code)]
+pub fn some_interpreter_equals_faulthandler(report: &Value, faulthandler: &str) -> bool {
+    let threads = report["threads"].as_array().cloned().unwrap_or_default();
+    let fh = faulthandler.replace("Current thread", "Thread");
+    report["interpreters"].as_array().into_iter().flatten().any(|i| {
+        let mut only = report.clone();
+        let ts: Vec<Value> = threads
+            .iter()
+            .filter(|t| t["interpreter_id"] == i["id"])
+            .cloned()
+            .map(|mut t| {
+                t["interpreter_id"] = 0.into();
+                t["current"] = false.into();
+                t
+            })
+            .collect();
+        only["threads"] = ts.into();
+        compare_with_faulthandler(&only, &fh).is_empty()
+    })
+}
