@@ -1,6 +1,6 @@
 //! Errors of the CPython model: small, carrying the address or field at fault.
 
-use pycoroner_layouts::Offsets;
+use pycoroner_layouts::{Key, Offsets};
 use pycoroner_process::{ReadError, RemoteAddr};
 
 /// What went wrong decoding CPython state.
@@ -37,6 +37,6 @@ pub enum Error {
 }
 
 /// A field of the offsets table that this code path requires.
-pub fn need(o: &Offsets, key: &'static str) -> Result<u64, Error> {
-    o.get(key).ok_or(Error::MissingOffset(key))
+pub fn need(o: &Offsets, key: Key) -> Result<u64, Error> {
+    key.of(o).ok_or(Error::MissingOffset(key.name))
 }

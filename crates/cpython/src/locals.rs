@@ -1,5 +1,6 @@
 //! A frame's arguments, locals, cell and free variables, and a thread's exceptions.
 
+use pycoroner_layouts::key;
 use pycoroner_process::{MemoryExt, RemoteAddr};
 
 use crate::error::{need, Error};
@@ -79,9 +80,9 @@ const KIND_FREE: u8 = 0x80;
 
 impl Python<'_> {
     fn tuple_strings(&self, tuple: RemoteAddr, limit: u64) -> Result<Vec<String>, Error> {
-        let size = self.mem.read_i64(self.field(tuple, "object.ob_size")?)?;
+        let size = self.mem.read_i64(self.field(tuple, key::object::ob_size)?)?;
         let n = u64::try_from(size).map_err(|_| Error::Corrupt { what: "tuple size", addr: tuple })?.min(limit);
-        let items = self.field(tuple, "tuple.item")?;
+        let items = self.field(tuple, key::tuple::item)?;
         let mut out = Vec::new();
         for i in 0..n {
             let item = self.mem.read_ptr(items.offset(i * 8).ok_or(Error::Overflow(items))?)?;
@@ -91,9 +92,9 @@ impl Python<'_> {
     }
 
     fn n_args(&self, code: RemoteAddr) -> Result<u64, Error> {
-        let argc = self.mem.read_i32(self.field(code, "code_vars.argcount")?)?;
-        let kwonly = self.mem.read_i32(self.field(code, "code_vars.kwonlyargcount")?)?;
-        let flags = self.mem.read_u32(self.field(code, "code_vars.flags")?)?;
+        let argc = self.mem.read_i32(self.field(code, key::code_vars::argcount)?)?;
+        let kwonly = self.mem.read_i32(self.field(code, key::code_vars::kwonlyargcount)?)?;
+        let flags = self.mem.read_u32(self.field(code, key::code_vars::flags)?)?;
         let extra = u64::from(flags & CO_VARARGS != 0) + u64::from(flags & CO_VARKEYWORDS != 0);
         Ok(u64::try_from(argc).unwrap_or(0) + u64::try_from(kwonly).unwrap_or(0) + extra)
     }
@@ -103,9 +104,9 @@ impl Python<'_> {
             return Ok(v);
         }
         match cell_type {
-            Some(ct) if objects::ob_type(self.mem, self.offsets, v)? == ct => self.ptr(v, "cell.obj"),
+            Some(ct) if objects::ob_type(self.mem, self.offsets, v)? == ct => self.ptr(v, key::cell::obj),
             Some(_) => Ok(v), // 3.11+: a cell slot not yet turned into a cell holds the value
-            None => self.ptr(v, "cell.obj"),
+            None => self.ptr(v, key::cell::obj),
         }
     }
 
@@ -117,11 +118,11 @@ impl Python<'_> {
         let mut out = Vec::new();
         match self.models.locals {
             LocalsModel::VarNames => {
-                let nlocals = u64::try_from(self.mem.read_i32(self.field(code, "code_vars.nlocals")?)?).unwrap_or(0);
-                let names = self.tuple_strings(self.ptr(code, "code_vars.varnames")?, nlocals.min(MAX_LOCALS))?;
-                let cells = self.tuple_strings(self.ptr(code, "code_vars.cellvars")?, MAX_LOCALS)?;
-                let frees = self.tuple_strings(self.ptr(code, "code_vars.freevars")?, MAX_LOCALS)?;
-                let slots = self.field(frame.addr, "frame_vars.localsplus")?;
+                let nlocals = u64::try_from(self.mem.read_i32(self.field(code, key::code_vars::nlocals)?)?).unwrap_or(0);
+                let names = self.tuple_strings(self.ptr(code, key::code_vars::varnames)?, nlocals.min(MAX_LOCALS))?;
+                let cells = self.tuple_strings(self.ptr(code, key::code_vars::cellvars)?, MAX_LOCALS)?;
+                let frees = self.tuple_strings(self.ptr(code, key::code_vars::freevars)?, MAX_LOCALS)?;
+                let slots = self.field(frame.addr, key::frame_vars::localsplus)?;
                 let all = names
                     .into_iter()
                     .enumerate()
@@ -137,9 +138,9 @@ impl Python<'_> {
                 }
             }
             LocalsModel::LocalsPlus => {
-                let names = self.tuple_strings(self.ptr(code, "code_vars.localsplusnames")?, MAX_LOCALS)?;
-                let kinds = objects::read_bytes(self.mem, self.offsets, self.ptr(code, "code_vars.localspluskinds")?, MAX_LOCALS)?;
-                let slots = self.field(frame.addr, "iframe.localsplus")?;
+                let names = self.tuple_strings(self.ptr(code, key::code_vars::localsplusnames)?, MAX_LOCALS)?;
+                let kinds = objects::read_bytes(self.mem, self.offsets, self.ptr(code, key::code_vars::localspluskinds)?, MAX_LOCALS)?;
+                let slots = self.field(frame.addr, key::iframe::localsplus)?;
                 for (i, (name, k)) in names.into_iter().zip(kinds).enumerate() {
                     if k & KIND_HIDDEN != 0 {
                         continue;
@@ -176,21 +177,21 @@ impl Python<'_> {
     pub fn exceptions(&self, ts: &ThreadState, none: Option<RemoteAddr>) -> Result<Vec<ThreadException>, Error> {
         let mut out = Vec::new();
         let real = |v: RemoteAddr| !v.is_null() && Some(v) != none;
-        let raised_key = if self.offsets.exc.current_exception.is_some() { "exc.current_exception" } else { "exc.curexc_value" };
+        let raised_key = if self.offsets.exc.current_exception.is_some() { key::exc::current_exception } else { key::exc::curexc_value };
         let raised = self.ptr(ts.addr, raised_key)?;
         if real(raised) {
             out.push(ThreadException { state: ExceptionState::Raised, value: raised });
         }
         if self.offsets.exc.exc_info.is_none() {
             // 3.6: the handled exception lives in the thread state itself.
-            let v = self.ptr(ts.addr, "exc.tstate_exc_value")?;
+            let v = self.ptr(ts.addr, key::exc::tstate_exc_value)?;
             if real(v) {
                 out.push(ThreadException { state: ExceptionState::Handled, value: v });
             }
             return Ok(out);
         }
-        let mut item = self.ptr(ts.addr, "exc.exc_info")?;
-        let value_off = need(self.offsets, "exc.item_value")?;
+        let mut item = self.ptr(ts.addr, key::exc::exc_info)?;
+        let value_off = need(self.offsets, key::exc::item_value)?;
         for _ in 0..MAX_EXC_ITEMS {
             if item.is_null() {
                 break;
@@ -199,7 +200,7 @@ impl Python<'_> {
             if real(v) {
                 out.push(ThreadException { state: ExceptionState::Handled, value: v });
             }
-            item = self.ptr(item, "exc.item_previous")?;
+            item = self.ptr(item, key::exc::item_previous)?;
         }
         Ok(out)
     }
@@ -209,16 +210,16 @@ impl Python<'_> {
     /// the same for that one, until none is left, a cycle, or [`MAX_CHAIN`].
     pub fn exception_chain(&self, exc: RemoteAddr, none: Option<RemoteAddr>) -> Result<Vec<(Chained, RemoteAddr)>, Error> {
         let real = |v: RemoteAddr| !v.is_null() && Some(v) != none;
-        let suppress_off = need(self.offsets, "exception.suppress_context")?;
+        let suppress_off = need(self.offsets, key::exception::suppress_context)?;
         let mut out = Vec::new();
         let mut seen = vec![exc];
         let mut cur = exc;
         while out.len() < MAX_CHAIN {
-            let cause = self.ptr(cur, "exception.cause")?;
+            let cause = self.ptr(cur, key::exception::cause)?;
             let next = if real(cause) {
                 (Chained::Cause, cause)
             } else {
-                let context = self.ptr(cur, "exception.context")?;
+                let context = self.ptr(cur, key::exception::context)?;
                 let suppressed = self.mem.read_u8(cur.offset(suppress_off).ok_or(Error::Overflow(cur))?)? != 0;
                 if !real(context) || suppressed {
                     break;

@@ -1,7 +1,7 @@
 //! The few object decoders a traceback needs: `str` and `bytes`, type checks.
 //! Every length is capped before anything is allocated.
 
-use pycoroner_layouts::Offsets;
+use pycoroner_layouts::{key, Key, Offsets};
 use pycoroner_process::{Memory, MemoryExt, RemoteAddr};
 
 use crate::error::{need, Error};
@@ -13,7 +13,7 @@ pub const MAX_BYTES: u64 = 16 << 20;
 
 /// Read `ob_type`.
 pub fn ob_type(mem: &dyn Memory, o: &Offsets, obj: RemoteAddr) -> Result<RemoteAddr, Error> {
-    let off = need(o, "object.ob_type")?;
+    let off = need(o, key::object::ob_type)?;
     Ok(mem.read_ptr(obj.offset(off).ok_or(Error::Overflow(obj))?)?)
 }
 
@@ -37,11 +37,11 @@ fn read_str_prefix(mem: &dyn Memory, o: &Offsets, obj: RemoteAddr, keep: u64) ->
     if obj.is_null() {
         return Err(Error::Null("str"));
     }
-    let at = |key: &'static str| -> Result<RemoteAddr, Error> {
+    let at = |key: Key| -> Result<RemoteAddr, Error> {
         obj.offset(need(o, key)?).ok_or(Error::Overflow(obj))
     };
-    let length = mem.read_u64(at("unicode.length")?)?;
-    let state = mem.read_u32(at("unicode.state")?)?;
+    let length = mem.read_u64(at(key::unicode::length)?)?;
+    let state = mem.read_u32(at(key::unicode::state)?)?;
     // state bits (Include/cpython/unicodeobject.h, 3.6–3.13): interned:2 kind:3 compact:1 ascii:1
     let kind = u64::from((state >> 2) & 7);
     let compact = (state >> 5) & 1 == 1;
@@ -53,11 +53,11 @@ fn read_str_prefix(mem: &dyn Memory, o: &Offsets, obj: RemoteAddr, keep: u64) ->
         return Err(Error::Corrupt { what: "str kind", addr: obj });
     }
     let data = if compact && ascii {
-        at("unicode.ascii_size")?
+        at(key::unicode::ascii_size)?
     } else if compact {
-        at("unicode.compact_size")?
+        at(key::unicode::compact_size)?
     } else {
-        mem.read_ptr(at("unicode.data")?)?
+        mem.read_ptr(at(key::unicode::data)?)?
     };
     let cut = length > keep;
     let bytes = mem.read_vec(data, length.min(keep) * kind, MAX_STR_CHARS * 4)?;
@@ -82,7 +82,7 @@ pub fn read_bytes(mem: &dyn Memory, o: &Offsets, obj: RemoteAddr, cap: u64) -> R
     if obj.is_null() {
         return Err(Error::Null("bytes"));
     }
-    let size = mem.read_i64(obj.offset(need(o, "object.ob_size")?).ok_or(Error::Overflow(obj))?)?;
+    let size = mem.read_i64(obj.offset(need(o, key::object::ob_size)?).ok_or(Error::Overflow(obj))?)?;
     let size = u64::try_from(size).map_err(|_| Error::Corrupt { what: "bytes size", addr: obj })?;
-    Ok(mem.read_vec(obj.offset(need(o, "bytes.sval")?).ok_or(Error::Overflow(obj))?, size, cap)?)
+    Ok(mem.read_vec(obj.offset(need(o, key::bytes::sval)?).ok_or(Error::Overflow(obj))?, size, cap)?)
 }

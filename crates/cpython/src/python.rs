@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
-use pycoroner_layouts::{Layout, Offsets};
+use pycoroner_layouts::{key, Key, Layout, Offsets};
 use pycoroner_process::{Memory, MemoryExt, RemoteAddr};
 
 use crate::error::{need, Error};
@@ -144,11 +144,11 @@ impl<'a> Python<'a> {
         self.models
     }
 
-    pub(crate) fn field(&self, base: RemoteAddr, key: &'static str) -> Result<RemoteAddr, Error> {
+    pub(crate) fn field(&self, base: RemoteAddr, key: Key) -> Result<RemoteAddr, Error> {
         base.offset(need(self.offsets, key)?).ok_or(Error::Overflow(base))
     }
 
-    pub(crate) fn ptr(&self, base: RemoteAddr, key: &'static str) -> Result<RemoteAddr, Error> {
+    pub(crate) fn ptr(&self, base: RemoteAddr, key: Key) -> Result<RemoteAddr, Error> {
         Ok(self.mem.read_ptr(self.field(base, key)?)?)
     }
 
@@ -171,7 +171,7 @@ impl<'a> Python<'a> {
     /// The interpreter's `sys.modules` and `sys.__dict__`.
     pub fn sys_dicts(&self, interp: &InterpreterState) -> (Option<RemoteAddr>, Option<RemoteAddr>) {
         let get = |key| self.ptr(interp.addr, key).ok().filter(|a| !a.is_null());
-        (get("interp.modules"), get("interp.sysdict"))
+        (get(key::interp::modules), get(key::interp::sysdict))
     }
 
     /// The head of the interpreter list.
@@ -179,7 +179,7 @@ impl<'a> Python<'a> {
         match self.models.anchor {
             AnchorModel::Runtime => {
                 let rt = self.anchors.runtime.ok_or(Error::MissingOffset("symbol _PyRuntime"))?;
-                self.ptr(rt, "runtime.interpreters_head")
+                self.ptr(rt, key::runtime::interpreters_head)
             }
             AnchorModel::InterpHead => {
                 if let Some(var) = self.anchors.interp_head {
@@ -191,7 +191,7 @@ impl<'a> Python<'a> {
                 if ts.is_null() {
                     return Err(Error::Null("_PyThreadState_Current (no thread holds the GIL)"));
                 }
-                self.ptr(ts, "tstate.interp")
+                self.ptr(ts, key::tstate::interp)
             }
         }
     }
@@ -205,25 +205,25 @@ impl<'a> Python<'a> {
                 None => None,
             };
             out.push(InterpreterState { addr: cur, id });
-            self.ptr(cur, "interp.next")
+            self.ptr(cur, key::interp::next)
         }))
     }
 
     /// Every thread state of an interpreter, in list order (newest first).
     pub fn threads(&self, interp: &InterpreterState) -> Result<(Vec<ThreadState>, Stop), Error> {
-        let head = self.ptr(interp.addr, "interp.threads_head")?;
+        let head = self.ptr(interp.addr, key::interp::threads_head)?;
         Ok(walk_list(head, MAX_THREADS, |cur, out| {
-            let owner = self.ptr(cur, "tstate.interp")?;
+            let owner = self.ptr(cur, key::tstate::interp)?;
             if owner != interp.addr {
                 return Err(Error::Corrupt { what: "thread state (interp link does not match)", addr: cur });
             }
-            let thread_id = self.mem.read_u64(self.field(cur, "tstate.thread_id")?)?;
+            let thread_id = self.mem.read_u64(self.field(cur, key::tstate::thread_id)?)?;
             let native_thread_id = match self.offsets.tstate.native_thread_id {
                 Some(off) => Some(self.mem.read_u64(cur.offset(off).ok_or(Error::Overflow(cur))?)?),
                 None => None,
             };
             out.push(ThreadState { addr: cur, thread_id, native_thread_id });
-            self.ptr(cur, "tstate.next")
+            self.ptr(cur, key::tstate::next)
         }))
     }
 
@@ -246,14 +246,14 @@ impl<'a> Python<'a> {
             },
             GilModel::Runtime => {
                 let rt = self.anchors.runtime.ok_or(Error::MissingOffset("symbol _PyRuntime"))?;
-                (self.mem.read_u32(self.field(rt, "runtime.gil_locked")?)?, self.ptr(rt, "runtime.gil_last_holder")?)
+                (self.mem.read_u32(self.field(rt, key::runtime::gil_locked)?)?, self.ptr(rt, key::runtime::gil_last_holder)?)
             }
             GilModel::PerInterpreter => {
-                let gil = self.ptr(interp.addr, "interp.ceval_gil")?;
+                let gil = self.ptr(interp.addr, key::interp::ceval_gil)?;
                 if gil.is_null() {
                     return Ok(None);
                 }
-                (self.mem.read_u32(self.field(gil, "gil.locked")?)?, self.ptr(gil, "gil.last_holder")?)
+                (self.mem.read_u32(self.field(gil, key::gil::locked)?)?, self.ptr(gil, key::gil::last_holder)?)
             }
         };
         Ok(Some((locked != 0, holder)))
@@ -271,15 +271,15 @@ impl<'a> Python<'a> {
                 return Err(Error::WrongType { expected: "code object", addr: code });
             }
         }
-        let s = |key: &'static str| -> Result<String, Error> {
+        let s = |key: Key| -> Result<String, Error> {
             objects::read_name(self.mem, self.offsets, self.ptr(code, key)?)
         };
-        let firstlineno = self.mem.read_i32(self.field(code, "code.firstlineno")?)?;
+        let firstlineno = self.mem.read_i32(self.field(code, key::code::firstlineno)?)?;
         let table = self
-            .ptr(code, "code.linetable")
+            .ptr(code, key::code::linetable)
             .and_then(|t| objects::read_bytes(self.mem, self.offsets, t, objects::MAX_BYTES));
         let qualname = match self.offsets.code.qualname {
-            Some(_) => s("code.qualname").ok(),
+            Some(_) => s(key::code::qualname).ok(),
             None => None,
         };
         let code_start = match self.offsets.code.code_adaptive {
@@ -287,8 +287,8 @@ impl<'a> Python<'a> {
             None => None,
         };
         let info = Rc::new(CodeInfo {
-            filename: s("code.filename"),
-            name: s("code.name"),
+            filename: s(key::code::filename),
+            name: s(key::code::name),
             qualname,
             firstlineno,
             table,
@@ -306,15 +306,15 @@ impl<'a> Python<'a> {
     /// The newest frame pointer of a thread.
     fn first_frame(&self, ts: &ThreadState) -> Result<RemoteAddr, Error> {
         match self.models.frame {
-            FrameModel::Legacy { .. } => self.ptr(ts.addr, "tstate.frame"),
+            FrameModel::Legacy { .. } => self.ptr(ts.addr, key::tstate::frame),
             FrameModel::Interpreter { start: FrameStart::ViaCFrame, .. } => {
-                let cf = self.ptr(ts.addr, "tstate.cframe")?;
+                let cf = self.ptr(ts.addr, key::tstate::cframe)?;
                 if cf.is_null() {
                     return Ok(RemoteAddr::NULL);
                 }
-                self.ptr(cf, "cframe.current_frame")
+                self.ptr(cf, key::cframe::current_frame)
             }
-            FrameModel::Interpreter { start: FrameStart::TState, .. } => self.ptr(ts.addr, "tstate.current_frame"),
+            FrameModel::Interpreter { start: FrameStart::TState, .. } => self.ptr(ts.addr, key::tstate::current_frame),
         }
     }
 
@@ -331,20 +331,20 @@ impl<'a> Python<'a> {
     fn step(&self, f: RemoteAddr, frames: &mut Vec<PyFrame>) -> Result<RemoteAddr, Error> {
         match self.models.frame {
             FrameModel::Legacy { lasti_unit } => {
-                let code = self.ptr(f, "frame.code")?;
-                let lasti = self.mem.read_i32(self.field(f, "frame.lasti")?)?;
+                let code = self.ptr(f, key::frame::code)?;
+                let lasti = self.mem.read_i32(self.field(f, key::frame::lasti)?)?;
                 let info = self.code_info(code);
                 let line = match &info {
                     Ok(i) => self.line(i, i64::from(lasti) * i64::from(lasti_unit)),
                     Err(_) => None,
                 };
                 frames.push(PyFrame { addr: f, code, info, line, entry: true, c_stack: None });
-                self.ptr(f, "frame.back")
+                self.ptr(f, key::frame::back)
             }
             FrameModel::Interpreter { shim_owner, has_is_entry, .. } => {
-                let prev = self.ptr(f, "iframe.previous")?;
+                let prev = self.ptr(f, key::iframe::previous)?;
                 if let Some(shim) = shim_owner {
-                    let owner = self.mem.read_u8(self.field(f, "iframe.owner")?)?;
+                    let owner = self.mem.read_u8(self.field(f, key::iframe::owner)?)?;
                     if owner >= shim {
                         // A C-stack shim: the frame pushed before it began that C call.
                         // The first shim below a frame is its eval call's entry frame
@@ -356,11 +356,11 @@ impl<'a> Python<'a> {
                         return Ok(prev);
                     }
                 }
-                let code = match StackRef::decode(self.ptr(f, "iframe.code")?.0, self.models.stackrefs) {
+                let code = match StackRef::decode(self.ptr(f, key::iframe::code)?.0, self.models.stackrefs) {
                     StackRef::Object(c) => c,
                     StackRef::Int(_) => return Err(Error::Corrupt { what: "frame (code is a tagged int)", addr: f }),
                 };
-                let instr = self.ptr(f, "iframe.instr")?;
+                let instr = self.ptr(f, key::iframe::instr)?;
                 let info = self.code_info(code);
                 let line = match &info {
                     Ok(i) => match i.code_start {
@@ -370,7 +370,7 @@ impl<'a> Python<'a> {
                     Err(_) => None,
                 };
                 let entry = if has_is_entry {
-                    self.mem.read_u8(self.field(f, "iframe.is_entry")?)? != 0
+                    self.mem.read_u8(self.field(f, key::iframe::is_entry)?)? != 0
                 } else {
                     prev.is_null()
                 };

@@ -13,7 +13,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use pycoroner_layouts::Offsets;
+use pycoroner_layouts::{key, Key, Offsets};
 use pycoroner_process::{Memory, MemoryExt, RemoteAddr};
 
 use crate::error::{need, Error};
@@ -224,11 +224,11 @@ impl<'a> Renderer<'a> {
         Renderer { mem, o, models, known, limits, budget: Cell::new(READ_BUDGET) }
     }
 
-    fn at(&self, base: RemoteAddr, key: &'static str) -> Result<RemoteAddr, Error> {
+    fn at(&self, base: RemoteAddr, key: Key) -> Result<RemoteAddr, Error> {
         base.offset(need(self.o, key)?).ok_or(Error::Overflow(base))
     }
 
-    fn ptr(&self, base: RemoteAddr, key: &'static str) -> Result<RemoteAddr, Error> {
+    fn ptr(&self, base: RemoteAddr, key: Key) -> Result<RemoteAddr, Error> {
         self.spend()?;
         Ok(self.mem.read_ptr(self.at(base, key)?)?)
     }
@@ -257,7 +257,7 @@ impl<'a> Renderer<'a> {
 
     /// `exc.args` of an exception object, capped at the length limit.
     pub fn exception_args(&self, exc: RemoteAddr) -> Result<Vec<RemoteAddr>, Error> {
-        let args = self.ptr(exc, "exception.args")?;
+        let args = self.ptr(exc, key::exception::args)?;
         if args.is_null() {
             return Ok(Vec::new());
         }
@@ -296,7 +296,7 @@ impl<'a> Renderer<'a> {
     pub fn thread_names(&self, sys_modules: RemoteAddr) -> Vec<(u64, String)> {
         self.budget.set(LOOKUP_READ_BUDGET);
         let Some(module) = self.dict_lookup(sys_modules, "threading") else { return Vec::new() };
-        let Ok(md_dict) = self.ptr(module, "module.dict") else { return Vec::new() };
+        let Ok(md_dict) = self.ptr(module, key::module::dict) else { return Vec::new() };
         let Some(active) = self.dict_lookup(md_dict, "_active") else { return Vec::new() };
         let Ok((pairs, _)) = self.dict_items_up_to(active, MAX_LOOKUP_ENTRIES) else { return Vec::new() };
         pairs
@@ -364,22 +364,22 @@ impl<'a> Renderer<'a> {
             if self.known.kind_of_type(ty) == Some(Kind::Module) {
                 return Some(true);
             }
-            ty = self.ptr(ty, "type_ext.base").ok()?;
+            ty = self.ptr(ty, key::type_ext::base).ok()?;
         }
         Some(false)
     }
 
     /// `_PyModule_IsExtension`, on a module.
     fn is_extension(&self, module: RemoteAddr) -> Option<bool> {
-        let methods = |def: RemoteAddr| -> Option<bool> { Some(!def.is_null() && !self.ptr(def, "module.def_methods").ok()?.is_null()) };
+        let methods = |def: RemoteAddr| -> Option<bool> { Some(!def.is_null() && !self.ptr(def, key::module::def_methods).ok()?.is_null()) };
         if self.o.module.exec.is_some() {
-            if !self.ptr(module, "module.exec").ok()?.is_null() {
+            if !self.ptr(module, key::module::exec).ok()?.is_null() {
                 return Some(true);
             }
-            let is_def = self.mem.read_u8(self.at(module, "module.token_is_def").ok()?).ok()? != 0;
-            return if is_def { methods(self.ptr(module, "module.token").ok()?) } else { Some(false) };
+            let is_def = self.mem.read_u8(self.at(module, key::module::token_is_def).ok()?).ok()? != 0;
+            return if is_def { methods(self.ptr(module, key::module::token).ok()?) } else { Some(false) };
         }
-        methods(self.ptr(module, "module.def").ok()?)
+        methods(self.ptr(module, key::module::def).ok()?)
     }
 
     /// `str()` of an object: a str's own text, else its repr.
@@ -427,9 +427,9 @@ impl<'a> Renderer<'a> {
     }
 
     fn type_short_name(&self, ty: RemoteAddr) -> Result<String, Error> {
-        let flags = self.mem.read_u64(self.at(ty, "type_object.tp_flags")?)?;
+        let flags = self.mem.read_u64(self.at(ty, key::type_object::tp_flags)?)?;
         if flags & TPFLAGS_HEAPTYPE != 0 {
-            if let Ok(q) = self.ptr(ty, "type_ext.ht_qualname").and_then(|q| objects::read_str(self.mem, self.o, q)) {
+            if let Ok(q) = self.ptr(ty, key::type_ext::ht_qualname).and_then(|q| objects::read_str(self.mem, self.o, q)) {
                 return Ok(q);
             }
         }
@@ -438,14 +438,14 @@ impl<'a> Renderer<'a> {
 
     /// A type's `tp_name` (`module.Name` for a built-in type of an extension module).
     fn tp_name(&self, ty: RemoteAddr) -> Result<String, Error> {
-        let name = self.mem.read_cstr(self.ptr(ty, "type_object.tp_name")?, 256)?;
+        let name = self.mem.read_cstr(self.ptr(ty, key::type_object::tp_name)?, 256)?;
         Ok(String::from_utf8_lossy(&name).into_owned())
     }
 
     /// The kind of an object: its exact type if built in, else the built-in base its
     /// `tp_flags` subclass bits name (a subclass of `dict` renders like a dict).
     fn kind(&self, ty: RemoteAddr) -> Result<(Option<Kind>, u64), Error> {
-        let flags = self.mem.read_u64(self.at(ty, "type_object.tp_flags")?)?;
+        let flags = self.mem.read_u64(self.at(ty, key::type_object::tp_flags)?)?;
         if let Some(k) = self.known.kind_of_type(ty) {
             return Ok((Some(k), flags));
         }
@@ -497,20 +497,20 @@ impl<'a> Renderer<'a> {
                 if v == "0" { "False".into() } else { "True".into() }
             }
             Kind::Int => self.int_value(obj)?,
-            Kind::Float => float_repr(f64::from_bits(self.mem.read_u64(self.at(obj, "float.fval")?)?)),
+            Kind::Float => float_repr(f64::from_bits(self.mem.read_u64(self.at(obj, key::float::fval)?)?)),
             Kind::Complex => {
                 let part = |key| -> Result<f64, Error> { Ok(f64::from_bits(self.mem.read_u64(self.at(obj, key)?)?)) };
-                complex_repr(part("complex.real")?, part("complex.imag")?)
+                complex_repr(part(key::complex::real)?, part(key::complex::imag)?)
             }
             Kind::Slice => {
-                let parts = (self.ptr(obj, "slice.start")?, self.ptr(obj, "slice.stop")?, self.ptr(obj, "slice.step")?);
+                let parts = (self.ptr(obj, key::slice::start)?, self.ptr(obj, key::slice::stop)?, self.ptr(obj, key::slice::step)?);
                 self.nested(obj, depth, stack, "slice(", ")", |r, d, st| {
                     [parts.0, parts.1, parts.2].iter().map(|&v| r.repr_at(v, d, st)).collect::<Vec<_>>().join(", ")
                 })?
             }
             Kind::Range => {
                 let bound = |key| -> Result<String, Error> { self.int_value(self.ptr(obj, key)?) };
-                let (start, stop, step) = (bound("range.start")?, bound("range.stop")?, bound("range.step")?);
+                let (start, stop, step) = (bound(key::range::start)?, bound(key::range::stop)?, bound(key::range::step)?);
                 if step == "1" { format!("range({start}, {stop})") } else { format!("range({start}, {stop}, {step})") }
             }
             Kind::Str => {
@@ -521,11 +521,11 @@ impl<'a> Renderer<'a> {
                 str_repr(&s, self.limits.string)
             }
             Kind::Bytes => {
-                let data = self.bytes_like(obj, "bytes.sval", false)?;
+                let data = self.bytes_like(obj, key::bytes::sval, false)?;
                 format!("b{}", bytes_repr(&data.0, data.1))
             }
             Kind::ByteArray => {
-                let data = self.bytes_like(obj, "bytearray.start", true)?;
+                let data = self.bytes_like(obj, key::bytearray::start, true)?;
                 format!("bytearray(b{})", bytes_repr(&data.0, data.1))
             }
             Kind::Tuple if heap && self.named_tuple_fields(ty).is_some() => {
@@ -597,19 +597,19 @@ impl<'a> Renderer<'a> {
             }
             Kind::Type => format!("<class '{}'>", self.type_full_name(obj)?),
             Kind::Function => {
-                let q = self.ptr(obj, "function.qualname").and_then(|q| objects::read_str(self.mem, self.o, q))?;
+                let q = self.ptr(obj, key::function::qualname).and_then(|q| objects::read_str(self.mem, self.o, q))?;
                 format!("<function {q} at {obj}>")
             }
             Kind::Method => {
-                let func = self.ptr(obj, "method.func")?;
-                let slf = self.ptr(obj, "method.self_")?;
-                let q = self.ptr(func, "function.qualname").and_then(|q| objects::read_str(self.mem, self.o, q));
+                let func = self.ptr(obj, key::method::func)?;
+                let slf = self.ptr(obj, key::method::self_)?;
+                let q = self.ptr(func, key::function::qualname).and_then(|q| objects::read_str(self.mem, self.o, q));
                 let q = q.unwrap_or_else(|_| "?".into());
                 let s = self.repr_at(slf, depth + 1, stack);
                 format!("<bound method {q} of {s}>")
             }
             Kind::Module => {
-                let d = self.ptr(obj, "module.dict")?;
+                let d = self.ptr(obj, key::module::dict)?;
                 let (pairs, _) = self.dict_items(d)?;
                 let get = |name: &str| {
                     pairs.iter().find_map(|&(k, v)| {
@@ -623,9 +623,9 @@ impl<'a> Renderer<'a> {
                 }
             }
             Kind::Code => {
-                let name = self.ptr(obj, "code.name").and_then(|p| objects::read_str(self.mem, self.o, p))?;
-                let file = self.ptr(obj, "code.filename").and_then(|p| objects::read_str(self.mem, self.o, p))?;
-                let line = self.mem.read_i32(self.at(obj, "code.firstlineno")?)?;
+                let name = self.ptr(obj, key::code::name).and_then(|p| objects::read_str(self.mem, self.o, p))?;
+                let file = self.ptr(obj, key::code::filename).and_then(|p| objects::read_str(self.mem, self.o, p))?;
+                let line = self.mem.read_i32(self.at(obj, key::code::firstlineno)?)?;
                 format!("<code object {name} at {obj}, file \"{file}\", line {line}>")
             }
             Kind::Frame => format!("<frame at {obj}>"),
@@ -633,12 +633,12 @@ impl<'a> Renderer<'a> {
                 // meth_repr (Objects/methodobject.c): bound to nothing or to a module, a
                 // function; else a method of its object. (A layout without these fields,
                 // from _Py_DebugOffsets, gets the generic form.)
-                if ["cfunction.ml", "cfunction.self_", "methoddef.name"].iter().any(|k| self.o.get(k).is_none()) {
+                if [key::cfunction::ml, key::cfunction::self_, key::methoddef::name].iter().any(|k| k.of(self.o).is_none()) {
                     return Ok(format!("<{} object at {obj}>", self.type_short_name(ty)?));
                 }
-                let def = self.ptr(obj, "cfunction.ml")?;
-                let name = String::from_utf8_lossy(&self.mem.read_cstr(self.ptr(def, "methoddef.name")?, 256)?).into_owned();
-                let slf = self.ptr(obj, "cfunction.self_")?;
+                let def = self.ptr(obj, key::cfunction::ml)?;
+                let name = String::from_utf8_lossy(&self.mem.read_cstr(self.ptr(def, key::methoddef::name)?, 256)?).into_owned();
+                let slf = self.ptr(obj, key::cfunction::self_)?;
                 if slf.is_null() {
                     return Ok(format!("<built-in function {name}>"));
                 }
@@ -650,7 +650,7 @@ impl<'a> Renderer<'a> {
                 format!("<built-in method {name} of {tn} object at {slf}>")
             }
             Kind::Cell => {
-                let inner = self.ptr(obj, "cell.obj")?;
+                let inner = self.ptr(obj, key::cell::obj)?;
                 if inner.is_null() {
                     format!("<cell at {obj}: empty>")
                 } else {
@@ -681,14 +681,14 @@ impl<'a> Renderer<'a> {
 
     /// `module.QualName` as `repr(type)` shows it.
     fn type_full_name(&self, ty: RemoteAddr) -> Result<String, Error> {
-        let flags = self.mem.read_u64(self.at(ty, "type_object.tp_flags")?)?;
+        let flags = self.mem.read_u64(self.at(ty, key::type_object::tp_flags)?)?;
         if flags & TPFLAGS_HEAPTYPE == 0 {
             return self.tp_name(ty);
         }
         let q = self.type_short_name(ty)?;
         // The whole class dict is searched (`--length` limits display only).
         let module = self
-            .ptr(ty, "type_ext.dict")
+            .ptr(ty, key::type_ext::dict)
             .ok()
             .and_then(|d| self.dict_lookup(d, "__module__"))
             .and_then(|v| objects::read_name(self.mem, self.o, v).ok());
@@ -706,7 +706,7 @@ impl<'a> Renderer<'a> {
 
     /// A class attribute by name, from the class's own dict.
     fn class_attr(&self, ty: RemoteAddr, name: &str) -> Option<RemoteAddr> {
-        self.dict_lookup(self.ptr(ty, "type_ext.dict").ok()?, name)
+        self.dict_lookup(self.ptr(ty, key::type_ext::dict).ok()?, name)
     }
 
     /// The field names of a `collections.namedtuple` class: its `_fields`, a tuple of
@@ -727,11 +727,11 @@ impl<'a> Renderer<'a> {
     fn int_value(&self, obj: RemoteAddr) -> Result<String, Error> {
         let (ndigits, negative) = match self.models.int {
             IntModel::SignedSize => {
-                let size = self.mem.read_i64(self.at(obj, "object.ob_size")?)?;
+                let size = self.mem.read_i64(self.at(obj, key::object::ob_size)?)?;
                 (size.unsigned_abs(), size < 0)
             }
             IntModel::Tagged => {
-                let tag = self.mem.read_u64(self.at(obj, "long.lv_tag")?)?;
+                let tag = self.mem.read_u64(self.at(obj, key::long::lv_tag)?)?;
                 (tag >> 3, tag & 3 == 2)
             }
         };
@@ -740,13 +740,13 @@ impl<'a> Renderer<'a> {
         }
         if ndigits > MAX_DECIMAL_INT_DIGITS {
             // The top digit is enough to say how long it is.
-            let digit = self.at(obj, "long.digit")?;
+            let digit = self.at(obj, key::long::digit)?;
             let top = self.mem.read_u32(digit.offset((ndigits - 1) * 4).ok_or(Error::Overflow(obj))?)? & 0x3fff_ffff;
             let bits = (ndigits - 1) * 30 + u64::from(32 - top.leading_zeros());
             let decimal = (bits as f64 * std::f64::consts::LOG10_2) as u64 + 1;
             return Ok(format!("<{}int with about {decimal} decimal digits>", if negative { "negative " } else { "" }));
         }
-        let raw = self.mem.read_vec(self.at(obj, "long.digit")?, ndigits * 4, MAX_INT_DIGITS * 4)?;
+        let raw = self.mem.read_vec(self.at(obj, key::long::digit)?, ndigits * 4, MAX_INT_DIGITS * 4)?;
         let digits: Vec<u32> = raw.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) & 0x3fff_ffff).collect();
         let mut s = digits_to_decimal(&digits);
         if negative && s != "0" {
@@ -755,8 +755,8 @@ impl<'a> Renderer<'a> {
         Ok(s)
     }
 
-    fn bytes_like(&self, obj: RemoteAddr, data_key: &'static str, indirect: bool) -> Result<(Vec<u8>, bool), Error> {
-        let size = self.mem.read_i64(self.at(obj, "object.ob_size")?)?;
+    fn bytes_like(&self, obj: RemoteAddr, data_key: Key, indirect: bool) -> Result<(Vec<u8>, bool), Error> {
+        let size = self.mem.read_i64(self.at(obj, key::object::ob_size)?)?;
         let size = u64::try_from(size).map_err(|_| Error::Corrupt { what: "bytes size", addr: obj })?;
         let shown = size.min(self.limits.string as u64);
         let data = if indirect { self.ptr(obj, data_key)? } else { self.at(obj, data_key)? };
@@ -768,9 +768,9 @@ impl<'a> Renderer<'a> {
 
     /// Items of a tuple or list, capped at the length limit; (items, more).
     fn sequence_items(&self, obj: RemoteAddr, kind: Kind) -> Result<(Vec<RemoteAddr>, bool), Error> {
-        let size = self.mem.read_i64(self.at(obj, "object.ob_size")?)?;
+        let size = self.mem.read_i64(self.at(obj, key::object::ob_size)?)?;
         let size = u64::try_from(size).map_err(|_| Error::Corrupt { what: "sequence size", addr: obj })?;
-        let items = if kind == Kind::Tuple { self.at(obj, "tuple.item")? } else { self.ptr(obj, "list.item")? };
+        let items = if kind == Kind::Tuple { self.at(obj, key::tuple::item)? } else { self.ptr(obj, key::list::item)? };
         let n = size.min(self.limits.length as u64);
         let raw = self.mem.read_vec(items, n * 8, 1 << 20)?;
         let out = raw.chunks_exact(8).map(|c| RemoteAddr(u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))).collect();
@@ -784,10 +784,10 @@ impl<'a> Renderer<'a> {
 
     /// Keys of a set or frozenset in table order, at most `max`; (keys, more).
     fn set_items_up_to(&self, obj: RemoteAddr, max: usize) -> Result<(Vec<RemoteAddr>, bool), Error> {
-        let mask = self.mem.read_u64(self.at(obj, "set.mask")?)?;
-        let used = self.mem.read_u64(self.at(obj, "set.used")?)?;
-        let table = self.ptr(obj, "set.table")?;
-        let esize = need(self.o, "set.entry_size")?;
+        let mask = self.mem.read_u64(self.at(obj, key::set::mask)?)?;
+        let used = self.mem.read_u64(self.at(obj, key::set::used)?)?;
+        let table = self.ptr(obj, key::set::table)?;
+        let esize = need(self.o, key::set::entry_size)?;
         if mask >= 1 << 32 || used > mask + 1 || !(8..=64).contains(&esize) {
             return Err(Error::Corrupt { what: "set table", addr: obj });
         }
@@ -820,8 +820,8 @@ impl<'a> Renderer<'a> {
 
     /// (key, value) pairs of a dict, at most `limit`; (pairs, more).
     fn dict_items_up_to(&self, obj: RemoteAddr, limit: usize) -> Result<(Vec<Pair>, bool), Error> {
-        let keys = self.ptr(obj, "dict.keys")?;
-        let values = self.ptr(obj, "dict.values")?;
+        let keys = self.ptr(obj, key::dict::keys)?;
+        let values = self.ptr(obj, key::dict::values)?;
         let values = if values.is_null() {
             None
         } else {
@@ -833,10 +833,10 @@ impl<'a> Renderer<'a> {
     /// Entries of a keys object, with values from `values` for a split table; at most
     /// `limit`.
     fn keys_items(&self, keys: RemoteAddr, values: Option<RemoteAddr>, limit: usize) -> Result<(Vec<Pair>, bool), Error> {
-        let nentries = self.mem.read_i64(self.at(keys, "dict.dk_nentries")?)?;
+        let nentries = self.mem.read_i64(self.at(keys, key::dict::dk_nentries)?)?;
         let (entries, esize, key_off) = match self.models.dict {
             DictModel::SizeIndexed => {
-                let size = self.mem.read_i64(self.at(keys, "dict.dk_size")?)?;
+                let size = self.mem.read_i64(self.at(keys, key::dict::dk_size)?)?;
                 if !(0..=1 << 26).contains(&size) {
                     return Err(Error::Corrupt { what: "dict keys", addr: keys });
                 }
@@ -845,20 +845,20 @@ impl<'a> Renderer<'a> {
                     0x100..=0xffff => 2,
                     _ => 4,
                 };
-                let start = self.at(keys, "dict.dk_indices")?.offset(size as u64 * width).ok_or(Error::Overflow(keys))?;
-                (start, need(self.o, "dict.entry_size")?, 8u64)
+                let start = self.at(keys, key::dict::dk_indices)?.offset(size as u64 * width).ok_or(Error::Overflow(keys))?;
+                (start, need(self.o, key::dict::entry_size)?, 8u64)
             }
             DictModel::Log2Kinds => {
-                let log2_index = u32::from(self.mem.read_u8(self.at(keys, "dict.dk_log2_index_bytes")?)?);
-                let kind = self.mem.read_u8(self.at(keys, "dict.dk_kind")?)?;
+                let log2_index = u32::from(self.mem.read_u8(self.at(keys, key::dict::dk_log2_index_bytes)?)?);
+                let kind = self.mem.read_u8(self.at(keys, key::dict::dk_kind)?)?;
                 if log2_index > 32 {
                     return Err(Error::Corrupt { what: "dict keys", addr: keys });
                 }
-                let start = self.at(keys, "dict.dk_indices")?.offset(1u64 << log2_index).ok_or(Error::Overflow(keys))?;
+                let start = self.at(keys, key::dict::dk_indices)?.offset(1u64 << log2_index).ok_or(Error::Overflow(keys))?;
                 if kind == 0 {
-                    (start, need(self.o, "dict.entry_size")?, 8)
+                    (start, need(self.o, key::dict::entry_size)?, 8)
                 } else {
-                    (start, need(self.o, "dict.unicode_entry_size")?, 0)
+                    (start, need(self.o, key::dict::unicode_entry_size)?, 0)
                 }
             }
         };
@@ -907,9 +907,9 @@ impl<'a> Renderer<'a> {
     /// The attributes of an instance, at most `limit`.
     fn instance_attributes_up_to(&self, obj: RemoteAddr, limit: usize) -> Result<(Vec<Pair>, bool), Error> {
         let ty = objects::ob_type(self.mem, self.o, obj)?;
-        let flags = self.mem.read_u64(self.at(ty, "type_object.tp_flags")?)?;
+        let flags = self.mem.read_u64(self.at(ty, key::type_object::tp_flags)?)?;
         let split = |values: RemoteAddr| -> Result<(Vec<Pair>, bool), Error> {
-            let keys = self.ptr(ty, "type_ext.ht_cached_keys")?;
+            let keys = self.ptr(ty, key::type_ext::ht_cached_keys)?;
             self.keys_items(keys, Some(values), limit)
         };
         let dict_at = |d: RemoteAddr| -> Result<(Vec<Pair>, bool), Error> {
@@ -918,16 +918,16 @@ impl<'a> Renderer<'a> {
         let pre = |off: u64| obj.0.checked_sub(off).map(RemoteAddr).ok_or(Error::Overflow(obj));
         match self.models.instance_dict {
             InstanceDictModel::DictOffset => {
-                let off = self.mem.read_i64(self.at(ty, "type_ext.dictoffset")?)?;
+                let off = self.mem.read_i64(self.at(ty, key::type_ext::dictoffset)?)?;
                 if off == 0 {
                     return Ok((Vec::new(), false));
                 }
                 let slot = if off > 0 {
                     obj.offset(off as u64).ok_or(Error::Overflow(obj))?
                 } else {
-                    let basic = self.mem.read_i64(self.at(ty, "type_ext.basicsize")?)?;
-                    let item = self.mem.read_i64(self.at(ty, "type_ext.itemsize")?)?;
-                    let size = self.mem.read_i64(self.at(obj, "object.ob_size")?)?.unsigned_abs() as i64;
+                    let basic = self.mem.read_i64(self.at(ty, key::type_ext::basicsize)?)?;
+                    let item = self.mem.read_i64(self.at(ty, key::type_ext::itemsize)?)?;
+                    let size = self.mem.read_i64(self.at(obj, key::object::ob_size)?)?.unsigned_abs() as i64;
                     let total = basic.saturating_add(size.saturating_mul(item)).saturating_add(off);
                     obj.offset_signed((total + 7) & !7).ok_or(Error::Overflow(obj))?
                 };
@@ -957,9 +957,9 @@ impl<'a> Renderer<'a> {
                 if flags & TPFLAGS_INLINE_VALUES == 0 {
                     return Ok((Vec::new(), false));
                 }
-                let basic = self.mem.read_u64(self.at(ty, "type_ext.basicsize")?)?;
+                let basic = self.mem.read_u64(self.at(ty, key::type_ext::basicsize)?)?;
                 let values = obj.offset(basic).ok_or(Error::Overflow(obj))?;
-                let valid_off = need(self.o, "dict.values_valid")?;
+                let valid_off = need(self.o, key::dict::values_valid)?;
                 if self.mem.read_u8(values.offset(valid_off).ok_or(Error::Overflow(values))?)? == 0 {
                     return Ok((Vec::new(), false));
                 }
@@ -967,7 +967,7 @@ impl<'a> Renderer<'a> {
             }
             _ => {
                 // Not a managed dict: an explicit tp_dictoffset (e.g. exceptions).
-                let off = self.mem.read_i64(self.at(ty, "type_ext.dictoffset")?)?;
+                let off = self.mem.read_i64(self.at(ty, key::type_ext::dictoffset)?)?;
                 if off <= 0 {
                     return Ok((Vec::new(), false));
                 }

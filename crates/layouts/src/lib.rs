@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod builtin;
 pub mod debug_offsets;
+pub mod dwarf;
 
 macro_rules! offsets_table {
     ($( $(#[$gdoc:meta])* $group:ident : $gty:ident { $( $(#[$fdoc:meta])* $field:ident ),* $(,)? } )*) => {
@@ -50,7 +51,57 @@ macro_rules! offsets_table {
                 }
             }
         }
+
+        /// Every field of the table as a typed constant (`key::tstate::next`): a reader
+        /// names the field it needs by one of these, so a misspelt key does not compile.
+        #[allow(non_upper_case_globals)]
+        pub mod key {
+            $(
+                $(#[$gdoc])*
+                pub mod $group {
+                    use super::super::{Key, Offsets};
+                    $(
+                        $(#[$fdoc])*
+                        pub const $field: Key = Key {
+                            name: concat!(stringify!($group), ".", stringify!($field)),
+                            get: |o: &Offsets| o.$group.$field,
+                            set: |o: &mut Offsets, v: Option<u64>| o.$group.$field = v,
+                        };
+                    )*
+                }
+            )*
+        }
     };
+}
+
+/// One field of the offsets table, named for errors and reached without a lookup.
+#[derive(Clone, Copy)]
+pub struct Key {
+    /// Its dotted name (`tstate.next`).
+    pub name: &'static str,
+    /// Read it from a table.
+    pub get: fn(&Offsets) -> Option<u64>,
+    /// Write it into a table.
+    pub set: fn(&mut Offsets, Option<u64>),
+}
+
+impl Key {
+    /// The field's offset in `o`, if this build has it.
+    pub fn of(self, o: &Offsets) -> Option<u64> {
+        (self.get)(o)
+    }
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.name == other.name
+    }
 }
 
 offsets_table! {

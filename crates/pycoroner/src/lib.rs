@@ -147,8 +147,8 @@ pub fn lookup_global(
 ) -> Result<Option<(&'static str, String)>, AnalyzeError> {
     let o = &prepared.found.layout.offsets;
     with_renderer(target, prepared, options, |r| {
-        [("global", "frame_vars.globals"), ("builtin", "frame_vars.builtins")].into_iter().find_map(|(scope, key)| {
-            let at = o.get(key).and_then(|off| frame.checked_add(off))?;
+        [("global", pycoroner_layouts::key::frame_vars::globals), ("builtin", pycoroner_layouts::key::frame_vars::builtins)].into_iter().find_map(|(scope, field)| {
+            let at = field.of(o).and_then(|off| frame.checked_add(off))?;
             let dict = target.read_ptr(RemoteAddr(at)).ok().filter(|d| !d.is_null())?;
             r.dict_get_str(dict, name).map(|v| (scope, r.repr(v)))
         })
