@@ -1,4 +1,5 @@
 //! The `pycoroner` binary: parse, open the target, one library call, render, exit status.
+#![forbid(unsafe_code)]
 
 mod args;
 mod demo;

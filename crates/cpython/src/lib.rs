@@ -5,6 +5,7 @@
 //! It reads target memory only through [`pycoroner_process::Memory`] and knows no files
 //! or terminals: the caller supplies the layout (see [`resolve`]) and the relocated
 //! addresses of the anchors ([`python::Anchors`]).
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod error;

@@ -63,6 +63,9 @@ impl ElfImage {
         // SAFETY: read-only private mapping of a regular file. If another process
         // truncates it while we read, the access raises SIGBUS, which the binary turns
         // into a one-line error (`pycoroner_process::files::install_sigbus_handler`).
+        // SAFETY: a private read-only mapping of a regular file opened by the resolver;
+        // a file truncated under us is read through checked bounds only.
+        #[allow(unsafe_code)]
         let map = unsafe { Mmap::map(&opened.file) }.map_err(io)?;
         let parse = |e: object::Error| ImageError::Parse { path: path.to_path_buf(), what: e.to_string() };
         let obj = object::File::parse(&*map).map_err(parse)?;

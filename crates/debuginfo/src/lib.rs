@@ -5,6 +5,7 @@
 //! The caller owns every cache: an [`ElfImage`] is opened once per module and queried
 //! as often as needed; [`layout::extract`] is a one-shot scan whose answer the caller
 //! keeps (pycoroner keeps it on disk, keyed by build-id).
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod image;

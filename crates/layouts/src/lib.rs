@@ -7,6 +7,7 @@
 //! field in the error. Tables are filled from DWARF (or, later, the target's own
 //! `_Py_DebugOffsets` and built-in tables) by the CPython model; this crate holds no
 //! CPython logic.
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 use serde::{Deserialize, Serialize};

@@ -13,6 +13,7 @@
 //! let report = analyze(&core, &Options::default()).unwrap();
 //! print!("{}", pycoroner_report::render::faulthandler::render(&report));
 //! ```
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod cache;

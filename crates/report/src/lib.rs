@@ -1,6 +1,7 @@
 //! The report: one serde model (schema 1, see DESIGN.md "Contracts"), rendered as
 //! faulthandler-style text or JSON. Depends on no other pycoroner crate; renderers are
 //! tested from hand-built reports.
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod escape;

@@ -4,6 +4,7 @@
 //!
 //! A missing interpreter is a visible skip on a developer's machine and a failure
 //! under `CI=true`, so CI never passes by skipping.
+#![forbid(unsafe_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
