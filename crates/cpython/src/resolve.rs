@@ -3,7 +3,10 @@
 
 use pycoroner_layouts::dwarf::{LayoutAnswer, LayoutQuery};
 use pycoroner_layouts::debug_offsets::TableLayout;
-use pycoroner_layouts::{key, Key, Offsets};
+use pycoroner_layouts::builtin::Match;
+use pycoroner_layouts::{key, Flavour, Key, Layout, Offsets, Source, LAYOUT_FORMAT};
+
+use crate::version::PyVersion;
 
 /// `sizeof` instead of a member.
 const SIZE: &str = "sizeof";
@@ -258,6 +261,129 @@ pub fn from_dwarf(answer: &LayoutAnswer) -> Offsets {
     o
 }
 
+/// Which sources a layout may come from (`--layout-source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// DWARF, then the target's `_Py_DebugOffsets`, then a built-in table.
+    Auto,
+    /// DWARF only.
+    Dwarf,
+    /// The target's `_Py_DebugOffsets` only (with a built-in table for the fields it lacks).
+    DebugOffsets,
+    /// A built-in table only.
+    Builtin,
+}
+
+/// What a layout can be made from, each fetched by the caller only when asked: files
+/// and target memory are the caller's, the decision is [`resolve_layout`]'s.
+pub trait Sources {
+    /// Why DWARF could not be had (the caller's own error, handed back).
+    type DwarfError;
+    /// The DWARF answer to [`dwarf_query`] and the file it came from.
+    fn dwarf(&mut self) -> Result<(LayoutAnswer, String), Self::DwarfError>;
+    /// `len` bytes of the target's `_Py_DebugOffsets` (at `_PyRuntime`).
+    fn debug_offsets(&mut self, len: u64) -> Result<Vec<u8>, String>;
+}
+
+/// A layout, where it came from, and what to warn about it.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The layout.
+    pub layout: Layout,
+    /// The file or table it came from, in words.
+    pub from: String,
+    /// Fallbacks taken that the report should name.
+    pub warnings: Vec<String>,
+}
+
+/// Why no layout could be made.
+#[derive(Debug)]
+pub enum Unresolved<E> {
+    /// DWARF was required and could not be had.
+    Dwarf(E),
+    /// `_Py_DebugOffsets` was required and is unusable (why, each source tried).
+    DebugOffsets(Vec<String>),
+    /// No source gave a layout: DWARF's failure if it was tried, and whether a built-in
+    /// table exists for this version.
+    Nothing {
+        /// Why DWARF failed, when it was tried.
+        dwarf: Option<E>,
+    },
+}
+
+/// One layout of a version and flavour from one source.
+pub fn layout(version: PyVersion, flavour: Flavour, source: Source, offsets: Offsets, debug_offsets: Option<TableLayout>) -> Layout {
+    Layout { format: LAYOUT_FORMAT, version: (version.major, version.minor), micro: version.micro, flavour, source, offsets, debug_offsets }
+}
+
+/// The layout of one DWARF answer.
+pub fn from_answer(version: PyVersion, flavour: Flavour, answer: &LayoutAnswer) -> Layout {
+    layout(version, flavour, Source::Dwarf, from_dwarf(answer), debug_offsets_from_dwarf(answer))
+}
+
+/// `3.12.1` or `3.12 debug`: a table's version, as warnings name it.
+pub fn version_label(l: &Layout) -> String {
+    let micro = l.micro.map(|m| format!(".{m}")).unwrap_or_default();
+    format!("{}.{}{micro}{}", l.version.0, l.version.1, if l.flavour.debug { " debug" } else { "" })
+}
+
+/// Decide a build's layout: its DWARF, else the target's own `_Py_DebugOffsets` (3.13+;
+/// where each field sits in it comes from the built-in table of the same minor
+/// version, which also fills the fields it lacks), else the built-in table of this
+/// version (another micro version, or the nearest older minor one, with a warning).
+/// No I/O here: `sources` fetches what is asked for, in that order, only as needed.
+pub fn resolve_layout<S: Sources>(version: PyVersion, flavour: Flavour, choice: Choice, sources: &mut S) -> Result<Resolved, Unresolved<S::DwarfError>> {
+    let mut dwarf_error = None;
+    if matches!(choice, Choice::Auto | Choice::Dwarf) {
+        match sources.dwarf() {
+            Ok((answer, file)) => return Ok(Resolved { layout: from_answer(version, flavour, &answer), from: file, warnings: Vec::new() }),
+            Err(e) if choice == Choice::Dwarf => return Err(Unresolved::Dwarf(e)),
+            Err(e) => dwarf_error = Some(e),
+        }
+    }
+    let builtin = pycoroner_layouts::builtin::lookup(version.major, version.minor, version.micro, flavour);
+    if matches!(choice, Choice::Auto | Choice::DebugOffsets) {
+        let mut tried = Vec::new();
+        match builtin.as_ref().and_then(|(l, _)| l.debug_offsets.clone().map(|t| (t, l.version.1))) {
+            Some((table, minor)) => match sources.debug_offsets(table.size) {
+                Ok(bytes) => match pycoroner_layouts::debug_offsets::decode(&bytes, &table, minor) {
+                    Ok(d) => {
+                        let mut offsets = builtin.as_ref().map(|(l, _)| l.offsets.clone()).unwrap_or_default();
+                        for key in Offsets::KEYS {
+                            if let Some(v) = d.offsets.get(key) {
+                                offsets.set(key, Some(v));
+                            }
+                        }
+                        let flavour = Flavour { free_threaded: d.free_threaded, ..flavour };
+                        let fill = builtin.as_ref().map(|(l, _)| format!(" (other fields: built-in table {})", version_label(l))).unwrap_or_default();
+                        return Ok(Resolved {
+                            layout: layout(version, flavour, Source::DebugOffsets, offsets, Some(table)),
+                            from: format!("_Py_DebugOffsets{fill}"),
+                            warnings: Vec::new(),
+                        });
+                    }
+                    Err(e) => tried.push(e.to_string()),
+                },
+                Err(e) => tried.push(format!("_Py_DebugOffsets unreadable: {e}")),
+            },
+            None => tried.push(format!("no known _Py_DebugOffsets layout for CPython {version}")),
+        }
+        if choice == Choice::DebugOffsets {
+            return Err(Unresolved::DebugOffsets(tried));
+        }
+    }
+    let Some((table, how)) = builtin else { return Err(Unresolved::Nothing { dwarf: dwarf_error }) };
+    let label = version_label(&table);
+    let warnings = match how {
+        Match::Exact => Vec::new(),
+        Match::OtherMicro => {
+            vec![format!("no built-in layout for CPython {version}{}; using the one for {label}", if flavour.debug { " (debug build)" } else { "" })]
+        }
+        Match::OtherMinor => vec![format!("CPython {version} is newer than any built-in layout; trying the nearest, {label}, which may be wrong")],
+    };
+    Ok(Resolved { layout: Layout { micro: version.micro, source: Source::Builtin, ..table }, from: format!("built-in table {label}"), warnings })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,5 +399,61 @@ mod tests {
             (key.set)(&mut o, Some(7));
             assert_eq!((key.of(&o), o.get(key.name)), (Some(7), Some(7)), "{}", key.name);
         }
+    }
+
+    /// Sources that count what was asked of them.
+    struct Fake {
+        dwarf: Option<LayoutAnswer>,
+        table: Result<Vec<u8>, String>,
+        asked: Vec<&'static str>,
+    }
+
+    impl Sources for Fake {
+        type DwarfError = &'static str;
+        fn dwarf(&mut self) -> Result<(LayoutAnswer, String), &'static str> {
+            self.asked.push("dwarf");
+            self.dwarf.take().map(|a| (a, "libpython.debug".into())).ok_or("no DWARF")
+        }
+        fn debug_offsets(&mut self, _len: u64) -> Result<Vec<u8>, String> {
+            self.asked.push("debug_offsets");
+            self.table.clone()
+        }
+    }
+
+    fn v(minor: u8, micro: u8) -> PyVersion {
+        PyVersion { major: 3, minor, micro: Some(micro) }
+    }
+
+    /// The order of the sources, asked only as far as needed, and each fallback's
+    /// warning or error.
+    #[test]
+    fn layouts_are_resolved_in_order_and_fallbacks_said() {
+        let plain = Flavour::default();
+        let mut answer = LayoutAnswer::default();
+        answer.structs.insert("_ts".into(), pycoroner_layouts::dwarf::StructLayout { size: Some(64), members: Default::default() });
+        let mut s = Fake { dwarf: Some(answer), table: Err("unread".into()), asked: vec![] };
+        let r = resolve_layout(v(12, 1), plain, Choice::Auto, &mut s).expect("dwarf");
+        assert_eq!((r.layout.source, r.from.as_str(), s.asked.as_slice()), (Source::Dwarf, "libpython.debug", &["dwarf"][..]));
+        assert_eq!(r.layout.offsets.tstate.size, Some(64));
+
+        // No DWARF, 3.13: the target's table is asked for; unreadable, the built-in one.
+        let mut s = Fake { dwarf: None, table: Err("unmapped".into()), asked: vec![] };
+        let r = resolve_layout(v(13, 0), plain, Choice::Auto, &mut s).expect("builtin");
+        assert_eq!((r.layout.source, s.asked.as_slice()), (Source::Builtin, &["dwarf", "debug_offsets"][..]));
+        assert!(r.warnings.is_empty() && r.from == "built-in table 3.13.0", "{r:?}");
+
+        // Another micro version is a warning; no table for 3.12 means no question.
+        let mut s = Fake { dwarf: None, table: Err("x".into()), asked: vec![] };
+        let r = resolve_layout(v(12, 9), plain, Choice::Builtin, &mut s).expect("builtin");
+        assert!(s.asked.is_empty() && r.warnings.len() == 1 && r.warnings[0].contains("3.12.1"), "{r:?}");
+
+        // Required sources fail as themselves.
+        let mut s = Fake { dwarf: None, table: Err("x".into()), asked: vec![] };
+        assert!(matches!(resolve_layout(v(12, 1), plain, Choice::Dwarf, &mut s), Err(Unresolved::Dwarf("no DWARF"))));
+        let mut s = Fake { dwarf: None, table: Ok(vec![0; 8]), asked: vec![] };
+        assert!(matches!(resolve_layout(v(13, 0), plain, Choice::DebugOffsets, &mut s), Err(Unresolved::DebugOffsets(t)) if t.len() == 1));
+        // A 3.5 has nothing at all.
+        let mut s = Fake { dwarf: None, table: Err("x".into()), asked: vec![] };
+        assert!(matches!(resolve_layout(v(5, 0), plain, Choice::Auto, &mut s), Err(Unresolved::Nothing { dwarf: Some("no DWARF") })));
     }
 }

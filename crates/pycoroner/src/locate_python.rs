@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use pycoroner_cpython::{resolve, PyVersion};
 use pycoroner_debuginfo::{hex, modules_of, open_module_image, DebugSearch, ElfImage, Module, SearchLog};
 use pycoroner_process::cache_dir::CacheDir;
-use pycoroner_layouts::{Flavour, Layout, Source, LAYOUT_FORMAT};
+use pycoroner_layouts::{Flavour, Layout, Source};
 use pycoroner_report::{Warning, WarningKind};
 use pycoroner_process::{MemoryExt, RemoteAddr, Target};
 
@@ -252,15 +252,7 @@ pub fn layout_from_binary(path: &std::path::Path, version: Option<&str>, options
     let separate = dwarf_image(&img, options, &name)?;
     let answer = pycoroner_debuginfo::extract_layouts(separate.as_ref().unwrap_or(&img), &resolve::dwarf_query())
         .map_err(|e| AnalyzeError::Runtime { module: name, what: e.to_string() })?;
-    Ok(Layout {
-        format: LAYOUT_FORMAT,
-        version: (version.major, version.minor),
-        micro: version.micro,
-        flavour: flavour_of(&img),
-        source: Source::Dwarf,
-        offsets: resolve::from_dwarf(&answer),
-        debug_offsets: resolve::debug_offsets_from_dwarf(&answer),
-    })
+    Ok(resolve::from_answer(version, flavour_of(&img), &answer))
 }
 
 /// `Py_Version` read from the file itself (3.11+).
@@ -291,82 +283,57 @@ fn resolve_module(
         .chain(pycoroner_cpython::repr::SINGLETON_SYMBOLS);
     let symbols: BTreeMap<String, u64> = wanted.filter_map(|s| img.symbol(s).map(|(a, _)| ((*s).to_string(), a))).collect();
 
-    // DWARF: in the binary itself, else a separate debug file.
+    // The decision is the model's (DWARF, the target's _Py_DebugOffsets, a built-in
+    // table); the files and memory it asks for are read here.
     let flavour = flavour_of(img);
-    let dwarf = match options.layout_source {
-        LayoutSource::Auto | LayoutSource::Dwarf => Some(dwarf_image(img, options, &m.path)),
-        _ => None,
-    };
-    let dwarf_err = match dwarf {
-        Some(Ok(separate)) => {
-            let dwarf_img = separate.as_ref().unwrap_or(img);
-            return dwarf_layout(dwarf_img, img, cache_dir, m, version, flavour, symbols, warnings);
+    struct Io<'a> {
+        target: &'a dyn Target,
+        options: &'a Options,
+        img: &'a ElfImage,
+        m: &'a Module,
+        runtime: Option<RemoteAddr>,
+    }
+    impl resolve::Sources for Io<'_> {
+        type DwarfError = AnalyzeError;
+        fn dwarf(&mut self) -> Result<(pycoroner_layouts::dwarf::LayoutAnswer, String), AnalyzeError> {
+            // In the binary itself, else a separate debug file.
+            let separate = dwarf_image(self.img, self.options, &self.m.path)?;
+            let file = separate.as_ref().unwrap_or(self.img);
+            let answer = pycoroner_debuginfo::extract_layouts(file, &resolve::dwarf_query())
+                .map_err(|e| AnalyzeError::Runtime { module: self.m.path.clone(), what: e.to_string() })?;
+            Ok((answer, file.path().display().to_string()))
         }
-        Some(Err(e)) if options.layout_source == LayoutSource::Dwarf => return Err(e),
-        Some(Err(e)) => Some(e),
-        None => None,
-    };
-    // No DWARF: the target's own table (3.13+), then the built-in tables.
-    let runtime = symbols.get("_PyRuntime").map(|a| RemoteAddr(a.wrapping_add(m.bias)));
-    let builtin = pycoroner_layouts::builtin::lookup(version.major, version.minor, version.micro, flavour);
-    let mut tried = Vec::new();
-    if matches!(options.layout_source, LayoutSource::Auto | LayoutSource::DebugOffsets) {
-        // Where this version keeps its fields: generated from a DWARF build of the same
-        // minor version into the built-in tables.
-        let table = builtin.as_ref().and_then(|(l, _)| l.debug_offsets.clone().map(|t| (t, l.version.1)));
-        match (runtime, table) {
-            (Some(r), Some((tl, minor))) => match target.read_vec(r, tl.size, pycoroner_layouts::debug_offsets::MAX_TABLE) {
-                Ok(bytes) => match pycoroner_layouts::debug_offsets::decode(&bytes, &tl, minor) {
-                    Ok(d) => {
-                        let mut offsets = builtin.as_ref().map(|(l, _)| l.offsets.clone()).unwrap_or_default();
-                        for key in pycoroner_layouts::Offsets::KEYS {
-                            if let Some(v) = d.offsets.get(key) {
-                                offsets.set(key, Some(v));
-                            }
-                        }
-                        let flavour = Flavour { free_threaded: d.free_threaded, ..flavour };
-                        let fill = builtin.as_ref().map(|(l, _)| format!(" (other fields: built-in table {})", version_label(l)));
-                        let layout = Layout {
-                            format: LAYOUT_FORMAT,
-                            version: (version.major, version.minor),
-                            micro: version.micro,
-                            flavour,
-                            source: Source::DebugOffsets,
-                            offsets,
-                            debug_offsets: Some(tl),
-                        };
-                        let file = Some(format!("_Py_DebugOffsets{}", fill.unwrap_or_default()));
-                        return Ok(found(m, version, layout, file, symbols, warnings));
-                    }
-                    Err(e) => tried.push(e.to_string()),
-                },
-                Err(e) => tried.push(format!("_Py_DebugOffsets unreadable: {e}")),
-            },
-            (None, _) => tried.push("no _PyRuntime symbol".into()),
-            (_, None) => tried.push(format!("no known _Py_DebugOffsets layout for CPython {version}")),
-        }
-        if options.layout_source == LayoutSource::DebugOffsets {
-            return Err(AnalyzeError::Runtime { module: m.path.clone(), what: format!("no usable _Py_DebugOffsets: {}", tried.join("; ")) });
+        fn debug_offsets(&mut self, len: u64) -> Result<Vec<u8>, String> {
+            let at = self.runtime.ok_or("no _PyRuntime symbol")?;
+            self.target.read_vec(at, len, pycoroner_layouts::debug_offsets::MAX_TABLE).map_err(|e| e.to_string())
         }
     }
-    match builtin {
-        Some((layout, how)) => {
-            let label = version_label(&layout);
-            match how {
-                pycoroner_layouts::builtin::Match::Exact => {}
-                pycoroner_layouts::builtin::Match::OtherMicro => warnings.push(Warning::new(
-                    WarningKind::Layout,
-                    format!("no built-in layout for CPython {version}{}; using the one for {label}", if flavour.debug { " (debug build)" } else { "" }),
-                )),
-                pycoroner_layouts::builtin::Match::OtherMinor => warnings.push(Warning::new(
-                    WarningKind::Layout,
-                    format!("CPython {version} is newer than any built-in layout; trying the nearest, {label}, which may be wrong"),
-                )),
+    let runtime = symbols.get("_PyRuntime").map(|a| RemoteAddr(a.wrapping_add(m.bias)));
+    let choice = match options.layout_source {
+        LayoutSource::Auto => resolve::Choice::Auto,
+        LayoutSource::Dwarf => resolve::Choice::Dwarf,
+        LayoutSource::DebugOffsets => resolve::Choice::DebugOffsets,
+        LayoutSource::Builtin => resolve::Choice::Builtin,
+    };
+    let mut io = Io { target, options, img, m, runtime };
+    match resolve::resolve_layout(version, flavour, choice, &mut io) {
+        Ok(r) => {
+            warnings.extend(r.warnings.into_iter().map(|w| Warning::new(WarningKind::Layout, w)));
+            if r.layout.source == Source::Dwarf {
+                if let (Some(dir), Some(id)) = (cache_dir, img.build_id()) {
+                    let entry = cache::Entry { layout: r.layout.clone(), symbols: symbols.clone(), micro: version.micro, source_file: r.from.clone() };
+                    if let Err(e) = cache::store(dir, &hex(id), &entry) {
+                        warnings.push(Warning::new(WarningKind::Cache, format!("could not write the layout cache in {}: {e}", dir.path().display())));
+                    }
+                }
             }
-            let layout = Layout { micro: version.micro, source: Source::Builtin, ..layout };
-            Ok(found(m, version, layout, Some(format!("built-in table {label}")), symbols, warnings))
+            Ok(found(m, version, r.layout, Some(r.from), symbols, warnings))
         }
-        None => Err(match dwarf_err {
+        Err(resolve::Unresolved::Dwarf(e)) => Err(e),
+        Err(resolve::Unresolved::DebugOffsets(tried)) => {
+            Err(AnalyzeError::Runtime { module: m.path.clone(), what: format!("no usable _Py_DebugOffsets: {}", tried.join("; ")) })
+        }
+        Err(resolve::Unresolved::Nothing { dwarf }) => Err(match dwarf {
             Some(AnalyzeError::NoDebugInfo { module, tried }) => AnalyzeError::NoDebugInfo {
                 module,
                 tried: format!("{tried}; and pycoroner has no built-in layout for CPython {version}"),
@@ -375,11 +342,6 @@ fn resolve_module(
             None => AnalyzeError::Runtime { module: m.path.clone(), what: format!("no built-in layout for CPython {version}") },
         }),
     }
-}
-
-fn version_label(l: &Layout) -> String {
-    let micro = l.micro.map(|m| format!(".{m}")).unwrap_or_default();
-    format!("{}.{}{micro}{}", l.version.0, l.version.1, if l.flavour.debug { " debug" } else { "" })
 }
 
 fn found(
@@ -393,34 +355,3 @@ fn found(
     FoundPython { module_path: m.path.clone(), bias: m.bias, version, layout, layout_file, layout_cached: false, symbols, warnings, cache_dir: None }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn dwarf_layout(
-    dwarf_img: &ElfImage,
-    img: &ElfImage,
-    cache_dir: Option<&CacheDir>,
-    m: &Module,
-    version: PyVersion,
-    flavour: Flavour,
-    symbols: BTreeMap<String, u64>,
-    mut warnings: Vec<Warning>,
-) -> Result<FoundPython, AnalyzeError> {
-    let answer = pycoroner_debuginfo::extract_layouts(dwarf_img, &resolve::dwarf_query())
-        .map_err(|e| AnalyzeError::Runtime { module: m.path.clone(), what: e.to_string() })?;
-    let layout = Layout {
-        format: LAYOUT_FORMAT,
-        version: (version.major, version.minor),
-        micro: version.micro,
-        flavour,
-        source: Source::Dwarf,
-        offsets: resolve::from_dwarf(&answer),
-        debug_offsets: resolve::debug_offsets_from_dwarf(&answer),
-    };
-    let source_file = dwarf_img.path().display().to_string();
-    if let (Some(dir), Some(id)) = (cache_dir, img.build_id()) {
-        let entry = cache::Entry { layout: layout.clone(), symbols: symbols.clone(), micro: version.micro, source_file: source_file.clone() };
-        if let Err(e) = cache::store(dir, &hex(id), &entry) {
-            warnings.push(Warning::new(WarningKind::Cache, format!("could not write the layout cache in {}: {e}", dir.path().display())));
-        }
-    }
-    Ok(found(m, version, layout, Some(source_file), symbols, warnings))
-}
