@@ -8,7 +8,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use pycoroner::{analyze, AnalyzeError, LayoutSource, NativeMode, Options};
+use pycoroner::{AnalyzeError, Analysis, LayoutSource, NativeMode, Options};
 use pycoroner_report::render;
 use pycoroner_process::{CoreError, ElfCore, LiveError, LiveProcess};
 
@@ -102,23 +102,7 @@ fn test_hold() {
 fn test_hold() {}
 
 fn run_pid(pid: u32, nonblocking: bool, common: &Common) -> Result<String, Failure> {
-    // Everything static (modules, version, layout, symbols) is found while the process
-    // runs; it is stopped only to read the threads.
-    let mut target = LiveProcess::attach(pid, false)?;
-    let opts = options(common);
-    let prepared = pycoroner::prepare(&target, &opts)?;
-    if !nonblocking {
-        target.stop()?;
-    }
-    test_hold();
-    // Resumed as soon as the last byte is read; native frames are symbolized after.
-    let mut paused = None;
-    let result = pycoroner::analyze_prepared_then(&target, &prepared, &opts, &mut || paused = target.resume());
-    paused = paused.or_else(|| target.resume());
-    let mut report = result?;
-    if let Some(p) = paused {
-        report.target.paused_ms = Some(p.as_secs_f64() * 1000.0);
-    }
+    let report = pycoroner::analyze_process(pid, !nonblocking, &options(common), &mut test_hold)?;
     Ok(render(&report, common))
 }
 
@@ -127,8 +111,11 @@ fn run_print(args: &[String], pid: Option<u32>, sysroot: Option<std::path::PathB
         (Some(pid), [address]) => {
             let addr = parse_address(address)?;
             let target = LiveProcess::attach(pid, true)?;
-            let r = pycoroner::render_object(&target, &options(common), addr);
-            target.resume();
+            let r = Analysis::open(target, options(common)).and_then(|a| {
+                let r = a.object(addr);
+                a.target().resume();
+                r
+            });
             let (t, s) = r?;
             (t, s, addr)
         }
@@ -136,7 +123,7 @@ fn run_print(args: &[String], pid: Option<u32>, sysroot: Option<std::path::PathB
             let addr = parse_address(address)?;
             let mut target = ElfCore::open(std::path::Path::new(core))?;
             target.set_sysroot(sysroot);
-            let (t, s) = pycoroner::render_object(&target, &options(common), addr)?;
+            let (t, s) = Analysis::open(target, options(common))?.object(addr)?;
             (t, s, addr)
         }
         (Some(_), _) => return Err(Failure::bad_input("with --pid, give only the ADDRESS")),
@@ -165,9 +152,10 @@ pub fn run_core(
     target.set_sysroot(sysroot);
     let mut opts = options(common);
     opts.exe = exe;
-    let mut report = analyze(&target, &opts).map_err(|e| {
+    let truncated = target.is_truncated();
+    let mut report = Analysis::open(target, opts).and_then(Analysis::into_report).map_err(|e| {
         let mut f = Failure::from(e);
-        if target.is_truncated() {
+        if truncated {
             // What is missing may be exactly what was looked for: not a "no Python" verdict.
             f.status = EXIT_BAD_INPUT;
             f.message = format!("{} (the core file is truncated, so this may be why)", f.message);
@@ -175,7 +163,7 @@ pub fn run_core(
         f
     })?;
     report.target.path = Some(core.display().to_string());
-    if target.is_truncated() {
+    if truncated {
         report.warnings.push(pycoroner::report::Warning::new(pycoroner::report::WarningKind::Target, "the core file is truncated: some memory is missing"));
     }
     Ok(render(&report, common))

@@ -1,276 +1,320 @@
-//! The debugger commands, rendered the way CPython's own gdb extension
-//! (`python3.X-gdb.py`) writes them, so habits carry over.
+//! The debugger protocol: one typed request per command, decoded from JSON and
+//! answered from the session's [`pycoroner::Analysis`]; the text is rendered by the
+//! report crate (`render::gdb`), as CPython's own gdb extension writes it.
 
-use pycoroner::report::escape::{self, text as e};
-use pycoroner::report::{render, Frame, NativeFrame, PythonFrame, Report, Thread};
-use pycoroner::splice::{plan, Plan, Step};
+use pycoroner::report::escape::text as e;
+use pycoroner::report::render::gdb::{self, Plan, Step};
+use pycoroner::report::render::{self, faulthandler};
+use pycoroner::report::{NativeFrame, PythonFrame, Report};
+use pycoroner::splice::plan;
 use pycoroner::NativeMode;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::Session;
 
-/// CPython's gdb extension truncates each value's repr at this many characters.
-const MAX_OUTPUT_LEN: usize = 1024;
+/// A request of the protocol (`{"request": "py-bt", ...}`).
+#[derive(Debug, Deserialize)]
+#[serde(tag = "request", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Request {
+    /// `py-bt` / `py-bt-full` of a thread, from Python frame `from` on.
+    PyBt {
+        lwp: u32,
+        #[serde(default)]
+        full: bool,
+        #[serde(default)]
+        levels: Vec<Option<u64>>,
+        #[serde(default)]
+        from: usize,
+        /// The debugger's native frames of the thread, to place C frames' lines.
+        frames: Option<Vec<GivenFrame>>,
+    },
+    /// Every thread as the CLI prints them.
+    PyThreads {
+        #[serde(default)]
+        native: Native,
+        #[serde(default = "yes")]
+        fold: bool,
+    },
+    /// The whole report, as JSON and text.
+    Report {
+        #[serde(default)]
+        locals: bool,
+        #[serde(default)]
+        native: Native,
+    },
+    /// A thread's Python frames.
+    Frames { lwp: u32 },
+    /// One Python frame's summary (`py-up`, `py-down`).
+    Frame {
+        lwp: u32,
+        #[serde(default)]
+        index: usize,
+        level: Option<u64>,
+    },
+    /// `py-locals` of one frame.
+    PyLocals {
+        lwp: u32,
+        #[serde(default)]
+        index: usize,
+    },
+    /// `py-print NAME` in one frame.
+    PyPrint {
+        lwp: u32,
+        #[serde(default)]
+        index: usize,
+        name: String,
+    },
+    /// `py-list [START[,END]]` around one frame's line.
+    PyList {
+        lwp: u32,
+        #[serde(default)]
+        index: usize,
+        #[serde(default)]
+        args: String,
+    },
+    /// Where a thread's Python frames sit among the debugger's native frames.
+    Splice {
+        lwp: u32,
+        #[serde(default)]
+        native: Native,
+        frames: Vec<GivenFrame>,
+    },
+    /// Which frames' arguments the script should read and pass as `object`.
+    ObjectFrames {},
+    /// The object at an address.
+    Repr { address: u64 },
+    /// The interpreter's version.
+    Version {},
+}
 
-/// Answer one request.
-pub fn handle(s: &mut Session, req: &Value) -> Result<Value, String> {
-    let kind = req.get("request").and_then(Value::as_str).ok_or("the request names no \"request\"")?;
-    match kind {
-        "py-bt" => {
-            let full = req.get("full").and_then(Value::as_bool).unwrap_or(false);
-            let lwp = lwp(req)?;
-            let levels = levels(req);
-            let from = req.get("from").and_then(Value::as_u64).unwrap_or(0) as usize;
+fn yes() -> bool {
+    true
+}
+
+/// `"off"`, `"folded"` or `"all"`.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Native {
+    /// Python frames only.
+    #[default]
+    Off,
+    /// `--native`.
+    Folded,
+    /// `--native-all`.
+    All,
+}
+
+impl From<Native> for NativeMode {
+    fn from(n: Native) -> NativeMode {
+        match n {
+            Native::Off => NativeMode::Off,
+            Native::Folded => NativeMode::Folded,
+            Native::All => NativeMode::All,
+        }
+    }
+}
+
+/// The answer to a request (`ok` is added by the ABI layer).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Response {
+    /// Text to print.
+    Text { text: String },
+    /// A report, and its text.
+    Report { report: Box<Report>, text: String },
+    /// Python frames.
+    Frames { frames: Vec<FrameInfo> },
+    /// How native and Python frames interleave.
+    Splice { steps: Vec<SpliceStep>, unclaimed: Vec<usize>, python: Vec<FrameInfo>, warning: Option<String> },
+    /// Frames whose argument the script reads.
+    ObjectFrames { prefixes: Vec<&'static str>, names: &'static [&'static str], variables: Vec<&'static str> },
+    /// An object.
+    Repr {
+        #[serde(rename = "type")]
+        type_name: Option<String>,
+        repr: String,
+        text: String,
+    },
+    /// The version.
+    Version { text: String, module: String },
+}
+
+/// A Python frame as the scripts see it.
+#[derive(Debug, Serialize)]
+pub struct FrameInfo {
+    function: Option<String>,
+    qualname: Option<String>,
+    file: Option<String>,
+    line: Option<u32>,
+    address: Option<u64>,
+    entry: bool,
+}
+
+impl From<&PythonFrame> for FrameInfo {
+    fn from(f: &PythonFrame) -> FrameInfo {
+        FrameInfo { function: f.function.clone(), qualname: f.qualname.clone(), file: f.file.clone(), line: f.line, address: f.address, entry: f.entry }
+    }
+}
+
+/// One step of a splice plan.
+#[derive(Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum SpliceStep {
+    /// Shown as it is.
+    Native,
+    /// Folded call machinery.
+    Fold,
+    /// An eval frame running these Python frames.
+    Eval { python: Vec<usize> },
+}
+
+/// Decode and answer one request.
+pub fn handle(s: &mut Session, req: &Value) -> Result<Response, String> {
+    let req: Request = serde::Deserialize::deserialize(req).map_err(|e| format!("bad request: {e}"))?;
+    let a = &mut s.analysis;
+    let err = |e: pycoroner::AnalyzeError| e.to_string();
+    Ok(match req {
+        Request::PyBt { lwp, full, levels, from, frames } => {
             // With the debugger's frames: the lines CPython's py-bt prints for C frames
             // (a built-in being called, waiting for the GIL, collecting garbage).
-            let natives = natives(req)?;
+            let natives = frames.map(natives);
             let infos: Vec<Option<String>> = natives
                 .iter()
                 .flatten()
-                .map(|(n, object)| {
-                    other_frame_info(n.function.as_deref()?, *object, |a| {
-                        pycoroner::render_object_prepared(&s.target, &s.prepared, &s.options, a).map(|(_, r)| r).ok()
-                    })
-                })
+                .map(|(n, object)| other_frame_info(n.function.as_deref()?, *object, |addr| a.object(addr).map(|(_, r)| r).ok()))
                 .collect();
-            let runtime = s.prepared.runtime_module().to_string();
-            let r = s.report(full, NativeMode::Off)?;
+            let runtime = a.runtime_module().to_string();
+            let r = a.report_with(full, NativeMode::Off).map_err(err)?;
             let layout = natives.map(|n| {
                 let frames: Vec<NativeFrame> = n.into_iter().map(|(f, _)| f).collect();
                 (thread_plan(r, lwp, &frames, &runtime, NativeMode::All), infos)
             });
-            Ok(json!({ "text": py_bt(r, lwp, full, &levels, from, layout.as_ref()) }))
+            let a = &s.analysis;
+            let lines = |f: &str| a.source_lines(f).ok();
+            let r = a.made(full, NativeMode::Off).ok_or("no report")?;
+            Response::Text { text: gdb::py_bt(r, lwp, full, &levels, from, layout.as_ref(), &lines) }
         }
-        "py-threads" => {
-            let native = native_mode(req)?;
-            let fold = req.get("fold").and_then(Value::as_bool).unwrap_or(true);
-            let r = s.report(false, native)?;
-            Ok(json!({ "text": render::faulthandler::render_with(r, render::faulthandler::TextOptions { fold }) }))
+        Request::PyThreads { native, fold } => {
+            let r = a.report_with(false, native.into()).map_err(err)?;
+            Response::Text { text: faulthandler::render_with(r, faulthandler::TextOptions { fold }) }
         }
-        "report" => {
-            let locals = req.get("locals").and_then(Value::as_bool).unwrap_or(false);
-            let native = native_mode(req)?;
-            let r = s.report(locals, native)?;
-            Ok(json!({ "report": r, "text": render::faulthandler::render(r) }))
+        Request::Report { locals, native } => {
+            let r = a.report_with(locals, native.into()).map_err(err)?;
+            Response::Report { text: render::faulthandler::render(r), report: Box::new(r.clone()) }
         }
-        "frames" => {
-            let lwp = lwp(req)?;
-            let r = s.report(false, NativeMode::Off)?;
-            let frames: Vec<Value> = python_frames(r, lwp).iter().map(|f| frame_json(f)).collect();
-            Ok(json!({ "frames": frames }))
+        Request::Frames { lwp } => {
+            let r = a.report_with(false, NativeMode::Off).map_err(err)?;
+            Response::Frames { frames: gdb::python_frames(r, lwp).into_iter().map(FrameInfo::from).collect() }
         }
-        "frame" => {
-            let (lwp, index) = (lwp(req)?, index(req)?);
-            let level = req.get("level").and_then(Value::as_u64).unwrap_or(index as u64);
-            let r = s.report(true, NativeMode::Off)?;
-            let f = nth(r, lwp, index)?;
-            Ok(json!({ "text": format!("#{level} {}", summary_with_source(f)) }))
+        Request::Frame { lwp, index, level } => {
+            a.report_with(true, NativeMode::Off).map_err(err)?;
+            let a = &s.analysis;
+            let lines = |f: &str| a.source_lines(f).ok();
+            let r = a.made(true, NativeMode::Off).ok_or("no report")?;
+            let f = gdb::nth(r, lwp, index)?;
+            Response::Text { text: format!("#{} {}", level.unwrap_or(index as u64), gdb::summary_with_source(f, &lines)) }
         }
-        "py-locals" => {
-            let (lwp, index) = (lwp(req)?, index(req)?);
-            let r = s.report(true, NativeMode::Off)?;
-            let f = nth(r, lwp, index)?;
-            let text: String = f
-                .locals
-                .iter()
-                .flatten()
-                .map(|v| format!("{} = {}\n", e(&v.name), e(&truncated(&v.repr))))
-                .collect();
-            Ok(json!({ "text": text }))
+        Request::PyLocals { lwp, index } => {
+            let r = a.report_with(true, NativeMode::Off).map_err(err)?;
+            Response::Text { text: gdb::py_locals(gdb::nth(r, lwp, index)?) }
         }
-        "py-print" => {
-            let (lwp, index) = (lwp(req)?, index(req)?);
-            let name = req.get("name").and_then(Value::as_str).ok_or("py-print needs a name")?;
+        Request::PyPrint { lwp, index, name } => {
             // As CPython's script: the frame's locals, then its globals, then builtins.
             let (local, frame) = {
-                let f = nth(s.report(true, NativeMode::Off)?, lwp, index)?;
-                (f.locals.iter().flatten().find(|v| v.name == name).map(|v| v.repr.clone()), f.address)
+                let f = gdb::nth(a.report_with(true, NativeMode::Off).map_err(err)?, lwp, index)?;
+                (f.locals.iter().flatten().any(|v| v.name == name), f.address)
             };
-            let outer = match (&local, frame) {
-                (None, Some(a)) => pycoroner::lookup_global(&s.target, &s.prepared, &s.options, a, name).map_err(|e| e.to_string())?,
+            let outer = match (local, frame) {
+                (false, Some(addr)) => a.global(addr, &name).map_err(err)?,
                 _ => None,
             };
-            let text = match (local, outer) {
-                (Some(repr), _) => format!("local {} = {}\n", e(&py_quote(name)), e(&truncated(&repr))),
-                (None, Some((scope, repr))) => format!("{scope} {} = {}\n", e(&py_quote(name)), e(&truncated(&repr))),
-                (None, None) => format!("{} not found\n", e(&py_quote(name))),
-            };
-            Ok(json!({ "text": text }))
+            let f = gdb::nth(a.report_with(true, NativeMode::Off).map_err(err)?, lwp, index)?;
+            Response::Text { text: gdb::py_print(f, &name, outer.as_ref().map(|(scope, repr)| (*scope, repr.as_str()))) }
         }
-        "py-list" => {
-            let (lwp, index) = (lwp(req)?, index(req)?);
-            let args = req.get("args").and_then(Value::as_str).unwrap_or("");
-            let r = s.report(false, NativeMode::Off)?;
-            let f = nth(r, lwp, index)?;
-            Ok(json!({ "text": py_list(f, args)? }))
+        Request::PyList { lwp, index, args } => {
+            a.report_with(false, NativeMode::Off).map_err(err)?;
+            let a = &s.analysis;
+            let lines = |f: &str| a.source_lines(f).ok();
+            let r = a.made(false, NativeMode::Off).ok_or("no report")?;
+            Response::Text { text: gdb::py_list(gdb::nth(r, lwp, index)?, &args, &lines)? }
         }
-        "splice" => {
-            let lwp = lwp(req)?;
-            let mode = match native_mode(req)? {
+        Request::Splice { lwp, native, frames } => {
+            let mode = match native.into() {
                 NativeMode::Off => NativeMode::Folded,
                 m => m,
             };
-            let natives: Vec<NativeFrame> =
-                natives(req)?.ok_or("splice needs \"frames\"")?.into_iter().map(|(f, _)| f).collect();
-            let runtime = s.prepared.runtime_module().to_string();
-            let r = s.report(false, NativeMode::Off)?;
+            let natives: Vec<NativeFrame> = natives(frames).into_iter().map(|(f, _)| f).collect();
+            let runtime = a.runtime_module().to_string();
+            let r = a.report_with(false, NativeMode::Off).map_err(err)?;
             let p = thread_plan(r, lwp, &natives, &runtime, mode);
-            let steps: Vec<Value> = p
+            let steps = p
                 .steps
                 .iter()
                 .map(|st| match st {
-                    Step::Native => json!({"kind": "native"}),
-                    Step::Fold => json!({"kind": "fold"}),
-                    Step::Eval(run) => json!({"kind": "eval", "python": run}),
+                    Step::Native => SpliceStep::Native,
+                    Step::Fold => SpliceStep::Fold,
+                    Step::Eval(run) => SpliceStep::Eval { python: run.clone() },
                 })
                 .collect();
-            let frames: Vec<Value> = python_frames(r, lwp).iter().map(|f| frame_json(f)).collect();
-            Ok(json!({ "steps": steps, "unclaimed": p.unclaimed, "python": frames, "warning": p.warning }))
+            let python = gdb::python_frames(r, lwp).into_iter().map(FrameInfo::from).collect();
+            Response::Splice { steps, unclaimed: p.unclaimed, python, warning: p.warning }
         }
-        "object-frames" => Ok(json!({
+        Request::ObjectFrames {} => Response::ObjectFrames {
             // Frames whose argument the script should read (its address) and pass as
             // "object" with py-bt's frames.
-            "prefixes": [CFUNCTION_VECTORCALL],
-            "names": CFUNCTION_CALLERS,
-            "variables": ["func", "func_obj"],
-        })),
-        "repr" => {
-            let addr = req.get("address").and_then(Value::as_u64).ok_or("repr needs an \"address\"")?;
-            let (type_name, repr) = pycoroner::render_object_prepared(&s.target, &s.prepared, &s.options, addr)
-                .map_err(|e| e.to_string())?;
-            Ok(json!({ "type": type_name, "repr": repr, "text": e(&truncated(&repr)) }))
+            prefixes: vec![CFUNCTION_VECTORCALL],
+            names: CFUNCTION_CALLERS,
+            variables: vec!["func", "func_obj"],
+        },
+        Request::Repr { address } => {
+            let (type_name, repr) = a.object(address).map_err(err)?;
+            Response::Repr { type_name, text: e(&gdb::truncated(&repr)).into_owned(), repr }
         }
-        "version" => Ok(json!({ "text": s.prepared.version(), "module": s.prepared.runtime_module() })),
-        other => Err(format!("unknown request {other:?}")),
-    }
-}
-
-fn lwp(req: &Value) -> Result<u32, String> {
-    req.get("lwp").and_then(Value::as_u64).and_then(|v| u32::try_from(v).ok()).ok_or_else(|| "the request needs a thread (\"lwp\")".into())
-}
-
-fn index(req: &Value) -> Result<usize, String> {
-    Ok(req.get("index").and_then(Value::as_u64).unwrap_or(0) as usize)
-}
-
-fn levels(req: &Value) -> Vec<Option<u64>> {
-    req.get("levels").and_then(Value::as_array).map(|a| a.iter().map(Value::as_u64).collect()).unwrap_or_default()
-}
-
-fn native_mode(req: &Value) -> Result<NativeMode, String> {
-    match req.get("native").and_then(Value::as_str).unwrap_or("off") {
-        "off" => Ok(NativeMode::Off),
-        "folded" => Ok(NativeMode::Folded),
-        "all" => Ok(NativeMode::All),
-        m => Err(format!("native mode {m:?} is not off, folded or all")),
-    }
-}
-
-/// A thread's Python frames, newest first. A thread that entered another interpreter
-/// has one thread state per interpreter; the one it is running (current or holding the
-/// GIL) is the newest, the ones it entered from are below it, as on its C stack.
-fn python_frames(r: &Report, lwp: u32) -> Vec<&PythonFrame> {
-    let mut ts: Vec<&Thread> = r.threads.iter().filter(|t| t.native_id == Some(lwp)).collect();
-    ts.sort_by_key(|t| (!t.current, !t.gil));
-    ts.iter()
-        .flat_map(|t| t.frames.iter().filter_map(|f| if let Frame::Python(p) = f { Some(p) } else { None }))
-        .collect()
-}
-
-fn nth(r: &Report, lwp: u32, index: usize) -> Result<&PythonFrame, String> {
-    python_frames(r, lwp).get(index).copied().ok_or_else(|| "Unable to locate python frame".to_string())
-}
-
-fn frame_json(f: &PythonFrame) -> Value {
-    json!({
-        "function": f.function, "qualname": f.qualname, "file": f.file, "line": f.line,
-        "address": f.address, "entry": f.entry,
+        Request::Version {} => Response::Version { text: a.version(), module: a.runtime_module().to_string() },
     })
 }
 
-/// Python's `repr()` of a str, as CPython's script prints names (`'x'`).
-fn py_quote(s: &str) -> String {
-    if s.contains('\'') && !s.contains('"') {
-        format!("\"{s}\"")
-    } else {
-        format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
-    }
-}
-
-fn truncated(s: &str) -> String {
-    match s.char_indices().nth(MAX_OUTPUT_LEN) {
-        Some((i, _)) => format!("{}...(truncated)", &s[..i]),
-        None => s.to_string(),
-    }
-}
-
-/// Largest source file read for py-list and py-bt.
-const MAX_SOURCE: u64 = 16 << 20;
-
-/// A source file named by the target, as CPython's script reads it: from the disk, but
-/// only a regular file of bounded size (never a FIFO, a device, or a link to one).
-fn read_source(file: &str) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    let opened = pycoroner::target::files::open_regular(std::path::Path::new(file), MAX_SOURCE).map_err(|e| e.to_string())?;
-    let mut v = Vec::new();
-    opened.file.take(MAX_SOURCE).read_to_end(&mut v).map_err(|e| e.to_string())?;
-    Ok(v)
-}
-
-/// Line `n` (1-based) of a source file, as CPython's script reads it: from the disk.
-fn source_line(file: Option<&str>, n: Option<u32>) -> Option<String> {
-    let text = read_source(file?).ok()?;
-    let text = String::from_utf8_lossy(&text);
-    text.lines().nth(n?.checked_sub(1)? as usize).map(str::to_string)
-}
-
-fn name(f: &PythonFrame) -> &str {
-    f.function.as_deref().unwrap_or("???")
-}
-
-/// `Frame 0x..., for file F, line N, in NAME (a=1, b='x')` and the source line.
-fn summary_with_source(f: &PythonFrame) -> String {
-    let locals: Vec<String> = f.locals.iter().flatten().map(|v| format!("{}={}", e(&v.name), e(&v.repr))).collect();
-    let head = format!(
-        "Frame 0x{:x}, for file {}, line {}, in {} ({})",
-        f.address.unwrap_or(0),
-        e(f.file.as_deref().unwrap_or("???")),
-        f.line.map_or("???".to_string(), |l| l.to_string()),
-        e(name(f)),
-        locals.join(", ")
-    );
-    let mut out = truncated(&head) + "\n";
-    if let Some(l) = source_line(f.file.as_deref(), f.line) {
-        out += &format!("    {}\n", escape::source_line(l.trim()));
-    }
-    out
+/// How a thread's Python frames sit among the debugger's native frames.
+fn thread_plan(r: &Report, lwp: u32, natives: &[NativeFrame], runtime: &str, mode: NativeMode) -> Plan {
+    let entries: Vec<bool> = gdb::python_frames(r, lwp).iter().map(|f| f.entry).collect();
+    plan(natives, &entries, runtime, mode)
 }
 
 /// A debugger's native frame, with the object the script read for it (`func` of a
 /// C-function call), if any.
 type DebuggerFrame = (NativeFrame, Option<u64>);
 
+/// One native frame as the debugger gives it.
+#[derive(Debug, Deserialize)]
+pub struct GivenFrame {
+    #[serde(default)]
+    pc: u64,
+    function: Option<String>,
+    module: Option<String>,
+    #[serde(default)]
+    inlined: bool,
+    /// The object the script read for it (`func` of a C-function call).
+    object: Option<u64>,
+}
+
 /// The debugger's native frames of a thread, newest first.
-fn natives(req: &Value) -> Result<Option<Vec<DebuggerFrame>>, String> {
-    let Some(frames) = req.get("frames") else { return Ok(None) };
-    let frames = frames.as_array().ok_or("\"frames\" is not a list")?;
-    Ok(Some(
-        frames
-            .iter()
-            .map(|f| {
-                let frame = NativeFrame {
-                    pc: f.get("pc").and_then(Value::as_u64).unwrap_or(0),
-                    function: f.get("function").and_then(Value::as_str).map(str::to_string),
-                    module: f.get("module").and_then(Value::as_str).map(|m| m.rsplit('/').next().unwrap_or(m).to_string()),
-                    file: None,
-                    line: None,
-                    inlined: f.get("inlined").and_then(Value::as_bool).unwrap_or(false),
-                    unwind: None,
-                };
-                (frame, f.get("object").and_then(Value::as_u64).filter(|&a| a != 0))
-            })
-            .collect(),
-    ))
+fn natives(frames: Vec<GivenFrame>) -> Vec<DebuggerFrame> {
+    frames
+        .into_iter()
+        .map(|f| {
+            let frame = NativeFrame {
+                pc: f.pc,
+                function: f.function,
+                module: f.module.map(|m| m.rsplit('/').next().unwrap_or(&m).to_string()),
+                file: None,
+                line: None,
+                inlined: f.inlined,
+                unwind: None,
+            };
+            (frame, f.object.filter(|&a| a != 0))
+        })
+        .collect()
 }
 
 /// C functions through which CPython calls a built-in function (3.6–3.15), and the
@@ -280,215 +324,41 @@ pub const CFUNCTION_CALLERS: &[&str] =
     &["cfunction_call", "cfunction_call_varargs", "_PyCFunction_FastCallDict", "_PyCFunction_FastCallKeywords", "PyCFunction_Call"];
 const CFUNCTION_VECTORCALL: &str = "cfunction_vectorcall_";
 
-/// How a thread's Python frames sit among the debugger's native frames.
-fn thread_plan(r: &Report, lwp: u32, natives: &[NativeFrame], runtime: &str, mode: NativeMode) -> Plan {
-    let entries: Vec<bool> = python_frames(r, lwp).iter().map(|f| f.entry).collect();
-    plan(natives, &entries, runtime, mode)
-}
-
 /// What CPython's py-bt says of a C frame that is not an eval loop (libpython.py
 /// `is_other_python_frame`), if anything.
 fn other_frame_info(function: &str, object: Option<u64>, repr: impl Fn(u64) -> Option<String>) -> Option<String> {
     match function {
         "take_gil" => Some("Waiting for the GIL".into()),
         "collect" | "gc_collect_main" => Some("Garbage-collecting".into()),
-        f if f.starts_with(CFUNCTION_VECTORCALL) || CFUNCTION_CALLERS.contains(&f) => object.and_then(repr).map(|r| truncated(&r)),
+        f if f.starts_with(CFUNCTION_VECTORCALL) || CFUNCTION_CALLERS.contains(&f) => object.and_then(repr).map(|r| gdb::truncated(&r)),
         _ => None,
     }
-}
-
-fn py_frame_text(f: &PythonFrame, full: bool, level: u64) -> String {
-    if full {
-        return format!("#{level} {}", summary_with_source(f));
-    }
-    let mut out = format!(
-        "  File \"{}\", line {}, in {}\n",
-        e(f.file.as_deref().unwrap_or("???")),
-        f.line.map_or("???".to_string(), |l| l.to_string()),
-        e(name(f))
-    );
-    if let Some(l) = source_line(f.file.as_deref(), f.line) {
-        out += &format!("    {}\n", escape::source_line(l.trim()));
-    }
-    out
-}
-
-/// CPython's `py-bt` (`full`: `py-bt-full`) from Python frame `from` on, frames
-/// numbered by `levels`. With the debugger's frames laid out (`layout`: the splice
-/// plan and each C frame's info line), the plan numbers them, and C frames CPython
-/// comments on get their line where they sit.
-fn py_bt(
-    r: &Report,
-    lwp: u32,
-    full: bool,
-    levels: &[Option<u64>],
-    from: usize,
-    layout: Option<&(Plan, Vec<Option<String>>)>,
-) -> String {
-    let frames = python_frames(r, lwp);
-    if frames.get(from).is_none() {
-        return "Unable to locate python frame\n".into();
-    }
-    let level = |i: usize| levels.get(i).copied().flatten().unwrap_or(i as u64);
-    let mut out = String::new();
-    if !full {
-        out += "Traceback (most recent call first):\n";
-    }
-    let Some((plan, infos)) = layout else {
-        for (i, f) in frames.iter().enumerate().skip(from) {
-            out += &py_frame_text(f, full, level(i));
-        }
-        return out;
-    };
-    // From the newest Python frame: every C frame (a built-in it is in shows); from an
-    // older one: the native frame that ran it, nothing newer.
-    let start = if from == 0 {
-        0
-    } else {
-        plan.steps.iter().position(|st| matches!(st, Step::Eval(run) if run.contains(&from))).unwrap_or(0)
-    };
-    // One call can pass through two commented frames (3.6's _PyCFunction_FastCallDict
-    // and _PyCFunction_FastCallKeywords): its line is shown once.
-    let mut last_info: Option<String> = None;
-    for (n, step) in plan.steps.iter().enumerate().skip(start) {
-        match step {
-            Step::Eval(run) => {
-                // Numbered, as CPython's py-bt-full, by the eval frame's level.
-                for &i in run.iter().filter(|&&i| i >= from) {
-                    if let Some(f) = frames.get(i) {
-                        out += &py_frame_text(f, full, n as u64);
-                        last_info = None;
-                    }
-                }
-            }
-            _ => {
-                if let Some(info) = infos.get(n).cloned().flatten().filter(|i| last_info.as_ref() != Some(i)) {
-                    out += &if full { format!("#{n} {}\n", e(&info)) } else { format!("  {}\n", e(&info)) };
-                    last_info = Some(info);
-                }
-            }
-        }
-    }
-    for &i in plan.unclaimed.iter().filter(|&&i| i >= from) {
-        if let Some(f) = frames.get(i) {
-            out += &py_frame_text(f, full, level(i));
-        }
-    }
-    out
-}
-
-/// `py-list`, `py-list START`, `py-list START,END`: source around the frame's line,
-/// the current line marked with `>`.
-fn py_list(f: &PythonFrame, args: &str) -> Result<String, String> {
-    let file = f.file.as_deref().ok_or("the frame's file name is unreadable")?;
-    let lineno = f.line.ok_or("the frame's line is unknown")? as usize;
-    let nums: Vec<&str> = args.split(',').map(str::trim).filter(|a| !a.is_empty()).collect();
-    let parse = |a: &str| a.parse::<usize>().map_err(|_| format!("{a:?} is not a line number"));
-    let (start, end) = match nums.as_slice() {
-        [] => (lineno.saturating_sub(5).max(1), lineno + 5),
-        [a] => (parse(a)?, parse(a)? + 10),
-        [a, b] => (parse(a)?, parse(b)?),
-        _ => return Err("usage: py-list [START[,END]]".into()),
-    };
-    let text = read_source(file).map_err(|err| format!("Unable to open {}: {err}", e(file)))?;
-    let text = String::from_utf8_lossy(&text);
-    let mut out = String::new();
-    for (i, line) in text.lines().enumerate().skip(start.max(1) - 1).take(end.saturating_sub(start.max(1)) + 1) {
-        let n = i + 1;
-        let label = if n == lineno { format!(">{n}") } else { n.to_string() };
-        out += &format!("{label:>4}    {}\n", escape::source_line(line));
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The C frames CPython's py-bt comments on, and the object a call names.
     #[test]
-    fn quotes_and_truncates_like_cpython() {
-        assert_eq!(py_quote("x"), "'x'");
-        assert_eq!(py_quote("it's"), "\"it's\"");
-        let long = "a".repeat(MAX_OUTPUT_LEN + 5);
-        assert_eq!(truncated(&long), format!("{}...(truncated)", "a".repeat(MAX_OUTPUT_LEN)));
+    fn c_frames_get_cpython_s_comment() {
+        let repr = |a: u64| Some(format!("<built-in method id of module object at {a:#x}>"));
+        assert_eq!(other_frame_info("take_gil", None, repr).as_deref(), Some("Waiting for the GIL"));
+        assert_eq!(other_frame_info("gc_collect_main", None, repr).as_deref(), Some("Garbage-collecting"));
+        assert_eq!(other_frame_info("cfunction_vectorcall_O", Some(0x50), repr).as_deref(), Some("<built-in method id of module object at 0x50>"));
+        assert_eq!(other_frame_info("cfunction_call", None, repr), None);
+        assert_eq!(other_frame_info("main", Some(0x50), repr), None);
     }
 
-    fn native(function: &str) -> NativeFrame {
-        NativeFrame {
-            pc: 0,
-            function: Some(function.into()),
-            module: Some("libpython3.10.so.1.0".into()),
-            file: None,
-            line: None,
-            inlined: false,
-            unwind: None,
+    /// Requests are typed: an unknown request or field is refused with a reason.
+    #[test]
+    fn requests_decode_or_say_why_not() {
+        let ok: Request = serde_json::from_value(serde_json::json!({"request": "py-bt", "lwp": 7, "full": true})).expect("py-bt");
+        assert!(matches!(ok, Request::PyBt { lwp: 7, full: true, from: 0, frames: None, .. }));
+        let ok: Request = serde_json::from_value(serde_json::json!({"request": "py-threads", "native": "all"})).expect("py-threads");
+        assert!(matches!(ok, Request::PyThreads { native: Native::All, fold: true }));
+        for bad in [serde_json::json!({"request": "py-nothing"}), serde_json::json!({"request": "py-bt"}), serde_json::json!({"request": "version", "x": 1})] {
+            assert!(serde_json::from_value::<Request>(bad).is_err());
         }
-    }
-
-    /// C frames CPython comments on get their line where they sit, once per call; from
-    /// an older Python frame nothing newer shows.
-    #[test]
-    fn py_bt_places_c_frame_lines_between_python_frames() {
-        let report: Report = serde_json::from_value(json!({
-            "schema": 1,
-            "target": {"kind": "debugger"},
-            "python": {"version": "3.10.13", "module": "libpython3.10.so.1.0", "layout_source": "dwarf",
-                       "layout_cached": false, "debug_build": false, "free_threaded": false},
-            "threads": [{"thread_id": 1, "native_id": 7, "current": true, "gil": false, "frames": [
-                {"kind": "python", "function": "inner", "file": "/nonexistent/m.py", "line": 3, "entry": true},
-                {"kind": "python", "function": "outer", "file": "/nonexistent/m.py", "line": 9, "entry": true}]}],
-            "warnings": []
-        }))
-        .expect("report");
-        let frames = [
-            native("take_gil"),
-            native("cfunction_call"),
-            native("_PyCFunction_FastCallKeywords"),
-            native("_PyEval_EvalFrameDefault"),
-            native("gc_collect_main"),
-            native("_PyEval_EvalFrameDefault"),
-            native("Py_RunMain"),
-        ];
-        let infos: Vec<Option<String>> = frames
-            .iter()
-            .zip([None, Some(0x50), Some(0x50), None, None, None, None])
-            .map(|(n, o)| other_frame_info(n.function.as_deref().unwrap_or(""), o, |a| Some(format!("<obj {a:#x}>"))))
-            .collect();
-        let layout = (plan(&frames, &[true, true], "libpython3.10.so.1.0", NativeMode::All), infos);
-        let text = py_bt(&report, 7, false, &[], 0, Some(&layout));
-        let want = "Traceback (most recent call first):\n  Waiting for the GIL\n  <obj 0x50>\n  File \"/nonexistent/m.py\", line 3, in inner\n  Garbage-collecting\n  File \"/nonexistent/m.py\", line 9, in outer\n";
-        assert_eq!(text, want);
-        let text = py_bt(&report, 7, false, &[], 1, Some(&layout));
-        assert_eq!(text, "Traceback (most recent call first):\n  File \"/nonexistent/m.py\", line 9, in outer\n");
-        assert_eq!(py_bt(&report, 7, false, &[], 2, Some(&layout)), "Unable to locate python frame\n");
-        // Without the debugger's frames: the Python frames alone.
-        assert_eq!(py_bt(&report, 7, false, &[], 0, None).lines().count(), 3);
-    }
-
-    #[test]
-    fn lists_source_around_the_line() {
-        let dir = std::env::temp_dir().join(format!("pycoroner-ffi-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("tmp");
-        let file = dir.join("m.py");
-        let src: String = (1..=20).map(|i| format!("line{i}\n")).collect();
-        std::fs::write(&file, src).expect("write");
-        let f = PythonFrame {
-            source: None,
-            function: Some("f".into()),
-            qualname: None,
-            file: Some(file.to_string_lossy().into_owned()),
-            line: Some(8),
-            locals: None,
-            address: Some(0x10),
-            entry: false,
-        };
-        let out = py_list(&f, "").expect("list");
-        let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(lines.first(), Some(&"   3    line3"));
-        assert_eq!(lines.get(5), Some(&"  >8    line8"));
-        assert_eq!(lines.last(), Some(&"  13    line13"));
-        assert_eq!(py_list(&f, "19").expect("list").lines().count(), 2);
-        assert!(py_list(&f, "x").is_err());
-        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -13,9 +13,8 @@ use std::ffi::{c_char, c_void, CStr, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 
-use pycoroner::report::Report;
 use pycoroner::target::{CallbackTarget, FileMapping, SignalInfo};
-use pycoroner::{NativeMode, Options, Prepared};
+use pycoroner::{Analysis, Options};
 use serde_json::{json, Value};
 
 /// Version of the ABI and request protocol (`PYCORONER_ABI_VERSION`).
@@ -55,11 +54,7 @@ pub struct Callbacks {
 
 /// One view of a stopped inferior.
 pub struct Session {
-    target: CallbackTarget,
-    options: Options,
-    prepared: Prepared,
-    /// Reports already made, by (locals, native mode).
-    reports: Vec<((bool, NativeMode), Report)>,
+    analysis: Analysis<CallbackTarget>,
 }
 
 thread_local! {
@@ -163,23 +158,8 @@ impl Session {
             opts.cache_dir = dir.map(PathBuf::from);
         }
         opts.debug_dirs = options.debug_dirs.into_iter().map(PathBuf::from).collect();
-        let prepared = pycoroner::prepare(&target, &opts).map_err(|e| e.to_string())?;
-        Ok(Session { target, options: opts, prepared, reports: Vec::new() })
-    }
-
-    /// The analysis of every thread, made once per kind.
-    fn report(&mut self, locals: bool, native: NativeMode) -> Result<&Report, String> {
-        let key = (locals, native);
-        if let Some(i) = self.reports.iter().position(|(k, _)| *k == key) {
-            return Ok(&self.reports[i].1);
-        }
-        let opts = Options { locals, native, ..self.options.clone() };
-        if native != NativeMode::Off {
-            self.prepared.ensure_native(&self.target, &opts);
-        }
-        let r = pycoroner::analyze_prepared(&self.target, &self.prepared, &opts).map_err(|e| e.to_string())?;
-        self.reports.push((key, r));
-        Ok(&self.reports[self.reports.len() - 1].1)
+        let analysis = Analysis::open(target, opts).map_err(|e| e.to_string())?;
+        Ok(Session { analysis })
     }
 }
 
@@ -256,7 +236,7 @@ pub unsafe extern "C" fn pycoroner_request(session: *mut Session, request_json: 
         // SAFETY: the caller passes a C string.
         let text = unsafe { CStr::from_ptr(request_json) }.to_string_lossy();
         let req: Value = serde_json::from_str(&text).map_err(|e| format!("bad request: {e}"))?;
-        commands::handle(s, &req)
+        commands::handle(s, &req).and_then(|r| serde_json::to_value(r).map_err(|e| e.to_string()))
     }));
     let answer = match r {
         Ok(Ok(mut v)) => {

@@ -6,6 +6,9 @@ use std::path::PathBuf;
 /// An analysis failure.
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyzeError {
+    /// A live process could not be attached to or stopped.
+    #[error(transparent)]
+    Live(#[from] pycoroner_process::LiveError),
     /// No mapped module holds a CPython runtime.
     #[error("no Python interpreter found in the target (looked for _PyRuntime / interp_head in {searched} modules)")]
     NoPython {

@@ -1,28 +1,31 @@
 //! pycoroner: what a CPython process was doing when it died.
 //!
-//! One entry point, [`analyze`], turns a [`Target`] (a core file today; a live process
-//! or a debugger tomorrow) into a [`Report`], which the CLI and the debugger scripts
-//! render. It finds the module holding the interpreter, resolves its struct layouts
+//! One handle, [`Analysis`], turns a [`Target`] (a core file, a live process, what a
+//! debugger has open) into [`Report`]s, objects and globals, which the CLI and the
+//! debugger scripts render; [`analyze`] is the one-shot form and [`analyze_process`]
+//! reads a live process with the least pause. It finds the module holding the interpreter, resolves its struct layouts
 //! (from the on-disk cache keyed by build-id, else from DWARF), detects the version and
 //! walks every interpreter, thread and frame.
 //!
 //! ```no_run
-//! use pycoroner::{analyze, Options};
+//! use pycoroner::{Analysis, Options};
 //! use pycoroner_process::ElfCore;
 //! let core = ElfCore::open(std::path::Path::new("core")).unwrap();
-//! let report = analyze(&core, &Options::default()).unwrap();
-//! print!("{}", pycoroner_report::render::faulthandler::render(&report));
+//! let mut analysis = Analysis::open(core, Options::default()).unwrap();
+//! print!("{}", pycoroner_report::render::faulthandler::render(analysis.report().unwrap()));
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod cache;
 mod error;
+mod facade;
 mod locate_python;
 mod options;
 pub mod splice;
 
 pub use error::AnalyzeError;
+pub use facade::{analyze_process, Analysis};
 pub use options::{LayoutSource, NativeMode, Options};
 pub use pycoroner_cpython::repr::Limits;
 pub use pycoroner_report as report;
@@ -49,7 +52,7 @@ pub fn analyze(target: &dyn Target, options: &Options) -> Result<Report, Analyze
 /// version, layout and symbols. For a live process this is found while it runs, so
 /// it is stopped only for [`analyze_prepared`].
 #[derive(Clone)]
-pub struct Prepared {
+pub(crate) struct Prepared {
     found: FoundPython,
     /// The unwinder and symbolizer over every module (with `--native`).
     native: Option<std::rc::Rc<NativeSetup>>,
@@ -89,7 +92,7 @@ fn native_setup(target: &dyn Target, options: &Options, found: &FoundPython) -> 
 /// Find the interpreter and resolve its layout (no thread is read). With `--native`
 /// this also loads every module's unwind tables, so that a live process is stopped
 /// only for reading.
-pub fn prepare(target: &dyn Target, options: &Options) -> Result<Prepared, AnalyzeError> {
+pub(crate) fn prepare(target: &dyn Target, options: &Options) -> Result<Prepared, AnalyzeError> {
     let mut prepared = Prepared { found: locate_python::find(target, options)?, native: None };
     if options.native != NativeMode::Off {
         prepared.ensure_native(target, options);
@@ -131,7 +134,7 @@ fn with_renderer<T>(
 }
 
 /// Render the object at `addr` of a prepared target: its type name and repr.
-pub fn render_object_prepared(target: &dyn Target, prepared: &Prepared, options: &Options, addr: u64) -> Result<(Option<String>, String), AnalyzeError> {
+pub(crate) fn render_object_prepared(target: &dyn Target, prepared: &Prepared, options: &Options, addr: u64) -> Result<(Option<String>, String), AnalyzeError> {
     with_renderer(target, prepared, options, |r| (r.type_name(RemoteAddr(addr)).ok(), r.repr(RemoteAddr(addr))))
 }
 
@@ -139,7 +142,7 @@ pub fn render_object_prepared(target: &dyn Target, prepared: &Prepared, options:
 /// frame's locals: in the frame's globals, then its builtins. `frame` is a Python
 /// frame's `address` in the report. Returns the scope (`global` or `builtin`) and the
 /// value's repr; `None` where neither has it (or this build's layout lacks the fields).
-pub fn lookup_global(
+pub(crate) fn lookup_global(
     target: &dyn Target,
     prepared: &Prepared,
     options: &Options,
@@ -157,14 +160,14 @@ pub fn lookup_global(
 }
 
 /// Read every thread of a prepared target.
-pub fn analyze_prepared(target: &dyn Target, prepared: &Prepared, options: &Options) -> Result<Report, AnalyzeError> {
+pub(crate) fn analyze_prepared(target: &dyn Target, prepared: &Prepared, options: &Options) -> Result<Report, AnalyzeError> {
     analyze_prepared_then(target, prepared, options, &mut || {})
 }
 
 /// Read every thread of a prepared target, calling `done_reading` as soon as nothing
 /// more is read from the target (a live process is resumed there), before the slower
 /// work of symbolizing native frames.
-pub fn analyze_prepared_then(
+pub(crate) fn analyze_prepared_then(
     target: &dyn Target,
     prepared: &Prepared,
     options: &Options,
@@ -855,11 +858,6 @@ fn variable(v: &Values<'_>, l: &pycoroner_cpython::locals::Local) -> Variable {
     Variable { name: l.name.clone(), kind, type_name, address: l.value.0, repr }
 }
 
-/// Render the object at `addr` (`pycoroner print`): its type name and repr.
-pub fn render_object(target: &dyn Target, options: &Options, addr: u64) -> Result<(Option<String>, String), AnalyzeError> {
-    let prepared = Prepared { found: locate_python::find(target, options)?, native: None };
-    render_object_prepared(target, &prepared, options, addr)
-}
 
 /// An OS thread has one thread state per interpreter it entered; of those, the one
 /// it was running is the one holding the GIL.

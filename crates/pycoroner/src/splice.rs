@@ -100,27 +100,7 @@ pub fn splice(
     (out, plan.warning)
 }
 
-/// What becomes of one native frame in a mixed stack.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    /// Shown as it is.
-    Native,
-    /// Interpreter call machinery between two eval loops, folded by `--native`.
-    Fold,
-    /// An eval-loop frame: it ran these Python frames (indices, newest first).
-    Eval(Vec<usize>),
-}
-
-/// How a thread's native frames and Python frames interleave.
-#[derive(Debug, Clone)]
-pub struct Plan {
-    /// One step per native frame, in order.
-    pub steps: Vec<Step>,
-    /// Python frames no eval frame claimed (the native stack ended too early).
-    pub unclaimed: Vec<usize>,
-    /// Set when the counts of eval frames and runs of Python frames disagree.
-    pub warning: Option<String>,
-}
+pub use pycoroner_report::render::gdb::{Plan, Step};
 
 /// Decide, for native frames symbolized by anyone (our unwinder or a debugger's), which
 /// eval-loop frame ran which Python frames, and which frames are call machinery.

@@ -1,4 +1,5 @@
 //! Renderers: one file each, all from the same [`crate::Report`].
 
 pub mod faulthandler;
+pub mod gdb;
 pub mod json;

@@ -1,0 +1,131 @@
+//! The one handle the CLI and the debuggers hold: a target prepared once (its
+//! interpreter found, its layout resolved), then asked for reports, objects, globals
+//! and source lines as often as they like.
+
+use pycoroner_process::{LiveProcess, Target};
+use pycoroner_report::Report;
+
+use crate::error::AnalyzeError;
+use crate::options::{NativeMode, Options};
+use crate::Prepared;
+
+/// Most bytes of a source file read for its lines.
+const MAX_SOURCE: u64 = 16 << 20;
+
+/// An analysis of one target.
+pub struct Analysis<T: Target> {
+    target: T,
+    options: Options,
+    prepared: Prepared,
+    /// Reports already made, by (locals, native mode).
+    reports: Vec<((bool, NativeMode), Report)>,
+}
+
+impl<T: Target> std::fmt::Debug for Analysis<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Analysis").field("target", &self.target.describe()).field("prepared", &self.prepared).finish()
+    }
+}
+
+impl<T: Target> Analysis<T> {
+    /// Find the target's interpreter and resolve its layout (and with `--native`, load
+    /// every module's unwind tables): nothing of any thread is read yet.
+    pub fn open(target: T, options: Options) -> Result<Analysis<T>, AnalyzeError> {
+        let prepared = crate::prepare(&target, &options)?;
+        Ok(Analysis { target, options, prepared, reports: Vec::new() })
+    }
+
+    /// The report the options ask for (made once).
+    pub fn report(&mut self) -> Result<&Report, AnalyzeError> {
+        self.report_with(self.options.locals, self.options.native)
+    }
+
+    /// The report with or without locals and native frames (each kind made once).
+    pub fn report_with(&mut self, locals: bool, native: NativeMode) -> Result<&Report, AnalyzeError> {
+        let key = (locals, native);
+        let i = match self.reports.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                let opts = Options { locals, native, ..self.options.clone() };
+                if native != NativeMode::Off {
+                    self.prepared.ensure_native(&self.target, &opts);
+                }
+                let r = crate::analyze_prepared(&self.target, &self.prepared, &opts)?;
+                self.reports.push((key, r));
+                self.reports.len() - 1
+            }
+        };
+        self.reports.get(i).map(|(_, r)| r).ok_or(AnalyzeError::Runtime { module: String::new(), what: "report cache".into() })
+    }
+
+    /// A report [`Analysis::report_with`] made already (so that it can be read beside
+    /// other `&self` calls).
+    pub fn made(&self, locals: bool, native: NativeMode) -> Option<&Report> {
+        self.reports.iter().find(|(k, _)| *k == (locals, native)).map(|(_, r)| r)
+    }
+
+    /// The report the options ask for, owned (a one-shot analysis).
+    pub fn into_report(mut self) -> Result<Report, AnalyzeError> {
+        self.report()?;
+        self.reports.pop().map(|(_, r)| r).ok_or(AnalyzeError::Runtime { module: String::new(), what: "report cache".into() })
+    }
+
+    /// The object at `addr`: its type name and repr.
+    pub fn object(&self, addr: u64) -> Result<(Option<String>, String), AnalyzeError> {
+        crate::render_object_prepared(&self.target, &self.prepared, &self.options, addr)
+    }
+
+    /// A name a frame does not bind, as CPython's `py-print` looks it up after the
+    /// frame's locals: in its globals, then its builtins (`frame` is a Python frame's
+    /// `address`). The scope (`global` or `builtin`) and the value's repr.
+    pub fn global(&self, frame: u64, name: &str) -> Result<Option<(&'static str, String)>, AnalyzeError> {
+        crate::lookup_global(&self.target, &self.prepared, &self.options, frame, name)
+    }
+
+    /// The lines of a source file a frame names, opened as the target opens every file
+    /// (inside its sysroot, regular files only, bounded).
+    pub fn source_lines(&self, file: &str) -> Result<Vec<String>, String> {
+        use std::io::Read;
+        let opened = self.target.open_file(file).map_err(|e| e.to_string())?;
+        let mut text = Vec::new();
+        std::io::Read::take(&opened.file, MAX_SOURCE).read_to_end(&mut text).map_err(|e| e.to_string())?;
+        Ok(String::from_utf8_lossy(&text).lines().map(str::to_string).collect())
+    }
+
+    /// The CPython version, `3.12.1`.
+    pub fn version(&self) -> String {
+        self.prepared.version()
+    }
+
+    /// File name of the module holding the interpreter.
+    pub fn runtime_module(&self) -> &str {
+        self.prepared.runtime_module()
+    }
+
+    /// The target.
+    pub fn target(&self) -> &T {
+        &self.target
+    }
+}
+
+/// A live process, read with the least pause: everything static (modules, version,
+/// layout, symbols, with `--native` the unwind tables) is found while it runs; its
+/// threads are stopped (unless `stop` is false) only while they are read, and resumed
+/// before native frames are symbolized. `stopped` runs right after the stop. The report
+/// says how long the threads were stopped.
+pub fn analyze_process(pid: u32, stop: bool, options: &Options, stopped: &mut dyn FnMut()) -> Result<Report, AnalyzeError> {
+    let mut target = LiveProcess::attach(pid, false)?;
+    let prepared = crate::prepare(&target, options)?;
+    if stop {
+        target.stop()?;
+    }
+    stopped();
+    let mut paused = None;
+    let result = crate::analyze_prepared_then(&target, &prepared, options, &mut || paused = target.resume());
+    paused = paused.or_else(|| target.resume());
+    let mut report = result?;
+    if let Some(p) = paused {
+        report.target.paused_ms = Some(p.as_secs_f64() * 1000.0);
+    }
+    Ok(report)
+}
