@@ -26,6 +26,9 @@ pub enum Error {
         /// Where.
         addr: RemoteAddr,
     },
+    /// One rendering's budget of target reads is spent: what it needed more of is cut.
+    #[error("the read budget of this rendering is spent")]
+    BudgetSpent,
     /// An object is not of the type it must be.
     #[error("object at {addr} is not a {expected}")]
     WrongType {

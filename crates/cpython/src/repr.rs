@@ -236,7 +236,7 @@ impl<'a> Renderer<'a> {
     fn spend(&self) -> Result<(), Error> {
         let left = self.budget.get();
         if left == 0 {
-            return Err(Error::Corrupt { what: "object graph (read budget exhausted)", addr: RemoteAddr::NULL });
+            return Err(Error::BudgetSpent);
         }
         self.budget.set(left - 1);
         Ok(())
@@ -465,7 +465,7 @@ impl<'a> Renderer<'a> {
         match self.try_repr(obj, depth, stack) {
             Ok(s) => s,
             Err(Error::Read(_)) => format!("<unreadable {obj}>"),
-            Err(Error::Corrupt { what, .. }) if what.starts_with("object graph") => "...".into(),
+            Err(Error::BudgetSpent) => "...".into(),
             Err(Error::Corrupt { what, .. }) => format!("<corrupt {} at {obj}>", what.split(' ').next().unwrap_or(what)),
             Err(e) => format!("<unreadable {obj}: {e}>"),
         }
