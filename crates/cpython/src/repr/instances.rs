@@ -1,0 +1,175 @@
+//! Instances of user classes (their `__dict__`, inline values or slots), exceptions
+//! and their arguments, named tuples.
+
+#[allow(unused_imports)]
+use super::*;
+
+impl Renderer<'_> {
+    /// `exc.args` of an exception object, capped at the length limit.
+    pub fn exception_args(&self, exc: RemoteAddr) -> Result<Vec<RemoteAddr>, Error> {
+        let args = self.ptr(exc, key::exception::args)?;
+        if args.is_null() {
+            return Ok(Vec::new());
+        }
+        Ok(self.sequence_items(args, Kind::Tuple)?.0)
+    }
+
+    /// `BaseException.__repr__` (Objects/exceptions.c): the type's name (tp_name after its
+    /// last dot), then the one argument's repr in parentheses (3.7+), or the args tuple's
+    /// repr (none, several, or any on 3.6): `ValueError('bad')`, `KeyError('k', 2)`,
+    /// `RuntimeError()`, 3.6's `ValueError('bad',)`. (A class's own Python `__repr__`
+    /// cannot be run from a core.)
+    pub(super) fn exception_repr(&self, obj: RemoteAddr, ty: RemoteAddr, depth: usize, stack: &mut Vec<RemoteAddr>) -> Result<String, Error> {
+        let name = self.type_name_attr(ty)?;
+        if stack.contains(&obj) {
+            return Ok(format!("{name}(...)"));
+        }
+        let args = self.exception_args(obj)?;
+        let trailing_comma = args.len() == 1 && !self.models.exception_single_arg_bare;
+        self.nested(obj, depth, stack, &format!("{name}("), ")", |r, d, st| {
+            let mut s = args.iter().map(|&a| r.repr_at(a, d, st)).collect::<Vec<_>>().join(", ");
+            if trailing_comma {
+                s.push(',');
+            }
+            s
+        })
+    }
+
+    /// A class attribute by name, from the class's own dict.
+    pub(super) fn class_attr(&self, ty: RemoteAddr, name: &str) -> Option<RemoteAddr> {
+        self.dict_lookup(self.ptr(ty, key::type_ext::dict).ok()?, name)
+    }
+
+    /// The field names of a `collections.namedtuple` class: its `_fields`, a tuple of
+    /// str (with `_make`, which namedtuple classes define).
+    pub(super) fn named_tuple_fields(&self, ty: RemoteAddr) -> Option<Vec<String>> {
+        self.class_attr(ty, "_make")?;
+        let fields = self.class_attr(ty, "_fields")?;
+        if self.kind_of(fields) != Some(Kind::Tuple) {
+            return None;
+        }
+        let (items, more) = self.sequence_items(fields, Kind::Tuple).ok()?;
+        if more {
+            return None;
+        }
+        items.iter().map(|&f| objects::read_name(self.mem, self.o, f).ok()).collect()
+    }
+
+    /// The attributes of an instance of a heap type, per the instance-dict model, as
+    /// many as are displayed.
+    pub fn instance_attributes(&self, obj: RemoteAddr) -> Result<(Vec<Pair>, bool), Error> {
+        self.instance_attributes_up_to(obj, self.limits.length)
+    }
+
+    /// The attributes of an instance, at most `limit`.
+    pub(super) fn instance_attributes_up_to(&self, obj: RemoteAddr, limit: usize) -> Result<(Vec<Pair>, bool), Error> {
+        let ty = objects::ob_type(self.mem, self.o, obj)?;
+        let flags = self.mem.read_u64(self.at(ty, key::type_object::tp_flags)?)?;
+        let split = |values: RemoteAddr| -> Result<(Vec<Pair>, bool), Error> {
+            let keys = self.ptr(ty, key::type_ext::ht_cached_keys)?;
+            self.keys_items(keys, Some(values), limit)
+        };
+        let dict_at = |d: RemoteAddr| -> Result<(Vec<Pair>, bool), Error> {
+            if d.is_null() { Ok((Vec::new(), false)) } else { self.dict_items_up_to(d, limit) }
+        };
+        let pre = |off: u64| obj.0.checked_sub(off).map(RemoteAddr).ok_or(Error::Overflow(obj));
+        match self.models.instance_dict {
+            InstanceDictModel::DictOffset => {
+                let off = self.mem.read_i64(self.at(ty, key::type_ext::dictoffset)?)?;
+                if off == 0 {
+                    return Ok((Vec::new(), false));
+                }
+                let slot = if off > 0 {
+                    obj.offset(off as u64).ok_or(Error::Overflow(obj))?
+                } else {
+                    let basic = self.mem.read_i64(self.at(ty, key::type_ext::basicsize)?)?;
+                    let item = self.mem.read_i64(self.at(ty, key::type_ext::itemsize)?)?;
+                    let size = self.mem.read_i64(self.at(obj, key::object::ob_size)?)?.unsigned_abs() as i64;
+                    let total = basic.saturating_add(size.saturating_mul(item)).saturating_add(off);
+                    obj.offset_signed((total + 7) & !7).ok_or(Error::Overflow(obj))?
+                };
+                dict_at(self.mem.read_ptr(slot)?)
+            }
+            InstanceDictModel::PreHeader311 if flags & TPFLAGS_MANAGED_DICT != 0 => {
+                let d = self.mem.read_ptr(pre(24)?)?;
+                if !d.is_null() {
+                    return self.dict_items_up_to(d, limit);
+                }
+                let values = self.mem.read_ptr(pre(32)?)?;
+                if values.is_null() { Ok((Vec::new(), false)) } else { split(values) }
+            }
+            InstanceDictModel::Tagged312 if flags & TPFLAGS_MANAGED_DICT != 0 => {
+                let w = self.mem.read_u64(pre(24)?)?;
+                if w & 1 == 1 {
+                    split(RemoteAddr(w.wrapping_add(1)))
+                } else {
+                    dict_at(RemoteAddr(w))
+                }
+            }
+            InstanceDictModel::Inline313 if flags & TPFLAGS_MANAGED_DICT != 0 => {
+                let d = self.mem.read_ptr(pre(24)?)?;
+                if !d.is_null() {
+                    return self.dict_items_up_to(d, limit);
+                }
+                if flags & TPFLAGS_INLINE_VALUES == 0 {
+                    return Ok((Vec::new(), false));
+                }
+                let basic = self.mem.read_u64(self.at(ty, key::type_ext::basicsize)?)?;
+                let values = obj.offset(basic).ok_or(Error::Overflow(obj))?;
+                let valid_off = need(self.o, key::dict::values_valid)?;
+                if self.mem.read_u8(values.offset(valid_off).ok_or(Error::Overflow(values))?)? == 0 {
+                    return Ok((Vec::new(), false));
+                }
+                split(values.offset(self.o.dict.values_values.unwrap_or(0)).ok_or(Error::Overflow(values))?)
+            }
+            _ => {
+                // Not a managed dict: an explicit tp_dictoffset (e.g. exceptions).
+                let off = self.mem.read_i64(self.at(ty, key::type_ext::dictoffset)?)?;
+                if off <= 0 {
+                    return Ok((Vec::new(), false));
+                }
+                dict_at(self.mem.read_ptr(obj.offset(off as u64).ok_or(Error::Overflow(obj))?)?)
+            }
+        }
+    }
+
+    pub(super) fn instance(&self, obj: RemoteAddr, ty: RemoteAddr, _flags: u64, depth: usize, stack: &mut Vec<RemoteAddr>) -> Result<String, Error> {
+        let name = self.type_short_name(ty)?;
+        if stack.contains(&obj) {
+            return Ok(format!("{name}(...)"));
+        }
+        // Attributes of a value and of what it holds directly; deeper instances are
+        // named only, so one local does not unfold a whole object graph.
+        // Python's own default form, `<module.QualName object at 0x...>`, for what has
+        // no attribute to show (or lies deeper than instances unfold).
+        let default = || Ok(format!("<{} object at {obj}>", self.type_full_name(ty).unwrap_or_else(|_| name.clone())));
+        if depth >= INSTANCE_DEPTH {
+            return default();
+        }
+        let (attrs, more) = self.instance_attributes(obj)?;
+        if attrs.is_empty() && !more {
+            return default();
+        }
+        // An enum member (its class has `_member_map_`): `<Color.RED: 1>`.
+        if self.class_attr(ty, "_member_map_").is_some() {
+            let attr = |want: &str| attrs.iter().find(|&&(k, _)| objects::read_str(self.mem, self.o, k).ok().as_deref() == Some(want)).map(|&(_, v)| v);
+            if let (Some(member), Some(value)) = (attr("_name_").and_then(|n| objects::read_name(self.mem, self.o, n).ok()), attr("_value_")) {
+                let value = self.repr_at(value, depth + 1, stack);
+                return Ok(format!("<{}.{member}: {value}>", self.type_name_attr(ty)?));
+            }
+        }
+        self.nested(obj, depth, stack, &format!("{name}("), ")", |r, d, st| {
+            let mut parts: Vec<String> = attrs
+                .iter()
+                .map(|&(k, v)| {
+                    let key = objects::read_str(r.mem, r.o, k).unwrap_or_else(|_| "?".into());
+                    format!("{key}={}", r.repr_at(v, d, st))
+                })
+                .collect();
+            if more {
+                parts.push("...".into());
+            }
+            parts.join(", ")
+        })
+    }
+}

@@ -1,0 +1,95 @@
+//! Reads about the interpreter rather than one value: thread names from
+//! `threading._active`, the extension modules faulthandler lists.
+
+#[allow(unused_imports)]
+use super::*;
+
+impl Renderer<'_> {
+    /// Names of the threads `threading` knows (`threading._active`: ident → Thread,
+    /// whose `_name` is the name), read from an interpreter's `sys.modules`.
+    /// Every thread is named, however many there are: the dicts are read whole.
+    pub fn thread_names(&self, sys_modules: RemoteAddr) -> Vec<(u64, String)> {
+        self.budget.set(LOOKUP_READ_BUDGET);
+        let Some(module) = self.dict_lookup(sys_modules, "threading") else { return Vec::new() };
+        let Ok(md_dict) = self.ptr(module, key::module::dict) else { return Vec::new() };
+        let Some(active) = self.dict_lookup(md_dict, "_active") else { return Vec::new() };
+        let Ok((pairs, _)) = self.dict_items_up_to(active, MAX_LOOKUP_ENTRIES) else { return Vec::new() };
+        pairs
+            .iter()
+            .filter_map(|&(ident, thread)| {
+                let id = self.int_as_u64(ident)?;
+                let (attrs, _) = self.instance_attributes_up_to(thread, MAX_LOOKUP_ENTRIES).ok()?;
+                let name = attrs.iter().find_map(|&(k, v)| {
+                    (self.str_key(k).as_deref() == Some("_name")).then(|| objects::read_name(self.mem, self.o, v).ok()).flatten()
+                })?;
+                Some((id, name))
+            })
+            .collect()
+    }
+
+    /// The extension modules faulthandler lists after a fatal error (3.10+,
+    /// `_Py_DumpExtensionModules`): `sys.modules` keys, in dict order, whose module C
+    /// code defined with methods (`md_def->m_methods`; 3.15: `md_exec`, or a token that
+    /// is a def with methods), except those named in `sys.stdlib_module_names`. `None`
+    /// when any of it cannot be read (a partial list would give a wrong total) or there
+    /// is no `sys.stdlib_module_names` (before 3.10).
+    pub fn extension_modules(&self, sys_modules: RemoteAddr, sysdict: Option<RemoteAddr>) -> Option<Vec<String>> {
+        self.budget.set(LOOKUP_READ_BUDGET);
+        let stdlib: Vec<String> = match sysdict.and_then(|d| self.dict_lookup(d, "stdlib_module_names")) {
+            Some(names) if self.kind_of(names) == Some(Kind::FrozenSet) => {
+                let (items, more) = self.set_items_up_to(names, MAX_LOOKUP_ENTRIES).ok()?;
+                if more {
+                    return None;
+                }
+                items.into_iter().filter_map(|k| self.str_key(k)).collect()
+            }
+            // Before 3.10 there is no such set (and faulthandler no such list); without
+            // it, what the list would mean is not faulthandler's.
+            _ => return None,
+        };
+        let (pairs, more) = self.dict_items_up_to(sys_modules, MAX_LOOKUP_ENTRIES).ok()?;
+        if more {
+            return None;
+        }
+        let mut out = Vec::new();
+        for (k, v) in pairs {
+            if self.kind_of(k) != Some(Kind::Str) || !self.is_module(v)? || !self.is_extension(v)? {
+                continue;
+            }
+            let name = self.str_key(k)?;
+            if !stdlib.contains(&name) {
+                out.push(name);
+            }
+        }
+        Some(out)
+    }
+
+    /// `PyModule_Check`: a module, or an instance of a subclass of `module`
+    /// (`Some(false)` for anything else; `None` when the type chain is unreadable).
+    pub(super) fn is_module(&self, obj: RemoteAddr) -> Option<bool> {
+        let mut ty = objects::ob_type(self.mem, self.o, obj).ok()?;
+        for _ in 0..MAX_TYPE_DEPTH {
+            if ty.is_null() {
+                return Some(false);
+            }
+            if self.known.kind_of_type(ty) == Some(Kind::Module) {
+                return Some(true);
+            }
+            ty = self.ptr(ty, key::type_ext::base).ok()?;
+        }
+        Some(false)
+    }
+
+    /// `_PyModule_IsExtension`, on a module.
+    pub(super) fn is_extension(&self, module: RemoteAddr) -> Option<bool> {
+        let methods = |def: RemoteAddr| -> Option<bool> { Some(!def.is_null() && !self.ptr(def, key::module::def_methods).ok()?.is_null()) };
+        if self.o.module.exec.is_some() {
+            if !self.ptr(module, key::module::exec).ok()?.is_null() {
+                return Some(true);
+            }
+            let is_def = self.mem.read_u8(self.at(module, key::module::token_is_def).ok()?).ok()? != 0;
+            return if is_def { methods(self.ptr(module, key::module::token).ok()?) } else { Some(false) };
+        }
+        methods(self.ptr(module, key::module::def).ok()?)
+    }
+}
