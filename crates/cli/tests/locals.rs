@@ -57,6 +57,7 @@ fn locals_equal_python_repr() {
         let side = c.sidecar.clone().unwrap_or_default();
         let mut expected_names = Vec::new();
         let mut attrs: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        let mut classes: HashMap<String, String> = HashMap::new();
         for line in side.lines() {
             let parts: Vec<&str> = line.split('\t').collect();
             match parts[..] {
@@ -66,7 +67,8 @@ fn locals_equal_python_repr() {
                         failures.push(format!("{tag} local {name} missing"));
                         continue;
                     };
-                    if repr.starts_with("<__main__.Point object") {
+                    if let Some(class) = ["Point", "Slots"].iter().find(|c| repr.starts_with(&format!("<__main__.{c} object"))) {
+                        classes.insert(name.to_string(), class.to_string());
                         continue; // instances: checked through their attributes below
                     }
                     if name == "bound" {
@@ -86,7 +88,8 @@ fn locals_equal_python_repr() {
             }
         }
         for (local, list) in &attrs {
-            let want = format!("Point({})", list.iter().map(|(a, r)| format!("{a}={r}")).collect::<Vec<_>>().join(", "));
+            let class = classes.get(local).map_or("?", String::as_str);
+            let want = format!("{class}({})", list.iter().map(|(a, r)| format!("{a}={r}")).collect::<Vec<_>>().join(", "));
             if by_name.get(local.as_str()) != Some(&want.as_str()) {
                 failures.push(format!("{tag} {local}: pycoroner {:?} expected {want}", by_name.get(local.as_str())));
             }

@@ -122,6 +122,19 @@ pub struct Models {
     /// `BaseException.__repr__` with one argument: 3.6 shows the args tuple
     /// (`ValueError('x',)`), 3.7+ the argument alone (`ValueError('x')`).
     pub exception_single_arg_bare: bool,
+    /// How standard-library types write their repr in this version.
+    pub reprs: ReprModel,
+}
+
+/// Standard-library reprs that changed between versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReprModel {
+    /// 3.7+: `timedelta(days=1, seconds=2)`; 3.6: `timedelta(1, 2)`.
+    pub timedelta_keywords: bool,
+    /// 3.12+: `OrderedDict({'a': 1})`; before: `OrderedDict([('a', 1)])`.
+    pub ordered_dict_as_dict: bool,
+    /// 3.10+: `<classmethod(<function f at 0x...>)>`; before: the default form.
+    pub descriptor_shows_callable: bool,
 }
 
 /// The newest minor version pycoroner has models for; a newer one is read with these
@@ -189,6 +202,7 @@ impl Models {
         let dead_byte = if minor == 6 { 0xDB } else { 0xDD };
         let stackrefs = minor >= 14;
         let exception_single_arg_bare = minor >= 7;
-        Some(Models { frame, line_table, gil, anchor, int, dict, instance_dict, locals, dead_byte, stackrefs, exception_single_arg_bare })
+        let reprs = ReprModel { timedelta_keywords: minor >= 7, ordered_dict_as_dict: minor >= 12, descriptor_shows_callable: minor >= 10 };
+        Some(Models { frame, line_table, gil, anchor, int, dict, instance_dict, locals, dead_byte, stackrefs, exception_single_arg_bare, reprs })
     }
 }

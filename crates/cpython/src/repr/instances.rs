@@ -40,6 +40,64 @@ impl Renderer<'_> {
         self.dict_lookup(self.ptr(ty, key::type_ext::dict).ok()?, name)
     }
 
+    /// The value of slot `name` (a `__slots__` member of `ty` or a base) of `obj`;
+    /// `None` when unset or not a slot. A member descriptor (`PyMemberDescrObject`:
+    /// `PyDescr_COMMON`, then its `PyMemberDef`) gives the slot's offset.
+    pub(super) fn slot(&self, obj: RemoteAddr, ty: RemoteAddr, name: &str) -> Option<RemoteAddr> {
+        let mut t = ty;
+        for _ in 0..MAX_TYPE_DEPTH {
+            if let Some(descr) = self.class_attr(t, name) {
+                let dty = objects::ob_type(self.mem, self.o, descr).ok()?;
+                if self.tp_name(dty).ok()? != "member_descriptor" {
+                    return None;
+                }
+                let header = need(self.o, key::float::fval).ok()?;
+                self.spend().ok()?;
+                let member = self.mem.read_ptr(descr.offset(header.checked_add(24)?)?).ok()?;
+                let offset = self.mem.read_u64(member.offset(16)?).ok()?;
+                self.spend().ok()?;
+                let v = self.mem.read_ptr(obj.offset(offset)?).ok()?;
+                return (!v.is_null()).then_some(v);
+            }
+            t = self.ptr(t, key::type_ext::base).ok().filter(|b| !b.is_null())?;
+        }
+        None
+    }
+
+    /// The set slots of `obj`, base classes' first: (name, value).
+    pub(super) fn slot_values(&self, obj: RemoteAddr, ty: RemoteAddr) -> Vec<(String, RemoteAddr)> {
+        let mut chain = Vec::new();
+        let mut t = ty;
+        for _ in 0..MAX_TYPE_DEPTH {
+            if t.is_null() || self.known.kind_of_type(t).is_some() {
+                break;
+            }
+            chain.push(t);
+            match self.ptr(t, key::type_ext::base) {
+                Ok(b) => t = b,
+                Err(_) => break,
+            }
+        }
+        let mut out = Vec::new();
+        for &t in chain.iter().rev() {
+            let Some(slots) = self.class_attr(t, "__slots__") else { continue };
+            let names: Vec<String> = match self.kind_of(slots) {
+                Some(Kind::Str) => objects::read_str(self.mem, self.o, slots).into_iter().collect(),
+                Some(Kind::Tuple | Kind::List) => self
+                    .sequence_items(slots, self.kind_of(slots).unwrap_or(Kind::Tuple))
+                    .map(|(items, _)| items.iter().filter_map(|&i| objects::read_str(self.mem, self.o, i).ok()).collect())
+                    .unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            for n in names.into_iter().filter(|n| n != "__dict__" && n != "__weakref__") {
+                if let Some(v) = self.slot(obj, t, &n) {
+                    out.push((n, v));
+                }
+            }
+        }
+        out
+    }
+
     /// The field names of a `collections.namedtuple` class: its `_fields`, a tuple of
     /// str (with `_make`, which namedtuple classes define).
     pub(super) fn named_tuple_fields(&self, ty: RemoteAddr) -> Option<Vec<String>> {
@@ -148,7 +206,14 @@ impl Renderer<'_> {
         }
         let (attrs, more) = self.instance_attributes(obj)?;
         if attrs.is_empty() && !more {
-            return default();
+            // A class with `__slots__`: its slot values, like attributes.
+            let slots = self.slot_values(obj, ty);
+            if slots.is_empty() {
+                return default();
+            }
+            return self.nested(obj, depth, stack, &format!("{name}("), ")", |r, d, st| {
+                slots.iter().map(|(k, v)| format!("{k}={}", r.repr_at(*v, d, st))).collect::<Vec<_>>().join(", ")
+            });
         }
         // An enum member (its class has `_member_map_`): `<Color.RED: 1>`.
         if self.class_attr(ty, "_member_map_").is_some() {

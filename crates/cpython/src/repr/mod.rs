@@ -23,6 +23,7 @@ mod containers;
 mod instances;
 mod numbers;
 mod runtime;
+mod stdlib;
 mod text;
 mod types;
 
@@ -220,6 +221,8 @@ pub struct Renderer<'a> {
     known: &'a KnownObjects,
     limits: Limits,
     budget: Cell<usize>,
+    /// Which standard-library type each type seen is, if any.
+    std_types: std::cell::RefCell<HashMap<RemoteAddr, Option<stdlib::Std>>>,
 }
 
 /// An attribute or dict entry: key and value addresses.
@@ -229,7 +232,7 @@ impl<'a> Renderer<'a> {
     /// A renderer over `mem` with the interpreter's offsets, models and known objects.
     pub fn new(mem: &'a dyn Memory, o: &'a Offsets, models: Models, known: &'a KnownObjects, limits: Limits) -> Renderer<'a> {
         let limits = Limits { depth: limits.depth.min(MAX_DEPTH), ..limits };
-        Renderer { mem, o, models, known, limits, budget: Cell::new(READ_BUDGET) }
+        Renderer { mem, o, models, known, limits, budget: Cell::new(READ_BUDGET), std_types: Default::default() }
     }
 
     fn at(&self, base: RemoteAddr, key: Key) -> Result<RemoteAddr, Error> {
@@ -308,6 +311,11 @@ impl<'a> Renderer<'a> {
         let (kind, flags) = self.kind(ty)?;
         let kind = kind.or_else(|| SUBCLASS_BITS.iter().find(|(bit, _)| flags & (1 << bit) != 0).map(|(_, k)| *k));
         let heap = flags & TPFLAGS_HEAPTYPE != 0;
+        if let Some(std) = self.std_kind(ty) {
+            if let Some(s) = self.std_repr(obj, ty, std, depth, stack)? {
+                return Ok(s);
+            }
+        }
         if kind.is_none() && flags & TPFLAGS_BASE_EXC_SUBCLASS != 0 {
             return self.exception_repr(obj, ty, depth, stack);
         }

@@ -1,0 +1,349 @@
+//! Standard-library types users meet in locals, rendered as their own `repr()` writes
+//! them: `datetime`'s date, time, datetime, timedelta and timezone; `collections`'
+//! deque, OrderedDict, defaultdict and Counter; `functools.partial`;
+//! `fractions.Fraction`; weak references; memoryview; classmethod and staticmethod.
+//!
+//! Each is recognized by its exact type's full name (a subclass renders generically).
+//! The C structs read are the public ones of `Include/datetime.h` and ones unchanged
+//! since 3.6 (named below, each field's offset from the object header); a value that
+//! does not fit is rendered generically, never guessed.
+
+#[allow(unused_imports)]
+use super::*;
+
+/// A standard-library type with a repr of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Std {
+    DateTime,
+    Date,
+    Time,
+    TimeDelta,
+    TimeZone,
+    Deque,
+    OrderedDict,
+    DefaultDict,
+    Counter,
+    Partial,
+    Fraction,
+    WeakRef,
+    MemoryView,
+    ClassMethod,
+    StaticMethod,
+}
+
+/// Exact type names (`tp_name` of static types, `__module__.__qualname__` of classes).
+const STD_TYPES: &[(&str, Std)] = &[
+    ("datetime.datetime", Std::DateTime),
+    ("datetime.date", Std::Date),
+    ("datetime.time", Std::Time),
+    ("datetime.timedelta", Std::TimeDelta),
+    ("datetime.timezone", Std::TimeZone),
+    ("collections.deque", Std::Deque),
+    ("collections.OrderedDict", Std::OrderedDict),
+    ("collections.defaultdict", Std::DefaultDict),
+    ("collections.Counter", Std::Counter),
+    ("functools.partial", Std::Partial),
+    ("fractions.Fraction", Std::Fraction),
+    ("weakref", Std::WeakRef),
+    ("weakref.ReferenceType", Std::WeakRef),
+    ("memoryview", Std::MemoryView),
+    ("classmethod", Std::ClassMethod),
+    ("staticmethod", Std::StaticMethod),
+];
+
+/// `collections.deque`'s blocks hold 64 items (`BLOCKLEN`, Modules/_collectionsmodule.c).
+const DEQUE_BLOCK: u64 = 64;
+/// `memoryview` released (`_Py_MEMORYVIEW_RELEASED`).
+const MEMORYVIEW_RELEASED: u32 = 1;
+
+impl Renderer<'_> {
+    /// The standard-library type `ty` is, if it is one (cached per type).
+    pub(super) fn std_kind(&self, ty: RemoteAddr) -> Option<Std> {
+        if let Some(hit) = self.std_types.borrow().get(&ty) {
+            return *hit;
+        }
+        let name = self.type_full_name(ty).ok();
+        let kind = name.and_then(|n| STD_TYPES.iter().find(|(t, _)| *t == n).map(|(_, k)| *k));
+        self.std_types.borrow_mut().insert(ty, kind);
+        kind
+    }
+
+    /// Size of the object header (`PyObject`): where the first field of a struct sits.
+    fn header(&self) -> Result<u64, Error> {
+        need(self.o, key::float::fval)
+    }
+
+    /// The word at `obj + header + off`.
+    fn word(&self, obj: RemoteAddr, off: u64) -> Result<u64, Error> {
+        self.spend()?;
+        let at = obj.offset(self.header()?.checked_add(off).ok_or(Error::Overflow(obj))?).ok_or(Error::Overflow(obj))?;
+        Ok(self.mem.read_u64(at)?)
+    }
+
+    /// `len` bytes at `obj + header + off`.
+    fn bytes_at(&self, obj: RemoteAddr, off: u64, len: usize) -> Result<Vec<u8>, Error> {
+        self.spend()?;
+        let at = obj.offset(self.header()?.checked_add(off).ok_or(Error::Overflow(obj))?).ok_or(Error::Overflow(obj))?;
+        let mut b = vec![0u8; len];
+        self.mem.read_exact(at, &mut b)?;
+        Ok(b)
+    }
+
+    /// The repr of a standard-library object, `None` when `kind` needs what this
+    /// build does not give (then it renders generically).
+    pub(super) fn std_repr(&self, obj: RemoteAddr, ty: RemoteAddr, kind: Std, depth: usize, stack: &mut Vec<RemoteAddr>) -> Result<Option<String>, Error> {
+        let tz_suffix = |r: &Self, tz: u64, fold: u8, st: &mut Vec<RemoteAddr>| -> String {
+            let mut s = String::new();
+            if fold != 0 {
+                s.push_str(", fold=1");
+            }
+            let tz = RemoteAddr(tz);
+            if !tz.is_null() && r.known.singleton(tz) != Some("None") {
+                s.push_str(&format!(", tzinfo={}", r.repr_at(tz, depth + 1, st)));
+            }
+            s
+        };
+        Ok(Some(match kind {
+            // PyDateTime_DateTime: hashcode, hastzinfo, data[10], fold, tzinfo (aligned).
+            Std::DateTime => {
+                let b = self.bytes_at(obj, 8, 12)?;
+                let (year, month, day) = (u32::from(b[1]) << 8 | u32::from(b[2]), b[3], b[4]);
+                let (hour, minute, second) = (b[5], b[6], b[7]);
+                let usec = u32::from(b[8]) << 16 | u32::from(b[9]) << 8 | u32::from(b[10]);
+                let mut s = format!("datetime.datetime({year}, {month}, {day}, {hour}, {minute}");
+                if usec != 0 {
+                    s.push_str(&format!(", {second}, {usec}"));
+                } else if second != 0 {
+                    s.push_str(&format!(", {second}"));
+                }
+                let tz = if b[0] != 0 { self.word(obj, 24)? } else { 0 };
+                s.push_str(&tz_suffix(self, tz, b[11], stack));
+                s + ")"
+            }
+            // PyDateTime_Date: hashcode, hastzinfo, data[4].
+            Std::Date => {
+                let b = self.bytes_at(obj, 9, 4)?;
+                format!("datetime.date({}, {}, {})", u32::from(b[0]) << 8 | u32::from(b[1]), b[2], b[3])
+            }
+            // PyDateTime_Time: hashcode, hastzinfo, data[6], fold, tzinfo.
+            Std::Time => {
+                let b = self.bytes_at(obj, 8, 8)?;
+                let (hour, minute, second) = (b[1], b[2], b[3]);
+                let usec = u32::from(b[4]) << 16 | u32::from(b[5]) << 8 | u32::from(b[6]);
+                let mut s = format!("datetime.time({hour}, {minute}");
+                if usec != 0 {
+                    s.push_str(&format!(", {second}, {usec}"));
+                } else if second != 0 {
+                    s.push_str(&format!(", {second}"));
+                }
+                let tz = if b[0] != 0 { self.word(obj, 16)? } else { 0 };
+                s.push_str(&tz_suffix(self, tz, b[7], stack));
+                s + ")"
+            }
+            // PyDateTime_Delta: hashcode, int days, int seconds, int microseconds.
+            Std::TimeDelta => {
+                let b = self.bytes_at(obj, 8, 12)?;
+                let int = |i: usize| i32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+                let (days, seconds, us) = (int(0), int(4), int(8));
+                if self.models.reprs.timedelta_keywords {
+                    let parts: Vec<String> = [("days", days), ("seconds", seconds), ("microseconds", us)]
+                        .iter()
+                        .filter(|(_, v)| *v != 0)
+                        .map(|(n, v)| format!("{n}={v}"))
+                        .collect();
+                    if parts.is_empty() { "datetime.timedelta(0)".into() } else { format!("datetime.timedelta({})", parts.join(", ")) }
+                } else if us != 0 {
+                    format!("datetime.timedelta({days}, {seconds}, {us})")
+                } else if seconds != 0 {
+                    format!("datetime.timedelta({days}, {seconds})")
+                } else {
+                    format!("datetime.timedelta({days})")
+                }
+            }
+            // PyDateTime_TimeZone: offset (a timedelta), name (NULL for none). UTC is
+            // the one with a zero offset and no name (the constructor returns it).
+            Std::TimeZone => {
+                let (offset, name) = (RemoteAddr(self.word(obj, 0)?), RemoteAddr(self.word(obj, 8)?));
+                let zero = self.repr_at(offset, depth + 1, stack) == "datetime.timedelta(0)";
+                match (zero, name.is_null()) {
+                    (true, true) => "datetime.timezone.utc".into(),
+                    (_, true) => format!("datetime.timezone({})", self.repr_at(offset, depth + 1, stack)),
+                    _ => format!("datetime.timezone({}, {})", self.repr_at(offset, depth + 1, stack), self.repr_at(name, depth + 1, stack)),
+                }
+            }
+            // dequeobject: PyObject_VAR_HEAD (its size the length), leftblock,
+            // rightblock, leftindex, rightindex, state, maxlen; each block: leftlink,
+            // data[64], rightlink.
+            Std::Deque => {
+                if stack.contains(&obj) {
+                    return Ok(Some("[...]".into()));
+                }
+                let var = need(self.o, key::object::ob_size)?.checked_sub(self.header()?).ok_or(Error::Overflow(obj))?;
+                let len = self.word(obj, var)?;
+                let (mut block, mut index, maxlen) = (RemoteAddr(self.word(obj, var + 8)?), self.word(obj, var + 24)?, self.word(obj, var + 48)? as i64);
+                let shown = len.min(self.limits.length as u64);
+                let mut items = Vec::new();
+                for _ in 0..shown {
+                    if index >= DEQUE_BLOCK {
+                        self.spend()?;
+                        block = self.mem.read_ptr(block.offset(8 + 8 * DEQUE_BLOCK).ok_or(Error::Overflow(block))?)?;
+                        index = 0;
+                    }
+                    self.spend()?;
+                    items.push(self.mem.read_ptr(block.offset(8 + 8 * index).ok_or(Error::Overflow(block))?)?);
+                    index += 1;
+                }
+                let close = if maxlen >= 0 { format!("], maxlen={maxlen})") } else { "])".into() };
+                self.nested(obj, depth, stack, "deque([", &close, |r, d, st| {
+                    let mut parts: Vec<String> = items.iter().map(|&i| r.repr_at(i, d, st)).collect();
+                    if len > shown {
+                        parts.push("...".into());
+                    }
+                    parts.join(", ")
+                })?
+            }
+            // defdictobject: a dict, then default_factory (the type's last word).
+            Std::DefaultDict => {
+                let size = self.mem.read_u64(self.at(ty, key::type_ext::basicsize)?)?;
+                let factory = RemoteAddr(self.word(obj, size.checked_sub(8 + self.header()?).ok_or(Error::Overflow(ty))?)?);
+                let factory = if factory.is_null() { "None".to_string() } else { self.repr_at(factory, depth + 1, stack) };
+                let dict = self.dict_repr(obj, None, depth, stack)?;
+                format!("defaultdict({factory}, {dict})")
+            }
+            // PyODictObject: a dict, then od_first; each node: key, hash, next, prev.
+            Std::OrderedDict => {
+                if stack.contains(&obj) {
+                    return Ok(Some("...".into()));
+                }
+                let (pairs, more) = self.dict_items(obj)?;
+                if pairs.is_empty() && !more {
+                    return Ok(Some("OrderedDict()".into()));
+                }
+                let base = self.ptr(ty, key::type_ext::base)?;
+                let size = self.mem.read_u64(self.at(base, key::type_ext::basicsize)?)?;
+                let mut node = RemoteAddr(self.word(obj, size.checked_sub(self.header()?).ok_or(Error::Overflow(ty))?)?);
+                let mut order = Vec::new();
+                while !node.is_null() && order.len() < pairs.len() {
+                    self.spend()?;
+                    let key = self.mem.read_ptr(node)?;
+                    let Some(&pair) = pairs.iter().find(|(k, _)| *k == key) else {
+                        return Err(Error::Corrupt { what: "OrderedDict (order list)", addr: obj });
+                    };
+                    if order.contains(&pair) {
+                        return Err(Error::Corrupt { what: "OrderedDict (order list cycles)", addr: obj });
+                    }
+                    order.push(pair);
+                    node = self.mem.read_ptr(node.offset(16).ok_or(Error::Overflow(node))?)?;
+                }
+                if order.len() != pairs.len() {
+                    return Err(Error::Corrupt { what: "OrderedDict (order list)", addr: obj });
+                }
+                let as_dict = self.models.reprs.ordered_dict_as_dict;
+                let (open, close) = if as_dict { ("OrderedDict({", "})") } else { ("OrderedDict([", "])") };
+                self.nested(obj, depth, stack, open, close, |r, d, st| {
+                    let mut parts: Vec<String> = order
+                        .iter()
+                        .map(|&(k, v)| {
+                            let (k, v) = (r.repr_at(k, d, st), r.repr_at(v, d, st));
+                            if as_dict { format!("{k}: {v}") } else { format!("({k}, {v})") }
+                        })
+                        .collect();
+                    if more {
+                        parts.push("...".into());
+                    }
+                    parts.join(", ")
+                })?
+            }
+            // collections.Counter: most common first (a stable sort by count).
+            Std::Counter => {
+                let (pairs, more) = self.dict_items(obj)?;
+                if pairs.is_empty() && !more {
+                    return Ok(Some("Counter()".into()));
+                }
+                let counts: Option<Vec<i128>> = pairs.iter().map(|&(_, v)| self.int_value(v).ok()?.parse().ok()).collect();
+                let Some(counts) = counts else { return Ok(None) };
+                let mut order: Vec<usize> = (0..pairs.len()).collect();
+                order.sort_by_key(|&i| std::cmp::Reverse(counts[i]));
+                let sorted: Vec<Pair> = order.iter().map(|&i| pairs[i]).collect();
+                format!("Counter({})", self.dict_repr(obj, Some((sorted, more)), depth, stack)?)
+            }
+            // partialobject: fn, args (a tuple), kw (a dict).
+            Std::Partial => {
+                if stack.contains(&obj) {
+                    return Ok(Some("...".into()));
+                }
+                let (func, args, kw) = (RemoteAddr(self.word(obj, 0)?), RemoteAddr(self.word(obj, 8)?), RemoteAddr(self.word(obj, 16)?));
+                let (args, _) = self.sequence_items(args, Kind::Tuple)?;
+                let (kw, _) = if kw.is_null() { (Vec::new(), false) } else { self.dict_items(kw)? };
+                self.nested(obj, depth, stack, "functools.partial(", ")", |r, d, st| {
+                    let mut parts = vec![r.repr_at(func, d, st)];
+                    parts.extend(args.iter().map(|&a| r.repr_at(a, d, st)));
+                    parts.extend(kw.iter().map(|&(k, v)| format!("{}={}", r.str_of_at(k), r.repr_at(v, d, st))));
+                    parts.join(", ")
+                })?
+            }
+            // fractions.Fraction: `Fraction(n, d)` from its two slots.
+            Std::Fraction => {
+                let (Some(n), Some(d)) = (self.slot(obj, ty, "_numerator"), self.slot(obj, ty, "_denominator")) else { return Ok(None) };
+                format!("Fraction({}, {})", self.int_value(n)?, self.int_value(d)?)
+            }
+            // PyWeakReference: wr_object (None once dead).
+            Std::WeakRef => {
+                let to = RemoteAddr(self.word(obj, 0)?);
+                if to.is_null() || self.known.singleton(to) == Some("None") {
+                    return Ok(Some(format!("<weakref at {obj}; dead>")));
+                }
+                let to_ty = objects::ob_type(self.mem, self.o, to)?;
+                // The referent's `__name__`, where it has one this renderer knows.
+                let name = match self.kind(to_ty)?.0 {
+                    Some(Kind::Type) => Some(self.type_name_attr(to).or_else(|_| self.type_short_name(to))?),
+                    Some(Kind::Function) => Some(objects::read_str(self.mem, self.o, self.ptr(to, key::function::name)?)?),
+                    _ => return Ok(None),
+                };
+                let tn = self.tp_name(to_ty)?;
+                match name {
+                    Some(n) => format!("<weakref at {obj}; to '{tn}' at {to} ({n})>"),
+                    None => format!("<weakref at {obj}; to '{tn}' at {to}>"),
+                }
+            }
+            // PyMemoryViewObject: PyObject_VAR_HEAD, mbuf, hash, flags.
+            Std::MemoryView => {
+                let var = need(self.o, key::object::ob_size)?.checked_sub(self.header()?).ok_or(Error::Overflow(obj))?;
+                let flags = self.word(obj, var + 24)? as u32;
+                if flags & MEMORYVIEW_RELEASED != 0 { format!("<released memory at {obj}>") } else { format!("<memory at {obj}>") }
+            }
+            // classmethod / staticmethod: cm_callable.
+            Std::ClassMethod | Std::StaticMethod => {
+                if !self.models.reprs.descriptor_shows_callable {
+                    return Ok(None);
+                }
+                let name = if kind == Std::ClassMethod { "classmethod" } else { "staticmethod" };
+                let callable = RemoteAddr(self.word(obj, 0)?);
+                format!("<{name}({})>", self.repr_at(callable, depth + 1, stack))
+            }
+        }))
+    }
+
+    /// A dict's entries (or the given ones) as `{k: v, ...}`.
+    fn dict_repr(&self, obj: RemoteAddr, given: Option<(Vec<Pair>, bool)>, depth: usize, stack: &mut Vec<RemoteAddr>) -> Result<String, Error> {
+        if stack.contains(&obj) {
+            return Ok("{...}".into());
+        }
+        let (pairs, more) = match given {
+            Some(g) => g,
+            None => self.dict_items(obj)?,
+        };
+        self.nested(obj, depth, stack, "{", "}", |r, d, st| {
+            let mut parts: Vec<String> = pairs.iter().map(|&(k, v)| format!("{}: {}", r.repr_at(k, d, st), r.repr_at(v, d, st))).collect();
+            if more {
+                parts.push("...".into());
+            }
+            parts.join(", ")
+        })
+    }
+
+    /// A str's text (a keyword's name), else its repr.
+    fn str_of_at(&self, k: RemoteAddr) -> String {
+        objects::read_str(self.mem, self.o, k).unwrap_or_else(|_| format!("<unreadable {k}>"))
+    }
+}
