@@ -7,6 +7,8 @@
 //! addresses of the anchors ([`python::Anchors`]).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// Target bytes decide sizes and offsets here: no unchecked arithmetic, no panicking index.
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects, clippy::indexing_slicing))]
 
 pub mod error;
 pub mod linetable;

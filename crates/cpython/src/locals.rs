@@ -85,7 +85,7 @@ impl Python<'_> {
         let items = self.field(tuple, key::tuple::item)?;
         let mut out = Vec::new();
         for i in 0..n {
-            let item = self.mem.read_ptr(items.offset(i * 8).ok_or(Error::Overflow(items))?)?;
+            let item = self.mem.read_ptr(i.checked_mul(8).and_then(|o| items.offset(o)).ok_or(Error::Overflow(items))?)?;
             out.push(objects::read_name(self.mem, self.offsets, item).unwrap_or_else(|_| "?".into()));
         }
         Ok(out)
@@ -95,8 +95,8 @@ impl Python<'_> {
         let argc = self.mem.read_i32(self.field(code, key::code_vars::argcount)?)?;
         let kwonly = self.mem.read_i32(self.field(code, key::code_vars::kwonlyargcount)?)?;
         let flags = self.mem.read_u32(self.field(code, key::code_vars::flags)?)?;
-        let extra = u64::from(flags & CO_VARARGS != 0) + u64::from(flags & CO_VARKEYWORDS != 0);
-        Ok(u64::try_from(argc).unwrap_or(0) + u64::try_from(kwonly).unwrap_or(0) + extra)
+        let extra = u64::from(flags & CO_VARARGS != 0).saturating_add(u64::from(flags & CO_VARKEYWORDS != 0));
+        Ok(u64::try_from(argc).unwrap_or(0).saturating_add(u64::try_from(kwonly).unwrap_or(0)).saturating_add(extra))
     }
 
     fn deref_cell(&self, v: RemoteAddr, cell_type: Option<RemoteAddr>) -> Result<RemoteAddr, Error> {
@@ -130,7 +130,7 @@ impl Python<'_> {
                     .chain(cells.into_iter().map(|n| (n, LocalKind::Cell)))
                     .chain(frees.into_iter().map(|n| (n, LocalKind::Free)));
                 for (i, (name, kind)) in all.enumerate() {
-                    let v = self.mem.read_ptr(slots.offset(i as u64 * 8).ok_or(Error::Overflow(slots))?)?;
+                    let v = self.mem.read_ptr((i as u64).checked_mul(8).and_then(|o| slots.offset(o)).ok_or(Error::Overflow(slots))?)?;
                     let v = if matches!(kind, LocalKind::Cell | LocalKind::Free) { self.deref_cell(v, None)? } else { v };
                     if !v.is_null() {
                         out.push(Local { name, kind, value: v, tagged_int: None });
@@ -145,7 +145,7 @@ impl Python<'_> {
                     if k & KIND_HIDDEN != 0 {
                         continue;
                     }
-                    let raw = self.mem.read_u64(slots.offset(i as u64 * 8).ok_or(Error::Overflow(slots))?)?;
+                    let raw = self.mem.read_u64((i as u64).checked_mul(8).and_then(|o| slots.offset(o)).ok_or(Error::Overflow(slots))?)?;
                     let v = match StackRef::decode(raw, self.models.stackrefs) {
                         StackRef::Object(v) => v,
                         StackRef::Int(n) => {

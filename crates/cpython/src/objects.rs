@@ -60,15 +60,16 @@ fn read_str_prefix(mem: &dyn Memory, o: &Offsets, obj: RemoteAddr, keep: u64) ->
         mem.read_ptr(at(key::unicode::data)?)?
     };
     let cut = length > keep;
-    let bytes = mem.read_vec(data, length.min(keep) * kind, MAX_STR_CHARS * 4)?;
+    let bytes = mem.read_vec(data, length.min(keep).saturating_mul(kind), MAX_STR_CHARS * 4)?;
     let mut s = String::with_capacity(bytes.len());
     match kind {
         1 => s.extend(bytes.iter().map(|&b| char::from(b))),
         2 => s.extend(bytes.chunks_exact(2).map(|c| {
-            char::from_u32(u32::from(u16::from_le_bytes([c[0], c[1]]))).unwrap_or('\u{FFFD}')
+            let unit = <[u8; 2]>::try_from(c).map_or(0xFFFD, u16::from_le_bytes);
+            char::from_u32(u32::from(unit)).unwrap_or('\u{FFFD}')
         })),
         _ => s.extend(bytes.chunks_exact(4).map(|c| {
-            char::from_u32(u32::from_le_bytes([c[0], c[1], c[2], c[3]])).unwrap_or('\u{FFFD}')
+            char::from_u32(<[u8; 4]>::try_from(c).map_or(0xFFFD, u32::from_le_bytes)).unwrap_or('\u{FFFD}')
         })),
     }
     if cut {

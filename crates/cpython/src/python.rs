@@ -335,7 +335,7 @@ impl<'a> Python<'a> {
                 let lasti = self.mem.read_i32(self.field(f, key::frame::lasti)?)?;
                 let info = self.code_info(code);
                 let line = match &info {
-                    Ok(i) => self.line(i, i64::from(lasti) * i64::from(lasti_unit)),
+                    Ok(i) => self.line(i, i64::from(lasti).saturating_mul(i64::from(lasti_unit))),
                     Err(_) => None,
                 };
                 frames.push(PyFrame { addr: f, code, info, line, entry: true, c_stack: None });

@@ -81,7 +81,7 @@ impl Python<'_> {
             .enumerate()
             // 3.6 has no interpreter ids: number them as CPython later does, main (the
             // oldest, last in the list) 0, each newer one more.
-            .map(|(i, it)| InterpreterState { id: it.id.or_else(|| i64::try_from(count.checked_sub(i + 1)?).ok()), ..*it })
+            .map(|(i, it)| InterpreterState { id: it.id.or_else(|| i64::try_from(count.checked_sub(i.checked_add(1)?)?).ok()), ..*it })
             .map(|state| {
                 let (tstates, thread_stop) = self.threads(&state).unwrap_or_else(|e| (Vec::new(), Stop::Broken(state.addr, e)));
                 let threads = tstates.into_iter().map(|ts| self.thread_snapshot(ts, want)).collect();

@@ -148,7 +148,7 @@ impl ElfImage {
                 if fsize < size {
                     return None; // .bss
                 }
-                let o = usize::try_from(off.checked_add(svma - start)?).ok()?;
+                let o = usize::try_from(off.checked_add(svma.checked_sub(start)?)?).ok()?;
                 return self.map.get(o..o.checked_add(len)?);
             }
         }

@@ -194,7 +194,7 @@ fn flatten(
             out.entry(path.clone()).or_insert(Member { offset: abs, size });
         }
         if let Some(inner) = ty.and_then(|t| resolve_aggregate(unit, t)) {
-            flatten(dwarf, unit, inner, &path, abs, depth + 1, out);
+            flatten(dwarf, unit, inner, &path, abs, depth.saturating_add(1), out);
         }
     }
 }

@@ -6,6 +6,9 @@
 //! as often as needed; [`layout::extract`] is a one-shot scan whose answer the caller
 //! keeps (pycoroner keeps it on disk, keyed by build-id).
 #![deny(unsafe_code)]
+// Files and target bytes decide sizes and offsets here: no unchecked arithmetic, no
+// panicking index.
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects, clippy::indexing_slicing))]
 #![deny(missing_docs)]
 
 pub mod image;

@@ -47,7 +47,7 @@ pub fn modules_of(mem: &dyn Memory, mappings: &[FileMapping]) -> Vec<Module> {
         let i = *index.entry(m.path.as_str()).or_insert_with(|| {
             out.push(Module { path: m.path.clone(), base: m.start, end: m.end, head: m.start, bias: 0, build_id: None });
             heads.push(None);
-            out.len() - 1
+            out.len().saturating_sub(1)
         });
         let (Some(module), Some(head)) = (out.get_mut(i), heads.get_mut(i)) else { continue };
         module.base = module.base.min(m.start);

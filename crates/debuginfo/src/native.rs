@@ -184,7 +184,7 @@ impl Drop for Native {
 fn section(obj: &object::File<'_>, name: &str) -> Option<(std::ops::Range<u64>, Vec<u8>)> {
     let s = obj.section_by_name(name)?;
     let data = s.uncompressed_data().ok()?.into_owned();
-    Some((s.address()..s.address() + s.size(), data))
+    Some((s.address()..s.address().checked_add(s.size())?, data))
 }
 
 impl Native {
@@ -319,7 +319,7 @@ impl Native {
             // interrupted registers are in the ucontext on the stack.
             if is_sigreturn(mem, pc) {
                 frames.push(RawFrame { pc, is_return, trust, signal_frame: true, sp });
-                signal_frames += 1;
+                signal_frames = signal_frames.saturating_add(1);
                 if signal_frames > MAX_SIGNAL_FRAMES {
                     return (frames, Some(format!("more than {MAX_SIGNAL_FRAMES} signal frames")));
                 }
@@ -447,7 +447,7 @@ impl Native {
         // No DWARF function: the ELF symbol the address falls in.
         let symbols = m.symbols.get_or_init(|| load_symbols(&m.path));
         let idx = symbols.partition_point(|s| s.0 <= svma);
-        let sym = idx.checked_sub(1).and_then(|i| symbols.get(i)).filter(|s| s.1 == 0 || svma < s.0 + s.1);
+        let sym = idx.checked_sub(1).and_then(|i| symbols.get(i)).filter(|s| s.1 == 0 || svma < s.0.saturating_add(s.1));
         let function = sym.map(|s| s.2.clone());
         match out.last_mut() {
             Some(last) => last.function = function,
@@ -501,10 +501,10 @@ impl SignalFrame {
 /// 15, 16; err, trapno, cr2 are 19, 20, 22), the kernel's 304-byte `ucontext`, then
 /// the `siginfo`.
 pub fn read_ucontext(mem: &dyn Memory, uc: u64) -> Option<SignalFrame> {
-    let greg = |i: u64| mem.read_u64(RemoteAddr(uc.checked_add(40 + i * 8)?)).ok();
+    let greg = |i: u64| mem.read_u64(RemoteAddr(uc.checked_add(i.checked_mul(8)?.checked_add(40)?)?)).ok();
     let info = mem.read_array::<24>(RemoteAddr(uc.checked_add(304)?)).ok();
     let siginfo = info.and_then(|info| {
-        let i32_at = |o: usize| info.get(o..o + 4).and_then(|b| b.try_into().ok()).map(i32::from_le_bytes);
+        let i32_at = |o: usize| info.get(o..o.checked_add(4)?).and_then(|b| b.try_into().ok()).map(i32::from_le_bytes);
         let addr = info.get(16..24).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes)?;
         Some((i32_at(0)?, i32_at(8)?, addr)).filter(|i| i.0 != 0)
     });
@@ -527,7 +527,7 @@ pub fn find_signal_frame(mem: &dyn Memory, sp: u64, len: u64, code: &dyn Fn(u64)
     let mut at = sp;
     let end = sp.checked_add(len)?;
     while at < end {
-        let n = CHUNK.min(end - at);
+        let n = CHUNK.min(end.saturating_sub(at));
         let words = mem.read_vec(RemoteAddr(at), n, n).ok()?;
         for w in words.chunks_exact(8) {
             let v = u64::from_le_bytes(w.try_into().ok()?);

@@ -184,11 +184,11 @@ impl ModuleCalls {
         let mut depth: isize = 0;
         let mut seen = 0usize;
         while let Ok(Some((delta, entry))) = cursor.next_dfs() {
-            seen += 1;
+            seen = seen.saturating_add(1);
             if seen > MAX_UNIT_ENTRIES {
                 return None;
             }
-            depth += delta;
+            depth = depth.saturating_add(delta);
             while functions.last().is_some_and(|f| f.0 >= depth) {
                 functions.pop();
             }
@@ -276,7 +276,7 @@ impl ModuleCalls {
                         (Some(i), at)
                     } else {
                         others.push(self.unit(start)?);
-                        (Some(others.len() - 1), at)
+                        (Some(others.len().saturating_sub(1)), at)
                     }
                 }
                 _ => return None,
@@ -373,7 +373,9 @@ impl Candidate {
         let callers = (0..callers).find(|&i| c.sites.get(i) != path.get(i)).unwrap_or(callers);
         let callees = c.callees.min(len);
         let n = c.sites.len();
-        let callees = (0..callees).find(|&i| c.sites.get(n - 1 - i) != path.get(len - 1 - i)).unwrap_or(callees);
+        // From the ends: i < callees <= min(n, len).
+        let from_end = |v: usize, i: usize| v.checked_sub(i)?.checked_sub(1);
+        let callees = (0..callees).find(|&i| from_end(n, i).and_then(|k| c.sites.get(k)) != from_end(len, i).and_then(|k| path.get(k))).unwrap_or(callees);
         if callers == 0 && callees == 0 {
             *this = None;
             return false;
@@ -390,7 +392,7 @@ impl Candidate {
         if self.callers == n && self.callees == n {
             return self.sites.iter().rev().copied().collect();
         }
-        let mut out: Vec<u64> = (0..self.callees).filter_map(|i| self.sites.get(n - 1 - i).copied()).collect();
+        let mut out: Vec<u64> = (0..self.callees).filter_map(|i| self.sites.get(n.checked_sub(i)?.checked_sub(1)?).copied()).collect();
         out.extend((0..self.callers).rev().filter_map(|i| self.sites.get(i).copied()));
         out
     }
@@ -411,7 +413,7 @@ fn search(program: &dyn Program, caller_ret: u64, callee_entry: u64) -> Option<C
     let mut pending: Vec<Vec<(u64, CallTarget)>> = vec![program.tail_calls(start)?];
     let mut steps = 0usize;
     while let Some(level) = pending.last_mut() {
-        steps += 1;
+        steps = steps.saturating_add(1);
         if steps > MAX_SEARCH_STEPS {
             return None;
         }

@@ -9,6 +9,8 @@
 //! CPython logic.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// Target bytes decide sizes and offsets here: no unchecked arithmetic, no panicking index.
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects, clippy::indexing_slicing))]
 
 use serde::{Deserialize, Serialize};
 

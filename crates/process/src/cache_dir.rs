@@ -154,7 +154,7 @@ pub fn seal(kind: &str, key: &str, body: &[u8]) -> Vec<u8> {
 pub fn unseal<'a>(kind: &str, key: &str, bytes: &'a [u8]) -> Result<&'a [u8], String> {
     let nl = bytes.iter().position(|&b| b == b'\n').ok_or("no header")?;
     let header = std::str::from_utf8(bytes.get(..nl).unwrap_or_default()).map_err(|_| "header is not text")?;
-    let body = bytes.get(nl + 1..).unwrap_or_default();
+    let body = bytes.get(nl.saturating_add(1)..).unwrap_or_default();
     let f: Vec<&str> = header.split(' ').collect();
     match f.as_slice() {
         [m, k, id, len, sum] if *m == MAGIC => {

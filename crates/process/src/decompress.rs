@@ -161,7 +161,7 @@ pub fn size_from_headers(head: &[u8]) -> io::Result<Option<u64>> {
         // PN_XNUM: the count is at the end of the file; only free space bounds it.
         return Ok(Some(u64::MAX));
     }
-    let table_end = phoff.checked_add(phnum * phentsize).ok_or_else(|| invalid("program header table overflows".into()))?;
+    let table_end = phoff.checked_add(phnum.saturating_mul(phentsize)).ok_or_else(|| invalid("program header table overflows".into()))?;
     if table_end > HEAD_MAX {
         return Err(invalid(format!("the program header table ends at byte {table_end}, past the first {HEAD_MAX}")));
     }
@@ -170,8 +170,9 @@ pub fn size_from_headers(head: &[u8]) -> io::Result<Option<u64>> {
     }
     let mut end = table_end.max(shoff.saturating_add(shnum.saturating_mul(64)));
     for i in 0..phnum {
-        let o = (phoff + i * phentsize) as usize;
-        let (Some(off), Some(filesz)) = (u64_at(o + 8), u64_at(o + 32)) else { return Ok(None) };
+        // Inside the table (checked above), so none of these overflow.
+        let o = usize::try_from(i.saturating_mul(phentsize).saturating_add(phoff)).unwrap_or(usize::MAX);
+        let (Some(off), Some(filesz)) = (u64_at(o.saturating_add(8)), u64_at(o.saturating_add(32))) else { return Ok(None) };
         end = end.max(off.checked_add(filesz).ok_or_else(|| invalid("a segment's end overflows".into()))?);
     }
     Ok(Some(end))
@@ -180,7 +181,7 @@ pub fn size_from_headers(head: &[u8]) -> io::Result<Option<u64>> {
 impl<W: Write> Write for Bounded<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.limit.is_none() {
-            let take = buf.len().min(HEAD_MAX as usize - self.head.len().min(HEAD_MAX as usize));
+            let take = buf.len().min((HEAD_MAX as usize).saturating_sub(self.head.len()));
             self.head.extend_from_slice(buf.get(..take).unwrap_or_default());
             if let Some(limit) = size_from_headers(&self.head)? {
                 if limit != u64::MAX && limit > self.free {
@@ -202,7 +203,7 @@ impl<W: Write> Write for Bounded<W> {
             )));
         }
         self.inner.write_all(buf)?;
-        self.written += buf.len() as u64;
+        self.written = self.written.saturating_add(buf.len() as u64);
         Ok(buf.len())
     }
 

@@ -299,7 +299,7 @@ impl ElfCore {
         let mut truncated = false;
         let mut notes = Notes::default();
         for i in 0..phnum {
-            let Some(ph) = usize::try_from(i * phentsize).ok().and_then(|o| table.get(o..o.checked_add(56)?)) else { break };
+            let Some(ph) = usize::try_from(i.saturating_mul(phentsize)).ok().and_then(|o| table.get(o..o.checked_add(56)?)) else { break };
             let (p_type, offset, vaddr, filesz, memsz, align) = (
                 u32_at(ph, 0).unwrap_or(0),
                 u64_at(ph, 8).unwrap_or(0),
@@ -339,7 +339,7 @@ impl ElfCore {
         for m in &files {
             let id = *ids.entry(m.path.as_str()).or_insert_with(|| {
                 heads.push(None);
-                heads.len() - 1
+                heads.len().saturating_sub(1)
             });
             path_of.push(id);
             if let Some(h) = heads.get_mut(id).filter(|h| h.is_none() && m.file_offset == 0) {
@@ -526,11 +526,12 @@ impl ElfCore {
     fn read_dumped(&self, addr: u64, buf: &mut [u8]) -> Result<Option<usize>, ReadError> {
         let raddr = RemoteAddr(addr);
         let Some(s) = self.segment_for(addr) else { return Ok(None) };
-        let rel = addr - s.vaddr;
+        // segment_for found it: vaddr <= addr.
+        let rel = addr.saturating_sub(s.vaddr);
         if rel >= s.avail {
             return Ok(None);
         }
-        let n = (s.avail - rel).min(buf.len() as u64) as usize;
+        let n = s.avail.saturating_sub(rel).min(buf.len() as u64) as usize;
         let start = s.offset.checked_add(rel).ok_or(ReadError::Unmapped { addr: raddr })?;
         let dst = buf.get_mut(..n).ok_or(ReadError::Unmapped { addr: raddr })?;
         self.bytes.read_exact_at(start, dst).map_err(|e| ReadError::NotDumped {
@@ -550,7 +551,7 @@ impl ElfCore {
         // Bytes the kernel wrote but the file lost: never substitute the mapped file's
         // contents, which would be the initial data, not the process's.
         if let Some(s) = seg {
-            if addr - s.vaddr < s.filesz {
+            if addr.saturating_sub(s.vaddr) < s.filesz {
                 return Err(ReadError::NotDumped {
                     addr: raddr,
                     file: format!("{} (truncated core)", self.path.display()),
@@ -566,8 +567,9 @@ impl ElfCore {
         };
         let not_dumped = || ReadError::NotDumped { addr: raddr, file: m.path.clone() };
         let fmap = self.mapped_file(index).ok_or_else(not_dumped)?;
-        let rel = addr - m.start;
-        let in_map = (m.end - addr).min(buf.len() as u64);
+        // mapping_index_at found it: start <= addr < end.
+        let rel = addr.saturating_sub(m.start);
+        let in_map = m.end.saturating_sub(addr).min(buf.len() as u64);
         let seg_left = seg.map(|s| s.vaddr.saturating_add(s.memsz).saturating_sub(addr)).unwrap_or(u64::MAX);
         let n = in_map.min(seg_left) as usize;
         let off = m.file_offset.checked_add(rel).ok_or_else(not_dumped)?;
@@ -587,7 +589,7 @@ impl Memory for Dumped<'_> {
             let a = addr.0.checked_add(done as u64).ok_or(ReadError::Unmapped { addr })?;
             let rest = buf.get_mut(done..).ok_or(ReadError::Unmapped { addr })?;
             match self.0.read_dumped(a, rest)? {
-                Some(n) if n > 0 => done += n,
+                Some(n) if n > 0 => done = done.saturating_add(n),
                 _ => return Err(ReadError::NotDumped { addr: RemoteAddr(a), file: "(not in the core)".into() }),
             }
         }
@@ -605,7 +607,7 @@ impl Memory for ElfCore {
             if n == 0 {
                 return Err(ReadError::Unmapped { addr: RemoteAddr(a) });
             }
-            done += n;
+            done = done.saturating_add(n);
         }
         Ok(())
     }

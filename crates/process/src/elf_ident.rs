@@ -126,8 +126,8 @@ pub fn build_id_in_notes(bytes: &[u8]) -> Option<Vec<u8>> {
     };
     let mut off = 0usize;
     while off.checked_add(12)? <= bytes.len() {
-        let (namesz, descsz, ntype) = (word(off)?, word(off + 4)?, word(off + 8)?);
-        let name_start = off + 12;
+        let (namesz, descsz, ntype) = (word(off)?, word(off.checked_add(4)?)?, word(off.checked_add(8)?)?);
+        let name_start = off.checked_add(12)?;
         let desc_start = name_start.checked_add(namesz.checked_add(3)? & !3)?;
         let next = desc_start.checked_add(descsz.checked_add(3)? & !3)?;
         if ntype == NT_GNU_BUILD_ID as usize && bytes.get(name_start..name_start.checked_add(namesz.min(4))?) == Some(b"GNU\0") {

@@ -237,7 +237,7 @@ pub fn open_in_root_userspace(root: &File, rel: &str, shown: &str) -> Result<Fil
             return Err(io_error(shown, &io::Error::last_os_error()));
         }
         if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
-            links += 1;
+            links = links.saturating_add(1);
             if links > MAX_LINKS {
                 return Err(FileError::Loop { path: shown.to_string() });
             }
@@ -470,7 +470,7 @@ fn load(file: &File, len: u64, slot: &mut Option<Slot>, index: u64) -> io::Resul
         let rest = bytes.get_mut(got..).ok_or_else(invalid_input)?;
         match file.read_at(rest, off) {
             Ok(0) => return Err(shrank()),
-            Ok(n) => got += n,
+            Ok(n) => got = got.saturating_add(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
@@ -487,9 +487,9 @@ fn pread_cached(file: &File, len: u64, slots: &Mutex<Vec<Option<Slot>>>, off: u6
     }
     let mut done = 0usize;
     while done < buf.len() {
-        let pos = off + done as u64;
+        let pos = off.checked_add(done as u64).ok_or_else(invalid_input)?;
         let index = pos / BLOCK;
-        let slot = slots.get_mut((index % SLOTS as u64) as usize).ok_or_else(invalid_input)?;
+        let slot = slots.get_mut(index.checked_rem(SLOTS as u64).unwrap_or(0) as usize).ok_or_else(invalid_input)?;
         if slot.as_ref().is_none_or(|s| s.index != index) {
             load(file, len, slot, index)?;
         }
@@ -497,11 +497,12 @@ fn pread_cached(file: &File, len: u64, slots: &Mutex<Vec<Option<Slot>>>, off: u6
         let src = src.get(usize::try_from(pos % BLOCK).unwrap_or(usize::MAX)..).unwrap_or_default();
         let dst = buf.get_mut(done..).unwrap_or_default();
         let n = src.len().min(dst.len());
+        let (Some(dst), Some(src)) = (dst.get_mut(..n), src.get(..n)) else { return Err(shrank()) };
         if n == 0 {
             return Err(shrank());
         }
-        dst[..n].copy_from_slice(&src[..n]);
-        done += n;
+        dst.copy_from_slice(src);
+        done = done.saturating_add(n);
     }
     Ok(())
 }
@@ -643,7 +644,7 @@ extern "C" fn on_sigbus(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc
         for r in &REGIONS {
             let start = r.start.load(Ordering::Acquire);
             let len = r.len.load(Ordering::Acquire);
-            if start != 0 && start != usize::MAX && addr >= start && addr - start < len {
+            if start != 0 && start != usize::MAX && addr >= start && addr.wrapping_sub(start) < len {
                 let page = (addr & !0xfff) as *mut libc::c_void;
                 let p = libc::mmap(page, 0x1000, libc::PROT_READ, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED, -1, 0);
                 if p != libc::MAP_FAILED {

@@ -15,6 +15,8 @@
 //! let word = core.read_u64(RemoteAddr(0x7f00_0000_0000));
 //! ```
 #![deny(missing_docs)]
+// Target bytes decide sizes and offsets here: no unchecked arithmetic, no panicking index.
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects, clippy::indexing_slicing))]
 
 pub mod cache_dir;
 pub mod callback;

@@ -239,7 +239,7 @@ impl StopGuard {
                 }
             }
             std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(2));
+            pause = pause.saturating_mul(2).min(Duration::from_millis(2));
         }
         if guard.seized.is_empty() {
             return Err(LiveError::NoProcess(pid));

@@ -156,7 +156,7 @@ pub trait MemoryExt: Memory {
         let mut cur = addr;
         while out.len() < max {
             // Read up to the next 64-byte boundary so we never cross a page needlessly.
-            let chunk = 64 - (cur.0 % 64) as usize;
+            let chunk = 64usize.saturating_sub((cur.0 & 63) as usize);
             let mut buf = vec![0u8; chunk];
             match self.read_exact(cur, &mut buf) {
                 Ok(()) => {}
@@ -175,7 +175,7 @@ pub trait MemoryExt: Memory {
                 }
             }
             if let Some(nul) = buf.iter().position(|&b| b == 0) {
-                out.extend_from_slice(&buf[..nul]);
+                out.extend_from_slice(buf.get(..nul).unwrap_or_default());
                 out.truncate(max);
                 return Ok(out);
             }

@@ -61,7 +61,7 @@ pub fn parse_prstatus(desc: &[u8]) -> Option<ThreadInfo> {
     let tid = u32_at(desc, 32)?;
     let mut raw = [0u64; 27];
     for (i, r) in raw.iter_mut().enumerate() {
-        *r = u64_at(desc, PR_REG + i * 8)?;
+        *r = u64_at(desc, i.checked_mul(8)?.checked_add(PR_REG)?)?;
     }
     Some(ThreadInfo { tid, cursig, regs: Registers::from_user_regs(raw) })
 }
@@ -132,10 +132,11 @@ pub fn parse_nt_file(desc: &[u8]) -> Option<Vec<FileMapping>> {
     let mut names = desc.get(names_start..)?.split(|&b| b == 0);
     let mut out = Vec::with_capacity(count);
     for i in 0..count {
-        let base = 16 + i * 24;
+        // Inside the table: names_start, checked above, is past every entry.
+        let base = i.checked_mul(24)?.checked_add(16)?;
         let start = u64_at(desc, base)?;
-        let end = u64_at(desc, base + 8)?;
-        let pgoff = u64_at(desc, base + 16)?;
+        let end = u64_at(desc, base.checked_add(8)?)?;
+        let pgoff = u64_at(desc, base.checked_add(16)?)?;
         let name = names.next()?;
         let Some(file_offset) = pgoff.checked_mul(page_size) else { continue };
         if end < start {

@@ -21,7 +21,7 @@ pub struct PageCache {
 impl PageCache {
     /// A cache holding at most `max_bytes` of pages; past that, reads go straight through.
     pub fn new(max_bytes: usize) -> Self {
-        PageCache { pages: Mutex::new(HashMap::new()), max_pages: max_bytes / PAGE as usize }
+        PageCache { pages: Mutex::new(HashMap::new()), max_pages: max_bytes.checked_div(PAGE as usize).unwrap_or(0) }
     }
 
     fn page(&self, inner: &dyn Memory, base: u64) -> Option<Box<[u8]>> {
@@ -48,13 +48,17 @@ impl PageCache {
         while done < buf.len() {
             let a = addr.0.checked_add(done as u64).ok_or(ReadError::Unmapped { addr })?;
             let base = a & !(PAGE - 1);
-            let off = (a - base) as usize;
-            let n = (PAGE as usize - off).min(buf.len() - done);
+            let off = (a & (PAGE - 1)) as usize;
+            let n = (PAGE as usize).saturating_sub(off).min(buf.len().saturating_sub(done));
+            let rest = buf.get_mut(done..).unwrap_or_default();
             match self.page(inner, base) {
-                Some(p) => buf[done..done + n].copy_from_slice(&p[off..off + n]),
-                None => return inner.read_exact(RemoteAddr(a), &mut buf[done..]),
+                Some(p) => match (rest.get_mut(..n), p.get(off..off.saturating_add(n))) {
+                    (Some(dst), Some(src)) => dst.copy_from_slice(src),
+                    _ => return inner.read_exact(RemoteAddr(a), rest),
+                },
+                None => return inner.read_exact(RemoteAddr(a), rest),
             }
-            done += n;
+            done = done.saturating_add(n);
         }
         Ok(())
     }

@@ -6,11 +6,12 @@ pub fn line_for(table: &[u8], firstlineno: i32, addr: i64) -> i32 {
     let mut line = i64::from(firstlineno);
     let mut pos: i64 = 0;
     for pair in table.chunks_exact(2) {
-        pos = pos.saturating_add(i64::from(pair[0]));
+        let &[inc, delta] = pair else { break };
+        pos = pos.saturating_add(i64::from(inc));
         if pos > addr {
             break;
         }
-        line = line.saturating_add(i64::from(pair[1] as i8));
+        line = line.saturating_add(i64::from(delta as i8));
     }
     i32::try_from(line).unwrap_or(firstlineno)
 }

@@ -6,12 +6,12 @@ fn varint(t: &[u8], pos: &mut usize) -> Option<u64> {
     let mut val = 0u64;
     loop {
         let b = *t.get(*pos)?;
-        *pos += 1;
+        *pos = pos.checked_add(1)?;
         val |= u64::from(b & 63).checked_shl(shift)?;
         if b & 64 == 0 {
             return Some(val);
         }
-        shift += 6;
+        shift = shift.saturating_add(6);
         if shift > 60 {
             return None;
         }
@@ -21,7 +21,7 @@ fn varint(t: &[u8], pos: &mut usize) -> Option<u64> {
 fn svarint(t: &[u8], pos: &mut usize) -> Option<i64> {
     let v = varint(t, pos)?;
     let mag = i64::try_from(v >> 1).ok()?;
-    Some(if v & 1 != 0 { -mag } else { mag })
+    Some(if v & 1 != 0 { mag.checked_neg()? } else { mag })
 }
 
 /// `PyCode_Addr2Line` for 3.11+: `addr` is a byte offset into the bytecode.
@@ -39,9 +39,9 @@ pub fn line_for(table: &[u8], firstlineno: i32, addr: i64) -> Option<i32> {
         if first & 0x80 == 0 {
             return None; // not at an entry start: corrupt table
         }
-        pos += 1;
+        pos = pos.saturating_add(1);
         let code = (first >> 3) & 15;
-        let len = i64::from(first & 7) + 1;
+        let len = i64::from(first & 7).saturating_add(1);
         let this_line: Option<i64> = match code {
             15 => None,
             14 => {
@@ -56,16 +56,16 @@ pub fn line_for(table: &[u8], firstlineno: i32, addr: i64) -> Option<i32> {
                 Some(line)
             }
             10..=12 => {
-                line += i64::from(code) - 10;
-                pos += 2;
+                line = line.saturating_add(i64::from(code).saturating_sub(10));
+                pos = pos.saturating_add(2);
                 Some(line)
             }
             _ => {
-                pos += 1;
+                pos = pos.saturating_add(1);
                 Some(line)
             }
         };
-        if unit <= target && target < unit + len {
+        if unit <= target && target < unit.saturating_add(len) {
             return this_line.and_then(|l| i32::try_from(l).ok());
         }
         unit = unit.saturating_add(len);

@@ -10,12 +10,13 @@ pub fn line_for(table: &[u8], firstlineno: i32, addr: i64) -> Option<i32> {
     let mut end: i64 = 0;
     for pair in table.chunks_exact(2) {
         let start = end;
-        end += i64::from(pair[0]);
-        let delta = pair[1] as i8;
+        let &[inc, delta] = pair else { break };
+        end = end.saturating_add(i64::from(inc));
+        let delta = delta as i8;
         let line = if delta == -128 {
             None
         } else {
-            computed += i64::from(delta);
+            computed = computed.saturating_add(i64::from(delta));
             Some(computed)
         };
         if start <= addr && addr < end {

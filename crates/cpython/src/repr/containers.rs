@@ -40,7 +40,7 @@ impl Renderer<'_> {
         let size = u64::try_from(size).map_err(|_| Error::Corrupt { what: "sequence size", addr: obj })?;
         let items = if kind == Kind::Tuple { self.at(obj, key::tuple::item)? } else { self.ptr(obj, key::list::item)? };
         let n = size.min(self.limits.length as u64);
-        let raw = self.mem.read_vec(items, n * 8, 1 << 20)?;
+        let raw = self.mem.read_vec(items, n.saturating_mul(8), 1 << 20)?;
         let out = raw.chunks_exact(8).map(|c| RemoteAddr(u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))).collect();
         Ok((out, n < size))
     }
@@ -56,18 +56,19 @@ impl Renderer<'_> {
         let used = self.mem.read_u64(self.at(obj, key::set::used)?)?;
         let table = self.ptr(obj, key::set::table)?;
         let esize = need(self.o, key::set::entry_size)?;
-        if mask >= 1 << 32 || used > mask + 1 || !(8..=64).contains(&esize) {
+        if mask >= 1 << 32 || used > mask.saturating_add(1) || !(8..=64).contains(&esize) {
             return Err(Error::Corrupt { what: "set table", addr: obj });
         }
         let mut out = Vec::new();
         // In chunks: a corrupt mask must not cost a huge read; stop at the length limit.
         for chunk_start in (0..=mask).step_by(CHUNK as usize) {
-            let n = (mask + 1 - chunk_start).min(CHUNK);
+            // mask < 2^32 and esize <= 64 (checked above): no product overflows.
+            let n = mask.saturating_add(1).saturating_sub(chunk_start).min(CHUNK);
             self.spend()?;
-            let at = table.offset(chunk_start * esize).ok_or(Error::Overflow(table))?;
-            let raw = self.mem.read_vec(at, n * esize, CHUNK * 64)?;
+            let at = table.offset(chunk_start.saturating_mul(esize)).ok_or(Error::Overflow(table))?;
+            let raw = self.mem.read_vec(at, n.saturating_mul(esize), CHUNK * 64)?;
             for e in raw.chunks_exact(esize as usize) {
-                let key = RemoteAddr(u64::from_le_bytes(e[..8].try_into().unwrap_or([0; 8])));
+                let key = RemoteAddr(e.get(..8).and_then(|k| k.try_into().ok()).map_or(0, u64::from_le_bytes));
                 if key.is_null() || Some(key) == self.known.set_dummy {
                     continue;
                 }
@@ -113,7 +114,7 @@ impl Renderer<'_> {
                     0x100..=0xffff => 2,
                     _ => 4,
                 };
-                let start = self.at(keys, key::dict::dk_indices)?.offset(size as u64 * width).ok_or(Error::Overflow(keys))?;
+                let start = (size as u64).checked_mul(width).and_then(|o| self.at(keys, key::dict::dk_indices).ok()?.offset(o)).ok_or(Error::Overflow(keys))?;
                 (start, need(self.o, key::dict::entry_size)?, 8u64)
             }
             DictModel::Log2Kinds => {
@@ -135,24 +136,25 @@ impl Renderer<'_> {
         }
         let n = nentries as u64;
         let word = |b: &[u8], off: usize| -> RemoteAddr {
-            RemoteAddr(b.get(off..off + 8).and_then(|s| s.try_into().ok()).map_or(0, u64::from_le_bytes))
+            RemoteAddr(b.get(off..off.saturating_add(8)).and_then(|s| s.try_into().ok()).map_or(0, u64::from_le_bytes))
         };
         let mut out = Vec::new();
         // In chunks: a corrupt count must not cost a huge read; stop at the length limit.
         for chunk_start in (0..n).step_by(CHUNK as usize) {
-            let len = (n - chunk_start).min(CHUNK);
+            // n <= 2^32 and esize <= 64 (checked above): no product overflows.
+            let len = n.saturating_sub(chunk_start).min(CHUNK);
             self.spend()?;
-            let at = entries.offset(chunk_start * esize).ok_or(Error::Overflow(entries))?;
-            let raw = self.mem.read_vec(at, len * esize, CHUNK * 64)?;
+            let at = entries.offset(chunk_start.saturating_mul(esize)).ok_or(Error::Overflow(entries))?;
+            let raw = self.mem.read_vec(at, len.saturating_mul(esize), CHUNK * 64)?;
             let vals = match values {
-                Some(v) => Some(self.mem.read_vec(v.offset(chunk_start * 8).ok_or(Error::Overflow(v))?, len * 8, CHUNK * 8)?),
+                Some(v) => Some(self.mem.read_vec(v.offset(chunk_start.saturating_mul(8)).ok_or(Error::Overflow(v))?, len.saturating_mul(8), CHUNK * 8)?),
                 None => None,
             };
             for (i, e) in raw.chunks_exact(esize as usize).enumerate() {
                 let key = word(e, key_off as usize);
                 let value = match &vals {
-                    Some(v) => word(v, i * 8),
-                    None => word(e, key_off as usize + 8),
+                    Some(v) => word(v, i.saturating_mul(8)),
+                    None => word(e, (key_off as usize).saturating_add(8)),
                 };
                 if key.is_null() || value.is_null() {
                     continue;

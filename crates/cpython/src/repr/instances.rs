@@ -144,7 +144,7 @@ impl Renderer<'_> {
                     let item = self.mem.read_i64(self.at(ty, key::type_ext::itemsize)?)?;
                     let size = self.mem.read_i64(self.at(obj, key::object::ob_size)?)?.unsigned_abs() as i64;
                     let total = basic.saturating_add(size.saturating_mul(item)).saturating_add(off);
-                    obj.offset_signed((total + 7) & !7).ok_or(Error::Overflow(obj))?
+                    obj.offset_signed(total.saturating_add(7) & !7).ok_or(Error::Overflow(obj))?
                 };
                 dict_at(self.mem.read_ptr(slot)?)
             }
@@ -219,7 +219,7 @@ impl Renderer<'_> {
         if self.class_attr(ty, "_member_map_").is_some() {
             let attr = |want: &str| attrs.iter().find(|&&(k, _)| objects::read_str(self.mem, self.o, k).ok().as_deref() == Some(want)).map(|&(_, v)| v);
             if let (Some(member), Some(value)) = (attr("_name_").and_then(|n| objects::read_name(self.mem, self.o, n).ok()), attr("_value_")) {
-                let value = self.repr_at(value, depth + 1, stack);
+                let value = self.repr_at(value, depth.saturating_add(1), stack);
                 return Ok(format!("<{}.{member}: {value}>", self.type_name_attr(ty)?));
             }
         }

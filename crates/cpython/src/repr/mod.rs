@@ -249,7 +249,7 @@ impl<'a> Renderer<'a> {
         if left == 0 {
             return Err(Error::BudgetSpent);
         }
-        self.budget.set(left - 1);
+        self.budget.set(left.saturating_sub(1));
         Ok(())
     }
 
@@ -441,7 +441,7 @@ impl<'a> Renderer<'a> {
                 let slf = self.ptr(obj, key::method::self_)?;
                 let q = self.ptr(func, key::function::qualname).and_then(|q| objects::read_str(self.mem, self.o, q));
                 let q = q.unwrap_or_else(|_| "?".into());
-                let s = self.repr_at(slf, depth + 1, stack);
+                let s = self.repr_at(slf, depth.saturating_add(1), stack);
                 format!("<bound method {q} of {s}>")
             }
             Kind::Module => {
@@ -510,7 +510,7 @@ impl<'a> Renderer<'a> {
             return Ok(format!("{open}...{close}"));
         }
         stack.push(obj);
-        let inner = body(self, depth + 1, stack);
+        let inner = body(self, depth.saturating_add(1), stack);
         stack.pop();
         Ok(format!("{open}{inner}{close}"))
     }

@@ -29,13 +29,15 @@ impl Renderer<'_> {
         if ndigits > MAX_DECIMAL_INT_DIGITS {
             // The top digit is enough to say how long it is.
             let digit = self.at(obj, key::long::digit)?;
-            let top = self.mem.read_u32(digit.offset((ndigits - 1) * 4).ok_or(Error::Overflow(obj))?)? & 0x3fff_ffff;
-            let bits = (ndigits - 1) * 30 + u64::from(32 - top.leading_zeros());
-            let decimal = (bits as f64 * std::f64::consts::LOG10_2) as u64 + 1;
+            // MAX_DECIMAL_INT_DIGITS < ndigits <= MAX_INT_DIGITS: none of this overflows.
+            let top_at = ndigits.saturating_sub(1).saturating_mul(4);
+            let top = self.mem.read_u32(digit.offset(top_at).ok_or(Error::Overflow(obj))?)? & 0x3fff_ffff;
+            let bits = ndigits.saturating_sub(1).saturating_mul(30).saturating_add(u64::from(32u32.saturating_sub(top.leading_zeros())));
+            let decimal = ((bits as f64 * std::f64::consts::LOG10_2) as u64).saturating_add(1);
             return Ok(format!("<{}int with about {decimal} decimal digits>", if negative { "negative " } else { "" }));
         }
-        let raw = self.mem.read_vec(self.at(obj, key::long::digit)?, ndigits * 4, MAX_INT_DIGITS * 4)?;
-        let digits: Vec<u32> = raw.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) & 0x3fff_ffff).collect();
+        let raw = self.mem.read_vec(self.at(obj, key::long::digit)?, ndigits.saturating_mul(4), MAX_INT_DIGITS * 4)?;
+        let digits: Vec<u32> = raw.chunks_exact(4).map(|c| <[u8; 4]>::try_from(c).map_or(0, u32::from_le_bytes) & 0x3fff_ffff).collect();
         let mut s = digits_to_decimal(&digits);
         if negative && s != "0" {
             s.insert(0, '-');

@@ -53,6 +53,8 @@ const STD_TYPES: &[(&str, Std)] = &[
 
 /// `collections.deque`'s blocks hold 64 items (`BLOCKLEN`, Modules/_collectionsmodule.c).
 const DEQUE_BLOCK: u64 = 64;
+/// Where a deque block's `rightlink` is: after `leftlink` and the 64 items.
+const DEQUE_RIGHTLINK: u64 = 8 + 8 * DEQUE_BLOCK;
 /// `memoryview` released (`_Py_MEMORYVIEW_RELEASED`).
 const MEMORYVIEW_RELEASED: u32 = 1;
 
@@ -80,13 +82,21 @@ impl Renderer<'_> {
         Ok(self.mem.read_u64(at)?)
     }
 
-    /// `len` bytes at `obj + header + off`.
-    fn bytes_at(&self, obj: RemoteAddr, off: u64, len: usize) -> Result<Vec<u8>, Error> {
+    /// `N` bytes at `obj + header + off`.
+    fn bytes_at<const N: usize>(&self, obj: RemoteAddr, off: u64) -> Result<[u8; N], Error> {
         self.spend()?;
         let at = obj.offset(self.header()?.checked_add(off).ok_or(Error::Overflow(obj))?).ok_or(Error::Overflow(obj))?;
-        let mut b = vec![0u8; len];
+        let mut b = [0u8; N];
         self.mem.read_exact(at, &mut b)?;
         Ok(b)
+    }
+
+    /// Offset of a field `off` bytes past a `PyObject_VAR_HEAD`, from the header's end.
+    fn after_var_head(&self, obj: RemoteAddr, off: u64) -> Result<u64, Error> {
+        need(self.o, key::object::ob_size)?
+            .checked_sub(self.header()?)
+            .and_then(|v| v.checked_add(8)?.checked_add(off))
+            .ok_or(Error::Overflow(obj))
     }
 
     /// The repr of a standard-library object, `None` when `kind` needs what this
@@ -99,14 +109,14 @@ impl Renderer<'_> {
             }
             let tz = RemoteAddr(tz);
             if !tz.is_null() && r.known.singleton(tz) != Some("None") {
-                s.push_str(&format!(", tzinfo={}", r.repr_at(tz, depth + 1, st)));
+                s.push_str(&format!(", tzinfo={}", r.repr_at(tz, depth.saturating_add(1), st)));
             }
             s
         };
         Ok(Some(match kind {
             // PyDateTime_DateTime: hashcode, hastzinfo, data[10], fold, tzinfo (aligned).
             Std::DateTime => {
-                let b = self.bytes_at(obj, 8, 12)?;
+                let b: [u8; 12] = self.bytes_at(obj, 8)?;
                 let (year, month, day) = (u32::from(b[1]) << 8 | u32::from(b[2]), b[3], b[4]);
                 let (hour, minute, second) = (b[5], b[6], b[7]);
                 let usec = u32::from(b[8]) << 16 | u32::from(b[9]) << 8 | u32::from(b[10]);
@@ -122,12 +132,12 @@ impl Renderer<'_> {
             }
             // PyDateTime_Date: hashcode, hastzinfo, data[4].
             Std::Date => {
-                let b = self.bytes_at(obj, 9, 4)?;
+                let b: [u8; 4] = self.bytes_at(obj, 9)?;
                 format!("datetime.date({}, {}, {})", u32::from(b[0]) << 8 | u32::from(b[1]), b[2], b[3])
             }
             // PyDateTime_Time: hashcode, hastzinfo, data[6], fold, tzinfo.
             Std::Time => {
-                let b = self.bytes_at(obj, 8, 8)?;
+                let b: [u8; 8] = self.bytes_at(obj, 8)?;
                 let (hour, minute, second) = (b[1], b[2], b[3]);
                 let usec = u32::from(b[4]) << 16 | u32::from(b[5]) << 8 | u32::from(b[6]);
                 let mut s = format!("datetime.time({hour}, {minute}");
@@ -142,9 +152,12 @@ impl Renderer<'_> {
             }
             // PyDateTime_Delta: hashcode, int days, int seconds, int microseconds.
             Std::TimeDelta => {
-                let b = self.bytes_at(obj, 8, 12)?;
-                let int = |i: usize| i32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-                let (days, seconds, us) = (int(0), int(4), int(8));
+                let b: [u8; 12] = self.bytes_at(obj, 8)?;
+                let (days, seconds, us) = (
+                    i32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+                    i32::from_le_bytes([b[4], b[5], b[6], b[7]]),
+                    i32::from_le_bytes([b[8], b[9], b[10], b[11]]),
+                );
                 if self.models.reprs.timedelta_keywords {
                     let parts: Vec<String> = [("days", days), ("seconds", seconds), ("microseconds", us)]
                         .iter()
@@ -164,11 +177,11 @@ impl Renderer<'_> {
             // the one with a zero offset and no name (the constructor returns it).
             Std::TimeZone => {
                 let (offset, name) = (RemoteAddr(self.word(obj, 0)?), RemoteAddr(self.word(obj, 8)?));
-                let zero = self.repr_at(offset, depth + 1, stack) == "datetime.timedelta(0)";
+                let zero = self.repr_at(offset, depth.saturating_add(1), stack) == "datetime.timedelta(0)";
                 match (zero, name.is_null()) {
                     (true, true) => "datetime.timezone.utc".into(),
-                    (_, true) => format!("datetime.timezone({})", self.repr_at(offset, depth + 1, stack)),
-                    _ => format!("datetime.timezone({}, {})", self.repr_at(offset, depth + 1, stack), self.repr_at(name, depth + 1, stack)),
+                    (_, true) => format!("datetime.timezone({})", self.repr_at(offset, depth.saturating_add(1), stack)),
+                    _ => format!("datetime.timezone({}, {})", self.repr_at(offset, depth.saturating_add(1), stack), self.repr_at(name, depth.saturating_add(1), stack)),
                 }
             }
             // dequeobject: PyObject_VAR_HEAD (its size the length), leftblock,
@@ -178,20 +191,23 @@ impl Renderer<'_> {
                 if stack.contains(&obj) {
                     return Ok(Some("[...]".into()));
                 }
-                let var = need(self.o, key::object::ob_size)?.checked_sub(self.header()?).ok_or(Error::Overflow(obj))?;
-                let len = self.word(obj, var)?;
-                let (mut block, mut index, maxlen) = (RemoteAddr(self.word(obj, var + 8)?), self.word(obj, var + 24)?, self.word(obj, var + 48)? as i64);
+                let len = self.word(obj, self.after_var_head(obj, 0)?.saturating_sub(8))?;
+                let mut block = RemoteAddr(self.word(obj, self.after_var_head(obj, 0)?)?);
+                let mut index = self.word(obj, self.after_var_head(obj, 16)?)?;
+                let maxlen = self.word(obj, self.after_var_head(obj, 40)?)? as i64;
                 let shown = len.min(self.limits.length as u64);
                 let mut items = Vec::new();
                 for _ in 0..shown {
                     if index >= DEQUE_BLOCK {
                         self.spend()?;
-                        block = self.mem.read_ptr(block.offset(8 + 8 * DEQUE_BLOCK).ok_or(Error::Overflow(block))?)?;
+                        block = self.mem.read_ptr(block.offset(DEQUE_RIGHTLINK).ok_or(Error::Overflow(block))?)?;
                         index = 0;
                     }
                     self.spend()?;
-                    items.push(self.mem.read_ptr(block.offset(8 + 8 * index).ok_or(Error::Overflow(block))?)?);
-                    index += 1;
+                    // index < DEQUE_BLOCK here.
+                    let slot = index.saturating_mul(8).saturating_add(8);
+                    items.push(self.mem.read_ptr(block.offset(slot).ok_or(Error::Overflow(block))?)?);
+                    index = index.saturating_add(1);
                 }
                 let close = if maxlen >= 0 { format!("], maxlen={maxlen})") } else { "])".into() };
                 self.nested(obj, depth, stack, "deque([", &close, |r, d, st| {
@@ -205,8 +221,9 @@ impl Renderer<'_> {
             // defdictobject: a dict, then default_factory (the type's last word).
             Std::DefaultDict => {
                 let size = self.mem.read_u64(self.at(ty, key::type_ext::basicsize)?)?;
-                let factory = RemoteAddr(self.word(obj, size.checked_sub(8 + self.header()?).ok_or(Error::Overflow(ty))?)?);
-                let factory = if factory.is_null() { "None".to_string() } else { self.repr_at(factory, depth + 1, stack) };
+                let at = self.header()?.checked_add(8).and_then(|h| size.checked_sub(h)).ok_or(Error::Overflow(ty))?;
+                let factory = RemoteAddr(self.word(obj, at)?);
+                let factory = if factory.is_null() { "None".to_string() } else { self.repr_at(factory, depth.saturating_add(1), stack) };
                 let dict = self.dict_repr(obj, None, depth, stack)?;
                 format!("defaultdict({factory}, {dict})")
             }
@@ -262,9 +279,9 @@ impl Renderer<'_> {
                 }
                 let counts: Option<Vec<i128>> = pairs.iter().map(|&(_, v)| self.int_value(v).ok()?.parse().ok()).collect();
                 let Some(counts) = counts else { return Ok(None) };
-                let mut order: Vec<usize> = (0..pairs.len()).collect();
-                order.sort_by_key(|&i| std::cmp::Reverse(counts[i]));
-                let sorted: Vec<Pair> = order.iter().map(|&i| pairs[i]).collect();
+                let mut sorted: Vec<(i128, Pair)> = counts.into_iter().zip(pairs).collect();
+                sorted.sort_by_key(|&(n, _)| std::cmp::Reverse(n));
+                let sorted: Vec<Pair> = sorted.into_iter().map(|(_, p)| p).collect();
                 format!("Counter({})", self.dict_repr(obj, Some((sorted, more)), depth, stack)?)
             }
             // partialobject: fn, args (a tuple), kw (a dict).
@@ -308,8 +325,7 @@ impl Renderer<'_> {
             }
             // PyMemoryViewObject: PyObject_VAR_HEAD, mbuf, hash, flags.
             Std::MemoryView => {
-                let var = need(self.o, key::object::ob_size)?.checked_sub(self.header()?).ok_or(Error::Overflow(obj))?;
-                let flags = self.word(obj, var + 24)? as u32;
+                let flags = self.word(obj, self.after_var_head(obj, 16)?)? as u32;
                 if flags & MEMORYVIEW_RELEASED != 0 { format!("<released memory at {obj}>") } else { format!("<memory at {obj}>") }
             }
             // classmethod / staticmethod: cm_callable.
@@ -319,7 +335,7 @@ impl Renderer<'_> {
                 }
                 let name = if kind == Std::ClassMethod { "classmethod" } else { "staticmethod" };
                 let callable = RemoteAddr(self.word(obj, 0)?);
-                format!("<{name}({})>", self.repr_at(callable, depth + 1, stack))
+                format!("<{name}({})>", self.repr_at(callable, depth.saturating_add(1), stack))
             }
         }))
     }

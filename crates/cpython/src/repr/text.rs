@@ -7,7 +7,7 @@ use std::fmt::Write;
 /// the quote, `\t \n \r`, and `\xNN`/`\uNNNN`/`\UNNNNNNNN` for non-printable code points.
 pub fn str_repr(s: &str, max_chars: usize) -> String {
     let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
-    let mut out = String::with_capacity(s.len() + 2);
+    let mut out = String::with_capacity(s.len().saturating_add(2));
     out.push(quote);
     for (i, c) in s.chars().enumerate() {
         if i >= max_chars {
@@ -61,7 +61,7 @@ fn is_printable(c: char) -> bool {
 /// Python's repr of bytes contents (without the `b` prefix).
 pub fn bytes_repr(b: &[u8], more: bool) -> String {
     let quote = if b.contains(&b'\'') && !b.contains(&b'"') { '"' } else { '\'' };
-    let mut out = String::with_capacity(b.len() + 2);
+    let mut out = String::with_capacity(b.len().saturating_add(2));
     out.push(quote);
     for &c in b {
         match c {
@@ -121,11 +121,12 @@ pub fn float_repr(f: f64) -> String {
     let digits: String = mant.chars().filter(char::is_ascii_digit).collect();
     let sign = if neg { "-" } else { "" };
     if (-4..16).contains(&exp) {
-        let point = exp + 1; // digits before the decimal point
+        // -4 <= exp < 16: the digits before the decimal point, -3..=16.
+        let point = exp.saturating_add(1);
         let body = if point <= 0 {
-            format!("0.{}{}", "0".repeat((-point) as usize), digits)
+            format!("0.{}{}", "0".repeat(point.unsigned_abs() as usize), digits)
         } else if point as usize >= digits.len() {
-            format!("{}{}.0", digits, "0".repeat(point as usize - digits.len()))
+            format!("{}{}.0", digits, "0".repeat((point as usize).saturating_sub(digits.len())))
         } else {
             format!("{}.{}", &digits[..point as usize], &digits[point as usize..])
         };
@@ -143,7 +144,8 @@ pub fn digits_to_decimal(digits: &[u32]) -> String {
     for &d in digits.iter().rev() {
         let mut carry = u64::from(d);
         for c in chunks.iter_mut() {
-            let v = (u64::from(*c) << 30) + carry;
+            // c < 1e9 < 2^30 and carry < 2^31: v < 2^61.
+            let v = (u64::from(*c) << 30).saturating_add(carry);
             *c = (v % 1_000_000_000) as u32;
             carry = v / 1_000_000_000;
         }
