@@ -1,7 +1,8 @@
 //! Standard-library types users meet in locals, rendered as their own `repr()` writes
 //! them: `datetime`'s date, time, datetime, timedelta and timezone; `collections`'
 //! deque, OrderedDict, defaultdict and Counter; `functools.partial`;
-//! `fractions.Fraction`; weak references; memoryview; classmethod and staticmethod.
+//! `fractions.Fraction`; `decimal.Decimal` (the C one: its libmpdec number); weak
+//! references; memoryview; classmethod and staticmethod.
 //!
 //! Each is recognized by its exact type's full name (a subclass renders generically).
 //! The C structs read are the public ones of `Include/datetime.h` and ones unchanged
@@ -29,6 +30,7 @@ pub(super) enum Std {
     MemoryView,
     ClassMethod,
     StaticMethod,
+    Decimal,
 }
 
 /// Exact type names (`tp_name` of static types, `__module__.__qualname__` of classes).
@@ -49,7 +51,15 @@ const STD_TYPES: &[(&str, Std)] = &[
     ("memoryview", Std::MemoryView),
     ("classmethod", Std::ClassMethod),
     ("staticmethod", Std::StaticMethod),
+    ("decimal.Decimal", Std::Decimal),
 ];
+
+/// libmpdec's `mpd_t` in a `PyDecObject` (after `PyObject_HEAD` and `hash`): flags,
+/// exp, digits, len, alloc, data; its words are base 10^19 (64-bit builds).
+const MPD_T: u64 = 8;
+const MPD_RADIX_DIGITS: usize = 19;
+/// Most coefficient words read (`--length` bounds display; this bounds the read).
+const MPD_MAX_WORDS: u64 = 1024;
 
 /// `collections.deque`'s blocks hold 64 items (`BLOCKLEN`, Modules/_collectionsmodule.c).
 const DEQUE_BLOCK: u64 = 64;
@@ -328,6 +338,30 @@ impl Renderer<'_> {
                 let flags = self.word(obj, self.after_var_head(obj, 16)?)? as u32;
                 if flags & MEMORYVIEW_RELEASED != 0 { format!("<released memory at {obj}>") } else { format!("<memory at {obj}>") }
             }
+            // PyDecObject: hash, then an mpd_t (the pure-Python Decimal has slots
+            // instead, and a smaller basic size: rendered generically).
+            Std::Decimal => {
+                let size = self.mem.read_u64(self.at(ty, key::type_ext::basicsize)?)?;
+                if size < self.header()?.saturating_add(MPD_T).saturating_add(48) {
+                    return Ok(None);
+                }
+                let flags = self.bytes_at::<1>(obj, MPD_T)?[0];
+                let exp = self.word(obj, MPD_T + 8)? as i64;
+                let len = self.word(obj, MPD_T + 24)?;
+                let data = RemoteAddr(self.word(obj, MPD_T + 40)?);
+                // A special value (infinity, NaN without payload) may have no words.
+                let special = flags & 0b1110 != 0;
+                if (len == 0 && !special) || len > MPD_MAX_WORDS {
+                    return Err(Error::Corrupt { what: "Decimal (coefficient length)", addr: obj });
+                }
+                self.spend()?;
+                let raw = if len == 0 { Vec::new() } else { self.mem.read_vec(data, len.saturating_mul(8), MPD_MAX_WORDS * 8)? };
+                let words: Vec<u64> = raw.chunks_exact(8).map(|c| <[u8; 8]>::try_from(c).map_or(0, u64::from_le_bytes)).collect();
+                match decimal_str(flags, exp, &words) {
+                    Some(text) => format!("Decimal('{text}')"),
+                    None => return Err(Error::Corrupt { what: "Decimal", addr: obj }),
+                }
+            }
             // classmethod / staticmethod: cm_callable.
             Std::ClassMethod | Std::StaticMethod => {
                 if !self.models.reprs.descriptor_shows_callable {
@@ -361,5 +395,74 @@ impl Renderer<'_> {
     /// A str's text (a keyword's name), else its repr.
     fn str_of_at(&self, k: RemoteAddr) -> String {
         objects::read_str(self.mem, self.o, k).unwrap_or_else(|_| format!("<unreadable {k}>"))
+    }
+}
+
+/// `str()` of a libmpdec number as `Decimal.__str__` writes it (`to_sci_string`, capital
+/// `E`): `flags` (sign, infinity, NaN, sNaN), the exponent and the coefficient's base
+/// 10^19 words, least significant first. `None` for a word out of range.
+pub fn decimal_str(flags: u8, exp: i64, words: &[u64]) -> Option<String> {
+    const NEG: u8 = 1;
+    const INF: u8 = 2;
+    const NAN: u8 = 4;
+    const SNAN: u8 = 8;
+    let sign = if flags & NEG != 0 { "-" } else { "" };
+    let mut coefficient = String::new();
+    for (i, w) in words.iter().rev().enumerate() {
+        if *w >= 10_000_000_000_000_000_000 {
+            return None;
+        }
+        if i == 0 {
+            coefficient.push_str(&w.to_string());
+        } else {
+            coefficient.push_str(&format!("{w:0width$}", width = MPD_RADIX_DIGITS));
+        }
+    }
+    let coefficient = coefficient.trim_start_matches('0');
+    let coefficient = if coefficient.is_empty() { "0" } else { coefficient };
+    if flags & INF != 0 {
+        return Some(format!("{sign}Infinity"));
+    }
+    if flags & (NAN | SNAN) != 0 {
+        let payload = if coefficient == "0" { "" } else { coefficient };
+        return Some(format!("{sign}{}{payload}", if flags & SNAN != 0 { "sNaN" } else { "NaN" }));
+    }
+    let n = i64::try_from(coefficient.len()).ok()?;
+    let left = exp.checked_add(n)?;
+    let dot = if exp <= 0 && left > -6 { left } else { 1 };
+    let (int, frac) = if dot <= 0 {
+        ("0".to_string(), format!(".{}{coefficient}", "0".repeat(usize::try_from(dot.unsigned_abs()).ok()?)))
+    } else if dot >= n {
+        (format!("{coefficient}{}", "0".repeat(usize::try_from(dot.checked_sub(n)?).ok()?)), String::new())
+    } else {
+        let (a, b) = coefficient.split_at(usize::try_from(dot).ok()?);
+        (a.to_string(), format!(".{b}"))
+    };
+    let e = if left == dot { String::new() } else { format!("E{:+}", left.checked_sub(dot)?) };
+    Some(format!("{sign}{int}{frac}{e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decimal_str;
+
+    /// As `str(Decimal(...))` writes them.
+    #[test]
+    fn decimals_like_python() {
+        let d = |flags, exp, words: &[u64]| decimal_str(flags, exp, words).unwrap_or_default();
+        assert_eq!(d(0, -2, &[314]), "3.14");
+        assert_eq!(d(1, -6, &[1]), "-0.000001");
+        assert_eq!(d(0, -7, &[1]), "1E-7");
+        assert_eq!(d(0, 10, &[1]), "1E+10");
+        assert_eq!(d(0, 0, &[0]), "0");
+        assert_eq!(d(0, -2, &[0]), "0.00");
+        assert_eq!(d(0, 2, &[0]), "0E+2");
+        assert_eq!(d(0, -1, &[2345678901234567895, 1234567]), "1234567234567890123456789.5");
+        assert_eq!(d(2, 0, &[0]), "Infinity");
+        assert_eq!(d(3, 0, &[0]), "-Infinity");
+        assert_eq!(d(4, 0, &[0]), "NaN");
+        assert_eq!(d(8, 0, &[12]), "sNaN12");
+        assert_eq!(d(4, 0, &[]), "NaN");
+        assert_eq!(decimal_str(0, 0, &[10_000_000_000_000_000_000]), None);
     }
 }
