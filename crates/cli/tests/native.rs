@@ -35,6 +35,16 @@ fn native_names(t: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Crash a scenario and analyze its core with every native frame (and the sid
+/// interpreters' debug files).
+fn crash_native_all(py: &pycoroner_testkit::Interpreter, name: &str, cache: &std::path::Path) -> Result<(pycoroner_testkit::Crash, Value), String> {
+    let c = crash(&py.path, &scenario(name))?;
+    let dd = sid_debug_dir();
+    let (code, v, err) = analyze_json(&c.core, cache, &["--native-all", "--debug-dir", dd.to_str().unwrap_or("/")]);
+    let v = v.filter(|_| code == Some(0)).ok_or(format!("exit {code:?}: {err}"))?;
+    Ok((c, v))
+}
+
 /// Each OS thread's native frames, in report order: an OS thread with several thread
 /// states (one per interpreter it entered) is reported in parts that, read in order,
 /// are its whole stack.
@@ -78,18 +88,13 @@ fn subinterpreter_mixed_stack_equals_gdb_and_faulthandler() {
     let mut checked = 0;
     for py in &all_interpreters() {
         let tag = format!("[{} subinterpreter]", py.id());
-        let c = match crash(&py.path, &scenario("subinterpreter")) {
-            Ok(c) => c,
+        let dd = sid_debug_dir();
+        let (c, v) = match crash_native_all(py, "subinterpreter", cache.path()) {
+            Ok(x) => x,
             Err(e) => {
                 failures.push(format!("{tag} {e}"));
                 continue;
             }
-        };
-        let dd = sid_debug_dir();
-        let (code, v, err) = analyze_json(&c.core, cache.path(), &["--native-all", "--debug-dir", dd.to_str().unwrap_or("/")]);
-        let Some(v) = v.filter(|_| code == Some(0)) else {
-            failures.push(format!("{tag} exit {code:?}: {err}"));
-            continue;
         };
         if !common::some_interpreter_equals_faulthandler(&v, &c.faulthandler) {
             failures.push(format!("{tag} no interpreter's Python frames equal faulthandler's"));
@@ -149,18 +154,13 @@ fn native_stacks_equal_gdb_bt() {
     for py in &all_interpreters() {
         for name in SCENARIOS {
             let tag = format!("[{} {name}]", py.id());
-            let c = match crash(&py.path, &scenario(name)) {
-                Ok(c) => c,
+            let dd = sid_debug_dir();
+            let (c, v) = match crash_native_all(py, name, cache.path()) {
+                Ok(x) => x,
                 Err(e) => {
                     failures.push(format!("{tag} {e}"));
                     continue;
                 }
-            };
-            let dd = sid_debug_dir();
-            let (code, v, err) = analyze_json(&c.core, cache.path(), &["--native-all", "--debug-dir", dd.to_str().unwrap_or("/")]);
-            let Some(v) = v.filter(|_| code == Some(0)) else {
-                failures.push(format!("{tag} exit {code:?}: {err}"));
-                continue;
             };
             // (A subinterpreter's thread has two thread states, which the generic
             // comparison cannot pair; core_fidelity::subinterpreter checks those.)

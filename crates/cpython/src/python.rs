@@ -89,9 +89,9 @@ pub struct PyFrame {
     /// True for the oldest frame of one C-level `_PyEval_EvalFrameDefault` call
     /// (every frame ≤3.10; `is_entry` in 3.11; the frame above a shim in 3.12+).
     pub entry: bool,
-    /// For an entry frame of 3.12+: the address of the shim frame below it, which that
-    /// eval call keeps on its own C stack. The native splice matches the frame's run to
-    /// the eval-loop frame whose stack holds this address.
+    /// For an entry frame: an address on the C stack of the eval call that ran its run
+    /// (3.12+: the shim frame below it; 3.10–3.11: that call's `_PyCFrame`). The native
+    /// splice matches the run to the eval-loop frame whose stack holds it.
     pub c_stack: Option<RemoteAddr>,
 }
 
@@ -320,11 +320,45 @@ impl<'a> Python<'a> {
 
     /// Walk a thread's Python frames, newest first.
     pub fn frames(&self, ts: &ThreadState) -> FrameWalk {
-        let (frames, stop) = match self.first_frame(ts) {
+        let (mut frames, stop) = match self.first_frame(ts) {
             Ok(first) => walk_list(first, MAX_FRAMES, |cur, frames| self.step(cur, frames)),
             Err(e) => (Vec::new(), Stop::Broken(ts.addr, e)),
         };
+        if stop.is_end() {
+            self.anchor_runs_by_cframe(ts, &mut frames);
+        }
         FrameWalk { frames, stop }
+    }
+
+    /// 3.10–3.11 (3.12 has its shims): each eval call keeps a C frame (`_PyCFrame`) on
+    /// its own stack, chained from `tstate->cframe` through `previous` to the thread
+    /// state's root one. The k-th of them, newest first, ran the k-th run of frames:
+    /// its address goes to that run's entry frame, where the counts agree.
+    fn anchor_runs_by_cframe(&self, ts: &ThreadState, frames: &mut [PyFrame]) {
+        if frames.iter().any(|f| f.c_stack.is_some()) || self.offsets.cframe.previous.is_none() || self.offsets.tstate.cframe.is_none() {
+            return;
+        }
+        let Ok(head) = self.ptr(ts.addr, key::tstate::cframe) else { return };
+        // The root C frame lives in the thread state itself, not on a C stack, and ends
+        // the chain (3.10 leaves its `previous` uninitialized).
+        let end = ts.addr.0.saturating_add(self.offsets.tstate.size.unwrap_or(0));
+        let is_root = |a: RemoteAddr| (ts.addr.0..end).contains(&a.0);
+        let (chain, stop) = walk_list(head, MAX_FRAMES, |cur, out: &mut Vec<RemoteAddr>| {
+            if is_root(cur) {
+                return Ok(RemoteAddr::NULL);
+            }
+            out.push(cur);
+            self.ptr(cur, key::cframe::previous)
+        });
+        if !stop.is_end() {
+            return;
+        }
+        if chain.len() != frames.iter().filter(|f| f.entry).count() {
+            return;
+        }
+        for (f, cf) in frames.iter_mut().filter(|f| f.entry).zip(chain) {
+            f.c_stack = Some(cf);
+        }
     }
 
     /// Decode the frame at `f` (pushing it unless it is a shim) and return the next link.

@@ -41,6 +41,7 @@ pub const DWARF_SPEC: &[(Key, &[(&str, &str)])] = &[
     (key::tstate::native_thread_id, &[("_ts", "native_thread_id")]),
     (key::tstate::size, &[("_ts", SIZE)]),
     (key::cframe::current_frame, &[("_PyCFrame", "current_frame")]),
+    (key::cframe::previous, &[("_PyCFrame", "previous"), ("_cframe", "previous")]),
     (key::frame::back, &[("_frame", "f_back")]),
     (key::frame::code, &[("_frame", "f_code")]),
     (key::frame::lasti, &[("_frame", "f_lasti")]),

@@ -172,10 +172,13 @@ offsets_table! {
         /// `sizeof(PyThreadState)`.
         size,
     }
-    /// `_PyCFrame` (3.11–3.12).
+    /// `_PyCFrame` (3.11–3.12; `CFrame` in 3.10): one per eval call, on its C stack.
     cframe: CFrame {
         /// `current_frame`.
         current_frame,
+        /// `previous`: the C frame of the eval call below (the thread state's root one
+        /// last).
+        previous,
     }
     /// `PyFrameObject` (≤3.10 frames; the wrapper object in 3.11+).
     frame: Frame {
