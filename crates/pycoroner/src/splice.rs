@@ -2,9 +2,9 @@
 //! eval-loop frames that ran them. Each C-level call of `_PyEval_EvalFrameDefault`
 //! runs one run of Python frames: one frame ≤3.10; up to the `is_entry` frame in 3.11;
 //! up to the frame above a C-stack shim in 3.12+ (the `entry` flag of each frame).
-//! From 3.12 each eval call keeps a shim frame on its own C stack, so a run is matched
-//! to the eval frame whose stack holds its shim's address; before, runs and eval frames
-//! are matched newest first.
+//! Each eval call keeps something on its own C stack (3.12+: a shim frame; 3.10–3.11:
+//! its `_PyCFrame`), so a run is matched to the eval frame whose stack holds it; on
+//! 3.6–3.9 runs and eval frames are matched newest first.
 
 use pycoroner_cpython::PyFrame;
 use pycoroner_debuginfo::native::{Native, RawFrame, Trust};
