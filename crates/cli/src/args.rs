@@ -4,22 +4,57 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-/// What a CPython process was doing when it died: every thread's Python stack from a core dump.
+/// What a CPython process was doing when it died or hung: every thread's Python and C
+/// stack, locals and exceptions, from a core dump or a live process.
 #[derive(Debug, Parser)]
-#[command(name = "pycoroner", version, about, long_about = None)]
+#[command(
+    name = "pycoroner",
+    version = VERSION,
+    about,
+    long_about = None,
+    after_help = EXAMPLES,
+)]
 pub struct Cli {
     /// The command.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// `--version`: the release, and what it reads.
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (CPython 3.6 to 3.15, release and debug builds; Linux x86_64)");
+
+/// The top-level help's examples, one per command.
+const EXAMPLES: &str = "\
+Examples:
+  pycoroner demo                        crash a bundled scenario and analyze its core
+  pycoroner core ./core --native        every thread, Python frames spliced into C frames
+  pycoroner core ./core --locals        with each frame's variables and exceptions
+  coredumpctl dump -o - 4242 | pycoroner core -
+  pycoroner pid 4242                    a running process, paused only while it is read
+  pycoroner print ./core 0x7f3a1c2b4e80 one object, as repr() writes it
+  pycoroner core ./core --format json   the report as JSON (schema/report.schema.json)
+
+Exit status: 0 a report, 2 bad input (unreadable, wrong file, bad flag), 3 no Python
+interpreter in the target.";
+
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// faulthandler-style text.
     Text,
-    /// JSON, schema 1.
+    /// JSON, schema 2 (schema/report.schema.json); errors are JSON too.
     Json,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    /// On a terminal, unless NO_COLOR is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
 }
 
 /// `--layout-source`.
@@ -41,6 +76,9 @@ pub struct Common {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Colour the text report (current thread, files, lines, functions, warnings).
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
     /// Directory with separate debug files (build-id tree or flat); may repeat.
     #[arg(long = "debug-dir", value_name = "DIR")]
     pub debug_dirs: Vec<PathBuf>,

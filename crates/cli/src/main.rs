@@ -12,7 +12,7 @@ use pycoroner::{AnalyzeError, Analysis, LayoutSource, NativeMode, Options};
 use pycoroner_report::render;
 use pycoroner_process::{CoreError, ElfCore, LiveError, LiveProcess};
 
-use crate::args::{Cli, Command, Common, Format, LayoutSourceArg};
+use crate::args::{Cli, ColorArg, Command, Common, Format, LayoutSourceArg};
 
 /// Exit statuses (DESIGN.md "Contracts").
 const EXIT_BAD_INPUT: u8 = 2;
@@ -82,9 +82,20 @@ impl From<LiveError> for Failure {
     }
 }
 
+/// Whether the text goes out in colour: `--color always`, or `auto` on a terminal
+/// unless `NO_COLOR` is set (https://no-color.org).
+fn color(common: &Common) -> bool {
+    use std::io::IsTerminal;
+    match common.color {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    }
+}
+
 fn render(report: &pycoroner_report::Report, common: &Common) -> String {
     match common.format {
-        Format::Text => render::faulthandler::render_with(report, render::faulthandler::TextOptions { fold: !common.no_fold }),
+        Format::Text => render::faulthandler::render_with(report, render::faulthandler::TextOptions { fold: !common.no_fold, color: color(common) }),
         Format::Json => render::json::render(report) + "\n",
     }
 }
@@ -194,15 +205,38 @@ fn run(cli: Cli) -> Result<String, Failure> {
     }
 }
 
+/// The `kind` a JSON error names for an exit status.
+fn error_kind(status: u8) -> &'static str {
+    match status {
+        EXIT_NO_PYTHON => "no-python",
+        _ => "bad-input",
+    }
+}
+
 fn main() -> ExitCode {
     pycoroner_process::files::install_sigbus_handler();
     let cli = Cli::parse();
+    let json = match &cli.command {
+        Command::Core { common, .. } | Command::Pid { common, .. } | Command::Print { common, .. } | Command::Demo { common, .. } => {
+            common.format == Format::Json
+        }
+        Command::Layouts { .. } => false,
+    };
     match run(cli) {
         Ok(out) => {
             let mut stdout = std::io::stdout().lock();
             // A closed pipe (`| head`) is not an error worth a message.
             let _ = stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush());
             ExitCode::SUCCESS
+        }
+        // With --format json the error is JSON too, on stdout, for the tool reading it.
+        Err(f) if json => {
+            let error = serde_json::json!({
+                "schema": pycoroner_report::SCHEMA,
+                "error": {"kind": error_kind(f.status), "message": f.message, "exit_status": f.status},
+            });
+            println!("{error}");
+            ExitCode::from(f.status)
         }
         Err(f) => {
             eprintln!("pycoroner: {}", f.message);

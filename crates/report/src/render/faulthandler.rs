@@ -16,11 +16,40 @@ pub struct TextOptions {
     /// Fold long runs of repeated frames (`[Previous 3 frames repeated 4966 more
     /// times]`) in threads with more frames than faulthandler shows.
     pub fold: bool,
+    /// ANSI colours (for a terminal): the fatal error, the current thread, files,
+    /// lines, functions and warnings. Without them the text is faulthandler's, byte
+    /// for byte.
+    pub color: bool,
 }
 
 impl Default for TextOptions {
     fn default() -> Self {
-        TextOptions { fold: true }
+        TextOptions { fold: true, color: false }
+    }
+}
+
+/// Colours, or none.
+#[derive(Debug, Clone, Copy)]
+struct Paint(bool);
+
+impl Paint {
+    fn wrap(self, code: &str, s: &str) -> String {
+        if self.0 { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+    }
+    fn file(self, s: &str) -> String {
+        self.wrap("36", s)
+    }
+    fn line(self, s: &str) -> String {
+        self.wrap("33", s)
+    }
+    fn function(self, s: &str) -> String {
+        self.wrap("1;32", s)
+    }
+    fn alert(self, s: &str) -> String {
+        self.wrap("1;31", s)
+    }
+    fn warning(self, s: &str) -> String {
+        self.wrap("33", s)
     }
 }
 
@@ -70,9 +99,10 @@ pub fn render(report: &Report) -> String {
 /// The text report.
 pub fn render_with(report: &Report, options: TextOptions) -> String {
     let mut out = String::new();
+    let paint = Paint(options.color);
     let fh = faulthandler_of(&report.python.version);
     if let Some(sig) = report.target.signal.as_ref().filter(|s| crate::signal_is_fatal(s.number)) {
-        let _ = writeln!(out, "Fatal Python error: {}\n", sig.description);
+        let _ = writeln!(out, "{}\n", paint.alert(&format!("Fatal Python error: {}", sig.description)));
     }
     header(&mut out, report);
     let several = report.interpreters.len() > 1;
@@ -115,7 +145,7 @@ pub fn render_with(report: &Report, options: TextOptions) -> String {
         let _ = writeln!(out, "\nLayouts from {}{from}", report.python.layout_source.as_str());
     }
     if !report.warnings.is_empty() {
-        let _ = writeln!(out, "\npycoroner warnings:");
+        let _ = writeln!(out, "\n{}", paint.warning("pycoroner warnings:"));
         for w in &report.warnings {
             let _ = writeln!(out, "  - {}", e(&w.to_string()));
         }
@@ -244,16 +274,16 @@ fn repeat_at(frames: &[Frame], at: usize) -> Option<(usize, usize)> {
     best
 }
 
-fn frame(out: &mut String, f: &Frame, native_no: &mut usize) {
+fn frame(out: &mut String, f: &Frame, native_no: &mut usize, paint: Paint) {
     match f {
         Frame::Python(p) => {
             let line = p.line.map_or_else(|| "???".to_string(), |l| l.to_string());
             let _ = writeln!(
                 out,
                 "  File \"{}\", line {} in {}",
-                e(p.file.as_deref().unwrap_or("???")),
-                line,
-                e(p.function.as_deref().unwrap_or("???"))
+                paint.file(&e(p.file.as_deref().unwrap_or("???"))),
+                paint.line(&line),
+                paint.function(&e(p.function.as_deref().unwrap_or("???")))
             );
             if let Some(src) = &p.source {
                 let _ = writeln!(out, "    {}", e(src));
@@ -263,9 +293,9 @@ fn frame(out: &mut String, f: &Frame, native_no: &mut usize) {
             }
         }
         Frame::Native(n) => {
-            let func = e(n.function.as_deref().unwrap_or("??"));
+            let func = paint.function(&e(n.function.as_deref().unwrap_or("??")));
             let at = match (&n.file, n.line) {
-                (Some(f), Some(l)) => format!(" at {}:{l}", e(f)),
+                (Some(f), Some(l)) => format!(" at {}:{}", paint.file(&e(f)), paint.line(&l.to_string())),
                 _ => format!(" from {}", e(n.module.as_deref().unwrap_or("??"))),
             };
             // A frame found by frame pointer (no CFI) is less certain, one built from a
@@ -286,7 +316,8 @@ fn frame(out: &mut String, f: &Frame, native_no: &mut usize) {
 }
 
 fn thread(out: &mut String, t: &Thread, options: TextOptions, fh: Faulthandler, gc: bool) {
-    let label = if t.current { "Current thread" } else { "Thread" };
+    let paint = Paint(options.color);
+    let label = if t.current { paint.alert("Current thread") } else { "Thread".to_string() };
     // Named like 3.14's faulthandler: `Thread 0x... [name] (most recent call first):`.
     let name = t.name.as_deref().map(|n| format!(" [{}]", e(n))).unwrap_or_default();
     // The LWP (what top, gdb and /proc call the thread) and who holds the GIL; a thread
@@ -337,7 +368,7 @@ fn thread(out: &mut String, t: &Thread, options: TextOptions, fh: Faulthandler, 
             if let Some((period, copies)) = repeat_at(&t.frames, i) {
                 let shown = period * FOLD_SHOWN;
                 for f in t.frames.iter().skip(i).take(shown) {
-                    frame(out, f, &mut native_no);
+                    frame(out, f, &mut native_no, paint);
                 }
                 let skipped = t.frames.iter().skip(i + shown).take(period * (copies - FOLD_SHOWN));
                 native_no += skipped.filter(|f| matches!(f, Frame::Native(_))).count();
@@ -347,7 +378,7 @@ fn thread(out: &mut String, t: &Thread, options: TextOptions, fh: Faulthandler, 
                 continue;
             }
         }
-        frame(out, f, &mut native_no);
+        frame(out, f, &mut native_no, paint);
         i += 1;
     }
     if let Some(why) = &t.truncated {
@@ -572,7 +603,7 @@ pub(crate) mod tests {
         assert!(lines[1].starts_with("  #1  0x0000000000000020 in a"), "{cur}");
         assert_eq!(lines[10], "  [Previous 3 frames repeated 4997 more times]");
         assert!(lines[11].starts_with("  #15001 0x0000000000000050 in main"), "{cur}");
-        let all = super::render_with(&r, super::TextOptions { fold: false });
+        let all = super::render_with(&r, super::TextOptions { fold: false, color: false });
         assert_eq!(all.split("Current thread").nth(1).expect("current").lines().filter(|l| l.starts_with("  #")).count(), 15002);
         // A single repeated frame says "frame"; a thread within faulthandler's 100
         // frames is never folded (its lines stay faulthandler's).
@@ -605,5 +636,32 @@ pub(crate) mod tests {
         let text = super::render(&r);
         assert!(text.contains("  <frame chain cycles at 0x10>\n"));
         assert!(text.ends_with("pycoroner warnings:\n  - thread list unreadable\n"));
+    }
+
+    /// Colour adds escape codes and nothing else: without them the text is the plain
+    /// one, byte for byte; the plain one has none.
+    #[test]
+    fn colour_only_adds_escape_codes() {
+        let mut r = sample();
+        r.warnings.push(Warning::new(WarningKind::Walk, "thread list unreadable"));
+        let plain = super::render_with(&r, super::TextOptions { fold: true, color: false });
+        let coloured = super::render_with(&r, super::TextOptions { fold: true, color: true });
+        assert!(!plain.contains('\x1b'));
+        assert!(coloured.contains("\x1b[1;31mCurrent thread\x1b[0m"), "{coloured}");
+        assert!(coloured.contains("\x1b[33mpycoroner warnings:\x1b[0m"), "{coloured}");
+        let mut stripped = String::new();
+        let mut chars = coloured.chars();
+        while let Some(c) = chars.next() {
+            if c == '\x1b' {
+                for d in chars.by_ref() {
+                    if d == 'm' {
+                        break;
+                    }
+                }
+            } else {
+                stripped.push(c);
+            }
+        }
+        assert_eq!(stripped, plain);
     }
 }
