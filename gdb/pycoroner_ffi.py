@@ -49,6 +49,9 @@ def candidates(script_dir):
     if env:
         out.append(env)
     out.append(os.path.join(script_dir, LIB_NAME))
+    # Installed (release tarball, wheel): PREFIX/share/pycoroner/gdb beside PREFIX/lib.
+    prefix = os.path.dirname(os.path.dirname(os.path.dirname(script_dir)))
+    out.append(os.path.join(prefix, "lib", LIB_NAME))
     root = os.path.dirname(script_dir)
     for profile in ("release", "debug"):
         out.append(os.path.join(root, "target", profile, LIB_NAME))

@@ -33,6 +33,7 @@ Examples:
   pycoroner pid 4242                    a running process, paused only while it is read
   pycoroner print ./core 0x7f3a1c2b4e80 one object, as repr() writes it
   pycoroner core ./core --format json   the report as JSON (schema/report.schema.json)
+  pycoroner gdb python3 ./core          gdb with py-bt, py-threads, py-locals, py-print
 
 Exit status: 0 a report, 2 bad input (unreadable, wrong file, bad flag), 3 no Python
 interpreter in the target.";
@@ -179,6 +180,36 @@ pub enum Command {
         #[arg(long = "debug-dir", value_name = "DIR")]
         debug_dirs: Vec<PathBuf>,
     },
+    /// Start gdb with pycoroner's commands loaded (py-bt, py-threads, py-locals, ...):
+    /// `pycoroner gdb PYTHON CORE`, `pycoroner gdb -p PID`; `--init` prints the line
+    /// for ~/.gdbinit instead.
+    Gdb {
+        /// Print the line that loads the commands in every gdb session, and exit.
+        #[arg(long)]
+        init: bool,
+        /// Arguments for gdb.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "GDB ARGS")]
+        args: Vec<std::ffi::OsString>,
+    },
+    /// Start lldb with pycoroner's commands loaded: `pycoroner lldb PYTHON -c CORE`,
+    /// `pycoroner lldb -p PID`; `--init` prints the line for ~/.lldbinit instead.
+    Lldb {
+        /// Print the line that loads the commands in every lldb session, and exit.
+        #[arg(long)]
+        init: bool,
+        /// Arguments for lldb.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "LLDB ARGS")]
+        args: Vec<std::ffi::OsString>,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(hide = true)]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(hide = true)]
+    Man,
     /// Crash a bundled scenario with an available Python, then analyze its core.
     Demo {
         /// The Python to crash [default: the newest pyenv interpreter, else python3].

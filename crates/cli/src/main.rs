@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod args;
+mod debugger;
 mod demo;
 
 use std::io::Write;
@@ -188,6 +189,14 @@ fn check_sysroot(sysroot: &Option<std::path::PathBuf>) -> Result<(), Failure> {
     }
 }
 
+/// `pycoroner gdb|lldb`: the init line, or the debugger itself (this process becomes it).
+fn debug(dbg: debugger::Debugger, init: bool, args: &[std::ffi::OsString]) -> Result<String, Failure> {
+    if init {
+        return Ok(debugger::init_line(dbg, &debugger::script(dbg)?));
+    }
+    Err(debugger::exec(dbg, args))
+}
+
 fn run(cli: Cli) -> Result<String, Failure> {
     if let Command::Core { sysroot, .. } | Command::Print { sysroot, .. } = &cli.command {
         check_sysroot(sysroot)?;
@@ -197,6 +206,20 @@ fn run(cli: Cli) -> Result<String, Failure> {
         Command::Demo { python, keep, common } => demo::run(python, keep, &common),
         Command::Print { args, pid, sysroot, common } => run_print(&args, pid, sysroot, &common),
         Command::Pid { pid, nonblocking, common } => run_pid(pid, nonblocking, &common),
+        Command::Gdb { init, args } => debug(debugger::Debugger::Gdb, init, &args),
+        Command::Lldb { init, args } => debug(debugger::Debugger::Lldb, init, &args),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "pycoroner", &mut out);
+            Ok(String::from_utf8_lossy(&out).into_owned())
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut out)
+                .map_err(|e| Failure::bad_input(format!("cannot render the man page: {e}")))?;
+            Ok(String::from_utf8_lossy(&out).into_owned())
+        }
         Command::Layouts { binary, version, debug_dirs } => {
             let opts = Options { debug_dirs, ..Options::default() };
             let layout = pycoroner::layout_of_binary(&binary, version.as_deref(), &opts)?;
@@ -220,7 +243,7 @@ fn main() -> ExitCode {
         Command::Core { common, .. } | Command::Pid { common, .. } | Command::Print { common, .. } | Command::Demo { common, .. } => {
             common.format == Format::Json
         }
-        Command::Layouts { .. } => false,
+        Command::Layouts { .. } | Command::Gdb { .. } | Command::Lldb { .. } | Command::Completions { .. } | Command::Man => false,
     };
     match run(cli) {
         Ok(out) => {

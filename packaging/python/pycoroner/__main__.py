@@ -1,0 +1,3 @@
+from pycoroner import main
+
+main()
