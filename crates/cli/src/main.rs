@@ -4,6 +4,7 @@
 mod args;
 mod debugger;
 mod demo;
+mod progress;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -156,6 +157,10 @@ pub fn run_core(
     sysroot: Option<std::path::PathBuf>,
     common: &Common,
 ) -> Result<String, Failure> {
+    let progress = progress::Progress::start(format!(
+        "reading {} (a first run reads debug files; later ones use the cache)",
+        pycoroner_report::escape::text(&core.display().to_string())
+    ));
     let mut target = if core == std::path::Path::new("-") {
         ElfCore::from_stream(core, std::io::stdin().lock())?
     } else {
@@ -165,7 +170,9 @@ pub fn run_core(
     let mut opts = options(common);
     opts.exe = exe;
     let truncated = target.is_truncated();
-    let mut report = Analysis::open(target, opts).and_then(Analysis::into_report).map_err(|e| {
+    let report = Analysis::open(target, opts).and_then(Analysis::into_report);
+    drop(progress);
+    let mut report = report.map_err(|e| {
         let mut f = Failure::from(e);
         if truncated {
             // What is missing may be exactly what was looked for: not a "no Python" verdict.

@@ -15,7 +15,7 @@ use pycoroner_testkit::{crash, pyenv_interpreters, repo_root, run};
 fn help_texts_are_as_recorded() {
     let dir = repo_root().join("crates/cli/tests/snapshots");
     let mut stale = Vec::new();
-    for cmd in ["", "core", "pid", "print", "layouts", "demo"] {
+    for cmd in ["", "core", "pid", "print", "layouts", "demo", "gdb", "lldb"] {
         let mut c = pycoroner();
         if !cmd.is_empty() {
             c.arg(cmd);
@@ -74,12 +74,29 @@ fn errors_are_json_with_format_json() {
 
 /// Run pycoroner on a pseudo-terminal (as a person would), `env` added; its output.
 fn on_a_terminal(args: &[&str], env: &[(&str, &str)]) -> String {
+    on_a_terminal_fed(args, env, None)
+}
+
+/// The same, its standard input a pipe that gets `stdin_file` only after a second (an
+/// analysis that cannot finish sooner).
+fn on_a_terminal_fed(args: &[&str], env: &[(&str, &str)], stdin_file: Option<&std::path::Path>) -> String {
     let bin = env!("CARGO_BIN_EXE_pycoroner");
     let script = r#"
-import os, pty, sys
+import os, pty, sys, time
+feed = os.environ.pop("FEED", "")
+if feed:
+    r, w = os.pipe()
 pid, fd = pty.fork()
 if pid == 0:
+    if feed:
+        os.dup2(r, 0)
     os.execv(sys.argv[1], sys.argv[1:])
+if feed:
+    os.close(r)
+    time.sleep(1.0)
+    with open(feed, "rb") as f:
+        os.write(w, f.read())
+    os.close(w)
 out = b""
 while True:
     try:
@@ -96,6 +113,9 @@ sys.stdout.buffer.write(out)
     c.arg("-c").arg(script).arg(bin).args(args).env_remove("NO_COLOR");
     for (k, v) in env {
         c.env(k, v);
+    }
+    if let Some(f) = stdin_file {
+        c.env("FEED", f);
     }
     let out = c.output().expect("python3 pty");
     String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n")
@@ -125,6 +145,21 @@ fn colour_only_on_a_terminal() {
     always.extend(["--color", "always"]);
     let (_, forced, _) = run(pycoroner().args(&always));
     assert!(forced.contains('\x1b') && strip_ansi(&forced) == piped);
+}
+
+/// A read that takes longer than half a second shows one progress line on a terminal,
+/// erased before the report; piped, there is none.
+#[test]
+fn progress_line_only_on_a_terminal() {
+    let Some(py) = pyenv_interpreters().into_iter().last() else { return };
+    let c = crash(&py.path, &repo_root().join("crates/cli/src/demo_scenario.py")).expect("demo crash");
+    let args = ["core", "-", "--no-cache", "--color", "never"];
+    let tty = on_a_terminal_fed(&args, &[], Some(&c.core));
+    let line = "pycoroner: reading - (a first run reads debug files; later ones use the cache)...\r\x1b[K";
+    assert!(tty.starts_with(line) && tty.contains("Current thread"), "{tty:?}");
+    let core = std::fs::File::open(&c.core).expect("core");
+    let out = Command::new(env!("CARGO_BIN_EXE_pycoroner")).args(args).stdin(core).output().expect("pycoroner");
+    assert!(out.status.success() && out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 fn strip_ansi(s: &str) -> String {
