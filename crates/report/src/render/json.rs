@@ -51,4 +51,14 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&generated).expect("valid JSON");
         assert_eq!(v["properties"]["warnings"]["items"]["$ref"], "#/$defs/Warning");
     }
+
+    /// The README's example report is one the types accept (and so valid JSON).
+    #[test]
+    fn the_readme_example_is_a_report() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).expect("README.md");
+        let start = readme.find("```json\n").expect("a JSON example") + "```json\n".len();
+        let end = readme[start..].find("```").expect("its end") + start;
+        let report: crate::Report = serde_json::from_str(&readme[start..end]).expect("the README example is a report");
+        assert_eq!(report.schema, crate::SCHEMA);
+    }
 }
