@@ -32,18 +32,27 @@ fn reads_a_core(bin: &Path, c: &Crash, cwd: &Path, what: &str) {
     assert!(out.contains("Current thread") && out.contains("in parse_record"), "{what} core:\n{out}");
 }
 
-/// `pycoroner gdb` loads the commands installed beside the binary (its init line names
-/// them), and `py-bt` in batch mode prints the crashed thread's Python frames.
+/// `pycoroner gdb` and `pycoroner lldb` load the commands installed beside the binary
+/// (their init lines name them), and `py-bt` in batch mode prints the crashed thread's
+/// Python frames.
 fn py_bt_in_gdb(bin: &Path, prefix: &Path, py: &Interpreter, c: &Crash, cwd: &Path, what: &str) {
     let (code, out, err) = run(outside(bin, cwd).args(["gdb", "--init"]));
     let want = prefix.join("share/pycoroner/gdb/pycoroner.py").canonicalize().expect("installed gdb script");
     assert_eq!((code, out.trim()), (Some(0), format!("source {}", want.display()).as_str()), "{what} gdb --init: {err}");
-    if require_tool("gdb").is_none() {
-        return;
+    if require_tool("gdb").is_some() {
+        let (code, out, err) = run(outside(bin, cwd).arg("gdb").args(["-batch", "-nx"]).arg(&py.path).arg(&c.core).args(["-ex", "py-bt"]));
+        assert_eq!(code, Some(0), "{what} gdb: {err}");
+        assert!(out.contains("Traceback (most recent call first):") && out.contains("in parse_record"), "{what} gdb py-bt:\n{out}\n{err}");
     }
-    let (code, out, err) = run(outside(bin, cwd).arg("gdb").args(["-batch", "-nx"]).arg(&py.path).arg(&c.core).args(["-ex", "py-bt"]));
-    assert_eq!(code, Some(0), "{what} gdb: {err}");
-    assert!(out.contains("Traceback (most recent call first):") && out.contains("in parse_record"), "{what} gdb py-bt:\n{out}\n{err}");
+    // lldb too (`lldb`, else the newest `lldb-N`).
+    let (code, out, err) = run(outside(bin, cwd).args(["lldb", "--init"]));
+    let want = prefix.join("share/pycoroner/lldb/pycoroner.py").canonicalize().expect("installed lldb script");
+    assert_eq!((code, out.trim()), (Some(0), format!("command script import {}", want.display()).as_str()), "{what} lldb --init: {err}");
+    if require_tool("lldb-16").is_some() {
+        let (code, out, err) = run(outside(bin, cwd).args(["lldb", "--batch"]).arg(&py.path).arg("-c").arg(&c.core).args(["-o", "py-bt"]));
+        assert_eq!(code, Some(0), "{what} lldb: {err}");
+        assert!(out.contains("Traceback (most recent call first):") && out.contains("in parse_record"), "{what} lldb py-bt:\n{out}\n{err}");
+    }
 }
 
 fn interpreter() -> Option<Interpreter> {
