@@ -67,3 +67,45 @@ fn fuzz_whole_pipeline_on_corrupted_cores() {
         eprintln!("{}: {seeds} corrupted analyses, no panic, at most {most} bytes read", py.id());
     }
 }
+
+/// The inputs the `pipeline` fuzz target once flagged (kept in `fuzz/regressions/pipeline`),
+/// replayed as the target runs them: 8 bytes of seed, a rate byte, a flags byte (bit 0:
+/// every native frame), then the values corrupted bytes take; on a 3.12 core of the
+/// locals scenario, as `fuzz/run.sh` makes it. Each must finish within the read budget.
+#[test]
+fn pipeline_fuzz_findings_stay_bounded() {
+    let Some(py) = pycoroner_testkit::pyenv_interpreters().into_iter().find(|i| i.minor == 12) else { return };
+    let c = crash(&py.path, &repo_root().join("fixtures/scenarios/locals_values.py")).expect("crash");
+    let core = ElfCore::open(&c.core).expect("open core");
+    let cache = tempfile::tempdir().expect("tmp");
+    let dir = repo_root().join("fuzz/regressions/pipeline");
+    let mut replayed = 0;
+    for entry in std::fs::read_dir(&dir).expect("fuzz/regressions/pipeline").flatten() {
+        let data = std::fs::read(entry.path()).expect("finding");
+        let Some((head, values)) = data.split_at_checked(10) else { continue };
+        let seed = u64::from_le_bytes(head.get(..8).and_then(|h| h.try_into().ok()).unwrap_or_default());
+        let rate = 1u64 << (4 + head[8] % 17);
+        let native = if head[9] & 1 == 1 { pycoroner::NativeMode::All } else { pycoroner::NativeMode::Off };
+        let opts = Options { cache_dir: Some(cache.path().to_path_buf()), locals: true, native, ..Options::default() };
+        let read = AtomicU64::new(0);
+        let patch = |addr: u64, buf: &mut [u8]| {
+            read.fetch_add(buf.len() as u64, Ordering::Relaxed);
+            for (i, b) in buf.iter_mut().enumerate() {
+                let h = mix(seed, addr.wrapping_add(i as u64));
+                if h.is_multiple_of(rate) {
+                    *b = match values.len() {
+                        0 => (h >> 32) as u8,
+                        n => values[(h >> 20) as usize % n],
+                    };
+                }
+            }
+        };
+        let m = PatchedCore { core: &core, patch };
+        let _ = analyze(&m, &opts);
+        let read = read.load(Ordering::Relaxed);
+        assert!(read <= (1 << 30) + (64 << 20), "{}: read {read} bytes", entry.path().display());
+        eprintln!("{}: {read} bytes read", entry.path().display());
+        replayed += 1;
+    }
+    assert!(replayed > 0, "no finding replayed from {}", dir.display());
+}
