@@ -3,7 +3,7 @@
 # and the crafted inputs of the hostile suite. Needs the nightly toolchain and
 # cargo-fuzz (`rustup toolchain install nightly; cargo install cargo-fuzz`).
 #
-#   fuzz/run.sh [SECONDS] [PYTHON]
+#   fuzz/run.sh [SECONDS] [PYTHON]   (PYCORONER_FUZZ_TARGETS="repr pipeline" picks targets)
 #
 # Findings land in fuzz/artifacts/TARGET/; each one becomes a regression test.
 set -euo pipefail
@@ -49,7 +49,7 @@ printf '\x01\x02\x03\x04\x05\x06\x07\x08\x0c\x01\xff\x00' > seeds/pipeline/rare-
 
 cd "$here"
 status=0
-for t in elf_core decompress debug_offsets linetable repr cache_entry pipeline dwarf_calls; do
+for t in ${PYCORONER_FUZZ_TARGETS:-elf_core decompress debug_offsets linetable repr cache_entry pipeline dwarf_calls}; do
     mkdir -p "$work/corpus/$t"
     echo "== $t: ${secs}s"
     # -rss_limit_mb: pycoroner's own memory budget; -timeout: no input may take 10 s.
