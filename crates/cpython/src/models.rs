@@ -135,6 +135,8 @@ pub struct ReprModel {
     pub ordered_dict_as_dict: bool,
     /// 3.10+: `<classmethod(<function f at 0x...>)>`; before: the default form.
     pub descriptor_shows_callable: bool,
+    /// 3.13+: a weak reference names its referent's type fully qualified (`%T`).
+    pub weakref_qualified_type: bool,
 }
 
 /// The newest minor version pycoroner has models for; a newer one is read with these
@@ -202,7 +204,7 @@ impl Models {
         let dead_byte = if minor == 6 { 0xDB } else { 0xDD };
         let stackrefs = minor >= 14;
         let exception_single_arg_bare = minor >= 7;
-        let reprs = ReprModel { timedelta_keywords: minor >= 7, ordered_dict_as_dict: minor >= 12, descriptor_shows_callable: minor >= 10 };
+        let reprs = ReprModel { timedelta_keywords: minor >= 7, ordered_dict_as_dict: minor >= 12, descriptor_shows_callable: minor >= 10, weakref_qualified_type: minor >= 13 };
         Some(Models { frame, line_table, gil, anchor, int, dict, instance_dict, locals, dead_byte, stackrefs, exception_single_arg_bare, reprs })
     }
 }

@@ -416,34 +416,57 @@ impl ReportBudget {
     }
 
     fn charge(&mut self, t: &mut Thread, warnings: &mut Vec<Warning>, python: bool) {
-        let mut keep = 0usize;
-        for f in &t.frames {
-            let cost = match f {
-                Frame::Python(_) if !python => 0,
-                Frame::Python(p) => {
-                    64 + p.file.as_ref().map_or(0, String::len)
-                        + p.function.as_ref().map_or(0, String::len)
-                        + p.qualname.as_ref().map_or(0, String::len)
-                        + p.locals.iter().flatten().map(|v| 32 + v.name.len() + v.repr.len()).sum::<usize>()
-                }
-                Frame::Native(n) => {
-                    128 + n.function.as_ref().map_or(0, String::len) + n.file.as_ref().map_or(0, String::len) + n.module.as_ref().map_or(0, String::len)
-                }
-            };
-            if self.spent.saturating_add(cost) > REPORT_FRAME_BYTES {
-                break;
+        let cost = |f: &Frame| match f {
+            Frame::Python(p) => {
+                64 + p.file.as_ref().map_or(0, String::len)
+                    + p.function.as_ref().map_or(0, String::len)
+                    + p.qualname.as_ref().map_or(0, String::len)
+                    + p.locals.iter().flatten().map(|v| 32 + v.name.len() + v.repr.len()).sum::<usize>()
             }
-            self.spent += cost;
-            keep += 1;
-        }
-        if keep < t.frames.len() {
-            let cut = t.frames.len() - keep;
+            Frame::Native(n) => {
+                128 + n.function.as_ref().map_or(0, String::len) + n.file.as_ref().map_or(0, String::len) + n.module.as_ref().map_or(0, String::len)
+            }
+        };
+        let before = t.frames.len();
+        if python {
+            // Python frames: the first ones the budget pays for, the rest cut.
+            let mut keep = 0usize;
+            for f in &t.frames {
+                let c = cost(f);
+                if self.spent.saturating_add(c) > REPORT_FRAME_BYTES {
+                    break;
+                }
+                self.spent += c;
+                keep += 1;
+            }
             t.frames.truncate(keep);
-            t.truncated = Some(WalkStop {
-                reason: StopReason::Budget,
-                address: None,
-                message: format!("{cut} more frames not shown: the report's size budget ({} MiB of frames) is spent", REPORT_FRAME_BYTES >> 20),
+        } else {
+            // Native frames spliced in later: the Python ones are paid for and stay; the
+            // native ones past the budget are left out.
+            let spent = &mut self.spent;
+            t.frames.retain(|f| match f {
+                Frame::Python(_) => true,
+                Frame::Native(_) => {
+                    let c = cost(f);
+                    let paid = spent.saturating_add(c) <= REPORT_FRAME_BYTES;
+                    if paid {
+                        *spent += c;
+                    }
+                    paid
+                }
             });
+        }
+        let cut = before - t.frames.len();
+        if cut > 0 {
+            let what = if python { "frames" } else { "native frames" };
+            // A cut made earlier (of Python frames) keeps its count.
+            if t.truncated.is_none() {
+                t.truncated = Some(WalkStop {
+                    reason: StopReason::Budget,
+                    address: None,
+                    message: format!("{cut} more {what} not shown: the report's size budget ({} MiB of frames) is spent", REPORT_FRAME_BYTES >> 20),
+                });
+            }
             if !self.exhausted {
                 self.exhausted = true;
                 warnings.push(Warning::new(
@@ -612,10 +635,7 @@ fn unwind_threads(
             .zip(walked)
             .enumerate()
             .filter(|(_, (x, _))| x.native_id == Some(lwp))
-            .map(|(i, (x, w))| {
-                let kept = x.frames.iter().filter(|f| matches!(f, Frame::Python(_))).count();
-                (i, w.map(|w| w.walk.frames.iter().take(kept).cloned().collect()).unwrap_or_default())
-            })
+            .map(|(i, (_, w))| (i, w.map(|w| w.walk.frames.clone()).unwrap_or_default()))
             .collect();
         let (python, owner, order_warning) = interleave(&states, |i| {
             let state = walked.get(i).copied().flatten().map(|w| w.state.addr);
@@ -706,48 +726,60 @@ fn splice_threads(
     for u in unwound {
         let Some(&first) = u.indices.first() else { continue };
         let thread_id = threads.get(first).map_or(0, |t| t.thread_id);
-        // Each report thread's Python frames, in walk order.
+        // Each report thread's Python frames, in walk order (the report may have kept
+        // only the first ones: the others are spliced, so every run keeps its address,
+        // and left out).
         let py_frames: std::collections::HashMap<usize, Vec<Frame>> = u
             .indices
             .iter()
             .filter_map(|&i| Some((i, threads.get(i)?.frames.iter().filter(|f| matches!(f, Frame::Python(_))).cloned().collect())))
             .collect();
-        let render = |f: &PyFrame| {
-            u.python
-                .iter()
-                .position(|p| p.addr == f.addr)
-                .and_then(|p| u.owner.get(p))
-                .and_then(|(i, k)| py_frames.get(i)?.get(*k).cloned())
-                .unwrap_or(Frame::Python(PythonFrame { function: None, qualname: None, file: None, line: None, source: None, locals: None, address: Some(f.addr.0), entry: f.entry }))
+        let owner_at = |f: &PyFrame| u.python.iter().position(|p| p.addr == f.addr).and_then(|p| u.owner.get(p)).copied();
+        let render = |f: &PyFrame| match owner_at(f) {
+            Some((i, k)) => py_frames.get(&i)?.get(k).cloned(),
+            None => Some(Frame::Python(PythonFrame { function: None, qualname: None, file: None, line: None, source: None, locals: None, address: Some(f.addr.0), entry: f.entry })),
         };
-        let (frames, warn) = splice::splice(native, &u.raw, &u.python, render, &runtime, options.native);
+        let (mut frames, unclaimed, warn) = splice::splice(native, &u.raw, &u.python, render, &runtime, options.native);
         if let Some(w) = warn {
             warnings.push(Warning::thread(WarningKind::Native, thread_id, w));
         }
         if let Some(s) = u.stop {
             warnings.push(Warning::thread(WarningKind::Native, thread_id, format!("native stack: {s}")));
         }
-        // Cut the mixed stack at the end of each report thread's part.
+        // One part per report thread: where the owner of the Python frames changes, the
+        // part of the one before ends after its last Python frame (and, with every frame
+        // shown, the eval frame that ran it); the C frames after belong to the next.
+        // Python frames no eval frame claimed go to the end of their own part.
         let owner_of = |f: &Frame| match f {
             Frame::Python(p) => p.address.and_then(|a| u.python.iter().position(|x| x.addr.0 == a)).and_then(|p| u.owner.get(p)).map(|o| o.0),
             Frame::Native(_) => None,
         };
-        let mut rest = frames;
-        for (n, &i) in u.indices.iter().enumerate() {
-            let part = if n + 1 == u.indices.len() {
-                std::mem::take(&mut rest)
-            } else {
-                let last = rest.iter().rposition(|f| owner_of(f) == Some(i));
-                let mut cut = last.map_or(0, |p| p + 1);
-                // With every frame shown, the eval frame that ran the run follows it.
-                if matches!(rest.get(cut), Some(Frame::Native(n)) if n.function.as_deref() == Some(splice::EVAL)) {
-                    cut += 1;
+        let tail = frames.split_off(frames.len().saturating_sub(unclaimed));
+        let mut parts: std::collections::HashMap<usize, Vec<Frame>> = std::collections::HashMap::new();
+        let mut current = frames.iter().find_map(owner_of).unwrap_or(first);
+        let mut buf: Vec<Frame> = Vec::new();
+        for f in frames {
+            match owner_of(&f) {
+                Some(o) if o != current => {
+                    let mut cut = buf.iter().rposition(|g| owner_of(g) == Some(current)).map_or(0, |p| p.saturating_add(1));
+                    if matches!(buf.get(cut), Some(Frame::Native(n)) if n.function.as_deref() == Some(splice::EVAL)) {
+                        cut = cut.saturating_add(1);
+                    }
+                    let rest = buf.split_off(cut.min(buf.len()));
+                    parts.entry(current).or_default().extend(std::mem::replace(&mut buf, rest));
+                    current = o;
                 }
-                let tail = rest.split_off(cut.min(rest.len()));
-                std::mem::replace(&mut rest, tail)
-            };
+                _ => {}
+            }
+            buf.push(f);
+        }
+        parts.entry(current).or_default().extend(buf);
+        for f in tail {
+            parts.entry(owner_of(&f).unwrap_or(current)).or_default().push(f);
+        }
+        for &i in &u.indices {
             if let Some(t) = threads.get_mut(i) {
-                t.frames = part;
+                t.frames = parts.remove(&i).unwrap_or_default();
                 budget.charge_native(t, warnings);
             }
         }
@@ -1024,6 +1056,23 @@ mod tests {
         let spent = exception_message(&v, RemoteAddr(0x1000), Some("ValueError"));
         assert!(spent.is_some_and(|m| m.starts_with("<not rendered: the report's budget")));
         assert_eq!(v.rendered.get(), MAX_VALUES);
+    }
+
+    /// Native frames spliced in after the budget is spent are left out; the Python
+    /// frames already paid for stay, and a count cut earlier is kept.
+    #[test]
+    fn a_spent_budget_drops_native_frames_not_python_ones() {
+        let mut budget = ReportBudget { spent: REPORT_FRAME_BYTES, exhausted: false };
+        let mut warnings = Vec::new();
+        let mut t = thread(3, 1);
+        let native = Frame::Native(NativeFrame { pc: 1, function: None, module: None, file: None, line: None, inlined: false, unwind: None });
+        t.frames.insert(1, native.clone());
+        t.frames.push(native);
+        budget.charge_native(&mut t, &mut warnings);
+        assert_eq!(t.frames.len(), 3);
+        assert!(t.frames.iter().all(|f| matches!(f, Frame::Python(_))));
+        assert!(t.truncated.as_ref().is_some_and(|w| w.message.starts_with("2 more native frames")), "{:?}", t.truncated);
+        assert_eq!(warnings.len(), 1);
     }
 
     /// Regression (#10): 200 threads of 65 536 frames printed 786 MB. The report-wide

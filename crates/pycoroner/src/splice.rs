@@ -27,17 +27,18 @@ const CALL_MACHINERY: &[&str] = &[
     "PyObject_CallFunctionObjArgs", "_PyObject_FastCallDictTstate", "partial_vectorcall", "partial_call",
 ];
 
-/// Build the mixed frame list. `python` is newest first with `entry` marks (and on
-/// 3.12+ each entry frame's shim address); `py_frame` renders one of them. Returns the
-/// frames and a warning if the eval frames and runs do not match.
+/// Build the mixed frame list. `python` is newest first with `entry` marks (and each
+/// entry frame's C-stack address where known); `py_frame` renders one of them, or
+/// leaves it out (`None`). Returns the frames, how many at its end are Python frames
+/// no eval frame claimed, and a warning if the eval frames and runs do not match.
 pub fn splice(
     native: &Native,
     raw: &[RawFrame],
     python: &[PyFrame],
-    py_frame: impl Fn(&PyFrame) -> Frame,
+    py_frame: impl Fn(&PyFrame) -> Option<Frame>,
     runtime_module: &str,
     mode: NativeMode,
-) -> (Vec<Frame>, Option<String>) {
+) -> (Vec<Frame>, usize, Option<String>) {
     let mut natives: Vec<NativeFrame> = Vec::new();
     // The stack each native frame's locals live in: from its stack pointer up to its
     // caller's.
@@ -89,15 +90,17 @@ pub fn splice(
             Step::Native => out.push(Frame::Native(n)),
             Step::Fold => {}
             Step::Eval(run) => {
-                out.extend(run.iter().filter_map(|&i| python.get(i)).map(&py_frame));
+                out.extend(run.iter().filter_map(|&i| python.get(i)).filter_map(&py_frame));
                 if mode == NativeMode::All {
                     out.push(Frame::Native(n));
                 }
             }
         }
     }
-    out.extend(plan.unclaimed.iter().filter_map(|&i| python.get(i)).map(&py_frame));
-    (out, plan.warning)
+    let claimed = out.len();
+    out.extend(plan.unclaimed.iter().filter_map(|&i| python.get(i)).filter_map(&py_frame));
+    let unclaimed = out.len().saturating_sub(claimed);
+    (out, unclaimed, plan.warning)
 }
 
 pub use pycoroner_report::render::gdb::{Plan, Step};

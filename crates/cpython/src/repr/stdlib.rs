@@ -58,6 +58,9 @@ const STD_TYPES: &[(&str, Std)] = &[
 /// exp, digits, len, alloc, data; its words are base 10^19 (64-bit builds).
 const MPD_T: u64 = 8;
 const MPD_RADIX_DIGITS: usize = 19;
+/// Most entries an OrderedDict or Counter is read with (each needs all of them: the
+/// order list or the counts decide what comes first); a larger one renders generically.
+const MAX_STD_ENTRIES: usize = 1 << 16;
 /// Most coefficient words read (`--length` bounds display; this bounds the read).
 const MPD_MAX_WORDS: u64 = 1024;
 
@@ -112,16 +115,16 @@ impl Renderer<'_> {
     /// The repr of a standard-library object, `None` when `kind` needs what this
     /// build does not give (then it renders generically).
     pub(super) fn std_repr(&self, obj: RemoteAddr, ty: RemoteAddr, kind: Std, depth: usize, stack: &mut Vec<RemoteAddr>) -> Result<Option<String>, Error> {
-        let tz_suffix = |r: &Self, tz: u64, fold: u8, st: &mut Vec<RemoteAddr>| -> String {
-            let mut s = String::new();
-            if fold != 0 {
-                s.push_str(", fold=1");
-            }
+        // datetime_repr appends fold then tzinfo; time_repr tzinfo then fold.
+        let tz_suffix = |r: &Self, tz: u64, fold: u8, fold_first: bool, st: &mut Vec<RemoteAddr>| -> String {
+            let fold = if fold != 0 { ", fold=1" } else { "" };
             let tz = RemoteAddr(tz);
-            if !tz.is_null() && r.known.singleton(tz) != Some("None") {
-                s.push_str(&format!(", tzinfo={}", r.repr_at(tz, depth.saturating_add(1), st)));
-            }
-            s
+            let tz = if !tz.is_null() && r.known.singleton(tz) != Some("None") {
+                format!(", tzinfo={}", r.repr_at(tz, depth.saturating_add(1), st))
+            } else {
+                String::new()
+            };
+            if fold_first { format!("{fold}{tz}") } else { format!("{tz}{fold}") }
         };
         Ok(Some(match kind {
             // PyDateTime_DateTime: hashcode, hastzinfo, data[10], fold, tzinfo (aligned).
@@ -137,7 +140,7 @@ impl Renderer<'_> {
                     s.push_str(&format!(", {second}"));
                 }
                 let tz = if b[0] != 0 { self.word(obj, 24)? } else { 0 };
-                s.push_str(&tz_suffix(self, tz, b[11], stack));
+                s.push_str(&tz_suffix(self, tz, b[11], true, stack));
                 s + ")"
             }
             // PyDateTime_Date: hashcode, hastzinfo, data[4].
@@ -157,7 +160,7 @@ impl Renderer<'_> {
                     s.push_str(&format!(", {second}"));
                 }
                 let tz = if b[0] != 0 { self.word(obj, 16)? } else { 0 };
-                s.push_str(&tz_suffix(self, tz, b[7], stack));
+                s.push_str(&tz_suffix(self, tz, b[7], false, stack));
                 s + ")"
             }
             // PyDateTime_Delta: hashcode, int days, int seconds, int microseconds.
@@ -242,29 +245,34 @@ impl Renderer<'_> {
                 if stack.contains(&obj) {
                     return Ok(Some("...".into()));
                 }
-                let (pairs, more) = self.dict_items(obj)?;
-                if pairs.is_empty() && !more {
+                // Every entry (the order list may name any of them first), up to a cap.
+                let (pairs, over) = self.dict_items_up_to(obj, MAX_STD_ENTRIES)?;
+                if over {
+                    return Ok(None);
+                }
+                if pairs.is_empty() {
                     return Ok(Some("OrderedDict()".into()));
                 }
                 let base = self.ptr(ty, key::type_ext::base)?;
                 let size = self.mem.read_u64(self.at(base, key::type_ext::basicsize)?)?;
                 let mut node = RemoteAddr(self.word(obj, size.checked_sub(self.header()?).ok_or(Error::Overflow(ty))?)?);
+                let mut value_of: HashMap<RemoteAddr, RemoteAddr> = pairs.iter().copied().collect();
                 let mut order = Vec::new();
                 while !node.is_null() && order.len() < pairs.len() {
                     self.spend()?;
                     let key = self.mem.read_ptr(node)?;
-                    let Some(&pair) = pairs.iter().find(|(k, _)| *k == key) else {
+                    // Each key once: a second visit is a cycle, an unknown key damage.
+                    let Some(value) = value_of.remove(&key) else {
                         return Err(Error::Corrupt { what: "OrderedDict (order list)", addr: obj });
                     };
-                    if order.contains(&pair) {
-                        return Err(Error::Corrupt { what: "OrderedDict (order list cycles)", addr: obj });
-                    }
-                    order.push(pair);
+                    order.push((key, value));
                     node = self.mem.read_ptr(node.offset(16).ok_or(Error::Overflow(node))?)?;
                 }
                 if order.len() != pairs.len() {
                     return Err(Error::Corrupt { what: "OrderedDict (order list)", addr: obj });
                 }
+                let more = order.len() > self.limits.length;
+                order.truncate(self.limits.length);
                 let as_dict = self.models.reprs.ordered_dict_as_dict;
                 let (open, close) = if as_dict { ("OrderedDict({", "})") } else { ("OrderedDict([", "])") };
                 self.nested(obj, depth, stack, open, close, |r, d, st| {
@@ -283,15 +291,20 @@ impl Renderer<'_> {
             }
             // collections.Counter: most common first (a stable sort by count).
             Std::Counter => {
-                let (pairs, more) = self.dict_items(obj)?;
-                if pairs.is_empty() && !more {
+                // Every entry is sorted (the most common may come last), up to a cap.
+                let (pairs, over) = self.dict_items_up_to(obj, MAX_STD_ENTRIES)?;
+                if over {
+                    return Ok(None);
+                }
+                if pairs.is_empty() {
                     return Ok(Some("Counter()".into()));
                 }
                 let counts: Option<Vec<i128>> = pairs.iter().map(|&(_, v)| self.int_value(v).ok()?.parse().ok()).collect();
                 let Some(counts) = counts else { return Ok(None) };
                 let mut sorted: Vec<(i128, Pair)> = counts.into_iter().zip(pairs).collect();
                 sorted.sort_by_key(|&(n, _)| std::cmp::Reverse(n));
-                let sorted: Vec<Pair> = sorted.into_iter().map(|(_, p)| p).collect();
+                let more = sorted.len() > self.limits.length;
+                let sorted: Vec<Pair> = sorted.into_iter().take(self.limits.length).map(|(_, p)| p).collect();
                 format!("Counter({})", self.dict_repr(obj, Some((sorted, more)), depth, stack)?)
             }
             // partialobject: fn, args (a tuple), kw (a dict).
@@ -322,12 +335,16 @@ impl Renderer<'_> {
                 }
                 let to_ty = objects::ob_type(self.mem, self.o, to)?;
                 // The referent's `__name__`, where it has one this renderer knows.
-                let name = match self.kind(to_ty)?.0 {
+                // Its kind, a subclass (a metaclass like abc.ABCMeta) by its flag bits.
+                let (kind, flags) = self.kind(to_ty)?;
+                let kind = kind.or_else(|| SUBCLASS_BITS.iter().find(|(bit, _)| flags & (1 << bit) != 0).map(|(_, k)| *k));
+                let name = match kind {
                     Some(Kind::Type) => Some(self.type_name_attr(to).or_else(|_| self.type_short_name(to))?),
                     Some(Kind::Function) => Some(objects::read_str(self.mem, self.o, self.ptr(to, key::function::name)?)?),
                     _ => return Ok(None),
                 };
-                let tn = self.tp_name(to_ty)?;
+                // 3.13+ names the referent's type fully qualified (%T).
+                let tn = if self.models.reprs.weakref_qualified_type { self.type_full_name(to_ty)? } else { self.tp_name(to_ty)? };
                 match name {
                     Some(n) => format!("<weakref at {obj}; to '{tn}' at {to} ({n})>"),
                     None => format!("<weakref at {obj}; to '{tn}' at {to}>"),
@@ -351,7 +368,10 @@ impl Renderer<'_> {
                 let data = RemoteAddr(self.word(obj, MPD_T + 40)?);
                 // A special value (infinity, NaN without payload) may have no words.
                 let special = flags & 0b1110 != 0;
-                if (len == 0 && !special) || len > MPD_MAX_WORDS {
+                if len > MPD_MAX_WORDS {
+                    return Ok(None); // valid, but longer than is read: rendered generically
+                }
+                if len == 0 && !special {
                     return Err(Error::Corrupt { what: "Decimal (coefficient length)", addr: obj });
                 }
                 self.spend()?;
