@@ -5,7 +5,6 @@ mod common;
 
 use std::io::Write;
 use std::path::Path;
-use std::process::Command;
 
 use common::pycoroner;
 use pycoroner_testkit::{crash, pyenv_interpreters, run};
@@ -69,15 +68,7 @@ fn garbage_after_elf_magic() {
 #[test]
 fn core_without_python_exits_3() {
     let dir = tempfile::tempdir().expect("tmp");
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg("ulimit -c unlimited && exec sleep 30 & pid=$!; sleep 0.2; kill -SEGV $pid; wait $pid; true")
-        .current_dir(dir.path())
-        .status()
-        .expect("sh");
-    assert!(status.success());
-    let core = dir.path().join("core");
-    assert!(core.is_file(), "sleep left no core in {}", dir.path().display());
+    let core = pycoroner_testkit::core_without_python(dir.path());
     expect_one_line(&core_arg(&core), 3, "no Python interpreter found");
 }
 

@@ -56,14 +56,8 @@ fn errors_are_json_with_format_json() {
 
     // No Python in the core: exit 3, kind no-python.
     let dir = tempfile::tempdir().expect("tmp");
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg("ulimit -c unlimited && exec sleep 30 & pid=$!; sleep 0.2; kill -SEGV $pid; wait $pid; true")
-        .current_dir(dir.path())
-        .status()
-        .expect("sh");
-    assert!(status.success());
-    let (code, out, _) = run(pycoroner().arg("core").arg(dir.path().join("core")).args(["--format", "json", "--no-cache"]));
+    let core = pycoroner_testkit::core_without_python(dir.path());
+    let (code, out, _) = run(pycoroner().arg("core").arg(core).args(["--format", "json", "--no-cache"]));
     assert_eq!(code, Some(3));
     let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
     assert_eq!((v["error"]["kind"].as_str(), v["error"]["exit_status"].as_u64()), (Some("no-python"), Some(3)));
@@ -136,7 +130,7 @@ fn colour_only_on_a_terminal() {
     assert!(!piped.contains('\x1b'), "piped output has escape codes");
     let tty = on_a_terminal(&args, &[]);
     assert!(tty.contains("\x1b[1;31mCurrent thread\x1b[0m"), "{tty}");
-    assert_eq!(strip_ansi(&tty), piped);
+    assert_eq!(pycoroner::report::escape::strip_color(&tty), piped);
     assert!(!on_a_terminal(&args, &[("NO_COLOR", "1")]).contains('\x1b'));
     let mut never = args.to_vec();
     never.extend(["--color", "never"]);
@@ -144,7 +138,7 @@ fn colour_only_on_a_terminal() {
     let mut always = args.to_vec();
     always.extend(["--color", "always"]);
     let (_, forced, _) = run(pycoroner().args(&always));
-    assert!(forced.contains('\x1b') && strip_ansi(&forced) == piped);
+    assert!(forced.contains('\x1b') && pycoroner::report::escape::strip_color(&forced) == piped);
 }
 
 /// A read that takes longer than half a second shows one progress line on a terminal,
@@ -160,21 +154,4 @@ fn progress_line_only_on_a_terminal() {
     let core = std::fs::File::open(&c.core).expect("core");
     let out = Command::new(env!("CARGO_BIN_EXE_pycoroner")).args(args).stdin(core).output().expect("pycoroner");
     assert!(out.status.success() && out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::new();
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\x1b' {
-            for d in chars.by_ref() {
-                if d == 'm' {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }

@@ -72,3 +72,21 @@ mod tests {
         assert_eq!(source_line("\tx = 1\x1b"), "\tx = 1\\x1b");
     }
 }
+
+/// `s` without the colour codes the text renderer adds (`ESC [ ... m`): the plain text.
+pub fn strip_color(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            for d in chars.by_ref() {
+                if d == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

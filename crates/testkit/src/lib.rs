@@ -839,3 +839,18 @@ pub fn warning_texts(report: &serde_json::Value) -> Vec<String> {
         })
         .collect()
 }
+
+/// A core of a program with no Python in it (`sleep`, killed with SIGSEGV), written in
+/// `dir`; its path.
+pub fn core_without_python(dir: &Path) -> PathBuf {
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -c unlimited && exec sleep 30 & pid=$!; sleep 0.2; kill -SEGV $pid; wait $pid; true")
+        .current_dir(dir)
+        .status()
+        .expect("sh");
+    assert!(status.success());
+    let core = dir.join("core");
+    assert!(core.is_file(), "sleep left no core in {}", dir.display());
+    core
+}

@@ -649,19 +649,6 @@ pub(crate) mod tests {
         assert!(!plain.contains('\x1b'));
         assert!(coloured.contains("\x1b[1;31mCurrent thread\x1b[0m"), "{coloured}");
         assert!(coloured.contains("\x1b[33mpycoroner warnings:\x1b[0m"), "{coloured}");
-        let mut stripped = String::new();
-        let mut chars = coloured.chars();
-        while let Some(c) = chars.next() {
-            if c == '\x1b' {
-                for d in chars.by_ref() {
-                    if d == 'm' {
-                        break;
-                    }
-                }
-            } else {
-                stripped.push(c);
-            }
-        }
-        assert_eq!(stripped, plain);
+        assert_eq!(crate::escape::strip_color(&coloured), plain);
     }
 }
