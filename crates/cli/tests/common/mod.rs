@@ -13,11 +13,16 @@ pub fn pycoroner() -> Command {
     Command::new(env!("CARGO_BIN_EXE_pycoroner"))
 }
 
-/// `pycoroner core CORE --format json` with a private cache dir; (status, json, stderr).
+/// `pycoroner core CORE --format json` with a private cache dir; (status, report,
+/// stderr). An error comes as JSON on stdout: its message is added to the stderr text,
+/// so a caller reads what went wrong in one place.
 pub fn analyze_json(core: &Path, cache: &Path, extra: &[&str]) -> (Option<i32>, Option<Value>, String) {
-    let (code, out, err) = pycoroner_testkit::run(
+    let (code, out, mut err) = pycoroner_testkit::run(
         pycoroner().arg("core").arg(core).args(["--format", "json", "--cache-dir"]).arg(cache).args(extra),
     );
+    if let Some(message) = serde_json::from_str::<Value>(&out).ok().and_then(|v| v["error"]["message"].as_str().map(str::to_string)) {
+        err.push_str(&message);
+    }
     (code, pycoroner_testkit::parse_report(&out), err)
 }
 
