@@ -734,7 +734,10 @@ fn splice_threads(
             .iter()
             .filter_map(|&i| Some((i, threads.get(i)?.frames.iter().filter(|f| matches!(f, Frame::Python(_))).cloned().collect())))
             .collect();
-        let owner_at = |f: &PyFrame| u.python.iter().position(|p| p.addr == f.addr).and_then(|p| u.owner.get(p)).copied();
+        // Each Python frame's report thread and position there, by frame address (one
+        // lookup per frame: a deep stack has tens of thousands).
+        let owners: std::collections::HashMap<u64, (usize, usize)> = u.python.iter().zip(&u.owner).map(|(p, &o)| (p.addr.0, o)).collect();
+        let owner_at = |f: &PyFrame| owners.get(&f.addr.0).copied();
         let render = |f: &PyFrame| match owner_at(f) {
             Some((i, k)) => py_frames.get(&i)?.get(k).cloned(),
             None => Some(Frame::Python(PythonFrame { function: None, qualname: None, file: None, line: None, source: None, locals: None, address: Some(f.addr.0), entry: f.entry })),
@@ -751,7 +754,7 @@ fn splice_threads(
         // shown, the eval frame that ran it); the C frames after belong to the next.
         // Python frames no eval frame claimed go to the end of their own part.
         let owner_of = |f: &Frame| match f {
-            Frame::Python(p) => p.address.and_then(|a| u.python.iter().position(|x| x.addr.0 == a)).and_then(|p| u.owner.get(p)).map(|o| o.0),
+            Frame::Python(p) => p.address.and_then(|a| owners.get(&a)).map(|o| o.0),
             Frame::Native(_) => None,
         };
         let tail = frames.split_off(frames.len().saturating_sub(unclaimed));
