@@ -29,6 +29,7 @@ Examples:
   pycoroner demo                        crash a bundled scenario and analyze its core
   pycoroner core ./core --native        every thread, Python frames spliced into C frames
   pycoroner core ./core --locals        with each frame's variables and exceptions
+  pycoroner pid 4242 --tasks            every asyncio task and who awaits it
   coredumpctl dump -o - 4242 | pycoroner core -
   pycoroner pid 4242                    a running process, paused only while it is read
   pycoroner print ./core 0x7f3a1c2b4e80 one object, as repr() writes it
@@ -56,6 +57,15 @@ pub enum ColorArg {
     Always,
     /// Never.
     Never,
+}
+
+/// `--tasks`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TasksView {
+    /// The await tree, as `python -m asyncio pstree`.
+    Tree,
+    /// One row per task and awaiter, as `python -m asyncio ps`.
+    Table,
 }
 
 /// `--layout-source`.
@@ -102,6 +112,11 @@ pub struct Common {
     /// thread's exceptions.
     #[arg(long)]
     pub locals: bool,
+    /// asyncio: every task of each thread's event loop, its await chain and who awaits
+    /// it, drawn as `python -m asyncio pstree` does (or its `ps` table with
+    /// `--tasks=table`).
+    #[arg(long, value_enum, value_name = "VIEW", num_args = 0..=1, require_equals = true, default_missing_value = "tree")]
+    pub tasks: Option<TasksView>,
     /// How deep to render nested containers and instances (at most 100).
     #[arg(long, value_name = "N", default_value_t = 6)]
     pub depth: usize,

@@ -54,6 +54,7 @@ fn options(common: &Common) -> Options {
     }
     o.debug_dirs = common.debug_dirs.clone();
     o.locals = common.locals;
+    o.tasks = common.tasks.is_some();
     o.source = common.source;
     o.native = match (common.native, common.native_all) {
         (_, true) => NativeMode::All,
@@ -97,7 +98,7 @@ fn color(common: &Common) -> bool {
 
 fn render(report: &pycoroner_report::Report, common: &Common) -> String {
     match common.format {
-        Format::Text => render::faulthandler::render_with(report, render::faulthandler::TextOptions { fold: !common.no_fold, color: color(common) }),
+        Format::Text => render::faulthandler::render_with(report, render::faulthandler::TextOptions { fold: !common.no_fold, color: color(common), tasks_table: common.tasks == Some(args::TasksView::Table) }),
         Format::Json => render::json::render(report) + "\n",
     }
 }

@@ -10,6 +10,7 @@
 // Target bytes decide sizes and offsets here: no unchecked arithmetic, no panicking index.
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects, clippy::indexing_slicing))]
 
+pub mod asyncio;
 pub mod error;
 pub mod linetable;
 pub mod locals;

@@ -96,6 +96,72 @@ pub enum LocalsModel {
     LocalsPlus,
 }
 
+/// How a suspended generator or coroutine says what it awaits (`_PyGen_yf`), and
+/// where the awaited object is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum YieldFromModel {
+    /// ≤3.10: the instruction after the frame's last one is `YIELD_FROM` (this
+    /// opcode); the awaited object is the top of the frame's value stack (`f_stacktop`
+    /// ≤3.9, `f_valuestack[f_stackdepth - 1]` in 3.10).
+    NextOpcode {
+        /// `YIELD_FROM`.
+        opcode: u8,
+    },
+    /// 3.11–3.12: the code unit after `prev_instr` is a `RESUME` (any of these
+    /// opcodes) with an oparg of 2 or more; the awaited object is
+    /// `localsplus[stacktop - 1]`.
+    ResumeAfter {
+        /// `RESUME` and its specialized or instrumented forms.
+        resume: [u8; 2],
+    },
+    /// 3.13+: the generator's frame state is one of these; the awaited object is
+    /// `depth` slots down the stack (`localsplus[stacktop - 1]` in 3.13,
+    /// `stackpointer[-1]` as a stack reference in 3.14, `stackpointer[-2]` in 3.15,
+    /// whose `SEND` keeps the awaited object under the value sent).
+    FrameState {
+        /// `FRAME_SUSPENDED_YIELD_FROM` (and 3.15's `_LOCKED` twin).
+        yield_from: [i8; 2],
+        /// Slots from the top.
+        depth: u8,
+    },
+}
+
+/// `gi_frame_state` values of 3.11+ generators (they moved twice).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GenStates {
+    /// `FRAME_EXECUTING`: the generator is running now.
+    pub executing: i8,
+    /// `FRAME_COMPLETED` (3.11–3.14) and `FRAME_CLEARED`: its frame is gone.
+    pub dead: [i8; 2],
+}
+
+/// How generators, coroutines and async generators keep their frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GenModel {
+    /// What a suspended one awaits.
+    pub yield_from: YieldFromModel,
+    /// 3.11+: the frame is embedded and its state is `gi_frame_state`; ≤3.10 the frame
+    /// is `gi_frame`, NULL once finished.
+    pub states: Option<GenStates>,
+}
+
+/// Where a version of `asyncio` keeps its tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskRegistry {
+    /// 3.6: C tasks in `_asyncio`'s static `all_tasks` WeakSet (`.symtab`), Python
+    /// ones in the class attribute `Task._all_tasks`; current tasks likewise.
+    ClassSets,
+    /// 3.7–3.11: the WeakSet `asyncio.tasks._all_tasks`.
+    AllTasks,
+    /// 3.12–3.13: the WeakSet `asyncio.tasks._scheduled_tasks` and the set
+    /// `_eager_tasks`.
+    ScheduledEager,
+    /// 3.14+: C tasks on a list per thread state (and one per interpreter for tasks of
+    /// threads that have exited); other tasks in `_scheduled_tasks`/`_eager_tasks`.
+    ThreadLists,
+}
+
+
 /// All models of one interpreter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Models {
@@ -124,6 +190,10 @@ pub struct Models {
     pub exception_single_arg_bare: bool,
     /// How standard-library types write their repr in this version.
     pub reprs: ReprModel,
+    /// Generators and what they await.
+    pub gen: GenModel,
+    /// Where asyncio's tasks are.
+    pub tasks: TaskRegistry,
 }
 
 /// Standard-library reprs that changed between versions.
@@ -205,6 +275,22 @@ impl Models {
         let stackrefs = minor >= 14;
         let exception_single_arg_bare = minor >= 7;
         let reprs = ReprModel { timedelta_keywords: minor >= 7, ordered_dict_as_dict: minor >= 12, descriptor_shows_callable: minor >= 10, weakref_qualified_type: minor >= 13 };
-        Some(Models { frame, line_table, gil, anchor, int, dict, instance_dict, locals, dead_byte, stackrefs, exception_single_arg_bare, reprs })
+        let (executing, dead) = if minor >= 15 { (4, [5, 5]) } else { (0, [1, 4]) };
+        let states = (minor >= 11).then_some(GenStates { executing, dead });
+        let yield_from = match minor {
+            6..=10 => YieldFromModel::NextOpcode { opcode: 72 },
+            11 => YieldFromModel::ResumeAfter { resume: [151, 150] },
+            12 => YieldFromModel::ResumeAfter { resume: [151, 240] },
+            13 | 14 => YieldFromModel::FrameState { yield_from: [-1, -1], depth: 1 },
+            _ => YieldFromModel::FrameState { yield_from: [2, 3], depth: 2 },
+        };
+        let gen = GenModel { yield_from, states };
+        let tasks = match minor {
+            6 => TaskRegistry::ClassSets,
+            7..=11 => TaskRegistry::AllTasks,
+            12 | 13 => TaskRegistry::ScheduledEager,
+            _ => TaskRegistry::ThreadLists,
+        };
+        Some(Models { frame, line_table, gil, anchor, int, dict, instance_dict, locals, dead_byte, stackrefs, exception_single_arg_bare, reprs, gen, tasks })
     }
 }

@@ -361,6 +361,14 @@ impl<'a> Python<'a> {
         }
     }
 
+    /// Decode the one frame at `addr` (a generator's or coroutine's) without following
+    /// its links.
+    pub fn frame_at(&self, addr: RemoteAddr) -> Result<PyFrame, Error> {
+        let mut one = Vec::new();
+        self.step(addr, &mut one)?;
+        one.pop().ok_or(Error::Corrupt { what: "frame (an interpreter-internal one)", addr })
+    }
+
     /// Decode the frame at `f` (pushing it unless it is a shim) and return the next link.
     fn step(&self, f: RemoteAddr, frames: &mut Vec<PyFrame>) -> Result<RemoteAddr, Error> {
         match self.models.frame {

@@ -197,7 +197,7 @@ pub fn handle(s: &mut Session, req: &Value) -> Result<Response, String> {
         }
         Request::PyThreads { native, fold } => {
             let r = a.report_with(false, native.into()).map_err(err)?;
-            Response::Text { text: faulthandler::render_with(r, faulthandler::TextOptions { fold, color: false }) }
+            Response::Text { text: faulthandler::render_with(r, faulthandler::TextOptions { fold, color: false, ..Default::default() }) }
         }
         Request::Report { locals, native } => {
             let r = a.report_with(locals, native.into()).map_err(err)?;

@@ -141,6 +141,8 @@ offsets_table! {
         sysdict,
         /// `gc.collecting` (3.9+, an `int`): a collection is running.
         gc_collecting,
+        /// `asyncio_tasks_head` (3.14+): native tasks of threads that have exited.
+        asyncio_tasks_head,
         /// `sizeof(PyInterpreterState)`.
         size,
     }
@@ -171,6 +173,12 @@ offsets_table! {
         native_thread_id,
         /// `sizeof(PyThreadState)`.
         size,
+        /// `_PyThreadStateImpl.asyncio_running_loop` (3.14+): the loop the thread runs.
+        asyncio_running_loop,
+        /// `_PyThreadStateImpl.asyncio_running_task` (3.14+): the task it runs.
+        asyncio_running_task,
+        /// `_PyThreadStateImpl.asyncio_tasks_head` (3.14+): its native tasks' list.
+        asyncio_tasks_head,
     }
     /// `_PyCFrame` (3.11–3.12; `CFrame` in 3.10): one per eval call, on its C stack.
     cframe: CFrame {
@@ -194,6 +202,12 @@ offsets_table! {
         trace,
         /// `f_frame` (3.11+): the interpreter frame it wraps.
         iframe,
+        /// `f_stacktop` (≤3.9): the value stack's top while suspended, else NULL.
+        stacktop,
+        /// `f_valuestack` (≤3.10): the value stack's bottom.
+        valuestack,
+        /// `f_stackdepth` (3.10, an `int`): values on the stack while suspended.
+        stackdepth,
     }
     /// `_PyInterpreterFrame` (3.11+).
     iframe: IFrame {
@@ -209,6 +223,30 @@ offsets_table! {
         is_entry,
         /// `localsplus`.
         localsplus,
+        /// `stacktop` (3.11–3.13, an `int`): values on the stack, counted from
+        /// `localsplus`.
+        stacktop,
+        /// `stackpointer` (3.14+): one past the top of the stack.
+        stackpointer,
+    }
+    /// `PyGenObject` (coroutines and async generators share its head).
+    gen: Gen {
+        /// `gi_frame` (≤3.10): its `PyFrameObject`, NULL once finished.
+        frame,
+        /// `gi_iframe` (3.11+): its embedded interpreter frame.
+        iframe,
+        /// `gi_frame_state` (3.11+, an `int8`).
+        frame_state,
+    }
+    /// `PyAsyncGenASend` (`async_generator_asend`, what `await agen.asend()` awaits).
+    asend: ASend {
+        /// `ags_gen`: the async generator.
+        gen,
+    }
+    /// `PyWeakReference`.
+    weakref: WeakRef {
+        /// `wr_object`: the referent (`None` once dead).
+        object,
     }
     /// `PyCodeObject`.
     code: Code {
@@ -525,7 +563,7 @@ pub struct Layout {
 }
 
 /// Current serialized format of [`Layout`]; caches with another value are ignored.
-pub const LAYOUT_FORMAT: u32 = 9;
+pub const LAYOUT_FORMAT: u32 = 10;
 
 #[cfg(test)]
 mod tests {

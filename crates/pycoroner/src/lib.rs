@@ -23,6 +23,7 @@ mod facade;
 mod locate_python;
 mod options;
 pub mod splice;
+mod tasks;
 
 pub use error::AnalyzeError;
 pub use facade::{analyze_process, Analysis};
@@ -249,6 +250,7 @@ fn analyze_within_budget(
             gil_holder: holder_tid,
             gc_collecting: interp.gc_collecting,
             extension_modules: None,
+            idle_loops: Vec::new(),
         });
         for ts in &interp.threads {
             let mut t = thread_report(target, state, ts, *holder, &threads_info, crashed.map(|c| c.tid), &mut warnings);
@@ -273,6 +275,9 @@ fn analyze_within_budget(
             }
         }
     }
+    if options.tasks {
+        tasks::add_tasks(target, &py, found, &names_renderer, &snapshot, &mut interpreters, &mut threads, &mut warnings);
+    }
     // Threads with no Python thread state (started by C code: BLAS, gRPC, an extension's
     // workers): shown too, after the Python ones; the one that took the signal is the
     // current thread, with its native frames even without --native.
@@ -294,6 +299,7 @@ fn analyze_within_budget(
             exceptions: Vec::new(),
             frames: Vec::new(),
             truncated: None,
+            event_loop: None,
         });
         walked.push(None);
     }
@@ -1011,6 +1017,7 @@ fn thread_report(
         exceptions: Vec::new(),
         frames,
         truncated,
+        event_loop: None,
     }
 }
 
@@ -1040,6 +1047,7 @@ mod tests {
             exceptions: Vec::new(),
             frames: vec![f; frames],
             truncated: None,
+            event_loop: None,
         }
     }
 

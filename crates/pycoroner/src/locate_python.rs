@@ -280,7 +280,8 @@ fn resolve_module(
     let wanted = SYMBOLS
         .iter()
         .chain(pycoroner_cpython::repr::TYPE_SYMBOLS.iter().map(|(s, _)| s))
-        .chain(pycoroner_cpython::repr::SINGLETON_SYMBOLS);
+        .chain(pycoroner_cpython::repr::SINGLETON_SYMBOLS)
+        .chain(pycoroner_cpython::asyncio::SYMBOLS);
     let symbols: BTreeMap<String, u64> = wanted.filter_map(|s| img.symbol(s).map(|(a, _)| ((*s).to_string(), a))).collect();
 
     // The decision is the model's (DWARF, the target's _Py_DebugOffsets, a built-in

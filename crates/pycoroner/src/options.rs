@@ -49,6 +49,8 @@ pub struct Options {
     pub native: NativeMode,
     /// Read each Python frame's source line from its file (`--source`).
     pub source: bool,
+    /// Read asyncio's tasks (`--tasks`).
+    pub tasks: bool,
 }
 
 impl Options {

@@ -6,6 +6,9 @@
 
 pub mod escape;
 pub mod render;
+pub mod tasks;
+
+pub use tasks::{AwaitableKind, CoroutineFrame, EventLoop, Task, TaskState, TaskWait, WaitKind};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -93,6 +96,8 @@ pub enum WarningKind {
     Source,
     /// Which thread crashed is ambiguous.
     Threads,
+    /// asyncio tasks (`--tasks`) that could not be read.
+    Tasks,
 }
 
 /// The analyzed target.
@@ -268,6 +273,9 @@ pub struct Interpreter {
     /// in `sys.stdlib_module_names`), in `sys.modules` order; absent when unreadable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extension_modules: Option<Vec<String>>,
+    /// asyncio event loops with tasks that no thread is running (`--tasks`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub idle_loops: Vec<EventLoop>,
 }
 
 /// One thread.
@@ -296,6 +304,9 @@ pub struct Thread {
     /// Why the frame walk stopped early, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truncated: Option<WalkStop>,
+    /// The asyncio event loop this thread runs, with its tasks (`--tasks`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_loop: Option<EventLoop>,
 }
 
 /// Why a walk stopped before the end of its chain.

@@ -93,3 +93,88 @@ impl Renderer<'_> {
         methods(self.ptr(module, key::module::def).ok()?)
     }
 }
+
+/// Reads by name for walks over the runtime's own objects (asyncio's task sets, a
+/// loop's attributes): each starts a lookup budget of its own with [`Renderer::lookup`].
+impl Renderer<'_> {
+    /// Start one lookup: the reads that follow get the lookup budget.
+    pub(crate) fn lookup(&self) {
+        self.budget.set(LOOKUP_READ_BUDGET);
+    }
+
+    /// `sys.modules[name].__dict__`.
+    pub(crate) fn module_dict(&self, sys_modules: RemoteAddr, name: &str) -> Option<RemoteAddr> {
+        let module = self.dict_lookup(sys_modules, name)?;
+        self.ptr(module, key::module::dict).ok().filter(|d| !d.is_null())
+    }
+
+    /// Every (key, value) pair of a dict.
+    pub(crate) fn dict_items_all(&self, dict: RemoteAddr) -> Result<Vec<Pair>, Error> {
+        Ok(self.dict_items_up_to(dict, MAX_LOOKUP_ENTRIES)?.0)
+    }
+
+    /// A str-keyed entry of a dict (the whole dict is searched).
+    pub(crate) fn entry(&self, dict: RemoteAddr, name: &str) -> Option<RemoteAddr> {
+        self.dict_lookup(dict, name)
+    }
+
+    /// An instance attribute by name, from the instance's dict or inline values.
+    pub(crate) fn attribute(&self, obj: RemoteAddr, name: &str) -> Option<RemoteAddr> {
+        let (attrs, _) = self.instance_attributes_up_to(obj, MAX_LOOKUP_ENTRIES).ok()?;
+        attrs.iter().find_map(|&(k, v)| (self.str_key(k).as_deref() == Some(name)).then_some(v))
+    }
+
+    /// An attribute of a class, from its own `__dict__` (not its bases').
+    pub(crate) fn class_attribute(&self, ty: RemoteAddr, name: &str) -> Option<RemoteAddr> {
+        let dict = self.ptr(ty, key::type_ext::dict).ok().filter(|d| !d.is_null())?;
+        self.dict_lookup(dict, name)
+    }
+
+    /// The items of a set, frozenset, list or tuple, at most `max`; (items, more).
+    pub(crate) fn members(&self, obj: RemoteAddr, max: usize) -> Result<(Vec<RemoteAddr>, bool), Error> {
+        match self.kind_of(obj) {
+            Some(Kind::Set | Kind::FrozenSet) => self.set_items_up_to(obj, max),
+            Some(k @ (Kind::List | Kind::Tuple)) => {
+                let size = self.mem.read_i64(self.at(obj, key::object::ob_size)?)?;
+                let size = u64::try_from(size).map_err(|_| Error::Corrupt { what: "sequence size", addr: obj })?;
+                let items = if k == Kind::Tuple { self.at(obj, key::tuple::item)? } else { self.ptr(obj, key::list::item)? };
+                let n = size.min(max as u64);
+                let raw = self.mem.read_vec(items, n.saturating_mul(8), 64 << 20)?;
+                let out = raw.chunks_exact(8).map(|c| RemoteAddr(u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))).collect();
+                Ok((out, n < size))
+            }
+            _ => Err(Error::WrongType { addr: obj, expected: "set or list" }),
+        }
+    }
+
+    /// The names of a type and of its bases up `tp_base` (`module.QualName`, as
+    /// `repr(type)` shows them), the type's own first.
+    pub(crate) fn type_lineage(&self, ty: RemoteAddr) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cur = ty;
+        for _ in 0..MAX_TYPE_DEPTH {
+            if cur.is_null() {
+                break;
+            }
+            match self.type_full_name(cur) {
+                Ok(n) => out.push(n),
+                Err(_) => break,
+            }
+            cur = match self.ptr(cur, key::type_ext::base) {
+                Ok(b) => b,
+                Err(_) => break,
+            };
+        }
+        out
+    }
+
+    /// The kind of a built-in object, if it is one the renderer knows.
+    pub(crate) fn builtin_kind(&self, obj: RemoteAddr) -> Option<Kind> {
+        self.kind_of(obj)
+    }
+
+    /// A str object's text (at most the name length).
+    pub(crate) fn name_of(&self, obj: RemoteAddr) -> Option<String> {
+        self.str_key(obj)
+    }
+}

@@ -20,11 +20,13 @@ pub struct TextOptions {
     /// lines, functions and warnings. Without them the text is faulthandler's, byte
     /// for byte.
     pub color: bool,
+    /// asyncio tasks as `python -m asyncio ps`'s table instead of `pstree`'s tree.
+    pub tasks_table: bool,
 }
 
 impl Default for TextOptions {
     fn default() -> Self {
-        TextOptions { fold: true, color: false }
+        TextOptions { fold: true, color: false, tasks_table: false }
     }
 }
 
@@ -129,6 +131,14 @@ pub fn render_with(report: &Report, options: TextOptions) -> String {
         first = false;
         let gc = fh.gc_line && t.current && report.interpreters.iter().any(|i| i.id == t.interpreter_id && i.gc_collecting == Some(true));
         thread(&mut out, t, options, fh, gc);
+        if let Some(l) = &t.event_loop {
+            out.push('\n');
+            super::tasks::section(&mut out, l, t.native_id.map_or(t.thread_id, u64::from), options.tasks_table, "");
+        }
+    }
+    for (i, l) in report.interpreters.iter().flat_map(|i| i.idle_loops.iter().map(move |l| (i, l))) {
+        let _ = writeln!(out, "\nNo thread runs this event loop (interpreter {}):", i.id.map_or_else(|| "?".to_string(), |id| id.to_string()));
+        super::tasks::section(&mut out, l, 0, options.tasks_table, "");
     }
     // faulthandler lists the crashing interpreter's extension modules.
     let crashing = report.threads.iter().find(|t| t.current).map(|t| t.interpreter_id).unwrap_or(Some(0));
@@ -434,7 +444,7 @@ pub(crate) mod tests {
                 debug_build: false,
                 free_threaded: false,
             },
-            interpreters: vec![Interpreter { id: Some(0), address: 0x1000, gil_holder: Some(0x7f3a1d2a5740), gc_collecting: Some(false), extension_modules: Some(vec![]) }],
+            interpreters: vec![Interpreter { id: Some(0), address: 0x1000, gil_holder: Some(0x7f3a1d2a5740), gc_collecting: Some(false), extension_modules: Some(vec![]), idle_loops: vec![] }],
             threads: vec![
                 Thread {
                     thread_id: 0x7f3a1b7fe6c0,
@@ -446,6 +456,7 @@ pub(crate) mod tests {
                     exceptions: vec![],
                     frames: vec![py("wait_for_job", "/srv/app/worker.py", Some(41))],
                     truncated: None,
+                    event_loop: None,
                 },
                 Thread {
                     thread_id: 0x7f3a1d2a5740,
@@ -457,6 +468,7 @@ pub(crate) mod tests {
                     exceptions: vec![],
                     frames: vec![py("call_native", "/srv/app/ext.py", Some(12)), py("<module>", "/srv/app/main.py", None)],
                     truncated: None,
+                    event_loop: None,
                 },
                 Thread {
                     thread_id: 0x7f3a1a000000,
@@ -468,6 +480,7 @@ pub(crate) mod tests {
                     exceptions: vec![],
                     frames: vec![],
                     truncated: None,
+                    event_loop: None,
                 },
             ],
             warnings: vec![],
@@ -603,7 +616,7 @@ pub(crate) mod tests {
         assert!(lines[1].starts_with("  #1  0x0000000000000020 in a"), "{cur}");
         assert_eq!(lines[10], "  [Previous 3 frames repeated 4997 more times]");
         assert!(lines[11].starts_with("  #15001 0x0000000000000050 in main"), "{cur}");
-        let all = super::render_with(&r, super::TextOptions { fold: false, color: false });
+        let all = super::render_with(&r, super::TextOptions { fold: false, color: false, ..Default::default() });
         assert_eq!(all.split("Current thread").nth(1).expect("current").lines().filter(|l| l.starts_with("  #")).count(), 15002);
         // A single repeated frame says "frame"; a thread within faulthandler's 100
         // frames is never folded (its lines stay faulthandler's).
@@ -644,8 +657,8 @@ pub(crate) mod tests {
     fn colour_only_adds_escape_codes() {
         let mut r = sample();
         r.warnings.push(Warning::new(WarningKind::Walk, "thread list unreadable"));
-        let plain = super::render_with(&r, super::TextOptions { fold: true, color: false });
-        let coloured = super::render_with(&r, super::TextOptions { fold: true, color: true });
+        let plain = super::render_with(&r, super::TextOptions { fold: true, color: false, ..Default::default() });
+        let coloured = super::render_with(&r, super::TextOptions { fold: true, color: true, ..Default::default() });
         assert!(!plain.contains('\x1b'));
         assert!(coloured.contains("\x1b[1;31mCurrent thread\x1b[0m"), "{coloured}");
         assert!(coloured.contains("\x1b[33mpycoroner warnings:\x1b[0m"), "{coloured}");

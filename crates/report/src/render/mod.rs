@@ -3,3 +3,4 @@
 pub mod faulthandler;
 pub mod gdb;
 pub mod json;
+pub mod tasks;

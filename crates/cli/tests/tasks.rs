@@ -1,0 +1,186 @@
+//! `--tasks` against ground truth: the asyncio scenario writes, from inside the
+//! crashing task, every task asyncio knows (name, state, await chain, what it waits
+//! on, and on 3.14+ who awaits it per `asyncio.capture_call_graph`) and crashes;
+//! pycoroner's tasks from the core must be the same, on every interpreter.
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap};
+
+use common::{compare_with_faulthandler, crash_and_analyze};
+use pycoroner_testkit::{all_interpreters, scenario};
+use serde_json::Value;
+
+/// One task as the scenario wrote it.
+struct Truth {
+    id: u64,
+    rec: Value,
+}
+
+fn hex(v: &Value) -> u64 {
+    u64::from_str_radix(v.as_str().unwrap_or("").trim_start_matches("0x"), 16).unwrap_or(0)
+}
+
+fn truths(side: &str) -> (Vec<Truth>, Vec<(u64, String)>) {
+    let mut tasks = Vec::new();
+    let mut done = Vec::new();
+    for line in side.lines() {
+        if let Some(j) = line.strip_prefix("task ") {
+            if let Ok(rec) = serde_json::from_str::<Value>(j) {
+                tasks.push(Truth { id: hex(&rec["id"]), rec });
+            }
+        } else if let Some(rest) = line.strip_prefix("done ") {
+            let mut p = rest.split(' ');
+            if let (Some(id), Some(state)) = (p.next(), p.next()) {
+                done.push((hex(&Value::from(id)), state.to_string()));
+            }
+        }
+    }
+    (tasks, done)
+}
+
+fn ids(v: &Value) -> BTreeSet<u64> {
+    v.as_array().map(|a| a.iter().map(|x| x.as_u64().unwrap_or_else(|| hex(x))).collect()).unwrap_or_default()
+}
+
+/// Check one interpreter's report against its truth; differences, one line each.
+fn check(tag: &str, report: &Value, side: &str, minor: u64) -> Vec<String> {
+    let mut diffs = Vec::new();
+    let (truth, done) = truths(side);
+    if truth.len() < 5 {
+        return vec![format!("{tag} the scenario wrote {} tasks", truth.len())];
+    }
+    let threads = report["threads"].as_array().cloned().unwrap_or_default();
+    let Some(current) = threads.iter().find(|t| t["current"] == true) else { return vec![format!("{tag} no current thread")] };
+    let Some(lp) = current.get("event_loop") else { return vec![format!("{tag} the crashing thread has no event loop")] };
+    let ours: HashMap<u64, &Value> = lp["tasks"].as_array().map(|a| a.iter().map(|t| (t["address"].as_u64().unwrap_or(0), t)).collect()).unwrap_or_default();
+    // Every pending task, and only those, is listed as pending.
+    let want: BTreeSet<u64> = truth.iter().map(|t| t.id).collect();
+    let got: BTreeSet<u64> = ours.iter().filter(|(_, t)| t["state"] == "pending").map(|(a, _)| *a).collect();
+    if want != got {
+        diffs.push(format!("{tag} pending tasks differ: missing {:x?}, extra {:x?}", want.difference(&got).collect::<Vec<_>>(), got.difference(&want).collect::<Vec<_>>()));
+    }
+    for (id, state) in &done {
+        if let Some(t) = ours.get(id) {
+            if t["state"].as_str() != Some(state) {
+                diffs.push(format!("{tag} task {id:#x} is {state}, we say {}", t["state"]));
+            }
+        }
+    }
+    let names: HashMap<u64, String> = truth.iter().map(|t| (t.id, t.rec["name"].as_str().unwrap_or("").to_string())).collect();
+    // Who awaits whom, as Python sees it (≤3.13: from each task's _fut_waiter, gather's
+    // children and the TaskGroup's tasks; 3.14+: capture_call_graph).
+    let mut awaited_by: HashMap<u64, BTreeSet<u64>> = HashMap::new();
+    if minor >= 14 {
+        for t in &truth {
+            awaited_by.insert(t.id, ids(&t.rec["awaited_by"]));
+        }
+    } else {
+        let owner = names.iter().find(|(_, n)| *n == "group-owner").map(|(a, _)| *a);
+        for t in &truth {
+            if let Some(children) = t.rec["waits"].get(1) {
+                for c in ids(children) {
+                    awaited_by.entry(c).or_default().insert(t.id);
+                }
+            }
+            if let (Some(o), true) = (owner, names.get(&t.id).is_some_and(|n| n.starts_with("member-"))) {
+                awaited_by.entry(t.id).or_default().insert(o);
+            }
+        }
+    }
+    let frames: Vec<&Value> = current["frames"].as_array().map(|f| f.iter().collect()).unwrap_or_default();
+    for t in &truth {
+        let Some(o) = ours.get(&t.id) else { continue };
+        let name = &names[&t.id];
+        let who = format!("{tag} task {name} ({:#x})", t.id);
+        if minor >= 8 && o["name"].as_str() != Some(name.as_str()) {
+            diffs.push(format!("{who}: name {}", o["name"]));
+        }
+        let running = t.rec["running"] == true;
+        if (o["running"] == true) != running {
+            diffs.push(format!("{who}: running {} (truth {running})", o["running"]));
+        }
+        // The await chain, link by link: kind, file, line, function.
+        let want: Vec<(String, String, u64, String)> = t.rec["chain"]
+            .as_array()
+            .map(|c| c.iter().map(|l| (l[0].as_str().unwrap_or("").into(), l[1].as_str().unwrap_or("").into(), l[2].as_u64().unwrap_or(0), l[3].as_str().unwrap_or("").into())).collect())
+            .unwrap_or_default();
+        let got: Vec<(String, String, u64, String)> = o["coroutine_stack"]
+            .as_array()
+            .map(|c| c.iter().map(|l| (l["kind"].as_str().unwrap_or("").into(), l["file"].as_str().unwrap_or("").into(), l["line"].as_u64().unwrap_or(0), l["function"].as_str().unwrap_or("").into())).collect())
+            .unwrap_or_default();
+        if running {
+            // It ran on after writing the truth: same coroutine, and its frame is the
+            // thread's own frame at the crash (same address, same line).
+            let first = &o["coroutine_stack"][0];
+            let in_stack = frames.iter().find(|f| f["address"].as_u64().is_some() && f["address"] == first["frame_address"]);
+            match in_stack {
+                Some(f) if f["line"] == first["line"] && f["function"] == first["function"] => {}
+                _ => diffs.push(format!("{who}: the running task's frame {first} is not in the thread's stack")),
+            }
+            if got.first().map(|g| (&g.0, &g.1, &g.3)) != want.first().map(|w| (&w.0, &w.1, &w.3)) {
+                diffs.push(format!("{who}: chain {got:?}, truth {want:?}"));
+            }
+        } else if got != want {
+            diffs.push(format!("{who}: chain {got:?}, truth {want:?}"));
+        }
+        // What it waits on.
+        let kind = o["waits_on"]["kind"].as_str().unwrap_or("none");
+        let innermost = want.last().map(|w| (w.1.as_str(), w.3.as_str()));
+        let expected: &[&str] = match t.rec["waits"][0].as_str() {
+            None => &["none"],
+            Some("task") => &["task"],
+            Some("gather") => &["gather"],
+            Some(_) if innermost.is_some_and(|(f, n)| n == "sleep" && f.ends_with("asyncio/tasks.py")) => &["sleep"],
+            Some(_) if want.iter().any(|w| w.1.ends_with("asyncio/taskgroups.py")) => &["task-group"],
+            Some(_) => &["future"],
+        };
+        if !expected.contains(&kind) {
+            diffs.push(format!("{who}: waits on {kind}, truth {}", t.rec["waits"]));
+        }
+        if let Some(children) = t.rec["waits"].get(1).filter(|c| c.as_array().is_some_and(|a| !a.is_empty())) {
+            if ids(children) != ids(&o["waits_on"]["tasks"]) {
+                diffs.push(format!("{who}: waits on tasks {}, truth {children}", o["waits_on"]["tasks"]));
+            }
+        }
+        let want_by = awaited_by.get(&t.id).cloned().unwrap_or_default();
+        if ids(&o["awaited_by"]) != want_by {
+            diffs.push(format!("{who}: awaited by {:x?}, truth {want_by:x?}", ids(&o["awaited_by"])));
+        }
+    }
+    diffs
+}
+
+#[test]
+fn tasks_equal_what_asyncio_says() {
+    let script = scenario("asyncio_tasks");
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    let pys = all_interpreters();
+    assert!(!pys.is_empty() || !pycoroner_testkit::in_ci(), "no interpreter found under CI");
+    for py in &pys {
+        let tag = format!("[{}]", py.id());
+        let (c, v) = match crash_and_analyze(py, &script, cache.path(), &["--tasks"]) {
+            Ok(x) => x,
+            Err(e) => {
+                failures.push(e);
+                continue;
+            }
+        };
+        failures.extend(compare_with_faulthandler(&v, &c.faulthandler).into_iter().map(|d| format!("{tag} {d}")));
+        failures.extend(check(&tag, &v, c.sidecar.as_deref().unwrap_or(""), u64::from(py.minor)));
+        let tasks_warnings: Vec<&Value> = v["warnings"].as_array().map(|w| w.iter().filter(|w| w["kind"] == "tasks").collect()).unwrap_or_default();
+        if !tasks_warnings.is_empty() {
+            failures.push(format!("{tag} task warnings: {tasks_warnings:?}"));
+        }
+        // The text report draws the tree: the gather parent over its children.
+        let (_, text, _) = pycoroner_testkit::run(common::pycoroner().arg("core").arg(&c.core).arg("--tasks").arg("--cache-dir").arg(cache.path()));
+        let lines: Vec<&str> = text.lines().collect();
+        let parent = lines.iter().position(|l| l.ends_with("(T) parent"));
+        let child = lines.iter().position(|l| l.contains("(T) child-1"));
+        if py.minor >= 8 && !matches!((parent, child), (Some(p), Some(c)) if p < c) {
+            failures.push(format!("{tag} the text tree does not hang child-1 under parent:\n{text}"));
+        }
+    }
+    assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
+}

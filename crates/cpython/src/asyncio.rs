@@ -1,0 +1,810 @@
+//! asyncio's tasks, read from memory: every task of every event loop, its state and
+//! name, the chain of coroutines (and generators, async generators) it is suspended
+//! in, what it waits on, and which tasks await it.
+//!
+//! Tasks are found where each version keeps them ([`TaskRegistry`]): the module-level
+//! sets of `asyncio.tasks` up to 3.13, and from 3.14 the per-thread lists that C tasks
+//! hang on. Both the C (`_asyncio`) and the pure-Python `Task` are read: the C one
+//! through [`C_TASK_LAYOUTS`] (`TaskObj`, per version), the Python one through its
+//! instance attributes. Every set, list and chain is bounded and cycle-checked.
+
+use std::collections::{HashMap, HashSet};
+
+use pycoroner_layouts::key;
+use pycoroner_process::{MemoryExt, RemoteAddr};
+
+use crate::error::Error;
+use crate::locals::Local;
+use crate::models::{FrameModel, StackRef, TaskRegistry, YieldFromModel};
+use crate::objects;
+use crate::python::{PyFrame, Python, ThreadState};
+use crate::repr::Renderer;
+
+/// Most tasks listed per interpreter.
+pub const MAX_TASKS: usize = 1 << 20;
+/// Most links followed down one task's await chain.
+pub const MAX_AWAIT_DEPTH: usize = 1024;
+/// Most tasks one task is recorded to await, or to be awaited by.
+const MAX_EDGES: usize = 1 << 16;
+
+/// Exported symbols of the types an await chain goes through.
+pub const SYMBOLS: &[&str] = &["PyCoro_Type", "PyGen_Type", "PyAsyncGen_Type", "_PyAsyncGenASend_Type", "_PyCoroWrapper_Type", "_PyWeakref_RefType"];
+
+/// Fields of a C `_asyncio` Task (`TaskObj`, which starts with the Future's fields):
+/// byte offsets after the object header. From each version's DWARF of `_asyncio`
+/// (a test compares them with every build at hand).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CTaskLayout {
+    /// `task_loop`.
+    pub loop_: u64,
+    /// `task_exception`.
+    pub exception: u64,
+    /// `task_result`.
+    pub result: u64,
+    /// `task_state` (an `int`: 0 pending, 1 cancelled, 2 finished).
+    pub state: u64,
+    /// `task_awaited_by` (3.14+): the one task awaiting it, or a set of them.
+    pub awaited_by: Option<u64>,
+    /// `task_awaited_by_is_set` (3.14+, a `char`).
+    pub awaited_by_is_set: Option<u64>,
+    /// `task_fut_waiter`: the future it waits on.
+    pub fut_waiter: u64,
+    /// `task_coro`.
+    pub coro: u64,
+    /// `task_name` (3.8+): a str, or (3.13+) an int `N` for the name `Task-N`.
+    pub name: Option<u64>,
+    /// `task_node` (3.14+): its links on its thread's task list.
+    pub node: Option<u64>,
+    /// `sizeof(TaskObj)` after the header.
+    pub size: u64,
+}
+
+// One row of the table below: the fields every version has, in struct order.
+#[allow(clippy::too_many_arguments)]
+const fn layout(loop_: u64, exception: u64, result: u64, state: u64, fut_waiter: u64, coro: u64, name: Option<u64>, size: u64) -> CTaskLayout {
+    CTaskLayout { loop_, exception, result, state, awaited_by: None, awaited_by_is_set: None, fut_waiter, coro, name, node: None, size }
+}
+
+/// `TaskObj` of each minor version.
+pub const C_TASK_LAYOUTS: &[(u8, CTaskLayout)] = &[
+    (6, layout(0, 16, 24, 40, 72, 80, None, 96)),
+    (7, layout(0, 32, 40, 56, 88, 96, None, 120)),
+    (8, layout(0, 32, 40, 56, 88, 96, Some(104), 128)),
+    (9, layout(0, 32, 40, 64, 128, 136, Some(144), 168)),
+    (10, layout(0, 32, 48, 72, 136, 144, Some(152), 176)),
+    (11, layout(0, 32, 48, 72, 112, 120, Some(128), 160)),
+    (12, layout(0, 32, 48, 72, 112, 120, Some(128), 160)),
+    (13, layout(0, 32, 48, 80, 96, 104, Some(112), 128)),
+    (14, CTaskLayout { awaited_by: Some(80), awaited_by_is_set: Some(93), node: Some(136), ..layout(0, 32, 48, 88, 104, 112, Some(120), 152) }),
+    (15, CTaskLayout { awaited_by: Some(80), awaited_by_is_set: Some(93), node: Some(136), ..layout(0, 32, 48, 88, 104, 112, Some(120), 152) }),
+];
+
+/// The `TaskObj` layout of CPython 3.`minor`.
+pub fn c_task_layout(minor: u8) -> Option<CTaskLayout> {
+    C_TASK_LAYOUTS.iter().find(|(m, _)| *m == minor).map(|(_, l)| *l)
+}
+
+/// `coroutine_wrapper`'s `cw_coroutine` and `_asyncio.FutureIter`'s `future`: the first
+/// field after the header in every version.
+const FIRST_FIELD: u64 = 0;
+
+/// Relocated addresses of the types an await chain goes through.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GenTypes {
+    coroutine: Option<RemoteAddr>,
+    generator: Option<RemoteAddr>,
+    async_generator: Option<RemoteAddr>,
+    asend: Option<RemoteAddr>,
+    coro_wrapper: Option<RemoteAddr>,
+    weakref: Option<RemoteAddr>,
+}
+
+impl GenTypes {
+    /// From a symbol lookup (name → relocated address).
+    pub fn from_symbols(lookup: impl Fn(&str) -> Option<u64>) -> GenTypes {
+        let get = |s: &str| lookup(s).map(RemoteAddr);
+        GenTypes {
+            coroutine: get("PyCoro_Type"),
+            generator: get("PyGen_Type"),
+            async_generator: get("PyAsyncGen_Type"),
+            asend: get("_PyAsyncGenASend_Type"),
+            coro_wrapper: get("_PyCoroWrapper_Type"),
+            weakref: get("_PyWeakref_RefType"),
+        }
+    }
+
+    fn kind(&self, ty: RemoteAddr) -> Option<Link> {
+        let is = |t: Option<RemoteAddr>| t == Some(ty);
+        if is(self.coroutine) {
+            Some(Link::Gen(GenKind::Coroutine))
+        } else if is(self.generator) {
+            Some(Link::Gen(GenKind::Generator))
+        } else if is(self.async_generator) {
+            Some(Link::Gen(GenKind::AsyncGenerator))
+        } else if is(self.asend) {
+            Some(Link::ASend)
+        } else if is(self.coro_wrapper) {
+            Some(Link::Wrapper)
+        } else {
+            None
+        }
+    }
+}
+
+/// What a link of an await chain is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    Gen(GenKind),
+    /// `async_generator_asend`: `await agen.__anext__()`/`asend()`, leading to `agen`.
+    ASend,
+    /// `coroutine_wrapper`: `coro.__await__()`, leading to `coro`.
+    Wrapper,
+}
+
+/// The kind of a frame-owning awaitable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GenKind {
+    /// `async def`.
+    Coroutine,
+    /// A generator (`yield from`, `@types.coroutine`).
+    Generator,
+    /// `async def` with `yield`.
+    AsyncGenerator,
+}
+
+/// One link of a task's await chain that has a frame.
+#[derive(Debug, Clone)]
+pub struct AwaitFrame {
+    /// Coroutine, generator or async generator.
+    pub kind: GenKind,
+    /// The object.
+    pub object: RemoteAddr,
+    /// Its frame (code and line), or why it could not be read.
+    pub frame: Result<PyFrame, Error>,
+    /// Running now (3.11+, where the generator records it).
+    pub executing: bool,
+}
+
+/// A task's state (`fut_state` / `_state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskState {
+    /// Not done.
+    Pending,
+    /// Cancelled.
+    Cancelled,
+    /// Finished with a result or an exception.
+    Finished,
+}
+
+/// What a pending task waits on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitKind {
+    /// Another task.
+    Task,
+    /// `asyncio.gather`'s future over its children.
+    Gather,
+    /// The end of a `TaskGroup` (`async with` exit), over the group's tasks.
+    TaskGroup,
+    /// `asyncio.sleep`.
+    Sleep,
+    /// Any other future.
+    Future,
+}
+
+/// A pending task's wait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    /// What kind of wait.
+    pub kind: WaitKind,
+    /// The future (or task) waited on.
+    pub object: RemoteAddr,
+    /// The tasks that this wait is over (the awaited task, gather's children, the
+    /// group's tasks).
+    pub tasks: Vec<RemoteAddr>,
+}
+
+/// One task.
+#[derive(Debug, Clone)]
+pub struct TaskInfo {
+    /// Address of the task object.
+    pub addr: RemoteAddr,
+    /// A C `_asyncio` task (else the pure-Python one or a subclass of it).
+    pub native: bool,
+    /// `get_name()` (3.8+), or why it is unreadable.
+    pub name: Option<String>,
+    /// Its state.
+    pub state: TaskState,
+    /// Its event loop.
+    pub loop_: RemoteAddr,
+    /// Its coroutine.
+    pub coro: RemoteAddr,
+    /// The await chain: the task's coroutine first, then what each link awaits.
+    pub chain: Vec<AwaitFrame>,
+    /// Why the chain ended early, if it did.
+    pub chain_error: Option<Error>,
+    /// What it waits on.
+    pub waiting: Option<Waiting>,
+    /// The tasks awaiting it.
+    pub awaited_by: Vec<RemoteAddr>,
+    /// It is the task its loop runs now.
+    pub running: bool,
+    /// A finished task's result or exception object.
+    pub outcome: Option<RemoteAddr>,
+}
+
+/// The tasks of one event loop.
+#[derive(Debug, Clone)]
+pub struct LoopTasks {
+    /// The loop object.
+    pub loop_: RemoteAddr,
+    /// `threading.get_ident()` of the thread running it (as faulthandler prints it),
+    /// `None` when no thread runs it.
+    pub thread_id: Option<u64>,
+    /// Its tasks, in the order the registry lists them.
+    pub tasks: Vec<TaskInfo>,
+}
+
+/// Every task of one interpreter.
+#[derive(Debug, Clone, Default)]
+pub struct Tasks {
+    /// Per event loop.
+    pub loops: Vec<LoopTasks>,
+    /// What could not be read.
+    pub warnings: Vec<String>,
+}
+
+/// Where the caller found what the registry model needs outside `sys.modules`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Statics {
+    /// 3.6: `_asyncio`'s static `all_tasks` variable (the address of the pointer).
+    pub all_tasks: Option<RemoteAddr>,
+    /// 3.6: `_asyncio`'s static `current_tasks` variable.
+    pub current_tasks: Option<RemoteAddr>,
+}
+
+/// What a class in a task's world is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    CTask,
+    PyTask,
+    CFuture,
+    PyFuture,
+    Gathering,
+    FutureIter,
+    TaskGroup,
+    Other,
+}
+
+/// Reads the tasks of one interpreter.
+pub struct TaskReader<'a> {
+    py: &'a Python<'a>,
+    r: &'a Renderer<'a>,
+    types: GenTypes,
+    layout: Option<CTaskLayout>,
+    header: u64,
+    classes: std::cell::RefCell<HashMap<RemoteAddr, Class>>,
+    cell_type: Option<RemoteAddr>,
+}
+
+impl<'a> TaskReader<'a> {
+    /// A reader over a runtime, with a renderer of the same interpreter.
+    pub fn new(py: &'a Python<'a>, r: &'a Renderer<'a>, types: GenTypes, cell_type: Option<RemoteAddr>, minor: u8) -> TaskReader<'a> {
+        let header = py.offsets.float.fval.unwrap_or(16);
+        TaskReader { py, r, types, layout: c_task_layout(minor), header, classes: Default::default(), cell_type }
+    }
+
+    fn word(&self, obj: RemoteAddr, off: u64) -> Result<RemoteAddr, Error> {
+        let at = obj.offset(self.header.checked_add(off).ok_or(Error::Overflow(obj))?).ok_or(Error::Overflow(obj))?;
+        Ok(self.py.mem.read_ptr(at)?)
+    }
+
+    fn class_of_type(&self, ty: RemoteAddr) -> Class {
+        if let Some(c) = self.classes.borrow().get(&ty) {
+            return *c;
+        }
+        let lineage = self.r.type_lineage(ty);
+        let has = |n: &str| lineage.iter().any(|l| l == n);
+        let class = if has("_asyncio.Task") {
+            Class::CTask
+        } else if has("asyncio.tasks.Task") || has("asyncio.tasks._PyTask") {
+            Class::PyTask
+        } else if has("asyncio.tasks._GatheringFuture") {
+            Class::Gathering
+        } else if has("_asyncio.Future") {
+            Class::CFuture
+        } else if has("asyncio.futures.Future") {
+            Class::PyFuture
+        } else if has("_asyncio.FutureIter") {
+            Class::FutureIter
+        } else if has("asyncio.taskgroups.TaskGroup") {
+            Class::TaskGroup
+        } else {
+            Class::Other
+        };
+        self.classes.borrow_mut().insert(ty, class);
+        class
+    }
+
+    fn class_of(&self, obj: RemoteAddr) -> Class {
+        match objects::ob_type(self.py.mem, self.py.offsets, obj) {
+            Ok(ty) => self.class_of_type(ty),
+            Err(_) => Class::Other,
+        }
+    }
+
+    fn is_task(&self, obj: RemoteAddr) -> bool {
+        matches!(self.class_of(obj), Class::CTask | Class::PyTask)
+    }
+
+    fn none(&self, obj: RemoteAddr) -> bool {
+        obj.is_null() || self.r.builtin_kind(obj) == Some(crate::repr::Kind::NoneType)
+    }
+
+    /// The objects a WeakSet refers to (live ones), a plain set's members, or the
+    /// members a static variable's WeakSet holds.
+    fn set_members(&self, set: RemoteAddr, warnings: &mut Vec<String>, what: &str) -> Vec<RemoteAddr> {
+        self.r.lookup();
+        let (data, weak) = match self.r.builtin_kind(set) {
+            Some(crate::repr::Kind::Set | crate::repr::Kind::FrozenSet) => (set, false),
+            _ => match self.r.attribute(set, "data") {
+                Some(d) => (d, true),
+                None => {
+                    warnings.push(format!("cannot read the task set {what} at {set}: no `data` set"));
+                    return Vec::new();
+                }
+            },
+        };
+        let (items, more) = match self.r.members(data, MAX_TASKS) {
+            Ok(x) => x,
+            Err(e) => {
+                warnings.push(format!("cannot read the task set {what} at {set}: {e}"));
+                return Vec::new();
+            }
+        };
+        if more {
+            warnings.push(format!("the task set {what} holds more than {MAX_TASKS} tasks: the rest are not listed"));
+        }
+        if !weak {
+            return items;
+        }
+        let off = self.py.offsets.weakref.object;
+        items
+            .into_iter()
+            .filter_map(|w| {
+                let at = w.offset(off?)?;
+                let obj = self.py.mem.read_ptr(at).ok()?;
+                (!self.none(obj)).then_some(obj)
+            })
+            .collect()
+    }
+
+    /// The tasks on an intrusive `llist_node` list whose head is at `head` (3.14+).
+    fn list_members(&self, head: RemoteAddr, node_off: u64, warnings: &mut Vec<String>) -> Vec<RemoteAddr> {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let Ok(mut cur) = self.py.mem.read_ptr(head) else {
+            warnings.push(format!("cannot read the task list at {head}"));
+            return out;
+        };
+        let back = self.header.checked_add(node_off);
+        while cur != head {
+            if cur.is_null() || !seen.insert(cur) || out.len() >= MAX_TASKS {
+                warnings.push(format!("the task list at {head} is broken at {cur} (NULL, a cycle, or over {MAX_TASKS} tasks): the rest are not listed"));
+                break;
+            }
+            match back.and_then(|b| cur.0.checked_sub(b)) {
+                Some(task) => out.push(RemoteAddr(task)),
+                None => break,
+            }
+            cur = match self.py.mem.read_ptr(cur) {
+                Ok(n) => n,
+                Err(e) => {
+                    warnings.push(format!("the task list at {head} is broken at {cur}: {e}"));
+                    break;
+                }
+            };
+        }
+        out
+    }
+
+    /// Every task of the interpreter whose `sys.modules` is given, grouped by loop.
+    pub fn read(&self, sys_modules: RemoteAddr, interp: RemoteAddr, threads: &[ThreadState], statics: Statics) -> Tasks {
+        let mut out = Tasks::default();
+        self.r.lookup();
+        let Some(tasks_mod) = self.r.module_dict(sys_modules, "asyncio.tasks") else { return out };
+        let global = |name: &str| {
+            self.r.lookup();
+            self.r.entry(tasks_mod, name).filter(|v| !self.none(*v))
+        };
+        let warnings = &mut out.warnings;
+        // Candidate tasks, each once, in registry order.
+        let mut found: Vec<RemoteAddr> = Vec::new();
+        let mut current: Vec<RemoteAddr> = Vec::new();
+        let mut thread_loops: Vec<(u64, RemoteAddr)> = Vec::new();
+        let current_dict = |d: RemoteAddr, current: &mut Vec<RemoteAddr>| {
+            self.r.lookup();
+            if let Ok(pairs) = self.r.dict_items_all(d) {
+                current.extend(pairs.into_iter().map(|(_, t)| t));
+            }
+        };
+        match self.py.models.tasks {
+            TaskRegistry::ClassSets => {
+                match statics.all_tasks.map(|v| self.py.mem.read_ptr(v)) {
+                    Some(Ok(set)) if !set.is_null() => found.extend(self.set_members(set, warnings, "_asyncio all_tasks")),
+                    Some(_) => warnings.push("cannot read _asyncio's static all_tasks: C tasks are not listed".into()),
+                    None => {
+                        if self.r.module_dict(sys_modules, "_asyncio").is_some() {
+                            warnings.push("_asyncio's static all_tasks is unknown (its module's symbol table could not be read): C tasks are not listed".into());
+                        }
+                    }
+                }
+                if let Some(Ok(d)) = statics.current_tasks.map(|v| self.py.mem.read_ptr(v)) {
+                    if !d.is_null() {
+                        current_dict(d, &mut current);
+                    }
+                }
+                for class in ["_PyTask", "Task"] {
+                    let Some(ty) = global(class) else { continue };
+                    self.r.lookup();
+                    if let Some(set) = self.r.class_attribute(ty, "_all_tasks") {
+                        found.extend(self.set_members(set, warnings, "Task._all_tasks"));
+                    }
+                    self.r.lookup();
+                    if let Some(d) = self.r.class_attribute(ty, "_current_tasks") {
+                        current_dict(d, &mut current);
+                    }
+                }
+            }
+            TaskRegistry::AllTasks => {
+                if let Some(set) = global("_all_tasks") {
+                    found.extend(self.set_members(set, warnings, "asyncio.tasks._all_tasks"));
+                }
+            }
+            TaskRegistry::ScheduledEager | TaskRegistry::ThreadLists => {
+                if self.py.models.tasks == TaskRegistry::ThreadLists {
+                    let node = self.layout.and_then(|l| l.node);
+                    let heads = threads
+                        .iter()
+                        .map(|t| (Some(t), t.addr, self.py.offsets.tstate.asyncio_tasks_head))
+                        .chain(std::iter::once((None, interp, self.py.offsets.interp.asyncio_tasks_head)));
+                    for (t, base, off) in heads {
+                        let (Some(off), Some(node)) = (off, node) else {
+                            warnings.push("the layout has no offset of the asyncio task lists: C tasks are not listed".into());
+                            break;
+                        };
+                        if let Some(head) = base.offset(off) {
+                            found.extend(self.list_members(head, node, warnings));
+                        }
+                        if let Some(t) = t {
+                            let field = |k| self.py.ptr(t.addr, k).ok().filter(|a| !self.none(*a));
+                            if let Some(task) = field(key::tstate::asyncio_running_task) {
+                                current.push(task);
+                            }
+                            if let Some(l) = field(key::tstate::asyncio_running_loop) {
+                                thread_loops.push((t.thread_id, l));
+                            }
+                        }
+                    }
+                }
+                if let Some(set) = global("_scheduled_tasks") {
+                    found.extend(self.set_members(set, warnings, "asyncio.tasks._scheduled_tasks"));
+                }
+                if let Some(set) = global("_eager_tasks") {
+                    found.extend(self.set_members(set, warnings, "asyncio.tasks._eager_tasks"));
+                }
+            }
+        }
+        if self.py.models.tasks != TaskRegistry::ClassSets {
+            if let Some(d) = global("_current_tasks") {
+                current_dict(d, &mut current);
+            }
+        }
+        let mut seen = HashSet::new();
+        found.retain(|t| seen.insert(*t) && self.is_task(*t));
+
+        let mut tasks: Vec<TaskInfo> = found.iter().filter_map(|&t| self.task(t, &current).map_err(|e| warnings.push(format!("cannot read the task at {t}: {e}"))).ok()).collect();
+        self.link(&mut tasks);
+
+        // Group by loop, in order of first appearance; each loop's thread.
+        let mut loops: Vec<LoopTasks> = Vec::new();
+        for t in tasks {
+            match loops.iter_mut().find(|l| l.loop_ == t.loop_) {
+                Some(l) => l.tasks.push(t),
+                None => loops.push(LoopTasks { loop_: t.loop_, thread_id: None, tasks: vec![t] }),
+            }
+        }
+        for l in &mut loops {
+            l.thread_id = thread_loops.iter().find(|(_, lp)| *lp == l.loop_).map(|(tid, _)| *tid).or_else(|| {
+                self.r.lookup();
+                let id = self.r.attribute(l.loop_, "_thread_id")?;
+                self.r.int_as_u64(id)
+            });
+        }
+        out.loops = loops;
+        out
+    }
+
+    /// Read one task.
+    fn task(&self, addr: RemoteAddr, current: &[RemoteAddr]) -> Result<TaskInfo, Error> {
+        self.r.lookup();
+        let native = self.class_of(addr) == Class::CTask;
+        let (loop_, state, coro, fut_waiter, name, outcome, awaited_by) = if native {
+            let l = self.layout.ok_or(Error::MissingOffset("TaskObj (no _asyncio layout for this version)"))?;
+            let at = addr.offset(self.header.checked_add(l.state).ok_or(Error::Overflow(addr))?).ok_or(Error::Overflow(addr))?;
+            let state = match self.py.mem.read_u32(at)? {
+                0 => TaskState::Pending,
+                1 => TaskState::Cancelled,
+                2 => TaskState::Finished,
+                _ => return Err(Error::Corrupt { what: "task state", addr }),
+            };
+            let name = match l.name {
+                Some(off) => Some(self.task_name(self.word(addr, off)?)),
+                None => None,
+            };
+            let outcome = if state == TaskState::Finished {
+                let exc = self.word(addr, l.exception)?;
+                Some(if exc.is_null() { self.word(addr, l.result)? } else { exc })
+            } else {
+                None
+            };
+            let awaited_by = match (l.awaited_by, l.awaited_by_is_set) {
+                (Some(ab), Some(is_set)) => {
+                    let ab = self.word(addr, ab)?;
+                    let at = addr.offset(self.header.checked_add(is_set).ok_or(Error::Overflow(addr))?).ok_or(Error::Overflow(addr))?;
+                    if ab.is_null() {
+                        Some(Vec::new())
+                    } else if self.py.mem.read_u8(at)? != 0 {
+                        Some(self.r.members(ab, MAX_EDGES).map(|(m, _)| m).unwrap_or_default())
+                    } else {
+                        Some(vec![ab])
+                    }
+                }
+                _ => None,
+            };
+            (self.word(addr, l.loop_)?, state, self.word(addr, l.coro)?, self.word(addr, l.fut_waiter)?, name, outcome, awaited_by)
+        } else {
+            let attr = |n: &str| self.r.attribute(addr, n).unwrap_or(RemoteAddr::NULL);
+            let state = match self.r.name_of(attr("_state")).as_deref() {
+                Some("PENDING") => TaskState::Pending,
+                Some("CANCELLED") => TaskState::Cancelled,
+                Some("FINISHED") => TaskState::Finished,
+                _ => return Err(Error::Corrupt { what: "task _state", addr }),
+            };
+            let name = self.r.attribute(addr, "_name").map(|n| self.task_name(n));
+            let outcome = (state == TaskState::Finished).then(|| {
+                let exc = attr("_exception");
+                if self.none(exc) { attr("_result") } else { exc }
+            });
+            let awaited_by = self.r.attribute(addr, "_asyncio_awaited_by").filter(|s| !self.none(*s)).map(|s| self.r.members(s, MAX_EDGES).map(|(m, _)| m).unwrap_or_default());
+            (attr("_loop"), state, attr("_coro"), attr("_fut_waiter"), name, outcome, awaited_by)
+        };
+        let (chain, chain_error) = if coro.is_null() { (Vec::new(), None) } else { self.chain(coro) };
+        let waiting = if state == TaskState::Pending && !self.none(fut_waiter) { Some(self.waiting(fut_waiter, &chain)) } else { None };
+        Ok(TaskInfo {
+            addr,
+            native,
+            name,
+            state,
+            loop_,
+            coro,
+            chain,
+            chain_error,
+            waiting,
+            // Recorded by 3.14+ (filled from the waits below otherwise).
+            awaited_by: awaited_by.unwrap_or_default(),
+            running: current.contains(&addr),
+            outcome,
+        })
+    }
+
+    /// `Task.get_name()`: the str, or `Task-N` for 3.13+'s lazily named tasks.
+    fn task_name(&self, name: RemoteAddr) -> String {
+        if let Some(n) = self.r.int_as_u64(name) {
+            return format!("Task-{n}");
+        }
+        self.r.name_of(name).unwrap_or_else(|| self.r.repr(name))
+    }
+
+    /// Follow a coroutine's await chain: each frame-owning link, and why it ended
+    /// early if it did.
+    fn chain(&self, coro: RemoteAddr) -> (Vec<AwaitFrame>, Option<Error>) {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut obj = coro;
+        for _ in 0..MAX_AWAIT_DEPTH {
+            if obj.is_null() || !seen.insert(obj) {
+                return (out, None);
+            }
+            let ty = match objects::ob_type(self.py.mem, self.py.offsets, obj) {
+                Ok(t) => t,
+                Err(e) => return (out, Some(e)),
+            };
+            let next = match self.types.kind(ty) {
+                Some(Link::ASend) => self.py.ptr(obj, key::asend::gen),
+                Some(Link::Wrapper) => self.word(obj, FIRST_FIELD),
+                Some(Link::Gen(kind)) => match self.gen_step(obj, kind, &mut out) {
+                    Ok(Some(n)) => Ok(n),
+                    Ok(None) => return (out, None),
+                    Err(e) => return (out, Some(e)),
+                },
+                None => return (out, None),
+            };
+            match next {
+                Ok(n) => obj = n,
+                Err(e) => return (out, Some(e)),
+            }
+        }
+        (out, None)
+    }
+
+    /// Push a generator's frame; return what it awaits, if anything.
+    fn gen_step(&self, gen: RemoteAddr, kind: GenKind, out: &mut Vec<AwaitFrame>) -> Result<Option<RemoteAddr>, Error> {
+        let model = self.py.models.gen;
+        let (frame_addr, state) = match model.states {
+            None => {
+                let f = self.py.ptr(gen, key::gen::frame)?;
+                if f.is_null() {
+                    return Ok(None);
+                }
+                (f, None)
+            }
+            Some(states) => {
+                let state = self.py.mem.read_u8(self.py.field(gen, key::gen::frame_state)?)? as i8;
+                if states.dead.contains(&state) {
+                    return Ok(None);
+                }
+                (self.py.field(gen, key::gen::iframe)?, Some((state, states.executing)))
+            }
+        };
+        out.push(AwaitFrame { kind, object: gen, frame: self.py.frame_at(frame_addr), executing: state.is_some_and(|(s, e)| s == e) });
+        let top = |slot: RemoteAddr| -> Result<Option<RemoteAddr>, Error> {
+            let v = self.py.mem.read_ptr(slot)?;
+            Ok(match StackRef::decode(v.0, self.py.models.stackrefs) {
+                StackRef::Object(o) if !o.is_null() => Some(o),
+                _ => None,
+            })
+        };
+        let below = |a: RemoteAddr| a.0.checked_sub(8).map(RemoteAddr).ok_or(Error::Overflow(a));
+        match model.yield_from {
+            YieldFromModel::NextOpcode { opcode } => {
+                let unit = match self.py.models.frame {
+                    FrameModel::Legacy { lasti_unit } => u64::from(lasti_unit),
+                    FrameModel::Interpreter { .. } => return Ok(None),
+                };
+                let lasti = self.py.mem.read_i32(self.py.field(frame_addr, key::frame::lasti)?)?;
+                let Ok(lasti) = u64::try_from(lasti) else { return Ok(None) };
+                let code = self.py.ptr(frame_addr, key::frame::code)?;
+                let bytes = self.py.ptr(code, key::code::code)?;
+                let next = lasti.checked_mul(unit).and_then(|b| b.checked_add(2)).ok_or(Error::Overflow(frame_addr))?;
+                let size = u64::try_from(self.py.mem.read_i64(self.py.field(bytes, key::object::ob_size)?)?).unwrap_or(0);
+                if next >= size {
+                    return Ok(None);
+                }
+                let at = self.py.field(bytes, key::bytes::sval)?.offset(next).ok_or(Error::Overflow(bytes))?;
+                if self.py.mem.read_u8(at)? != opcode {
+                    return Ok(None);
+                }
+                let slot = if self.py.offsets.frame.stacktop.is_some() {
+                    let st = self.py.ptr(frame_addr, key::frame::stacktop)?;
+                    if st.is_null() {
+                        return Ok(None);
+                    }
+                    below(st)?
+                } else {
+                    let depth = self.py.mem.read_i32(self.py.field(frame_addr, key::frame::stackdepth)?)?;
+                    let depth = u64::try_from(depth).ok().filter(|d| *d > 0).ok_or(Error::Corrupt { what: "frame stack depth", addr: frame_addr })?;
+                    let vs = self.py.ptr(frame_addr, key::frame::valuestack)?;
+                    vs.offset(depth.saturating_sub(1).saturating_mul(8)).ok_or(Error::Overflow(vs))?
+                };
+                top(slot)
+            }
+            YieldFromModel::ResumeAfter { resume } => {
+                let instr = self.py.ptr(frame_addr, key::iframe::instr)?;
+                let unit = self.py.mem.read_u16(instr.offset(2).ok_or(Error::Overflow(instr))?)?;
+                let (op, arg) = ((unit & 0xff) as u8, unit >> 8);
+                if !resume.contains(&op) || arg < 2 {
+                    return Ok(None);
+                }
+                top(self.stack_slot(frame_addr, 1)?)
+            }
+            YieldFromModel::FrameState { yield_from, depth } => match state {
+                Some((s, _)) if yield_from.contains(&s) => top(self.stack_slot(frame_addr, depth)?),
+                _ => Ok(None),
+            },
+        }
+    }
+
+    /// The address of the slot `depth` down from the top of a 3.11+ interpreter
+    /// frame's stack (1 is the top), which must lie above `localsplus`.
+    fn stack_slot(&self, frame: RemoteAddr, depth: u8) -> Result<RemoteAddr, Error> {
+        let down = u64::from(depth).saturating_mul(8);
+        let base = self.py.field(frame, key::iframe::localsplus)?;
+        let slot = if self.py.offsets.iframe.stackpointer.is_some() {
+            self.py.ptr(frame, key::iframe::stackpointer)?.0.checked_sub(down)
+        } else {
+            let n = self.py.mem.read_i32(self.py.field(frame, key::iframe::stacktop)?)?;
+            u64::try_from(n).ok().and_then(|n| n.checked_mul(8)).and_then(|b| base.0.checked_add(b)).and_then(|t| t.checked_sub(down))
+        };
+        slot.filter(|s| *s >= base.0).map(RemoteAddr).ok_or(Error::Corrupt { what: "frame stack pointer", addr: frame })
+    }
+
+    /// What a pending task waits on, from its `fut_waiter` and its chain.
+    fn waiting(&self, fut: RemoteAddr, chain: &[AwaitFrame]) -> Waiting {
+        let code = |f: &AwaitFrame| -> Option<(String, String)> {
+            let info = f.frame.as_ref().ok()?.info.as_ref().ok()?;
+            Some((info.filename.as_ref().ok()?.clone(), info.qualname.clone().or_else(|| info.name.as_ref().ok().cloned())?))
+        };
+        let in_asyncio = |file: &str, module: &str| file.ends_with(&format!("asyncio/{module}.py"));
+        if self.is_task(fut) {
+            return Waiting { kind: WaitKind::Task, object: fut, tasks: vec![fut] };
+        }
+        // A task group's end: the group is `self` of its `__aexit__`/`_aexit` frame.
+        for f in chain {
+            let Some((file, _)) = code(f) else { continue };
+            if !in_asyncio(&file, "taskgroups") {
+                continue;
+            }
+            if let Some(group) = self.local_of_class(f, Class::TaskGroup) {
+                return Waiting { kind: WaitKind::TaskGroup, object: fut, tasks: self.group_tasks(group) };
+            }
+        }
+        if self.class_of(fut) == Class::Gathering {
+            self.r.lookup();
+            let children = self.r.attribute(fut, "_children").and_then(|c| self.r.members(c, MAX_EDGES).ok()).map(|(m, _)| m).unwrap_or_default();
+            return Waiting { kind: WaitKind::Gather, object: fut, tasks: children.into_iter().filter(|c| self.is_task(*c)).collect() };
+        }
+        if let Some((file, name)) = chain.last().and_then(code) {
+            if name == "sleep" && in_asyncio(&file, "tasks") {
+                return Waiting { kind: WaitKind::Sleep, object: fut, tasks: Vec::new() };
+            }
+        }
+        Waiting { kind: WaitKind::Future, object: fut, tasks: Vec::new() }
+    }
+
+    fn local_of_class(&self, f: &AwaitFrame, class: Class) -> Option<RemoteAddr> {
+        let frame = f.frame.as_ref().ok()?;
+        let locals: Vec<Local> = self.py.locals(frame, self.cell_type).ok()?;
+        locals.into_iter().map(|l| l.value).find(|v| !v.is_null() && self.class_of(*v) == class)
+    }
+
+    fn group_tasks(&self, group: RemoteAddr) -> Vec<RemoteAddr> {
+        self.r.lookup();
+        let tasks = self.r.attribute(group, "_tasks").and_then(|s| self.r.members(s, MAX_EDGES).ok()).map(|(m, _)| m).unwrap_or_default();
+        tasks.into_iter().filter(|t| self.is_task(*t)).collect()
+    }
+
+    /// Fill `awaited_by` from the waits where the runtime does not record it (≤3.13,
+    /// and Python tasks): a task awaits the tasks its wait is over. Task groups whose
+    /// parent is still in the `async with` body are found through the chain's locals.
+    fn link(&self, tasks: &mut [TaskInfo]) {
+        let recorded = self.layout.is_some_and(|l| l.awaited_by.is_some());
+        let index: HashMap<RemoteAddr, usize> = tasks.iter().enumerate().map(|(i, t)| (t.addr, i)).collect();
+        let mut edges: Vec<(RemoteAddr, RemoteAddr)> = Vec::new();
+        for t in tasks.iter() {
+            if let Some(w) = &t.waiting {
+                edges.extend(w.tasks.iter().map(|c| (t.addr, *c)));
+            }
+            if t.state == TaskState::Pending && !matches!(t.waiting.as_ref().map(|w| w.kind), Some(WaitKind::TaskGroup)) {
+                for f in &t.chain {
+                    let in_group_body = f.frame.as_ref().ok().and_then(|fr| fr.info.as_ref().ok()).is_some_and(|i| i.filename.as_ref().is_ok_and(|n| !n.ends_with("asyncio/taskgroups.py")));
+                    if !in_group_body {
+                        continue;
+                    }
+                    if let Some(group) = self.local_of_class(f, Class::TaskGroup) {
+                        edges.extend(self.group_tasks(group).into_iter().map(|c| (t.addr, c)));
+                    }
+                }
+            }
+        }
+        for (parent, child) in edges {
+            let Some(&i) = index.get(&child) else { continue };
+            let Some(t) = tasks.get_mut(i) else { continue };
+            if recorded && t.native {
+                continue;
+            }
+            if !t.awaited_by.contains(&parent) && t.awaited_by.len() < MAX_EDGES {
+                t.awaited_by.push(parent);
+            }
+        }
+    }
+}

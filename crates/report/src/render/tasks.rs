@@ -1,0 +1,153 @@
+//! asyncio tasks as text: the await tree laid out as `python -m asyncio pstree` prints
+//! it (3.14's `asyncio.tools`), and the table `python -m asyncio ps` prints. Both read
+//! only the report; every string from the target is escaped.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+
+use crate::escape::text as e;
+use crate::tasks::{EventLoop, Task};
+
+/// A node of the tree: a task, or a coroutine frame under a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Node {
+    Task(u64),
+    Coro(usize),
+}
+
+/// Deepest tree drawn (a deeper one ends in `...`): bounds the output, not a stack.
+const MAX_TREE_DEPTH: usize = 256;
+
+/// The await tree: one block of lines per root (a task no task awaits), each task
+/// `(T) name` with the coroutine frames of the task awaiting it above it, innermost
+/// last, as `pstree` draws them. Tasks in a cycle have no root and are listed by
+/// [`cycle_lines`] instead.
+pub fn tree(tasks: &[Task]) -> Vec<String> {
+    let names: HashMap<u64, String> = tasks.iter().map(|t| (t.address, t.label())).collect();
+    let stacks: HashMap<u64, Vec<String>> = tasks.iter().map(|t| (t.address, t.coroutine_stack.iter().map(|f| f.label()).collect())).collect();
+    let mut labels: HashMap<Node, String> = tasks.iter().map(|t| (Node::Task(t.address), format!("(T) {}", e(&t.label())))).collect();
+    let mut children: HashMap<Node, Vec<Node>> = HashMap::new();
+    let mut coro_nodes: HashMap<(Node, String), Node> = HashMap::new();
+    let mut next = 0usize;
+    let mut coro = |parent: Node, frame: &str, labels: &mut HashMap<Node, String>, children: &mut HashMap<Node, Vec<Node>>| -> Node {
+        if let Some(n) = coro_nodes.get(&(parent, frame.to_string())) {
+            return *n;
+        }
+        next = next.saturating_add(1);
+        let n = Node::Coro(next);
+        labels.insert(n, format!(" {}", e(frame)));
+        children.entry(parent).or_default().push(n);
+        coro_nodes.insert((parent, frame.to_string()), n);
+        n
+    };
+    // Each (awaiter, awaited) edge hangs the awaited task under the awaiter's frames.
+    let mut awaiting: HashSet<u64> = HashSet::new();
+    for t in tasks {
+        for parent in &t.awaited_by {
+            if !names.contains_key(parent) {
+                continue;
+            }
+            awaiting.insert(*parent);
+            let mut cur = Node::Task(*parent);
+            for frame in stacks.get(parent).map(Vec::as_slice).unwrap_or(&[]) {
+                cur = coro(cur, frame, &mut labels, &mut children);
+            }
+            let kids = children.entry(cur).or_default();
+            if !kids.contains(&Node::Task(t.address)) {
+                kids.push(Node::Task(t.address));
+            }
+        }
+    }
+    // A task awaiting no task shows its own frames.
+    for t in tasks.iter().filter(|t| !awaiting.contains(&t.address)) {
+        let mut cur = Node::Task(t.address);
+        for frame in stacks.get(&t.address).map(Vec::as_slice).unwrap_or(&[]) {
+            cur = coro(cur, frame, &mut labels, &mut children);
+        }
+    }
+    let all_children: HashSet<Node> = children.values().flatten().copied().collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        let root = Node::Task(t.address);
+        if all_children.contains(&root) {
+            continue;
+        }
+        // Depth-first with an explicit stack: (node, prefix, last).
+        let mut stack = vec![(root, String::new(), true, 0usize)];
+        let mut on_path: Vec<Node> = Vec::new();
+        while let Some((node, prefix, last, depth)) = stack.pop() {
+            on_path.truncate(depth);
+            let branch = if last { "└── " } else { "├── " };
+            let label = labels.get(&node).map(String::as_str).unwrap_or("?");
+            if depth >= MAX_TREE_DEPTH || on_path.contains(&node) {
+                out.push(format!("{prefix}{branch}..."));
+                continue;
+            }
+            out.push(format!("{prefix}{branch}{label}"));
+            on_path.push(node);
+            let pref = format!("{prefix}{}", if last { "    " } else { "│   " });
+            let kids = children.get(&node).map(Vec::as_slice).unwrap_or(&[]);
+            for (i, k) in kids.iter().enumerate().rev() {
+                stack.push((*k, pref.clone(), i.saturating_add(1) == kids.len(), depth.saturating_add(1)));
+            }
+        }
+    }
+    out
+}
+
+/// `cycle: a → b → a`, one line per await cycle, named like `pstree` names them.
+pub fn cycle_lines(l: &EventLoop) -> Vec<String> {
+    let names: HashMap<u64, String> = l.tasks.iter().map(|t| (t.address, t.label())).collect();
+    l.cycles
+        .iter()
+        .map(|c| {
+            let parts: Vec<String> = c.iter().map(|a| names.get(a).map_or_else(|| format!("{a:#x}"), |n| e(n).into_owned())).collect();
+            format!("cycle: {}", parts.join(" → "))
+        })
+        .collect()
+}
+
+/// The `python -m asyncio ps` table: one row per (task, awaiter), header and rule
+/// first; `tid` is the thread's LWP.
+pub fn table(tasks: &[Task], tid: u64) -> Vec<String> {
+    let names: HashMap<u64, &Task> = tasks.iter().map(|t| (t.address, t)).collect();
+    let mut out = vec![
+        format!("{:<10} {:<20} {:<20} {:<50} {:<50} {:<15} {:<15}", "tid", "task id", "task name", "coroutine stack", "awaiter chain", "awaiter name", "awaiter id"),
+        "-".repeat(180),
+    ];
+    let chain = |t: &Task| -> String {
+        t.coroutine_stack.iter().rev().map(|f| e(f.qualname.as_deref().or(f.function.as_deref()).unwrap_or("???")).into_owned()).collect::<Vec<_>>().join(" -> ")
+    };
+    for t in tasks {
+        let own = chain(t);
+        let id = format!("{:#x}", t.address);
+        let name = e(&t.label()).into_owned();
+        if t.awaited_by.is_empty() {
+            out.push(format!("{tid:<10} {id:<20} {name:<20} {own:<50} {:<50} {:<15} {:<15}", "", "", "0x0"));
+            continue;
+        }
+        for p in &t.awaited_by {
+            let (pchain, pname) = match names.get(p) {
+                Some(pt) => (chain(pt), e(&pt.label()).into_owned()),
+                None => (String::new(), "Unknown".to_string()),
+            };
+            out.push(format!("{tid:<10} {id:<20} {name:<20} {own:<50} {pchain:<50} {pname:<15} {:<15}", format!("{p:#x}")));
+        }
+    }
+    out
+}
+
+/// The report's section for one loop: a heading, then the tree or the table.
+pub fn section(out: &mut String, l: &EventLoop, tid: u64, as_table: bool, indent: &str) {
+    let pending = l.tasks.iter().filter(|t| t.state == crate::tasks::TaskState::Pending).count();
+    let running = l.tasks.iter().find(|t| t.running).map(|t| format!(", running {}", e(&t.label()))).unwrap_or_default();
+    let _ = writeln!(out, "{indent}asyncio event loop at {:#x}: {} task{} ({pending} pending){running}", l.address, l.tasks.len(), if l.tasks.len() == 1 { "" } else { "s" });
+    let lines = if as_table { table(&l.tasks, tid) } else { tree(&l.tasks) };
+    for line in lines.iter().chain(cycle_lines(l).iter()) {
+        let _ = writeln!(out, "{indent}{line}");
+    }
+    for t in l.tasks.iter().filter(|t| t.state != crate::tasks::TaskState::Pending) {
+        let outcome = t.outcome.as_deref().map(|o| format!(": {}", e(o))).unwrap_or_default();
+        let _ = writeln!(out, "{indent}{} {}{outcome}", e(&t.label()), t.state.as_str());
+    }
+}
