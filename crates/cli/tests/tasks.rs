@@ -7,8 +7,8 @@ mod common;
 
 use std::collections::{BTreeSet, HashMap};
 
-use common::{compare_with_faulthandler, crash_and_analyze};
-use pycoroner_testkit::{all_interpreters, scenario};
+use common::{analyze_json, compare_with_faulthandler, pycoroner};
+use pycoroner_testkit::{all_interpreters, crash_with_env, scenario, Interpreter};
 use serde_json::Value;
 
 /// One task as the scenario wrote it.
@@ -51,8 +51,11 @@ fn check(tag: &str, report: &Value, side: &str, minor: u64) -> Vec<String> {
         return vec![format!("{tag} the scenario wrote {} tasks", truth.len())];
     }
     let threads = report["threads"].as_array().cloned().unwrap_or_default();
-    let Some(current) = threads.iter().find(|t| t["current"] == true) else { return vec![format!("{tag} no current thread")] };
-    let Some(lp) = current.get("event_loop") else { return vec![format!("{tag} the crashing thread has no event loop")] };
+    let runner = threads.iter().find(|t| t.get("event_loop").is_some());
+    let Some(current) = runner.filter(|t| t["current"] == true || report["target"]["kind"] == "process") else {
+        return vec![format!("{tag} the crashing thread runs no event loop: {:?}", threads.iter().map(|t| &t["thread_id"]).collect::<Vec<_>>())];
+    };
+    let lp = &current["event_loop"];
     let ours: HashMap<u64, &Value> = lp["tasks"].as_array().map(|a| a.iter().map(|t| (t["address"].as_u64().unwrap_or(0), t)).collect()).unwrap_or_default();
     // Every pending task, and only those, is listed as pending.
     let want: BTreeSet<u64> = truth.iter().map(|t| t.id).collect();
@@ -71,7 +74,7 @@ fn check(tag: &str, report: &Value, side: &str, minor: u64) -> Vec<String> {
     // Who awaits whom, as Python sees it (≤3.13: from each task's _fut_waiter, gather's
     // children and the TaskGroup's tasks; 3.14+: capture_call_graph).
     let mut awaited_by: HashMap<u64, BTreeSet<u64>> = HashMap::new();
-    if minor >= 14 {
+    if minor >= 14 && truth.iter().all(|t| t.rec.get("awaited_by").is_some()) {
         for t in &truth {
             awaited_by.insert(t.id, ids(&t.rec["awaited_by"]));
         }
@@ -151,35 +154,134 @@ fn check(tag: &str, report: &Value, side: &str, minor: u64) -> Vec<String> {
     diffs
 }
 
+/// The two Task implementations the scenario can run with.
+const VARIANTS: &[(&str, &str)] = &[("c", "0"), ("python", "1")];
+
 #[test]
-fn tasks_equal_what_asyncio_says() {
+fn tasks_from_a_core_equal_what_asyncio_says() {
     let script = scenario("asyncio_tasks");
     let cache = tempfile::tempdir().expect("tmp");
     let mut failures = Vec::new();
     let pys = all_interpreters();
     assert!(!pys.is_empty() || !pycoroner_testkit::in_ci(), "no interpreter found under CI");
     for py in &pys {
-        let tag = format!("[{}]", py.id());
-        let (c, v) = match crash_and_analyze(py, &script, cache.path(), &["--tasks"]) {
-            Ok(x) => x,
-            Err(e) => {
-                failures.push(e);
+        for (variant, flag) in VARIANTS {
+            let tag = format!("[{} {variant} tasks]", py.id());
+            let c = match crash_with_env(&py.path, &script, &[("PYCORONER_PY_TASKS", std::ffi::OsStr::new(flag))]) {
+                Ok(c) => c,
+                Err(e) => {
+                    failures.push(format!("{tag} {e}"));
+                    continue;
+                }
+            };
+            let (code, v, err) = analyze_json(&c.core, cache.path(), &["--tasks"]);
+            let Some(v) = v.filter(|_| code == Some(0)) else {
+                failures.push(format!("{tag} pycoroner exited {code:?}: {err}"));
                 continue;
+            };
+            failures.extend(compare_with_faulthandler(&v, &c.faulthandler).into_iter().map(|d| format!("{tag} {d}")));
+            failures.extend(check(&tag, &v, c.sidecar.as_deref().unwrap_or(""), u64::from(py.minor)));
+            failures.extend(no_task_warnings(&tag, &v));
+            let native = v["threads"].as_array().into_iter().flatten().filter_map(|t| t["event_loop"]["tasks"].as_array()).flatten().filter(|t| t["native"] == true).count();
+            if (native > 0) != (*variant == "c") {
+                failures.push(format!("{tag} {native} tasks read as C tasks"));
             }
-        };
-        failures.extend(compare_with_faulthandler(&v, &c.faulthandler).into_iter().map(|d| format!("{tag} {d}")));
-        failures.extend(check(&tag, &v, c.sidecar.as_deref().unwrap_or(""), u64::from(py.minor)));
-        let tasks_warnings: Vec<&Value> = v["warnings"].as_array().map(|w| w.iter().filter(|w| w["kind"] == "tasks").collect()).unwrap_or_default();
-        if !tasks_warnings.is_empty() {
-            failures.push(format!("{tag} task warnings: {tasks_warnings:?}"));
+            // The text report draws the tree: the gather parent over its children.
+            let (_, text, _) = pycoroner_testkit::run(pycoroner().arg("core").arg(&c.core).arg("--tasks").arg("--cache-dir").arg(cache.path()));
+            let lines: Vec<&str> = text.lines().collect();
+            let parent = lines.iter().position(|l| l.ends_with("(T) parent"));
+            let child = lines.iter().position(|l| l.contains("(T) child-1"));
+            if py.minor >= 8 && !matches!((parent, child), (Some(p), Some(c)) if p < c) {
+                failures.push(format!("{tag} the text tree does not hang child-1 under parent:\n{text}"));
+            }
         }
-        // The text report draws the tree: the gather parent over its children.
-        let (_, text, _) = pycoroner_testkit::run(common::pycoroner().arg("core").arg(&c.core).arg("--tasks").arg("--cache-dir").arg(cache.path()));
-        let lines: Vec<&str> = text.lines().collect();
-        let parent = lines.iter().position(|l| l.ends_with("(T) parent"));
-        let child = lines.iter().position(|l| l.contains("(T) child-1"));
-        if py.minor >= 8 && !matches!((parent, child), (Some(p), Some(c)) if p < c) {
-            failures.push(format!("{tag} the text tree does not hang child-1 under parent:\n{text}"));
+    }
+    assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
+}
+
+fn no_task_warnings(tag: &str, v: &Value) -> Vec<String> {
+    let w: Vec<&Value> = v["warnings"].as_array().map(|w| w.iter().filter(|w| w["kind"] == "tasks").collect()).unwrap_or_default();
+    if w.is_empty() { Vec::new() } else { vec![format!("{tag} task warnings: {w:?}")] }
+}
+
+/// A scenario left waiting in its event loop; killed on drop.
+struct Hanging {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+    truth: String,
+}
+
+impl Drop for Hanging {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn hang(py: &Interpreter, script: &std::path::Path, py_tasks: &str) -> Result<Hanging, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let side = dir.path().join("truth.txt");
+    let child = std::process::Command::new(&py.path)
+        .arg(script)
+        .arg("--hang")
+        .arg(&side)
+        .env("PYCORONER_PY_TASKS", py_tasks)
+        .env_remove("PYTHONHOME")
+        .env_remove("PYTHONPATH")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run {}: {e}", py.path.display()))?;
+    let mut h = Hanging { child, _dir: dir, truth: String::new() };
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(60) {
+        if let Ok(t) = std::fs::read_to_string(&side) {
+            h.truth = t;
+            return Ok(h);
+        }
+        if let Ok(Some(st)) = h.child.try_wait() {
+            return Err(format!("the scenario exited ({st}) before writing its truth"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Err("the scenario wrote no truth within 60 s".into())
+}
+
+#[test]
+fn tasks_of_a_live_process_equal_asyncio_and_pstree() {
+    let script = scenario("asyncio_tasks");
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    for py in &all_interpreters() {
+        for (variant, flag) in VARIANTS {
+            let tag = format!("[{} {variant} tasks, live]", py.id());
+            let h = match hang(py, &script, flag) {
+                Ok(h) => h,
+                Err(e) => {
+                    failures.push(format!("{tag} {e}"));
+                    continue;
+                }
+            };
+            let pid = h.child.id().to_string();
+            let (code, out, err) = pycoroner_testkit::run(pycoroner().args(["pid", &pid, "--tasks", "--format", "json", "--cache-dir"]).arg(cache.path()));
+            let Some(v) = pycoroner_testkit::parse_report(&out).filter(|_| code == Some(0)) else {
+                failures.push(format!("{tag} pycoroner exited {code:?}: {err}{out}"));
+                continue;
+            };
+            failures.extend(check(&tag, &v, &h.truth, u64::from(py.minor)));
+            failures.extend(no_task_warnings(&tag, &v));
+            // 3.14+ ships `python -m asyncio pstree PID`, which sees C tasks only: the
+            // same tree, line for line, as ours (async generators in a chain included).
+            if py.minor >= 14 && *variant == "c" {
+                let (pcode, ptree, perr) = pycoroner_testkit::run(std::process::Command::new(&py.path).args(["-m", "asyncio", "pstree", &pid]));
+                let (_, text, _) = pycoroner_testkit::run(pycoroner().args(["pid", &pid, "--tasks", "--cache-dir"]).arg(cache.path()));
+                let ours: Vec<String> = text.lines().skip_while(|l| !l.starts_with("asyncio event loop")).skip(1).take_while(|l| !l.is_empty()).map(str::to_string).collect();
+                let theirs: Vec<String> = ptree.lines().map(str::to_string).collect();
+                if pcode != Some(0) || ours != theirs {
+                    failures.push(format!("{tag} our tree differs from pstree ({pcode:?} {perr}):\n--- pstree\n{}\n--- ours\n{}", theirs.join("\n"), ours.join("\n")));
+                }
+            }
         }
     }
     assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));

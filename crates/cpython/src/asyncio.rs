@@ -267,6 +267,9 @@ pub struct Statics {
 enum Class {
     CTask,
     PyTask,
+    /// 3.6's pure-Python Task, which derives from the C Future: its future fields are
+    /// the C struct's, its own ones instance attributes.
+    PyTaskOnCFuture,
     CFuture,
     PyFuture,
     Gathering,
@@ -306,6 +309,8 @@ impl<'a> TaskReader<'a> {
         let has = |n: &str| lineage.iter().any(|l| l == n);
         let class = if has("_asyncio.Task") {
             Class::CTask
+        } else if (has("asyncio.tasks.Task") || has("asyncio.tasks._PyTask")) && has("_asyncio.Future") {
+            Class::PyTaskOnCFuture
         } else if has("asyncio.tasks.Task") || has("asyncio.tasks._PyTask") {
             Class::PyTask
         } else if has("asyncio.tasks._GatheringFuture") {
@@ -333,7 +338,7 @@ impl<'a> TaskReader<'a> {
     }
 
     fn is_task(&self, obj: RemoteAddr) -> bool {
-        matches!(self.class_of(obj), Class::CTask | Class::PyTask)
+        matches!(self.class_of(obj), Class::CTask | Class::PyTask | Class::PyTaskOnCFuture)
     }
 
     fn none(&self, obj: RemoteAddr) -> bool {
@@ -527,8 +532,9 @@ impl<'a> TaskReader<'a> {
     /// Read one task.
     fn task(&self, addr: RemoteAddr, current: &[RemoteAddr]) -> Result<TaskInfo, Error> {
         self.r.lookup();
-        let native = self.class_of(addr) == Class::CTask;
-        let (loop_, state, coro, fut_waiter, name, outcome, awaited_by) = if native {
+        let class = self.class_of(addr);
+        let native = class == Class::CTask;
+        let c_future = || -> Result<(CTaskLayout, TaskState), Error> {
             let l = self.layout.ok_or(Error::MissingOffset("TaskObj (no _asyncio layout for this version)"))?;
             let at = addr.offset(self.header.checked_add(l.state).ok_or(Error::Overflow(addr))?).ok_or(Error::Overflow(addr))?;
             let state = match self.py.mem.read_u32(at)? {
@@ -537,6 +543,20 @@ impl<'a> TaskReader<'a> {
                 2 => TaskState::Finished,
                 _ => return Err(Error::Corrupt { what: "task state", addr }),
             };
+            Ok((l, state))
+        };
+        let (loop_, state, coro, fut_waiter, name, outcome, awaited_by) = if class == Class::PyTaskOnCFuture {
+            let (l, state) = c_future()?;
+            let attr = |n: &str| self.r.attribute_or_default(addr, n).unwrap_or(RemoteAddr::NULL);
+            let outcome = if state == TaskState::Finished {
+                let exc = self.word(addr, l.exception)?;
+                Some(if exc.is_null() { self.word(addr, l.result)? } else { exc })
+            } else {
+                None
+            };
+            (self.word(addr, l.loop_)?, state, attr("_coro"), attr("_fut_waiter"), None, outcome, None)
+        } else if native {
+            let (l, state) = c_future()?;
             let name = match l.name {
                 Some(off) => Some(self.task_name(self.word(addr, off)?)),
                 None => None,
@@ -563,19 +583,19 @@ impl<'a> TaskReader<'a> {
             };
             (self.word(addr, l.loop_)?, state, self.word(addr, l.coro)?, self.word(addr, l.fut_waiter)?, name, outcome, awaited_by)
         } else {
-            let attr = |n: &str| self.r.attribute(addr, n).unwrap_or(RemoteAddr::NULL);
+            let attr = |n: &str| self.r.attribute_or_default(addr, n).unwrap_or(RemoteAddr::NULL);
             let state = match self.r.name_of(attr("_state")).as_deref() {
                 Some("PENDING") => TaskState::Pending,
                 Some("CANCELLED") => TaskState::Cancelled,
                 Some("FINISHED") => TaskState::Finished,
                 _ => return Err(Error::Corrupt { what: "task _state", addr }),
             };
-            let name = self.r.attribute(addr, "_name").map(|n| self.task_name(n));
+            let name = self.r.attribute_or_default(addr, "_name").filter(|n| !self.none(*n)).map(|n| self.task_name(n));
             let outcome = (state == TaskState::Finished).then(|| {
                 let exc = attr("_exception");
                 if self.none(exc) { attr("_result") } else { exc }
             });
-            let awaited_by = self.r.attribute(addr, "_asyncio_awaited_by").filter(|s| !self.none(*s)).map(|s| self.r.members(s, MAX_EDGES).map(|(m, _)| m).unwrap_or_default());
+            let awaited_by = self.r.attribute_or_default(addr, "_asyncio_awaited_by").filter(|s| !self.none(*s)).map(|s| self.r.members(s, MAX_EDGES).map(|(m, _)| m).unwrap_or_default());
             (attr("_loop"), state, attr("_coro"), attr("_fut_waiter"), name, outcome, awaited_by)
         };
         let (chain, chain_error) = if coro.is_null() { (Vec::new(), None) } else { self.chain(coro) };

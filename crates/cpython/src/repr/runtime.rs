@@ -124,6 +124,26 @@ impl Renderer<'_> {
         attrs.iter().find_map(|&(k, v)| (self.str_key(k).as_deref() == Some(name)).then_some(v))
     }
 
+    /// An attribute as `getattr` finds a plain data attribute: the instance's own,
+    /// else its class's or a base class's (up `tp_base`), such as the class-level
+    /// defaults asyncio's `Future` keeps (`_state = 'PENDING'`).
+    pub(crate) fn attribute_or_default(&self, obj: RemoteAddr, name: &str) -> Option<RemoteAddr> {
+        if let Some(v) = self.attribute(obj, name) {
+            return Some(v);
+        }
+        let mut ty = objects::ob_type(self.mem, self.o, obj).ok()?;
+        for _ in 0..MAX_TYPE_DEPTH {
+            if ty.is_null() {
+                return None;
+            }
+            if let Some(v) = self.class_attribute(ty, name) {
+                return Some(v);
+            }
+            ty = self.ptr(ty, key::type_ext::base).ok()?;
+        }
+        None
+    }
+
     /// An attribute of a class, from its own `__dict__` (not its bases').
     pub(crate) fn class_attribute(&self, ty: RemoteAddr, name: &str) -> Option<RemoteAddr> {
         let dict = self.ptr(ty, key::type_ext::dict).ok().filter(|d| !d.is_null())?;
