@@ -2,7 +2,8 @@
 
 Commands (named like CPython's own gdb extension, python3.X-gdb.py):
   py-bt, py-bt-full, py-list [START[,END]], py-locals, py-print NAME, py-up, py-down,
-  py-threads [--native|--native-all] [--no-fold], py-bt-filter on|off|all
+  py-threads [--native|--native-all] [--no-fold], py-tasks [--table],
+  py-bt-filter on|off|all
 A frame filter puts the Python frames in plain `bt` in place of the eval-loop frames,
 and a pretty-printer shows `PyObject *` values (and `PyCodeObject *`, frame objects,
 ...) as Python would write them. Everything is decoded by pycoroner's Rust library
@@ -376,6 +377,19 @@ class PyThreads(PyCommand):
         gdb.write(s.request(request="py-threads", native=mode, fold=fold)["text"])
 
 
+class PyTasks(PyCommand):
+    """Every asyncio task and who awaits it, as `python -m asyncio pstree` draws them: py-tasks [--table]"""
+
+    def __init__(self):
+        super(PyTasks, self).__init__("py-tasks")
+
+    def run(self, arg):
+        words = arg.split()
+        if words not in ([], ["--table"]):
+            raise ffi.PycoronerError("usage: py-tasks [--table]")
+        gdb.write(STATE.session().request(request="py-tasks", table=bool(words))["text"])
+
+
 class PyBtFilter(PyCommand):
     """Python frames in plain `bt`: py-bt-filter on (fold interpreter call machinery), all (keep every C frame), off"""
 
@@ -523,5 +537,5 @@ for _o in gdb.objfiles():
 # Ahead of CPython's own printer, which registers per objfile when auto-loaded.
 gdb.events.new_objfile.connect(lambda ev: _register_printer(ev.new_objfile))
 
-for _cmd in (PyBt, PyBtFull, PyLocals, PyPrint, PyList, PyUp, PyDown, PyThreads, PyBtFilter):
+for _cmd in (PyBt, PyBtFull, PyLocals, PyPrint, PyList, PyUp, PyDown, PyThreads, PyTasks, PyBtFilter):
     _cmd()

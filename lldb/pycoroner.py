@@ -1,7 +1,7 @@
 """pycoroner for lldb: `command script import lldb/pycoroner.py`.
 
 Gives the commands of the gdb script (py-bt, py-bt-full, py-list, py-locals, py-print,
-py-up, py-down, py-threads) and a summary provider for `PyObject *` and the other
+py-up, py-down, py-threads, py-tasks) and a summary provider for `PyObject *` and the other
 `Py*Object *` types. All CPython decoding is done by pycoroner's Rust library
 (libpycoroner_ffi.so next to this file, in ../target/release, or $PYCORONER_LIB);
 this script only hands it lldb's memory, modules and threads.
@@ -265,6 +265,15 @@ def py_threads(debugger, arg):
     return STATE.get(debugger).request(request="py-threads", native=mode, fold=fold)["text"]
 
 
+@_command
+def py_tasks(debugger, arg):
+    """Every asyncio task and who awaits it, as `python -m asyncio pstree` draws them: py-tasks [--table]"""
+    words = arg.split()
+    if words not in ([], ["--table"]):
+        raise ffi.PycoronerError("usage: py-tasks [--table]")
+    return STATE.get(debugger).request(request="py-tasks", table=bool(words))["text"]
+
+
 def pyobject_summary(valobj, internal_dict):
     """`PyObject *` (and friends) as Python would write the object."""
     try:
@@ -277,7 +286,8 @@ def pyobject_summary(valobj, internal_dict):
 
 
 _COMMANDS = (("py-bt", "py_bt"), ("py-bt-full", "py_bt_full"), ("py-locals", "py_locals"), ("py-print", "py_print"),
-             ("py-list", "py_list"), ("py-up", "py_up"), ("py-down", "py_down"), ("py-threads", "py_threads"))
+             ("py-list", "py_list"), ("py-up", "py_up"), ("py-down", "py_down"), ("py-threads", "py_threads"),
+             ("py-tasks", "py_tasks"))
 
 
 def __lldb_init_module(debugger, internal_dict):

@@ -36,6 +36,11 @@ pub enum Request {
         #[serde(default = "yes")]
         fold: bool,
     },
+    /// Every asyncio task, as `--tasks` prints them (the `ps` table with `table`).
+    PyTasks {
+        #[serde(default)]
+        table: bool,
+    },
     /// The whole report, as JSON and text.
     Report {
         #[serde(default)]
@@ -199,6 +204,7 @@ pub fn handle(s: &mut Session, req: &Value) -> Result<Response, String> {
             let r = a.report_with(false, native.into()).map_err(err)?;
             Response::Text { text: faulthandler::render_with(r, faulthandler::TextOptions { fold, color: false, ..Default::default() }) }
         }
+        Request::PyTasks { table } => Response::Text { text: render::tasks::all(a.tasks_report().map_err(err)?, table) },
         Request::Report { locals, native } => {
             let r = a.report_with(locals, native.into()).map_err(err)?;
             Response::Report { text: render::faulthandler::render(r), report: Box::new(r.clone()) }

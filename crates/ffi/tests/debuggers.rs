@@ -653,3 +653,62 @@ fn missing_library_is_one_line_and_the_debugger_goes_on() {
     assert!(text.contains("still-alive"), "{text}");
     assert!(!text.contains("Traceback"), "{text}");
 }
+
+/// `py-tasks` in gdb and lldb on an asyncio core: every task the scenario says asyncio
+/// had appears as `(T) name`, the gather parent above its child, the running task is
+/// named in the heading, and both debuggers print the same text (the library's).
+#[test]
+fn py_tasks_in_gdb_and_lldb() {
+    if !tools() {
+        return;
+    }
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    for py in interpreters().iter().filter(|p| p.minor >= 8) {
+        let tag = format!("[{} asyncio_tasks]", py.id());
+        let c = match crash(&py.path, &scenario("asyncio_tasks")) {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{tag} {e}"));
+                continue;
+            }
+        };
+        let exe = py.path.to_string_lossy().into_owned();
+        let core = c.core.to_string_lossy().into_owned();
+        // (A last command collects what the debuggers print at exit.)
+        let g = sections(&gdb(&[&exe, &core], &["py-tasks", "py-tasks --table", "echo"], false, cache.path()));
+        let l = sections(&lldb(&["-c", &core, &exe], &["py-tasks", "py-tasks --table", "version"], cache.path()));
+        let tree = section(&g, "py-tasks", 0);
+        let names: Vec<String> = c
+            .sidecar
+            .as_deref()
+            .unwrap_or("")
+            .lines()
+            .filter_map(|line| line.strip_prefix("task "))
+            .filter_map(|j| j.split("\"name\": \"").nth(1)?.split('"').next().map(str::to_string))
+            .collect();
+        if names.len() < 5 {
+            failures.push(format!("{tag} the scenario named {} tasks", names.len()));
+        }
+        for n in &names {
+            if !tree.lines().any(|line| line.ends_with(&format!("(T) {n}"))) {
+                failures.push(format!("{tag} gdb py-tasks lacks task {n}:\n{tree}"));
+            }
+        }
+        let at = |s: &str| tree.lines().position(|line| line.ends_with(s));
+        if !matches!((at("(T) parent"), at("(T) child-1")), (Some(p), Some(c)) if p < c) || !tree.contains(", running crasher") {
+            failures.push(format!("{tag} gdb py-tasks tree:\n{tree}"));
+        }
+        if !section(&g, "py-tasks --table", 0).contains("awaiter chain") {
+            failures.push(format!("{tag} gdb py-tasks --table:\n{}", section(&g, "py-tasks --table", 0)));
+        }
+        // (lldb's command output drops the table's trailing padding.)
+        let trimmed = |t: &str| t.lines().map(str::trim_end).collect::<Vec<_>>().join("\n");
+        for cmd in ["py-tasks", "py-tasks --table"] {
+            if trimmed(section(&l, cmd, 0)) != trimmed(section(&g, cmd, 0)) {
+                failures.push(format!("{tag} lldb {cmd} differs from gdb's:\n{}\n---\n{}", section(&l, cmd, 0), section(&g, cmd, 0)));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

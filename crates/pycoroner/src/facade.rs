@@ -19,6 +19,8 @@ pub struct Analysis<T: Target> {
     prepared: Prepared,
     /// Reports already made, by (locals, native mode).
     reports: Vec<((bool, NativeMode), Report)>,
+    /// The report with asyncio's tasks (`py-tasks`), once made.
+    tasks: Option<Report>,
 }
 
 impl<T: Target> std::fmt::Debug for Analysis<T> {
@@ -32,7 +34,7 @@ impl<T: Target> Analysis<T> {
     /// every module's unwind tables): nothing of any thread is read yet.
     pub fn open(target: T, options: Options) -> Result<Analysis<T>, AnalyzeError> {
         let prepared = crate::prepare(&target, &options)?;
-        Ok(Analysis { target, options, prepared, reports: Vec::new() })
+        Ok(Analysis { target, options, prepared, reports: Vec::new(), tasks: None })
     }
 
     /// The report the options ask for (made once).
@@ -64,10 +66,21 @@ impl<T: Target> Analysis<T> {
         self.reports.iter().find(|(k, _)| *k == (locals, native)).map(|(_, r)| r)
     }
 
+    /// The report with every asyncio task (`--tasks`), Python frames only (made once).
+    pub fn tasks_report(&mut self) -> Result<&Report, AnalyzeError> {
+        if self.tasks.is_none() {
+            let opts = Options { locals: false, native: NativeMode::Off, tasks: true, ..self.options.clone() };
+            self.tasks = Some(crate::analyze_prepared(&self.target, &self.prepared, &opts)?);
+        }
+        self.tasks.as_ref().ok_or(AnalyzeError::Runtime { module: String::new(), what: "report cache".into() })
+    }
+
     /// The report the options ask for, owned (a one-shot analysis).
     pub fn into_report(mut self) -> Result<Report, AnalyzeError> {
+        let key = (self.options.locals, self.options.native);
         self.report()?;
-        self.reports.pop().map(|(_, r)| r).ok_or(AnalyzeError::Runtime { module: String::new(), what: "report cache".into() })
+        let i = self.reports.iter().position(|(k, _)| *k == key);
+        i.map(|i| self.reports.swap_remove(i).1).ok_or(AnalyzeError::Runtime { module: String::new(), what: "report cache".into() })
     }
 
     /// The object at `addr`: its type name and repr.

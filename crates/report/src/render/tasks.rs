@@ -151,3 +151,30 @@ pub fn section(out: &mut String, l: &EventLoop, tid: u64, as_table: bool, indent
         let _ = writeln!(out, "{indent}{} {}{outcome}", e(&t.label()), t.state.as_str());
     }
 }
+
+/// Every thread's event loop and every idle loop of a report, for `py-tasks`: each
+/// headed by its thread as faulthandler names it.
+pub fn all(report: &crate::Report, as_table: bool) -> String {
+    let mut out = String::new();
+    for t in &report.threads {
+        let Some(l) = &t.event_loop else { continue };
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        let name = t.name.as_deref().map(|n| format!(" [{}]", e(n))).unwrap_or_default();
+        let lwp = t.native_id.map(|l| format!(" (LWP {l})")).unwrap_or_default();
+        let _ = writeln!(out, "Thread 0x{:016x}{name}{lwp}:", t.thread_id);
+        section(&mut out, l, t.native_id.map_or(t.thread_id, u64::from), as_table, "");
+    }
+    for l in report.interpreters.iter().flat_map(|i| i.idle_loops.iter()) {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str("No thread runs this event loop:\n");
+        section(&mut out, l, 0, as_table, "");
+    }
+    if out.is_empty() {
+        out.push_str("No asyncio task in this process (no event loop has a task, or asyncio is not imported).\n");
+    }
+    out
+}
