@@ -154,8 +154,24 @@ fn check(tag: &str, report: &Value, side: &str, minor: u64) -> Vec<String> {
     diffs
 }
 
-/// The two Task implementations the scenario can run with.
-const VARIANTS: &[(&str, &str)] = &[("c", "0"), ("python", "1")];
+/// What the scenario runs with: (name, environment). The C and the pure-Python Task
+/// everywhere; uvloop's loop where uvloop imports (CI installs it for 3.7+).
+const VARIANTS: &[(&str, &[(&str, &str)])] = &[("c", &[]), ("python", &[("PYCORONER_PY_TASKS", "1")]), ("uvloop", &[("PYCORONER_UVLOOP", "1")])];
+
+/// Whether a variant can run on an interpreter (uvloop must import); under CI uvloop
+/// must be there for every pyenv interpreter from 3.8.
+fn runs(py: &Interpreter, variant: &str) -> bool {
+    if variant != "uvloop" {
+        return true;
+    }
+    let ok = std::process::Command::new(&py.path).args(["-c", "import uvloop"]).output().is_ok_and(|o| o.status.success());
+    if !ok {
+        let must = pycoroner_testkit::in_ci() && py.minor >= 8 && pycoroner_testkit::pyenv_interpreters().contains(py);
+        assert!(!must, "uvloop does not import in {} under CI", py.id());
+        eprintln!("skipped: uvloop does not import in {}", py.id());
+    }
+    ok
+}
 
 #[test]
 fn tasks_from_a_core_equal_what_asyncio_says() {
@@ -165,9 +181,10 @@ fn tasks_from_a_core_equal_what_asyncio_says() {
     let pys = all_interpreters();
     assert!(!pys.is_empty() || !pycoroner_testkit::in_ci(), "no interpreter found under CI");
     for py in &pys {
-        for (variant, flag) in VARIANTS {
+        for (variant, env) in VARIANTS.iter().filter(|(v, _)| runs(py, v)) {
             let tag = format!("[{} {variant} tasks]", py.id());
-            let c = match crash_with_env(&py.path, &script, &[("PYCORONER_PY_TASKS", std::ffi::OsStr::new(flag))]) {
+            let env: Vec<(&str, &std::ffi::OsStr)> = env.iter().map(|(k, v)| (*k, std::ffi::OsStr::new(v))).collect();
+            let c = match crash_with_env(&py.path, &script, &env) {
                 Ok(c) => c,
                 Err(e) => {
                     failures.push(format!("{tag} {e}"));
@@ -183,7 +200,7 @@ fn tasks_from_a_core_equal_what_asyncio_says() {
             failures.extend(check(&tag, &v, c.sidecar.as_deref().unwrap_or(""), u64::from(py.minor)));
             failures.extend(no_task_warnings(&tag, &v));
             let native = v["threads"].as_array().into_iter().flatten().filter_map(|t| t["event_loop"]["tasks"].as_array()).flatten().filter(|t| t["native"] == true).count();
-            if (native > 0) != (*variant == "c") {
+            if (native > 0) != (*variant != "python") {
                 failures.push(format!("{tag} {native} tasks read as C tasks"));
             }
             // The text report draws the tree: the gather parent over its children.
@@ -218,14 +235,14 @@ impl Drop for Hanging {
     }
 }
 
-fn hang(py: &Interpreter, script: &std::path::Path, py_tasks: &str) -> Result<Hanging, String> {
+fn hang(py: &Interpreter, script: &std::path::Path, env: &[(&str, &str)]) -> Result<Hanging, String> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let side = dir.path().join("truth.txt");
     let child = std::process::Command::new(&py.path)
         .arg(script)
         .arg("--hang")
         .arg(&side)
-        .env("PYCORONER_PY_TASKS", py_tasks)
+        .envs(env.iter().copied())
         .env_remove("PYTHONHOME")
         .env_remove("PYTHONPATH")
         .stdin(std::process::Stdio::null())
@@ -254,9 +271,9 @@ fn tasks_of_a_live_process_equal_asyncio_and_pstree() {
     let cache = tempfile::tempdir().expect("tmp");
     let mut failures = Vec::new();
     for py in &all_interpreters() {
-        for (variant, flag) in VARIANTS {
+        for (variant, env) in VARIANTS.iter().filter(|(v, _)| runs(py, v)) {
             let tag = format!("[{} {variant} tasks, live]", py.id());
-            let h = match hang(py, &script, flag) {
+            let h = match hang(py, &script, env) {
                 Ok(h) => h,
                 Err(e) => {
                     failures.push(format!("{tag} {e}"));

@@ -84,8 +84,9 @@ pub fn c_task_layout(minor: u8) -> Option<CTaskLayout> {
     C_TASK_LAYOUTS.iter().find(|(m, _)| *m == minor).map(|(_, l)| *l)
 }
 
-/// `coroutine_wrapper`'s `cw_coroutine` and `_asyncio.FutureIter`'s `future`: the first
-/// field after the header in every version.
+/// `coroutine_wrapper`'s `cw_coroutine`, `_asyncio.FutureIter`'s `future` and
+/// `_asyncio._RunningLoopHolder`'s `rl_loop`: the first field after the header in every
+/// version that has them.
 const FIRST_FIELD: u64 = 0;
 
 /// Relocated addresses of the types an await chain goes through.
@@ -480,14 +481,8 @@ impl<'a> TaskReader<'a> {
                         if let Some(head) = base.offset(off) {
                             found.extend(self.list_members(head, node, warnings));
                         }
-                        if let Some(t) = t {
-                            let field = |k| self.py.ptr(t.addr, k).ok().filter(|a| !self.none(*a));
-                            if let Some(task) = field(key::tstate::asyncio_running_task) {
-                                current.push(task);
-                            }
-                            if let Some(l) = field(key::tstate::asyncio_running_loop) {
-                                thread_loops.push((t.thread_id, l));
-                            }
+                        if let Some(task) = t.and_then(|t| self.py.ptr(t.addr, key::tstate::asyncio_running_task).ok()).filter(|a| !self.none(*a)) {
+                            current.push(task);
                         }
                     }
                 }
@@ -504,6 +499,7 @@ impl<'a> TaskReader<'a> {
                 current_dict(d, &mut current);
             }
         }
+        thread_loops.extend(threads.iter().filter_map(|t| Some((t.thread_id, self.running_loop(t)?))));
         let mut seen = HashSet::new();
         found.retain(|t| seen.insert(*t) && self.is_task(*t));
 
@@ -527,6 +523,24 @@ impl<'a> TaskReader<'a> {
         }
         out.loops = loops;
         out
+    }
+
+    /// The event loop a thread runs, as `asyncio.get_running_loop()` would answer in
+    /// it: 3.13+ keep it in the thread state, 3.7–3.12's `_asyncio` in the thread
+    /// state's dict (3.7–3.11 inside a `_RunningLoopHolder`). Any loop class, uvloop's
+    /// included, goes through there.
+    fn running_loop(&self, t: &ThreadState) -> Option<RemoteAddr> {
+        if self.py.offsets.tstate.asyncio_running_loop.is_some() {
+            return self.py.ptr(t.addr, key::tstate::asyncio_running_loop).ok().filter(|a| !self.none(*a));
+        }
+        let dict = self.py.ptr(t.addr, key::tstate::dict).ok().filter(|d| !d.is_null())?;
+        self.r.lookup();
+        let v = self.r.entry(dict, "__asyncio_running_event_loop__").filter(|v| !self.none(*v))?;
+        let ty = objects::ob_type(self.py.mem, self.py.offsets, v).ok()?;
+        if self.r.type_lineage(ty).iter().any(|n| n.ends_with("_RunningLoopHolder")) {
+            return self.word(v, FIRST_FIELD).ok().filter(|l| !self.none(*l));
+        }
+        Some(v)
     }
 
     /// Read one task.

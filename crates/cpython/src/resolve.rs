@@ -41,6 +41,7 @@ pub const DWARF_SPEC: &[(Key, &[(&str, &str)])] = &[
     (key::tstate::thread_id, &[("_ts", "thread_id")]),
     (key::tstate::native_thread_id, &[("_ts", "native_thread_id")]),
     (key::tstate::size, &[("_ts", SIZE)]),
+    (key::tstate::dict, &[("_ts", "dict")]),
     (key::tstate::asyncio_running_loop, &[("_PyThreadStateImpl", "asyncio_running_loop")]),
     (key::tstate::asyncio_running_task, &[("_PyThreadStateImpl", "asyncio_running_task")]),
     (key::tstate::asyncio_tasks_head, &[("_PyThreadStateImpl", "asyncio_tasks_head")]),

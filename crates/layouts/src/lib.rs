@@ -173,7 +173,10 @@ offsets_table! {
         native_thread_id,
         /// `sizeof(PyThreadState)`.
         size,
-        /// `_PyThreadStateImpl.asyncio_running_loop` (3.14+): the loop the thread runs.
+        /// `dict`: the thread state's dict (`PyThreadState_GetDict`), where 3.7–3.12's
+        /// `_asyncio` keeps the running loop.
+        dict,
+        /// `_PyThreadStateImpl.asyncio_running_loop` (3.13+): the loop the thread runs.
         asyncio_running_loop,
         /// `_PyThreadStateImpl.asyncio_running_task` (3.14+): the task it runs.
         asyncio_running_task,
