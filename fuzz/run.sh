@@ -21,10 +21,17 @@ if [ ! -f core.locals ]; then
     mv core core.locals
 fi
 export PYCORONER_FUZZ_CORE="$work/core.locals"
+# And one holding asyncio tasks of every kind (100 sleepers).
+if [ ! -f core.tasks ]; then
+    rm -f core
+    (ulimit -c unlimited; PYCORONER_SLEEPERS=100 "$py" "$here/../fixtures/scenarios/asyncio_tasks.py" fh.txt side.txt) >/dev/null 2>&1 || true
+    mv core core.tasks
+fi
+export PYCORONER_FUZZ_TASKS_CORE="$work/core.tasks"
 
 # Seeds. elf_core: the core's first 256 KiB (headers and notes) as it is, with its
 # NT_FILE cut, and the synthetic cores the target crate's tests build.
-mkdir -p seeds/elf_core seeds/decompress seeds/linetable seeds/debug_offsets seeds/repr seeds/cache_entry seeds/pipeline seeds/dwarf_calls
+mkdir -p seeds/elf_core seeds/decompress seeds/linetable seeds/debug_offsets seeds/repr seeds/cache_entry seeds/pipeline seeds/dwarf_calls seeds/tasks
 head -c 262144 core.locals > seeds/elf_core/real-head
 head -c 65536 core.locals > seeds/elf_core/real-64k
 head -c 4096 core.locals > seeds/elf_core/real-4k
@@ -46,10 +53,12 @@ inc=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
 cc -shared -fPIC -O2 -g -I"$inc" "$here/../fixtures/ext/crashy.c" -o seeds/dwarf_calls/crashy.so 2>/dev/null || true
 printf '\x01\x02\x03\x04\x05\x06\x07\x08\x04\x00' > seeds/pipeline/often
 printf '\x01\x02\x03\x04\x05\x06\x07\x08\x0c\x01\xff\x00' > seeds/pipeline/rare-native
+printf '\x01\x02\x03\x04\x05\x06\x07\x08\x06' > seeds/tasks/often
+printf '\x01\x02\x03\x04\x05\x06\x07\x08\x0e\x00\xff' > seeds/tasks/rare
 
 cd "$here"
 status=0
-for t in ${PYCORONER_FUZZ_TARGETS:-elf_core decompress debug_offsets linetable repr cache_entry pipeline dwarf_calls}; do
+for t in ${PYCORONER_FUZZ_TARGETS:-elf_core decompress debug_offsets linetable repr cache_entry pipeline dwarf_calls tasks}; do
     mkdir -p "$work/corpus/$t"
     echo "== $t: ${secs}s"
     # -rss_limit_mb: pycoroner's own memory budget; -timeout: no input may take 10 s.

@@ -109,3 +109,39 @@ fn pipeline_fuzz_findings_stay_bounded() {
     }
     assert!(replayed > 0, "no finding replayed from {}", dir.display());
 }
+
+/// asyncio's tasks over corrupted memory: a core of the asyncio scenario per task
+/// registry model (3.6's class sets, 3.10's `_all_tasks`, 3.12–3.13's scheduled and
+/// eager sets, 3.14–3.15's per-thread lists), every read corrupted at random. The
+/// task walk and both renderings must never panic and stay within the read budget.
+#[test]
+fn fuzz_tasks_on_corrupted_cores() {
+    let interps = pycoroner_testkit::all_interpreters();
+    let picked: Vec<_> = interps.iter().filter(|i| matches!(i.id(), "3.6.15" | "3.10.13" | "3.12.1" | "3.13.0" | "3.14-sid" | "3.15-sid")).collect();
+    let script = repo_root().join("fixtures/scenarios/asyncio_tasks.py");
+    let seeds = if pycoroner_testkit::in_ci() { 160 } else { 100 };
+    let cache = tempfile::tempdir().expect("tmp");
+    let opts = Options { cache_dir: Some(cache.path().to_path_buf()), tasks: true, ..Options::default() };
+    for py in picked {
+        let c = crash(&py.path, &script).expect("crash");
+        let core = ElfCore::open(&c.core).expect("open core");
+        let clean = analyze(&core, &opts).expect("the clean core analyzes");
+        let tasks: usize = clean.threads.iter().filter_map(|t| t.event_loop.as_ref()).map(|l| l.tasks.len()).sum();
+        assert!(tasks >= 20, "{}: {tasks} tasks in the clean core", py.id());
+        let mut most = 0u64;
+        for seed in 0..seeds {
+            let rate = [16u64, 256, 4096, 65536][(seed % 4) as usize];
+            let read = AtomicU64::new(0);
+            let m = PatchedCore { core: &core, patch: corrupt(seed, rate, &read) };
+            if let Ok(r) = analyze(&m, &opts) {
+                let _ = pycoroner::report::render::faulthandler::render(&r);
+                let table = pycoroner::report::render::faulthandler::TextOptions { tasks_table: true, ..Default::default() };
+                let _ = pycoroner::report::render::faulthandler::render_with(&r, table);
+            }
+            let read = read.load(Ordering::Relaxed);
+            assert!(read <= (1 << 30) + (64 << 20), "{}: seed {seed} rate {rate} read {read} bytes", py.id());
+            most = most.max(read);
+        }
+        eprintln!("{}: {seeds} corrupted task walks, no panic, at most {most} bytes read", py.id());
+    }
+}
