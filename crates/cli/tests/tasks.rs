@@ -48,7 +48,7 @@ fn check(tag: &str, report: &Value, side: &str, minor: u64) -> Vec<String> {
     let mut diffs = Vec::new();
     let (truth, done) = truths(side);
     if truth.len() < 5 {
-        return vec![format!("{tag} the scenario wrote {} tasks", truth.len())];
+        return vec![format!("{tag} the scenario wrote {} tasks:\n{side}", truth.len())];
     }
     let threads = report["threads"].as_array().cloned().unwrap_or_default();
     let runner = threads.iter().find(|t| t.get("event_loop").is_some());
@@ -145,6 +145,9 @@ fn check(tag: &str, report: &Value, side: &str, minor: u64) -> Vec<String> {
             if ids(children) != ids(&o["waits_on"]["tasks"]) {
                 diffs.push(format!("{who}: waits on tasks {}, truth {children}", o["waits_on"]["tasks"]));
             }
+        }
+        if o["callbacks"] != t.rec["callbacks"] {
+            diffs.push(format!("{who}: {} done callbacks, truth {}", o["callbacks"], t.rec["callbacks"]));
         }
         let want_by = awaited_by.get(&t.id).cloned().unwrap_or_default();
         if ids(&o["awaited_by"]) != want_by {
@@ -293,7 +296,7 @@ fn tasks_of_a_live_process_equal_asyncio_and_pstree() {
             if py.minor >= 14 && *variant == "c" {
                 let (pcode, ptree, perr) = pycoroner_testkit::run(std::process::Command::new(&py.path).args(["-m", "asyncio", "pstree", &pid]));
                 let (_, text, _) = pycoroner_testkit::run(pycoroner().args(["pid", &pid, "--tasks", "--cache-dir"]).arg(cache.path()));
-                let ours: Vec<String> = text.lines().skip_while(|l| !l.starts_with("asyncio event loop")).skip(1).take_while(|l| !l.is_empty()).map(str::to_string).collect();
+                let ours: Vec<String> = text.lines().skip_while(|l| !l.starts_with("asyncio event loop")).skip(1).take_while(|l| l.starts_with(['└', '├', '│', ' '])).map(str::to_string).collect();
                 let theirs: Vec<String> = ptree.lines().map(str::to_string).collect();
                 if pcode != Some(0) || ours != theirs {
                     failures.push(format!("{tag} our tree differs from pstree ({pcode:?} {perr}):\n--- pstree\n{}\n--- ours\n{}", theirs.join("\n"), ours.join("\n")));

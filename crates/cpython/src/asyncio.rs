@@ -37,6 +37,10 @@ pub const SYMBOLS: &[&str] = &["PyCoro_Type", "PyGen_Type", "PyAsyncGen_Type", "
 pub struct CTaskLayout {
     /// `task_loop`.
     pub loop_: u64,
+    /// `task_callback0` (3.7+): the first done callback, kept out of the list.
+    pub callback0: Option<u64>,
+    /// `task_callbacks`: a list of the other done callbacks, or NULL.
+    pub callbacks: u64,
     /// `task_exception`.
     pub exception: u64,
     /// `task_result`.
@@ -62,7 +66,10 @@ pub struct CTaskLayout {
 // One row of the table below: the fields every version has, in struct order.
 #[allow(clippy::too_many_arguments)]
 const fn layout(loop_: u64, exception: u64, result: u64, state: u64, fut_waiter: u64, coro: u64, name: Option<u64>, size: u64) -> CTaskLayout {
-    CTaskLayout { loop_, exception, result, state, awaited_by: None, awaited_by_is_set: None, fut_waiter, coro, name, node: None, size }
+    // The done callbacks sit right after the loop: `callback0` (with its context) then
+    // the list from 3.7, the list alone in 3.6.
+    let (callback0, callbacks) = if exception == 16 { (None, 8) } else { (Some(8), 24) };
+    CTaskLayout { loop_, callback0, callbacks, exception, result, state, awaited_by: None, awaited_by_is_set: None, fut_waiter, coro, name, node: None, size }
 }
 
 /// `TaskObj` of each minor version.
@@ -199,6 +206,8 @@ pub struct Waiting {
     pub kind: WaitKind,
     /// The future (or task) waited on.
     pub object: RemoteAddr,
+    /// The future as asyncio's repr begins: `<_GatheringFuture pending>`.
+    pub summary: String,
     /// The tasks that this wait is over (the awaited task, gather's children, the
     /// group's tasks).
     pub tasks: Vec<RemoteAddr>,
@@ -231,6 +240,9 @@ pub struct TaskInfo {
     pub running: bool,
     /// A finished task's result or exception object.
     pub outcome: Option<RemoteAddr>,
+    /// How many done callbacks it has (whoever awaits it, a gather, a task group or
+    /// `run_until_complete` registers one), when readable.
+    pub callbacks: Option<u64>,
 }
 
 /// The tasks of one event loop.
@@ -612,6 +624,7 @@ impl<'a> TaskReader<'a> {
             let awaited_by = self.r.attribute_or_default(addr, "_asyncio_awaited_by").filter(|s| !self.none(*s)).map(|s| self.r.members(s, MAX_EDGES).map(|(m, _)| m).unwrap_or_default());
             (attr("_loop"), state, attr("_coro"), attr("_fut_waiter"), name, outcome, awaited_by)
         };
+        let callbacks = self.callbacks(addr, class);
         let (chain, chain_error) = if coro.is_null() { (Vec::new(), None) } else { self.chain(coro) };
         let waiting = if state == TaskState::Pending && !self.none(fut_waiter) { Some(self.waiting(fut_waiter, &chain)) } else { None };
         Ok(TaskInfo {
@@ -628,7 +641,29 @@ impl<'a> TaskReader<'a> {
             awaited_by: awaited_by.unwrap_or_default(),
             running: current.contains(&addr),
             outcome,
+            callbacks,
         })
+    }
+
+    /// The number of done callbacks: the C future's `callback0` and list, or the
+    /// Python future's `_callbacks` list.
+    fn callbacks(&self, addr: RemoteAddr, class: Class) -> Option<u64> {
+        let count = |list: RemoteAddr| -> Option<u64> {
+            if self.none(list) {
+                return Some(0);
+            }
+            self.r.members(list, MAX_EDGES).ok().map(|(m, more)| if more { u64::MAX } else { m.len() as u64 })
+        };
+        if matches!(class, Class::CTask | Class::PyTaskOnCFuture) {
+            let l = self.layout?;
+            let first = match l.callback0 {
+                Some(off) => u64::from(!self.word(addr, off).ok()?.is_null()),
+                None => 0,
+            };
+            return count(self.word(addr, l.callbacks).ok()?)?.checked_add(first);
+        }
+        self.r.lookup();
+        count(self.r.attribute_or_default(addr, "_callbacks")?)
     }
 
     /// `Task.get_name()`: the str, or `Task-N` for 3.13+'s lazily named tasks.
@@ -762,15 +797,42 @@ impl<'a> TaskReader<'a> {
         slot.filter(|s| *s >= base.0).map(RemoteAddr).ok_or(Error::Corrupt { what: "frame stack pointer", addr: frame })
     }
 
+    /// `<TypeName state>`, as asyncio's repr of a future begins.
+    fn future_summary(&self, fut: RemoteAddr) -> String {
+        let class = self.class_of(fut);
+        let state = if matches!(class, Class::CFuture | Class::CTask | Class::FutureIter | Class::PyTaskOnCFuture)
+            || (class == Class::Gathering && self.r.type_lineage(objects::ob_type(self.py.mem, self.py.offsets, fut).unwrap_or(RemoteAddr::NULL)).iter().any(|n| n == "_asyncio.Future"))
+        {
+            self.layout.and_then(|l| {
+                let at = fut.offset(self.header.checked_add(l.state)?)?;
+                match self.py.mem.read_u32(at).ok()? {
+                    0 => Some("pending".to_string()),
+                    1 => Some("cancelled".to_string()),
+                    2 => Some("finished".to_string()),
+                    _ => None,
+                }
+            })
+        } else {
+            self.r.lookup();
+            self.r.attribute_or_default(fut, "_state").and_then(|s| self.r.name_of(s)).map(|s| s.to_lowercase())
+        };
+        let name = self.r.type_name(fut).unwrap_or_else(|_| "?".into());
+        match state {
+            Some(st) => format!("<{name} {st}>"),
+            None => format!("<{name} at {fut}>"),
+        }
+    }
+
     /// What a pending task waits on, from its `fut_waiter` and its chain.
     fn waiting(&self, fut: RemoteAddr, chain: &[AwaitFrame]) -> Waiting {
+        let summary = self.future_summary(fut);
         let code = |f: &AwaitFrame| -> Option<(String, String)> {
             let info = f.frame.as_ref().ok()?.info.as_ref().ok()?;
             Some((info.filename.as_ref().ok()?.clone(), info.qualname.clone().or_else(|| info.name.as_ref().ok().cloned())?))
         };
         let in_asyncio = |file: &str, module: &str| file.ends_with(&format!("asyncio/{module}.py"));
         if self.is_task(fut) {
-            return Waiting { kind: WaitKind::Task, object: fut, tasks: vec![fut] };
+            return Waiting { kind: WaitKind::Task, object: fut, summary, tasks: vec![fut] };
         }
         // A task group's end: the group is `self` of its `__aexit__`/`_aexit` frame.
         for f in chain {
@@ -779,20 +841,20 @@ impl<'a> TaskReader<'a> {
                 continue;
             }
             if let Some(group) = self.local_of_class(f, Class::TaskGroup) {
-                return Waiting { kind: WaitKind::TaskGroup, object: fut, tasks: self.group_tasks(group) };
+                return Waiting { kind: WaitKind::TaskGroup, object: fut, summary, tasks: self.group_tasks(group) };
             }
         }
         if self.class_of(fut) == Class::Gathering {
             self.r.lookup();
             let children = self.r.attribute(fut, "_children").and_then(|c| self.r.members(c, MAX_EDGES).ok()).map(|(m, _)| m).unwrap_or_default();
-            return Waiting { kind: WaitKind::Gather, object: fut, tasks: children.into_iter().filter(|c| self.is_task(*c)).collect() };
+            return Waiting { kind: WaitKind::Gather, object: fut, summary, tasks: children.into_iter().filter(|c| self.is_task(*c)).collect() };
         }
         if let Some((file, name)) = chain.last().and_then(code) {
             if name == "sleep" && in_asyncio(&file, "tasks") {
-                return Waiting { kind: WaitKind::Sleep, object: fut, tasks: Vec::new() };
+                return Waiting { kind: WaitKind::Sleep, object: fut, summary, tasks: Vec::new() };
             }
         }
-        Waiting { kind: WaitKind::Future, object: fut, tasks: Vec::new() }
+        Waiting { kind: WaitKind::Future, object: fut, summary, tasks: Vec::new() }
     }
 
     fn local_of_class(&self, f: &AwaitFrame, class: Class) -> Option<RemoteAddr> {

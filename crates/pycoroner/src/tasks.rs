@@ -93,12 +93,13 @@ fn task(r: &Renderer<'_>, t: &TaskInfo, all: &[TaskInfo]) -> report::Task {
             address: w.object.0,
             description: match w.kind {
                 WaitKind::Task => name_of(w.object).unwrap_or_else(|| format!("Task at {}", w.object)),
-                _ => r.repr(w.object),
+                _ => w.summary.clone(),
             },
             tasks: w.tasks.iter().map(|a| a.0).collect(),
         }),
         awaited_by: t.awaited_by.iter().map(|a| a.0).collect(),
         outcome: t.outcome.map(|o| r.repr(o)),
+        callbacks: t.callbacks,
     }
 }
 

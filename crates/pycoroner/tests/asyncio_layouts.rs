@@ -47,6 +47,8 @@ fn c_task_layouts_match_every_asyncio_dwarf() {
         let rel = |m: &str| at(m).map(|o| o - header);
         let checks = [
             ("task_loop", Some(ours.loop_)),
+            ("task_callback0", ours.callback0),
+            ("task_callbacks", Some(ours.callbacks)),
             ("task_exception", Some(ours.exception)),
             ("task_result", Some(ours.result)),
             ("task_state", Some(ours.state)),

@@ -47,6 +47,18 @@ pub struct Task {
     /// A finished task's result or exception, rendered like `repr()`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
+    /// Its done callbacks: whatever awaits it (a task, a gather, a task group,
+    /// `run_until_complete`) registers one. A pending task with none was never awaited:
+    /// nothing will learn that it finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callbacks: Option<u64>,
+}
+
+impl Task {
+    /// Pending with no done callback: nothing awaits it or will see its end.
+    pub fn never_awaited(&self) -> bool {
+        self.state == TaskState::Pending && self.callbacks == Some(0) && !self.running
+    }
 }
 
 impl Task {
@@ -137,7 +149,8 @@ pub struct TaskWait {
     pub kind: WaitKind,
     /// The future (or task) waited on.
     pub address: u64,
-    /// It, rendered like `repr()` for a future; a task's name for a task.
+    /// A task's name; for a future, its type and state as asyncio's repr of it begins
+    /// (`<_GatheringFuture pending>`).
     pub description: String,
     /// The tasks the wait is over (addresses).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -146,6 +146,10 @@ pub fn section(out: &mut String, l: &EventLoop, tid: u64, as_table: bool, indent
     for line in lines.iter().chain(cycle_lines(l).iter()) {
         let _ = writeln!(out, "{indent}{line}");
     }
+    let never: Vec<String> = l.tasks.iter().filter(|t| t.never_awaited()).map(|t| e(&t.label()).into_owned()).collect();
+    if !never.is_empty() {
+        let _ = writeln!(out, "{indent}never awaited (no done callback: nothing will see them finish): {}", never.join(", "));
+    }
     for t in l.tasks.iter().filter(|t| t.state != crate::tasks::TaskState::Pending) {
         let outcome = t.outcome.as_deref().map(|o| format!(": {}", e(o))).unwrap_or_default();
         let _ = writeln!(out, "{indent}{} {}{outcome}", e(&t.label()), t.state.as_str());
@@ -177,4 +181,95 @@ pub fn all(report: &crate::Report, as_table: bool) -> String {
         out.push_str("No asyncio task in this process (no event loop has a task, or asyncio is not imported).\n");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tasks::{await_cycles, AwaitableKind, CoroutineFrame, TaskState};
+
+    fn frame(name: &str, line: u32) -> CoroutineFrame {
+        CoroutineFrame {
+            kind: AwaitableKind::Coroutine,
+            function: Some(name.into()),
+            qualname: Some(name.into()),
+            file: Some("app.py".into()),
+            line: Some(line),
+            address: 1,
+            frame_address: None,
+            executing: false,
+        }
+    }
+
+    fn task(address: u64, name: &str, stack: &[(&str, u32)], awaited_by: &[u64], callbacks: u64) -> Task {
+        Task {
+            address,
+            name: Some(name.into()),
+            state: TaskState::Pending,
+            running: false,
+            native: true,
+            coroutine_stack: stack.iter().map(|(n, l)| frame(n, *l)).collect(),
+            coroutine_stack_error: None,
+            waits_on: None,
+            awaited_by: awaited_by.to_vec(),
+            outcome: None,
+            callbacks: Some(callbacks),
+        }
+    }
+
+    #[test]
+    fn the_tree_hangs_awaited_tasks_under_the_awaiting_frames() {
+        let tasks = vec![
+            task(1, "main", &[("main", 10), ("run", 20)], &[], 1),
+            task(2, "a", &[("work", 5)], &[1], 1),
+            task(3, "b", &[("work", 6)], &[1], 1),
+            task(4, "loose", &[("idle", 7)], &[], 0),
+        ];
+        let want = [
+            "└── (T) main",
+            "    └──  main app.py:10",
+            "        └──  run app.py:20",
+            "            ├── (T) a",
+            "            │   └──  work app.py:5",
+            "            └── (T) b",
+            "                └──  work app.py:6",
+            "└── (T) loose",
+            "    └──  idle app.py:7",
+        ];
+        assert_eq!(tree(&tasks), want);
+        let l = EventLoop { address: 9, cycles: await_cycles(&tasks), tasks };
+        assert!(l.cycles.is_empty());
+        let mut out = String::new();
+        section(&mut out, &l, 1, false, "");
+        assert!(out.contains("never awaited (no done callback: nothing will see them finish): loose\n"), "{out}");
+        assert!(!out.contains("never awaited (no done callback: nothing will see them finish): main"), "{out}");
+    }
+
+    #[test]
+    fn await_cycles_are_named_and_the_tree_ends() {
+        let tasks = vec![task(1, "a", &[("f", 1)], &[2], 1), task(2, "b", &[("g", 2)], &[1], 1), task(3, "c", &[], &[], 1)];
+        let cycles = await_cycles(&tasks);
+        assert_eq!(cycles, vec![vec![1, 2, 1]]);
+        let l = EventLoop { address: 9, cycles, tasks };
+        assert_eq!(cycle_lines(&l), ["cycle: a → b → a"]);
+        // Tasks in a cycle have no root; the rest still draw.
+        assert_eq!(tree(&l.tasks), ["└── (T) c"]);
+    }
+
+    #[test]
+    fn the_table_has_a_row_per_awaiter() {
+        let tasks = vec![task(1, "main", &[("main", 10)], &[], 1), task(2, "a", &[("work", 5), ("sleep", 9)], &[1], 1)];
+        let rows = table(&tasks, 77);
+        assert_eq!(rows.len(), 4);
+        assert!(rows[0].starts_with("tid        task id "));
+        assert!(rows[3].starts_with("77         0x2                  a                    sleep -> work"), "{}", rows[3]);
+        assert!(rows[3].contains(" main ") && rows[3].trim_end().ends_with("0x1"), "{}", rows[3]);
+    }
+
+    #[test]
+    fn names_from_the_target_are_escaped() {
+        let tasks = vec![task(1, "evil\x1b[31m\n", &[], &[], 1)];
+        let t = tree(&tasks).join("\n");
+        assert!(!t.contains('\x1b') && !t.contains("m\n"), "{t:?}");
+    }
 }
