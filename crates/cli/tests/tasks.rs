@@ -74,22 +74,31 @@ fn check(tag: &str, report: &Value, side: &str, minor: u64) -> Vec<String> {
     // Who awaits whom, as Python sees it (≤3.13: from each task's _fut_waiter, gather's
     // children and the TaskGroup's tasks; 3.14+: capture_call_graph).
     let mut awaited_by: HashMap<u64, BTreeSet<u64>> = HashMap::new();
-    if minor >= 14 && truth.iter().all(|t| t.rec.get("awaited_by").is_some()) {
-        for t in &truth {
-            awaited_by.insert(t.id, ids(&t.rec["awaited_by"]));
-        }
-    } else {
-        let owner = names.iter().find(|(_, n)| *n == "group-owner").map(|(a, _)| *a);
-        for t in &truth {
-            if let Some(children) = t.rec["waits"].get(1) {
-                for c in ids(children) {
-                    awaited_by.entry(c).or_default().insert(t.id);
-                }
-            }
-            if let (Some(o), true) = (owner, names.get(&t.id).is_some_and(|n| n.starts_with("member-"))) {
-                awaited_by.entry(t.id).or_default().insert(o);
+    let owner = names.iter().find(|(_, n)| *n == "group-owner").map(|(a, _)| *a);
+    for t in &truth {
+        if let Some(children) = t.rec["waits"].get(1) {
+            for c in ids(children) {
+                awaited_by.entry(c).or_default().insert(t.id);
             }
         }
+        if let (Some(o), true) = (owner, names.get(&t.id).is_some_and(|n| n.starts_with("member-"))) {
+            awaited_by.entry(t.id).or_default().insert(o);
+        }
+    }
+    // 3.14+: what asyncio.capture_call_graph says, where it could say it.
+    for t in truth.iter().filter(|t| minor >= 14 && t.rec.get("awaited_by").is_some()) {
+        awaited_by.insert(t.id, ids(&t.rec["awaited_by"]));
+    }
+    // Await cycles: the scenario's tasks awaiting each other, by their own _fut_waiter.
+    let waits_task: HashMap<u64, u64> = truth
+        .iter()
+        .filter(|t| t.rec["waits"][0] == "task")
+        .filter_map(|t| Some((t.id, *ids(&t.rec["waits"][1]).iter().next()?)))
+        .collect();
+    let want_cycles: BTreeSet<BTreeSet<u64>> = waits_task.iter().filter(|(a, b)| waits_task.get(b) == Some(a)).map(|(a, b)| [*a, *b].into_iter().collect()).collect();
+    let got_cycles: BTreeSet<BTreeSet<u64>> = lp["cycles"].as_array().into_iter().flatten().map(ids).collect();
+    if want_cycles != got_cycles {
+        diffs.push(format!("{tag} await cycles {got_cycles:x?}, truth {want_cycles:x?}"));
     }
     let frames: Vec<&Value> = current["frames"].as_array().map(|f| f.iter().collect()).unwrap_or_default();
     for t in &truth {
@@ -202,6 +211,10 @@ fn tasks_from_a_core_equal_what_asyncio_says() {
             failures.extend(compare_with_faulthandler(&v, &c.faulthandler).into_iter().map(|d| format!("{tag} {d}")));
             failures.extend(check(&tag, &v, c.sidecar.as_deref().unwrap_or(""), u64::from(py.minor)));
             failures.extend(no_task_warnings(&tag, &v));
+            let cycles = v["threads"].as_array().into_iter().flatten().filter_map(|t| t["event_loop"]["cycles"].as_array()).map(Vec::len).sum::<usize>();
+            if cycles != 1 {
+                failures.push(format!("{tag} {cycles} await cycles, the scenario made one"));
+            }
             let native = v["threads"].as_array().into_iter().flatten().filter_map(|t| t["event_loop"]["tasks"].as_array()).flatten().filter(|t| t["native"] == true).count();
             if (native > 0) != (*variant != "python") {
                 failures.push(format!("{tag} {native} tasks read as C tasks"));
@@ -300,6 +313,23 @@ fn tasks_of_a_live_process_equal_asyncio_and_pstree() {
                 let theirs: Vec<String> = ptree.lines().map(str::to_string).collect();
                 if pcode != Some(0) || ours != theirs {
                     failures.push(format!("{tag} our tree differs from pstree ({pcode:?} {perr}):\n--- pstree\n{}\n--- ours\n{}", theirs.join("\n"), ours.join("\n")));
+                }
+                // With an await cycle pstree refuses to draw and names the cycle: ours
+                // names the same one.
+                let mut env_cycle: Vec<(&str, &str)> = env.to_vec();
+                env_cycle.push(("PYCORONER_CYCLE", "1"));
+                match hang(py, &script, &env_cycle) {
+                    Ok(hc) => {
+                        let cpid = hc.child.id().to_string();
+                        let (pcode, _, perr) = pycoroner_testkit::run(std::process::Command::new(&py.path).args(["-m", "asyncio", "pstree", &cpid]));
+                        let (_, text, _) = pycoroner_testkit::run(pycoroner().args(["pid", &cpid, "--tasks", "--cache-dir"]).arg(cache.path()));
+                        let theirs: Vec<&str> = perr.lines().filter(|l| l.starts_with("cycle: ")).collect();
+                        let ours: Vec<&str> = text.lines().filter(|l| l.starts_with("cycle: ")).collect();
+                        if pcode != Some(1) || theirs.is_empty() || ours != theirs {
+                            failures.push(format!("{tag} cycles: pstree ({pcode:?}) {theirs:?}, ours {ours:?}"));
+                        }
+                    }
+                    Err(e) => failures.push(format!("{tag} with a cycle: {e}")),
                 }
             }
         }

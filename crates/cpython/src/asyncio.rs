@@ -621,7 +621,8 @@ impl<'a> TaskReader<'a> {
                 let exc = attr("_exception");
                 if self.none(exc) { attr("_result") } else { exc }
             });
-            let awaited_by = self.r.attribute_or_default(addr, "_asyncio_awaited_by").filter(|s| !self.none(*s)).map(|s| self.r.members(s, MAX_EDGES).map(|(m, _)| m).unwrap_or_default());
+            // 3.14's Python future keeps its awaiters in a name-mangled set.
+            let awaited_by = self.r.attribute_or_default(addr, "_Future__asyncio_awaited_by").filter(|s| !self.none(*s)).map(|s| self.r.members(s, MAX_EDGES).map(|(m, _)| m).unwrap_or_default());
             (attr("_loop"), state, attr("_coro"), attr("_fut_waiter"), name, outcome, awaited_by)
         };
         let callbacks = self.callbacks(addr, class);

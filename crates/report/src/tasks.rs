@@ -188,12 +188,18 @@ impl WaitKind {
 
 /// Await cycles among tasks (each task → the tasks it awaits, from `awaited_by`):
 /// each cycle's addresses with the first repeated at the end, found by a depth-first
-/// search with an explicit stack.
+/// search with an explicit stack, as `python -m asyncio pstree` finds them.
 pub fn await_cycles(tasks: &[Task]) -> Vec<Vec<u64>> {
     use std::collections::HashMap;
+    // Searched from each awaiting task in the order the awaits are met (as `pstree`
+    // does), so a cycle is named from the same task.
     let mut awaits: HashMap<u64, Vec<u64>> = HashMap::new();
+    let mut order: Vec<u64> = Vec::new();
     for t in tasks {
         for p in &t.awaited_by {
+            if !awaits.contains_key(p) {
+                order.push(*p);
+            }
             awaits.entry(*p).or_default().push(t.address);
         }
     }
@@ -204,7 +210,6 @@ pub fn await_cycles(tasks: &[Task]) -> Vec<Vec<u64>> {
     }
     let mut color: HashMap<u64, Color> = HashMap::new();
     let mut cycles = Vec::new();
-    let order: Vec<u64> = tasks.iter().map(|t| t.address).collect();
     for &start in &order {
         if color.contains_key(&start) {
             continue;

@@ -249,9 +249,10 @@ mod tests {
     fn await_cycles_are_named_and_the_tree_ends() {
         let tasks = vec![task(1, "a", &[("f", 1)], &[2], 1), task(2, "b", &[("g", 2)], &[1], 1), task(3, "c", &[], &[], 1)];
         let cycles = await_cycles(&tasks);
-        assert_eq!(cycles, vec![vec![1, 2, 1]]);
+        // Searched from the first awaiting task met (b, awaiting a), as pstree does.
+        assert_eq!(cycles, vec![vec![2, 1, 2]]);
         let l = EventLoop { address: 9, cycles, tasks };
-        assert_eq!(cycle_lines(&l), ["cycle: a → b → a"]);
+        assert_eq!(cycle_lines(&l), ["cycle: b → a → b"]);
         // Tasks in a cycle have no root; the rest still draw.
         assert_eq!(tree(&l.tasks), ["└── (T) c"]);
     }
