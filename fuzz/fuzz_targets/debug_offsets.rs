@@ -1,5 +1,6 @@
 //! The target's own `_Py_DebugOffsets` table (3.13+), decoded against every built-in
-//! table layout.
+//! table layout; and the same bytes as `_asyncio`'s `_Py_AsyncioModuleDebugOffsets`
+//! (3.14+).
 #![no_main]
 use std::sync::OnceLock;
 
@@ -27,4 +28,5 @@ fuzz_target!(|data: &[u8]| {
     for (minor, tl) in tables() {
         let _ = pycoroner_layouts::debug_offsets::decode(data, tl, *minor);
     }
+    let _ = pycoroner_cpython::asyncio::AsyncioDebugOffsets::decode(data);
 });

@@ -91,6 +91,75 @@ pub fn c_task_layout(minor: u8) -> Option<CTaskLayout> {
     C_TASK_LAYOUTS.iter().find(|(m, _)| *m == minor).map(|(_, l)| *l)
 }
 
+/// The target's own `_Py_AsyncioModuleDebugOffsets` (3.14+, the `.AsyncioDebug`
+/// section of `_asyncio`, or of the interpreter where `_asyncio` is built in): where
+/// a C task keeps what the task lists need, and where the thread and interpreter
+/// states keep their lists. Offsets from the start of each struct.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsyncioDebugOffsets {
+    /// `asyncio_task_object.size`.
+    pub task_size: u64,
+    /// `asyncio_task_object.task_name`.
+    pub task_name: u64,
+    /// `asyncio_task_object.task_awaited_by`.
+    pub task_awaited_by: u64,
+    /// `asyncio_task_object.task_is_task`.
+    pub task_is_task: u64,
+    /// `asyncio_task_object.task_awaited_by_is_set`.
+    pub task_awaited_by_is_set: u64,
+    /// `asyncio_task_object.task_coro`.
+    pub task_coro: u64,
+    /// `asyncio_task_object.task_node`.
+    pub task_node: u64,
+    /// `asyncio_interpreter_state.asyncio_tasks_head`.
+    pub interp_tasks_head: u64,
+    /// `asyncio_thread_state.asyncio_running_loop`.
+    pub thread_running_loop: u64,
+    /// `asyncio_thread_state.asyncio_running_task`.
+    pub thread_running_task: u64,
+    /// `asyncio_thread_state.asyncio_tasks_head`.
+    pub thread_tasks_head: u64,
+}
+
+/// Size of `_Py_AsyncioModuleDebugOffsets`: 13 words (three structs, each led by its
+/// size).
+pub const ASYNCIO_DEBUG_SIZE: usize = 13 * 8;
+
+/// Largest struct size believed (a thread state is about 1 KiB, an interpreter 200 KiB).
+const MAX_DEBUG_STRUCT: u64 = 1 << 20;
+
+impl AsyncioDebugOffsets {
+    /// Decode the section's bytes; every offset must lie inside the struct whose size
+    /// leads its group (a pointer's 8 bytes for the pointers, the list head's 16).
+    pub fn decode(bytes: &[u8]) -> Result<AsyncioDebugOffsets, String> {
+        let w = |i: usize| -> Result<u64, String> {
+            let at = i.checked_mul(8).ok_or("overflow")?;
+            let b = bytes.get(at..at.checked_add(8).ok_or("overflow")?).ok_or_else(|| format!("the asyncio debug offsets are cut short ({} bytes)", bytes.len()))?;
+            Ok(u64::from_le_bytes(b.try_into().map_err(|_| "short word")?))
+        };
+        let check = |name: &str, off: u64, width: u64, size: u64| -> Result<u64, String> {
+            if size == 0 || size > MAX_DEBUG_STRUCT || off.checked_add(width).is_none_or(|end| end > size) {
+                return Err(format!("the asyncio debug offset {name} ({off:#x}) is outside its struct of {size:#x} bytes"));
+            }
+            Ok(off)
+        };
+        let (ts, is, ths) = (w(0)?, w(7)?, w(9)?);
+        Ok(AsyncioDebugOffsets {
+            task_size: ts,
+            task_name: check("task_name", w(1)?, 8, ts)?,
+            task_awaited_by: check("task_awaited_by", w(2)?, 8, ts)?,
+            task_is_task: check("task_is_task", w(3)?, 1, ts)?,
+            task_awaited_by_is_set: check("task_awaited_by_is_set", w(4)?, 1, ts)?,
+            task_coro: check("task_coro", w(5)?, 8, ts)?,
+            task_node: check("task_node", w(6)?, 16, ts)?,
+            interp_tasks_head: check("interpreter asyncio_tasks_head", w(8)?, 16, is)?,
+            thread_running_loop: check("asyncio_running_loop", w(10)?, 8, ths)?,
+            thread_running_task: check("asyncio_running_task", w(11)?, 8, ths)?,
+            thread_tasks_head: check("thread asyncio_tasks_head", w(12)?, 16, ths)?,
+        })
+    }
+}
+
 /// `coroutine_wrapper`'s `cw_coroutine`, `_asyncio.FutureIter`'s `future` and
 /// `_asyncio._RunningLoopHolder`'s `rl_loop`: the first field after the header in every
 /// version that has them.
@@ -300,13 +369,61 @@ pub struct TaskReader<'a> {
     header: u64,
     classes: std::cell::RefCell<HashMap<RemoteAddr, Class>>,
     cell_type: Option<RemoteAddr>,
+    /// Where thread and interpreter states keep asyncio's state (3.13+/3.14+): from
+    /// the layout, or the target's own asyncio debug offsets.
+    states: AsyncioStates,
+}
+
+/// Offsets of asyncio's fields in the thread state (`_PyThreadStateImpl`) and the
+/// interpreter state.
+#[derive(Debug, Clone, Copy, Default)]
+struct AsyncioStates {
+    running_loop: Option<u64>,
+    running_task: Option<u64>,
+    tasks_head: Option<u64>,
+    interp_tasks_head: Option<u64>,
 }
 
 impl<'a> TaskReader<'a> {
     /// A reader over a runtime, with a renderer of the same interpreter.
     pub fn new(py: &'a Python<'a>, r: &'a Renderer<'a>, types: GenTypes, cell_type: Option<RemoteAddr>, minor: u8) -> TaskReader<'a> {
         let header = py.offsets.float.fval.unwrap_or(16);
-        TaskReader { py, r, types, layout: c_task_layout(minor), header, classes: Default::default(), cell_type }
+        let o = py.offsets;
+        let states = AsyncioStates {
+            running_loop: o.tstate.asyncio_running_loop,
+            running_task: o.tstate.asyncio_running_task,
+            tasks_head: o.tstate.asyncio_tasks_head,
+            interp_tasks_head: o.interp.asyncio_tasks_head,
+        };
+        TaskReader { py, r, types, layout: c_task_layout(minor), header, classes: Default::default(), cell_type, states }
+    }
+
+    /// Use the target's own asyncio debug offsets (3.14+) over the built-in table and
+    /// the layout: they are this build's truth. A difference from the table is returned
+    /// as a warning (the fields they do not cover come from the table).
+    pub fn use_debug_offsets(&mut self, d: &AsyncioDebugOffsets) -> Option<String> {
+        let h = self.header;
+        let rel = |v: u64| v.checked_sub(h);
+        self.states = AsyncioStates {
+            running_loop: Some(d.thread_running_loop),
+            running_task: Some(d.thread_running_task),
+            tasks_head: Some(d.thread_tasks_head),
+            interp_tasks_head: Some(d.interp_tasks_head),
+        };
+        let Some(table) = self.layout else { return Some("no built-in TaskObj layout for this version: tasks are not read".into()) };
+        let theirs = CTaskLayout {
+            name: rel(d.task_name),
+            awaited_by: rel(d.task_awaited_by),
+            awaited_by_is_set: rel(d.task_awaited_by_is_set),
+            coro: rel(d.task_coro).unwrap_or(table.coro),
+            node: rel(d.task_node),
+            size: rel(d.task_size).unwrap_or(table.size),
+            ..table
+        };
+        self.layout = Some(theirs);
+        (theirs != table).then(|| {
+            "this build's _asyncio TaskObj differs from the known one of its version: its own debug offsets are used for the task lists, names, coroutines and awaiters, the state, loop and waits may be misread".to_string()
+        })
     }
 
     fn word(&self, obj: RemoteAddr, off: u64) -> Result<RemoteAddr, Error> {
@@ -483,8 +600,8 @@ impl<'a> TaskReader<'a> {
                     let node = self.layout.and_then(|l| l.node);
                     let heads = threads
                         .iter()
-                        .map(|t| (Some(t), t.addr, self.py.offsets.tstate.asyncio_tasks_head))
-                        .chain(std::iter::once((None, interp, self.py.offsets.interp.asyncio_tasks_head)));
+                        .map(|t| (Some(t), t.addr, self.states.tasks_head))
+                        .chain(std::iter::once((None, interp, self.states.interp_tasks_head)));
                     for (t, base, off) in heads {
                         let (Some(off), Some(node)) = (off, node) else {
                             warnings.push("the layout has no offset of the asyncio task lists: C tasks are not listed".into());
@@ -493,7 +610,8 @@ impl<'a> TaskReader<'a> {
                         if let Some(head) = base.offset(off) {
                             found.extend(self.list_members(head, node, warnings));
                         }
-                        if let Some(task) = t.and_then(|t| self.py.ptr(t.addr, key::tstate::asyncio_running_task).ok()).filter(|a| !self.none(*a)) {
+                        let running = t.and_then(|t| t.addr.offset(self.states.running_task?)).and_then(|at| self.py.mem.read_ptr(at).ok());
+                        if let Some(task) = running.filter(|a| !self.none(*a)) {
                             current.push(task);
                         }
                     }
@@ -542,8 +660,8 @@ impl<'a> TaskReader<'a> {
     /// state's dict (3.7–3.11 inside a `_RunningLoopHolder`). Any loop class, uvloop's
     /// included, goes through there.
     fn running_loop(&self, t: &ThreadState) -> Option<RemoteAddr> {
-        if self.py.offsets.tstate.asyncio_running_loop.is_some() {
-            return self.py.ptr(t.addr, key::tstate::asyncio_running_loop).ok().filter(|a| !self.none(*a));
+        if let Some(off) = self.states.running_loop {
+            return self.py.mem.read_ptr(t.addr.offset(off)?).ok().filter(|a| !self.none(*a));
         }
         let dict = self.py.ptr(t.addr, key::tstate::dict).ok().filter(|d| !d.is_null())?;
         self.r.lookup();

@@ -138,6 +138,13 @@ impl ElfImage {
         self.symbol_map().get(name).copied()
     }
 
+    /// Address (SVMA) and size of a section by exact name (`.AsyncioDebug`).
+    pub fn section(&self, name: &str) -> Option<(u64, u64)> {
+        let obj = object::File::parse(&*self.map).ok()?;
+        let s = obj.section_by_name(name)?;
+        Some((s.address(), s.size()))
+    }
+
     /// Bytes of the file at a static address (SVMA), from its section contents.
     pub fn read_static(&self, svma: u64, len: usize) -> Option<&[u8]> {
         let obj = object::File::parse(&*self.map).ok()?;

@@ -1,7 +1,7 @@
 //! `--tasks`: asyncio's tasks of every interpreter, attached to the thread running
 //! their event loop (or listed as an idle loop of the interpreter).
 
-use pycoroner_cpython::asyncio::{AwaitFrame, GenKind, GenTypes, LoopTasks, Statics, TaskInfo, TaskReader, TaskState, WaitKind};
+use pycoroner_cpython::asyncio::{AsyncioDebugOffsets, AwaitFrame, GenKind, GenTypes, LoopTasks, Statics, TaskInfo, TaskReader, TaskState, WaitKind, ASYNCIO_DEBUG_SIZE};
 use pycoroner_cpython::models::TaskRegistry;
 use pycoroner_cpython::repr::Renderer;
 use pycoroner_cpython::snapshot::Snapshot;
@@ -27,7 +27,18 @@ pub(crate) fn add_tasks(
 ) {
     let statics = if py.models().tasks == TaskRegistry::ClassSets { statics_of_asyncio(target, warnings) } else { Statics::default() };
     let types = GenTypes::from_symbols(|s| found.symbol(s));
-    let reader = TaskReader::new(py, renderer, types, found.symbol("PyCell_Type").map(RemoteAddr), found.version.minor);
+    let mut reader = TaskReader::new(py, renderer, types, found.symbol("PyCell_Type").map(RemoteAddr), found.version.minor);
+    if py.models().tasks == TaskRegistry::ThreadLists {
+        match asyncio_debug_offsets(target, found) {
+            Ok(Some(d)) => {
+                if let Some(w) = reader.use_debug_offsets(&d) {
+                    warnings.push(Warning::new(WarningKind::Tasks, w));
+                }
+            }
+            Ok(None) => {}
+            Err(why) => warnings.push(Warning::new(WarningKind::Tasks, format!("{why}: the task lists are read with the built-in layout"))),
+        }
+    }
     for (interp, report) in snapshot.interpreters.iter().zip(interpreters.iter_mut()) {
         let (Some(modules), _) = py.sys_dicts(&interp.state) else { continue };
         let states: Vec<ThreadState> = interp.threads.iter().map(|t| t.state).collect();
@@ -41,6 +52,42 @@ pub(crate) fn add_tasks(
                 None => report.idle_loops.push(ev),
             }
         }
+    }
+}
+
+/// 3.14+: the target's own `_Py_AsyncioModuleDebugOffsets`, from the `.AsyncioDebug`
+/// section of the `_asyncio` module it mapped (or of the interpreter, where `_asyncio`
+/// is built in), read from the target's memory. `Ok(None)` when `_asyncio` is not
+/// loaded (no task can exist).
+fn asyncio_debug_offsets(target: &dyn Target, found: &FoundPython) -> Result<Option<AsyncioDebugOffsets>, String> {
+    let mappings = target.mappings();
+    let modules = modules_of(target, &mappings);
+    let candidates = modules.iter().filter(|m| m.file_name().starts_with("_asyncio") || m.path == found.module_path);
+    let mut last = None;
+    for m in candidates {
+        let img = match open_module_image(target, m) {
+            Ok(img) => img,
+            Err(why) => {
+                last = Some(why);
+                continue;
+            }
+        };
+        let Some((svma, size)) = img.section(".AsyncioDebug") else { continue };
+        if size < ASYNCIO_DEBUG_SIZE as u64 {
+            return Err(format!("{}'s .AsyncioDebug section is {size} bytes", m.path));
+        }
+        let mut bytes = [0u8; ASYNCIO_DEBUG_SIZE];
+        let at = RemoteAddr(svma.wrapping_add(m.bias));
+        if target.read_exact(at, &mut bytes).is_err() {
+            // A core may lack the page: the file holds the same constants.
+            let b = img.read_static(svma, ASYNCIO_DEBUG_SIZE).ok_or_else(|| format!("cannot read {}'s .AsyncioDebug", m.path))?;
+            bytes.copy_from_slice(b);
+        }
+        return AsyncioDebugOffsets::decode(&bytes).map(Some).map_err(|e| format!("{}: {e}", m.path));
+    }
+    match last {
+        Some(why) => Err(why),
+        None => Ok(None),
     }
 }
 

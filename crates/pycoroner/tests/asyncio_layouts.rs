@@ -71,3 +71,61 @@ fn c_task_layouts_match_every_asyncio_dwarf() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     eprintln!("checked TaskObj of 3.{minors:?} in {} files", files.len());
 }
+
+/// 3.14+ builds carry their own `_Py_AsyncioModuleDebugOffsets` (`.AsyncioDebug`):
+/// decoded from every sid build, it agrees with the built-in TaskObj table and with
+/// the thread and interpreter state offsets of the build's layout table (from DWARF).
+#[test]
+fn asyncio_debug_sections_agree_with_the_tables() {
+    use pycoroner_cpython::asyncio::{AsyncioDebugOffsets, ASYNCIO_DEBUG_SIZE};
+    use pycoroner_layouts::{builtin, Flavour};
+    let root = sid_cache().join("root/usr");
+    let files = [
+        (14, false, root.join("lib/python3.14/lib-dynload/_asyncio.cpython-314-x86_64-linux-gnu.so")),
+        (14, true, root.join("lib/python3.14/lib-dynload/_asyncio.cpython-314d-x86_64-linux-gnu.so")),
+        (15, false, root.join("bin/python3.15")),
+        (15, true, root.join("bin/python3.15d")),
+    ];
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for (minor, debug, path) in files.iter().filter(|(_, _, p)| p.is_file()) {
+        let img = ElfImage::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let (svma, _) = img.section(".AsyncioDebug").unwrap_or_else(|| panic!("{}: no .AsyncioDebug", path.display()));
+        let bytes = img.read_static(svma, ASYNCIO_DEBUG_SIZE).expect("section bytes");
+        let d = AsyncioDebugOffsets::decode(bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let t = c_task_layout(*minor).expect("table");
+        let header = 16;
+        let pairs = [
+            ("task_name", Some(d.task_name), t.name.map(|v| v + header)),
+            ("task_awaited_by", Some(d.task_awaited_by), t.awaited_by.map(|v| v + header)),
+            ("task_awaited_by_is_set", Some(d.task_awaited_by_is_set), t.awaited_by_is_set.map(|v| v + header)),
+            ("task_coro", Some(d.task_coro), Some(t.coro + header)),
+            ("task_node", Some(d.task_node), t.node.map(|v| v + header)),
+            ("task size", Some(d.task_size), Some(t.size + header)),
+        ];
+        let flavour = Flavour { debug: *debug, free_threaded: false };
+        let (layout, _) = builtin::lookup(3, *minor, None, flavour).expect("a built-in table");
+        let o = &layout.offsets;
+        let states = [
+            ("asyncio_running_loop", Some(d.thread_running_loop), o.tstate.asyncio_running_loop),
+            ("asyncio_running_task", Some(d.thread_running_task), o.tstate.asyncio_running_task),
+            ("thread asyncio_tasks_head", Some(d.thread_tasks_head), o.tstate.asyncio_tasks_head),
+            ("interpreter asyncio_tasks_head", Some(d.interp_tasks_head), o.interp.asyncio_tasks_head),
+        ];
+        for (what, theirs, ours) in pairs.iter().chain(states.iter()) {
+            if theirs != ours {
+                failures.push(format!("{}: {what} is {theirs:?} in .AsyncioDebug, {ours:?} in our tables", path.display()));
+            }
+        }
+        // A damaged section is refused, not believed.
+        let mut bad = bytes.to_vec();
+        bad[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(AsyncioDebugOffsets::decode(&bad).is_err());
+        assert!(AsyncioDebugOffsets::decode(&bytes[..40]).is_err());
+        checked += 1;
+    }
+    if in_ci() {
+        assert_eq!(checked, 4, "under CI every sid build is checked");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
