@@ -336,3 +336,29 @@ fn tasks_of_a_live_process_equal_asyncio_and_pstree() {
     }
     assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// 3.14+: objects of other classes registered as tasks live in `_asyncio`'s module
+/// state; they are counted in a warning, never silently dropped, and never shown as
+/// tasks.
+#[test]
+fn foreign_task_objects_are_named_in_a_warning() {
+    let script = pycoroner_testkit::repo_root().join("fixtures/live/asyncio_foreign.py");
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    for py in all_interpreters().iter().filter(|p| p.minor >= 14) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ready = dir.path().join("ready");
+        let mut child = std::process::Command::new(&py.path).arg(&script).arg(&ready).stdout(std::process::Stdio::null()).spawn().expect("spawn");
+        let start = std::time::Instant::now();
+        while !ready.exists() && start.elapsed() < std::time::Duration::from_secs(30) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let (_, out, err) = pycoroner_testkit::run(pycoroner().args(["pid", &child.id().to_string(), "--tasks", "--cache-dir"]).arg(cache.path()));
+        let _ = child.kill();
+        let _ = child.wait();
+        if !out.contains("(T) real") || !out.contains("1 objects registered as tasks are not asyncio Tasks") {
+            failures.push(format!("[{}] {out}{err}", py.id()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

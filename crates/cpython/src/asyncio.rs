@@ -26,6 +26,10 @@ pub const MAX_TASKS: usize = 1 << 20;
 pub const MAX_AWAIT_DEPTH: usize = 1024;
 /// Most tasks one task is recorded to await, or to be awaited by.
 const MAX_EDGES: usize = 1 << 16;
+/// Most await edges kept per interpreter (many tasks over one shared gather or set).
+const MAX_ALL_EDGES: usize = 1 << 22;
+/// Most event loops listed per interpreter.
+const MAX_LOOPS: usize = 4096;
 
 /// Exported symbols of the types an await chain goes through.
 pub const SYMBOLS: &[&str] = &["PyCoro_Type", "PyGen_Type", "PyAsyncGen_Type", "_PyAsyncGenASend_Type", "_PyCoroWrapper_Type", "_PyWeakref_RefType"];
@@ -85,6 +89,10 @@ pub const C_TASK_LAYOUTS: &[(u8, CTaskLayout)] = &[
     (14, CTaskLayout { awaited_by: Some(80), awaited_by_is_set: Some(93), node: Some(136), ..layout(0, 32, 48, 88, 104, 112, Some(120), 152) }),
     (15, CTaskLayout { awaited_by: Some(80), awaited_by_is_set: Some(93), node: Some(136), ..layout(0, 32, 48, 88, 104, 112, Some(120), 152) }),
 ];
+
+/// 3.14+: where `_asyncio`'s module state (`asyncio_state`) keeps the tasks that are
+/// not asyncio Tasks (`non_asyncio_tasks`, a WeakSet, and `non_asyncio_eager_tasks`).
+pub const NON_ASYNCIO_TASKS: &[(u8, (u64, u64))] = &[(14, (48, 56)), (15, (48, 56))];
 
 /// The `TaskObj` layout of CPython 3.`minor`.
 pub fn c_task_layout(minor: u8) -> Option<CTaskLayout> {
@@ -372,6 +380,12 @@ pub struct TaskReader<'a> {
     /// Where thread and interpreter states keep asyncio's state (3.13+/3.14+): from
     /// the layout, or the target's own asyncio debug offsets.
     states: AsyncioStates,
+    /// The target's pid, to tell a loop holder of a forked parent (3.7–3.11).
+    pid: Option<u32>,
+    /// What was cut or could not be read, said once in the report's warnings.
+    notes: std::cell::RefCell<Vec<String>>,
+    /// [`NON_ASYNCIO_TASKS`] of this version.
+    non_asyncio: Option<(u64, u64)>,
 }
 
 /// Offsets of asyncio's fields in the thread state (`_PyThreadStateImpl`) and the
@@ -395,7 +409,38 @@ impl<'a> TaskReader<'a> {
             tasks_head: o.tstate.asyncio_tasks_head,
             interp_tasks_head: o.interp.asyncio_tasks_head,
         };
-        TaskReader { py, r, types, layout: c_task_layout(minor), header, classes: Default::default(), cell_type, states }
+        let non_asyncio = NON_ASYNCIO_TASKS.iter().find(|(m, _)| *m == minor).map(|(_, o)| *o);
+        TaskReader { py, r, types, layout: c_task_layout(minor), header, classes: Default::default(), cell_type, states, pid: None, notes: Default::default(), non_asyncio }
+    }
+
+    /// The target's pid (a live process or a core's), to refuse a running loop
+    /// recorded by a forked parent.
+    pub fn with_pid(mut self, pid: Option<u32>) -> Self {
+        self.pid = pid;
+        self
+    }
+
+    fn note(&self, what: String) {
+        let mut n = self.notes.borrow_mut();
+        if n.len() < 64 && !n.contains(&what) {
+            n.push(what);
+        }
+    }
+
+    /// The items of a set or list that the walk needs whole: a cut or unreadable one
+    /// is said in a note.
+    fn all_members(&self, obj: RemoteAddr, what: &str) -> Vec<RemoteAddr> {
+        match self.r.members(obj, MAX_EDGES) {
+            Ok((m, false)) => m,
+            Ok((m, true)) => {
+                self.note(format!("{what} at {obj} holds more than {MAX_EDGES} items: the rest are not linked"));
+                m
+            }
+            Err(e) => {
+                self.note(format!("cannot read {what} at {obj}: {e}"));
+                Vec::new()
+            }
+        }
     }
 
     /// Use the target's own asyncio debug offsets (3.14+) over the built-in table and
@@ -616,6 +661,18 @@ impl<'a> TaskReader<'a> {
                         }
                     }
                 }
+                // 3.14+: tasks of other classes registered through the C `_register_task`
+                // live in `_asyncio`'s module state.
+                if let Some((weak, eager)) = self.non_asyncio {
+                    self.r.lookup();
+                    let state = self.r.entry(sys_modules, "_asyncio").and_then(|m| self.py.ptr(m, key::module::state).ok()).filter(|s| !s.is_null());
+                    for (off, what) in [(weak, "_asyncio's non_asyncio_tasks"), (eager, "_asyncio's non_asyncio_eager_tasks")] {
+                        let set = state.and_then(|s| s.offset(off)).and_then(|at| self.py.mem.read_ptr(at).ok()).filter(|s| !self.none(*s));
+                        if let Some(set) = set {
+                            found.extend(self.set_members(set, warnings, what));
+                        }
+                    }
+                }
                 if let Some(set) = global("_scheduled_tasks") {
                     found.extend(self.set_members(set, warnings, "asyncio.tasks._scheduled_tasks"));
                 }
@@ -631,18 +688,33 @@ impl<'a> TaskReader<'a> {
         }
         thread_loops.extend(threads.iter().filter_map(|t| Some((t.thread_id, self.running_loop(t)?))));
         let mut seen = HashSet::new();
-        found.retain(|t| seen.insert(*t) && self.is_task(*t));
+        found.retain(|t| seen.insert(*t));
+        let before = found.len();
+        found.retain(|t| self.is_task(*t));
+        if found.len() < before {
+            warnings.push(format!("{} objects registered as tasks are not asyncio Tasks (a third-party task class): not shown", before.saturating_sub(found.len())));
+        }
 
         let mut tasks: Vec<TaskInfo> = found.iter().filter_map(|&t| self.task(t, &current).map_err(|e| warnings.push(format!("cannot read the task at {t}: {e}"))).ok()).collect();
         self.link(&mut tasks);
 
         // Group by loop, in order of first appearance; each loop's thread.
         let mut loops: Vec<LoopTasks> = Vec::new();
+        let mut at: HashMap<RemoteAddr, usize> = HashMap::new();
+        let mut dropped = 0usize;
         for t in tasks {
-            match loops.iter_mut().find(|l| l.loop_ == t.loop_) {
+            let n = loops.len();
+            match at.get(&t.loop_).copied().and_then(|i| loops.get_mut(i)) {
                 Some(l) => l.tasks.push(t),
-                None => loops.push(LoopTasks { loop_: t.loop_, thread_id: None, tasks: vec![t] }),
+                None if n < MAX_LOOPS => {
+                    at.insert(t.loop_, loops.len());
+                    loops.push(LoopTasks { loop_: t.loop_, thread_id: None, tasks: vec![t] });
+                }
+                None => dropped = dropped.saturating_add(1),
             }
+        }
+        if dropped > 0 {
+            warnings.push(format!("tasks name more than {MAX_LOOPS} event loops: {dropped} tasks of the others are not shown"));
         }
         for l in &mut loops {
             l.thread_id = thread_loops.iter().find(|(_, lp)| *lp == l.loop_).map(|(tid, _)| *tid).or_else(|| {
@@ -652,6 +724,7 @@ impl<'a> TaskReader<'a> {
             });
         }
         out.loops = loops;
+        out.warnings.extend(self.notes.borrow_mut().drain(..));
         out
     }
 
@@ -668,6 +741,12 @@ impl<'a> TaskReader<'a> {
         let v = self.r.entry(dict, "__asyncio_running_event_loop__").filter(|v| !self.none(*v))?;
         let ty = objects::ob_type(self.py.mem, self.py.offsets, v).ok()?;
         if self.r.type_lineage(ty).iter().any(|n| n.ends_with("_RunningLoopHolder")) {
+            // `rl_pid` after `rl_loop`: a holder a forked parent left is not this
+            // process's loop (CPython's get_running_loop checks the same).
+            let holder_pid = self.py.mem.read_u32(v.offset(self.header.checked_add(8)?)?).ok()?;
+            if self.pid.is_some_and(|p| p != holder_pid) {
+                return None;
+            }
             return self.word(v, FIRST_FIELD).ok().filter(|l| !self.none(*l));
         }
         Some(v)
@@ -691,14 +770,14 @@ impl<'a> TaskReader<'a> {
         };
         let (loop_, state, coro, fut_waiter, name, outcome, awaited_by) = if class == Class::PyTaskOnCFuture {
             let (l, state) = c_future()?;
-            let attr = |n: &str| self.r.attribute_or_default(addr, n).unwrap_or(RemoteAddr::NULL);
             let outcome = if state == TaskState::Finished {
                 let exc = self.word(addr, l.exception)?;
                 Some(if exc.is_null() { self.word(addr, l.result)? } else { exc })
             } else {
                 None
             };
-            (self.word(addr, l.loop_)?, state, attr("_coro"), attr("_fut_waiter"), None, outcome, None)
+            let need = |n: &'static str| self.r.attribute_or_default(addr, n).ok_or(Error::Corrupt { what: n, addr });
+            (self.word(addr, l.loop_)?, state, need("_coro")?, need("_fut_waiter")?, None, outcome, None)
         } else if native {
             let (l, state) = c_future()?;
             let name = match l.name {
@@ -718,7 +797,7 @@ impl<'a> TaskReader<'a> {
                     if ab.is_null() {
                         Some(Vec::new())
                     } else if self.py.mem.read_u8(at)? != 0 {
-                        Some(self.r.members(ab, MAX_EDGES).map(|(m, _)| m).unwrap_or_default())
+                        Some(self.all_members(ab, "a task's awaited_by set"))
                     } else {
                         Some(vec![ab])
                     }
@@ -740,8 +819,9 @@ impl<'a> TaskReader<'a> {
                 if self.none(exc) { attr("_result") } else { exc }
             });
             // 3.14's Python future keeps its awaiters in a name-mangled set.
-            let awaited_by = self.r.attribute_or_default(addr, "_Future__asyncio_awaited_by").filter(|s| !self.none(*s)).map(|s| self.r.members(s, MAX_EDGES).map(|(m, _)| m).unwrap_or_default());
-            (attr("_loop"), state, attr("_coro"), attr("_fut_waiter"), name, outcome, awaited_by)
+            let awaited_by = self.r.attribute_or_default(addr, "_Future__asyncio_awaited_by").filter(|s| !self.none(*s)).map(|s| self.all_members(s, "a task's awaited_by set"));
+            let need = |n: &'static str| self.r.attribute_or_default(addr, n).ok_or(Error::Corrupt { what: n, addr });
+            (need("_loop")?, state, need("_coro")?, need("_fut_waiter")?, name, outcome, awaited_by)
         };
         let callbacks = self.callbacks(addr, class);
         let (chain, chain_error) = if coro.is_null() { (Vec::new(), None) } else { self.chain(coro) };
@@ -771,7 +851,14 @@ impl<'a> TaskReader<'a> {
             if self.none(list) {
                 return Some(0);
             }
-            self.r.members(list, MAX_EDGES).ok().map(|(m, more)| if more { u64::MAX } else { m.len() as u64 })
+            match self.r.members(list, MAX_EDGES) {
+                Ok((m, false)) => Some(m.len() as u64),
+                Ok((_, true)) => {
+                    self.note(format!("the task at {addr} has more than {MAX_EDGES} done callbacks: their number is not given"));
+                    None
+                }
+                Err(_) => None,
+            }
         };
         if matches!(class, Class::CTask | Class::PyTaskOnCFuture) {
             let l = self.layout?;
@@ -790,7 +877,7 @@ impl<'a> TaskReader<'a> {
         if let Some(n) = self.r.int_as_u64(name) {
             return format!("Task-{n}");
         }
-        self.r.name_of(name).unwrap_or_else(|| self.r.repr(name))
+        self.r.name_of(name).unwrap_or_else(|| format!("<unreadable name at {name}>"))
     }
 
     /// Follow a coroutine's await chain: each frame-owning link, and why it ended
@@ -800,8 +887,11 @@ impl<'a> TaskReader<'a> {
         let mut seen = HashSet::new();
         let mut obj = coro;
         for _ in 0..MAX_AWAIT_DEPTH {
-            if obj.is_null() || !seen.insert(obj) {
+            if obj.is_null() {
                 return (out, None);
+            }
+            if !seen.insert(obj) {
+                return (out, Some(Error::Corrupt { what: "await chain (it loops back)", addr: obj }));
             }
             let ty = match objects::ob_type(self.py.mem, self.py.offsets, obj) {
                 Ok(t) => t,
@@ -822,7 +912,7 @@ impl<'a> TaskReader<'a> {
                 Err(e) => return (out, Some(e)),
             }
         }
-        (out, None)
+        (out, Some(Error::Corrupt { what: "await chain (deeper than the 1024 links read)", addr: obj }))
     }
 
     /// Push a generator's frame; return what it awaits, if anything.
@@ -919,7 +1009,7 @@ impl<'a> TaskReader<'a> {
     /// `<TypeName state>`, as asyncio's repr of a future begins.
     fn future_summary(&self, fut: RemoteAddr) -> String {
         let class = self.class_of(fut);
-        let state = if matches!(class, Class::CFuture | Class::CTask | Class::FutureIter | Class::PyTaskOnCFuture)
+        let state = if matches!(class, Class::CFuture | Class::CTask | Class::PyTaskOnCFuture)
             || (class == Class::Gathering && self.r.type_lineage(objects::ob_type(self.py.mem, self.py.offsets, fut).unwrap_or(RemoteAddr::NULL)).iter().any(|n| n == "_asyncio.Future"))
         {
             self.layout.and_then(|l| {
@@ -965,8 +1055,10 @@ impl<'a> TaskReader<'a> {
         }
         if self.class_of(fut) == Class::Gathering {
             self.r.lookup();
-            let children = self.r.attribute(fut, "_children").and_then(|c| self.r.members(c, MAX_EDGES).ok()).map(|(m, _)| m).unwrap_or_default();
-            return Waiting { kind: WaitKind::Gather, object: fut, summary, tasks: children.into_iter().filter(|c| self.is_task(*c)).collect() };
+            let children = self.r.attribute(fut, "_children").map(|c| self.all_members(c, "gather's _children")).unwrap_or_default();
+            // A finished child is no longer waited on (3.14 drops it from awaited_by).
+            let pending = children.into_iter().filter(|c| self.is_task(*c) && self.pending(*c)).collect();
+            return Waiting { kind: WaitKind::Gather, object: fut, summary, tasks: pending };
         }
         if let Some((file, name)) = chain.last().and_then(code) {
             if name == "sleep" && in_asyncio(&file, "tasks") {
@@ -977,15 +1069,34 @@ impl<'a> TaskReader<'a> {
     }
 
     fn local_of_class(&self, f: &AwaitFrame, class: Class) -> Option<RemoteAddr> {
-        let frame = f.frame.as_ref().ok()?;
-        let locals: Vec<Local> = self.py.locals(frame, self.cell_type).ok()?;
-        locals.into_iter().map(|l| l.value).find(|v| !v.is_null() && self.class_of(*v) == class)
+        self.locals_of_class(f, class).into_iter().next()
+    }
+
+    fn locals_of_class(&self, f: &AwaitFrame, class: Class) -> Vec<RemoteAddr> {
+        let Some(frame) = f.frame.as_ref().ok() else { return Vec::new() };
+        let locals: Vec<Local> = self.py.locals(frame, self.cell_type).unwrap_or_default();
+        locals.into_iter().map(|l| l.value).filter(|v| !v.is_null() && self.class_of(*v) == class).collect()
     }
 
     fn group_tasks(&self, group: RemoteAddr) -> Vec<RemoteAddr> {
         self.r.lookup();
-        let tasks = self.r.attribute(group, "_tasks").and_then(|s| self.r.members(s, MAX_EDGES).ok()).map(|(m, _)| m).unwrap_or_default();
+        let tasks = self.r.attribute(group, "_tasks").map(|s| self.all_members(s, "a TaskGroup's _tasks")).unwrap_or_default();
         tasks.into_iter().filter(|t| self.is_task(*t)).collect()
+    }
+
+    /// Whether a task (C or Python) is still pending; unknown counts as pending.
+    fn pending(&self, task: RemoteAddr) -> bool {
+        match self.class_of(task) {
+            Class::CTask | Class::PyTaskOnCFuture => self
+                .layout
+                .and_then(|l| task.offset(self.header.checked_add(l.state)?))
+                .and_then(|at| self.py.mem.read_u32(at).ok())
+                .is_none_or(|s| s == 0),
+            _ => {
+                self.r.lookup();
+                self.r.attribute_or_default(task, "_state").and_then(|s| self.r.name_of(s)).is_none_or(|s| s == "PENDING")
+            }
+        }
     }
 
     /// Fill `awaited_by` from the waits where the runtime does not record it (≤3.13,
@@ -994,30 +1105,45 @@ impl<'a> TaskReader<'a> {
     fn link(&self, tasks: &mut [TaskInfo]) {
         let recorded = self.layout.is_some_and(|l| l.awaited_by.is_some());
         let index: HashMap<RemoteAddr, usize> = tasks.iter().enumerate().map(|(i, t)| (t.addr, i)).collect();
+        let natives: HashSet<RemoteAddr> = tasks.iter().filter(|t| t.native).map(|t| t.addr).collect();
+        let native = |a: RemoteAddr| natives.contains(&a);
         let mut edges: Vec<(RemoteAddr, RemoteAddr)> = Vec::new();
+        let mut groups: HashSet<RemoteAddr> = HashSet::new();
         for t in tasks.iter() {
             if let Some(w) = &t.waiting {
                 edges.extend(w.tasks.iter().map(|c| (t.addr, *c)));
             }
-            if t.state == TaskState::Pending && !matches!(t.waiting.as_ref().map(|w| w.kind), Some(WaitKind::TaskGroup)) {
-                for f in &t.chain {
-                    let in_group_body = f.frame.as_ref().ok().and_then(|fr| fr.info.as_ref().ok()).is_some_and(|i| i.filename.as_ref().is_ok_and(|n| !n.ends_with("asyncio/taskgroups.py")));
-                    if !in_group_body {
-                        continue;
-                    }
-                    if let Some(group) = self.local_of_class(f, Class::TaskGroup) {
-                        edges.extend(self.group_tasks(group).into_iter().map(|c| (t.addr, c)));
-                    }
-                }
-            }
-        }
-        for (parent, child) in edges {
-            let Some(&i) = index.get(&child) else { continue };
-            let Some(t) = tasks.get_mut(i) else { continue };
-            if recorded && t.native {
+            // A task group's tasks are awaited by the task that opened it (its
+            // `_parent_task`, as 3.14 records it), found through any frame of any
+            // pending task that holds the group.
+            if t.state != TaskState::Pending {
                 continue;
             }
-            if !t.awaited_by.contains(&parent) && t.awaited_by.len() < MAX_EDGES {
+            for f in &t.chain {
+                for group in self.locals_of_class(f, Class::TaskGroup) {
+                    if !groups.insert(group) {
+                        continue;
+                    }
+                    self.r.lookup();
+                    let Some(parent) = self.r.attribute_or_default(group, "_parent_task").filter(|p| self.is_task(*p)) else { continue };
+                    edges.extend(self.group_tasks(group).into_iter().filter(|c| *c != parent).map(|c| (parent, c)));
+                }
+            }
+            if edges.len() > MAX_ALL_EDGES {
+                self.note(format!("more than {MAX_ALL_EDGES} await edges: the rest are not linked"));
+                break;
+            }
+        }
+        let mut have: HashSet<(RemoteAddr, RemoteAddr)> = tasks.iter().flat_map(|t| t.awaited_by.iter().map(move |p| (*p, t.addr))).collect();
+        for (parent, child) in edges {
+            let Some(&i) = index.get(&child) else { continue };
+            // 3.14+ records edges between C tasks itself; one with a Python task on
+            // either side only this derivation finds.
+            if recorded && native(child) && native(parent) {
+                continue;
+            }
+            let Some(t) = tasks.get_mut(i) else { continue };
+            if t.awaited_by.len() < MAX_EDGES && have.insert((parent, child)) {
                 t.awaited_by.push(parent);
             }
         }

@@ -130,6 +130,7 @@ pub const DWARF_SPEC: &[(Key, &[(&str, &str)])] = &[
     (key::module::token, &[("PyModuleObject", "md_token")]),
     (key::module::token_is_def, &[("PyModuleObject", "md_token_is_def")]),
     (key::module::def_methods, &[("PyModuleDef", "m_methods")]),
+    (key::module::state, &[("PyModuleObject", "md_state")]),
     (key::cfunction::ml, &[("PyCFunctionObject", "m_ml")]),
     (key::cfunction::self_, &[("PyCFunctionObject", "m_self")]),
     (key::methoddef::name, &[("PyMethodDef", "ml_name")]),

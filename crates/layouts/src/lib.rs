@@ -420,6 +420,9 @@ offsets_table! {
         token_is_def,
         /// `PyModuleDef.m_methods`.
         def_methods,
+        /// `md_state`: a C module's state (3.14+'s `_asyncio` keeps the sets of
+        /// third-party tasks there).
+        state,
     }
     /// `PyCFunctionObject` (`builtin_function_or_method`).
     cfunction: CFunction {
@@ -566,7 +569,7 @@ pub struct Layout {
 }
 
 /// Current serialized format of [`Layout`]; caches with another value are ignored.
-pub const LAYOUT_FORMAT: u32 = 10;
+pub const LAYOUT_FORMAT: u32 = 11;
 
 #[cfg(test)]
 mod tests {

@@ -11,6 +11,8 @@ use pycoroner_process::{RemoteAddr, Target};
 use pycoroner_report as report;
 use pycoroner_report::{Interpreter, Thread, Warning, WarningKind};
 
+use std::collections::HashMap;
+
 use crate::locate_python::FoundPython;
 
 /// Read every interpreter's tasks into the report.
@@ -27,7 +29,7 @@ pub(crate) fn add_tasks(
 ) {
     let statics = if py.models().tasks == TaskRegistry::ClassSets { statics_of_asyncio(target, warnings) } else { Statics::default() };
     let types = GenTypes::from_symbols(|s| found.symbol(s));
-    let mut reader = TaskReader::new(py, renderer, types, found.symbol("PyCell_Type").map(RemoteAddr), found.version.minor);
+    let mut reader = TaskReader::new(py, renderer, types, found.symbol("PyCell_Type").map(RemoteAddr), found.version.minor).with_pid(target.pid());
     if py.models().tasks == TaskRegistry::ThreadLists {
         match asyncio_debug_offsets(target, found) {
             Ok(Some(d)) => {
@@ -110,13 +112,14 @@ fn statics_of_asyncio(target: &dyn Target, warnings: &mut Vec<Warning>) -> Stati
 }
 
 fn event_loop(r: &Renderer<'_>, l: &LoopTasks) -> report::EventLoop {
-    let tasks: Vec<report::Task> = l.tasks.iter().map(|t| task(r, t, &l.tasks)).collect();
+    let names: HashMap<RemoteAddr, Option<String>> = l.tasks.iter().map(|t| (t.addr, t.name.clone())).collect();
+    let tasks: Vec<report::Task> = l.tasks.iter().map(|t| task(r, t, &names)).collect();
     let cycles = report::tasks::await_cycles(&tasks);
     report::EventLoop { address: l.loop_.0, tasks, cycles }
 }
 
-fn task(r: &Renderer<'_>, t: &TaskInfo, all: &[TaskInfo]) -> report::Task {
-    let name_of = |a: RemoteAddr| all.iter().find(|o| o.addr == a).and_then(|o| o.name.clone());
+fn task(r: &Renderer<'_>, t: &TaskInfo, names: &HashMap<RemoteAddr, Option<String>>) -> report::Task {
+    let name_of = |a: RemoteAddr| names.get(&a).cloned().flatten();
     report::Task {
         address: t.addr.0,
         name: t.name.clone(),

@@ -64,6 +64,14 @@ fn c_task_layouts_match_every_asyncio_dwarf() {
                 failures.push(format!("3.{minor} {}: {member} is {:?} in DWARF, {want:?} in the table", path.display(), rel(member)));
             }
         }
+        // 3.14+: where the module state keeps third-party tasks.
+        if let Some((weak, eager)) = pycoroner_cpython::asyncio::NON_ASYNCIO_TASKS.iter().find(|(m, _)| m == minor).map(|(_, o)| *o) {
+            let st = extract_layouts(&img, &LayoutQuery { names: vec!["asyncio_state".into()] }).expect("asyncio_state");
+            let got = (st.offset("asyncio_state", "non_asyncio_tasks"), st.offset("asyncio_state", "non_asyncio_eager_tasks"));
+            if got != (Some(weak), Some(eager)) {
+                failures.push(format!("3.{minor}: asyncio_state non-asyncio task sets at {got:?} in DWARF, ({weak}, {eager}) in the table"));
+            }
+        }
         if answer.size("TaskObj").map(|s| s - header) != Some(ours.size) {
             failures.push(format!("3.{minor}: sizeof(TaskObj) {:?} after the header, {} in the table", answer.size("TaskObj").map(|s| s - header), ours.size));
         }

@@ -208,8 +208,12 @@ pub fn await_cycles(tasks: &[Task]) -> Vec<Vec<u64>> {
         Grey,
         Black,
     }
+    /// Most cycles named (a hostile graph may hold very many).
+    const MAX_CYCLES: usize = 1000;
     let mut color: HashMap<u64, Color> = HashMap::new();
     let mut cycles = Vec::new();
+    // Where each grey node sits on the path.
+    let mut at: HashMap<u64, usize> = HashMap::new();
     for &start in &order {
         if color.contains_key(&start) {
             continue;
@@ -217,6 +221,7 @@ pub fn await_cycles(tasks: &[Task]) -> Vec<Vec<u64>> {
         // (node, next child index); `path` is the grey nodes in order.
         let mut stack: Vec<(u64, usize)> = vec![(start, 0)];
         let mut path: Vec<u64> = vec![start];
+        at.insert(start, 0);
         color.insert(start, Color::Grey);
         while let Some((v, i)) = stack.last().copied() {
             let kids = awaits.get(&v).map(Vec::as_slice).unwrap_or(&[]);
@@ -228,21 +233,24 @@ pub fn await_cycles(tasks: &[Task]) -> Vec<Vec<u64>> {
                     None => {
                         color.insert(w, Color::Grey);
                         stack.push((w, 0));
+                        at.insert(w, path.len());
                         path.push(w);
                     }
-                    Some(Color::Grey) => {
-                        if let Some(at) = path.iter().position(|&p| p == w) {
-                            let mut c: Vec<u64> = path.get(at..).unwrap_or(&[]).to_vec();
+                    Some(Color::Grey) if cycles.len() < MAX_CYCLES => {
+                        if let Some(&i) = at.get(&w) {
+                            let mut c: Vec<u64> = path.get(i..).unwrap_or(&[]).to_vec();
                             c.push(w);
                             cycles.push(c);
                         }
                     }
+                    Some(Color::Grey) => {}
                     Some(Color::Black) => {}
                 }
             } else {
                 color.insert(v, Color::Black);
                 stack.pop();
                 path.pop();
+                at.remove(&v);
             }
         }
     }

@@ -17,6 +17,8 @@ enum Node {
 
 /// Deepest tree drawn (a deeper one ends in `...`): bounds the output, not a stack.
 const MAX_TREE_DEPTH: usize = 256;
+/// Most lines one tree draws (a task awaited by many tasks is drawn under each).
+const MAX_TREE_LINES: usize = 1 << 20;
 
 /// The await tree: one block of lines per root (a task no task awaits), each task
 /// `(T) name` with the coroutine frames of the task awaiting it above it, innermost
@@ -42,6 +44,7 @@ pub fn tree(tasks: &[Task]) -> Vec<String> {
     };
     // Each (awaiter, awaited) edge hangs the awaited task under the awaiter's frames.
     let mut awaiting: HashSet<u64> = HashSet::new();
+    let mut hung: HashSet<(Node, u64)> = HashSet::new();
     for t in tasks {
         for parent in &t.awaited_by {
             if !names.contains_key(parent) {
@@ -52,9 +55,8 @@ pub fn tree(tasks: &[Task]) -> Vec<String> {
             for frame in stacks.get(parent).map(Vec::as_slice).unwrap_or(&[]) {
                 cur = coro(cur, frame, &mut labels, &mut children);
             }
-            let kids = children.entry(cur).or_default();
-            if !kids.contains(&Node::Task(t.address)) {
-                kids.push(Node::Task(t.address));
+            if hung.insert((cur, t.address)) {
+                children.entry(cur).or_default().push(Node::Task(t.address));
             }
         }
     }
@@ -67,7 +69,8 @@ pub fn tree(tasks: &[Task]) -> Vec<String> {
     }
     let all_children: HashSet<Node> = children.values().flatten().copied().collect();
     let mut out = Vec::new();
-    for t in tasks {
+    let mut drawn: HashSet<u64> = HashSet::new();
+    'roots: for t in tasks {
         let root = Node::Task(t.address);
         if all_children.contains(&root) {
             continue;
@@ -76,6 +79,13 @@ pub fn tree(tasks: &[Task]) -> Vec<String> {
         let mut stack = vec![(root, String::new(), true, 0usize)];
         let mut on_path: Vec<Node> = Vec::new();
         while let Some((node, prefix, last, depth)) = stack.pop() {
+            if out.len() >= MAX_TREE_LINES {
+                out.push(format!("... (the tree is cut at {MAX_TREE_LINES} lines)"));
+                break 'roots;
+            }
+            if let Node::Task(a) = node {
+                drawn.insert(a);
+            }
             on_path.truncate(depth);
             let branch = if last { "└── " } else { "├── " };
             let label = labels.get(&node).map(String::as_str).unwrap_or("?");
@@ -91,6 +101,11 @@ pub fn tree(tasks: &[Task]) -> Vec<String> {
                 stack.push((*k, pref.clone(), i.saturating_add(1) == kids.len(), depth.saturating_add(1)));
             }
         }
+    }
+    // Tasks only an await cycle leads to have no root: named, not lost.
+    let undrawn: Vec<String> = tasks.iter().filter(|t| !drawn.contains(&t.address)).map(|t| e(&t.label()).into_owned()).collect();
+    if !undrawn.is_empty() && out.len() < MAX_TREE_LINES {
+        out.push(format!("not drawn (in or under an await cycle): {}", undrawn.join(", ")));
     }
     out
 }
@@ -253,8 +268,8 @@ mod tests {
         assert_eq!(cycles, vec![vec![2, 1, 2]]);
         let l = EventLoop { address: 9, cycles, tasks };
         assert_eq!(cycle_lines(&l), ["cycle: b → a → b"]);
-        // Tasks in a cycle have no root; the rest still draw.
-        assert_eq!(tree(&l.tasks), ["└── (T) c"]);
+        // Tasks in a cycle have no root: the rest still draw, and they are named.
+        assert_eq!(tree(&l.tasks), ["└── (T) c", "not drawn (in or under an await cycle): a, b"]);
     }
 
     #[test]
