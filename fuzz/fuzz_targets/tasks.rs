@@ -12,34 +12,11 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use pycoroner::{analyze, Options};
 use pycoroner_report::render;
-use pycoroner_process::ElfCore;
-use pycoroner_testkit::{mix, PatchedCore};
+use pycoroner_testkit::{corruption, FuzzCore, PatchedCore};
 
-fn corrupt(seed: u64, rate: u64, values: &[u8]) -> impl Fn(u64, &mut [u8]) + Sync + '_ {
-    move |addr, buf| {
-        for (i, b) in buf.iter_mut().enumerate() {
-            let h = mix(seed, addr.wrapping_add(i as u64));
-            if h % rate == 0 {
-                *b = match values.len() {
-                    0 => (h >> 32) as u8,
-                    n => values[(h >> 20) as usize % n],
-                };
-            }
-        }
-    }
-}
-
-struct Setup {
-    core: ElfCore,
-    cache: tempfile::TempDir,
-}
-
-fn setup() -> &'static Setup {
-    static S: OnceLock<Setup> = OnceLock::new();
-    S.get_or_init(|| {
-        let path = std::env::var_os("PYCORONER_FUZZ_TASKS_CORE").expect("set PYCORONER_FUZZ_TASKS_CORE to a core (see fuzz/run.sh)");
-        Setup { core: ElfCore::open(std::path::Path::new(&path)).expect("open the core"), cache: tempfile::tempdir().expect("tmp") }
-    })
+fn setup() -> &'static FuzzCore {
+    static S: OnceLock<FuzzCore> = OnceLock::new();
+    S.get_or_init(|| FuzzCore::from_env("PYCORONER_FUZZ_TASKS_CORE"))
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -48,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
     let seed = u64::from_le_bytes(head[..8].try_into().unwrap_or_default());
     let rate = 1u64 << (4 + head[8] % 17);
     let opts = Options { cache_dir: Some(s.cache.path().to_path_buf()), tasks: true, ..Options::default() };
-    let m = PatchedCore { core: &s.core, patch: corrupt(seed, rate, values) };
+    let m = PatchedCore { core: &s.core, patch: corruption(seed, rate, values) };
     if let Ok(report) = analyze(&m, &opts) {
         let _ = render::faulthandler::render(&report);
         let table = render::faulthandler::TextOptions { tasks_table: true, ..Default::default() };

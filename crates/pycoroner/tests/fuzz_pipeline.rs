@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use pycoroner::{analyze, Options};
 use pycoroner_process::ElfCore;
-use pycoroner_testkit::{crash, mix, repo_root, PatchedCore};
+use pycoroner_testkit::{corruption, crash, mix, repo_root, PatchedCore};
 
 /// Corrupts bytes of reads: each byte at address A flips with probability 1/`rate`,
 /// decided by a hash of (seed, A) so re-reads agree (as real memory would).
@@ -88,17 +88,10 @@ fn pipeline_fuzz_findings_stay_bounded() {
         let native = if head[9] & 1 == 1 { pycoroner::NativeMode::All } else { pycoroner::NativeMode::Off };
         let opts = Options { cache_dir: Some(cache.path().to_path_buf()), locals: true, native, ..Options::default() };
         let read = AtomicU64::new(0);
+        let corrupt = corruption(seed, rate, values);
         let patch = |addr: u64, buf: &mut [u8]| {
             read.fetch_add(buf.len() as u64, Ordering::Relaxed);
-            for (i, b) in buf.iter_mut().enumerate() {
-                let h = mix(seed, addr.wrapping_add(i as u64));
-                if h.is_multiple_of(rate) {
-                    *b = match values.len() {
-                        0 => (h >> 32) as u8,
-                        n => values[(h >> 20) as usize % n],
-                    };
-                }
-            }
+            corrupt(addr, buf);
         };
         let m = PatchedCore { core: &core, patch };
         let _ = analyze(&m, &opts);

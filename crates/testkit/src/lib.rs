@@ -764,6 +764,40 @@ pub fn mix(seed: u64, addr: u64) -> u64 {
     x ^ (x >> 33)
 }
 
+/// A fuzz target's real core, named by the environment variable `var` (`fuzz/run.sh`
+/// makes one), and a private cache directory for its analyses.
+pub struct FuzzCore {
+    /// The core.
+    pub core: pycoroner_process::ElfCore,
+    /// The layout cache.
+    pub cache: tempfile::TempDir,
+}
+
+impl FuzzCore {
+    /// Open the core `$var` names; panics with what to do when it is not set.
+    pub fn from_env(var: &str) -> FuzzCore {
+        let path = std::env::var_os(var).unwrap_or_else(|| panic!("set {var} to a core (see fuzz/run.sh)"));
+        FuzzCore { core: pycoroner_process::ElfCore::open(Path::new(&path)).expect("open the core"), cache: tempfile::tempdir().expect("tmp") }
+    }
+}
+
+/// A corruption for [`PatchedCore`], as the fuzz targets and their regression replays
+/// apply it: each byte at address A is replaced with probability 1/`rate` (a hash of
+/// seed and A, so re-reads agree) by one of `values` (by a hash byte when empty).
+pub fn corruption(seed: u64, rate: u64, values: &[u8]) -> impl Fn(u64, &mut [u8]) + Sync + '_ {
+    move |addr, buf| {
+        for (i, b) in buf.iter_mut().enumerate() {
+            let h = mix(seed, addr.wrapping_add(i as u64));
+            if h.is_multiple_of(rate.max(1)) {
+                *b = match values.len() {
+                    0 => (h >> 32) as u8,
+                    n => values[(h >> 20) as usize % n],
+                };
+            }
+        }
+    }
+}
+
 /// pycoroner's text without its header (the lines between faulthandler's `Fatal Python
 /// error` line and the first thread: process, executable, signal), for comparing with
 /// faulthandler's own text. Returns the header too.
