@@ -130,7 +130,7 @@ fn with_renderer<T>(
 ) -> Result<T, AnalyzeError> {
     let found = &prepared.found;
     let models = models_for(found, &mut Vec::new())?;
-    let known = KnownObjects::from_symbols(|s| found.symbol(s));
+    let known = KnownObjects::from_symbols(|s| found.symbol(s)).read_pointers(target);
     Ok(f(&Renderer::new(target, &found.layout.offsets, models, &known, options.limits)))
 }
 
@@ -200,7 +200,7 @@ fn analyze_within_budget(
     let models = models_for(found, &mut warnings)?;
     let anchors = anchors(found);
     let py = Python::new(target, &found.layout, models, anchors);
-    let known = KnownObjects::from_symbols(|s| found.symbol(s));
+    let known = KnownObjects::from_symbols(|s| found.symbol(s)).read_pointers(target);
     let values = options.locals.then(|| Values {
         renderer: Renderer::new(target, &found.layout.offsets, models, &known, options.limits),
         rendered: std::cell::Cell::new(0),

@@ -144,6 +144,14 @@ impl KnownObjects {
         k
     }
 
+    /// Read what the exported pointers among the symbols point to: `_PySet_Dummy` is a
+    /// `PyObject *` variable holding the dummy key of deleted set entries (the object
+    /// itself is static), so the variable's address is not the dummy.
+    pub fn read_pointers(mut self, mem: &dyn Memory) -> KnownObjects {
+        self.set_dummy = self.set_dummy.and_then(|var| mem.read_ptr(var).ok()).filter(|d| !d.is_null());
+        self
+    }
+
     /// The kind of a type object, if it is a built-in one we know.
     pub fn kind_of_type(&self, ty: RemoteAddr) -> Option<Kind> {
         self.types.get(&ty).copied()
