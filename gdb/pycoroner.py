@@ -471,7 +471,9 @@ class PythonFrameFilter(object):
             frames = [describe(d.inferior_frame()) for d in decorators]
             answer = s.request(request="splice", lwp=selected_lwp(), frames=frames, native=STATE.filter_mode)
         except Exception:
-            return iter(decorators)  # no Python here (or unreadable): plain frames
+            # No Python here (or unreadable): the frames as plain `bt` names them (gdb's
+            # own decorators would print `in  ()` for `in ?? ()` once a filter runs).
+            return iter([NativeFrameDecorator(d) for d in decorators])
         python = answer["python"]
         out = []
         for dec, step in zip(decorators, answer["steps"]):

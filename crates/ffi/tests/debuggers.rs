@@ -715,3 +715,32 @@ fn py_tasks_in_gdb_and_lldb() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Loading the extension changes nothing of plain `bt` in a program without Python:
+/// gdb's `bt` of a core of `sleep` is the same with the script sourced as without.
+#[test]
+fn plain_bt_without_python_is_unchanged() {
+    if !tools() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let core = pycoroner_testkit::core_without_python(dir.path());
+    let exe = which_sleep();
+    let plain = |with_script: bool| {
+        let mut cmd = Command::new("gdb");
+        cmd.args(["-nx", "-batch", "-q", "-iex", "set auto-load python-scripts off"]);
+        if with_script {
+            cmd.args(["-ex", &format!("source {}", repo_root().join("gdb/pycoroner.py").display())]);
+        }
+        cmd.args(["-ex", "echo @@@ bt\\n", "-ex", "bt", "-ex", "echo @@@ end\\n"]).arg(&exe).arg(&core);
+        let out = run_debugger(cmd, dir.path());
+        section(&sections(&out), "bt", 0).to_string()
+    };
+    let (without, with) = (plain(false), plain(true));
+    assert!(without.contains("#0 "), "gdb printed no frame:\n{without}");
+    assert_eq!(with, without, "plain bt changed by the extension");
+}
+
+fn which_sleep() -> String {
+    ["/usr/bin/sleep", "/bin/sleep"].iter().find(|p| Path::new(p).is_file()).map(|p| p.to_string()).unwrap_or_else(|| "sleep".into())
+}
