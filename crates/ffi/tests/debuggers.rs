@@ -677,7 +677,12 @@ fn py_tasks_in_gdb_and_lldb() {
         let core = c.core.to_string_lossy().into_owned();
         // (A last command collects what the debuggers print at exit.)
         let g = sections(&gdb(&[&exe, &core], &["py-tasks", "py-tasks --table", "echo"], false, cache.path()));
-        let l = sections(&lldb(&["-c", &core, &exe], &["py-tasks", "py-tasks --table", "version"], cache.path()));
+        let l = sections(&lldb(&["-c", &core, &exe], &["py-tasks", "py-tasks --table", "py-threads --native", "version"], cache.path()));
+        // lldb lists `[vdso]` as a module: it is no file to warn about.
+        let native = section(&l, "py-threads --native", 0);
+        if !native.contains("_PyEval_EvalFrameDefault") && !native.contains(" in ") || native.contains("pycoroner warnings:") {
+            failures.push(format!("{tag} lldb py-threads --native:\n{native}"));
+        }
         let tree = section(&g, "py-tasks", 0);
         let names: Vec<String> = c
             .sidecar

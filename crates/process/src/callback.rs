@@ -40,7 +40,9 @@ impl std::fmt::Debug for CallbackTarget {
 impl CallbackTarget {
     /// Build a target from the debugger's functions. `lwps` are the threads; their
     /// registers are read once, now. Mappings are file-backed ranges (start, end, file
-    /// offset, path); the executable is the first mapping's file unless given.
+    /// offset, path); a debugger's pseudo-files (lldb lists `[vdso]` as a module) are
+    /// left out as `/proc/PID/maps` reading leaves them out. The executable is the first
+    /// mapping's file unless given.
     pub fn new(
         read: ReadFn,
         mappings: Vec<FileMapping>,
@@ -56,6 +58,7 @@ impl CallbackTarget {
                 ThreadInfo { tid, cursig: 0, regs }
             })
             .collect();
+        let mappings: Vec<FileMapping> = mappings.into_iter().filter(|m| m.path.starts_with('/')).collect();
         let executable = executable.or_else(|| mappings.first().map(|m| m.path.clone()));
         CallbackTarget { read, cache: PageCache::new(CACHE_BYTES), mappings, threads, pid, executable, sysroot: None, signal: None }
     }
@@ -149,6 +152,16 @@ mod tests {
         let th = t.threads();
         assert_eq!((th[0].regs.rip, th[0].regs.rsp, th[0].regs.fs_base), (16, 19, 21));
         assert_eq!(th[1].regs.rip, 0);
+    }
+
+    #[test]
+    fn pseudo_files_of_the_debugger_are_not_mappings() {
+        let read: ReadFn = Box::new(|_, _| false);
+        let m = |path: &str, start| FileMapping { start, end: start + 0x1000, file_offset: 0, path: path.into() };
+        let t = CallbackTarget::new(read, vec![m("[vdso]", 0x1000), m("/usr/bin/python3", 0x4000), m("[vsyscall]", 0x9000)], &[1], Box::new(|_| None), None, None);
+        let paths: Vec<String> = t.mappings().into_iter().map(|m| m.path).collect();
+        assert_eq!(paths, ["/usr/bin/python3"]);
+        assert_eq!(t.executable().as_deref(), Some("/usr/bin/python3"));
     }
 
     #[test]
