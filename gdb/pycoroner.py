@@ -157,6 +157,13 @@ class State(object):
             signal = fatal_signal(inferior)
             if signal:
                 options["signal"] = signal
+            # gdb's own view of where the target's files are: `set sysroot DIR` (its
+            # default, `target:`, is the target's own file system).
+            sysroot = gdb.parameter("sysroot") or ""
+            if sysroot.startswith("target:"):
+                sysroot = sysroot[len("target:"):]
+            if sysroot.startswith("/") and sysroot != "/":
+                options["sysroot"] = sysroot
             s = ffi.Session(lib, GdbBackend(full_registers), options)
             self.sessions[key] = s
         return s

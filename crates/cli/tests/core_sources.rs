@@ -187,56 +187,8 @@ fn a_core_from_a_moved_root_is_read_with_sysroot() {
         return;
     }
     let Some(py) = pycoroner_testkit::pyenv_interpreters().into_iter().last() else { return };
-    let prefix = py.path.parent().and_then(std::path::Path::parent).expect("prefix").to_path_buf();
-    let top = tempfile::tempdir().expect("tmp");
-    let root = top.path().join("root");
-    let inside = |p: &std::path::Path| root.join(p.strip_prefix("/").unwrap_or(p));
-    // The interpreter (hard links where the file system allows: the same bytes).
-    let dest = inside(std::path::Path::new("/opt/pyroot"));
-    std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
-    let linked = Command::new("cp").arg("-al").arg(&prefix).arg(&dest).status().is_ok_and(|s| s.success());
-    if !linked {
-        assert!(Command::new("cp").arg("-a").arg(&prefix).arg(&dest).status().expect("cp").success());
-    }
-    // The system libraries it and its extension modules load, at their own paths.
-    let mut objects = vec![py.path.clone()];
-    for dir in [prefix.join("lib"), prefix.join(format!("lib/python3.{}/lib-dynload", py.minor))] {
-        objects.extend(std::fs::read_dir(&dir).expect("lib").flatten().map(|e| e.path()).filter(|p| p.to_string_lossy().contains(".so")));
-    }
-    let mut libs = std::collections::BTreeSet::new();
-    for o in &objects {
-        let out = Command::new("ldd").arg(o).output().expect("ldd");
-        for line in String::from_utf8_lossy(&out.stdout).lines() {
-            let path = line.split_whitespace().find(|w| w.starts_with('/'));
-            if let Some(p) = path.filter(|p| !p.starts_with(&*prefix.to_string_lossy())) {
-                libs.insert(std::path::PathBuf::from(p));
-            }
-        }
-    }
-    for lib in &libs {
-        let to = inside(lib);
-        std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
-        std::fs::copy(lib, &to).unwrap_or_else(|e| panic!("copy {}: {e}", lib.display()));
-    }
-    // A crash with faulthandler on, from inside the root (the core lands in its /).
-    let script = "import ctypes, faulthandler, sys\nf = open('/fh.txt', 'w')\nfaulthandler.enable(file=f, all_threads=True)\ndef crash_in_root():\n    ctypes.string_at(0)\ncrash_in_root()\n";
-    std::fs::write(root.join("crash.py"), script).expect("script");
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg("ulimit -c unlimited && exec chroot \"$0\" /opt/pyroot/bin/python3 /crash.py")
-        .arg(&root)
-        .env("LD_LIBRARY_PATH", "/opt/pyroot/lib")
-        .env("PYTHONHOME", "/opt/pyroot")
-        .env_remove("PYTHONPATH")
-        .status()
-        .expect("chroot");
-    assert!(!status.success(), "did not crash");
-    let faulthandler = std::fs::read_to_string(root.join("fh.txt")).expect("faulthandler output");
-    // The root moves (the container is gone; its files were kept elsewhere).
-    let moved = top.path().join("kept");
-    std::fs::rename(&root, &moved).expect("move the root");
-    let core = moved.join("core");
-    assert!(core.is_file(), "no core in the root");
+    let m = pycoroner_testkit::moved_root_crash(&py);
+    let (moved, core, faulthandler) = (m.moved.clone(), m.core.clone(), m.faulthandler.clone());
     let cache = tempfile::tempdir().expect("tmp");
     let (code, out, err) = pycoroner_testkit::run(pycoroner().arg("core").arg(&core).arg("--cache-dir").arg(cache.path()));
     assert_eq!(code, Some(2), "without --sysroot: exit 2, got {code:?}\n{out}{err}");

@@ -749,3 +749,28 @@ fn plain_bt_without_python_is_unchanged() {
 fn which_sleep() -> String {
     ["/usr/bin/sleep", "/bin/sleep"].iter().find(|p| Path::new(p).is_file()).map(|p| p.to_string()).unwrap_or_else(|| "sleep".into())
 }
+
+/// gdb's `set sysroot` is the library's sysroot: a core from a moved root (a container
+/// gone, its files kept elsewhere) gives the right py-bt in gdb once gdb is told where
+/// the root is, as `pycoroner core --sysroot` does.
+#[test]
+fn gdb_set_sysroot_reaches_the_library() {
+    if !tools() || pycoroner_testkit::require_tool("chroot").is_none() || pycoroner_testkit::require_tool("ldd").is_none() {
+        return;
+    }
+    let Some(py) = pyenv_interpreters().into_iter().last() else { return };
+    let m = pycoroner_testkit::moved_root_crash(&py);
+    let cache = tempfile::tempdir().expect("tmp");
+    let exe = m.moved.join("opt/pyroot/bin/python3").to_string_lossy().into_owned();
+    let core = m.core.to_string_lossy().into_owned();
+    let truth = parse_faulthandler(&m.faulthandler);
+    let Some(current) = truth.iter().find(|t| t.current) else { panic!("no current thread in faulthandler's output") };
+    let sysroot = format!("set sysroot {}", m.moved.display());
+    let out = gdb(&[&exe, &core], &[&sysroot, "py-bt"], false, cache.path());
+    let s = sections(&out);
+    let bt = section(&s, "py-bt", 0);
+    let frames = py_bt_frames(bt);
+    let mut failures = Vec::new();
+    compare(&format!("[{} moved root]", py.id()), &frames, current, &mut failures);
+    assert!(failures.is_empty() && !frames.is_empty(), "{failures:?}\n{out}");
+}
