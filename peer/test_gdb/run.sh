@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# CPython's own gdb test suite (`test_gdb`, shipped in each interpreter's
+# lib/python3.X/test/) run against a gdb extension, changing only its harness:
+#   - `gdb` is a wrapper that turns auto-loading of python-scripts off and sources
+#     the extension under test first (pycoroner's gdb/pycoroner.py, or CPython's own
+#     python3.X-gdb.py for the baseline);
+#   - the build-tree skip (`sysconfig.is_python_build()`) and the `-O0` gate
+#     (`test.support.python_is_optimized()`) are off: the pyenv builds are installed
+#     and optimized, and both extensions are meant to work there.
+# Usage: peer/test_gdb/run.sh PYTHON [ours|cpython] [unittest args...]
+# Prints unittest's verbose result; the last line is the summary.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$(dirname "$here")")
+py=$1; which=${2:-ours}; shift 2 || shift $#
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+real_gdb=$(command -v gdb)
+case $which in
+    ours)
+        script="$root/gdb/pycoroner.py"
+        lib=${PYCORONER_LIB:-$root/target/debug/libpycoroner_ffi.so} ;;
+    cpython)
+        script=$(ls "$(dirname "$py")"/python3*-gdb.py 2>/dev/null | head -1)
+        [ -n "$script" ] || { echo "no python3.X-gdb.py next to $py" >&2; exit 2; }
+        lib= ;;
+    *) echo "usage: $0 PYTHON [ours|cpython]" >&2; exit 2 ;;
+esac
+mkdir -p "$work/bin"
+cat > "$work/bin/gdb" <<WRAP
+#!/bin/sh
+PYCORONER_LIB="$lib" PYCORONER_CACHE_DIR="$work/cache" exec "$real_gdb" -iex "set auto-load python-scripts off" -iex "source $script" "\$@"
+WRAP
+chmod +x "$work/bin/gdb"
+cat > "$work/runner.py" <<'PY'
+import sys, sysconfig, unittest
+import test.support
+test.support.python_is_optimized = lambda: False
+sysconfig.is_python_build = lambda *a, **k: True
+name = "test.test_gdb"
+argv = [sys.argv[0], "-v", name] + sys.argv[1:]
+unittest.main(module=None, argv=argv)
+PY
+cd "$work"
+PATH="$work/bin:$PATH" "$py" runner.py "$@" 2>&1
