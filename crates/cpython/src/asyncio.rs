@@ -168,9 +168,8 @@ impl AsyncioDebugOffsets {
     }
 }
 
-/// `coroutine_wrapper`'s `cw_coroutine`, `_asyncio.FutureIter`'s `future` and
-/// `_asyncio._RunningLoopHolder`'s `rl_loop`: the first field after the header in every
-/// version that has them.
+/// `coroutine_wrapper`'s `cw_coroutine` and `_asyncio._RunningLoopHolder`'s `rl_loop`:
+/// the first field after the header in every version that has them.
 const FIRST_FIELD: u64 = 0;
 
 /// Relocated addresses of the types an await chain goes through.
@@ -250,7 +249,7 @@ pub struct AwaitFrame {
     pub executing: bool,
 }
 
-/// A task's state (`fut_state` / `_state`).
+/// A task's (or future's) state (`fut_state` / `_state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskState {
     /// Not done.
@@ -259,6 +258,17 @@ pub enum TaskState {
     Cancelled,
     /// Finished with a result or an exception.
     Finished,
+}
+
+impl TaskState {
+    /// As asyncio's repr writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Pending => "pending",
+            TaskState::Cancelled => "cancelled",
+            TaskState::Finished => "finished",
+        }
+    }
 }
 
 /// What a pending task waits on.
@@ -355,17 +365,23 @@ pub struct Statics {
 /// What a class in a task's world is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Class {
+    /// `_asyncio.Task` or a subclass.
     CTask,
+    /// The pure-Python `Task` (`asyncio.tasks._PyTask`) or a subclass.
     PyTask,
-    /// 3.6's pure-Python Task, which derives from the C Future: its future fields are
-    /// the C struct's, its own ones instance attributes.
-    PyTaskOnCFuture,
-    CFuture,
-    PyFuture,
     Gathering,
-    FutureIter,
+    Future,
     TaskGroup,
     Other,
+}
+
+/// A class, and whether its instances keep a future's fields in the C struct (the C
+/// Future and Task, and what derives from them: gather's future, 3.6's Python Task)
+/// rather than as instance attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TypeInfo {
+    class: Class,
+    c_future: bool,
 }
 
 /// Reads the tasks of one interpreter.
@@ -375,7 +391,7 @@ pub struct TaskReader<'a> {
     types: GenTypes,
     layout: Option<CTaskLayout>,
     header: u64,
-    classes: std::cell::RefCell<HashMap<RemoteAddr, Class>>,
+    classes: std::cell::RefCell<HashMap<RemoteAddr, TypeInfo>>,
     cell_type: Option<RemoteAddr>,
     /// Where thread and interpreter states keep asyncio's state (3.13+/3.14+): from
     /// the layout, or the target's own asyncio debug offsets.
@@ -476,7 +492,7 @@ impl<'a> TaskReader<'a> {
         Ok(self.py.mem.read_ptr(at)?)
     }
 
-    fn class_of_type(&self, ty: RemoteAddr) -> Class {
+    fn type_info(&self, ty: RemoteAddr) -> TypeInfo {
         if let Some(c) = self.classes.borrow().get(&ty) {
             return *c;
         }
@@ -484,47 +500,75 @@ impl<'a> TaskReader<'a> {
         let has = |n: &str| lineage.iter().any(|l| l == n);
         let class = if has("_asyncio.Task") {
             Class::CTask
-        } else if (has("asyncio.tasks.Task") || has("asyncio.tasks._PyTask")) && has("_asyncio.Future") {
-            Class::PyTaskOnCFuture
         } else if has("asyncio.tasks.Task") || has("asyncio.tasks._PyTask") {
             Class::PyTask
         } else if has("asyncio.tasks._GatheringFuture") {
             Class::Gathering
-        } else if has("_asyncio.Future") {
-            Class::CFuture
-        } else if has("asyncio.futures.Future") {
-            Class::PyFuture
-        } else if has("_asyncio.FutureIter") {
-            Class::FutureIter
+        } else if has("_asyncio.Future") || has("asyncio.futures.Future") {
+            Class::Future
         } else if has("asyncio.taskgroups.TaskGroup") {
             Class::TaskGroup
         } else {
             Class::Other
         };
-        self.classes.borrow_mut().insert(ty, class);
-        class
+        let info = TypeInfo { class, c_future: has("_asyncio.Future") };
+        self.classes.borrow_mut().insert(ty, info);
+        info
     }
 
-    fn class_of(&self, obj: RemoteAddr) -> Class {
+    fn info_of(&self, obj: RemoteAddr) -> TypeInfo {
         match objects::ob_type(self.py.mem, self.py.offsets, obj) {
-            Ok(ty) => self.class_of_type(ty),
-            Err(_) => Class::Other,
+            Ok(ty) => self.type_info(ty),
+            Err(_) => TypeInfo { class: Class::Other, c_future: false },
         }
     }
 
+    fn class_of(&self, obj: RemoteAddr) -> Class {
+        self.info_of(obj).class
+    }
+
     fn is_task(&self, obj: RemoteAddr) -> bool {
-        matches!(self.class_of(obj), Class::CTask | Class::PyTask | Class::PyTaskOnCFuture)
+        matches!(self.class_of(obj), Class::CTask | Class::PyTask)
+    }
+
+    /// A C future's `fut_state`.
+    fn c_state(&self, fut: RemoteAddr) -> Result<TaskState, Error> {
+        let l = self.layout.ok_or(Error::MissingOffset("TaskObj (no _asyncio layout for this version)"))?;
+        let at = fut.offset(self.header.checked_add(l.state).ok_or(Error::Overflow(fut))?).ok_or(Error::Overflow(fut))?;
+        match self.py.mem.read_u32(at)? {
+            0 => Ok(TaskState::Pending),
+            1 => Ok(TaskState::Cancelled),
+            2 => Ok(TaskState::Finished),
+            _ => Err(Error::Corrupt { what: "task state", addr: fut }),
+        }
+    }
+
+    /// A Python future's `_state` (the class default when the instance has none):
+    /// `Null` when there is no readable name, `Corrupt` when it names no state.
+    fn py_state(&self, fut: RemoteAddr) -> Result<TaskState, Error> {
+        self.r.lookup();
+        let name = self.r.attribute_or_default(fut, "_state").and_then(|s| self.r.str_key(s)).ok_or(Error::Null("task _state"))?;
+        match name.as_str() {
+            "PENDING" => Ok(TaskState::Pending),
+            "CANCELLED" => Ok(TaskState::Cancelled),
+            "FINISHED" => Ok(TaskState::Finished),
+            _ => Err(Error::Corrupt { what: "task _state", addr: fut }),
+        }
+    }
+
+    fn state_of(&self, fut: RemoteAddr, info: TypeInfo) -> Result<TaskState, Error> {
+        if info.c_future { self.c_state(fut) } else { self.py_state(fut) }
     }
 
     fn none(&self, obj: RemoteAddr) -> bool {
-        obj.is_null() || self.r.builtin_kind(obj) == Some(crate::repr::Kind::NoneType)
+        obj.is_null() || self.r.kind_of(obj) == Some(crate::repr::Kind::NoneType)
     }
 
     /// The objects a WeakSet refers to (live ones), a plain set's members, or the
     /// members a static variable's WeakSet holds.
     fn set_members(&self, set: RemoteAddr, warnings: &mut Vec<String>, what: &str) -> Vec<RemoteAddr> {
         self.r.lookup();
-        let (data, weak) = match self.r.builtin_kind(set) {
+        let (data, weak) = match self.r.kind_of(set) {
             Some(crate::repr::Kind::Set | crate::repr::Kind::FrozenSet) => (set, false),
             _ => match self.r.attribute(set, "data") {
                 Some(d) => (d, true),
@@ -594,7 +638,7 @@ impl<'a> TaskReader<'a> {
         let Some(tasks_mod) = self.r.module_dict(sys_modules, "asyncio.tasks") else { return out };
         let global = |name: &str| {
             self.r.lookup();
-            self.r.entry(tasks_mod, name).filter(|v| !self.none(*v))
+            self.r.dict_lookup(tasks_mod, name).filter(|v| !self.none(*v))
         };
         let warnings = &mut out.warnings;
         // Candidate tasks, each once, in registry order.
@@ -665,7 +709,7 @@ impl<'a> TaskReader<'a> {
                 // live in `_asyncio`'s module state.
                 if let Some((weak, eager)) = self.non_asyncio {
                     self.r.lookup();
-                    let state = self.r.entry(sys_modules, "_asyncio").and_then(|m| self.py.ptr(m, key::module::state).ok()).filter(|s| !s.is_null());
+                    let state = self.r.dict_lookup(sys_modules, "_asyncio").and_then(|m| self.py.ptr(m, key::module::state).ok()).filter(|s| !s.is_null());
                     for (off, what) in [(weak, "_asyncio's non_asyncio_tasks"), (eager, "_asyncio's non_asyncio_eager_tasks")] {
                         let set = state.and_then(|s| s.offset(off)).and_then(|at| self.py.mem.read_ptr(at).ok()).filter(|s| !self.none(*s));
                         if let Some(set) = set {
@@ -738,7 +782,7 @@ impl<'a> TaskReader<'a> {
         }
         let dict = self.py.ptr(t.addr, key::tstate::dict).ok().filter(|d| !d.is_null())?;
         self.r.lookup();
-        let v = self.r.entry(dict, "__asyncio_running_event_loop__").filter(|v| !self.none(*v))?;
+        let v = self.r.dict_lookup(dict, "__asyncio_running_event_loop__").filter(|v| !self.none(*v))?;
         let ty = objects::ob_type(self.py.mem, self.py.offsets, v).ok()?;
         if self.r.type_lineage(ty).iter().any(|n| n.ends_with("_RunningLoopHolder")) {
             // `rl_pid` after `rl_loop`: a holder a forked parent left is not this
@@ -755,40 +799,33 @@ impl<'a> TaskReader<'a> {
     /// Read one task.
     fn task(&self, addr: RemoteAddr, current: &[RemoteAddr]) -> Result<TaskInfo, Error> {
         self.r.lookup();
-        let class = self.class_of(addr);
-        let native = class == Class::CTask;
-        let c_future = || -> Result<(CTaskLayout, TaskState), Error> {
+        let info = self.info_of(addr);
+        let native = info.class == Class::CTask;
+        let state = self.state_of(addr, info)?;
+        // An attribute a Python task (or 3.6's Python task on the C Future) must have.
+        let need = |n: &'static str| self.r.attribute_or_default(addr, n).ok_or(Error::Corrupt { what: n, addr });
+        let (loop_, outcome) = if info.c_future {
             let l = self.layout.ok_or(Error::MissingOffset("TaskObj (no _asyncio layout for this version)"))?;
-            let at = addr.offset(self.header.checked_add(l.state).ok_or(Error::Overflow(addr))?).ok_or(Error::Overflow(addr))?;
-            let state = match self.py.mem.read_u32(at)? {
-                0 => TaskState::Pending,
-                1 => TaskState::Cancelled,
-                2 => TaskState::Finished,
-                _ => return Err(Error::Corrupt { what: "task state", addr }),
-            };
-            Ok((l, state))
-        };
-        let (loop_, state, coro, fut_waiter, name, outcome, awaited_by) = if class == Class::PyTaskOnCFuture {
-            let (l, state) = c_future()?;
             let outcome = if state == TaskState::Finished {
                 let exc = self.word(addr, l.exception)?;
                 Some(if exc.is_null() { self.word(addr, l.result)? } else { exc })
             } else {
                 None
             };
-            let need = |n: &'static str| self.r.attribute_or_default(addr, n).ok_or(Error::Corrupt { what: n, addr });
-            (self.word(addr, l.loop_)?, state, need("_coro")?, need("_fut_waiter")?, None, outcome, None)
-        } else if native {
-            let (l, state) = c_future()?;
+            (self.word(addr, l.loop_)?, outcome)
+        } else {
+            let attr = |n: &str| self.r.attribute_or_default(addr, n).unwrap_or(RemoteAddr::NULL);
+            let outcome = (state == TaskState::Finished).then(|| {
+                let exc = attr("_exception");
+                if self.none(exc) { attr("_result") } else { exc }
+            });
+            (need("_loop")?, outcome)
+        };
+        let (coro, fut_waiter, name, awaited_by) = if native {
+            let l = self.layout.ok_or(Error::MissingOffset("TaskObj (no _asyncio layout for this version)"))?;
             let name = match l.name {
                 Some(off) => Some(self.task_name(self.word(addr, off)?)),
                 None => None,
-            };
-            let outcome = if state == TaskState::Finished {
-                let exc = self.word(addr, l.exception)?;
-                Some(if exc.is_null() { self.word(addr, l.result)? } else { exc })
-            } else {
-                None
             };
             let awaited_by = match (l.awaited_by, l.awaited_by_is_set) {
                 (Some(ab), Some(is_set)) => {
@@ -804,26 +841,14 @@ impl<'a> TaskReader<'a> {
                 }
                 _ => None,
             };
-            (self.word(addr, l.loop_)?, state, self.word(addr, l.coro)?, self.word(addr, l.fut_waiter)?, name, outcome, awaited_by)
+            (self.word(addr, l.coro)?, self.word(addr, l.fut_waiter)?, name, awaited_by)
         } else {
-            let attr = |n: &str| self.r.attribute_or_default(addr, n).unwrap_or(RemoteAddr::NULL);
-            let state = match self.r.name_of(attr("_state")).as_deref() {
-                Some("PENDING") => TaskState::Pending,
-                Some("CANCELLED") => TaskState::Cancelled,
-                Some("FINISHED") => TaskState::Finished,
-                _ => return Err(Error::Corrupt { what: "task _state", addr }),
-            };
             let name = self.r.attribute_or_default(addr, "_name").filter(|n| !self.none(*n)).map(|n| self.task_name(n));
-            let outcome = (state == TaskState::Finished).then(|| {
-                let exc = attr("_exception");
-                if self.none(exc) { attr("_result") } else { exc }
-            });
             // 3.14's Python future keeps its awaiters in a name-mangled set.
             let awaited_by = self.r.attribute_or_default(addr, "_Future__asyncio_awaited_by").filter(|s| !self.none(*s)).map(|s| self.all_members(s, "a task's awaited_by set"));
-            let need = |n: &'static str| self.r.attribute_or_default(addr, n).ok_or(Error::Corrupt { what: n, addr });
-            (need("_loop")?, state, need("_coro")?, need("_fut_waiter")?, name, outcome, awaited_by)
+            (need("_coro")?, need("_fut_waiter")?, name, awaited_by)
         };
-        let callbacks = self.callbacks(addr, class);
+        let callbacks = self.callbacks(addr, info.c_future);
         let (chain, chain_error) = if coro.is_null() { (Vec::new(), None) } else { self.chain(coro) };
         let waiting = if state == TaskState::Pending && !self.none(fut_waiter) { Some(self.waiting(fut_waiter, &chain)) } else { None };
         Ok(TaskInfo {
@@ -846,7 +871,7 @@ impl<'a> TaskReader<'a> {
 
     /// The number of done callbacks: the C future's `callback0` and list, or the
     /// Python future's `_callbacks` list.
-    fn callbacks(&self, addr: RemoteAddr, class: Class) -> Option<u64> {
+    fn callbacks(&self, addr: RemoteAddr, c_future: bool) -> Option<u64> {
         let count = |list: RemoteAddr| -> Option<u64> {
             if self.none(list) {
                 return Some(0);
@@ -860,7 +885,7 @@ impl<'a> TaskReader<'a> {
                 Err(_) => None,
             }
         };
-        if matches!(class, Class::CTask | Class::PyTaskOnCFuture) {
+        if c_future {
             let l = self.layout?;
             let first = match l.callback0 {
                 Some(off) => u64::from(!self.word(addr, off).ok()?.is_null()),
@@ -877,7 +902,7 @@ impl<'a> TaskReader<'a> {
         if let Some(n) = self.r.int_as_u64(name) {
             return format!("Task-{n}");
         }
-        self.r.name_of(name).unwrap_or_else(|| format!("<unreadable name at {name}>"))
+        self.r.str_key(name).unwrap_or_else(|| format!("<unreadable name at {name}>"))
     }
 
     /// Follow a coroutine's await chain: each frame-owning link, and why it ended
@@ -1008,27 +1033,10 @@ impl<'a> TaskReader<'a> {
 
     /// `<TypeName state>`, as asyncio's repr of a future begins.
     fn future_summary(&self, fut: RemoteAddr) -> String {
-        let class = self.class_of(fut);
-        let state = if matches!(class, Class::CFuture | Class::CTask | Class::PyTaskOnCFuture)
-            || (class == Class::Gathering && self.r.type_lineage(objects::ob_type(self.py.mem, self.py.offsets, fut).unwrap_or(RemoteAddr::NULL)).iter().any(|n| n == "_asyncio.Future"))
-        {
-            self.layout.and_then(|l| {
-                let at = fut.offset(self.header.checked_add(l.state)?)?;
-                match self.py.mem.read_u32(at).ok()? {
-                    0 => Some("pending".to_string()),
-                    1 => Some("cancelled".to_string()),
-                    2 => Some("finished".to_string()),
-                    _ => None,
-                }
-            })
-        } else {
-            self.r.lookup();
-            self.r.attribute_or_default(fut, "_state").and_then(|s| self.r.name_of(s)).map(|s| s.to_lowercase())
-        };
         let name = self.r.type_name(fut).unwrap_or_else(|_| "?".into());
-        match state {
-            Some(st) => format!("<{name} {st}>"),
-            None => format!("<{name} at {fut}>"),
+        match self.state_of(fut, self.info_of(fut)) {
+            Ok(st) => format!("<{name} {}>", st.as_str()),
+            Err(_) => format!("<{name} at {fut}>"),
         }
     }
 
@@ -1084,18 +1092,13 @@ impl<'a> TaskReader<'a> {
         tasks.into_iter().filter(|t| self.is_task(*t)).collect()
     }
 
-    /// Whether a task (C or Python) is still pending; unknown counts as pending.
+    /// Whether a task (C or Python) is still pending; unknown counts as pending, a
+    /// state that is none of asyncio's does not.
     fn pending(&self, task: RemoteAddr) -> bool {
-        match self.class_of(task) {
-            Class::CTask | Class::PyTaskOnCFuture => self
-                .layout
-                .and_then(|l| task.offset(self.header.checked_add(l.state)?))
-                .and_then(|at| self.py.mem.read_u32(at).ok())
-                .is_none_or(|s| s == 0),
-            _ => {
-                self.r.lookup();
-                self.r.attribute_or_default(task, "_state").and_then(|s| self.r.name_of(s)).is_none_or(|s| s == "PENDING")
-            }
+        match self.state_of(task, self.info_of(task)) {
+            Ok(s) => s == TaskState::Pending,
+            Err(Error::Corrupt { .. }) => false,
+            Err(_) => true,
         }
     }
 

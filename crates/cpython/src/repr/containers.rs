@@ -12,13 +12,13 @@ impl Renderer<'_> {
         self.dict_lookup(dict, key)
     }
 
-    pub(super) fn dict_lookup(&self, dict: RemoteAddr, key: &str) -> Option<RemoteAddr> {
+    pub(crate) fn dict_lookup(&self, dict: RemoteAddr, key: &str) -> Option<RemoteAddr> {
         let (pairs, _) = self.dict_items_up_to(dict, MAX_LOOKUP_ENTRIES).ok()?;
         pairs.iter().find_map(|&(k, v)| (self.str_key(k).as_deref() == Some(key)).then_some(v))
     }
 
     /// A dict key that is a str, read with the lookup's budget.
-    pub(super) fn str_key(&self, k: RemoteAddr) -> Option<String> {
+    pub(crate) fn str_key(&self, k: RemoteAddr) -> Option<String> {
         self.spend().ok()?;
         objects::read_name(self.mem, self.o, k).ok()
     }
@@ -36,11 +36,16 @@ impl Renderer<'_> {
 
     /// Items of a tuple or list, capped at the length limit; (items, more).
     pub(super) fn sequence_items(&self, obj: RemoteAddr, kind: Kind) -> Result<(Vec<RemoteAddr>, bool), Error> {
+        self.sequence_items_up_to(obj, kind, self.limits.length, 1 << 20)
+    }
+
+    /// Items of a tuple or list, at most `max`, reading at most `max_bytes`; (items, more).
+    pub(super) fn sequence_items_up_to(&self, obj: RemoteAddr, kind: Kind, max: usize, max_bytes: u64) -> Result<(Vec<RemoteAddr>, bool), Error> {
         let size = self.mem.read_i64(self.at(obj, key::object::ob_size)?)?;
         let size = u64::try_from(size).map_err(|_| Error::Corrupt { what: "sequence size", addr: obj })?;
         let items = if kind == Kind::Tuple { self.at(obj, key::tuple::item)? } else { self.ptr(obj, key::list::item)? };
-        let n = size.min(self.limits.length as u64);
-        let raw = self.mem.read_vec(items, n.saturating_mul(8), 1 << 20)?;
+        let n = size.min(max as u64);
+        let raw = self.mem.read_vec(items, n.saturating_mul(8), max_bytes)?;
         let out = raw.chunks_exact(8).map(|c| RemoteAddr(u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))).collect();
         Ok((out, n < size))
     }

@@ -9,19 +9,15 @@ impl Renderer<'_> {
     /// whose `_name` is the name), read from an interpreter's `sys.modules`.
     /// Every thread is named, however many there are: the dicts are read whole.
     pub fn thread_names(&self, sys_modules: RemoteAddr) -> Vec<(u64, String)> {
-        self.budget.set(LOOKUP_READ_BUDGET);
-        let Some(module) = self.dict_lookup(sys_modules, "threading") else { return Vec::new() };
-        let Ok(md_dict) = self.ptr(module, key::module::dict) else { return Vec::new() };
+        self.lookup();
+        let Some(md_dict) = self.module_dict(sys_modules, "threading") else { return Vec::new() };
         let Some(active) = self.dict_lookup(md_dict, "_active") else { return Vec::new() };
-        let Ok((pairs, _)) = self.dict_items_up_to(active, MAX_LOOKUP_ENTRIES) else { return Vec::new() };
+        let Ok(pairs) = self.dict_items_all(active) else { return Vec::new() };
         pairs
             .iter()
             .filter_map(|&(ident, thread)| {
                 let id = self.int_as_u64(ident)?;
-                let (attrs, _) = self.instance_attributes_up_to(thread, MAX_LOOKUP_ENTRIES).ok()?;
-                let name = attrs.iter().find_map(|&(k, v)| {
-                    (self.str_key(k).as_deref() == Some("_name")).then(|| objects::read_name(self.mem, self.o, v).ok()).flatten()
-                })?;
+                let name = objects::read_name(self.mem, self.o, self.attribute(thread, "_name")?).ok()?;
                 Some((id, name))
             })
             .collect()
@@ -113,11 +109,6 @@ impl Renderer<'_> {
         Ok(self.dict_items_up_to(dict, MAX_LOOKUP_ENTRIES)?.0)
     }
 
-    /// A str-keyed entry of a dict (the whole dict is searched).
-    pub(crate) fn entry(&self, dict: RemoteAddr, name: &str) -> Option<RemoteAddr> {
-        self.dict_lookup(dict, name)
-    }
-
     /// An instance attribute by name, from the instance's dict or inline values.
     pub(crate) fn attribute(&self, obj: RemoteAddr, name: &str) -> Option<RemoteAddr> {
         let (attrs, _) = self.instance_attributes_up_to(obj, MAX_LOOKUP_ENTRIES).ok()?;
@@ -154,15 +145,7 @@ impl Renderer<'_> {
     pub(crate) fn members(&self, obj: RemoteAddr, max: usize) -> Result<(Vec<RemoteAddr>, bool), Error> {
         match self.kind_of(obj) {
             Some(Kind::Set | Kind::FrozenSet) => self.set_items_up_to(obj, max),
-            Some(k @ (Kind::List | Kind::Tuple)) => {
-                let size = self.mem.read_i64(self.at(obj, key::object::ob_size)?)?;
-                let size = u64::try_from(size).map_err(|_| Error::Corrupt { what: "sequence size", addr: obj })?;
-                let items = if k == Kind::Tuple { self.at(obj, key::tuple::item)? } else { self.ptr(obj, key::list::item)? };
-                let n = size.min(max as u64);
-                let raw = self.mem.read_vec(items, n.saturating_mul(8), 64 << 20)?;
-                let out = raw.chunks_exact(8).map(|c| RemoteAddr(u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))).collect();
-                Ok((out, n < size))
-            }
+            Some(k @ (Kind::List | Kind::Tuple)) => self.sequence_items_up_to(obj, k, max, 64 << 20),
             _ => Err(Error::WrongType { addr: obj, expected: "set or list" }),
         }
     }
@@ -186,15 +169,5 @@ impl Renderer<'_> {
             };
         }
         out
-    }
-
-    /// The kind of a built-in object, if it is one the renderer knows.
-    pub(crate) fn builtin_kind(&self, obj: RemoteAddr) -> Option<Kind> {
-        self.kind_of(obj)
-    }
-
-    /// A str object's text (at most the name length).
-    pub(crate) fn name_of(&self, obj: RemoteAddr) -> Option<String> {
-        self.str_key(obj)
     }
 }

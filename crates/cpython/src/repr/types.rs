@@ -4,7 +4,7 @@
 use super::*;
 
 impl Renderer<'_> {
-    pub(super) fn kind_of(&self, obj: RemoteAddr) -> Option<Kind> {
+    pub(crate) fn kind_of(&self, obj: RemoteAddr) -> Option<Kind> {
         objects::ob_type(self.mem, self.o, obj).ok().and_then(|t| self.known.kind_of_type(t))
     }
 
