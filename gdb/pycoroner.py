@@ -1,12 +1,15 @@
 """pycoroner for gdb: `source gdb/pycoroner.py`.
 
-Commands (named like CPython's own gdb extension, python3.X-gdb.py):
+Commands (named like CPython's own gdb extension, python3.X-gdb.py, and printing as it
+does):
   py-bt, py-bt-full, py-list [START[,END]], py-locals, py-print NAME, py-up, py-down,
   py-threads [--native|--native-all] [--no-fold], py-tasks [--table],
-  py-bt-filter on|off|all
+  py-bt-filter on|off|all, py-style [libpython|python]
 A frame filter puts the Python frames in plain `bt` in place of the eval-loop frames,
 and a pretty-printer shows `PyObject *` values (and `PyCodeObject *`, frame objects,
-...) as Python would write them. Everything is decoded by pycoroner's Rust library
+...). Objects are written as CPython's script writes them (`<Foo(x=1) at remote
+0x...>`, `py-style libpython`, the default) or as Python's repr() does (`py-style
+python`, also `set py-style python`). Everything is decoded by pycoroner's Rust library
 (libpycoroner_ffi.so, found next to this file, in ../target/release or through
 $PYCORONER_LIB); this script only hands it gdb's memory, mappings and registers.
 """
@@ -136,6 +139,7 @@ class State(object):
         self.sessions = {}
         self.navigator = ffi.Navigator()
         self.filter_mode = "folded"
+        self.style = "libpython"
 
     def invalidate(self, *_args):
         for s in self.sessions.values():
@@ -214,11 +218,6 @@ def selected_level():
     return level - 1
 
 
-def python_levels(session, lwp):
-    frames = thread_frames()
-    return frames, ffi.python_levels(session, lwp, [describe(f) for f in frames])
-
-
 def _read_object(frame, names):
     """The address a pointer argument of `frame` holds, if gdb can read it."""
     for name in names:
@@ -245,11 +244,21 @@ def described_frames(session):
     return out
 
 
+def thread_stops(session, lwp, described=None):
+    """The selected thread's py-up/py-down stops, and its count of Python frames."""
+    if described is None:
+        described = described_frames(session)
+    return ffi.stops(session, lwp, described, STATE.style)
+
+
 def py_bt_request(session, lwp, full):
-    """py-bt as CPython's: from the selected Python frame, C frames commented."""
+    """py-bt as CPython's: from the selected stop, C frames commented."""
     described = described_frames(session)
-    start = STATE.navigator.bt_start(lwp, selected_level(), ffi.python_levels(session, lwp, described))
-    req = {"request": "py-bt", "lwp": lwp, "full": full, "frames": described, "from": start}
+    stops, count = thread_stops(session, lwp, described)
+    start, level = STATE.navigator.bt_start(lwp, selected_level(), stops, count)
+    req = {"request": "py-bt", "lwp": lwp, "full": full, "frames": described, "from": start, "style": STATE.style}
+    if level is not None:
+        req["from_level"] = level
     return session.request(**req)["text"]
 
 
@@ -270,8 +279,8 @@ class PyCommand(gdb.Command):
             gdb.write("pycoroner: internal error: %s: %s\n" % (type(e).__name__, e))
 
     def selected_index(self, session, lwp):
-        _, levels = python_levels(session, lwp)
-        return STATE.navigator.selected(lwp, selected_level(), levels)
+        stops, count = thread_stops(session, lwp)
+        return STATE.navigator.selected(lwp, selected_level(), stops, count)
 
     def frame_request(self, request, missing, **args):
         """A request about the selected Python frame; `missing` if there is none."""
@@ -309,7 +318,7 @@ class PyLocals(PyCommand):
         super(PyLocals, self).__init__("py-locals")
 
     def run(self, arg):
-        gdb.write(self.frame_request("py-locals", "Unable to locate python frame"))
+        gdb.write(self.frame_request("py-locals", "Unable to locate python frame", style=STATE.style))
 
 
 class PyPrint(PyCommand):
@@ -322,7 +331,7 @@ class PyPrint(PyCommand):
         name = arg.strip()
         if not name:
             raise ffi.PycoronerError("usage: py-print NAME")
-        gdb.write(self.frame_request("py-print", "Unable to locate python frame", name=name))
+        gdb.write(self.frame_request("py-print", "Unable to locate python frame", name=name, style=STATE.style))
 
 
 class PyList(PyCommand):
@@ -342,15 +351,19 @@ class PyMove(PyCommand):
 
     def run(self, arg):
         s, lwp = STATE.session(), selected_lwp()
-        frames, levels = python_levels(s, lwp)
-        if not levels:
+        frames = thread_frames()
+        stops, _ = thread_stops(s, lwp)
+        if not stops:
             raise ffi.PycoronerError("Unable to locate python frame")
-        target = STATE.navigator.move(lwp, selected_level(), levels, self.delta)
+        target = STATE.navigator.move(lwp, selected_level(), stops, self.delta)
         if target is None:
             raise ffi.PycoronerError(self.end_message)
-        level = levels[target]
-        frames[level].select()
-        gdb.write(s.request(request="frame", lwp=lwp, index=target, level=level)["text"])
+        stop = stops[target]
+        frames[stop["level"]].select()
+        if stop.get("python") is None:
+            gdb.write("#%d %s\n" % (stop["level"], stop["text"]))
+            return
+        gdb.write(s.request(request="frame", lwp=lwp, index=stop["python"], level=stop["level"], style=STATE.style)["text"])
 
 
 class PyUp(PyMove):
@@ -411,6 +424,39 @@ class PyBtFilter(PyCommand):
         if mode:
             STATE.filter_mode = mode
         gdb.write("pycoroner frame filter: %s\n" % (arg.strip()))
+
+
+class PyStyle(PyCommand):
+    """How objects are written: py-style libpython (as CPython's python3.X-gdb.py, the default) or py-style python (as repr())"""
+
+    def __init__(self):
+        super(PyStyle, self).__init__("py-style")
+
+    def run(self, arg):
+        word = arg.strip()
+        if word:
+            if word not in ffi.STYLES:
+                raise ffi.PycoronerError("usage: py-style [libpython|python]")
+            STATE.style = word
+        gdb.write("pycoroner objects are written in the %s style\n" % STATE.style)
+
+
+class PyStyleParameter(gdb.Parameter):
+    """How pycoroner writes Python objects: libpython (as CPython's python3.X-gdb.py) or python (as repr())."""
+
+    set_doc = "Set how pycoroner writes Python objects (libpython or python)."
+    show_doc = "Show how pycoroner writes Python objects."
+
+    def __init__(self):
+        super(PyStyleParameter, self).__init__("py-style", gdb.COMMAND_DATA, gdb.PARAM_ENUM, list(ffi.STYLES))
+        self.value = STATE.style
+
+    def get_set_string(self):
+        STATE.style = self.value
+        return ""
+
+    def get_show_string(self, svalue):
+        return "pycoroner objects are written in the %s style" % STATE.style
 
 
 # ---- frame filter -------------------------------------------------------------------
@@ -513,7 +559,7 @@ class PyObjectPrinter(object):
         if addr == 0:
             return "0x0"
         try:
-            return STATE.session().request(request="repr", address=addr)["text"]
+            return STATE.session().request(request="repr", address=addr, style=STATE.style)["text"]
         except Exception:
             return "0x%x" % addr
 
@@ -546,5 +592,9 @@ for _o in gdb.objfiles():
 # Ahead of CPython's own printer, which registers per objfile when auto-loaded.
 gdb.events.new_objfile.connect(lambda ev: _register_printer(ev.new_objfile))
 
-for _cmd in (PyBt, PyBtFull, PyLocals, PyPrint, PyList, PyUp, PyDown, PyThreads, PyTasks, PyBtFilter):
+for _cmd in (PyBt, PyBtFull, PyLocals, PyPrint, PyList, PyUp, PyDown, PyThreads, PyTasks, PyBtFilter, PyStyle):
     _cmd()
+try:
+    PyStyleParameter()
+except (RuntimeError, gdb.error):  # an older gdb: the py-style command alone
+    pass

@@ -190,10 +190,11 @@ class Session(object):
         """The argument names to read in a frame of `function` (the object it works on,
         which py-bt names), or () if none. Which frames those are is the library's call."""
         if getattr(self, "_object_frames", None) is None:
-            self._object_frames = self.request(request="object-frames")
-        spec = self._object_frames
-        if function and (function in spec["names"] or function.startswith(tuple(spec["prefixes"]))):
-            return spec["variables"]
+            self._object_frames = self.request(request="object-frames")["rules"]
+        if function:
+            for rule in self._object_frames:
+                if function in rule["names"] or function.startswith(tuple(rule["prefixes"])):
+                    return rule["variables"]
         return ()
 
     def close(self):
@@ -206,6 +207,9 @@ class Session(object):
             self.close()
         except Exception:
             pass
+
+
+STYLES = ("libpython", "python")
 
 
 def python_levels(session, lwp, frames):
@@ -221,51 +225,63 @@ def python_levels(session, lwp, frames):
     return levels
 
 
-class Navigator(object):
-    """py-up / py-down / the selected Python frame, over a debugger's frames.
+def stops(session, lwp, frames, style):
+    """Where py-up/py-down stop, newest first: dicts with the native `level`, and
+    `python` (a Python frame's index) or `text` (a C call's line, as CPython's script
+    writes it); and how many Python frames the thread has. `frames` as for
+    python_levels, with `object` where the library asks."""
+    answer = session.request(request="stops", lwp=lwp, frames=frames, style=style)
+    return answer["stops"], answer["count"]
 
-    `levels` (from python_levels) place each Python frame at a native level. The state
-    remembered between commands is (lwp, native level, python index)."""
+
+class Navigator(object):
+    """py-up / py-down / the selected Python frame, over a debugger's frames, as
+    CPython's script moves: the current stop is the first at or older than the
+    selected native frame; py-up and py-down go to the next stop. A stop is a Python
+    frame or a C call in progress (stops from python_stops). The state remembered
+    between commands is (lwp, native level, stop index): several Python frames can
+    share one native frame (3.11+)."""
 
     def __init__(self):
         self.state = None
 
-    def current(self, lwp, level, levels):
-        """The selected Python frame: the remembered one if the debugger still selects
-        its native frame, else the first Python frame at or older than `level`."""
-        if self.state and self.state[0] == lwp and self.state[1] == level:
-            return self.state[2]
-        for i, lv in enumerate(levels):
-            if lv is not None and lv >= level:
-                return i
+    def current(self, lwp, level, stops):
+        """The current stop's index, or None when no stop is at or older than `level`."""
+        s = self.state
+        if s and s[0] == lwp and s[1] == level and s[2] < len(stops) and stops[s[2]]["level"] == level:
+            return s[2]
+        for k, stop in enumerate(stops):
+            if stop["level"] >= level:
+                return k
         return None
 
-    def selected(self, lwp, level, levels):
-        """The selected Python frame's index, or None if there is none. Where no frame
-        could be placed among the native ones, the newest stands in."""
-        if not any(lv is not None for lv in levels):
-            return 0 if levels else None
-        return self.current(lwp, level, levels)
-
-    def bt_start(self, lwp, level, levels):
-        """The Python frame py-bt starts at: the selected one; past the end (nothing to
-        show) when the debugger selects a frame older than every Python frame."""
-        i = self.selected(lwp, level, levels)
-        return len(levels) if i is None else i
-
-    def move(self, lwp, level, levels, delta):
-        """The index after moving `delta` (+1 older, -1 newer), or None at the end."""
-        if self.state and self.state[0] == lwp and self.state[1] == level:
-            target = self.state[2] + delta
-        elif delta > 0:
-            target = next((i for i, lv in enumerate(levels) if lv is not None and lv > level), None)
-            at = next((i for i, lv in enumerate(levels) if lv == level), None)
-            if at is not None:
-                target = at + 1
-        else:
-            below = [i for i, lv in enumerate(levels) if lv is not None and lv < level]
-            target = below[-1] if below else None
-        if target is None or target < 0 or target >= len(levels) or levels[target] is None:
+    def selected(self, lwp, level, stops, count):
+        """The selected Python frame's index: the current stop's, or for a C call the
+        Python frame that made it; None if there is none. Where no Python frame could
+        be placed among the native ones, the newest stands in."""
+        if count and not any(st.get("python") is not None for st in stops):
+            return 0
+        k = self.current(lwp, level, stops)
+        if k is None:
             return None
-        self.state = (lwp, levels[target], target)
+        return next((st["python"] for st in stops[k:] if st.get("python") is not None), None)
+
+    def bt_start(self, lwp, level, stops, count):
+        """Where py-bt starts: (Python index, native level), from the current stop;
+        past the end (nothing to show) when no stop is at or older than `level`."""
+        k = self.current(lwp, level, stops)
+        if k is None:
+            return count, None
+        python = next((st["python"] for st in stops[k:] if st.get("python") is not None), count)
+        return python, stops[k]["level"]
+
+    def move(self, lwp, level, stops, delta):
+        """The stop index after moving `delta` (+1 older, -1 newer), or None at the end."""
+        k = self.current(lwp, level, stops)
+        if k is None:
+            return None
+        target = k + delta
+        if target < 0 or target >= len(stops):
+            return None
+        self.state = (lwp, stops[target]["level"], target)
         return target

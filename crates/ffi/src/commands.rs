@@ -7,7 +7,7 @@ use pycoroner::report::render::gdb::{self, Plan, Step};
 use pycoroner::report::render::{self, faulthandler};
 use pycoroner::report::{NativeFrame, PythonFrame, Report};
 use pycoroner::splice::plan;
-use pycoroner::NativeMode;
+use pycoroner::{NativeMode, Style};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -26,8 +26,13 @@ pub enum Request {
         levels: Vec<Option<u64>>,
         #[serde(default)]
         from: usize,
+        /// With the debugger's frames: the native frame to start at (a C call the
+        /// user selected with `py-up`).
+        from_level: Option<usize>,
         /// The debugger's native frames of the thread, to place C frames' lines.
         frames: Option<Vec<GivenFrame>>,
+        #[serde(default)]
+        style: StyleArg,
     },
     /// Every thread as the CLI prints them.
     PyThreads {
@@ -56,12 +61,16 @@ pub enum Request {
         #[serde(default)]
         index: usize,
         level: Option<u64>,
+        #[serde(default)]
+        style: StyleArg,
     },
     /// `py-locals` of one frame.
     PyLocals {
         lwp: u32,
         #[serde(default)]
         index: usize,
+        #[serde(default)]
+        style: StyleArg,
     },
     /// `py-print NAME` in one frame.
     PyPrint {
@@ -69,6 +78,8 @@ pub enum Request {
         #[serde(default)]
         index: usize,
         name: String,
+        #[serde(default)]
+        style: StyleArg,
     },
     /// `py-list [START[,END]]` around one frame's line.
     PyList {
@@ -85,16 +96,49 @@ pub enum Request {
         native: Native,
         frames: Vec<GivenFrame>,
     },
+    /// Where `py-up`/`py-down` stop among a thread's native frames: each Python frame,
+    /// and each C frame CPython's script stops at (a built-in being called, waiting
+    /// for the GIL, collecting garbage), with its line.
+    Stops {
+        lwp: u32,
+        frames: Vec<GivenFrame>,
+        #[serde(default)]
+        style: StyleArg,
+    },
     /// Which frames' arguments the script should read and pass as `object`.
     ObjectFrames {},
     /// The object at an address.
-    Repr { address: u64 },
+    Repr {
+        address: u64,
+        #[serde(default)]
+        style: StyleArg,
+    },
     /// The interpreter's version.
     Version {},
 }
 
 fn yes() -> bool {
     true
+}
+
+/// `"libpython"` (CPython's gdb script's text, the default) or `"python"` (`repr()`).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StyleArg {
+    /// As `python3.X-gdb.py` writes objects.
+    #[default]
+    Libpython,
+    /// As Python's `repr()`.
+    Python,
+}
+
+impl From<StyleArg> for Style {
+    fn from(s: StyleArg) -> Style {
+        match s {
+            StyleArg::Libpython => Style::Libpython,
+            StyleArg::Python => Style::Python,
+        }
+    }
 }
 
 /// `"off"`, `"folded"` or `"all"`.
@@ -132,8 +176,11 @@ pub enum Response {
     Frames { frames: Vec<FrameInfo> },
     /// How native and Python frames interleave.
     Splice { steps: Vec<SpliceStep>, unclaimed: Vec<usize>, python: Vec<FrameInfo>, warning: Option<String> },
-    /// Frames whose argument the script reads.
-    ObjectFrames { prefixes: Vec<&'static str>, names: &'static [&'static str], variables: Vec<&'static str> },
+    /// Where `py-up`/`py-down` stop.
+    Stops { stops: Vec<NavStop>, count: usize },
+    /// Frames whose argument the script reads: by name or name prefix, the variables
+    /// to try.
+    ObjectFrames { rules: Vec<ObjectRule> },
     /// An object.
     Repr {
         #[serde(rename = "type")]
@@ -162,6 +209,28 @@ impl From<&PythonFrame> for FrameInfo {
     }
 }
 
+/// A place `py-up`/`py-down` stop at.
+#[derive(Debug, Serialize)]
+pub struct NavStop {
+    /// The native frame's level.
+    level: usize,
+    /// The Python frame shown there (index among the thread's Python frames).
+    python: Option<usize>,
+    /// Else the C frame's line (escaped), as CPython's script writes it.
+    text: Option<String>,
+}
+
+/// Frames whose argument the script reads and passes as `object`.
+#[derive(Debug, Serialize)]
+pub struct ObjectRule {
+    /// Exact function names.
+    names: &'static [&'static str],
+    /// Function name prefixes.
+    prefixes: &'static [&'static str],
+    /// The argument names to try, in order.
+    variables: &'static [&'static str],
+}
+
 /// One step of a splice plan.
 #[derive(Debug, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -180,25 +249,24 @@ pub fn handle(s: &mut Session, req: &Value) -> Result<Response, String> {
     let a = &mut s.analysis;
     let err = |e: pycoroner::AnalyzeError| e.to_string();
     Ok(match req {
-        Request::PyBt { lwp, full, levels, from, frames } => {
+        Request::PyBt { lwp, full, levels, from, from_level, frames, style } => {
             // With the debugger's frames: the lines CPython's py-bt prints for C frames
             // (a built-in being called, waiting for the GIL, collecting garbage).
-            let natives = frames.map(natives);
-            let infos: Vec<Option<String>> = natives
-                .iter()
-                .flatten()
-                .map(|(n, object)| other_frame_info(n.function.as_deref()?, *object, |addr| a.object(addr).map(|(_, r)| r).ok()))
-                .collect();
-            let runtime = a.runtime_module().to_string();
-            let r = a.report_with(full, NativeMode::Off).map_err(err)?;
-            let layout = natives.map(|n| {
-                let frames: Vec<NativeFrame> = n.into_iter().map(|(f, _)| f).collect();
-                (thread_plan(r, lwp, &frames, &runtime, NativeMode::All), infos)
-            });
+            let style = Style::from(style);
+            let layout = match frames {
+                Some(frames) => Some(layout(a, lwp, frames, style)?),
+                None => None,
+            };
+            a.report_with(full, NativeMode::Off).map_err(err)?;
             let a = &s.analysis;
             let lines = |f: &str| a.source_lines(f).ok();
+            let heads = |f: &PythonFrame| match style {
+                Style::Libpython => a.frame_line(f.address?).ok().flatten(),
+                Style::Python => None,
+            };
             let r = a.made(full, NativeMode::Off).ok_or("no report")?;
-            Response::Text { text: gdb::py_bt(r, lwp, full, &levels, from, layout.as_ref(), &lines) }
+            let start = gdb::BtStart { python: from, level: from_level };
+            Response::Text { text: gdb::py_bt(r, lwp, full, &levels, start, layout.as_ref(), &lines, &heads) }
         }
         Request::PyThreads { native, fold } => {
             let r = a.report_with(false, native.into()).map_err(err)?;
@@ -213,30 +281,79 @@ pub fn handle(s: &mut Session, req: &Value) -> Result<Response, String> {
             let r = a.report_with(false, NativeMode::Off).map_err(err)?;
             Response::Frames { frames: gdb::python_frames(r, lwp).into_iter().map(FrameInfo::from).collect() }
         }
-        Request::Frame { lwp, index, level } => {
+        Request::Frame { lwp, index, level, style } => {
             a.report_with(true, NativeMode::Off).map_err(err)?;
             let a = &s.analysis;
             let lines = |f: &str| a.source_lines(f).ok();
             let r = a.made(true, NativeMode::Off).ok_or("no report")?;
             let f = gdb::nth(r, lwp, index)?;
-            Response::Text { text: format!("#{} {}", level.unwrap_or(index as u64), gdb::summary_with_source(f, &lines)) }
+            let head = match Style::from(style) {
+                Style::Libpython => f.address.and_then(|addr| a.frame_line(addr).ok().flatten()),
+                Style::Python => None,
+            };
+            let head = head.unwrap_or_else(|| gdb::summary_head(f));
+            Response::Text { text: format!("#{} {}", level.unwrap_or(index as u64), gdb::with_source(&head, f, &lines)) }
         }
-        Request::PyLocals { lwp, index } => {
+        Request::PyLocals { lwp, index, style: StyleArg::Python } => {
             let r = a.report_with(true, NativeMode::Off).map_err(err)?;
             Response::Text { text: gdb::py_locals(gdb::nth(r, lwp, index)?) }
         }
-        Request::PyPrint { lwp, index, name } => {
+        Request::PyLocals { lwp, index, style: StyleArg::Libpython } => {
+            // As CPython's script: from 3.11, the selected frame and the older ones its
+            // eval call runs, each headed `Locals for NAME`.
+            let many = a.eval_calls_run_many_frames();
+            a.report_with(false, NativeMode::Off).map_err(err)?;
+            let a = &s.analysis;
+            let r = a.made(false, NativeMode::Off).ok_or("no report")?;
+            gdb::nth(r, lwp, index)?;
+            let mut text = String::new();
+            for f in gdb::python_frames(r, lwp).into_iter().skip(index) {
+                if many {
+                    text += &format!("Locals for {}\n", e(f.function.as_deref().unwrap_or("???")));
+                }
+                match f.address.map(|addr| a.frame_locals(addr)) {
+                    Some(Ok(Some(locals))) => {
+                        for (name, value) in locals {
+                            text += &format!("{} = {}\n", e(&name), e(&value));
+                        }
+                    }
+                    _ => text += "pycoroner: this frame's locals are unreadable\n",
+                }
+                if !many || f.entry {
+                    break;
+                }
+            }
+            Response::Text { text }
+        }
+        Request::PyPrint { lwp, index, name, style } => {
             // As CPython's script: the frame's locals, then its globals, then builtins.
+            let style = Style::from(style);
             let (local, frame) = {
                 let f = gdb::nth(a.report_with(true, NativeMode::Off).map_err(err)?, lwp, index)?;
-                (f.locals.iter().flatten().any(|v| v.name == name), f.address)
+                (f.locals.iter().flatten().find(|v| v.name == name).map(|v| v.address), f.address)
             };
-            let outer = match (local, frame) {
-                (false, Some(addr)) => a.global(addr, &name).map_err(err)?,
-                _ => None,
+            let found = match (local, frame) {
+                (Some(addr), _) => Some(("local", addr)),
+                (None, Some(frame)) => a.global(frame, &name).map_err(err)?,
+                (None, None) => None,
             };
-            let f = gdb::nth(a.report_with(true, NativeMode::Off).map_err(err)?, lwp, index)?;
-            Response::Text { text: gdb::py_print(f, &name, outer.as_ref().map(|(scope, repr)| (*scope, repr.as_str()))) }
+            let text = match found {
+                Some((scope, addr)) => {
+                    let value = match (scope, style) {
+                        // A report's local is already rendered (a 3.14 tagged int has
+                        // no object to render).
+                        ("local", Style::Python) => {
+                            let f = gdb::nth(a.report_with(true, NativeMode::Off).map_err(err)?, lwp, index)?;
+                            f.locals.iter().flatten().find(|v| v.name == name).map(|v| v.repr.clone()).unwrap_or_default()
+                        }
+                        _ => a.object_in(addr, style).map_err(err)?.1,
+                    };
+                    let value = if style == Style::Python { gdb::truncated(&value) } else { value };
+                    format!("{scope} {} = {}\n", e(&gdb::py_quote(&name)), e(&value))
+                }
+                None => format!("{} not found\n", e(&gdb::py_quote(&name))),
+            };
+            Response::Text { text }
         }
         Request::PyList { lwp, index, args } => {
             a.report_with(false, NativeMode::Off).map_err(err)?;
@@ -266,19 +383,63 @@ pub fn handle(s: &mut Session, req: &Value) -> Result<Response, String> {
             let python = gdb::python_frames(r, lwp).into_iter().map(FrameInfo::from).collect();
             Response::Splice { steps, unclaimed: p.unclaimed, python, warning: p.warning }
         }
+        Request::Stops { lwp, frames, style } => {
+            let (plan, infos) = layout(a, lwp, frames, style.into())?;
+            let count = gdb::python_frames(a.report_with(false, NativeMode::Off).map_err(err)?, lwp).len();
+            Response::Stops { stops: stops(&plan, &infos), count }
+        }
         Request::ObjectFrames {} => Response::ObjectFrames {
             // Frames whose argument the script should read (its address) and pass as
             // "object" with py-bt's frames.
-            prefixes: vec![CFUNCTION_VECTORCALL],
-            names: CFUNCTION_CALLERS,
-            variables: vec!["func", "func_obj"],
+            rules: vec![
+                ObjectRule { names: CFUNCTION_CALLERS, prefixes: &[CFUNCTION_VECTORCALL], variables: &["func", "func_obj"] },
+                ObjectRule { names: &[WRAPPER_CALL], prefixes: &[], variables: &["wp"] },
+            ],
         },
-        Request::Repr { address } => {
-            let (type_name, repr) = a.object(address).map_err(err)?;
-            Response::Repr { type_name, text: e(&gdb::truncated(&repr)).into_owned(), repr }
+        Request::Repr { address, style } => {
+            let (type_name, repr) = a.object_in(address, style.into()).map_err(err)?;
+            let shown = if style == StyleArg::Python { gdb::truncated(&repr) } else { repr.clone() };
+            Response::Repr { type_name, text: e(&shown).into_owned(), repr }
         }
         Request::Version {} => Response::Version { text: a.version(), module: a.runtime_module().to_string() },
     })
+}
+
+/// The debugger's frames of a thread laid out: the splice plan, and the line CPython's
+/// script writes for each C frame it comments on (objects written in `style`).
+fn layout(a: &mut pycoroner::Analysis<crate::CallbackTarget>, lwp: u32, frames: Vec<GivenFrame>, style: Style) -> Result<(Plan, Vec<Option<String>>), String> {
+    let natives = natives(frames);
+    let object = |addr: u64| -> Option<String> {
+        let text = a.object_in(addr, style).ok()?.1;
+        Some(if style == Style::Python { gdb::truncated(&text) } else { text })
+    };
+    let infos: Vec<Option<String>> = natives.iter().map(|(n, object_addr)| other_frame_info(n.function.as_deref()?, *object_addr, &object)).collect();
+    let runtime = a.runtime_module().to_string();
+    let r = a.report_with(false, NativeMode::Off).map_err(|e| e.to_string())?;
+    let frames: Vec<NativeFrame> = natives.into_iter().map(|(f, _)| f).collect();
+    Ok((thread_plan(r, lwp, &frames, &runtime, NativeMode::All), infos))
+}
+
+/// Where `py-up`/`py-down` stop, newest first: each Python frame at the eval frame
+/// that runs it, and each C frame with a line (one call's repeated line once).
+fn stops(plan: &Plan, infos: &[Option<String>]) -> Vec<NavStop> {
+    let mut out = Vec::new();
+    let mut last: Option<&String> = None;
+    for (level, step) in plan.steps.iter().enumerate() {
+        match step {
+            Step::Eval(run) => {
+                out.extend(run.iter().map(|&i| NavStop { level, python: Some(i), text: None }));
+                last = None;
+            }
+            _ => {
+                if let Some(info) = infos.get(level).and_then(Option::as_ref).filter(|i| last != Some(*i)) {
+                    out.push(NavStop { level, python: None, text: Some(e(info).into_owned()) });
+                    last = Some(info);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// How a thread's Python frames sit among the debugger's native frames.
@@ -329,14 +490,17 @@ fn natives(frames: Vec<GivenFrame>) -> Vec<DebuggerFrame> {
 pub const CFUNCTION_CALLERS: &[&str] =
     &["cfunction_call", "cfunction_call_varargs", "_PyCFunction_FastCallDict", "_PyCFunction_FastCallKeywords", "PyCFunction_Call"];
 const CFUNCTION_VECTORCALL: &str = "cfunction_vectorcall_";
+/// The C function through which CPython calls a slot wrapper bound to its object
+/// (`method-wrapper`); its `wp` argument is that object.
+const WRAPPER_CALL: &str = "wrapper_call";
 
 /// What CPython's py-bt says of a C frame that is not an eval loop (libpython.py
 /// `is_other_python_frame`), if anything.
-fn other_frame_info(function: &str, object: Option<u64>, repr: impl Fn(u64) -> Option<String>) -> Option<String> {
+fn other_frame_info(function: &str, object: Option<u64>, repr: &dyn Fn(u64) -> Option<String>) -> Option<String> {
     match function {
         "take_gil" => Some("Waiting for the GIL".into()),
         "collect" | "gc_collect_main" => Some("Garbage-collecting".into()),
-        f if f.starts_with(CFUNCTION_VECTORCALL) || CFUNCTION_CALLERS.contains(&f) => object.and_then(repr).map(|r| gdb::truncated(&r)),
+        f if f.starts_with(CFUNCTION_VECTORCALL) || CFUNCTION_CALLERS.contains(&f) || f == WRAPPER_CALL => object.and_then(repr),
         _ => None,
     }
 }
@@ -348,10 +512,11 @@ mod tests {
     /// The C frames CPython's py-bt comments on, and the object a call names.
     #[test]
     fn c_frames_get_cpython_s_comment() {
-        let repr = |a: u64| Some(format!("<built-in method id of module object at {a:#x}>"));
+        let repr = &|a: u64| Some(format!("<built-in method id of module object at {a:#x}>"));
         assert_eq!(other_frame_info("take_gil", None, repr).as_deref(), Some("Waiting for the GIL"));
         assert_eq!(other_frame_info("gc_collect_main", None, repr).as_deref(), Some("Garbage-collecting"));
         assert_eq!(other_frame_info("cfunction_vectorcall_O", Some(0x50), repr).as_deref(), Some("<built-in method id of module object at 0x50>"));
+        assert_eq!(other_frame_info("wrapper_call", Some(0x60), repr).as_deref(), Some("<built-in method id of module object at 0x60>"));
         assert_eq!(other_frame_info("cfunction_call", None, repr), None);
         assert_eq!(other_frame_info("main", Some(0x50), repr), None);
     }

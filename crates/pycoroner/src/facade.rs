@@ -7,7 +7,7 @@ use pycoroner_report::Report;
 
 use crate::error::AnalyzeError;
 use crate::options::{NativeMode, Options};
-use crate::Prepared;
+use crate::{Prepared, Style};
 
 /// Most bytes of a source file read for its lines.
 const MAX_SOURCE: u64 = 16 << 20;
@@ -85,13 +85,39 @@ impl<T: Target> Analysis<T> {
 
     /// The object at `addr`: its type name and repr.
     pub fn object(&self, addr: u64) -> Result<(Option<String>, String), AnalyzeError> {
-        crate::render_object_prepared(&self.target, &self.prepared, &self.options, addr)
+        self.object_in(addr, Style::Python)
+    }
+
+    /// The object at `addr`: its type name and its text in `style`.
+    pub fn object_in(&self, addr: u64, style: Style) -> Result<(Option<String>, String), AnalyzeError> {
+        crate::render_object_prepared(&self.target, &self.prepared, &self.options, addr, style)
+    }
+
+    /// The line CPython's gdb script writes for the Python frame at `addr` (a frame's
+    /// `address` in a report): `Frame 0x..., for file F, line N, in f (a=1)`, cut at
+    /// 1024 characters; `None` if the frame cannot be read.
+    pub fn frame_line(&self, addr: u64) -> Result<Option<String>, AnalyzeError> {
+        crate::frame_line_prepared(&self.target, &self.prepared, &self.options, addr)
+    }
+
+    /// The plain locals (arguments and locals, as CPython's gdb script lists them) of
+    /// the Python frame at `addr`, each written as that script writes it.
+    pub fn frame_locals(&self, addr: u64) -> Result<Option<Vec<(String, String)>>, AnalyzeError> {
+        crate::frame_locals_prepared(&self.target, &self.prepared, &self.options, addr)
+    }
+
+    /// True when one C-level eval call runs several Python frames (3.11+): CPython's
+    /// gdb script then shows and lists them together (`py-locals` heads each with
+    /// `Locals for NAME`).
+    pub fn eval_calls_run_many_frames(&self) -> bool {
+        crate::models_for(&self.prepared.found, &mut Vec::new())
+            .is_ok_and(|m| matches!(m.frame, pycoroner_cpython::models::FrameModel::Interpreter { .. }))
     }
 
     /// A name a frame does not bind, as CPython's `py-print` looks it up after the
     /// frame's locals: in its globals, then its builtins (`frame` is a Python frame's
-    /// `address`). The scope (`global` or `builtin`) and the value's repr.
-    pub fn global(&self, frame: u64, name: &str) -> Result<Option<(&'static str, String)>, AnalyzeError> {
+    /// `address`). The scope (`global` or `builtin`) and the value's address.
+    pub fn global(&self, frame: u64, name: &str) -> Result<Option<(&'static str, u64)>, AnalyzeError> {
         crate::lookup_global(&self.target, &self.prepared, &self.options, frame, name)
     }
 

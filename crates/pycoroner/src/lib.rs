@@ -32,6 +32,7 @@ pub use pycoroner_cpython::repr::Limits;
 pub use pycoroner_report as report;
 pub use pycoroner_process as target;
 
+use pycoroner_cpython::repr::libpython::FrameView;
 use pycoroner_cpython::repr::{KnownObjects, Renderer};
 use pycoroner_cpython::snapshot::{ThreadSnapshot, Want};
 use pycoroner_cpython::{Anchors, InterpreterState, Models, PyFrame, Python, Stop};
@@ -134,28 +135,116 @@ fn with_renderer<T>(
     Ok(f(&Renderer::new(target, &found.layout.offsets, models, &known, options.limits)))
 }
 
-/// Render the object at `addr` of a prepared target: its type name and repr.
-pub(crate) fn render_object_prepared(target: &dyn Target, prepared: &Prepared, options: &Options, addr: u64) -> Result<(Option<String>, String), AnalyzeError> {
-    with_renderer(target, prepared, options, |r| (r.type_name(RemoteAddr(addr)).ok(), r.repr(RemoteAddr(addr))))
+/// How objects are written: as Python's `repr()` (the CLI, `py-style python`) or as
+/// CPython's own gdb script writes them (`py-style libpython`, the debuggers' default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Style {
+    /// Python's own `repr()`.
+    Python,
+    /// CPython's `python3.X-gdb.py`: `<Foo(x=1) at remote 0x...>`, cut at 1024 characters.
+    #[default]
+    Libpython,
+}
+
+/// A renderer of a prepared target and, for the libpython style, what it needs to
+/// write frame objects (frames met as values).
+fn with_styled<T>(
+    target: &dyn Target,
+    prepared: &Prepared,
+    options: &Options,
+    f: impl FnOnce(&Renderer<'_>, &dyn Fn(RemoteAddr) -> Option<FrameView>) -> T,
+) -> Result<T, AnalyzeError> {
+    let found = &prepared.found;
+    let models = models_for(found, &mut Vec::new())?;
+    let py = Python::new(target, &found.layout, models, anchors(found));
+    let cell_type = found.symbol("PyCell_Type").map(RemoteAddr);
+    let frames = |obj: RemoteAddr| frame_view(target, &py, &found.layout.offsets, obj, true, cell_type);
+    with_renderer(target, prepared, options, |r| f(r, &frames))
+}
+
+/// A frame as CPython's gdb script writes it; `object`: `addr` is a frame object (on
+/// 3.11+ it shows the interpreter frame it wraps). Its locals are the plain ones
+/// (arguments and locals, not cells or free variables), as the script lists them.
+fn frame_view(target: &dyn Target, py: &Python<'_>, o: &pycoroner_layouts::Offsets, addr: RemoteAddr, object: bool, cell_type: Option<RemoteAddr>) -> Option<FrameView> {
+    let addr = match pycoroner_layouts::key::frame::iframe.of(o) {
+        Some(off) if object => target.read_ptr(addr.offset(off)?).ok().filter(|a| !a.is_null())?,
+        _ => addr,
+    };
+    let f = py.frame_at(addr).ok()?;
+    let info = f.info.as_ref().ok()?;
+    let locals = py
+        .locals(&f, cell_type)
+        .ok()?
+        .into_iter()
+        .filter(|l| matches!(l.kind, pycoroner_cpython::locals::LocalKind::Arg | pycoroner_cpython::locals::LocalKind::Local) && l.tagged_int.is_none())
+        .map(|l| (l.name, l.value))
+        .collect();
+    Some(FrameView {
+        address: addr.0,
+        file: info.filename.clone().ok()?,
+        line: f.line.and_then(|l| u32::try_from(l).ok()),
+        name: info.name.clone().ok()?,
+        locals,
+    })
+}
+
+/// Render the object at `addr` of a prepared target: its type name and its text in
+/// `style`.
+pub(crate) fn render_object_prepared(
+    target: &dyn Target,
+    prepared: &Prepared,
+    options: &Options,
+    addr: u64,
+    style: Style,
+) -> Result<(Option<String>, String), AnalyzeError> {
+    with_styled(target, prepared, options, |r, frames| {
+        let text = match style {
+            Style::Python => r.repr(RemoteAddr(addr)),
+            Style::Libpython => r.libpython_repr(RemoteAddr(addr), Some(frames)),
+        };
+        (r.type_name(RemoteAddr(addr)).ok(), text)
+    })
+}
+
+/// The line CPython's gdb script writes for the Python frame at `addr` (a frame's
+/// `address` in the report): `Frame 0x..., for file F, line N, in f (a=1)`.
+pub(crate) fn frame_line_prepared(target: &dyn Target, prepared: &Prepared, options: &Options, addr: u64) -> Result<Option<String>, AnalyzeError> {
+    let found = &prepared.found;
+    let models = models_for(found, &mut Vec::new())?;
+    let py = Python::new(target, &found.layout, models, anchors(found));
+    let view = frame_view(target, &py, &found.layout.offsets, RemoteAddr(addr), false, found.symbol("PyCell_Type").map(RemoteAddr));
+    with_styled(target, prepared, options, |r, frames| view.map(|v| r.libpython_frame(&v, Some(frames))))
+}
+
+/// The plain locals of the Python frame at `addr`, each written as CPython's gdb
+/// script writes it (its own text, cut at 1024 characters).
+pub(crate) fn frame_locals_prepared(target: &dyn Target, prepared: &Prepared, options: &Options, addr: u64) -> Result<Option<Vec<(String, String)>>, AnalyzeError> {
+    let found = &prepared.found;
+    let models = models_for(found, &mut Vec::new())?;
+    let py = Python::new(target, &found.layout, models, anchors(found));
+    let view = frame_view(target, &py, &found.layout.offsets, RemoteAddr(addr), false, found.symbol("PyCell_Type").map(RemoteAddr));
+    with_styled(target, prepared, options, |r, frames| {
+        view.map(|v| v.locals.iter().map(|(n, value)| (n.clone(), r.libpython_repr(*value, Some(frames)))).collect())
+    })
 }
 
 /// A name a frame does not bind, looked up as CPython's `py-print` does after the
 /// frame's locals: in the frame's globals, then its builtins. `frame` is a Python
 /// frame's `address` in the report. Returns the scope (`global` or `builtin`) and the
-/// value's repr; `None` where neither has it (or this build's layout lacks the fields).
+/// value's address; `None` where neither has it (or this build's layout lacks the fields).
 pub(crate) fn lookup_global(
     target: &dyn Target,
     prepared: &Prepared,
     options: &Options,
     frame: u64,
     name: &str,
-) -> Result<Option<(&'static str, String)>, AnalyzeError> {
+) -> Result<Option<(&'static str, u64)>, AnalyzeError> {
     let o = &prepared.found.layout.offsets;
     with_renderer(target, prepared, options, |r| {
         [("global", pycoroner_layouts::key::frame_vars::globals), ("builtin", pycoroner_layouts::key::frame_vars::builtins)].into_iter().find_map(|(scope, field)| {
             let at = field.of(o).and_then(|off| frame.checked_add(off))?;
             let dict = target.read_ptr(RemoteAddr(at)).ok().filter(|d| !d.is_null())?;
-            r.dict_get_str(dict, name).map(|v| (scope, r.repr(v)))
+            r.dict_get_str(dict, name).map(|v| (scope, v.0))
         })
     })
 }
@@ -486,7 +575,7 @@ impl ReportBudget {
 
 /// The models of the interpreter's version; a version newer than any we know is read
 /// with the newest models, and the report says so.
-fn models_for(found: &FoundPython, warnings: &mut Vec<Warning>) -> Result<Models, AnalyzeError> {
+pub(crate) fn models_for(found: &FoundPython, warnings: &mut Vec<Warning>) -> Result<Models, AnalyzeError> {
     let v = found.version;
     if let Some(m) = Models::for_version(v.major, v.minor) {
         return Ok(m);

@@ -121,21 +121,29 @@ impl Renderer<'_> {
 
     /// The attributes of an instance, at most `limit`.
     pub(super) fn instance_attributes_up_to(&self, obj: RemoteAddr, limit: usize) -> Result<(Vec<Pair>, bool), Error> {
+        Ok(self.instance_dict(obj, limit)?.unwrap_or_default())
+    }
+
+    /// The attributes of an instance, at most `limit`; `None` when it has no attribute
+    /// dict at all (no dict offset, or a dict not made yet), which CPython's gdb script
+    /// writes differently from an empty one.
+    pub(super) fn instance_dict(&self, obj: RemoteAddr, limit: usize) -> Result<Option<(Vec<Pair>, bool)>, Error> {
         let ty = objects::ob_type(self.mem, self.o, obj)?;
         let flags = self.mem.read_u64(self.at(ty, key::type_object::tp_flags)?)?;
-        let split = |values: RemoteAddr| -> Result<(Vec<Pair>, bool), Error> {
+        let split = |values: RemoteAddr| -> Result<Option<(Vec<Pair>, bool)>, Error> {
             let keys = self.ptr(ty, key::type_ext::ht_cached_keys)?;
-            self.keys_items(keys, Some(values), limit)
+            self.keys_items(keys, Some(values), limit).map(Some)
         };
-        let dict_at = |d: RemoteAddr| -> Result<(Vec<Pair>, bool), Error> {
-            if d.is_null() { Ok((Vec::new(), false)) } else { self.dict_items_up_to(d, limit) }
+        let dict_at = |d: RemoteAddr| -> Result<Option<(Vec<Pair>, bool)>, Error> {
+            if d.is_null() { Ok(None) } else { self.dict_items_up_to(d, limit).map(Some) }
         };
+        let empty = Ok(Some((Vec::new(), false)));
         let pre = |off: u64| obj.0.checked_sub(off).map(RemoteAddr).ok_or(Error::Overflow(obj));
         match self.models.instance_dict {
             InstanceDictModel::DictOffset => {
                 let off = self.mem.read_i64(self.at(ty, key::type_ext::dictoffset)?)?;
                 if off == 0 {
-                    return Ok((Vec::new(), false));
+                    return Ok(None);
                 }
                 let slot = if off > 0 {
                     obj.offset(off as u64).ok_or(Error::Overflow(obj))?
@@ -151,10 +159,10 @@ impl Renderer<'_> {
             InstanceDictModel::PreHeader311 if flags & TPFLAGS_MANAGED_DICT != 0 => {
                 let d = self.mem.read_ptr(pre(24)?)?;
                 if !d.is_null() {
-                    return self.dict_items_up_to(d, limit);
+                    return dict_at(d);
                 }
                 let values = self.mem.read_ptr(pre(32)?)?;
-                if values.is_null() { Ok((Vec::new(), false)) } else { split(values) }
+                if values.is_null() { Ok(None) } else { split(values) }
             }
             InstanceDictModel::Tagged312 if flags & TPFLAGS_MANAGED_DICT != 0 => {
                 let w = self.mem.read_u64(pre(24)?)?;
@@ -167,16 +175,16 @@ impl Renderer<'_> {
             InstanceDictModel::Inline313 if flags & TPFLAGS_MANAGED_DICT != 0 => {
                 let d = self.mem.read_ptr(pre(24)?)?;
                 if !d.is_null() {
-                    return self.dict_items_up_to(d, limit);
+                    return dict_at(d);
                 }
                 if flags & TPFLAGS_INLINE_VALUES == 0 {
-                    return Ok((Vec::new(), false));
+                    return empty;
                 }
                 let basic = self.mem.read_u64(self.at(ty, key::type_ext::basicsize)?)?;
                 let values = obj.offset(basic).ok_or(Error::Overflow(obj))?;
                 let valid_off = need(self.o, key::dict::values_valid)?;
                 if self.mem.read_u8(values.offset(valid_off).ok_or(Error::Overflow(values))?)? == 0 {
-                    return Ok((Vec::new(), false));
+                    return empty;
                 }
                 split(values.offset(self.o.dict.values_values.unwrap_or(0)).ok_or(Error::Overflow(values))?)
             }
@@ -184,7 +192,7 @@ impl Renderer<'_> {
                 // Not a managed dict: an explicit tp_dictoffset (e.g. exceptions).
                 let off = self.mem.read_i64(self.at(ty, key::type_ext::dictoffset)?)?;
                 if off <= 0 {
-                    return Ok((Vec::new(), false));
+                    return Ok(None);
                 }
                 dict_at(self.mem.read_ptr(obj.offset(off as u64).ok_or(Error::Overflow(obj))?)?)
             }

@@ -21,6 +21,7 @@ use crate::objects;
 
 mod containers;
 mod instances;
+pub mod libpython;
 mod numbers;
 mod runtime;
 mod stdlib;

@@ -76,8 +76,8 @@ fn name(f: &PythonFrame) -> &str {
     f.function.as_deref().unwrap_or("???")
 }
 
-/// `Frame 0x..., for file F, line N, in NAME (a=1, b='x')` and the source line.
-pub fn summary_with_source(f: &PythonFrame, lines: Lines<'_>) -> String {
+/// `Frame 0x..., for file F, line N, in NAME (a=1, b='x')` from the report's values.
+pub fn summary_head(f: &PythonFrame) -> String {
     let locals: Vec<String> = f.locals.iter().flatten().map(|v| format!("{}={}", e(&v.name), e(&v.repr))).collect();
     let head = format!(
         "Frame 0x{:x}, for file {}, line {}, in {} ({})",
@@ -87,12 +87,25 @@ pub fn summary_with_source(f: &PythonFrame, lines: Lines<'_>) -> String {
         e(name(f)),
         locals.join(", ")
     );
-    let mut out = truncated(&head) + "\n";
+    truncated(&head)
+}
+
+/// A frame's head line, then its source line indented as CPython's script does.
+pub fn with_source(head: &str, f: &PythonFrame, lines: Lines<'_>) -> String {
+    let mut out = format!("{}\n", e(head));
     if let Some(l) = source_line(lines, f.file.as_deref(), f.line) {
         out += &format!("    {}\n", escape::source_line(l.trim()));
     }
     out
 }
+
+/// [`summary_head`] and the source line.
+pub fn summary_with_source(f: &PythonFrame, lines: Lines<'_>) -> String {
+    with_source(&summary_head(f), f, lines)
+}
+
+/// A frame's head line written elsewhere (CPython's script style), if it has one.
+pub type Heads<'a> = &'a dyn Fn(&PythonFrame) -> Option<String>;
 
 /// `py-locals`: each variable of the frame, `name = repr`.
 pub fn py_locals(f: &PythonFrame) -> String {
@@ -109,9 +122,10 @@ pub fn py_print(f: &PythonFrame, name: &str, outer: Option<(&str, &str)>) -> Str
     }
 }
 
-fn py_frame_text(f: &PythonFrame, full: bool, level: u64, lines: Lines<'_>) -> String {
+fn py_frame_text(f: &PythonFrame, full: bool, level: u64, lines: Lines<'_>, heads: Heads<'_>) -> String {
     if full {
-        return format!("#{level} {}", summary_with_source(f, lines));
+        let head = heads(f).unwrap_or_else(|| summary_head(f));
+        return format!("#{level} {}", with_source(&head, f, lines));
     }
     let mut out = format!(
         "  File \"{}\", line {}, in {}\n",
@@ -125,19 +139,32 @@ fn py_frame_text(f: &PythonFrame, full: bool, level: u64, lines: Lines<'_>) -> S
     out
 }
 
-/// CPython's `py-bt` (`full`: `py-bt-full`) from Python frame `from` on, frames
-/// numbered by `levels`. With the debugger's frames laid out (`layout`: the splice
-/// plan and each C frame's info line), the plan numbers them, and C frames CPython
-/// comments on get their line where they sit.
+/// Where `py-bt` starts: Python frame `python` on, and with the debugger's frames
+/// laid out, native frame `level` on (a C call the user selected with `py-up`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BtStart {
+    /// The first Python frame shown.
+    pub python: usize,
+    /// The first native frame shown, when known.
+    pub level: Option<usize>,
+}
+
+/// CPython's `py-bt` (`full`: `py-bt-full`) from `from` on, frames numbered by
+/// `levels`. With the debugger's frames laid out (`layout`: the splice plan and each C
+/// frame's info line), the plan numbers them, and C frames CPython comments on get
+/// their line where they sit. `heads` writes a frame's line for `py-bt-full`.
+#[allow(clippy::too_many_arguments)]
 pub fn py_bt(
     r: &Report,
     lwp: u32,
     full: bool,
     levels: &[Option<u64>],
-    from: usize,
+    from: BtStart,
     layout: Option<&(Plan, Vec<Option<String>>)>,
     lines: Lines<'_>,
+    heads: Heads<'_>,
 ) -> String {
+    let BtStart { python: from, level: from_level } = from;
     let frames = python_frames(r, lwp);
     if frames.get(from).is_none() {
         return "Unable to locate python frame\n".into();
@@ -149,13 +176,15 @@ pub fn py_bt(
     }
     let Some((plan, infos)) = layout else {
         for (i, f) in frames.iter().enumerate().skip(from) {
-            out += &py_frame_text(f, full, level(i), lines);
+            out += &py_frame_text(f, full, level(i), lines, heads);
         }
         return out;
     };
     // From the newest Python frame: every C frame (a built-in it is in shows); from an
     // older one: the native frame that ran it, nothing newer.
-    let start = if from == 0 {
+    let start = if let Some(l) = from_level {
+        l
+    } else if from == 0 {
         0
     } else {
         plan.steps.iter().position(|st| matches!(st, Step::Eval(run) if run.contains(&from))).unwrap_or(0)
@@ -169,7 +198,7 @@ pub fn py_bt(
                 // Numbered, as CPython's py-bt-full, by the eval frame's level.
                 for &i in run.iter().filter(|&&i| i >= from) {
                     if let Some(f) = frames.get(i) {
-                        out += &py_frame_text(f, full, n as u64, lines);
+                        out += &py_frame_text(f, full, n as u64, lines, heads);
                         last_info = None;
                     }
                 }
@@ -184,7 +213,7 @@ pub fn py_bt(
     }
     for &i in plan.unclaimed.iter().filter(|&&i| i >= from) {
         if let Some(f) = frames.get(i) {
-            out += &py_frame_text(f, full, level(i), lines);
+            out += &py_frame_text(f, full, level(i), lines, heads);
         }
     }
     out
@@ -258,14 +287,14 @@ mod tests {
         };
         let infos = vec![Some("Waiting for the GIL".to_string()), Some("<obj 0x50>".into()), Some("<obj 0x50>".into()), None, Some("Garbage-collecting".into()), None, None];
         let layout = (plan, infos);
-        let text = py_bt(&report, 7, false, &[], 0, Some(&layout), &no_source);
+        let text = py_bt(&report, 7, false, &[], BtStart { python: 0, level: None }, Some(&layout), &no_source, &|_| None);
         let want = "Traceback (most recent call first):\n  Waiting for the GIL\n  <obj 0x50>\n  File \"/src/m.py\", line 3, in inner\n  Garbage-collecting\n  File \"/src/m.py\", line 9, in outer\n";
         assert_eq!(text, want);
-        let text = py_bt(&report, 7, false, &[], 1, Some(&layout), &no_source);
+        let text = py_bt(&report, 7, false, &[], BtStart { python: 1, level: None }, Some(&layout), &no_source, &|_| None);
         assert_eq!(text, "Traceback (most recent call first):\n  File \"/src/m.py\", line 9, in outer\n");
-        assert_eq!(py_bt(&report, 7, false, &[], 2, Some(&layout), &no_source), "Unable to locate python frame\n");
+        assert_eq!(py_bt(&report, 7, false, &[], BtStart { python: 2, level: None }, Some(&layout), &no_source, &|_| None), "Unable to locate python frame\n");
         // Without the debugger's frames: the Python frames alone.
-        assert_eq!(py_bt(&report, 7, false, &[], 0, None, &no_source).lines().count(), 3);
+        assert_eq!(py_bt(&report, 7, false, &[], BtStart { python: 0, level: None }, None, &no_source, &|_| None).lines().count(), 3);
     }
 
     /// py-bt-full, py-locals and py-print of a hand-built frame, with its source line.
@@ -273,7 +302,7 @@ mod tests {
     fn full_frames_locals_and_print_read_like_cpython() {
         let report = report();
         let src = |f: &str| (f == "/src/m.py").then(|| (1..=20).map(|i| format!("  line{i}  ")).collect::<Vec<_>>());
-        let text = py_bt(&report, 7, true, &[Some(5), Some(8)], 0, None, &src);
+        let text = py_bt(&report, 7, true, &[Some(5), Some(8)], BtStart { python: 0, level: None }, None, &src, &|_| None);
         assert_eq!(text, "#5 Frame 0x10, for file /src/m.py, line 3, in inner (x=42)\n    line3\n#8 Frame 0x0, for file /src/m.py, line 9, in outer ()\n    line9\n");
         let f = nth(&report, 7, 0).expect("frame");
         assert_eq!(py_locals(f), "x = 42\n");
