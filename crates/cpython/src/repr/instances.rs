@@ -138,24 +138,27 @@ impl Renderer<'_> {
             if d.is_null() { Ok(None) } else { self.dict_items_up_to(d, limit).map(Some) }
         };
         let empty = Ok(Some((Vec::new(), false)));
+        // `tp_dictoffset`: from the start, or (negative) from the end of a
+        // variable-size object (`_PyObject_GetDictPtr`).
+        let by_offset = || -> Result<Option<(Vec<Pair>, bool)>, Error> {
+            let off = self.mem.read_i64(self.at(ty, key::type_ext::dictoffset)?)?;
+            if off == 0 {
+                return Ok(None);
+            }
+            let slot = if off > 0 {
+                obj.offset(off as u64).ok_or(Error::Overflow(obj))?
+            } else {
+                let basic = self.mem.read_i64(self.at(ty, key::type_ext::basicsize)?)?;
+                let item = self.mem.read_i64(self.at(ty, key::type_ext::itemsize)?)?;
+                let size = self.mem.read_i64(self.at(obj, key::object::ob_size)?)?.unsigned_abs() as i64;
+                let total = basic.saturating_add(size.saturating_mul(item)).saturating_add(off);
+                obj.offset_signed(total.saturating_add(7) & !7).ok_or(Error::Overflow(obj))?
+            };
+            dict_at(self.mem.read_ptr(slot)?)
+        };
         let pre = |off: u64| obj.0.checked_sub(off).map(RemoteAddr).ok_or(Error::Overflow(obj));
         match self.models.instance_dict {
-            InstanceDictModel::DictOffset => {
-                let off = self.mem.read_i64(self.at(ty, key::type_ext::dictoffset)?)?;
-                if off == 0 {
-                    return Ok(None);
-                }
-                let slot = if off > 0 {
-                    obj.offset(off as u64).ok_or(Error::Overflow(obj))?
-                } else {
-                    let basic = self.mem.read_i64(self.at(ty, key::type_ext::basicsize)?)?;
-                    let item = self.mem.read_i64(self.at(ty, key::type_ext::itemsize)?)?;
-                    let size = self.mem.read_i64(self.at(obj, key::object::ob_size)?)?.unsigned_abs() as i64;
-                    let total = basic.saturating_add(size.saturating_mul(item)).saturating_add(off);
-                    obj.offset_signed(total.saturating_add(7) & !7).ok_or(Error::Overflow(obj))?
-                };
-                dict_at(self.mem.read_ptr(slot)?)
-            }
+            InstanceDictModel::DictOffset => by_offset(),
             InstanceDictModel::PreHeader311 if flags & TPFLAGS_MANAGED_DICT != 0 => {
                 let d = self.mem.read_ptr(pre(24)?)?;
                 if !d.is_null() {
@@ -188,14 +191,9 @@ impl Renderer<'_> {
                 }
                 split(values.offset(self.o.dict.values_values.unwrap_or(0)).ok_or(Error::Overflow(values))?)
             }
-            _ => {
-                // Not a managed dict: an explicit tp_dictoffset (e.g. exceptions).
-                let off = self.mem.read_i64(self.at(ty, key::type_ext::dictoffset)?)?;
-                if off <= 0 {
-                    return Ok(None);
-                }
-                dict_at(self.mem.read_ptr(obj.offset(off as u64).ok_or(Error::Overflow(obj))?)?)
-            }
+            // Not a managed dict: an explicit tp_dictoffset (exceptions, subclasses of
+            // variable-size types such as tuple).
+            _ => by_offset(),
         }
     }
 
