@@ -8,7 +8,8 @@
 #     (`test.support.python_is_optimized()`) are off: the pyenv builds are installed
 #     and optimized, and both extensions are meant to work there.
 # Usage: peer/test_gdb/run.sh PYTHON [ours|cpython] [unittest args...]
-# Prints unittest's verbose result; the last line is the summary.
+# Prints unittest's verbose result, then one `RESULT ok|fail|error|skip TEST-ID` line per
+# test and sub-test.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$(dirname "$here")")
@@ -37,9 +38,45 @@ import sys, sysconfig, unittest
 import test.support
 test.support.python_is_optimized = lambda: False
 sysconfig.is_python_build = lambda *a, **k: True
+
+
+class Recording(unittest.TextTestResult):
+    """unittest's verbose result, and one `RESULT status id` line per test and
+    sub-test at the end, for a harness to compare two runs."""
+
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        self.outcomes = []
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self.outcomes.append(("ok", test.id()))
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self.outcomes.append(("fail", test.id()))
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        self.outcomes.append(("error", test.id()))
+
+    def addSkip(self, test, reason):
+        super().addSkip(test, reason)
+        self.outcomes.append(("skip", test.id()))
+
+    def addSubTest(self, test, subtest, err):
+        super().addSubTest(test, subtest, err)
+        self.outcomes.append(("ok" if err is None else "fail", subtest.id()))
+
+
 name = "test.test_gdb"
 argv = [sys.argv[0], "-v", name] + sys.argv[1:]
-unittest.main(module=None, argv=argv)
+runner = unittest.TextTestRunner(resultclass=Recording, verbosity=2)
+prog = unittest.main(module=None, argv=argv, testRunner=runner, exit=False)
+sys.stderr.flush()
+for status, test_id in prog.result.outcomes:
+    print("RESULT %s %s" % (status, test_id))
+sys.exit(not prog.result.wasSuccessful())
 PY
 cd "$work"
 PATH="$work/bin:$PATH" "$py" runner.py "$@" 2>&1

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use pycoroner_testkit::{
-    crash, debian_interpreters, faulthandler_escape, parse_faulthandler, pyenv_interpreters, repo_root, require_tool,
+    crash, debian_interpreters, faulthandler_escape, ffi_library, parse_faulthandler, pyenv_interpreters, repo_root, require_tool,
     scenario, FhThread, Interpreter, Parked,
 };
 
@@ -25,17 +25,6 @@ const SCENARIOS: &[&str] = &[
     "subinterpreter",
 ];
 
-/// The library cargo built for these tests: `cargo test` leaves the cdylib in
-/// target/<profile>/deps (a `cargo build` also copies it up to target/<profile>).
-fn library() -> PathBuf {
-    let exe = std::env::current_exe().expect("test exe");
-    let deps = exe.parent().expect("deps dir");
-    let candidates = [deps.join("libpycoroner_ffi.so"), deps.parent().expect("target dir").join("libpycoroner_ffi.so")];
-    let lib = candidates.iter().find(|p| p.is_file());
-    assert!(lib.is_some(), "libpycoroner_ffi.so was not built (looked at {} and {})", candidates[0].display(), candidates[1].display());
-    lib.cloned().unwrap_or_default()
-}
-
 fn interpreters() -> Vec<Interpreter> {
     let mut v = pyenv_interpreters();
     v.extend(debian_interpreters().into_iter().filter(|i| i.id().ends_with("static")));
@@ -44,7 +33,7 @@ fn interpreters() -> Vec<Interpreter> {
 
 /// Run a debugger and return stdout + stderr.
 fn run_debugger(mut cmd: Command, cache: &Path) -> String {
-    cmd.env("PYCORONER_LIB", library())
+    cmd.env("PYCORONER_LIB", ffi_library())
         .env("PYCORONER_CACHE_DIR", cache)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -754,7 +743,7 @@ fn which_sleep() -> String {
 /// gone, its files kept elsewhere) gives the right py-bt in gdb once gdb is told where
 /// the root is, as `pycoroner core --sysroot` does.
 #[test]
-fn gdb_set_sysroot_reaches_the_library() {
+fn gdb_set_sysroot_reaches_the_ffi_library() {
     if !tools() || pycoroner_testkit::require_tool("chroot").is_none() || pycoroner_testkit::require_tool("ldd").is_none() {
         return;
     }

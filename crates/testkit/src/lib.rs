@@ -195,6 +195,18 @@ pub fn require_tool(name: &str) -> Option<PathBuf> {
     found
 }
 
+/// The debugger library (`libpycoroner_ffi.so`) cargo built for the running test:
+/// `cargo test` leaves the cdylib in target/<profile>/deps (a `cargo build` also
+/// copies it up to target/<profile>).
+pub fn ffi_library() -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    let deps = exe.parent().expect("deps dir");
+    let candidates = [deps.join("libpycoroner_ffi.so"), deps.parent().expect("target dir").join("libpycoroner_ffi.so")];
+    let lib = candidates.iter().find(|p| p.is_file());
+    assert!(lib.is_some(), "libpycoroner_ffi.so was not built (looked at {} and {})", candidates[0].display(), candidates[1].display());
+    lib.cloned().unwrap_or_default()
+}
+
 /// Root of the repository (for fixtures).
 pub fn repo_root() -> PathBuf {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
