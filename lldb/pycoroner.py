@@ -1,8 +1,9 @@
 """pycoroner for lldb: `command script import lldb/pycoroner.py`.
 
 Gives the commands of the gdb script (py-bt, py-bt-full, py-list, py-locals, py-print,
-py-up, py-down, py-threads, py-tasks) and a summary provider for `PyObject *` and the other
-`Py*Object *` types. All CPython decoding is done by pycoroner's Rust library
+py-up, py-down, py-threads, py-tasks, py-style) and a summary provider for `PyObject *`
+and the other `Py*Object *` types. Objects are written as CPython's python3.X-gdb.py
+writes them (`py-style libpython`, the default) or as repr() does (`py-style python`). All CPython decoding is done by pycoroner's Rust library
 (libpycoroner_ffi.so next to this file, in ../target/release, or $PYCORONER_LIB);
 this script only hands it lldb's memory, modules and threads.
 """
@@ -93,6 +94,7 @@ class State(object):
         self.key = None
         self.session = None
         self.navigator = ffi.Navigator()
+        self.style = "libpython"
 
     def get(self, debugger):
         target = debugger.GetSelectedTarget()
@@ -153,22 +155,28 @@ def _described(session, thread, objects=False):
     return described
 
 
-def _levels(session, thread):
-    return ffi.python_levels(session, thread.GetThreadID(), _described(session, thread))
+def _stops(session, thread, described=None):
+    """The thread's py-up/py-down stops, and its count of Python frames."""
+    if described is None:
+        described = _described(session, thread, objects=True)
+    return ffi.stops(session, thread.GetThreadID(), described, STATE.style)
 
 
 def _py_bt(debugger, full):
-    """py-bt as CPython's: from the selected Python frame, C frames commented."""
+    """py-bt as CPython's: from the selected stop, C frames commented."""
     s, t = STATE.get(debugger), _thread(debugger)
     described = _described(s, t, objects=True)
-    levels = ffi.python_levels(s, t.GetThreadID(), described)
-    start = STATE.navigator.bt_start(t.GetThreadID(), t.GetSelectedFrame().GetFrameID(), levels)
-    req = {"request": "py-bt", "lwp": t.GetThreadID(), "full": full, "frames": described, "from": start}
+    stops, count = _stops(s, t, described)
+    start, level = STATE.navigator.bt_start(t.GetThreadID(), t.GetSelectedFrame().GetFrameID(), stops, count)
+    req = {"request": "py-bt", "lwp": t.GetThreadID(), "full": full, "frames": described, "from": start, "style": STATE.style}
+    if level is not None:
+        req["from_level"] = level
     return s.request(**req)["text"]
 
 
 def _selected_index(session, thread):
-    return STATE.navigator.selected(thread.GetThreadID(), thread.GetSelectedFrame().GetFrameID(), _levels(session, thread))
+    stops, count = _stops(session, thread)
+    return STATE.navigator.selected(thread.GetThreadID(), thread.GetSelectedFrame().GetFrameID(), stops, count)
 
 
 def _frame_request(debugger, request, **args):
@@ -212,7 +220,7 @@ def py_bt_full(debugger, arg):
 @_command
 def py_locals(debugger, arg):
     """Print the local variables of the selected Python frame"""
-    return _frame_request(debugger, "py-locals")
+    return _frame_request(debugger, "py-locals", style=STATE.style)
 
 
 @_command
@@ -220,7 +228,7 @@ def py_print(debugger, arg):
     """Look up the given python variable name, and print it"""
     if not arg:
         raise ffi.PycoronerError("usage: py-print NAME")
-    return _frame_request(debugger, "py-print", name=arg)
+    return _frame_request(debugger, "py-print", name=arg, style=STATE.style)
 
 
 @_command
@@ -231,14 +239,17 @@ def py_list(debugger, arg):
 
 def _move(debugger, delta, end_message):
     s, t = STATE.get(debugger), _thread(debugger)
-    levels = _levels(s, t)
-    if not levels:
+    stops, _ = _stops(s, t)
+    if not stops:
         raise ffi.PycoronerError("Unable to locate python frame")
-    target = STATE.navigator.move(t.GetThreadID(), t.GetSelectedFrame().GetFrameID(), levels, delta)
+    target = STATE.navigator.move(t.GetThreadID(), t.GetSelectedFrame().GetFrameID(), stops, delta)
     if target is None:
         raise ffi.PycoronerError(end_message)
-    t.SetSelectedFrame(levels[target])
-    return s.request(request="frame", lwp=t.GetThreadID(), index=target, level=levels[target])["text"]
+    stop = stops[target]
+    t.SetSelectedFrame(stop["level"])
+    if stop.get("python") is None:
+        return "#%d %s\n" % (stop["level"], stop["text"])
+    return s.request(request="frame", lwp=t.GetThreadID(), index=stop["python"], level=stop["level"], style=STATE.style)["text"]
 
 
 @_command
@@ -274,20 +285,30 @@ def py_tasks(debugger, arg):
     return STATE.get(debugger).request(request="py-tasks", table=bool(words))["text"]
 
 
+@_command
+def py_style(debugger, arg):
+    """How objects are written: py-style libpython (as CPython's python3.X-gdb.py, the default) or py-style python (as repr())"""
+    if arg:
+        if arg not in ffi.STYLES:
+            raise ffi.PycoronerError("usage: py-style [libpython|python]")
+        STATE.style = arg
+    return "pycoroner objects are written in the %s style\n" % STATE.style
+
+
 def pyobject_summary(valobj, internal_dict):
     """`PyObject *` (and friends) as Python would write the object."""
     try:
         addr = valobj.GetValueAsUnsigned(0)
         if addr == 0:
             return ""
-        return STATE.get(valobj.GetTarget().GetDebugger()).request(request="repr", address=addr)["text"]
+        return STATE.get(valobj.GetTarget().GetDebugger()).request(request="repr", address=addr, style=STATE.style)["text"]
     except Exception:
         return ""
 
 
 _COMMANDS = (("py-bt", "py_bt"), ("py-bt-full", "py_bt_full"), ("py-locals", "py_locals"), ("py-print", "py_print"),
              ("py-list", "py_list"), ("py-up", "py_up"), ("py-down", "py_down"), ("py-threads", "py_threads"),
-             ("py-tasks", "py_tasks"))
+             ("py-tasks", "py_tasks"), ("py-style", "py_style"))
 
 
 def __lldb_init_module(debugger, internal_dict):

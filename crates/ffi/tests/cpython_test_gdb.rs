@@ -11,6 +11,9 @@ use std::sync::Mutex;
 
 use pycoroner_testkit::{ffi_library, pyenv_interpreters, repo_root, require_tool, Interpreter};
 
+/// Each run's outcomes, by (interpreter, `cpython` or `ours`).
+type Runs<'a> = BTreeMap<(String, &'a str), Result<BTreeMap<String, String>, String>>;
+
 /// Outcome of each test id (`ok`, `fail`, `error`, `skip`), from the harness's
 /// `RESULT status id` lines.
 fn run_suite(py: &Path, which: &str) -> Result<BTreeMap<String, String>, String> {
@@ -56,7 +59,7 @@ fn cpython_test_gdb_passes_with_our_extension() {
     }
     let interpreters = with_test_gdb(pyenv_interpreters());
     let jobs: Vec<(&Interpreter, &str)> = interpreters.iter().flat_map(|i| [(i, "cpython"), (i, "ours")]).collect();
-    let results: Mutex<BTreeMap<(String, &str), Result<BTreeMap<String, String>, String>>> = Mutex::new(BTreeMap::new());
+    let results: Mutex<Runs<'_>> = Mutex::new(BTreeMap::new());
     let next = Mutex::new(0usize);
     // Two at a time: each run is one gdb after another, about 40 s.
     std::thread::scope(|s| {

@@ -5,7 +5,7 @@
 //! the library's own `--native` splice puts them; a missing library is one clear line.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use pycoroner_testkit::{
@@ -190,10 +190,11 @@ fn py_bt_equals_faulthandler_in_gdb_and_lldb() {
                 match threads.iter().find(|(id, _)| *id == fh.thread_id) {
                     Some((_, text)) => {
                         compare_bt(&format!("{tag} gdb"), name, &py_bt_frames(text), fh, &mut failures);
-                        // As CPython's py-bt: the built-in a thread is in, above its frames.
+                        // As CPython's py-bt: the built-in a thread is in, above its frames,
+                        // written as CPython's script writes it.
                         if fh.frames.first().is_some_and(|f| f.name == "worker_sleep") {
                             let first = text.lines().skip_while(|l| !l.starts_with("Traceback")).nth(1);
-                            if first != Some("  <built-in function sleep>") {
+                            if !first.is_some_and(|l| l.starts_with("  <built-in method sleep of module object at remote 0x")) {
                                 failures.push(format!("{tag} gdb py-bt of the sleeping thread starts {first:?}"));
                             }
                         }
@@ -274,17 +275,21 @@ fn navigation_locals_print_and_list_in_gdb_and_lldb() {
             failures.push(format!("{tag} faulthandler has no inspect_me frame"));
             continue;
         };
-        let newest = truth.iter().find(|t| t.current).and_then(|t| t.frames.first()).map(|f| f.name.clone()).unwrap_or_default();
+        let names: Vec<String> = truth.iter().find(|t| t.current).map(|t| t.frames.iter().map(|f| f.name.clone()).collect()).unwrap_or_default();
+        let (newest, second) = (names.first().cloned().unwrap_or_default(), names.get(1).cloned().unwrap_or_default());
         let reprs = sidecar_reprs(c.sidecar.as_deref().unwrap_or(""));
         let (exe, core) = (py.path.to_string_lossy().into_owned(), c.core.to_string_lossy().into_owned());
-        // From the C frame that crashed: up to the newest Python frame, up again to
-        // inspect_me; read it; down and down again past the newest; up to the end.
-        // (inspect_me -> _scenario.crash -> ctypes.string_at, the newest.)
-        let depth = truth.iter().find(|t| t.current).map_or(0, |t| t.frames.len());
-        let mut cmds = vec!["py-up", "py-up", "py-up", "py-locals", "py-list", "py-bt-full"];
+        // As CPython's script moves: from the C frame that crashed, the current Python
+        // frame is the newest (ctypes.string_at); up to its caller (_scenario.crash), up
+        // again to inspect_me; read it (as repr() writes values, then one value as
+        // CPython's script writes it); down and down again to the newest and past it;
+        // up to the end.
+        let depth = names.len();
+        let mut cmds = vec!["py-style python", "py-up", "py-up", "py-locals", "py-list", "py-bt-full"];
         let prints: Vec<String> = reprs.iter().map(|(n, _)| format!("py-print {n}")).collect();
         cmds.extend(prints.iter().map(String::as_str));
         cmds.extend(["py-print no_such_name", "py-print Point", "py-print __name__", "py-print True", "py-print len"]);
+        cmds.extend(["py-style libpython", "py-print flt", "py-print Point", "py-print len"]);
         cmds.extend(["py-down", "py-down", "py-down"]);
         cmds.extend(std::iter::repeat_n("py-up", depth));
         let gdb_out = gdb(&[&exe, &core], &cmds, false, cache.path());
@@ -293,12 +298,24 @@ fn navigation_locals_print_and_list_in_gdb_and_lldb() {
             let s = sections(out);
             let tag = format!("{tag} {dbg}");
             let up1 = section(&s, "py-up", 0);
-            if !up1.contains(&format!(", in {newest} (")) {
-                failures.push(format!("{tag} first py-up did not reach {newest}: {up1}"));
+            if !up1.contains(&format!(", in {second} (")) {
+                failures.push(format!("{tag} first py-up did not reach {second}: {up1}"));
             }
-            let up3 = section(&s, "py-up", 2);
-            if !up3.contains(&format!(", line {line}, in inspect_me (")) {
-                failures.push(format!("{tag} third py-up did not reach inspect_me line {line}: {up3}"));
+            let up2 = section(&s, "py-up", 1);
+            if !up2.contains(&format!(", line {line}, in inspect_me (")) {
+                failures.push(format!("{tag} second py-up did not reach inspect_me line {line}: {up2}"));
+            }
+            // CPython's script's style: a float is `<float at remote 0x...>`, a class
+            // `<type at remote 0x...>`, a built-in function bound to its module a method.
+            for (cmd, want) in [
+                ("py-print flt", "local 'flt' = <float at remote 0x"),
+                ("py-print Point", "global 'Point' = <type at remote 0x"),
+                ("py-print len", "builtin 'len' = <built-in method len of module object at remote 0x"),
+            ] {
+                let got = section(&s, cmd, 1);
+                if !got.starts_with(want) {
+                    failures.push(format!("{tag} {cmd} in the libpython style: {got:?}, want {want}..."));
+                }
             }
             let locals: HashMap<String, String> = section(&s, "py-locals", 0)
                 .lines()
@@ -351,11 +368,11 @@ fn navigation_locals_print_and_list_in_gdb_and_lldb() {
                 failures.push(format!("{tag} py-down past the newest frame: {}", section(&s, "py-down", 2)));
             }
             // From the newest, depth-1 steps reach <module>; one more has nowhere to go.
-            if !section(&s, "py-up", 3 + depth - 2).contains(", in <module> (") {
-                failures.push(format!("{tag} py-up did not reach <module>: {}", section(&s, "py-up", 3 + depth - 2)));
+            if !section(&s, "py-up", 2 + depth - 2).contains(", in <module> (") {
+                failures.push(format!("{tag} py-up did not reach <module>: {}", section(&s, "py-up", 2 + depth - 2)));
             }
-            if !section(&s, "py-up", 3 + depth - 1).starts_with("Unable to find an older python frame") {
-                failures.push(format!("{tag} py-up past <module>: {}", section(&s, "py-up", 3 + depth - 1)));
+            if !section(&s, "py-up", 2 + depth - 1).starts_with("Unable to find an older python frame") {
+                failures.push(format!("{tag} py-up past <module>: {}", section(&s, "py-up", 2 + depth - 1)));
             }
         }
     }
@@ -363,7 +380,8 @@ fn navigation_locals_print_and_list_in_gdb_and_lldb() {
 }
 
 /// gdb's `print` of a `PyObject *` (pretty-printer) and lldb's `expression` (summary
-/// provider) show the object as Python's own repr() of it, on every interpreter.
+/// provider) show the object as Python's own repr() of it with `py-style python`, and
+/// as CPython's script does by default, on every interpreter.
 #[test]
 fn printers_show_objects_as_python_writes_them() {
     if !tools() {
@@ -407,9 +425,17 @@ fn printers_show_objects_as_python_writes_them() {
         }
         let gdb_cmds: Vec<String> = picked.iter().map(|(_, _, a)| format!("print (PyObject *) {a:#x}")).collect();
         let lldb_cmds: Vec<String> = picked.iter().map(|(_, _, a)| format!("expression (PyObject *) {a:#x}")).collect();
+        // Python's repr() first (`py-style python`; gdb's `set` parameter for gdb), then
+        // the float again as CPython's script writes it.
+        let flt = picked.iter().find(|(n, _, _)| n.as_str() == "flt").map_or(0, |p| p.2);
+        let (gdb_flt, lldb_flt) = (format!("print (PyObject *) {flt:#x}"), format!("expression (PyObject *) {flt:#x}"));
+        let with_style = |first: &str, cmds: &[String], last: &str| -> Vec<String> {
+            std::iter::once(first.to_string()).chain(cmds.iter().cloned()).chain(["py-style libpython".to_string(), last.to_string()]).collect()
+        };
+        let (gdb_all, lldb_all) = (with_style("set py-style python", &gdb_cmds, &gdb_flt), with_style("py-style python", &lldb_cmds, &lldb_flt));
         let (exe, corep) = (py.path.to_string_lossy().into_owned(), c.core.to_string_lossy().into_owned());
-        let g = gdb(&[&exe, &corep], &gdb_cmds.iter().map(String::as_str).collect::<Vec<_>>(), false, cache.path());
-        let l = lldb(&["-c", &corep, &exe], &lldb_cmds.iter().map(String::as_str).collect::<Vec<_>>(), cache.path());
+        let g = gdb(&[&exe, &corep], &gdb_all.iter().map(String::as_str).collect::<Vec<_>>(), false, cache.path());
+        let l = lldb(&["-c", &corep, &exe], &lldb_all.iter().map(String::as_str).collect::<Vec<_>>(), cache.path());
         let (gs, ls) = (sections(&g), sections(&l));
         for (i, (name, repr, addr)) in picked.iter().enumerate() {
             // (gdb's stderr lands after the last command's output: first lines only.)
@@ -423,6 +449,11 @@ fn printers_show_objects_as_python_writes_them() {
                 failures.push(format!("{tag} lldb expression {name}: {got:?}, python {repr}"));
             }
             checked += 1;
+        }
+        let want = format!("<float at remote {flt:#x}>");
+        let (g_flt, l_flt) = (section(&gs, &gdb_flt, 1).lines().next().unwrap_or(""), section(&ls, &lldb_flt, 1).lines().next().unwrap_or(""));
+        if !g_flt.ends_with(&format!(" = {want}")) || !l_flt.ends_with(&format!(" {want}")) {
+            failures.push(format!("{tag} libpython style: gdb {g_flt:?}, lldb {l_flt:?}, want {want}"));
         }
     }
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
@@ -743,7 +774,7 @@ fn which_sleep() -> String {
 /// gone, its files kept elsewhere) gives the right py-bt in gdb once gdb is told where
 /// the root is, as `pycoroner core --sysroot` does.
 #[test]
-fn gdb_set_sysroot_reaches_the_ffi_library() {
+fn gdb_set_sysroot_reaches_the_library() {
     if !tools() || pycoroner_testkit::require_tool("chroot").is_none() || pycoroner_testkit::require_tool("ldd").is_none() {
         return;
     }
