@@ -2,7 +2,7 @@
 //! `lib/python3.X/test/`), run against our gdb extension and against CPython's own
 //! `python3.X-gdb.py` by `peer/test_gdb/run.sh`, which changes only its harness. Every
 //! test (and sub-test) that passes with CPython's script must pass with ours: the
-//! drop-in promise, checked on every interpreter 3.8–3.13 this machine has.
+//! drop-in promise, checked on every pyenv interpreter 3.6–3.13 this machine has.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -40,7 +40,6 @@ fn run_suite(py: &Path, which: &str) -> Result<BTreeMap<String, String>, String>
 fn with_test_gdb(interpreters: Vec<Interpreter>) -> Vec<Interpreter> {
     interpreters
         .into_iter()
-        .filter(|i| i.minor >= 8)
         .filter(|i| {
             let lib = i.path.parent().and_then(Path::parent).map(|p| p.join(format!("lib/python3.{}/test", i.minor)));
             let has = lib.is_some_and(|l| l.join("test_gdb").is_dir() || l.join("test_gdb.py").is_file());
