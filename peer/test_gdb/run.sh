@@ -24,8 +24,10 @@ case $which in
         script="$root/gdb/pycoroner.py"
         lib=${PYCORONER_LIB:-$root/target/debug/libpycoroner_ffi.so} ;;
     cpython)
-        script=$(ls "$(dirname "$py")"/python3*-gdb.py 2>/dev/null | head -1)
-        [ -n "$script" ] || { echo "no python3.X-gdb.py next to $py" >&2; exit 2; }
+        # Next to the interpreter (a pyenv build), or where Debian installs it for
+        # gdb's auto-loading.
+        script=$( (ls "$(dirname "$py")"/python3*-gdb.py "/usr/share/gdb/auto-load$(realpath "$py")-gdb.py" 2>/dev/null || true) | head -1)
+        [ -n "$script" ] || { echo "no python3.X-gdb.py next to $py or under /usr/share/gdb/auto-load" >&2; exit 2; }
         lib= ;;
     *) echo "usage: $0 PYTHON [ours|cpython]" >&2; exit 2 ;;
 esac
