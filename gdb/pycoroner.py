@@ -168,9 +168,46 @@ class State(object):
                 sysroot = sysroot[len("target:"):]
             if sysroot.startswith("/") and sysroot != "/":
                 options["sysroot"] = sysroot
-            s = ffi.Session(lib, GdbBackend(full_registers), options)
+            backend = GdbBackend(full_registers)
+            files, debug_dirs = gdb_files(backend.mappings(), exe)
+            if files:
+                options["files"] = files
+            if debug_dirs:
+                options["debug_dirs"] = debug_dirs
+            s = ffi.Session(lib, backend, options)
             self.sessions[key] = s
         return s
+
+
+def gdb_files(mappings, exe):
+    """gdb's own view of the target's files: the file gdb loaded for each mapped path
+    where it differs (found through `set sysroot`, `solib-search-path`, or the
+    executable given to gdb), and where it looks for separate debug files
+    (`debug-file-directory`, and the build-id trees of the debug files it loaded)."""
+    files = {}
+    for start, _end, _off, path in mappings:
+        if path in files:
+            continue
+        try:
+            loaded = gdb.solib_name(start)
+        except (gdb.error, RuntimeError):
+            loaded = None
+        if loaded is None and exe and os.path.basename(exe) == os.path.basename(path):
+            loaded = exe
+        if loaded and loaded != path and os.path.isabs(loaded):
+            files[path] = loaded
+    dirs = []
+    try:
+        dirs.extend(d for d in (gdb.parameter("debug-file-directory") or "").split(os.pathsep) if d)
+    except (gdb.error, RuntimeError):
+        pass
+    for o in gdb.objfiles():
+        name = o.filename or ""
+        if getattr(o, "owner", None) is not None and "/.build-id/" in name:
+            dirs.append(name.split("/.build-id/")[0])
+    seen = set()
+    dirs = [d for d in dirs if os.path.isabs(d) and os.path.isdir(d) and not (d in seen or seen.add(d))]
+    return files, dirs
 
 
 STATE = State()

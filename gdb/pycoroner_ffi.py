@@ -269,6 +269,8 @@ class Navigator(object):
     def bt_start(self, lwp, level, stops, count):
         """Where py-bt starts: (Python index, native level), from the current stop;
         past the end (nothing to show) when no stop is at or older than `level`."""
+        if count and not any(st.get("python") is not None for st in stops):
+            return 0, None  # no Python frame placed among the native ones: all of them
         k = self.current(lwp, level, stops)
         if k is None:
             return count, None

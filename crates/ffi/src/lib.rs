@@ -72,6 +72,9 @@ struct OpenOptions {
     cache_dir: Option<Option<String>>,
     debug_dirs: Vec<String>,
     sysroot: Option<String>,
+    /// The file the debugger loaded for a mapped path (gdb's objfile, found through
+    /// its sysroot or solib-search-path), by that path.
+    files: std::collections::HashMap<String, String>,
     /// The fatal signal the debugger says a thread took (a core's `$_siginfo`).
     signal: Option<SignalOption>,
 }
@@ -148,6 +151,7 @@ impl Session {
         });
         let mut target = CallbackTarget::new(read_fn, mappings, &lwps, regs_fn, options.pid, options.executable);
         target.set_sysroot(options.sysroot.map(PathBuf::from));
+        target.set_debugger_files(options.files.into_iter().map(|(k, v)| (k, PathBuf::from(v))).collect());
         if let Some(sig) = options.signal {
             // No si_code given (lldb): raised by the kernel.
             let info = SignalInfo::new(sig.number, sig.code.unwrap_or(1), sig.address, sig.sender_pid);

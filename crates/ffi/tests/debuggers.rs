@@ -795,6 +795,29 @@ fn gdb_set_sysroot_reaches_the_library() {
     assert!(failures.is_empty() && !frames.is_empty(), "{failures:?}\n{out}");
 }
 
+/// gdb's `solib-search-path` reaches the library: a core whose libraries are only in
+/// a moved root, libpython found by gdb there by name, gives the right py-bt.
+#[test]
+fn gdb_solib_search_path_reaches_the_library() {
+    if !tools() || pycoroner_testkit::require_tool("chroot").is_none() || pycoroner_testkit::require_tool("ldd").is_none() {
+        return;
+    }
+    let Some(py) = pyenv_interpreters().into_iter().last() else { return };
+    let m = pycoroner_testkit::moved_root_crash(&py);
+    let cache = tempfile::tempdir().expect("tmp");
+    let exe = m.moved.join("opt/pyroot/bin/python3").to_string_lossy().into_owned();
+    let core = m.core.to_string_lossy().into_owned();
+    let truth = parse_faulthandler(&m.faulthandler);
+    let Some(current) = truth.iter().find(|t| t.current) else { panic!("no current thread in faulthandler's output") };
+    let search = format!("set solib-search-path {}", m.moved.join("opt/pyroot/lib").display());
+    let out = gdb(&["-iex", &search, &exe, &core], &["py-bt"], false, cache.path());
+    let bt = section(&sections(&out), "py-bt", 0).to_string();
+    let frames = py_bt_frames(&bt);
+    let mut failures = Vec::new();
+    compare(&format!("[{} solib-search-path]", py.id()), &frames, current, &mut failures);
+    assert!(failures.is_empty() && !frames.is_empty(), "{failures:?}\n{out}");
+}
+
 /// Every `0x...` written as `0xADDR`, every line's leading `#N ` as `#N `: gdb and lldb
 /// launch a program with different environments (so different addresses) and number
 /// native frames differently.

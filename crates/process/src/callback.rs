@@ -28,6 +28,9 @@ pub struct CallbackTarget {
     pid: Option<u32>,
     executable: Option<String>,
     sysroot: Option<PathBuf>,
+    /// The file the debugger itself loaded for a mapped path (found through its
+    /// sysroot, solib-search-path, or given by the user), by that path.
+    debugger_files: std::collections::HashMap<String, PathBuf>,
     signal: Option<SignalInfo>,
 }
 
@@ -60,7 +63,7 @@ impl CallbackTarget {
             .collect();
         let mappings: Vec<FileMapping> = mappings.into_iter().filter(|m| m.path.starts_with('/')).collect();
         let executable = executable.or_else(|| mappings.first().map(|m| m.path.clone()));
-        CallbackTarget { read, cache: PageCache::new(CACHE_BYTES), mappings, threads, pid, executable, sysroot: None, signal: None }
+        CallbackTarget { read, cache: PageCache::new(CACHE_BYTES), mappings, threads, pid, executable, sysroot: None, debugger_files: Default::default(), signal: None }
     }
 
     /// The fatal signal thread `lwp` took, as the debugger reports it (a core's
@@ -78,6 +81,13 @@ impl CallbackTarget {
     /// Read mapped files under this directory first (a core from another machine).
     pub fn set_sysroot(&mut self, sysroot: Option<PathBuf>) {
         self.sysroot = sysroot;
+    }
+
+    /// The files the debugger loaded for mapped paths (target path → its file): used
+    /// where the path itself (inside the sysroot) has no file. Like every file, each is
+    /// used only if its build-id is the one the target records.
+    pub fn set_debugger_files(&mut self, files: std::collections::HashMap<String, PathBuf>) {
+        self.debugger_files = files;
     }
 }
 
@@ -111,7 +121,11 @@ impl Target for CallbackTarget {
         self.mappings.clone()
     }
     fn open_file(&self, path: &str) -> Result<crate::OpenedFile, crate::FileError> {
-        crate::files::open_confined(self.sysroot.as_deref(), path, crate::files::MAX_FILE)
+        let own = crate::files::open_confined(self.sysroot.as_deref(), path, crate::files::MAX_FILE);
+        match (own, self.debugger_files.get(path)) {
+            (Err(_), Some(loaded)) => crate::files::open_confined(None, &loaded.to_string_lossy(), crate::files::MAX_FILE),
+            (own, _) => own,
+        }
     }
     fn executable(&self) -> Option<String> {
         self.executable.clone()
