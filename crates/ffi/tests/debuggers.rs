@@ -5,7 +5,7 @@
 //! the library's own `--native` splice puts them; a missing library is one clear line.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use pycoroner_testkit::{
@@ -991,4 +991,118 @@ fn both_live_lldb_only(py: &Path, script: &Path, commands: &[&str], cache: &Path
     let mut l = vec!["breakpoint set -n builtin_id", launch.as_str()];
     l.extend(commands);
     ((), sections(&lldb(&[&py.to_string_lossy()], &l, cache)))
+}
+
+/// CPython's script's text with what ours escapes on purpose escaped as repr() does:
+/// the ≤3.10 scripts' printable test never fails (`unicodedata.category(c)` is never
+/// just "C" or "Z"), so they write line separators and other invisible characters raw,
+/// and ≤3.8's writes DEL raw; ours never writes raw control or separator characters
+/// to a terminal (as the 3.11+ scripts and `repr()`).
+fn escaped_as_repr(text: &str) -> String {
+    text.chars()
+        .map(|c| match c as u32 {
+            0x7f..=0xa0 | 0xad => format!("\\x{:02x}", c as u32),
+            0x2028 | 0x2029 | 0x200b..=0x200f | 0x202a..=0x202e | 0x2060..=0x206f | 0xfeff => format!("\\u{:04x}", c as u32),
+            _ => c.to_string(),
+        })
+        .collect()
+}
+
+/// CPython's script's text where it fails and ours does not: a frame whose line it
+/// cannot compute (`line ?` and "(failed to get frame line number)", on 3.11+ cores)
+/// is taken as ours writes it if ours has a line there.
+fn where_ours_is_better(ours: &str, theirs: &str) -> String {
+    let (o, t): (Vec<&str>, Vec<&str>) = (ours.lines().collect(), theirs.lines().collect());
+    if o.len() != t.len() {
+        return theirs.to_string();
+    }
+    let mut out = String::new();
+    for (i, (ol, tl)) in o.iter().zip(&t).enumerate() {
+        let unknown = tl.contains(", line ?, in ") && ol.replacen(", line ", ", line ?", 1).split(", line ?").count() == 2 && {
+            let n = ol.split(", line ").nth(1).and_then(|r| r.split(',').next()).unwrap_or("");
+            !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) && ol.replace(&format!(", line {n}, "), ", line ?, ") == **tl
+        };
+        let failed_source = *tl == "    (failed to get frame line number)" && i > 0 && t[i - 1].contains(", line ?, in ");
+        out += if unknown || failed_source { ol } else { tl };
+        out.push('\n');
+    }
+    out
+}
+
+/// CPython's own gdb script of an interpreter, if it ships one: next to a pyenv
+/// build, or where Debian installs it for gdb's auto-loading.
+fn cpython_gdb_script(py: &Path) -> Option<PathBuf> {
+    let real = std::fs::canonicalize(py).ok()?;
+    let name = real.file_name()?.to_string_lossy().into_owned();
+    let auto = PathBuf::from(format!("/usr/share/gdb/auto-load{}-gdb.py", real.display()));
+    [real.with_file_name(format!("{name}-gdb.py")), auto].into_iter().find(|p| p.is_file())
+}
+
+/// On a core of each interpreter CPython's script supports, gdb prints every local of
+/// a frame (all of the locals scenario's types: containers, instances, exceptions,
+/// stdlib objects, a frame) and `py-bt` exactly as with CPython's own script.
+#[test]
+fn printers_and_py_bt_equal_cpython_s_own_script_on_cores() {
+    if !tools() {
+        return;
+    }
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    let mut interpreters = pyenv_interpreters();
+    interpreters.extend(debian_interpreters());
+    for py in &interpreters {
+        let tag = format!("[{}]", py.id());
+        let Some(theirs) = cpython_gdb_script(&py.path) else {
+            failures.push(format!("{tag} no python3.X-gdb.py found"));
+            continue;
+        };
+        let c = match crash(&py.path, &scenario("locals_values")) {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{tag} {e}"));
+                continue;
+            }
+        };
+        let core = pycoroner::target::ElfCore::open(&c.core).expect("core");
+        let opts = pycoroner::Options { locals: true, cache_dir: Some(cache.path().into()), ..Default::default() };
+        let report = pycoroner::analyze(&core, &opts).expect("analyze");
+        let locals: Vec<(String, u64)> = report
+            .threads
+            .iter()
+            .flat_map(|t| &t.frames)
+            .filter_map(|f| match f {
+                pycoroner::report::Frame::Python(p) if p.function.as_deref() == Some("inspect_me") => p.locals.clone(),
+                _ => None,
+            })
+            .flatten()
+            .filter(|v| v.address % 8 == 0)
+            .map(|v| (v.name, v.address))
+            .collect();
+        let mut cmds: Vec<String> = locals.iter().map(|(_, a)| format!("print (PyObject *) {a:#x}")).collect();
+        cmds.push("py-bt".into());
+        cmds.push("echo".into()); // takes gdb's stderr, printed after the last command
+        let run = |script: &Path| -> Vec<(String, String)> {
+            let mut cmd = Command::new("gdb");
+            cmd.args(["-nx", "-batch", "-q", "-iex", "set auto-load python-scripts off", "-iex", "set debug-file-directory /usr/lib/debug"]);
+            cmd.args(["-ex", &format!("source {}", script.display())]);
+            for c in &cmds {
+                cmd.args(["-ex", &format!("echo @@@ {c}\\n"), "-ex", c]);
+            }
+            cmd.arg(&py.path).arg(&c.core);
+            sections(&run_debugger(cmd, cache.path()))
+        };
+        let (ours, cpython) = (run(&repo_root().join("gdb/pycoroner.py")), run(&theirs));
+        for (i, c) in cmds.iter().enumerate().take(cmds.len() - 1) {
+            let (o, t) = (section(&ours, c, 0), section(&cpython, c, 0));
+            let what = locals.get(i).map_or("py-bt", |l| l.0.as_str());
+            let t = where_ours_is_better(o, &escaped_as_repr(t));
+            if o != t || t.trim().is_empty() {
+                failures.push(format!("{tag} {what}:\n  ours    {o:?}\n  CPython {t:?}"));
+            }
+            compared += 1;
+        }
+    }
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(compared > 100, "only {compared} values compared");
 }
