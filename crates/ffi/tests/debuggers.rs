@@ -72,6 +72,9 @@ fn lldb(target: &[&str], commands: &[&str], cache: &Path) -> String {
     run_debugger(cmd, cache)
 }
 
+/// Each command and its output, in order.
+type Sections = Vec<(String, String)>;
+
 /// Each command's output: the text after its `@@@ cmd` marker up to the next marker.
 fn sections(out: &str) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = Vec::new();
@@ -379,6 +382,25 @@ fn navigation_locals_print_and_list_in_gdb_and_lldb() {
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
 }
 
+/// Where each local of the locals scenario's `inspect_me` lives in a core, from the
+/// library's own analysis of it: (name, address).
+fn inspect_me_locals(core: &Path, cache: &Path) -> Vec<(String, u64)> {
+    let core = pycoroner::target::ElfCore::open(core).expect("core");
+    let opts = pycoroner::Options { locals: true, cache_dir: Some(cache.into()), ..Default::default() };
+    let report = pycoroner::analyze(&core, &opts).expect("analyze");
+    report
+        .threads
+        .iter()
+        .flat_map(|t| &t.frames)
+        .filter_map(|f| match f {
+            pycoroner::report::Frame::Python(p) if p.function.as_deref() == Some("inspect_me") => p.locals.clone(),
+            _ => None,
+        })
+        .flatten()
+        .map(|v| (v.name, v.address))
+        .collect()
+}
+
 /// gdb's `print` of a `PyObject *` (pretty-printer) and lldb's `expression` (summary
 /// provider) show the object as Python's own repr() of it with `py-style python`, and
 /// as CPython's script does by default, on every interpreter.
@@ -400,21 +422,7 @@ fn printers_show_objects_as_python_writes_them() {
             }
         };
         let reprs = sidecar_reprs(c.sidecar.as_deref().unwrap_or(""));
-        // Where each local lives, from the library's own analysis of the core.
-        let core = pycoroner::target::ElfCore::open(&c.core).expect("core");
-        let opts = pycoroner::Options { locals: true, cache_dir: Some(cache.path().into()), ..Default::default() };
-        let report = pycoroner::analyze(&core, &opts).expect("analyze");
-        let addresses: HashMap<String, u64> = report
-            .threads
-            .iter()
-            .flat_map(|t| &t.frames)
-            .filter_map(|f| match f {
-                pycoroner::report::Frame::Python(p) if p.function.as_deref() == Some("inspect_me") => p.locals.clone(),
-                _ => None,
-            })
-            .flatten()
-            .map(|v| (v.name.clone(), v.address))
-            .collect();
+        let addresses: HashMap<String, u64> = inspect_me_locals(&c.core, cache.path()).into_iter().collect();
         let picked: Vec<(&String, &String, u64)> = reprs
             .iter()
             .filter(|(n, _)| ["mapping", "s_ucs4", "huge", "cyclic", "frozen", "raw", "flt", "tup"].contains(&n.as_str()))
@@ -770,11 +778,12 @@ fn which_sleep() -> String {
     ["/usr/bin/sleep", "/bin/sleep"].iter().find(|p| Path::new(p).is_file()).map(|p| p.to_string()).unwrap_or_else(|| "sleep".into())
 }
 
-/// gdb's `set sysroot` is the library's sysroot: a core from a moved root (a container
-/// gone, its files kept elsewhere) gives the right py-bt in gdb once gdb is told where
-/// the root is, as `pycoroner core --sysroot` does.
+/// gdb's own view of where the target's files are reaches the library: a core whose
+/// libraries are only in a moved root gives the right py-bt with `set sysroot` on the
+/// root, and with `solib-search-path` on its library directory (libpython found by gdb
+/// there by name).
 #[test]
-fn gdb_set_sysroot_reaches_the_library() {
+fn gdb_set_sysroot_and_solib_search_path_reach_the_library() {
     if !tools() || pycoroner_testkit::require_tool("chroot").is_none() || pycoroner_testkit::require_tool("ldd").is_none() {
         return;
     }
@@ -785,37 +794,16 @@ fn gdb_set_sysroot_reaches_the_library() {
     let core = m.core.to_string_lossy().into_owned();
     let truth = parse_faulthandler(&m.faulthandler);
     let Some(current) = truth.iter().find(|t| t.current) else { panic!("no current thread in faulthandler's output") };
-    let sysroot = format!("set sysroot {}", m.moved.display());
-    let out = gdb(&[&exe, &core], &[&sysroot, "py-bt"], false, cache.path());
-    let s = sections(&out);
-    let bt = section(&s, "py-bt", 0);
-    let frames = py_bt_frames(bt);
     let mut failures = Vec::new();
-    compare(&format!("[{} moved root]", py.id()), &frames, current, &mut failures);
-    assert!(failures.is_empty() && !frames.is_empty(), "{failures:?}\n{out}");
-}
-
-/// gdb's `solib-search-path` reaches the library: a core whose libraries are only in
-/// a moved root, libpython found by gdb there by name, gives the right py-bt.
-#[test]
-fn gdb_solib_search_path_reaches_the_library() {
-    if !tools() || pycoroner_testkit::require_tool("chroot").is_none() || pycoroner_testkit::require_tool("ldd").is_none() {
-        return;
+    for setting in [format!("set sysroot {}", m.moved.display()), format!("set solib-search-path {}", m.moved.join("opt/pyroot/lib").display())] {
+        let out = gdb(&["-iex", &setting, &exe, &core], &["py-bt"], false, cache.path());
+        let frames = py_bt_frames(section(&sections(&out), "py-bt", 0));
+        compare(&format!("[{}] {setting}", py.id()), &frames, current, &mut failures);
+        if frames.is_empty() {
+            failures.push(format!("[{}] {setting}: no py-bt\n{out}", py.id()));
+        }
     }
-    let Some(py) = pyenv_interpreters().into_iter().last() else { return };
-    let m = pycoroner_testkit::moved_root_crash(&py);
-    let cache = tempfile::tempdir().expect("tmp");
-    let exe = m.moved.join("opt/pyroot/bin/python3").to_string_lossy().into_owned();
-    let core = m.core.to_string_lossy().into_owned();
-    let truth = parse_faulthandler(&m.faulthandler);
-    let Some(current) = truth.iter().find(|t| t.current) else { panic!("no current thread in faulthandler's output") };
-    let search = format!("set solib-search-path {}", m.moved.join("opt/pyroot/lib").display());
-    let out = gdb(&["-iex", &search, &exe, &core], &["py-bt"], false, cache.path());
-    let bt = section(&sections(&out), "py-bt", 0).to_string();
-    let frames = py_bt_frames(&bt);
-    let mut failures = Vec::new();
-    compare(&format!("[{} solib-search-path]", py.id()), &frames, current, &mut failures);
-    assert!(failures.is_empty() && !frames.is_empty(), "{failures:?}\n{out}");
+    assert!(failures.is_empty(), "{failures:?}");
 }
 
 /// Every `0x...` written as `0xADDR`, every line's leading `#N ` as `#N `: gdb and lldb
@@ -847,7 +835,7 @@ fn normalized(text: &str) -> String {
 
 /// Run `script` under gdb and lldb (live, stopped at `builtin_id`), the same commands
 /// in each; `per_stop` commands are run at each of `stops` breakpoint hits.
-fn both_live(py: &Path, script: &Path, commands: &[&str], cache: &Path) -> (Vec<(String, String)>, Vec<(String, String)>) {
+fn both_live(py: &Path, script: &Path, commands: &[&str], cache: &Path) -> (Sections, Sections) {
     let (exe, script) = (py.to_string_lossy().into_owned(), script.to_string_lossy().into_owned());
     // (A last command that is not compared takes gdb's stderr, printed after it all.)
     let mut g = vec!["set breakpoint pending yes", "break builtin_id", "run"];
@@ -1064,21 +1052,7 @@ fn printers_and_py_bt_equal_cpython_s_own_script_on_cores() {
                 continue;
             }
         };
-        let core = pycoroner::target::ElfCore::open(&c.core).expect("core");
-        let opts = pycoroner::Options { locals: true, cache_dir: Some(cache.path().into()), ..Default::default() };
-        let report = pycoroner::analyze(&core, &opts).expect("analyze");
-        let locals: Vec<(String, u64)> = report
-            .threads
-            .iter()
-            .flat_map(|t| &t.frames)
-            .filter_map(|f| match f {
-                pycoroner::report::Frame::Python(p) if p.function.as_deref() == Some("inspect_me") => p.locals.clone(),
-                _ => None,
-            })
-            .flatten()
-            .filter(|v| v.address % 8 == 0)
-            .map(|v| (v.name, v.address))
-            .collect();
+        let locals: Vec<(String, u64)> = inspect_me_locals(&c.core, cache.path()).into_iter().filter(|(_, a)| a % 8 == 0).collect();
         let mut cmds: Vec<String> = locals.iter().map(|(_, a)| format!("print (PyObject *) {a:#x}")).collect();
         cmds.push("py-bt".into());
         cmds.push("echo".into()); // takes gdb's stderr, printed after the last command
