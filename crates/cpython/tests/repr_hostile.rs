@@ -300,3 +300,98 @@ fn fuzz_random_memory_images() {
     }
     assert!(runs > 100, "{runs}");
 }
+
+/// CPython's gdb script's text on hand-laid memory: its rules (an object already
+/// written anywhere in the text is `[...]`, a type with no writer `<T at remote 0x..>`,
+/// an unreadable type `unknown`, NULL `0x0`), and its 1024-character cut, which also
+/// bounds a chain far deeper than any depth limit and a frame that holds itself.
+#[test]
+fn libpython_text_follows_cpython_s_script_on_hostile_memory() {
+    use pycoroner_cpython::repr::libpython::{FrameView, MAX_OUTPUT_LEN};
+    let o = offsets();
+    let k = known();
+    let mut m = SliceMemory::new();
+    type_objects(&mut m);
+    // [x, x, NULL, <unreadable type>, <float>] with x = [5]
+    let mut list = vec![0u8; 0x200];
+    put(&mut list, 8, LIST_T);
+    put(&mut list, 16, 5);
+    put(&mut list, 24, 0x1100);
+    put(&mut list, 0x100, 0x1800);
+    put(&mut list, 0x108, 0x1800);
+    put(&mut list, 0x110, 0);
+    put(&mut list, 0x118, 0x1900);
+    put(&mut list, 0x120, 0x1a00);
+    m.add(0x1000, list);
+    let mut inner = vec![0u8; 0x100];
+    put(&mut inner, 8, LIST_T);
+    put(&mut inner, 16, 1);
+    put(&mut inner, 24, 0x1880);
+    put(&mut inner, 0x80, 0x2000);
+    m.add(0x1800, inner);
+    let mut bad_type = vec![0u8; 0x100];
+    put(&mut bad_type, 8, 0xdead_beef); // ob_type unmapped
+    put(&mut bad_type, 0x88, 0x12000); // the "float" type object below
+    m.add(0x1900, bad_type);
+    let mut float = vec![0u8; 0x20];
+    put(&mut float, 8, 0x12000);
+    m.add(0x1a00, float);
+    let mut float_t = vec![0u8; 0x400];
+    put(&mut float_t, 24, 0x12300);
+    float_t[0x300..0x305].copy_from_slice(b"float");
+    m.add(0x12000, float_t);
+    // A frame object (type named "frame"), which the frame lookup finds holding itself.
+    let mut frame_t = vec![0u8; 0x400];
+    put(&mut frame_t, 24, 0x12700);
+    frame_t[0x300..0x305].copy_from_slice(b"frame");
+    m.add(0x12400, frame_t);
+    let mut frame = vec![0u8; 0x20];
+    put(&mut frame, 8, 0x12400);
+    m.add(0x3000, frame);
+    let mut int = vec![0u8; 32];
+    put(&mut int, 8, INT_T);
+    put(&mut int, 16, 1 << 3);
+    int[24] = 5;
+    m.add(0x2000, int);
+    // 30 000 nested one-item lists.
+    const N: u64 = 30_000;
+    let base = 0x100_0000u64;
+    let mut chain = vec![0u8; (N * 48) as usize];
+    for i in 0..N {
+        let at = (i * 48) as usize;
+        put(&mut chain, at + 8, LIST_T);
+        put(&mut chain, at + 16, 1);
+        put(&mut chain, at + 24, base + i * 48 + 32);
+        put(&mut chain, at + 32, if i + 1 < N { base + (i + 1) * 48 } else { NONE });
+    }
+    m.add(base, chain);
+    let models = Models::for_version(3, 12).expect("model");
+    let text = std::thread::Builder::new()
+        .stack_size(8 << 20)
+        .spawn(move || {
+            let r = Renderer::new(&m, &o, models, &k, Limits::default());
+            let frames = |obj: RemoteAddr| {
+                Some(FrameView { address: obj.0, file: "f.py".into(), line: None, name: "f".into(), locals: vec![("me".into(), obj)] })
+            };
+            let me = FrameView {
+                address: 0x1000,
+                file: "f.py".into(),
+                line: Some(3),
+                name: "f".into(),
+                locals: vec![("a".into(), RemoteAddr(0x1000)), ("g".into(), RemoteAddr(0x3000))],
+            };
+            (r.libpython_repr(RemoteAddr(0x1000), None), r.libpython_repr(RemoteAddr(base), None), r.libpython_frame(&me, Some(&frames)))
+        })
+        .expect("thread")
+        .join()
+        .expect("no stack overflow");
+    assert_eq!(text.0, "[[5], [...], 0x0, <unknown at remote 0x1900>, <float at remote 0x1a00>]");
+    let cut = format!("{}...(truncated)", "[".repeat(MAX_OUTPUT_LEN));
+    assert_eq!(text.1, cut);
+    // A frame holding itself is written until the cut (as the script does: frames are
+    // not remembered as written).
+    let head = "Frame 0x1000, for file f.py, line 3, in f (a=[[5], [...], 0x0, <unknown at remote 0x1900>, <float at remote 0x1a00>], \
+                g=Frame 0x3000, for file f.py, line ?, in f (me=Frame 0x3000, for file f.py, line ?, in f (me=";
+    assert!(text.2.starts_with(head), "{}", text.2);
+    assert!(text.2.ends_with("...(truncated)") && text.2.chars().count() == MAX_OUTPUT_LEN + "...(truncated)".len(), "{}", text.2);
+}
