@@ -1080,3 +1080,57 @@ fn printers_and_py_bt_equal_cpython_s_own_script_on_cores() {
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
     assert!(compared > 100, "only {compared} values compared");
 }
+
+/// cpython-lldb's pretty-printer checks (its tests/test_pretty_printer.py values), its
+/// harness adapted: each value passed to id() instead of its test extension, lldb's
+/// summary of the `PyObject *` with `py-style python` equal to repr() written by the
+/// same process. (Its UserDict/UserList/UserString checks are left out: their repr()
+/// is Python code, which a core cannot run; ours shows their attributes.)
+#[test]
+fn cpython_lldb_value_summaries_in_python_style() {
+    if !tools() {
+        return;
+    }
+    let cache = tempfile::tempdir().expect("tmp");
+    let dir = tempfile::tempdir().expect("tmp");
+    let script = dir.path().join("values.py");
+    std::fs::write(
+        &script,
+        "import collections\n\
+         vals = [-10, 0, 42, -(2**32), 2**32, -(2**64), 2**64, True, False, None, 0.0, 42.42, -42.42,\n\
+         b'', b'hello', b'\\x42\\x42', b'\\x42\\x00\\x42', b'\\x00' * 4,\n\
+         '', 'hello', '\u{43f}\u{440}\u{438}\u{432}\u{456}\u{442}', '\\U00010150\\U00010140\\U00010170', '\u{e6}',\n\
+         [], [1, 2, 3], [1, 3.14159, 'hello', False, None], (), (1, 2, 3), (1, 3.14159, 'hello', False, None),\n\
+         set(), {1, 2, 3}, {1, 3.14159, 'hello', False, None}, set(range(16)),\n\
+         frozenset(), frozenset({1, 2, 3}), frozenset({1, 3.14159, 'hello', False, None}), frozenset(range(16)),\n\
+         {}, {'a': 'b', '\u{491}': '\u{457}'}, {1: 2, 3: 4}, {1: 2, 'a': 'b'}, {i: i for i in range(16)},\n\
+         collections.defaultdict(int, {1: 2, 3: 4}), collections.OrderedDict([(1, 2), (3, 4)]), collections.Counter({1: 2, 3: 4})]\n\
+         with open(__file__ + '.reprs', 'w', encoding='utf-8') as f:\n    for v in vals:\n        f.write(repr(v) + '\\n')\n\
+         for v in vals:\n    id(v)\n",
+    )
+    .expect("write");
+    let mut failures = Vec::new();
+    for py in &pyenv_interpreters() {
+        let tag = format!("[{}]", py.id());
+        let mut cmds = vec!["py-style python"];
+        for _ in 0..45 {
+            cmds.extend(["p v", "process continue"]);
+        }
+        let (_, l) = both_live_lldb_only(&py.path, &script, &cmds, cache.path());
+        let reprs = std::fs::read_to_string(dir.path().join("values.py.reprs")).unwrap_or_default();
+        let reprs: Vec<&str> = reprs.lines().collect();
+        if reprs.len() != 45 {
+            failures.push(format!("{tag} the program wrote {} reprs", reprs.len()));
+            continue;
+        }
+        for (i, want) in reprs.iter().enumerate() {
+            let line = section(&l, "p v", i).lines().next().unwrap_or("");
+            // `(PyObject *) $N = 0x... SUMMARY`
+            let got = line.split_once(" = ").and_then(|(_, r)| r.split_once(' ')).map_or("", |(_, s)| s);
+            if got != *want {
+                failures.push(format!("{tag} value #{i}: lldb {got:?}, repr() {want:?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+}
