@@ -16,6 +16,7 @@ const TUPLE_T: u64 = 0x11000;
 const NONE: u64 = 0x11400;
 const CFUNC_T: u64 = 0x11800;
 const MODULE_T: u64 = 0x11c00;
+const METHOD_T: u64 = 0x12800;
 
 fn offsets() -> Offsets {
     let mut o = Offsets::default();
@@ -53,6 +54,9 @@ fn offsets() -> Offsets {
         ("cfunction.self_", 24),
         ("methoddef.name", 0),
         ("module.dict", 16),
+        ("method.func", 16),
+        ("method.self_", 24),
+        ("function.qualname", 48),
     ] {
         assert!(o.set(k, Some(v)));
     }
@@ -69,6 +73,7 @@ fn known() -> KnownObjects {
         "_Py_NoneStruct" => Some(NONE),
         "PyCFunction_Type" => Some(CFUNC_T),
         "PyModule_Type" => Some(MODULE_T),
+        "PyMethod_Type" => Some(METHOD_T),
         _ => None,
     })
 }
@@ -86,6 +91,7 @@ fn type_objects(m: &mut SliceMemory) {
         (TUPLE_T, "tuple", 26),
         (CFUNC_T, "builtin_function_or_method", 0),
         (MODULE_T, "module", 0),
+        (METHOD_T, "method", 0),
     ] {
         let mut t = vec![0u8; 0x400];
         put(&mut t, 24, addr + 0x300);
@@ -394,4 +400,42 @@ fn libpython_text_follows_cpython_s_script_on_hostile_memory() {
                 g=Frame 0x3000, for file f.py, line ?, in f (me=Frame 0x3000, for file f.py, line ?, in f (me=";
     assert!(text.2.starts_with(head), "{}", text.2);
     assert!(text.2.ends_with("...(truncated)") && text.2.chars().count() == MAX_OUTPUT_LEN + "...(truncated)".len(), "{}", text.2);
+}
+
+/// A fuzz finding: a bound method whose `__self__` is itself (or a long chain of
+/// methods) recursed until the stack overflowed. `self` is now nested like an item.
+#[test]
+fn a_method_bound_to_itself_is_a_cycle() {
+    let o = offsets();
+    let k = known();
+    let mut m = SliceMemory::new();
+    type_objects(&mut m);
+    let mut me = vec![0u8; 32];
+    put(&mut me, 8, METHOD_T);
+    put(&mut me, 16, 0x9999_0000); // an unreadable function: its name is `?`
+    put(&mut me, 24, 0x9000);
+    m.add(0x9000, me);
+    // 10 000 methods, each bound to the next.
+    const N: u64 = 10_000;
+    let base = 0x200_0000u64;
+    let mut chain = vec![0u8; (N * 32) as usize];
+    for i in 0..N {
+        let at = (i * 32) as usize;
+        put(&mut chain, at + 8, METHOD_T);
+        put(&mut chain, at + 16, 0x9999_0000);
+        put(&mut chain, at + 24, if i + 1 < N { base + (i + 1) * 32 } else { NONE });
+    }
+    m.add(base, chain);
+    let models = Models::for_version(3, 12).expect("model");
+    let (own, long) = std::thread::Builder::new()
+        .stack_size(2048 << 10)
+        .spawn(move || {
+            let r = Renderer::new(&m, &o, models, &k, Limits { depth: 10_000, length: 100, string: 100 });
+            (r.repr(RemoteAddr(0x9000)), r.repr(RemoteAddr(base)))
+        })
+        .expect("thread")
+        .join()
+        .expect("rendered without overflowing its stack");
+    assert_eq!(own, "<bound method ? of <bound method ? of ...>>");
+    assert_eq!(long.matches("<bound method").count(), pycoroner_cpython::repr::MAX_DEPTH + 1, "{}", &long[..200]);
 }

@@ -450,7 +450,16 @@ impl<'a> Renderer<'a> {
                 let slf = self.ptr(obj, key::method::self_)?;
                 let q = self.ptr(func, key::function::qualname).and_then(|q| objects::read_str(self.mem, self.o, q));
                 let q = q.unwrap_or_else(|_| "?".into());
-                let s = self.repr_at(slf, depth.saturating_add(1), stack);
+                // `self` nests like a container's item: bounded by the depth limit, and a
+                // method that is (or leads back to) its own `self` is a cycle.
+                let s = if depth >= self.limits.depth || stack.contains(&obj) {
+                    "...".to_string()
+                } else {
+                    stack.push(obj);
+                    let s = self.repr_at(slf, depth.saturating_add(1), stack);
+                    stack.pop();
+                    s
+                };
                 format!("<bound method {q} of {s}>")
             }
             Kind::Module => {
