@@ -54,9 +54,11 @@ uint32_t pycoroner_abi_version(void);
 
 /* Open a session over the stopped inferior. `options_json` may be NULL or an object
  * with any of: "pid" (int), "executable" (str), "cache_dir" (str, or null for no
- * cache), "debug_dirs" ([str]), "sysroot" (str), "signal" ({"number": int, "thread":
- * LWP, "code": int, "address": int, "sender_pid": int}: the fatal signal a thread took,
- * which makes it the crashed, "Current" thread; only number and thread are required).
+ * cache), "debug_dirs" ([str]), "sysroot" (str), "files" ({mapped path: file}: the
+ * file the debugger loaded for a mapped path, used where that path has none, build-id
+ * checked), "signal" ({"number": int, "thread": LWP, "code": int, "address": int,
+ * "sender_pid": int}: the fatal signal a thread took, which makes it the crashed,
+ * "Current" thread; only number and thread are required).
  * Finds the interpreter and its layout.
  * Returns NULL on failure; pycoroner_last_error then says why in one line. */
 pycoroner_session *pycoroner_open(const pycoroner_callbacks *callbacks, const char *options_json);
@@ -65,17 +67,27 @@ pycoroner_session *pycoroner_open(const pycoroner_callbacks *callbacks, const ch
 char *pycoroner_last_error(void);
 
 /* Answer one request, a JSON object with a "request" field:
- *   {"request": "py-bt", "lwp": N, "full": bool, "levels": [int]?}
- *   {"request": "py-threads", "native": "off"|"folded"|"all"}
+ *   {"request": "py-bt", "lwp": N, "full": bool, "levels": [int]?, "from": I?,
+ *    "from_level": L?, "frames": [FRAME]?, "style": S?}
+ *   {"request": "py-threads", "native": "off"|"folded"|"all", "fold": bool}
+ *   {"request": "py-tasks", "table": bool}
  *   {"request": "frames", "lwp": N}
- *   {"request": "frame", "lwp": N, "index": I, "level": L}
- *   {"request": "py-locals", "lwp": N, "index": I}
- *   {"request": "py-print", "lwp": N, "index": I, "name": "x"}
+ *   {"request": "frame", "lwp": N, "index": I, "level": L, "style": S?}
+ *   {"request": "py-locals", "lwp": N, "index": I, "style": S?}
+ *   {"request": "py-print", "lwp": N, "index": I, "name": "x", "style": S?}
  *   {"request": "py-list", "lwp": N, "index": I, "args": "10,20"}
- *   {"request": "splice", "lwp": N, "mode": "folded"|"all",
- *    "frames": [{"function": str|null, "module": str|null, "inlined": bool}]}
- *   {"request": "repr", "address": A}
+ *   {"request": "splice", "lwp": N, "native": "folded"|"all", "frames": [FRAME]}
+ *   {"request": "stops", "lwp": N, "frames": [FRAME], "style": S?}
+ *     -> {"stops": [{"level": L, "python": I|null, "text": str|null}], "count": N}:
+ *        where py-up/py-down stop (Python frames, and C calls CPython's script shows)
+ *   {"request": "object-frames"} -> {"rules": [{"names", "prefixes", "variables"}]}:
+ *        the frames whose argument (the object being called) FRAME's "object" carries
+ *   {"request": "repr", "address": A, "style": S?}
  *   {"request": "report", "locals": bool, "native": "off"|"folded"|"all"}
+ *   {"request": "version"}
+ * FRAME is a debugger's native frame, newest first: {"function": str|null, "module":
+ * str|null, "inlined": bool, "pc": int, "object": int?}. S is "libpython" (objects as
+ * CPython's python3.X-gdb.py writes them, the default) or "python" (as repr()).
  * Python frame index 0 is a thread's newest frame. The answer is a JSON object:
  * {"ok": true, "text": "...", ...} or {"ok": false, "error": "one line"}.
  * Never NULL except when out of memory; the caller frees it with pycoroner_free. */
