@@ -82,6 +82,29 @@ fn put(buf: &mut [u8], off: usize, v: u64) {
     buf[off..off + 8].copy_from_slice(&v.to_le_bytes());
 }
 
+/// A list at `addr` holding `items` (its item array at `addr + 0x100`).
+fn list_at(m: &mut SliceMemory, addr: u64, items: &[u64]) {
+    let mut list = vec![0u8; 0x100 + 8 * items.len()];
+    put(&mut list, 8, LIST_T);
+    put(&mut list, 16, items.len() as u64);
+    put(&mut list, 24, addr + 0x100);
+    for (i, item) in items.iter().enumerate() {
+        put(&mut list, 0x100 + 8 * i, *item);
+    }
+    m.add(addr, list);
+}
+
+/// A type object at `addr` named `name`, without flags, and an instance of it at `obj`.
+fn named_type_and_instance(m: &mut SliceMemory, addr: u64, name: &str, obj: u64) {
+    let mut t = vec![0u8; 0x400];
+    put(&mut t, 24, addr + 0x300);
+    t[0x300..0x300 + name.len()].copy_from_slice(name.as_bytes());
+    m.add(addr, t);
+    let mut o = vec![0u8; 0x20];
+    put(&mut o, 8, addr);
+    m.add(obj, o);
+}
+
 fn type_objects(m: &mut SliceMemory) {
     for (addr, name, flag_bit) in [
         (LIST_T, "list", 25),
@@ -107,16 +130,8 @@ fn freed_unreadable_and_corrupt_values_render_in_place() {
     let k = known();
     let mut m = SliceMemory::new();
     type_objects(&mut m);
-    // list of 4 at 0x1000 with its item array at 0x1100
-    let mut list = vec![0u8; 0x200];
-    put(&mut list, 8, LIST_T);
-    put(&mut list, 16, 4);
-    put(&mut list, 24, 0x1100);
-    put(&mut list, 0x100, 0x2000); // int 5
-    put(&mut list, 0x108, 0xdddd_dddd_dddd_dddd); // freed pointer (PYMALLOC_DEBUG)
-    put(&mut list, 0x110, 0x9999_0000); // unmapped
-    put(&mut list, 0x118, 0x3000); // corrupt str
-    m.add(0x1000, list);
+    // int 5, a freed pointer (PYMALLOC_DEBUG), an unmapped one, a corrupt str
+    list_at(&mut m, 0x1000, &[0x2000, 0xdddd_dddd_dddd_dddd, 0x9999_0000, 0x3000]);
     let mut int = vec![0u8; 32];
     put(&mut int, 8, INT_T);
     put(&mut int, 16, 1 << 3);
@@ -181,13 +196,7 @@ fn self_containing_list_is_a_cycle_not_a_hang() {
     let k = known();
     let mut m = SliceMemory::new();
     type_objects(&mut m);
-    let mut list = vec![0u8; 0x200];
-    put(&mut list, 8, LIST_T);
-    put(&mut list, 16, 2);
-    put(&mut list, 24, 0x1100);
-    put(&mut list, 0x100, 0x1000);
-    put(&mut list, 0x108, 0x1000);
-    m.add(0x1000, list);
+    list_at(&mut m, 0x1000, &[0x1000, 0x1000]);
     let r = Renderer::new(&m, &o, Models::for_version(3, 12).expect("model"), &k, Limits::default());
     assert_eq!(r.repr(RemoteAddr(0x1000)), "[[...], [...]]");
 }
@@ -319,41 +328,14 @@ fn libpython_text_follows_cpython_s_script_on_hostile_memory() {
     let mut m = SliceMemory::new();
     type_objects(&mut m);
     // [x, x, NULL, <unreadable type>, <float>] with x = [5]
-    let mut list = vec![0u8; 0x200];
-    put(&mut list, 8, LIST_T);
-    put(&mut list, 16, 5);
-    put(&mut list, 24, 0x1100);
-    put(&mut list, 0x100, 0x1800);
-    put(&mut list, 0x108, 0x1800);
-    put(&mut list, 0x110, 0);
-    put(&mut list, 0x118, 0x1900);
-    put(&mut list, 0x120, 0x1a00);
-    m.add(0x1000, list);
-    let mut inner = vec![0u8; 0x100];
-    put(&mut inner, 8, LIST_T);
-    put(&mut inner, 16, 1);
-    put(&mut inner, 24, 0x1880);
-    put(&mut inner, 0x80, 0x2000);
-    m.add(0x1800, inner);
+    list_at(&mut m, 0x1000, &[0x5000, 0x5000, 0, 0x1900, 0x1a00]);
+    list_at(&mut m, 0x5000, &[0x2000]);
     let mut bad_type = vec![0u8; 0x100];
     put(&mut bad_type, 8, 0xdead_beef); // ob_type unmapped
-    put(&mut bad_type, 0x88, 0x12000); // the "float" type object below
     m.add(0x1900, bad_type);
-    let mut float = vec![0u8; 0x20];
-    put(&mut float, 8, 0x12000);
-    m.add(0x1a00, float);
-    let mut float_t = vec![0u8; 0x400];
-    put(&mut float_t, 24, 0x12300);
-    float_t[0x300..0x305].copy_from_slice(b"float");
-    m.add(0x12000, float_t);
+    named_type_and_instance(&mut m, 0x12000, "float", 0x1a00);
     // A frame object (type named "frame"), which the frame lookup finds holding itself.
-    let mut frame_t = vec![0u8; 0x400];
-    put(&mut frame_t, 24, 0x12700);
-    frame_t[0x300..0x305].copy_from_slice(b"frame");
-    m.add(0x12400, frame_t);
-    let mut frame = vec![0u8; 0x20];
-    put(&mut frame, 8, 0x12400);
-    m.add(0x3000, frame);
+    named_type_and_instance(&mut m, 0x12400, "frame", 0x3000);
     let mut int = vec![0u8; 32];
     put(&mut int, 8, INT_T);
     put(&mut int, 16, 1 << 3);

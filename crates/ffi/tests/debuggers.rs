@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use pycoroner_testkit::{
-    crash, debian_interpreters, faulthandler_escape, ffi_library, parse_faulthandler, pyenv_interpreters, repo_root, require_tool,
+    crash, debian_interpreters, faulthandler_escape, ffi_library, sidecar_locals, parse_faulthandler, pyenv_interpreters, repo_root, require_tool,
     scenario, FhThread, Interpreter, Parked,
 };
 
@@ -246,12 +246,7 @@ fn py_bt_equals_faulthandler_in_gdb_and_lldb() {
 
 /// The reprs locals_values.py wrote of its own locals (built-in types only).
 fn sidecar_reprs(side: &str) -> Vec<(String, String)> {
-    side.lines()
-        .filter_map(|l| match l.split('\t').collect::<Vec<_>>()[..] {
-            ["local", name, repr] if !repr.starts_with('<') => Some((name.to_string(), repr.to_string())),
-            _ => None,
-        })
-        .collect()
+    sidecar_locals(side).into_iter().filter(|(_, repr)| !repr.starts_with('<')).collect()
 }
 
 #[test]
@@ -388,17 +383,7 @@ fn inspect_me_locals(core: &Path, cache: &Path) -> Vec<(String, u64)> {
     let core = pycoroner::target::ElfCore::open(core).expect("core");
     let opts = pycoroner::Options { locals: true, cache_dir: Some(cache.into()), ..Default::default() };
     let report = pycoroner::analyze(&core, &opts).expect("analyze");
-    report
-        .threads
-        .iter()
-        .flat_map(|t| &t.frames)
-        .filter_map(|f| match f {
-            pycoroner::report::Frame::Python(p) if p.function.as_deref() == Some("inspect_me") => p.locals.clone(),
-            _ => None,
-        })
-        .flatten()
-        .map(|v| (v.name, v.address))
-        .collect()
+    report.locals_of("inspect_me").into_iter().map(|v| (v.name.clone(), v.address)).collect()
 }
 
 /// gdb's `print` of a `PyObject *` (pretty-printer) and lldb's `expression` (summary

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use pycoroner::{Analysis, NativeMode, Options, Style};
-use pycoroner_testkit::{all_interpreters, crash, scenario, sid_debug_dir};
+use pycoroner_testkit::{all_interpreters, crash, scenario, sid_debug_dir, sidecar_locals};
 
 /// Locals of the scenario whose repr() the script writes the same way (built-in
 /// types, no float inside).
@@ -33,16 +33,7 @@ fn libpython_style_on_cores_of_every_interpreter() {
                 continue;
             }
         };
-        let reprs: HashMap<String, String> = c
-            .sidecar
-            .as_deref()
-            .unwrap_or("")
-            .lines()
-            .filter_map(|l| match l.split('\t').collect::<Vec<_>>().as_slice() {
-                ["local", name, repr] => Some((name.to_string(), repr.to_string())),
-                _ => None,
-            })
-            .collect();
+        let reprs: HashMap<String, String> = sidecar_locals(c.sidecar.as_deref().unwrap_or("")).into_iter().collect();
         let core = pycoroner::target::ElfCore::open(&c.core).expect("core");
         let opts = Options { cache_dir: Some(cache.path().into()), debug_dirs: vec![sid_debug_dir()], ..Options::default() };
         let mut a = match Analysis::open(core, opts) {
@@ -52,19 +43,8 @@ fn libpython_style_on_cores_of_every_interpreter() {
                 continue;
             }
         };
-        let addresses: HashMap<String, u64> = a
-            .report_with(true, NativeMode::Off)
-            .expect("report")
-            .threads
-            .iter()
-            .flat_map(|t| &t.frames)
-            .filter_map(|f| match f {
-                pycoroner::report::Frame::Python(p) if p.function.as_deref() == Some("inspect_me") => p.locals.clone(),
-                _ => None,
-            })
-            .flatten()
-            .map(|v| (v.name, v.address))
-            .collect();
+        let report = a.report_with(true, NativeMode::Off).expect("report");
+        let addresses: HashMap<String, u64> = report.locals_of("inspect_me").into_iter().map(|v| (v.name.clone(), v.address)).collect();
         let text = |name: &str| addresses.get(name).and_then(|&addr| a.object_in(addr, Style::Libpython).ok()).map(|(_, t)| t);
         for name in AS_REPR {
             let (got, want) = (text(name), reprs.get(*name));

@@ -36,6 +36,22 @@ pub struct Report {
     pub warnings: Vec<Warning>,
 }
 
+impl Report {
+    /// The variables of the first Python frame (of any thread) running `function`,
+    /// when the report has them.
+    pub fn locals_of(&self, function: &str) -> Vec<&Variable> {
+        self.threads
+            .iter()
+            .flat_map(|t| &t.frames)
+            .find_map(|f| match f {
+                Frame::Python(p) if p.function.as_deref() == Some(function) => p.locals.as_ref(),
+                _ => None,
+            })
+            .map(|v| v.iter().collect())
+            .unwrap_or_default()
+    }
+}
+
 /// Something the report could not read or had to guess, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

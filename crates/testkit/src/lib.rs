@@ -207,6 +207,17 @@ pub fn ffi_library() -> PathBuf {
     lib.cloned().unwrap_or_default()
 }
 
+/// The locals a scenario's sidecar lists (`local<TAB>name<TAB>repr` lines, written by
+/// the process itself before it crashed): (name, repr).
+pub fn sidecar_locals(side: &str) -> Vec<(String, String)> {
+    side.lines()
+        .filter_map(|l| match l.split('\t').collect::<Vec<_>>()[..] {
+            ["local", name, repr] => Some((name.to_string(), repr.to_string())),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Root of the repository (for fixtures).
 pub fn repo_root() -> PathBuf {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
