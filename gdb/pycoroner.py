@@ -268,11 +268,11 @@ def _read_object(frame, names):
     return None
 
 
-def described_frames(session):
-    """The selected thread's frames for py-bt: each described, with the object a
-    C-function call works on where the library asks for it."""
+def described_frames(session, frames=None):
+    """The selected thread's frames (`frames`, or gdb's), each described, with the
+    object a C-function call works on where the library asks for it."""
     out = []
-    for f in thread_frames():
+    for f in thread_frames() if frames is None else frames:
         d = describe(f)
         names = session.wants_object(d["function"])
         if names:
@@ -389,7 +389,7 @@ class PyMove(PyCommand):
     def run(self, arg):
         s, lwp = STATE.session(), selected_lwp()
         frames = thread_frames()
-        stops, _ = thread_stops(s, lwp)
+        stops, _ = thread_stops(s, lwp, described_frames(s, frames))
         if not stops:
             raise ffi.PycoronerError("Unable to locate python frame")
         target = STATE.navigator.move(lwp, selected_level(), stops, self.delta)

@@ -212,24 +212,12 @@ class Session(object):
 STYLES = ("libpython", "python")
 
 
-def python_levels(session, lwp, frames):
-    """The native level of each Python frame of thread `lwp` (None where no native
-    frame ran it). `frames`: the thread's native frames, newest first, as dicts
-    (function, module, inlined, pc)."""
-    answer = session.request(request="splice", lwp=lwp, frames=frames, native="all")
-    levels = [None] * len(answer["python"])
-    for level, step in enumerate(answer["steps"]):
-        for i in step.get("python", []):
-            if i < len(levels):
-                levels[i] = level
-    return levels
-
-
 def stops(session, lwp, frames, style):
     """Where py-up/py-down stop, newest first: dicts with the native `level`, and
     `python` (a Python frame's index) or `text` (a C call's line, as CPython's script
-    writes it); and how many Python frames the thread has. `frames` as for
-    python_levels, with `object` where the library asks."""
+    writes it); and how many Python frames the thread has. `frames`: the thread's
+    native frames, newest first, as dicts (function, module, inlined, pc, and `object`
+    where the library asks for it)."""
     answer = session.request(request="stops", lwp=lwp, frames=frames, style=style)
     return answer["stops"], answer["count"]
 
@@ -238,7 +226,7 @@ class Navigator(object):
     """py-up / py-down / the selected Python frame, over a debugger's frames, as
     CPython's script moves: the current stop is the first at or older than the
     selected native frame; py-up and py-down go to the next stop. A stop is a Python
-    frame or a C call in progress (stops from python_stops). The state remembered
+    frame or a C call in progress (from `stops`). The state remembered
     between commands is (lwp, native level, stop index): several Python frames can
     share one native frame (3.11+)."""
 
@@ -255,27 +243,34 @@ class Navigator(object):
                 return k
         return None
 
+    @staticmethod
+    def _unplaced(stops, count):
+        """True when the thread has Python frames but none could be placed among the
+        native ones: then all of them stand for the selected one, from the newest."""
+        return count and not any(st.get("python") is not None for st in stops)
+
+    @staticmethod
+    def _python_from(stops, k, default):
+        """The Python frame of stop `k`, or for a C call the Python frame that made it."""
+        return next((st["python"] for st in stops[k:] if st.get("python") is not None), default)
+
     def selected(self, lwp, level, stops, count):
         """The selected Python frame's index: the current stop's, or for a C call the
-        Python frame that made it; None if there is none. Where no Python frame could
-        be placed among the native ones, the newest stands in."""
-        if count and not any(st.get("python") is not None for st in stops):
+        Python frame that made it; None if there is none."""
+        if self._unplaced(stops, count):
             return 0
         k = self.current(lwp, level, stops)
-        if k is None:
-            return None
-        return next((st["python"] for st in stops[k:] if st.get("python") is not None), None)
+        return None if k is None else self._python_from(stops, k, None)
 
     def bt_start(self, lwp, level, stops, count):
         """Where py-bt starts: (Python index, native level), from the current stop;
         past the end (nothing to show) when no stop is at or older than `level`."""
-        if count and not any(st.get("python") is not None for st in stops):
-            return 0, None  # no Python frame placed among the native ones: all of them
+        if self._unplaced(stops, count):
+            return 0, None
         k = self.current(lwp, level, stops)
         if k is None:
             return count, None
-        python = next((st["python"] for st in stops[k:] if st.get("python") is not None), count)
-        return python, stops[k]["level"]
+        return self._python_from(stops, k, count), stops[k]["level"]
 
     def move(self, lwp, level, stops, delta):
         """The stop index after moving `delta` (+1 older, -1 newer), or None at the end."""

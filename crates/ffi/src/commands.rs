@@ -32,7 +32,7 @@ pub enum Request {
         /// The debugger's native frames of the thread, to place C frames' lines.
         frames: Option<Vec<GivenFrame>>,
         #[serde(default)]
-        style: StyleArg,
+        style: Style,
     },
     /// Every thread as the CLI prints them.
     PyThreads {
@@ -62,7 +62,7 @@ pub enum Request {
         index: usize,
         level: Option<u64>,
         #[serde(default)]
-        style: StyleArg,
+        style: Style,
     },
     /// `py-locals` of one frame.
     PyLocals {
@@ -70,7 +70,7 @@ pub enum Request {
         #[serde(default)]
         index: usize,
         #[serde(default)]
-        style: StyleArg,
+        style: Style,
     },
     /// `py-print NAME` in one frame.
     PyPrint {
@@ -79,7 +79,7 @@ pub enum Request {
         index: usize,
         name: String,
         #[serde(default)]
-        style: StyleArg,
+        style: Style,
     },
     /// `py-list [START[,END]]` around one frame's line.
     PyList {
@@ -103,7 +103,7 @@ pub enum Request {
         lwp: u32,
         frames: Vec<GivenFrame>,
         #[serde(default)]
-        style: StyleArg,
+        style: Style,
     },
     /// Which frames' arguments the script should read and pass as `object`.
     ObjectFrames {},
@@ -111,7 +111,7 @@ pub enum Request {
     Repr {
         address: u64,
         #[serde(default)]
-        style: StyleArg,
+        style: Style,
     },
     /// The interpreter's version.
     Version {},
@@ -119,26 +119,6 @@ pub enum Request {
 
 fn yes() -> bool {
     true
-}
-
-/// `"libpython"` (CPython's gdb script's text, the default) or `"python"` (`repr()`).
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum StyleArg {
-    /// As `python3.X-gdb.py` writes objects.
-    #[default]
-    Libpython,
-    /// As Python's `repr()`.
-    Python,
-}
-
-impl From<StyleArg> for Style {
-    fn from(s: StyleArg) -> Style {
-        match s {
-            StyleArg::Libpython => Style::Libpython,
-            StyleArg::Python => Style::Python,
-        }
-    }
 }
 
 /// `"off"`, `"folded"` or `"all"`.
@@ -252,8 +232,7 @@ pub fn handle(s: &mut Session, req: &Value) -> Result<Response, String> {
         Request::PyBt { lwp, full, levels, from, from_level, frames, style } => {
             // With the debugger's frames: the lines CPython's py-bt prints for C frames
             // (a built-in being called, waiting for the GIL, collecting garbage).
-            let style = Style::from(style);
-            let layout = match frames {
+                        let layout = match frames {
                 Some(frames) => Some(layout(a, lwp, frames, style)?),
                 None => None,
             };
@@ -287,18 +266,18 @@ pub fn handle(s: &mut Session, req: &Value) -> Result<Response, String> {
             let lines = |f: &str| a.source_lines(f).ok();
             let r = a.made(true, NativeMode::Off).ok_or("no report")?;
             let f = gdb::nth(r, lwp, index)?;
-            let head = match Style::from(style) {
+            let head = match style {
                 Style::Libpython => f.address.and_then(|addr| a.frame_line(addr).ok().flatten()),
                 Style::Python => None,
             };
             let head = head.unwrap_or_else(|| gdb::summary_head(f));
             Response::Text { text: format!("#{} {}", level.unwrap_or(index as u64), gdb::with_source(&head, f, &lines)) }
         }
-        Request::PyLocals { lwp, index, style: StyleArg::Python } => {
+        Request::PyLocals { lwp, index, style: Style::Python } => {
             let r = a.report_with(true, NativeMode::Off).map_err(err)?;
             Response::Text { text: gdb::py_locals(gdb::nth(r, lwp, index)?) }
         }
-        Request::PyLocals { lwp, index, style: StyleArg::Libpython } => {
+        Request::PyLocals { lwp, index, style: Style::Libpython } => {
             // As CPython's script: from 3.11, the selected frame and the older ones its
             // eval call runs, each headed `Locals for NAME`.
             let many = a.eval_calls_run_many_frames();
@@ -312,11 +291,7 @@ pub fn handle(s: &mut Session, req: &Value) -> Result<Response, String> {
                     text += &format!("Locals for {}\n", e(f.function.as_deref().unwrap_or("???")));
                 }
                 match f.address.map(|addr| a.frame_locals(addr)) {
-                    Some(Ok(Some(locals))) => {
-                        for (name, value) in locals {
-                            text += &format!("{} = {}\n", e(&name), e(&value));
-                        }
-                    }
+                    Some(Ok(Some(locals))) => text += &gdb::locals_lines(locals),
                     _ => text += "pycoroner: this frame's locals are unreadable\n",
                 }
                 if !many || f.entry {
@@ -327,33 +302,23 @@ pub fn handle(s: &mut Session, req: &Value) -> Result<Response, String> {
         }
         Request::PyPrint { lwp, index, name, style } => {
             // As CPython's script: the frame's locals, then its globals, then builtins.
-            let style = Style::from(style);
             let (local, frame) = {
                 let f = gdb::nth(a.report_with(true, NativeMode::Off).map_err(err)?, lwp, index)?;
-                (f.locals.iter().flatten().find(|v| v.name == name).map(|v| v.address), f.address)
+                (f.locals.iter().flatten().find(|v| v.name == name).map(|v| (v.address, v.repr.clone())), f.address)
             };
             let found = match (local, frame) {
-                (Some(addr), _) => Some(("local", addr)),
-                (None, Some(frame)) => a.global(frame, &name).map_err(err)?,
+                // The report's local is already rendered as repr() (a 3.14 tagged int
+                // has no object to render).
+                (Some((_, repr)), _) if style == Style::Python => Some(("local", repr)),
+                (Some((addr, _)), _) => Some(("local", a.object_in(addr, style).map_err(err)?.1)),
+                (None, Some(frame)) => match a.global(frame, &name).map_err(err)? {
+                    Some((scope, addr)) => Some((scope, a.object_in(addr, style).map_err(err)?.1)),
+                    None => None,
+                },
                 (None, None) => None,
             };
-            let text = match found {
-                Some((scope, addr)) => {
-                    let value = match (scope, style) {
-                        // A report's local is already rendered (a 3.14 tagged int has
-                        // no object to render).
-                        ("local", Style::Python) => {
-                            let f = gdb::nth(a.report_with(true, NativeMode::Off).map_err(err)?, lwp, index)?;
-                            f.locals.iter().flatten().find(|v| v.name == name).map(|v| v.repr.clone()).unwrap_or_default()
-                        }
-                        _ => a.object_in(addr, style).map_err(err)?.1,
-                    };
-                    let value = if style == Style::Python { gdb::truncated(&value) } else { value };
-                    format!("{scope} {} = {}\n", e(&gdb::py_quote(&name)), e(&value))
-                }
-                None => format!("{} not found\n", e(&gdb::py_quote(&name))),
-            };
-            Response::Text { text }
+            let found = found.map(|(scope, text)| (scope, cut(text, style)));
+            Response::Text { text: gdb::py_print(&name, found.as_ref().map(|(scope, text)| (*scope, text.as_str()))) }
         }
         Request::PyList { lwp, index, args } => {
             a.report_with(false, NativeMode::Off).map_err(err)?;
@@ -384,7 +349,7 @@ pub fn handle(s: &mut Session, req: &Value) -> Result<Response, String> {
             Response::Splice { steps, unclaimed: p.unclaimed, python, warning: p.warning }
         }
         Request::Stops { lwp, frames, style } => {
-            let (plan, infos) = layout(a, lwp, frames, style.into())?;
+            let (plan, infos) = layout(a, lwp, frames, style)?;
             let count = gdb::python_frames(a.report_with(false, NativeMode::Off).map_err(err)?, lwp).len();
             Response::Stops { stops: stops(&plan, &infos), count }
         }
@@ -397,22 +362,27 @@ pub fn handle(s: &mut Session, req: &Value) -> Result<Response, String> {
             ],
         },
         Request::Repr { address, style } => {
-            let (type_name, repr) = a.object_in(address, style.into()).map_err(err)?;
-            let shown = if style == StyleArg::Python { gdb::truncated(&repr) } else { repr.clone() };
-            Response::Repr { type_name, text: e(&shown).into_owned(), repr }
+            let (type_name, repr) = a.object_in(address, style).map_err(err)?;
+            Response::Repr { type_name, text: e(&cut(repr.clone(), style)).into_owned(), repr }
         }
         Request::Version {} => Response::Version { text: a.version(), module: a.runtime_module().to_string() },
     })
+}
+
+/// An object's text as the debugger shows it: `repr()` cut as CPython's script cuts a
+/// value (the libpython style's text is cut already, as a whole).
+fn cut(text: String, style: Style) -> String {
+    match style {
+        Style::Python => gdb::truncated(&text),
+        Style::Libpython => text,
+    }
 }
 
 /// The debugger's frames of a thread laid out: the splice plan, and the line CPython's
 /// script writes for each C frame it comments on (objects written in `style`).
 fn layout(a: &mut pycoroner::Analysis<crate::CallbackTarget>, lwp: u32, frames: Vec<GivenFrame>, style: Style) -> Result<(Plan, Vec<Option<String>>), String> {
     let natives = natives(frames);
-    let object = |addr: u64| -> Option<String> {
-        let text = a.object_in(addr, style).ok()?.1;
-        Some(if style == Style::Python { gdb::truncated(&text) } else { text })
-    };
+    let object = |addr: u64| a.object_in(addr, style).ok().map(|(_, text)| cut(text, style));
     let infos: Vec<Option<String>> = natives.iter().map(|(n, object_addr)| other_frame_info(n.function.as_deref()?, *object_addr, &object)).collect();
     let runtime = a.runtime_module().to_string();
     let r = a.report_with(false, NativeMode::Off).map_err(|e| e.to_string())?;

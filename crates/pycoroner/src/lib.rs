@@ -129,15 +129,14 @@ fn with_renderer<T>(
     options: &Options,
     f: impl FnOnce(&Renderer<'_>) -> T,
 ) -> Result<T, AnalyzeError> {
-    let found = &prepared.found;
-    let models = models_for(found, &mut Vec::new())?;
-    let known = KnownObjects::from_symbols(|s| found.symbol(s)).read_pointers(target);
-    Ok(f(&Renderer::new(target, &found.layout.offsets, models, &known, options.limits)))
+    with_styled(target, prepared, options, |r, _| f(r))
 }
 
 /// How objects are written: as Python's `repr()` (the CLI, `py-style python`) or as
 /// CPython's own gdb script writes them (`py-style libpython`, the debuggers' default).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// In the debugger protocol: `"python"`, `"libpython"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Style {
     /// Python's own `repr()`.
     Python,
@@ -146,20 +145,20 @@ pub enum Style {
     Libpython,
 }
 
-/// A renderer of a prepared target and, for the libpython style, what it needs to
-/// write frame objects (frames met as values).
-fn with_styled<T>(
-    target: &dyn Target,
-    prepared: &Prepared,
-    options: &Options,
-    f: impl FnOnce(&Renderer<'_>, &dyn Fn(RemoteAddr) -> Option<FrameView>) -> T,
-) -> Result<T, AnalyzeError> {
+/// What a frame view is made by: `(address, object)` → the frame CPython's gdb script
+/// writes for it (see [`frame_view`]).
+type FrameViews<'a> = &'a dyn Fn(RemoteAddr, bool) -> Option<FrameView>;
+
+/// A renderer of a prepared target and, for the libpython style, the frame views it
+/// needs (a frame met as a value, a thread's frame).
+fn with_styled<T>(target: &dyn Target, prepared: &Prepared, options: &Options, f: impl FnOnce(&Renderer<'_>, FrameViews<'_>) -> T) -> Result<T, AnalyzeError> {
     let found = &prepared.found;
     let models = models_for(found, &mut Vec::new())?;
     let py = Python::new(target, &found.layout, models, anchors(found));
     let cell_type = found.symbol("PyCell_Type").map(RemoteAddr);
-    let frames = |obj: RemoteAddr| frame_view(target, &py, &found.layout.offsets, obj, true, cell_type);
-    with_renderer(target, prepared, options, |r| f(r, &frames))
+    let views = |addr: RemoteAddr, object: bool| frame_view(target, &py, &found.layout.offsets, addr, object, cell_type);
+    let known = KnownObjects::from_symbols(|s| found.symbol(s)).read_pointers(target);
+    Ok(f(&Renderer::new(target, &found.layout.offsets, models, &known, options.limits), &views))
 }
 
 /// A frame as CPython's gdb script writes it; `object`: `addr` is a frame object (on
@@ -197,10 +196,10 @@ pub(crate) fn render_object_prepared(
     addr: u64,
     style: Style,
 ) -> Result<(Option<String>, String), AnalyzeError> {
-    with_styled(target, prepared, options, |r, frames| {
+    with_styled(target, prepared, options, |r, views| {
         let text = match style {
             Style::Python => r.repr(RemoteAddr(addr)),
-            Style::Libpython => r.libpython_repr(RemoteAddr(addr), Some(frames)),
+            Style::Libpython => r.libpython_repr(RemoteAddr(addr), Some(&|obj| views(obj, true))),
         };
         (r.type_name(RemoteAddr(addr)).ok(), text)
     })
@@ -209,22 +208,15 @@ pub(crate) fn render_object_prepared(
 /// The line CPython's gdb script writes for the Python frame at `addr` (a frame's
 /// `address` in the report): `Frame 0x..., for file F, line N, in f (a=1)`.
 pub(crate) fn frame_line_prepared(target: &dyn Target, prepared: &Prepared, options: &Options, addr: u64) -> Result<Option<String>, AnalyzeError> {
-    let found = &prepared.found;
-    let models = models_for(found, &mut Vec::new())?;
-    let py = Python::new(target, &found.layout, models, anchors(found));
-    let view = frame_view(target, &py, &found.layout.offsets, RemoteAddr(addr), false, found.symbol("PyCell_Type").map(RemoteAddr));
-    with_styled(target, prepared, options, |r, frames| view.map(|v| r.libpython_frame(&v, Some(frames))))
+    with_styled(target, prepared, options, |r, views| views(RemoteAddr(addr), false).map(|v| r.libpython_frame(&v, Some(&|obj| views(obj, true)))))
 }
 
 /// The plain locals of the Python frame at `addr`, each written as CPython's gdb
 /// script writes it (its own text, cut at 1024 characters).
 pub(crate) fn frame_locals_prepared(target: &dyn Target, prepared: &Prepared, options: &Options, addr: u64) -> Result<Option<Vec<(String, String)>>, AnalyzeError> {
-    let found = &prepared.found;
-    let models = models_for(found, &mut Vec::new())?;
-    let py = Python::new(target, &found.layout, models, anchors(found));
-    let view = frame_view(target, &py, &found.layout.offsets, RemoteAddr(addr), false, found.symbol("PyCell_Type").map(RemoteAddr));
-    with_styled(target, prepared, options, |r, frames| {
-        view.map(|v| v.locals.iter().map(|(n, value)| (n.clone(), r.libpython_repr(*value, Some(frames)))).collect())
+    with_styled(target, prepared, options, |r, views| {
+        let objects = |obj| views(obj, true);
+        views(RemoteAddr(addr), false).map(|v| v.locals.iter().map(|(n, value)| (n.clone(), r.libpython_repr(*value, Some(&objects)))).collect())
     })
 }
 

@@ -164,8 +164,8 @@ impl Writer<'_, '_> {
     fn dispatch(&mut self, obj: RemoteAddr) -> Written {
         let r = self.r;
         let read = objects::ob_type(r.mem, r.o, obj)
-            .and_then(|ty| Ok((ty, r.tp_name(ty)?, r.mem.read_u64(r.at(ty, key::type_object::tp_flags)?)?)));
-        let Ok((ty, name, flags)) = read else {
+            .and_then(|ty| Ok((r.tp_name(ty)?, r.mem.read_u64(r.at(ty, key::type_object::tp_flags)?)?)));
+        let Ok((name, flags)) = read else {
             return self.generic(obj);
         };
         match name.as_str() {
@@ -196,7 +196,7 @@ impl Writer<'_, '_> {
         } else if flags & DICT_SUBCLASS != 0 {
             self.dict(obj)
         } else if flags & TPFLAGS_BASE_EXC_SUBCLASS != 0 {
-            self.exception(obj, &name, ty)
+            self.exception(obj, &name)
         } else {
             self.generic(obj)
         }
@@ -326,7 +326,7 @@ impl Writer<'_, '_> {
     }
 
     /// A built-in exception: its `tp_name`, then its `args` tuple.
-    fn exception(&mut self, obj: RemoteAddr, name: &str, _ty: RemoteAddr) -> Written {
+    fn exception(&mut self, obj: RemoteAddr, name: &str) -> Written {
         if !self.first_visit(obj) {
             return self.text("(...)");
         }

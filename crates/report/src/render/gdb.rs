@@ -109,16 +109,20 @@ pub type Heads<'a> = &'a dyn Fn(&PythonFrame) -> Option<String>;
 
 /// `py-locals`: each variable of the frame, `name = repr`.
 pub fn py_locals(f: &PythonFrame) -> String {
-    f.locals.iter().flatten().map(|v| format!("{} = {}\n", e(&v.name), e(&truncated(&v.repr)))).collect()
+    locals_lines(f.locals.iter().flatten().map(|v| (v.name.as_str(), truncated(&v.repr))))
 }
 
-/// `py-print NAME`: the frame's local, else the global or builtin found for it.
-pub fn py_print(f: &PythonFrame, name: &str, outer: Option<(&str, &str)>) -> String {
-    let local = f.locals.iter().flatten().find(|v| v.name == name).map(|v| v.repr.as_str());
-    match (local, outer) {
-        (Some(repr), _) => format!("local {} = {}\n", e(&py_quote(name)), e(&truncated(repr))),
-        (None, Some((scope, repr))) => format!("{scope} {} = {}\n", e(&py_quote(name)), e(&truncated(repr))),
-        (None, None) => format!("{} not found\n", e(&py_quote(name))),
+/// `name = value` lines, values as the caller wrote them (already cut).
+pub fn locals_lines<N: AsRef<str>, V: AsRef<str>>(vars: impl IntoIterator<Item = (N, V)>) -> String {
+    vars.into_iter().map(|(n, v)| format!("{} = {}\n", e(n.as_ref()), e(v.as_ref()))).collect()
+}
+
+/// `py-print NAME`: the scope the name was found in (`local`, `global`, `builtin`)
+/// and its value as the caller wrote it (already cut), or `'NAME' not found`.
+pub fn py_print(name: &str, found: Option<(&str, &str)>) -> String {
+    match found {
+        Some((scope, value)) => format!("{scope} {} = {}\n", e(&py_quote(name)), e(value)),
+        None => format!("{} not found\n", e(&py_quote(name))),
     }
 }
 
@@ -306,9 +310,9 @@ mod tests {
         assert_eq!(text, "#5 Frame 0x10, for file /src/m.py, line 3, in inner (x=42)\n    line3\n#8 Frame 0x0, for file /src/m.py, line 9, in outer ()\n    line9\n");
         let f = nth(&report, 7, 0).expect("frame");
         assert_eq!(py_locals(f), "x = 42\n");
-        assert_eq!(py_print(f, "x", None), "local 'x' = 42\n");
-        assert_eq!(py_print(f, "y", Some(("global", "[1]"))), "global 'y' = [1]\n");
-        assert_eq!(py_print(f, "z", None), "'z' not found\n");
+        assert_eq!(py_print("x", Some(("local", "42"))), "local 'x' = 42\n");
+        assert_eq!(py_print("y", Some(("global", "[1]"))), "global 'y' = [1]\n");
+        assert_eq!(py_print("z", None), "'z' not found\n");
         assert!(nth(&report, 8, 0).is_err());
     }
 
