@@ -30,6 +30,7 @@ Examples:
   pycoroner core ./core --native        every thread, Python frames spliced into C frames
   pycoroner core ./core --locals        with each frame's variables and exceptions
   pycoroner pid 4242 --tasks            every asyncio task and who awaits it
+  pycoroner core ./core --state         GIL, GC, atexit, tracing, signals, sys.flags
   coredumpctl dump -o - 4242 | pycoroner core -
   pycoroner pid 4242                    a running process, paused only while it is read
   pycoroner print ./core 0x7f3a1c2b4e80 one object, as repr() writes it
@@ -117,6 +118,12 @@ pub struct Common {
     /// `--tasks=table`).
     #[arg(long, value_enum, value_name = "VIEW", num_args = 0..=1, require_equals = true, default_missing_value = "tree")]
     pub tasks: Option<TasksView>,
+    /// The whole interpreter state: GIL, garbage collector, finalization and atexit
+    /// callbacks, trace and profile functions, sys.monitoring tools, signal handlers,
+    /// threads, sys.argv/flags and extension modules (by default only what is set or
+    /// unusual is shown).
+    #[arg(long)]
+    pub state: bool,
     /// How deep to render nested containers and instances (at most 100).
     #[arg(long, value_name = "N", default_value_t = 6)]
     pub depth: usize,

@@ -98,7 +98,7 @@ fn color(common: &Common) -> bool {
 
 fn render(report: &pycoroner_report::Report, common: &Common) -> String {
     match common.format {
-        Format::Text => render::faulthandler::render_with(report, render::faulthandler::TextOptions { fold: !common.no_fold, color: color(common), tasks_table: common.tasks == Some(args::TasksView::Table) }),
+        Format::Text => render::faulthandler::render_with(report, render::faulthandler::TextOptions { fold: !common.no_fold, color: color(common), tasks_table: common.tasks == Some(args::TasksView::Table), state: common.state }),
         Format::Json => render::json::render(report) + "\n",
     }
 }

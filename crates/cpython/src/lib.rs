@@ -20,6 +20,7 @@ pub mod python;
 pub mod repr;
 pub mod resolve;
 pub mod snapshot;
+pub mod state;
 pub mod version;
 
 pub use error::Error;

@@ -194,7 +194,46 @@ pub struct Models {
     pub gen: GenModel,
     /// Where asyncio's tasks are.
     pub tasks: TaskRegistry,
+    /// Where `atexit.register`'s callbacks are.
+    pub atexit: AtexitModel,
+    /// `sys.monitoring` event names by bit (empty before 3.12).
+    pub monitoring_events: &'static [&'static str],
 }
+
+/// `sys.flags` values of an interpreter started with no option, where not 0, False or
+/// None: `(flag, default reprs, from minor version)`, the latest entry that applies
+/// winning.
+const FLAG_DEFAULTS: &[(&str, &[&str], u8)] = &[("hash_randomization", &["1"], 6), ("int_max_str_digits", &["-1", "4300"], 6), ("utf8_mode", &["1"], 15)];
+
+/// Whether a `sys.flags` value (its repr) is what `3.minor` starts with by default.
+pub fn flag_is_default(name: &str, value: &str, minor: u8) -> bool {
+    match FLAG_DEFAULTS.iter().filter(|(n, _, since)| *n == name && *since <= minor).last() {
+        Some((_, defaults, _)) => defaults.contains(&value),
+        None => matches!(value, "0" | "False" | "None"),
+    }
+}
+
+/// Where the `atexit` module keeps its callbacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AtexitModel {
+    /// ≤3.9: the `atexit` module's state (`md_state`), an array of record pointers.
+    ModuleState,
+    /// 3.10–3.13: `interp->atexit`, an array of record pointers.
+    Interpreter,
+    /// 3.14+: `interp->atexit.callbacks`, a list of `(func, args, kwargs)` tuples.
+    InterpreterList,
+}
+
+/// `sys.monitoring.events` of 3.12 and 3.13, by bit.
+const MONITORING_EVENTS_312: &[&str] = &[
+    "PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD", "CALL", "LINE", "INSTRUCTION", "JUMP", "BRANCH", "STOP_ITERATION", "RAISE",
+    "EXCEPTION_HANDLED", "PY_UNWIND", "PY_THROW", "RERAISE", "C_RETURN", "C_RAISE",
+];
+/// `sys.monitoring.events` of 3.14+ (BRANCH split in two, the old one kept last).
+const MONITORING_EVENTS_314: &[&str] = &[
+    "PY_START", "PY_RESUME", "PY_RETURN", "PY_YIELD", "CALL", "LINE", "INSTRUCTION", "JUMP", "BRANCH_LEFT", "BRANCH_RIGHT",
+    "STOP_ITERATION", "RAISE", "EXCEPTION_HANDLED", "PY_UNWIND", "PY_THROW", "RERAISE", "C_RETURN", "C_RAISE", "BRANCH",
+];
 
 /// Standard-library reprs that changed between versions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -291,6 +330,33 @@ impl Models {
             12 | 13 => TaskRegistry::ScheduledEager,
             _ => TaskRegistry::ThreadLists,
         };
-        Some(Models { frame, line_table, gil, anchor, int, dict, instance_dict, locals, dead_byte, stackrefs, exception_single_arg_bare, reprs, gen, tasks })
+        let atexit = match minor {
+            6..=9 => AtexitModel::ModuleState,
+            10..=13 => AtexitModel::Interpreter,
+            _ => AtexitModel::InterpreterList,
+        };
+        let monitoring_events = match minor {
+            6..=11 => &[][..],
+            12 | 13 => MONITORING_EVENTS_312,
+            _ => MONITORING_EVENTS_314,
+        };
+        Some(Models {
+            frame,
+            line_table,
+            gil,
+            anchor,
+            int,
+            dict,
+            instance_dict,
+            locals,
+            dead_byte,
+            stackrefs,
+            exception_single_arg_bare,
+            reprs,
+            gen,
+            tasks,
+            atexit,
+            monitoring_events,
+        })
     }
 }

@@ -36,6 +36,28 @@ pub struct Anchors {
     pub gil_last_holder: Option<RemoteAddr>,
     /// `PyCode_Type`, to check that a frame's code really is a code object.
     pub code_type: Option<RemoteAddr>,
+    /// Statics of the interpreter state that older versions keep outside `_PyRuntime`.
+    pub state: StateAnchors,
+}
+
+/// Static variables holding interpreter state in versions that have no `_PyRuntime`
+/// field for it (`.symtab` only, so absent from stripped builds).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StateAnchors {
+    /// `_PyGC_generation0` (3.6): points at the first of the static `generations`.
+    pub gc_generation0: Option<RemoteAddr>,
+    /// `_Py_Finalizing` (3.6): the thread state finalizing the runtime.
+    pub finalizing: Option<RemoteAddr>,
+    /// `exitfuncs` (3.6): `Py_AtExit`'s array.
+    pub exitfuncs: Option<RemoteAddr>,
+    /// `nexitfuncs` (3.6).
+    pub nexitfuncs: Option<RemoteAddr>,
+    /// `Handlers` (≤3.11): the signal module's handlers.
+    pub signal_handlers: Option<RemoteAddr>,
+    /// `is_tripped` (≤3.11).
+    pub signals_tripped: Option<RemoteAddr>,
+    /// `_Py_CheckRecursionLimit` (3.6, equal to the recursion limit).
+    pub recursion_limit: Option<RemoteAddr>,
 }
 
 /// One interpreter.
@@ -129,7 +151,7 @@ pub struct Python<'a> {
     pub(crate) mem: &'a dyn Memory,
     pub(crate) offsets: &'a Offsets,
     pub(crate) models: Models,
-    anchors: Anchors,
+    pub(crate) anchors: Anchors,
     code_cache: RefCell<HashMap<RemoteAddr, Rc<CodeInfo>>>,
 }
 

@@ -122,8 +122,32 @@ offsets_table! {
         gil_last_holder,
         /// `gc.collecting` (3.7–3.8, an `int`; per interpreter from 3.9).
         gc_collecting,
+        /// `gc` (3.7–3.8): the collector's `_gc_runtime_state` (per interpreter from 3.9).
+        gc,
         /// `sizeof(_PyRuntimeState)`.
         size,
+        /// The thread state finalizing the runtime (`finalizing` ≤3.8, `_finalizing`
+        /// 3.9+).
+        finalizing,
+        /// `Py_AtExit`'s C functions (`exitfuncs` ≤3.11, `atexit.callbacks` 3.12+).
+        exitfuncs,
+        /// How many there are (`nexitfuncs`, `atexit.ncallbacks`; an `int`).
+        nexitfuncs,
+        /// `ceval.gil.interval` (3.7–3.11): the switch interval in microseconds.
+        gil_interval,
+        /// `ceval.gil_drop_request` (3.7–3.8, an `int`; per interpreter 3.9–3.12).
+        gil_drop_request,
+        /// `ceval.recursion_limit` (3.7–3.8; per interpreter from 3.9).
+        recursion_limit,
+        /// `signals.handlers` (3.12+): `{int tripped; PyObject *func}` per signal
+        /// (≤3.11 the static `Handlers` array of the same shape).
+        signal_handlers,
+        /// `signals.is_tripped` (3.12+; ≤3.11 the static `is_tripped`).
+        signals_tripped,
+        /// `ref_tracer.tracer_func` (3.13+): the installed `PyRefTracer`.
+        ref_tracer_func,
+        /// `ref_tracer.tracer_data` (3.13+).
+        ref_tracer_data,
     }
     /// `PyInterpreterState` (`struct _is`).
     interp: Interp {
@@ -141,6 +165,22 @@ offsets_table! {
         sysdict,
         /// `gc.collecting` (3.9+, an `int`): a collection is running.
         gc_collecting,
+        /// `gc` (3.9+): the collector's `_gc_runtime_state`.
+        gc,
+        /// `finalizing` (3.8+, an `int`): this interpreter is being finalized.
+        finalizing,
+        /// `_finalizing` (3.12+): the thread state finalizing it.
+        finalizing_tstate,
+        /// `atexit` (3.10+): the `atexit` module's callbacks (≤3.9 in the module's state).
+        atexit,
+        /// `ceval.recursion_limit` (3.9+).
+        recursion_limit,
+        /// `ceval.gil_drop_request` (3.9–3.12, an `int`).
+        gil_drop_request,
+        /// `monitors` (3.12+): the `_Py_GlobalMonitors` of `sys.monitoring`.
+        monitors,
+        /// `monitoring_tool_names` (3.12+): `PyObject *[8]`, each a str or NULL.
+        monitoring_tool_names,
         /// `asyncio_tasks_head` (3.14+): native tasks of threads that have exited.
         asyncio_tasks_head,
         /// `sizeof(PyInterpreterState)`.
@@ -152,6 +192,50 @@ offsets_table! {
         locked,
         /// `last_holder`.
         last_holder,
+        /// `interval`: the switch interval in microseconds (`sys.getswitchinterval()`).
+        interval,
+    }
+    /// `struct _gc_runtime_state`: the garbage collector (in `_PyRuntime` 3.7–3.8, per
+    /// interpreter from 3.9; 3.6 keeps the same fields as statics).
+    gc_state: GcState {
+        /// `enabled` (an `int`).
+        enabled,
+        /// `generations`: `struct gc_generation[3]`.
+        generations,
+        /// `generation_stats`: `struct gc_generation_stats[3]`.
+        generation_stats,
+        /// `gc_generation.threshold` (an `int`).
+        gen_threshold,
+        /// `gc_generation.count` (an `int`).
+        gen_count,
+        /// `sizeof(struct gc_generation)`.
+        gen_size,
+        /// `gc_generation_stats.uncollectable` (a `Py_ssize_t`).
+        stats_uncollectable,
+        /// `sizeof(struct gc_generation_stats)`.
+        stats_size,
+    }
+    /// The `atexit` module's callbacks: `struct atexit_state` (3.10+, in the
+    /// interpreter) or the module state `atexitmodule_state` (≤3.9).
+    atexit: Atexit {
+        /// `callbacks` (`atexit_callbacks` ≤3.9): an array of pointers to records
+        /// (≤3.13), or a list object (3.14+).
+        callbacks,
+        /// `ncallbacks` (an `int`; ≤3.13).
+        ncallbacks,
+        /// The record's `func`.
+        record_func,
+        /// The record's `args` (a tuple).
+        record_args,
+        /// The record's `kwargs` (a dict or NULL).
+        record_kwargs,
+    }
+    /// `_Py_GlobalMonitors` (3.12+): per event, a bit per `sys.monitoring` tool.
+    monitors: Monitors {
+        /// `tools`: `uint8_t[events]`.
+        tools,
+        /// `sizeof(_Py_GlobalMonitors)`: the number of events it has a byte for.
+        size,
     }
     /// `PyThreadState` (`struct _ts`).
     tstate: TState {
@@ -182,6 +266,14 @@ offsets_table! {
         asyncio_running_task,
         /// `_PyThreadStateImpl.asyncio_tasks_head` (3.14+): its native tasks' list.
         asyncio_tasks_head,
+        /// `c_profilefunc`: the C profile function (`PyEval_SetProfile`).
+        c_profilefunc,
+        /// `c_tracefunc`: the C trace function (`PyEval_SetTrace`).
+        c_tracefunc,
+        /// `c_profileobj`: the object passed to the profile function.
+        c_profileobj,
+        /// `c_traceobj`: the object passed to the trace function.
+        c_traceobj,
     }
     /// `_PyCFrame` (3.11–3.12; `CFrame` in 3.10): one per eval call, on its C stack.
     cframe: CFrame {
@@ -387,6 +479,8 @@ offsets_table! {
         ht_qualname,
         /// `ht_cached_keys`.
         ht_cached_keys,
+        /// `tp_members`: the type's `PyMemberDef` array (a struct sequence's field names).
+        members,
     }
     /// `PyFunctionObject`.
     function: Function {
@@ -430,6 +524,13 @@ offsets_table! {
         ml,
         /// `m_self`: the object (or module) it is bound to.
         self_,
+    }
+    /// `PyMemberDef`.
+    memberdef: MemberDef {
+        /// `name`.
+        name,
+        /// `sizeof(PyMemberDef)`.
+        size,
     }
     /// `PyMethodDef`.
     methoddef: MethodDef {
@@ -569,7 +670,7 @@ pub struct Layout {
 }
 
 /// Current serialized format of [`Layout`]; caches with another value are ignored.
-pub const LAYOUT_FORMAT: u32 = 11;
+pub const LAYOUT_FORMAT: u32 = 12;
 
 #[cfg(test)]
 mod tests {

@@ -23,6 +23,7 @@ mod facade;
 mod locate_python;
 mod options;
 pub mod splice;
+mod state;
 mod tasks;
 
 pub use error::AnalyzeError;
@@ -359,6 +360,7 @@ fn analyze_within_budget(
     if options.tasks {
         tasks::add_tasks(target, &py, found, &names_renderer, &snapshot, &mut interpreters, &mut threads, &mut warnings);
     }
+    let mut runtime = state::read(&py, &names_renderer, &snapshot, found.version.minor, &mut warnings);
     // Threads with no Python thread state (started by C code: BLAS, gRPC, an extension's
     // workers): shown too, after the Python ones; the one that took the signal is the
     // current thread, with its native frames even without --native.
@@ -384,7 +386,9 @@ fn analyze_within_budget(
         });
         walked.push(None);
     }
-    let adhoc = (prepared.native.is_none() && crashed_outside_python).then(|| std::rc::Rc::new(native_setup(target, options, found)));
+    // Native symbols also name the state's C functions (trace functions, Py_AtExit's).
+    let adhoc = (prepared.native.is_none() && (crashed_outside_python || state::has_c_functions(&runtime)))
+        .then(|| std::rc::Rc::new(native_setup(target, options, found)));
     let unwound = match prepared.native.as_ref().or(adhoc.as_ref()) {
         Some(setup) => {
             let setup = setup.clone();
@@ -405,6 +409,7 @@ fn analyze_within_budget(
     if !unwound {
         done_reading();
     }
+    state::finish(&mut runtime, prepared.native.as_ref().or(adhoc.as_ref()).map(|s| &s.native), &threads);
     resolve_current(&mut threads, &mut warnings);
     // The interpreter whose thread crashed first (faulthandler shows only that one).
     if let Some(cur) = threads.iter().find(|t| t.current).map(|t| t.interpreter_id) {
@@ -475,6 +480,7 @@ fn analyze_within_budget(
         },
         interpreters,
         threads,
+        runtime: Some(runtime),
         warnings,
     })
 }
@@ -1021,6 +1027,15 @@ fn anchors(found: &FoundPython) -> Anchors {
         gil_locked: sym("gil_locked"),
         gil_last_holder: sym("gil_last_holder"),
         code_type: sym("PyCode_Type"),
+        state: pycoroner_cpython::python::StateAnchors {
+            gc_generation0: sym("_PyGC_generation0"),
+            finalizing: sym("_Py_Finalizing"),
+            exitfuncs: sym("exitfuncs"),
+            nexitfuncs: sym("nexitfuncs"),
+            signal_handlers: sym("Handlers"),
+            signals_tripped: sym("is_tripped"),
+            recursion_limit: sym("_Py_CheckRecursionLimit"),
+        },
     }
 }
 

@@ -26,6 +26,14 @@ const SYMBOLS: &[&str] = &[
     "Py_Version",
     "_Py_RefTotal",
     "version.0",
+    // Interpreter state kept in statics by older versions (`.symtab` only).
+    "_PyGC_generation0",
+    "_Py_Finalizing",
+    "exitfuncs",
+    "nexitfuncs",
+    "Handlers",
+    "is_tripped",
+    "_Py_CheckRecursionLimit",
 ];
 
 /// Any of these marks the module that holds the interpreter's runtime.

@@ -6,6 +6,7 @@
 
 pub mod escape;
 pub mod render;
+pub mod runtime;
 pub mod tasks;
 
 pub use tasks::{AwaitableKind, CoroutineFrame, EventLoop, Task, TaskState, TaskWait, WaitKind};
@@ -32,6 +33,10 @@ pub struct Report {
     pub interpreters: Vec<Interpreter>,
     /// Every thread of every interpreter, in each interpreter's list order.
     pub threads: Vec<Thread>,
+    /// Interpreter state besides the stacks: GIL, GC, finalization, atexit, tracing,
+    /// signals, `sys` (README "Interpreter state").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<runtime::Runtime>,
     /// What could not be read, and why.
     pub warnings: Vec<Warning>,
 }
@@ -114,6 +119,9 @@ pub enum WarningKind {
     Threads,
     /// asyncio tasks (`--tasks`) that could not be read.
     Tasks,
+    /// Interpreter state (GIL, GC, atexit, tracing, signals, `sys`) that could not be
+    /// read.
+    State,
 }
 
 /// The analyzed target.

@@ -158,6 +158,11 @@ impl KnownObjects {
         self.types.get(&ty).copied()
     }
 
+    /// The address of `None`.
+    pub fn none(&self) -> Option<RemoteAddr> {
+        self.singletons.iter().find_map(|(a, t)| (*t == "None").then_some(*a))
+    }
+
     /// `None`, `True`, ... for a singleton's address.
     pub fn singleton(&self, obj: RemoteAddr) -> Option<&'static str> {
         self.singletons.get(&obj).copied()

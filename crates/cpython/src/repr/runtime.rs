@@ -171,3 +171,187 @@ impl Renderer<'_> {
         out
     }
 }
+
+/// A thread as `threading` knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadingThread {
+    /// `ident` (the `_active` key).
+    pub ident: u64,
+    /// `name`.
+    pub name: Option<String>,
+    /// `daemon`.
+    pub daemon: Option<bool>,
+}
+
+/// `sys` as a report shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SysView {
+    /// `repr(sys.argv)`.
+    pub argv: Option<String>,
+    /// `sys.executable`.
+    pub executable: Option<String>,
+    /// `sys.flags` as `(name, repr(value))`; empty when the names cannot be read.
+    pub flags: Vec<(String, String)>,
+    /// `repr(sys._xoptions)`, when not empty.
+    pub xoptions: Option<String>,
+}
+
+/// Most `sys.flags` fields read.
+const MAX_FLAGS: usize = 64;
+/// Longest `PyMemberDef` name read.
+const MAX_MEMBER_NAME: usize = 64;
+
+/// Reads of the interpreter's state kept in Python objects: `sys`, `gc`, `threading`,
+/// `atexit`'s list (3.14+). Each starts its own lookup budget.
+impl Renderer<'_> {
+    /// `threading._active`: each thread's ident, name and daemon flag.
+    pub fn threading_threads(&self, sys_modules: RemoteAddr) -> Vec<ThreadingThread> {
+        self.lookup();
+        let Some(md_dict) = self.module_dict(sys_modules, "threading") else { return Vec::new() };
+        let Some(active) = self.dict_lookup(md_dict, "_active") else { return Vec::new() };
+        let Ok(pairs) = self.dict_items_all(active) else { return Vec::new() };
+        pairs
+            .iter()
+            .filter_map(|&(ident, thread)| {
+                Some(ThreadingThread {
+                    ident: self.int_as_u64(ident)?,
+                    name: self.attribute(thread, "_name").and_then(|n| objects::read_name(self.mem, self.o, n).ok()),
+                    daemon: self.attribute(thread, "_daemonic").and_then(|d| self.truth(d)),
+                })
+            })
+            .collect()
+    }
+
+    /// `True`/`False` (or an int 0/1) as a bool.
+    fn truth(&self, obj: RemoteAddr) -> Option<bool> {
+        match self.known.singleton(obj) {
+            Some("True") => Some(true),
+            Some("False") => Some(false),
+            _ => self.int_as_u64(obj).map(|v| v != 0),
+        }
+    }
+
+    /// `threading`'s trace and profile hooks for new threads: `(trace, profile)`
+    /// reprs, each `None` when unset. `None` when `threading` is not imported.
+    pub fn threading_hooks(&self, sys_modules: RemoteAddr) -> Option<(Option<String>, Option<String>)> {
+        self.lookup();
+        let md_dict = self.module_dict(sys_modules, "threading")?;
+        let hook = |name: &str| {
+            self.lookup();
+            self.dict_lookup(md_dict, name).filter(|h| !h.is_null() && self.known.singleton(*h) != Some("None")).map(|h| self.repr(h))
+        };
+        Some((hook("_trace_hook"), hook("_profile_hook")))
+    }
+
+    /// `gc.callbacks` (each repr) and `len(gc.garbage)`, from the `gc` module's dict.
+    pub fn gc_lists(&self, sys_modules: RemoteAddr) -> Option<(Vec<String>, Option<u64>)> {
+        self.lookup();
+        let md_dict = self.module_dict(sys_modules, "gc")?;
+        let callbacks = self.dict_lookup(md_dict, "callbacks").map(|c| self.members(c, MAX_LOOKUP_ENTRIES).map(|(items, _)| items).unwrap_or_default()).unwrap_or_default();
+        let garbage = self.dict_lookup(md_dict, "garbage").and_then(|g| self.length(g));
+        Some((callbacks.into_iter().map(|c| self.repr(c)).collect(), garbage))
+    }
+
+    /// `len()` of a list or tuple (its `ob_size`).
+    pub(crate) fn length(&self, obj: RemoteAddr) -> Option<u64> {
+        if !matches!(self.kind_of(obj), Some(Kind::List | Kind::Tuple)) {
+            return None;
+        }
+        u64::try_from(self.mem.read_i64(self.at(obj, key::object::ob_size).ok()?).ok()?).ok()
+    }
+
+    /// 3.14+'s `atexit` callbacks list: each `(func, args, kwargs)` tuple's items.
+    pub fn atexit_list(&self, list: RemoteAddr) -> Result<Vec<(RemoteAddr, RemoteAddr, RemoteAddr)>, Error> {
+        self.lookup();
+        let (items, _) = self.members(list, MAX_LOOKUP_ENTRIES)?;
+        items
+            .into_iter()
+            .filter(|i| self.known.singleton(*i) != Some("None"))
+            .map(|t| {
+                let (parts, _) = self.members(t, 4)?;
+                match parts.as_slice() {
+                    [f, a, k] => Ok((*f, *a, *k)),
+                    [f, a] => Ok((*f, *a, RemoteAddr(0))),
+                    _ => Err(Error::WrongType { addr: t, expected: "(func, args, kwargs) tuple" }),
+                }
+            })
+            .collect()
+    }
+
+    /// `sys.argv`, `sys.executable`, `sys.flags` and `sys._xoptions`.
+    pub fn sys_view(&self, sysdict: RemoteAddr) -> SysView {
+        let get = |name: &str| {
+            self.lookup();
+            self.dict_lookup(sysdict, name)
+        };
+        let argv = get("argv").map(|a| self.repr(a));
+        let executable = get("executable").filter(|e| self.kind_of(*e) == Some(Kind::Str)).and_then(|e| objects::read_str(self.mem, self.o, e).ok());
+        let flags = get("flags").map(|f| self.struct_seq(f)).unwrap_or_default();
+        let xoptions = get("_xoptions").filter(|x| self.dict_items_up_to(*x, 1).is_ok_and(|(items, _)| !items.is_empty())).map(|x| self.repr(x));
+        SysView { argv, executable, flags, xoptions }
+    }
+
+    /// A struct sequence's visible fields as `(name, repr(value))`: names from its
+    /// type's `tp_members`, values from its items (like a tuple's).
+    fn struct_seq(&self, obj: RemoteAddr) -> Vec<(String, String)> {
+        (|| -> Option<Vec<(String, String)>> {
+            let ty = objects::ob_type(self.mem, self.o, obj).ok()?;
+            let members = self.ptr(ty, key::type_ext::members).ok().filter(|m| !m.is_null())?;
+            let size = self.o.memberdef.size?;
+            let n = usize::try_from(self.mem.read_i64(self.at(obj, key::object::ob_size).ok()?).ok()?).ok()?.min(MAX_FLAGS);
+            let items = self.at(obj, key::tuple::item).ok()?;
+            let mut out = Vec::new();
+            for i in 0..n as u64 {
+                let def = members.offset(size.checked_mul(i)?)?;
+                let name_at = self.ptr(def, key::memberdef::name).ok().filter(|p| !p.is_null())?;
+                let name = String::from_utf8_lossy(&self.mem.read_cstr(name_at, MAX_MEMBER_NAME).ok()?).into_owned();
+                let value = self.mem.read_ptr(items.offset(i.checked_mul(8)?)?).ok()?;
+                out.push((name, self.repr(value)));
+            }
+            Some(out)
+        })()
+        .unwrap_or_default()
+    }
+
+    /// Every extension module imported (C code with methods, as `_PyModule_IsExtension`
+    /// says), with its `__file__` (none for one built into the interpreter).
+    pub fn all_extension_modules(&self, sys_modules: RemoteAddr) -> Option<Vec<(String, Option<String>)>> {
+        self.lookup();
+        let (pairs, _) = self.dict_items_up_to(sys_modules, MAX_LOOKUP_ENTRIES).ok()?;
+        let mut out = Vec::new();
+        for (k, v) in pairs {
+            if self.kind_of(k) != Some(Kind::Str) || self.is_module(v) != Some(true) || self.is_extension(v) != Some(true) {
+                continue;
+            }
+            let Some(name) = self.str_key(k) else { continue };
+            let file = self
+                .ptr(v, key::module::dict)
+                .ok()
+                .filter(|d| !d.is_null())
+                .and_then(|d| self.dict_lookup(d, "__file__"))
+                .filter(|f| self.kind_of(*f) == Some(Kind::Str))
+                .and_then(|f| objects::read_str(self.mem, self.o, f).ok());
+            out.push((name, file));
+        }
+        Some(out)
+    }
+}
+
+impl Renderer<'_> {
+    /// `sys.modules[name]`.
+    pub fn module_object(&self, sys_modules: RemoteAddr, name: &str) -> Option<RemoteAddr> {
+        self.lookup();
+        self.dict_lookup(sys_modules, name)
+    }
+
+    /// The address of `None`, when known.
+    pub fn known_none(&self) -> Option<RemoteAddr> {
+        self.known.none()
+    }
+
+    /// A dict with no items.
+    pub fn is_empty_dict(&self, obj: RemoteAddr) -> bool {
+        self.lookup();
+        self.kind_of(obj) == Some(Kind::Dict) && self.dict_items_up_to(obj, 1).is_ok_and(|(items, _)| items.is_empty())
+    }
+}

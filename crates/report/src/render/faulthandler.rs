@@ -22,11 +22,13 @@ pub struct TextOptions {
     pub color: bool,
     /// asyncio tasks as `python -m asyncio ps`'s table instead of `pstree`'s tree.
     pub tasks_table: bool,
+    /// The whole interpreter state (`--state`), not only what is set or unusual.
+    pub state: bool,
 }
 
 impl Default for TextOptions {
     fn default() -> Self {
-        TextOptions { fold: true, color: false, tasks_table: false }
+        TextOptions { fold: true, color: false, tasks_table: false, state: false }
     }
 }
 
@@ -149,6 +151,9 @@ pub fn render_with(report: &Report, options: TextOptions) -> String {
     }
     if report.threads.iter().all(|t| t.interpreter_id.is_none()) {
         out.push_str("<no Python thread>\n");
+    }
+    if let Some(r) = &report.runtime {
+        super::state::section(&mut out, r, options.state);
     }
     if report.python.layout_source != LayoutSource::Dwarf {
         let from = report.python.layout_file.as_deref().map(|f| format!(": {}", e(f))).unwrap_or_default();
@@ -483,6 +488,7 @@ pub(crate) mod tests {
                     event_loop: None,
                 },
             ],
+            runtime: None,
             warnings: vec![],
         }
     }

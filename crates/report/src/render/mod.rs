@@ -3,4 +3,5 @@
 pub mod faulthandler;
 pub mod gdb;
 pub mod json;
+pub mod state;
 pub mod tasks;

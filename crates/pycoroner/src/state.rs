@@ -1,0 +1,208 @@
+//! The report's `runtime`: the interpreter state read by `pycoroner_cpython::state`
+//! (numbers and addresses) and the objects it points to rendered, then its C
+//! functions symbolized once native symbols are at hand.
+
+use pycoroner_cpython::repr::Renderer;
+use pycoroner_cpython::snapshot::Snapshot;
+use pycoroner_cpython::state::{monitoring_events, AtexitRaw, MONITORING_TOOLS};
+use pycoroner_cpython::{Error, Python};
+use pycoroner_process::RemoteAddr;
+use pycoroner_report::runtime::{
+    AtexitCallback, CFunction, ExtensionModule, Finalizing, Flag, Gc, Gil, Hook, InterpreterRuntime, MonitoringTool, Process, Runtime,
+    SignalHandler, Signals, ThreadRuntime, ThreadingHooks,
+};
+use pycoroner_report::{Thread, Warning, WarningKind};
+
+/// Turn a part's read into its value, or a warning naming what could not be read.
+fn part<T>(what: &str, r: Option<Result<T, Error>>, warnings: &mut Vec<Warning>) -> Option<T> {
+    match r? {
+        Ok(v) => Some(v),
+        Err(e) => {
+            warnings.push(Warning::new(WarningKind::State, format!("cannot read {what}: {e}")));
+            None
+        }
+    }
+}
+
+fn c_function(address: RemoteAddr) -> CFunction {
+    CFunction { address: address.0, function: None, module: None }
+}
+
+/// Read the runtime's and every interpreter's state. `threads` are the report's, to
+/// name thread states by their `thread_id`.
+pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot, minor: u8, warnings: &mut Vec<Warning>) -> Runtime {
+    let thread_of = |ts: RemoteAddr| -> Option<Finalizing> {
+        (!ts.is_null()).then(|| Finalizing {
+            thread_state: ts.0,
+            thread_id: snapshot.interpreters.iter().flat_map(|i| &i.threads).find(|t| t.state.addr == ts).map(|t| t.state.thread_id),
+        })
+    };
+    let raw = py.runtime_state();
+    let mut runtime = Runtime {
+        finalizing: part("the runtime's finalizing thread", raw.finalizing, warnings).and_then(thread_of),
+        c_atexit: part("Py_AtExit's functions", raw.exitfuncs, warnings).map(|f| f.into_iter().map(c_function).collect()),
+        ref_tracer: part("the reference tracer", raw.ref_tracer, warnings).filter(|f| !f.is_null()).map(c_function),
+        signals: None,
+        interpreters: Vec::new(),
+    };
+    if raw.signals.is_none() && minor <= 11 {
+        warnings.push(Warning::new(WarningKind::State, "cannot read the signal handlers: this build has no symbol `Handlers` (a stripped binary with no debug file)"));
+    }
+    if let Some((handlers, pending)) = part("the signal handlers", raw.signals, warnings) {
+        let handlers = handlers
+            .into_iter()
+            .filter(|(_, _, func)| !func.is_null())
+            // SIG_DFL and SIG_IGN are the ints 0 and 1; None is a handler not installed
+            // from Python (`signal.getsignal` gives None).
+            .filter(|(_, _, func)| renderer.int_as_u64(*func).is_none() && renderer.known_none() != Some(*func))
+            .map(|(number, tripped, func)| {
+                let handler = renderer.repr(func);
+                let default = number == 2 && handler.contains("default_int_handler");
+                SignalHandler { number, name: pycoroner_report::signal_names(number).0, handler, default, tripped }
+            })
+            .collect();
+        runtime.signals = Some(Signals { handlers, pending });
+    }
+
+    for interp in &snapshot.interpreters {
+        let raw = py.interpreter_raw(&interp.state);
+        let (sys_modules, sysdict) = py.sys_dicts(&interp.state);
+        let mut ir = InterpreterRuntime { id: interp.state.id, ..Default::default() };
+        ir.finalizing = part("whether the interpreter is finalizing", raw.finalizing, warnings);
+        ir.finalizing_thread = part("the interpreter's finalizing thread", raw.finalizing_tstate, warnings).and_then(thread_of);
+
+        let tid = |ts: Option<RemoteAddr>| ts.and_then(|h| interp.threads.iter().find(|t| t.state.addr == h)).map(|t| t.state.thread_id);
+        let holder = interp.gil_holder.as_ref().ok().copied().flatten();
+        ir.gil = Some(Gil {
+            locked: holder.is_some(),
+            holder: tid(holder),
+            last_holder: tid(interp.gil_last_holder),
+            interval_us: part("the GIL's switch interval", raw.gil_interval, warnings),
+            drop_request: part("the GIL's drop request", raw.gil_drop_request, warnings),
+            waiting: Vec::new(),
+        });
+
+        let gc_lists = sys_modules.and_then(|m| renderer.gc_lists(m));
+        ir.gc = part("the garbage collector's state", raw.gc, warnings).map(|g| Gc {
+            enabled: g.enabled,
+            collecting: interp.gc_collecting,
+            thresholds: g.thresholds,
+            counts: g.counts,
+            uncollectable: g.uncollectable,
+            garbage: gc_lists.as_ref().and_then(|(_, n)| *n),
+            callbacks: gc_lists.map(|(c, _)| c).unwrap_or_default(),
+        });
+
+        let records = match raw.atexit {
+            Some(r) => part("the atexit callbacks", Some(r.and_then(|a| match a {
+                AtexitRaw::Records(r) => Ok(r),
+                AtexitRaw::List(list) => renderer.atexit_list(list),
+            })), warnings),
+            // ≤3.9: in the atexit module's state, when the module is imported (it
+            // always is: site imports it).
+            None => sys_modules.and_then(|m| renderer.module_object(m, "atexit")).and_then(|module| part("the atexit callbacks", Some(py.atexit_module_records(module)), warnings)),
+        };
+        ir.atexit = records.map(|r| {
+            r.into_iter()
+                .map(|(f, a, k)| AtexitCallback {
+                    function: renderer.repr(f),
+                    args: renderer.repr(a),
+                    kwargs: (!k.is_null() && renderer.known_none() != Some(k) && !renderer.is_empty_dict(k)).then(|| renderer.repr(k)),
+                })
+                .collect()
+        });
+
+        ir.threading_hooks = sys_modules.and_then(|m| renderer.threading_hooks(m)).map(|(trace, profile)| ThreadingHooks { trace, profile });
+
+        ir.monitoring = part("sys.monitoring's tools", raw.monitoring, warnings).map(|(tools, names)| {
+            let events = py.models().monitoring_events;
+            (0..MONITORING_TOOLS)
+                .filter_map(|id| {
+                    let name = names.get(id).copied().filter(|n| !n.is_null() && renderer.known_none() != Some(*n)).map(|n| renderer.str_of(n));
+                    let mask = monitoring_events(&tools, id);
+                    (name.is_some() || mask != 0).then(|| MonitoringTool {
+                        id: id as u8,
+                        name,
+                        events: mask,
+                        event_names: (0..64).filter(|b| mask >> b & 1 == 1).map(|b| events.get(b).map_or_else(|| format!("event {b}"), |n| (*n).to_string())).collect(),
+                    })
+                })
+                .collect()
+        });
+
+        let threading = sys_modules.map(|m| renderer.threading_threads(m)).unwrap_or_default();
+        for ts in &interp.threads {
+            let known = threading.iter().find(|t| t.ident == ts.state.thread_id);
+            let mut tr = ThreadRuntime { thread_id: ts.state.thread_id, name: known.and_then(|t| t.name.clone()), daemon: known.and_then(|t| t.daemon), trace: None, profile: None };
+            match py.tracing(&ts.state) {
+                Ok(t) => {
+                    let hook = |(func, obj): (RemoteAddr, RemoteAddr)| {
+                        (!func.is_null()).then(|| Hook { function: c_function(func), object: (!obj.is_null()).then(|| renderer.repr(obj)) })
+                    };
+                    tr.trace = hook(t.trace);
+                    tr.profile = hook(t.profile);
+                }
+                Err(e) => warnings.push(Warning::thread(WarningKind::State, ts.state.thread_id, format!("cannot read the thread's trace and profile functions: {e}"))),
+            }
+            ir.threads.push(tr);
+        }
+
+        let recursion_limit = part("the recursion limit", raw.recursion_limit, warnings);
+        ir.process = sysdict.map(|d| {
+            let sys = renderer.sys_view(d);
+            Process {
+                argv: sys.argv,
+                executable: sys.executable,
+                flags: sys
+                    .flags
+                    .into_iter()
+                    .map(|(name, value)| Flag { changed: !pycoroner_cpython::models::flag_is_default(&name, &value, minor), name, value })
+                    .collect(),
+                xoptions: sys.xoptions,
+                recursion_limit,
+                extension_modules: sys_modules
+                    .and_then(|m| renderer.all_extension_modules(m))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(name, file)| ExtensionModule { name, file })
+                    .collect(),
+            }
+        });
+        runtime.interpreters.push(ir);
+    }
+    runtime
+}
+
+/// Name every C function of the state, and which threads wait for their GIL (a
+/// `take_gil` among their native frames: only known with native frames).
+pub(crate) fn finish(runtime: &mut Runtime, native: Option<&pycoroner_debuginfo::native::Native>, threads: &[Thread]) {
+    if let Some(native) = native {
+        let name = |f: &mut CFunction| {
+            let raw = pycoroner_debuginfo::native::RawFrame { pc: f.address, is_return: false, trust: pycoroner_debuginfo::native::Trust::Context, signal_frame: false, sp: 0 };
+            f.function = native.symbolize(&raw).pop().and_then(|s| s.function);
+            f.module = native.module_name(f.address).map(str::to_string);
+        };
+        runtime.c_atexit.iter_mut().flatten().for_each(name);
+        runtime.ref_tracer.iter_mut().for_each(name);
+        for t in runtime.interpreters.iter_mut().flat_map(|i| i.threads.iter_mut()) {
+            t.trace.iter_mut().chain(t.profile.iter_mut()).for_each(|h| name(&mut h.function));
+        }
+    }
+    for ir in &mut runtime.interpreters {
+        if let Some(gil) = &mut ir.gil {
+            gil.waiting = threads
+                .iter()
+                .filter(|t| t.interpreter_id == ir.id && Some(t.thread_id) != gil.holder)
+                .filter(|t| t.frames.iter().any(|f| matches!(f, pycoroner_report::Frame::Native(n) if n.function.as_deref() == Some("take_gil"))))
+                .map(|t| t.thread_id)
+                .collect();
+        }
+    }
+}
+
+/// Whether the state has C functions to name (and so needs native symbols).
+pub(crate) fn has_c_functions(runtime: &Runtime) -> bool {
+    runtime.c_atexit.as_ref().is_some_and(|f| !f.is_empty())
+        || runtime.ref_tracer.is_some()
+        || runtime.interpreters.iter().flat_map(|i| &i.threads).any(|t| t.trace.is_some() || t.profile.is_some())
+}
