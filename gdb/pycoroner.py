@@ -3,7 +3,7 @@
 Commands (named like CPython's own gdb extension, python3.X-gdb.py, and printing as it
 does):
   py-bt, py-bt-full, py-list [START[,END]], py-locals, py-print NAME, py-up, py-down,
-  py-threads [--native|--native-all] [--no-fold], py-tasks [--table],
+  py-threads [--native|--native-all] [--no-fold], py-tasks [--table], py-state [--native],
   py-bt-filter on|off|all, py-style [libpython|python]
 A frame filter puts the Python frames in plain `bt` in place of the eval-loop frames,
 and a pretty-printer shows `PyObject *` values (and `PyCodeObject *`, frame objects,
@@ -434,6 +434,20 @@ class PyThreads(PyCommand):
         gdb.write(s.request(request="py-threads", native=mode, fold=fold)["text"])
 
 
+class PyState(PyCommand):
+    """The interpreter state: GIL, GC, finalization and atexit, trace and profile functions, sys.monitoring, signal handlers, threads, sys: py-state [--native]"""
+
+    def __init__(self):
+        super(PyState, self).__init__("py-state")
+
+    def run(self, arg):
+        words = arg.split()
+        if words not in ([], ["--native"]):
+            raise ffi.PycoronerError("usage: py-state [--native]")
+        mode = "folded" if words else "off"
+        gdb.write(STATE.session(full_registers=bool(words)).request(request="py-state", native=mode)["text"])
+
+
 class PyTasks(PyCommand):
     """Every asyncio task and who awaits it, as `python -m asyncio pstree` draws them: py-tasks [--table]"""
 
@@ -629,7 +643,7 @@ for _o in gdb.objfiles():
 # Ahead of CPython's own printer, which registers per objfile when auto-loaded.
 gdb.events.new_objfile.connect(lambda ev: _register_printer(ev.new_objfile))
 
-for _cmd in (PyBt, PyBtFull, PyLocals, PyPrint, PyList, PyUp, PyDown, PyThreads, PyTasks, PyBtFilter, PyStyle):
+for _cmd in (PyBt, PyBtFull, PyLocals, PyPrint, PyList, PyUp, PyDown, PyThreads, PyTasks, PyState, PyBtFilter, PyStyle):
     _cmd()
 try:
     PyStyleParameter()

@@ -1,7 +1,7 @@
 """pycoroner for lldb: `command script import lldb/pycoroner.py`.
 
 Gives the commands of the gdb script (py-bt, py-bt-full, py-list, py-locals, py-print,
-py-up, py-down, py-threads, py-tasks, py-style) and a summary provider for `PyObject *`
+py-up, py-down, py-threads, py-tasks, py-state, py-style) and a summary provider for `PyObject *`
 and the other `Py*Object *` types. Objects are written as CPython's python3.X-gdb.py
 writes them (`py-style libpython`, the default) or as repr() does (`py-style python`). All CPython decoding is done by pycoroner's Rust library
 (libpycoroner_ffi.so next to this file, in ../target/release, or $PYCORONER_LIB);
@@ -277,6 +277,15 @@ def py_threads(debugger, arg):
 
 
 @_command
+def py_state(debugger, arg):
+    """The interpreter state: GIL, GC, finalization and atexit, trace and profile functions, sys.monitoring, signal handlers, threads, sys: py-state [--native]"""
+    words = arg.split()
+    if words not in ([], ["--native"]):
+        raise ffi.PycoronerError("usage: py-state [--native]")
+    return STATE.get(debugger).request(request="py-state", native="folded" if words else "off")["text"]
+
+
+@_command
 def py_tasks(debugger, arg):
     """Every asyncio task and who awaits it, as `python -m asyncio pstree` draws them: py-tasks [--table]"""
     words = arg.split()
@@ -308,7 +317,7 @@ def pyobject_summary(valobj, internal_dict):
 
 _COMMANDS = (("py-bt", "py_bt"), ("py-bt-full", "py_bt_full"), ("py-locals", "py_locals"), ("py-print", "py_print"),
              ("py-list", "py_list"), ("py-up", "py_up"), ("py-down", "py_down"), ("py-threads", "py_threads"),
-             ("py-tasks", "py_tasks"), ("py-style", "py_style"))
+             ("py-tasks", "py_tasks"), ("py-state", "py_state"), ("py-style", "py_style"))
 
 
 def __lldb_init_module(debugger, internal_dict):

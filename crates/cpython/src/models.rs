@@ -207,7 +207,7 @@ const FLAG_DEFAULTS: &[(&str, &[&str], u8)] = &[("hash_randomization", &["1"], 6
 
 /// Whether a `sys.flags` value (its repr) is what `3.minor` starts with by default.
 pub fn flag_is_default(name: &str, value: &str, minor: u8) -> bool {
-    match FLAG_DEFAULTS.iter().filter(|(n, _, since)| *n == name && *since <= minor).last() {
+    match FLAG_DEFAULTS.iter().rev().find(|(n, _, since)| *n == name && *since <= minor) {
         Some((_, defaults, _)) => defaults.contains(&value),
         None => matches!(value, "0" | "False" | "None"),
     }
@@ -220,7 +220,8 @@ pub enum AtexitModel {
     ModuleState,
     /// 3.10–3.13: `interp->atexit`, an array of record pointers.
     Interpreter,
-    /// 3.14+: `interp->atexit.callbacks`, a list of `(func, args, kwargs)` tuples.
+    /// 3.14+: `interp->atexit.callbacks`, a list of `(func, args, kwargs)` tuples,
+    /// the newest first.
     InterpreterList,
 }
 

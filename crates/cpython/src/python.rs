@@ -58,6 +58,12 @@ pub struct StateAnchors {
     pub signals_tripped: Option<RemoteAddr>,
     /// `_Py_CheckRecursionLimit` (3.6, equal to the recursion limit).
     pub recursion_limit: Option<RemoteAddr>,
+    /// gcmodule.c's `collecting` (3.6).
+    pub gc_collecting: Option<RemoteAddr>,
+    /// gcmodule.c's `enabled` (3.6).
+    pub gc_enabled: Option<RemoteAddr>,
+    /// gcmodule.c's `generation_stats` (3.6).
+    pub gc_generation_stats: Option<RemoteAddr>,
 }
 
 /// One interpreter.
@@ -181,7 +187,8 @@ impl<'a> Python<'a> {
         let at = match (self.offsets.interp.gc_collecting, self.offsets.runtime.gc_collecting, self.anchors.runtime) {
             (Some(off), _, _) => interp.addr.offset(off)?,
             (None, Some(off), Some(rt)) => rt.offset(off)?,
-            _ => return None,
+            // 3.6: a static.
+            _ => self.anchors.state.gc_collecting?,
         };
         match self.mem.read_u32(at).ok()? {
             0 => Some(false),

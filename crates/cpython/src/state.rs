@@ -39,7 +39,7 @@ pub struct RuntimeState {
     /// The reference tracer function (3.13+; NULL when none).
     pub ref_tracer: Option<Result<RemoteAddr, Error>>,
     /// Each signal's `(number, tripped, handler object)`, and `is_tripped`.
-    pub signals: Option<Result<(Vec<(i32, bool, RemoteAddr)>, bool), Error>>,
+    pub signals: Option<Result<SignalsRaw, Error>>,
 }
 
 /// One interpreter's state.
@@ -61,8 +61,13 @@ pub struct InterpreterRaw {
     /// `sys.getrecursionlimit()`.
     pub recursion_limit: Option<Result<i32, Error>>,
     /// `sys.monitoring` (3.12+): per event, the tools' bits; and each tool's name object.
-    pub monitoring: Option<Result<(Vec<u8>, Vec<RemoteAddr>), Error>>,
+    pub monitoring: Option<Result<MonitoringRaw, Error>>,
 }
+
+/// Each signal's `(number, tripped, handler object)`, and whether any is tripped.
+pub type SignalsRaw = (Vec<(i32, bool, RemoteAddr)>, bool);
+/// Per event, a bit per tool; and each tool's name object (NULL or None when unused).
+pub type MonitoringRaw = (Vec<u8>, Vec<RemoteAddr>);
 
 /// The collector's numbers.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -93,6 +98,13 @@ pub struct Tracing {
     pub trace: (RemoteAddr, RemoteAddr),
     /// `(c_profilefunc, c_profileobj)`.
     pub profile: (RemoteAddr, RemoteAddr),
+}
+
+/// Where the collector's fields are.
+struct GcAt {
+    enabled: Option<RemoteAddr>,
+    generations: RemoteAddr,
+    stats: Option<RemoteAddr>,
 }
 
 /// The generations of every version have three.
@@ -137,7 +149,7 @@ impl Python<'_> {
             })()),
             _ => None,
         };
-        let ref_tracer = self.offsets.runtime.ref_tracer_func.map(|_| Ok(self.ptr(self.rt()?, key::runtime::ref_tracer_func)?));
+        let ref_tracer = self.offsets.runtime.ref_tracer_func.map(|_| self.ptr(self.rt()?, key::runtime::ref_tracer_func));
         let signals = match (
             self.runtime_or_static(key::runtime::signal_handlers, sa.signal_handlers),
             self.runtime_or_static(key::runtime::signals_tripped, sa.signals_tripped),
@@ -161,22 +173,31 @@ impl Python<'_> {
         RuntimeState { finalizing, exitfuncs, ref_tracer, signals }
     }
 
-    /// Where the collector's state is: per interpreter (3.9+), in `_PyRuntime`
-    /// (3.7–3.8), or (3.6) its generations through `_PyGC_generation0`.
-    fn gc_state_at(&self, interp: &InterpreterState) -> Option<Result<(Option<RemoteAddr>, RemoteAddr), Error>> {
+    /// Where the collector's `enabled`, `generations` and `generation_stats` are: in its
+    /// state per interpreter (3.9+) or in `_PyRuntime` (3.7–3.8); 3.6 keeps them as
+    /// statics (the generations also through the exported `_PyGC_generation0`).
+    fn gc_state_at(&self, interp: &InterpreterState) -> Option<Result<GcAt, Error>> {
+        let in_state = |gc: RemoteAddr| -> Result<GcAt, Error> {
+            Ok(GcAt {
+                enabled: Some(self.field(gc, key::gc_state::enabled)?),
+                generations: self.field(gc, key::gc_state::generations)?,
+                stats: Some(self.field(gc, key::gc_state::generation_stats)?),
+            })
+        };
         if let Some(off) = self.offsets.interp.gc {
-            return Some(interp.addr.offset(off).ok_or(Error::Overflow(interp.addr)).and_then(|gc| Ok((Some(gc), self.field(gc, key::gc_state::generations)?))));
+            return Some(interp.addr.offset(off).ok_or(Error::Overflow(interp.addr)).and_then(in_state));
         }
         if self.offsets.runtime.gc.is_some() {
-            return Some(self.rt().and_then(|rt| self.field(rt, key::runtime::gc)).and_then(|gc| Ok((Some(gc), self.field(gc, key::gc_state::generations)?))));
+            return Some(self.rt().and_then(|rt| self.field(rt, key::runtime::gc)).and_then(in_state));
         }
-        self.anchors.state.gc_generation0.map(|var| Ok((None, self.mem.read_ptr(var)?)))
+        let sa = self.anchors.state;
+        sa.gc_generation0.map(|var| Ok(GcAt { enabled: sa.gc_enabled, generations: self.mem.read_ptr(var)?, stats: sa.gc_generation_stats }))
     }
 
     fn gc_raw(&self, interp: &InterpreterState) -> Option<Result<GcRaw, Error>> {
         let at = self.gc_state_at(interp)?;
         Some((|| {
-            let (gc, generations) = at?;
+            let GcAt { enabled, generations, stats } = at?;
             let size = need(self.offsets, key::gc_state::gen_size)?;
             let mut raw = GcRaw::default();
             for i in 0..GENERATIONS {
@@ -184,9 +205,10 @@ impl Python<'_> {
                 raw.thresholds.push(self.read_i32(self.field(gen, key::gc_state::gen_threshold)?)?);
                 raw.counts.push(self.read_i32(self.field(gen, key::gc_state::gen_count)?)?);
             }
-            if let Some(gc) = gc {
-                raw.enabled = Some(self.read_bool(self.field(gc, key::gc_state::enabled)?)?);
-                let stats = self.field(gc, key::gc_state::generation_stats)?;
+            if let Some(enabled) = enabled {
+                raw.enabled = Some(self.read_bool(enabled)?);
+            }
+            if let Some(stats) = stats {
                 let size = need(self.offsets, key::gc_state::stats_size)?;
                 let mut total = 0i64;
                 for i in 0..GENERATIONS {

@@ -41,6 +41,12 @@ pub enum Request {
         #[serde(default = "yes")]
         fold: bool,
     },
+    /// The whole interpreter state, as `--state` prints it (`native`: with native
+    /// frames, which also tell the threads waiting for the GIL).
+    PyState {
+        #[serde(default)]
+        native: Native,
+    },
     /// Every asyncio task, as `--tasks` prints them (the `ps` table with `table`).
     PyTasks {
         #[serde(default)]
@@ -250,6 +256,15 @@ pub fn handle(s: &mut Session, req: &Value) -> Result<Response, String> {
         Request::PyThreads { native, fold } => {
             let r = a.report_with(false, native.into()).map_err(err)?;
             Response::Text { text: faulthandler::render_with(r, faulthandler::TextOptions { fold, color: false, ..Default::default() }) }
+        }
+        Request::PyState { native } => {
+            let r = a.report_with(false, native.into()).map_err(err)?;
+            let mut text = String::new();
+            match &r.runtime {
+                Some(rt) => render::state::section(&mut text, rt, true),
+                None => text.push_str("No interpreter state was read\n"),
+            }
+            Response::Text { text: text.trim_start().to_string() }
         }
         Request::PyTasks { table } => Response::Text { text: render::tasks::all(a.tasks_report().map_err(err)?, table) },
         Request::Report { locals, native } => {

@@ -1035,6 +1035,9 @@ fn anchors(found: &FoundPython) -> Anchors {
             signal_handlers: sym("Handlers"),
             signals_tripped: sym("is_tripped"),
             recursion_limit: sym("_Py_CheckRecursionLimit"),
+            gc_collecting: sym("collecting"),
+            gc_enabled: sym("enabled"),
+            gc_generation_stats: sym("generation_stats"),
         },
     }
 }

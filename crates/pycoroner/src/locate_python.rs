@@ -34,6 +34,9 @@ const SYMBOLS: &[&str] = &[
     "Handlers",
     "is_tripped",
     "_Py_CheckRecursionLimit",
+    "collecting",
+    "enabled",
+    "generation_stats",
 ];
 
 /// Any of these marks the module that holds the interpreter's runtime.

@@ -96,7 +96,12 @@ pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot
         let records = match raw.atexit {
             Some(r) => part("the atexit callbacks", Some(r.and_then(|a| match a {
                 AtexitRaw::Records(r) => Ok(r),
-                AtexitRaw::List(list) => renderer.atexit_list(list),
+                // 3.14+ inserts each new callback at the front: registration order is
+                // the list reversed.
+                AtexitRaw::List(list) => renderer.atexit_list(list).map(|mut v| {
+                    v.reverse();
+                    v
+                }),
             })), warnings),
             // ≤3.9: in the atexit module's state, when the module is imported (it
             // always is: site imports it).

@@ -1,0 +1,250 @@
+//! Interpreter state from cores (`runtime` in JSON, the text section, `--state`),
+//! checked against what the process itself said just before crashing
+//! (`fixtures/ext/interpreter_state.py` writes `sys.gettrace()`, `gc.get_threshold()`,
+//! `signal.getsignal()`, `atexit._ncallbacks()`, `sys.monitoring.get_tool()`... to
+//! its sidecar), on every interpreter.
+
+mod common;
+
+use common::{analyze_json, pycoroner};
+use pycoroner_testkit::{all_interpreters, build_crashy, crash_with_env, repo_root, Crash, Interpreter};
+use serde_json::Value;
+
+/// Crash the state scenario in `mode`; the crashy extension is on the path when it
+/// can be built (every pyenv interpreter has headers; an interpreter without them
+/// runs the scenario without it). `require` makes a build failure an error.
+fn crash_state(py: &Interpreter, mode: &str, require_crashy: bool) -> Result<(Crash, Value, Option<tempfile::TempDir>), String> {
+    let build = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let built = build_crashy(&py.path, build.path());
+    if require_crashy {
+        built.as_ref().map_err(|e| format!("cannot build the extension: {e}"))?;
+    }
+    let path = built.as_ref().map(|p| p.as_os_str().to_owned()).unwrap_or_default();
+    let script = repo_root().join("fixtures/ext/interpreter_state.py");
+    let c = crash_with_env(&py.path, &script, &[("PYTHONPATH", path.as_os_str()), ("PYCORONER_STATE", std::ffi::OsStr::new(mode))])?;
+    let truth = c
+        .sidecar
+        .as_deref()
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("state "))
+        .and_then(|j| serde_json::from_str(j).ok())
+        .ok_or("the scenario wrote no truth")?;
+    Ok((c, truth, built.ok().map(|_| build)))
+}
+
+fn check(diffs: &mut Vec<String>, what: &str, ours: Value, want: Value) {
+    if ours != want {
+        diffs.push(format!("{what}: ours {ours}, the process's {want}"));
+    }
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or("")
+}
+
+/// The main interpreter's state in a report.
+fn main_interp(report: &Value) -> &Value {
+    report["runtime"]["interpreters"].as_array().and_then(|a| a.iter().find(|i| i["id"].as_i64().unwrap_or(0) == 0)).unwrap_or(&Value::Null)
+}
+
+/// Everything the scenario set, read back from the core, equals what the process saw.
+#[test]
+fn state_equals_what_the_process_saw() {
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    let pyenv_builds = pycoroner_testkit::pyenv_interpreters();
+    for py in &all_interpreters() {
+        let pyenv = pyenv_builds.contains(py);
+        let (c, truth, _build) = match crash_state(py, "main", pyenv) {
+            Ok(x) => x,
+            Err(e) => {
+                failures.push(format!("[{}] {e}", py.id()));
+                continue;
+            }
+        };
+        let (code, report, err) = analyze_json(&c.core, cache.path(), &[]);
+        let Some(report) = report.filter(|_| code == Some(0)) else {
+            failures.push(format!("[{}] exit {code:?}: {err}", py.id()));
+            continue;
+        };
+        let mut diffs = Vec::new();
+        let rt = &report["runtime"];
+        let i = main_interp(&report);
+        let warnings = pycoroner_testkit::warning_texts(&report).join(" | ");
+
+        // GC.
+        check(&mut diffs, "gc thresholds", i["gc"]["thresholds"].clone(), truth["gc_threshold"].clone());
+        check(&mut diffs, "gc.callbacks", i["gc"]["callbacks"].clone(), truth["gc_callbacks"].clone());
+        check(&mut diffs, "len(gc.garbage)", i["gc"]["garbage"].clone(), truth["gc_garbage"].clone());
+        if py.minor > 6 {
+            check(&mut diffs, "gc.isenabled()", i["gc"]["enabled"].clone(), truth["gc_enabled"].clone());
+        }
+        check(&mut diffs, "gc collecting", i["gc"]["collecting"].clone(), Value::Bool(false));
+
+        // atexit: as many as the process counted (site may add its own), ours three in
+        // registration order, the second with its arguments.
+        let all = i["atexit"].as_array().cloned().unwrap_or_default();
+        check(&mut diffs, "atexit._ncallbacks()", Value::from(all.len()), truth["atexit"].clone());
+        let cbs: Vec<&Value> = all.iter().filter(|c| s(&c["function"]).contains("_at_exit at ")).collect();
+        let names: Vec<bool> = ["first_at_exit", "second_at_exit", "third_at_exit"].iter().zip(&cbs).map(|(n, c)| s(&c["function"]).contains(n)).collect();
+        check(&mut diffs, "atexit order", Value::from(names), Value::from(vec![true, true, true]));
+        if let Some(second) = cbs.get(1) {
+            check(&mut diffs, "atexit args", second["args"].clone(), Value::from("(1, 'two')"));
+            check(&mut diffs, "atexit kwargs", second["kwargs"].clone(), Value::from("{'key': 3}"));
+        }
+        // Py_AtExit: the extension's function, by name.
+        if truth["crashy"] == Value::Bool(true) {
+            let named = rt["c_atexit"].as_array().is_some_and(|f| f.iter().any(|f| s(&f["function"]) == "crashy_at_exit" && s(&f["module"]).starts_with("crashy")));
+            check(&mut diffs, "Py_AtExit crashy_at_exit", Value::Bool(named), Value::Bool(true));
+        }
+
+        // Signals (≤3.11 need the static `Handlers`: a stripped build says it cannot).
+        match rt["signals"]["handlers"].as_array() {
+            Some(handlers) => {
+                for (n, want) in truth["handlers"].as_object().into_iter().flatten() {
+                    let ours = handlers.iter().find(|h| h["number"].to_string() == *n).map_or(Value::Null, |h| h["handler"].clone());
+                    check(&mut diffs, &format!("signal.getsignal({n})"), ours, want.clone());
+                }
+            }
+            None => {
+                if !warnings.contains("signal handlers") {
+                    diffs.push(format!("no signal handlers and no warning saying why ({warnings})"));
+                }
+            }
+        }
+
+        // Trace and profile functions of the crashing (main) thread.
+        let main_tid = truth["threads"].as_array().and_then(|t| t.iter().find(|t| t[1] == "MainThread")).map(|t| t[0].clone()).unwrap_or(Value::Null);
+        let main = i["threads"].as_array().and_then(|t| t.iter().find(|t| t["thread_id"] == main_tid)).cloned().unwrap_or(Value::Null);
+        check(&mut diffs, "sys.gettrace()", main["trace"]["object"].clone(), truth["trace"].clone());
+        let fname = main["trace"]["function"]["function"].clone();
+        if !fname.is_null() {
+            check(&mut diffs, "the trace function", fname, Value::from("trace_trampoline"));
+        }
+        let profile = if truth["profile"] == "None" { Value::Null } else { truth["profile"].clone() };
+        check(&mut diffs, "sys.getprofile()", main["profile"]["object"].clone(), profile);
+        check(&mut diffs, "threading.settrace", i["threading_hooks"]["trace"].clone(), truth["threading_trace"].clone());
+        check(&mut diffs, "threading.setprofile", i["threading_hooks"]["profile"].clone(), truth["threading_profile"].clone());
+
+        // sys.monitoring (3.12+), tools 0–5 (6 and 7 are sys.setprofile's and settrace's).
+        if py.minor >= 12 {
+            let ours: serde_json::Map<String, Value> = i["monitoring"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|t| t["id"].as_u64().is_some_and(|id| id < 6))
+                .map(|t| (t["id"].to_string(), Value::from(vec![t["name"].clone(), t["events"].clone()])))
+                .collect();
+            check(&mut diffs, "sys.monitoring tools", Value::Object(ours), truth["monitoring"].clone());
+        } else {
+            check(&mut diffs, "sys.monitoring (none before 3.12)", i.get("monitoring").cloned().unwrap_or(Value::Null), Value::Null);
+        }
+
+        // threading: names and daemon flags.
+        for t in truth["threads"].as_array().into_iter().flatten() {
+            let ours = i["threads"].as_array().and_then(|a| a.iter().find(|o| o["thread_id"] == t[0])).cloned().unwrap_or(Value::Null);
+            check(&mut diffs, &format!("thread {} name", t[0]), ours["name"].clone(), t[1].clone());
+            check(&mut diffs, &format!("thread {} daemon", t[0]), ours["daemon"].clone(), t[2].clone());
+        }
+
+        // sys.
+        let p = &i["process"];
+        check(&mut diffs, "sys.getrecursionlimit()", p["recursion_limit"].clone(), truth["recursion_limit"].clone());
+        check(&mut diffs, "sys.argv", p["argv"].clone(), truth["argv"].clone());
+        check(&mut diffs, "sys.executable", p["executable"].clone(), truth["executable"].clone());
+        let flags: Vec<String> = p["flags"].as_array().into_iter().flatten().map(|f| format!("{}={}", s(&f["name"]), s(&f["value"]))).collect();
+        check(&mut diffs, "sys.flags", Value::from(format!("sys.flags({})", flags.join(", "))), truth["flags"].clone());
+        let changed: Vec<&str> = p["flags"].as_array().into_iter().flatten().filter(|f| f["changed"] == true).map(|f| s(&f["name"])).collect();
+        let env_set = std::env::var_os("PYTHONDONTWRITEBYTECODE").is_some_and(|v| !v.is_empty());
+        check(&mut diffs, "changed flags", Value::from(changed), Value::from(if env_set { vec!["dont_write_bytecode"] } else { vec![] }));
+        if py.minor >= 7 {
+            check(&mut diffs, "switch interval", i["gil"]["interval_us"].clone(), truth["switch_interval_us"].clone());
+        }
+        let crashy_listed = p["extension_modules"].as_array().is_some_and(|m| m.iter().any(|m| m["name"] == "crashy" && s(&m["file"]).contains("crashy")));
+        check(&mut diffs, "crashy among the extension modules", Value::Bool(crashy_listed), truth["crashy"].clone());
+
+        // The text report's section shows what is set, the full one everything.
+        let text = String::from_utf8_lossy(&pycoroner().arg("core").arg(&c.core).arg("--cache-dir").arg(cache.path()).output().expect("run").stdout).into_owned();
+        for want in ["Interpreter state:", "GC: disabled (gc.disable())", "Recursion limit: 4321", "threading.settrace: <function thread_tracer"] {
+            if !text.contains(want) {
+                diffs.push(format!("the text report lacks {want:?}"));
+            }
+        }
+        if text.contains("atexit callbacks") {
+            diffs.push("the compact section lists atexit callbacks while not finalizing".into());
+        }
+        let full = String::from_utf8_lossy(&pycoroner().arg("core").arg(&c.core).arg("--state").arg("--cache-dir").arg(cache.path()).output().expect("run").stdout).into_owned();
+        for want in ["atexit callbacks (", "second_at_exit at 0x", "sys.argv: ", "Thread 0x"] {
+            if !full.contains(want) {
+                diffs.push(format!("--state lacks {want:?}"));
+            }
+        }
+        failures.extend(diffs.into_iter().map(|d| format!("[{}] {d}", py.id())));
+    }
+    assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
+}
+
+
+/// A crash inside an atexit callback, one inside a gc.callbacks callback during a
+/// collection, and one while another thread holds the GIL in C and a third waits.
+#[test]
+fn crashes_in_atexit_gc_callbacks_and_under_a_held_gil() {
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    let pyenv_builds = pycoroner_testkit::pyenv_interpreters();
+    for py in &all_interpreters() {
+        let pyenv = pyenv_builds.contains(py);
+        for mode in ["atexit", "gc_callback", "gil"] {
+            if mode == "gil" && !pyenv {
+                continue;
+            }
+            let tag = format!("[{} {mode}]", py.id());
+            let (c, truth, _build) = match crash_state(py, mode, pyenv) {
+                Ok(x) => x,
+                Err(e) => {
+                    failures.push(format!("{tag} {e}"));
+                    continue;
+                }
+            };
+            let extra: &[&str] = if mode == "gil" { &["--native"] } else { &[] };
+            let (code, report, err) = analyze_json(&c.core, cache.path(), extra);
+            let Some(report) = report.filter(|_| code == Some(0)) else {
+                failures.push(format!("{tag} exit {code:?}: {err}"));
+                continue;
+            };
+            let i = main_interp(&report);
+            let tid_of = |name: &str| truth["threads"].as_array().and_then(|t| t.iter().find(|t| t[1] == name)).map(|t| t[0].clone()).unwrap_or(Value::Null);
+            match mode {
+                "atexit" => {
+                    let cbs = i["atexit"].as_array().cloned().unwrap_or_default();
+                    if Value::from(cbs.len()) != truth["atexit"] || !cbs.iter().any(|c| s(&c["function"]).contains("second_at_exit")) {
+                        failures.push(format!("{tag} atexit: ours {cbs:?}, the process had {}", truth["atexit"]));
+                    }
+                }
+                "gc_callback" => {
+                    if i["gc"]["collecting"] != true {
+                        failures.push(format!("{tag} the collector is not shown collecting: {}", i["gc"]));
+                    }
+                    let text = String::from_utf8_lossy(&pycoroner().arg("core").arg(&c.core).arg("--cache-dir").arg(cache.path()).output().expect("run").stdout).into_owned();
+                    if !text.contains("GC: collecting now in thread 0x") {
+                        failures.push(format!("{tag} the text report does not say the GC runs:\n{text}"));
+                    }
+                }
+                _ => {
+                    let (holder, waiter) = (tid_of("gil-holder"), tid_of("gil-waiter"));
+                    // The truth was written before these threads started: find them by name.
+                    let by_name = |n: &str| i["threads"].as_array().and_then(|t| t.iter().find(|t| t["name"] == n)).map(|t| t["thread_id"].clone()).unwrap_or(Value::Null);
+                    let (holder, waiter) = (if holder.is_null() { by_name("gil-holder") } else { holder }, if waiter.is_null() { by_name("gil-waiter") } else { waiter });
+                    if i["gil"]["holder"] != holder || holder.is_null() {
+                        failures.push(format!("{tag} GIL holder: ours {}, the thread holding it {holder}", i["gil"]["holder"]));
+                    }
+                    if !i["gil"]["waiting"].as_array().is_some_and(|w| w.contains(&waiter)) {
+                        failures.push(format!("{tag} the thread waiting for the GIL ({waiter}) is not listed: {}", i["gil"]));
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
+}
