@@ -44,9 +44,10 @@ pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot
         ref_tracer: part("the reference tracer", raw.ref_tracer, warnings).filter(|f| !f.is_null()).map(c_function),
         signals: None,
         interpreters: Vec::new(),
+        unavailable: Vec::new(),
     };
     if raw.signals.is_none() && minor <= 11 {
-        warnings.push(Warning::new(WarningKind::State, "cannot read the signal handlers: this build has no symbol `Handlers` (a stripped binary with no debug file)"));
+        runtime.unavailable.push("signal handlers: this build has no symbol `Handlers` (a stripped binary with no debug file)".into());
     }
     if let Some((handlers, pending)) = part("the signal handlers", raw.signals, warnings) {
         let handlers = handlers

@@ -25,6 +25,11 @@ pub struct Runtime {
     pub signals: Option<Signals>,
     /// Each interpreter's state, in the report's interpreter order.
     pub interpreters: Vec<InterpreterRuntime>,
+    /// Parts this build does not let pycoroner read, and why (a stripped binary lacks
+    /// the static variables older versions keep them in). A part that could not be
+    /// read from memory is a warning instead.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unavailable: Vec<String>,
 }
 
 /// Who is finalizing.

@@ -891,9 +891,39 @@ pub fn corruption(seed: u64, rate: u64, values: &[u8]) -> impl Fn(u64, &mut [u8]
 }
 
 /// pycoroner's text without its header (the lines between faulthandler's `Fatal Python
-/// error` line and the first thread: process, executable, signal), for comparing with
+/// error` line and the first thread: process, executable, signal) and without its
+/// "Interpreter state:" section (what faulthandler does not print), for comparing with
 /// faulthandler's own text. Returns the header too.
 pub fn split_report_header(text: &str) -> (String, String) {
+    let (header, body) = split_header_only(text);
+    (header, without_state_section(&body))
+}
+
+/// `text` without the "Interpreter state:" section and the blank line before it.
+pub fn without_state_section(text: &str) -> String {
+    let mut out = String::new();
+    let mut in_state = false;
+    for l in text.lines() {
+        if l == "Interpreter state:" {
+            in_state = true;
+            if out.ends_with("\n\n") {
+                out.pop();
+            }
+            continue;
+        }
+        if in_state {
+            if l.starts_with("  ") {
+                continue;
+            }
+            in_state = false;
+        }
+        out.push_str(l);
+        out.push('\n');
+    }
+    out
+}
+
+fn split_header_only(text: &str) -> (String, String) {
     let mut lines = text.lines().peekable();
     let mut body = String::new();
     if let Some(first) = lines.peek().filter(|l| l.starts_with("Fatal Python error:")) {

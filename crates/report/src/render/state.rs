@@ -59,6 +59,9 @@ pub fn lines(runtime: &Runtime, full: bool) -> Vec<String> {
             out.push("A signal arrived and its handler has not run yet".into());
         }
     }
+    if full {
+        out.extend(runtime.unavailable.iter().map(|u| format!("Not readable in this build: {}", e(u))));
+    }
     let several = runtime.interpreters.len() > 1;
     for i in &runtime.interpreters {
         let lines = interpreter_lines(i, full, finalizing);
