@@ -196,7 +196,7 @@ fn crashes_in_atexit_gc_callbacks_and_under_a_held_gil() {
     let pyenv_builds = pycoroner_testkit::pyenv_interpreters();
     for py in &all_interpreters() {
         let pyenv = pyenv_builds.contains(py);
-        for mode in ["atexit", "gc_callback", "gil"] {
+        for mode in ["atexit", "gc_callback", "gil", "finalizing"] {
             if mode == "gil" && !pyenv {
                 continue;
             }
@@ -223,6 +223,16 @@ fn crashes_in_atexit_gc_callbacks_and_under_a_held_gil() {
                         failures.push(format!("{tag} atexit: ours {cbs:?}, the process had {}", truth["atexit"]));
                     }
                 }
+                "finalizing" => {
+                    let rt = &report["runtime"];
+                    if rt["finalizing"]["thread_id"] != tid_of("MainThread") {
+                        failures.push(format!("{tag} the runtime is not shown finalizing in the main thread: {}", rt["finalizing"]));
+                    }
+                    let text = String::from_utf8_lossy(&pycoroner().arg("core").arg(&c.core).arg("--cache-dir").arg(cache.path()).output().expect("run").stdout).into_owned();
+                    if !text.contains("Finalizing the runtime (Py_FinalizeEx), in thread 0x") || (truth["crashy"] == true && !text.contains("crashy_at_exit")) {
+                        failures.push(format!("{tag} the text report does not say the runtime finalizes (and its Py_AtExit functions):\n{text}"));
+                    }
+                }
                 "gc_callback" => {
                     if i["gc"]["collecting"] != true {
                         failures.push(format!("{tag} the collector is not shown collecting: {}", i["gc"]));
@@ -244,6 +254,62 @@ fn crashes_in_atexit_gc_callbacks_and_under_a_held_gil() {
                         failures.push(format!("{tag} the thread waiting for the GIL ({waiter}) is not listed: {}", i["gil"]));
                     }
                 }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// A live process with two threads deadlocked over two RLocks, one waiting on an
+/// Event and one on a Queue: the report names each lock's owner as the process's
+/// repr() does, and what each waiting thread waits on (by the object's id()).
+#[test]
+fn a_deadlock_over_two_rlocks_read_live() {
+    use std::io::BufRead;
+    let mut failures = Vec::new();
+    for py in &all_interpreters() {
+        let tag = format!("[{} deadlock]", py.id());
+        let mut child = match std::process::Command::new(&py.path)
+            .arg(repo_root().join("fixtures/live/deadlock.py"))
+            .env_remove("PYTHONPATH")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{tag} cannot start: {e}"));
+                continue;
+            }
+        };
+        let mut line = String::new();
+        let read = child.stdout.take().map(|o| std::io::BufReader::new(o).read_line(&mut line));
+        let truth: Option<Value> = serde_json::from_str(&line).ok();
+        let out = truth.as_ref().map(|_| {
+            pycoroner().arg("pid").arg(child.id().to_string()).args(["--format", "json"]).output().expect("run pycoroner")
+        });
+        let _ = child.kill();
+        let _ = child.wait();
+        let (Some(truth), Some(out)) = (truth, out) else {
+            failures.push(format!("{tag} the program wrote no truth ({read:?}): {line}"));
+            continue;
+        };
+        let Some(report) = pycoroner_testkit::parse_report(&String::from_utf8_lossy(&out.stdout)) else {
+            failures.push(format!("{tag} no report: {}", String::from_utf8_lossy(&out.stderr)));
+            continue;
+        };
+        let i = main_interp(&report);
+        let ident = |name: &str| truth["threads"][name].clone();
+        for (var, holder) in [("a", "holds-a"), ("b", "holds-b")] {
+            let lock = i["locks"].as_array().and_then(|l| l.iter().find(|l| l["name"] == format!("global {var}"))).cloned().unwrap_or(Value::Null);
+            if lock["owner"] != ident(holder) || lock["object"] != truth[var] {
+                failures.push(format!("{tag} global {var}: ours {lock}, the process's {} held by {}", truth[var], ident(holder)));
+            }
+        }
+        for (name, call, object) in [("event-waiter", "Event.wait", "event"), ("queue-getter", "Queue.get", "queue")] {
+            let t = i["threads"].as_array().and_then(|t| t.iter().find(|t| t["thread_id"] == ident(name))).cloned().unwrap_or(Value::Null);
+            if t["waits"]["call"] != call || t["waits"]["address"] != truth[object] {
+                failures.push(format!("{tag} {name}: ours {}, want {call} on {}", t["waits"], truth[object]));
             }
         }
     }

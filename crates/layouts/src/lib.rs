@@ -525,6 +525,23 @@ offsets_table! {
         /// `m_self`: the object (or module) it is bound to.
         self_,
     }
+    /// `_thread.lock` (`lockobject`).
+    lock: Lock {
+        /// `locked` (a `char`, ≤3.13) or `lock` (a `PyMutex` byte, 3.14+): bit 0 set
+        /// while locked.
+        locked,
+    }
+    /// `_thread.RLock` (`rlockobject`).
+    rlock: RLock {
+        /// `rlock_owner` (≤3.13) or `lock.thread` (3.14+): the owner's thread ident.
+        owner,
+        /// `rlock_count` (≤3.13): acquisitions; `lock.level` (3.14+): acquisitions
+        /// beyond the first.
+        count,
+        /// `lock.mutex` (3.14+, a `PyMutex` byte): bit 0 set while locked. Its presence
+        /// says `count` is a level.
+        mutex,
+    }
     /// `PyMemberDef`.
     memberdef: MemberDef {
         /// `name`.
@@ -670,7 +687,7 @@ pub struct Layout {
 }
 
 /// Current serialized format of [`Layout`]; caches with another value are ignored.
-pub const LAYOUT_FORMAT: u32 = 12;
+pub const LAYOUT_FORMAT: u32 = 13;
 
 #[cfg(test)]
 mod tests {

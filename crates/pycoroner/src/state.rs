@@ -8,8 +8,8 @@ use pycoroner_cpython::state::{monitoring_events, AtexitRaw, MONITORING_TOOLS};
 use pycoroner_cpython::{Error, Python};
 use pycoroner_process::RemoteAddr;
 use pycoroner_report::runtime::{
-    AtexitCallback, CFunction, ExtensionModule, Finalizing, Flag, Gc, Gil, Hook, InterpreterRuntime, MonitoringTool, Process, Runtime,
-    SignalHandler, Signals, ThreadRuntime, ThreadingHooks,
+    AtexitCallback, CFunction, ExtensionModule, Finalizing, Flag, Gc, Gil, HeldLock, Hook, InterpreterRuntime, MonitoringTool, Process,
+    Runtime, SignalHandler, Signals, ThreadRuntime, ThreadingHooks, Waiting,
 };
 use pycoroner_report::{Thread, Warning, WarningKind};
 
@@ -30,7 +30,14 @@ fn c_function(address: RemoteAddr) -> CFunction {
 
 /// Read the runtime's and every interpreter's state. `threads` are the report's, to
 /// name thread states by their `thread_id`.
-pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot, minor: u8, warnings: &mut Vec<Warning>) -> Runtime {
+pub(crate) fn read(
+    py: &Python<'_>,
+    renderer: &Renderer<'_>,
+    snapshot: &Snapshot,
+    minor: u8,
+    cell_type: Option<RemoteAddr>,
+    warnings: &mut Vec<Warning>,
+) -> Runtime {
     let thread_of = |ts: RemoteAddr| -> Option<Finalizing> {
         (!ts.is_null()).then(|| Finalizing {
             thread_state: ts.0,
@@ -139,7 +146,14 @@ pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot
         let threading = sys_modules.map(|m| renderer.threading_threads(m)).unwrap_or_default();
         for ts in &interp.threads {
             let known = threading.iter().find(|t| t.ident == ts.state.thread_id);
-            let mut tr = ThreadRuntime { thread_id: ts.state.thread_id, name: known.and_then(|t| t.name.clone()), daemon: known.and_then(|t| t.daemon), trace: None, profile: None };
+            let mut tr = ThreadRuntime {
+                thread_id: ts.state.thread_id,
+                name: known.and_then(|t| t.name.clone()),
+                daemon: known.and_then(|t| t.daemon),
+                trace: None,
+                profile: None,
+                waits: waiting(py, renderer, &ts.walk.frames, cell_type),
+            };
             match py.tracing(&ts.state) {
                 Ok(t) => {
                     let hook = |(func, obj): (RemoteAddr, RemoteAddr)| {
@@ -152,6 +166,8 @@ pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot
             }
             ir.threads.push(tr);
         }
+
+        ir.locks = held_locks(py, renderer, sys_modules, interp, cell_type);
 
         let recursion_limit = part("the recursion limit", raw.recursion_limit, warnings);
         ir.process = sysdict.map(|d| {
@@ -177,6 +193,86 @@ pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot
         runtime.interpreters.push(ir);
     }
     runtime
+}
+
+/// The `threading` calls a thread can block in: its newest frame runs one of these
+/// functions of `threading.py` (Condition.wait under Event.wait, Queue.get,
+/// Semaphore.acquire and Barrier.wait; Thread.join's own waits).
+const BLOCKING: &[&str] = &["wait", "_wait_for_tstate_lock", "join", "acquire", "_wait"];
+/// Modules whose frames stand between a blocked thread and its own code.
+const WAIT_MODULES: &[&str] = &["/threading.py", "/queue.py"];
+/// Newest frames of each thread whose locals are searched for locks.
+const LOCK_FRAMES: usize = 32;
+
+fn frame_file(f: &pycoroner_cpython::PyFrame) -> Option<&str> {
+    f.info.as_ref().ok().and_then(|i| i.filename.as_deref().ok())
+}
+
+fn frame_local(py: &Python<'_>, f: &pycoroner_cpython::PyFrame, cell_type: Option<RemoteAddr>, name: &str) -> Option<RemoteAddr> {
+    py.locals(f, cell_type).ok()?.into_iter().find(|l| l.name == name).map(|l| l.value).filter(|v| !v.is_null())
+}
+
+/// What a thread waits on: when its newest frame is a blocking call of `threading`,
+/// the `self` of the outermost `threading`/`queue` frame above its own code (an
+/// Event's wait runs a Condition's: the Event is what the thread's code waits on).
+fn waiting(py: &Python<'_>, renderer: &Renderer<'_>, frames: &[pycoroner_cpython::PyFrame], cell_type: Option<RemoteAddr>) -> Option<Waiting> {
+    let in_wait_module = |f: &pycoroner_cpython::PyFrame| frame_file(f).is_some_and(|n| WAIT_MODULES.iter().any(|m| n.ends_with(m)));
+    let newest = frames.first()?;
+    let name = newest.info.as_ref().ok()?.name.as_deref().ok()?;
+    if !frame_file(newest)?.ends_with("/threading.py") || !BLOCKING.contains(&name) {
+        return None;
+    }
+    let outer = frames.iter().take_while(|f| in_wait_module(f)).last()?;
+    let object = frame_local(py, outer, cell_type, "self")?;
+    let info = outer.info.as_ref().ok()?;
+    let func = info.name.as_deref().ok()?;
+    let call = info.qualname.clone().unwrap_or_else(|| format!("{}.{func}", renderer.type_name(object).unwrap_or_else(|_| "?".into())));
+    // The object by its type and address: its repr() would spell out every attribute.
+    Some(Waiting { call, address: object.0, object: renderer.object_label(object) })
+}
+
+/// The locks held now among `__main__`'s globals and each thread's newest frames'
+/// locals (a `Condition`'s through its `_lock`), each once.
+fn held_locks(
+    py: &Python<'_>,
+    renderer: &Renderer<'_>,
+    sys_modules: Option<RemoteAddr>,
+    interp: &pycoroner_cpython::snapshot::InterpreterSnapshot,
+    cell_type: Option<RemoteAddr>,
+) -> Vec<HeldLock> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    let mut consider = |name: String, v: RemoteAddr, out: &mut Vec<HeldLock>| {
+        let (v, name) = match renderer.lock_state(v) {
+            Some(_) => (v, name),
+            None if renderer.type_name(v).is_ok_and(|t| t == "Condition") => match renderer.attribute(v, "_lock") {
+                Some(l) => (l, format!("{name}._lock")),
+                None => return,
+            },
+            None => return,
+        };
+        let Some(state) = renderer.lock_state(v).filter(|s| s.locked) else { return };
+        if !seen.insert(v) {
+            return;
+        }
+        let owner = (state.reentrant && state.owner != 0).then_some(state.owner);
+        out.push(HeldLock { name, address: v.0, object: renderer.repr(v), owner });
+    };
+    if let Some(globals) = sys_modules.and_then(|m| renderer.module_dict(m, "__main__")) {
+        for (k, v) in renderer.dict_items_all(globals).unwrap_or_default() {
+            let name = renderer.str_of(k);
+            consider(format!("global {name}"), v, &mut out);
+        }
+    }
+    for ts in &interp.threads {
+        for f in ts.walk.frames.iter().take(LOCK_FRAMES) {
+            let func = f.info.as_ref().ok().and_then(|i| i.name.as_deref().ok()).unwrap_or("?").to_string();
+            for l in py.locals(f, cell_type).unwrap_or_default() {
+                consider(format!("local {} in {func}", l.name), l.value, &mut out);
+            }
+        }
+    }
+    out
 }
 
 /// Name every C function of the state, and which threads wait for their GIL (a

@@ -118,6 +118,10 @@ pub struct InterpreterRuntime {
     /// Each thread state's tracing and its `threading.Thread`, in thread list order.
     #[serde(default)]
     pub threads: Vec<ThreadRuntime>,
+    /// Locks held now (`_thread.lock` and `_thread.RLock`), as found in `__main__`'s
+    /// globals and the threads' frame locals (a Condition's through its `_lock`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locks: Vec<HeldLock>,
     /// `sys` and the process as this interpreter sees them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process: Option<Process>,
@@ -230,6 +234,37 @@ pub struct ThreadRuntime {
     /// The C profile function (`PyEval_SetProfile`, `sys.setprofile`, cProfile).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<Hook>,
+    /// What it waits on in `threading` or `queue` (`Event.wait`, `Condition.wait`,
+    /// `Queue.get`, `Thread.join`, `Semaphore.acquire`, `Barrier.wait`...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waits: Option<Waiting>,
+}
+
+/// A thread blocked in a `threading` or `queue` call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Waiting {
+    /// The call the thread's own code made (`Event.wait`).
+    pub call: String,
+    /// Address of the object it waits on.
+    pub address: u64,
+    /// It, as `object.__repr__` writes it: `<threading.Event object at 0x...>`.
+    pub object: String,
+}
+
+/// A lock held now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeldLock {
+    /// Where it was found (`global a`, `local lock in worker`, `cond._lock`).
+    pub name: String,
+    /// Its address.
+    pub address: u64,
+    /// `repr()` of it (an RLock's names its owner and count).
+    pub object: String,
+    /// An RLock's owner (`thread_id`); a plain lock records none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<u64>,
 }
 
 /// A C trace or profile function and the object it was installed with.

@@ -99,18 +99,18 @@ impl Renderer<'_> {
     }
 
     /// `sys.modules[name].__dict__`.
-    pub(crate) fn module_dict(&self, sys_modules: RemoteAddr, name: &str) -> Option<RemoteAddr> {
+    pub fn module_dict(&self, sys_modules: RemoteAddr, name: &str) -> Option<RemoteAddr> {
         let module = self.dict_lookup(sys_modules, name)?;
         self.ptr(module, key::module::dict).ok().filter(|d| !d.is_null())
     }
 
     /// Every (key, value) pair of a dict.
-    pub(crate) fn dict_items_all(&self, dict: RemoteAddr) -> Result<Vec<Pair>, Error> {
+    pub fn dict_items_all(&self, dict: RemoteAddr) -> Result<Vec<Pair>, Error> {
         Ok(self.dict_items_up_to(dict, MAX_LOOKUP_ENTRIES)?.0)
     }
 
     /// An instance attribute by name, from the instance's dict or inline values.
-    pub(crate) fn attribute(&self, obj: RemoteAddr, name: &str) -> Option<RemoteAddr> {
+    pub fn attribute(&self, obj: RemoteAddr, name: &str) -> Option<RemoteAddr> {
         let (attrs, _) = self.instance_attributes_up_to(obj, MAX_LOOKUP_ENTRIES).ok()?;
         attrs.iter().find_map(|&(k, v)| (self.str_key(k).as_deref() == Some(name)).then_some(v))
     }

@@ -31,6 +31,21 @@ pub(super) enum Std {
     ClassMethod,
     StaticMethod,
     Decimal,
+    Lock,
+    RLock,
+}
+
+/// A `_thread.lock` or `_thread.RLock`'s state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockState {
+    /// An RLock (else a plain lock).
+    pub reentrant: bool,
+    /// Locked now.
+    pub locked: bool,
+    /// An RLock's owner (thread ident), 0 when unlocked.
+    pub owner: u64,
+    /// An RLock's acquisitions.
+    pub count: u64,
 }
 
 /// Exact type names (`tp_name` of static types, `__module__.__qualname__` of classes).
@@ -52,6 +67,8 @@ const STD_TYPES: &[(&str, Std)] = &[
     ("classmethod", Std::ClassMethod),
     ("staticmethod", Std::StaticMethod),
     ("decimal.Decimal", Std::Decimal),
+    ("_thread.lock", Std::Lock),
+    ("_thread.RLock", Std::RLock),
 ];
 
 /// libmpdec's `mpd_t` in a `PyDecObject` (after `PyObject_HEAD` and `hash`): flags,
@@ -81,6 +98,41 @@ impl Renderer<'_> {
         let kind = name.and_then(|n| STD_TYPES.iter().find(|(t, _)| *t == n).map(|(_, k)| *k));
         self.std_types.borrow_mut().insert(ty, kind);
         kind
+    }
+
+    /// A lock's state, when `obj` is a `_thread.lock` or `_thread.RLock` (exactly).
+    pub fn lock_state(&self, obj: RemoteAddr) -> Option<LockState> {
+        let ty = objects::ob_type(self.mem, self.o, obj).ok()?;
+        match self.std_kind(ty)? {
+            kind @ (Std::Lock | Std::RLock) => self.lock_of(obj, kind).ok().flatten(),
+            _ => None,
+        }
+    }
+
+    fn lock_of(&self, obj: RemoteAddr, kind: Std) -> Result<Option<LockState>, Error> {
+        let byte = |k: Key| -> Result<u8, Error> {
+            self.spend()?;
+            Ok(self.mem.read_u8(self.at(obj, k)?)?)
+        };
+        if kind == Std::Lock {
+            if self.o.lock.locked.is_none() {
+                return Ok(None);
+            }
+            return Ok(Some(LockState { reentrant: false, locked: byte(key::lock::locked)? & 1 == 1, owner: 0, count: 0 }));
+        }
+        if self.o.rlock.owner.is_none() || self.o.rlock.count.is_none() {
+            return Ok(None);
+        }
+        let owner = self.mem.read_u64(self.at(obj, key::rlock::owner)?)?;
+        let count = self.mem.read_u64(self.at(obj, key::rlock::count)?)?;
+        Ok(Some(match self.o.rlock.mutex {
+            // 3.14+: a recursive mutex; `level` counts the acquisitions beyond the first.
+            Some(_) => {
+                let locked = byte(key::rlock::mutex)? & 1 == 1;
+                LockState { reentrant: true, locked, owner: if locked { owner } else { 0 }, count: if locked { count.saturating_add(1) } else { 0 } }
+            }
+            None => LockState { reentrant: true, locked: count > 0, owner, count },
+        }))
     }
 
     /// Size of the object header (`PyObject`): where the first field of a struct sits.
@@ -127,6 +179,16 @@ impl Renderer<'_> {
             if fold_first { format!("{fold}{tz}") } else { format!("{tz}{fold}") }
         };
         Ok(Some(match kind {
+            Std::Lock | Std::RLock => {
+                let Some(l) = self.lock_of(obj, kind)? else { return Ok(None) };
+                let state = if l.locked { "locked" } else { "unlocked" };
+                let name = self.type_full_name(ty)?;
+                if l.reentrant {
+                    format!("<{state} {name} object owner={} count={} at {obj}>", l.owner, l.count)
+                } else {
+                    format!("<{state} {name} object at {obj}>")
+                }
+            }
             // PyDateTime_DateTime: hashcode, hastzinfo, data[10], fold, tzinfo (aligned).
             Std::DateTime => {
                 let b: [u8; 12] = self.bytes_at(obj, 8)?;

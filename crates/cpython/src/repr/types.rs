@@ -59,6 +59,13 @@ impl Renderer<'_> {
         })
     }
 
+    /// `<module.QualName object at 0x...>`: an object named by its type and address,
+    /// as `object.__repr__` writes it.
+    pub fn object_label(&self, obj: RemoteAddr) -> String {
+        let name = objects::ob_type(self.mem, self.o, obj).and_then(|t| self.type_full_name(t)).unwrap_or_else(|_| "?".into());
+        format!("<{name} object at {obj}>")
+    }
+
     /// `type.__name__`: `tp_name` after its last dot.
     pub(super) fn type_name_attr(&self, ty: RemoteAddr) -> Result<String, Error> {
         let name = self.tp_name(ty)?;

@@ -152,6 +152,15 @@ fn interpreter_lines(i: &InterpreterRuntime, full: bool, finalizing: bool) -> Ve
             }
         }
     }
+    for t in &i.threads {
+        if let Some(w) = &t.waits {
+            out.push(format!("{} waits in {} on {}", thread_label(t.thread_id, &i.threads), e(&w.call), e(&w.object)));
+        }
+    }
+    for l in &i.locks {
+        let by = l.owner.map(|o| format!(", held by {}", thread_label(o, &i.threads))).unwrap_or_default();
+        out.push(format!("Lock held: {} {}{by}", e(&l.name), e(&l.object)));
+    }
     if let Some(h) = &i.threading_hooks {
         if let Some(t) = &h.trace {
             out.push(format!("threading.settrace: {}", e(t)));
