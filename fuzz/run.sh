@@ -28,10 +28,17 @@ if [ ! -f core.tasks ]; then
     mv core core.tasks
 fi
 export PYCORONER_FUZZ_TASKS_CORE="$work/core.tasks"
+# And one with the interpreter state set (its test extension is left out: no build).
+if [ ! -f core.state ]; then
+    rm -f core
+    (ulimit -c unlimited; "$py" "$here/../fixtures/ext/interpreter_state.py" fh.txt side.txt) >/dev/null 2>&1 || true
+    mv core core.state
+fi
+export PYCORONER_FUZZ_STATE_CORE="$work/core.state"
 
 # Seeds. elf_core: the core's first 256 KiB (headers and notes) as it is, with its
 # NT_FILE cut, and the synthetic cores the target crate's tests build.
-mkdir -p seeds/elf_core seeds/decompress seeds/linetable seeds/debug_offsets seeds/repr seeds/cache_entry seeds/pipeline seeds/dwarf_calls seeds/tasks
+mkdir -p seeds/elf_core seeds/decompress seeds/linetable seeds/debug_offsets seeds/repr seeds/cache_entry seeds/pipeline seeds/dwarf_calls seeds/tasks seeds/state
 head -c 262144 core.locals > seeds/elf_core/real-head
 head -c 65536 core.locals > seeds/elf_core/real-64k
 head -c 4096 core.locals > seeds/elf_core/real-4k
@@ -54,11 +61,13 @@ cc -shared -fPIC -O2 -g -I"$inc" "$here/../fixtures/ext/crashy.c" -o seeds/dwarf
 printf '\x01\x02\x03\x04\x05\x06\x07\x08\x04\x00' > seeds/pipeline/often
 printf '\x01\x02\x03\x04\x05\x06\x07\x08\x0c\x01\xff\x00' > seeds/pipeline/rare-native
 printf '\x01\x02\x03\x04\x05\x06\x07\x08\x06' > seeds/tasks/often
+printf '\x01\x02\x03\x04\x05\x06\x07\x08\x05\x00' > seeds/state/often
+printf '\x01\x02\x03\x04\x05\x06\x07\x08\x0e\xff' > seeds/state/rare
 printf '\x01\x02\x03\x04\x05\x06\x07\x08\x0e\x00\xff' > seeds/tasks/rare
 
 cd "$here"
 status=0
-for t in ${PYCORONER_FUZZ_TARGETS:-elf_core decompress debug_offsets linetable repr cache_entry pipeline dwarf_calls tasks}; do
+for t in ${PYCORONER_FUZZ_TARGETS:-elf_core decompress debug_offsets linetable repr cache_entry pipeline dwarf_calls tasks state}; do
     mkdir -p "$work/corpus/$t"
     echo "== $t: ${secs}s"
     # -rss_limit_mb: pycoroner's own memory budget; -timeout: no input may take 10 s.

@@ -1,5 +1,5 @@
 //! The whole pipeline on a real core whose memory the fuzzer corrupts: analysis with
-//! locals and native stacks, then both renderers. The core is `$PYCORONER_FUZZ_CORE`
+//! locals, native stacks and the interpreter state, then both renderers. The core is `$PYCORONER_FUZZ_CORE`
 //! (a crash of fixtures/scenarios/locals_values.py; `fuzz/run.sh` makes one).
 //!
 //! Input: 8 bytes of seed, 1 byte choosing the corruption rate (1 in 2^(4..20) bytes),
@@ -27,6 +27,8 @@ fuzz_target!(|data: &[u8]| {
     let m = PatchedCore { core: &s.core, patch: corruption(seed, rate, values) };
     if let Ok(report) = analyze(&m, &opts) {
         let _ = render::faulthandler::render(&report);
+        // The whole interpreter state section too (`--state`).
+        let _ = render::faulthandler::render_with(&report, render::faulthandler::TextOptions { state: true, ..Default::default() });
         let _ = render::json::render(&report);
     }
 });

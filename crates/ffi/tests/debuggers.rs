@@ -1119,3 +1119,54 @@ fn cpython_lldb_value_summaries_in_python_style() {
     }
     assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// `py-state` in gdb and lldb on a core of the interpreter state scenario: both print
+/// the same section, holding what the process said of itself before crashing.
+#[test]
+fn py_state_in_gdb_and_lldb() {
+    if !tools() {
+        return;
+    }
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    let script = repo_root().join("fixtures/ext/interpreter_state.py");
+    for py in &interpreters() {
+        let tag = format!("[{} interpreter_state]", py.id());
+        // Without the test extension (no build): everything but the Py_AtExit function.
+        let c = match pycoroner_testkit::crash_with_env(&py.path, &script, &[("PYCORONER_STATE", std::ffi::OsStr::new("main"))]) {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{tag} {e}"));
+                continue;
+            }
+        };
+        let truth: serde_json::Value = c
+            .sidecar
+            .as_deref()
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("state "))
+            .and_then(|j| serde_json::from_str(j).ok())
+            .unwrap_or_default();
+        let exe = py.path.to_string_lossy().into_owned();
+        let core = c.core.to_string_lossy().into_owned();
+        let g = sections(&gdb(&[&exe, &core], &["py-state", "echo"], false, cache.path()));
+        let l = sections(&lldb(&["-c", &core, &exe], &["py-state", "version"], cache.path()));
+        let (g, l) = (section(&g, "py-state", 0), section(&l, "py-state", 0));
+        if g.trim() != l.trim() {
+            failures.push(format!("{tag} gdb and lldb differ:\n--- gdb\n{g}\n--- lldb\n{l}"));
+        }
+        let trace = truth["trace"].as_str().unwrap_or("?");
+        let usr1 = truth["handlers"]["10"].as_str().unwrap_or("?");
+        for want in ["Interpreter state:", "GC: disabled (gc.disable())", "Recursion limit: 4321", "second_at_exit at 0x", "[MainThread]: ", trace] {
+            if !g.contains(want) {
+                failures.push(format!("{tag} gdb py-state lacks {want:?}:\n{g}"));
+            }
+        }
+        // Debian's stripped 3.11 has no `Handlers` symbol: it says so instead.
+        if !g.contains(&format!("SIGUSR1 (10): {usr1}")) && !g.contains("Not readable in this build: signal handlers") {
+            failures.push(format!("{tag} gdb py-state has no SIGUSR1 handler {usr1}:\n{g}"));
+        }
+    }
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}
