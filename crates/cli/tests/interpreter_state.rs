@@ -99,6 +99,15 @@ fn state_equals_what_the_process_saw() {
             check(&mut diffs, "Py_AtExit crashy_at_exit", Value::Bool(named), Value::Bool(true));
         }
 
+        // 3.13+: the reference tracer the scenario set (libc's getpid).
+        if !truth["ref_tracer"].is_null() {
+            check(&mut diffs, "PyRefTracer_GetTracer()", rt["ref_tracer"]["address"].clone(), truth["ref_tracer"].clone());
+            let named = s(&rt["ref_tracer"]["function"]).ends_with("getpid");
+            check(&mut diffs, "the reference tracer's name", Value::Bool(named), Value::Bool(true));
+        } else {
+            check(&mut diffs, "no reference tracer", rt.get("ref_tracer").cloned().unwrap_or(Value::Null), Value::Null);
+        }
+
         // Signals (≤3.11 need the static `Handlers`: a stripped build says it cannot).
         match rt["signals"]["handlers"].as_array() {
             Some(handlers) => {
@@ -252,6 +261,13 @@ fn crashes_in_atexit_gc_callbacks_and_under_a_held_gil() {
                     }
                     if !i["gil"]["waiting"].as_array().is_some_and(|w| w.contains(&waiter)) {
                         failures.push(format!("{tag} the thread waiting for the GIL ({waiter}) is not listed: {}", i["gil"]));
+                    }
+                    // SIGUSR1 arrived while the main thread had no GIL: tripped, its
+                    // handler not run.
+                    let rt = &report["runtime"];
+                    let usr1 = rt["signals"]["handlers"].as_array().and_then(|h| h.iter().find(|h| h["number"] == 10)).cloned().unwrap_or(Value::Null);
+                    if usr1["tripped"] != true || rt["signals"]["pending"] != true {
+                        failures.push(format!("{tag} SIGUSR1 is not shown arrived and unhandled: {}", rt["signals"]));
                     }
                 }
             }

@@ -22,8 +22,8 @@ pub const NSIG: usize = 65;
 /// `_PyRuntime.signals.handlers` 3.12+: the same anonymous struct, so no DWARF name).
 const HANDLER_SIZE: u64 = 16;
 const HANDLER_FUNC: u64 = 8;
-/// Most `atexit` callbacks read.
-pub const MAX_ATEXIT: usize = 1 << 16;
+/// Most `atexit` callbacks read (each is rendered: three reprs).
+pub const MAX_ATEXIT: usize = 256;
 /// Most bytes one read of a state array takes.
 const READ_CAP: u64 = 1 << 20;
 /// `PY_MONITORING_TOOL_IDS`.
@@ -223,7 +223,8 @@ impl Python<'_> {
 
     /// `atexit` records of an array of `count` record pointers at `array`.
     fn atexit_records(&self, array: RemoteAddr, count: i32) -> Result<Vec<(RemoteAddr, RemoteAddr, RemoteAddr)>, Error> {
-        let n = usize::try_from(count).ok().filter(|&n| n <= MAX_ATEXIT).ok_or(Error::Corrupt { what: "atexit callback count", addr: array })?;
+        // CPython grows the array as needed: a count past `MAX_ATEXIT` is read that far.
+        let n = usize::try_from(count).map_err(|_| Error::Corrupt { what: "atexit callback count", addr: array })?.min(MAX_ATEXIT);
         if n == 0 {
             return Ok(Vec::new());
         }

@@ -106,7 +106,7 @@ pub(crate) fn read(
                 AtexitRaw::Records(r) => Ok(r),
                 // 3.14+ inserts each new callback at the front: registration order is
                 // the list reversed.
-                AtexitRaw::List(list) => renderer.atexit_list(list).map(|mut v| {
+                AtexitRaw::List(list) => renderer.atexit_list(list, pycoroner_cpython::state::MAX_ATEXIT).map(|mut v| {
                     v.reverse();
                     v
                 }),
@@ -115,6 +115,9 @@ pub(crate) fn read(
             // always is: site imports it).
             None => sys_modules.and_then(|m| renderer.module_object(m, "atexit")).and_then(|module| part("the atexit callbacks", Some(py.atexit_module_records(module)), warnings)),
         };
+        if records.as_ref().is_some_and(|r| r.len() >= pycoroner_cpython::state::MAX_ATEXIT) {
+            warnings.push(Warning::new(WarningKind::State, format!("only the first {} atexit callbacks are shown", pycoroner_cpython::state::MAX_ATEXIT)));
+        }
         ir.atexit = records.map(|r| {
             r.into_iter()
                 .map(|(f, a, k)| AtexitCallback {
@@ -203,6 +206,10 @@ const BLOCKING: &[&str] = &["wait", "_wait_for_tstate_lock", "join", "acquire", 
 const WAIT_MODULES: &[&str] = &["/threading.py", "/queue.py"];
 /// Newest frames of each thread whose locals are searched for locks.
 const LOCK_FRAMES: usize = 32;
+/// Most values looked at for locks in all (a corrupt frame may claim many locals).
+const LOCK_CANDIDATES: usize = 100_000;
+/// Most held locks listed.
+const MAX_LOCKS: usize = 256;
 
 fn frame_file(f: &pycoroner_cpython::PyFrame) -> Option<&str> {
     f.info.as_ref().ok().and_then(|i| i.filename.as_deref().ok())
@@ -242,7 +249,12 @@ fn held_locks(
 ) -> Vec<HeldLock> {
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
+    let mut looked = 0usize;
     let mut consider = |name: String, v: RemoteAddr, out: &mut Vec<HeldLock>| {
+        looked = looked.saturating_add(1);
+        if looked > LOCK_CANDIDATES || out.len() >= MAX_LOCKS {
+            return;
+        }
         let (v, name) = match renderer.lock_state(v) {
             Some(_) => (v, name),
             None if renderer.type_name(v).is_ok_and(|t| t == "Condition") => match renderer.attribute(v, "_lock") {

@@ -138,3 +138,62 @@ fn fuzz_tasks_on_corrupted_cores() {
         eprintln!("{}: {seeds} corrupted task walks, no panic, at most {most} bytes read", py.id());
     }
 }
+
+/// The interpreter state over corrupted memory: a core of the state scenario (every
+/// part set) per layout family, every read corrupted at random, then the inputs the
+/// `state` fuzz target once flagged (`fuzz/regressions/state`, on the 3.12 core as
+/// `fuzz/run.sh` makes it). The state and its `--state` text must never panic and
+/// stay within the read budget.
+#[test]
+fn fuzz_state_on_corrupted_cores() {
+    let interps = pycoroner_testkit::all_interpreters();
+    let picked: Vec<_> = interps.iter().filter(|i| matches!(i.id(), "3.6.15" | "3.9.18" | "3.12.1" | "3.13.0" | "3.14-sid")).collect();
+    let script = repo_root().join("fixtures/ext/interpreter_state.py");
+    let seeds = if pycoroner_testkit::in_ci() { 120 } else { 80 };
+    let cache = tempfile::tempdir().expect("tmp");
+    let opts = Options { cache_dir: Some(cache.path().to_path_buf()), ..Options::default() };
+    let full = pycoroner::report::render::faulthandler::TextOptions { state: true, ..Default::default() };
+    for py in picked {
+        let c = crash(&py.path, &script).expect("crash");
+        let core = ElfCore::open(&c.core).expect("open core");
+        let clean = analyze(&core, &opts).expect("the clean core analyzes");
+        let atexit = clean.runtime.as_ref().and_then(|r| r.interpreters.first()).and_then(|i| i.atexit.as_ref()).map_or(0, Vec::len);
+        assert!(atexit >= 3, "{}: {atexit} atexit callbacks in the clean core", py.id());
+        let mut most = 0u64;
+        let findings: Vec<Vec<u8>> = match py.id() {
+            "3.12.1" => std::fs::read_dir(repo_root().join("fuzz/regressions/state")).expect("fuzz/regressions/state").flatten().filter_map(|e| std::fs::read(e.path()).ok()).collect(),
+            _ => Vec::new(),
+        };
+        let random = (0..seeds).map(|seed| {
+            let rate = [16u64, 256, 4096, 65536][(seed % 4) as usize];
+            (seed, rate, Vec::new())
+        });
+        let replayed = findings.iter().filter_map(|data| {
+            let (head, values) = data.split_at_checked(9)?;
+            let seed = u64::from_le_bytes(head.get(..8)?.try_into().ok()?);
+            Some((seed, 1u64 << (4 + head[8] % 17), values.to_vec()))
+        });
+        for (seed, rate, values) in random.chain(replayed) {
+            let read = AtomicU64::new(0);
+            let patch: Box<dyn Fn(u64, &mut [u8]) + Sync> =
+                if values.is_empty() { Box::new(corrupt(seed, rate, &read)) } else { Box::new(counting(corruption(seed, rate, &values), &read)) };
+            let m = PatchedCore { core: &core, patch };
+            if let Ok(r) = analyze(&m, &opts) {
+                let _ = pycoroner::report::render::faulthandler::render_with(&r, full);
+                let _ = pycoroner::report::render::json::render(&r);
+            }
+            let read = read.load(Ordering::Relaxed);
+            assert!(read <= (1 << 30) + (64 << 20), "{}: seed {seed} rate {rate} read {read} bytes", py.id());
+            most = most.max(read);
+        }
+        eprintln!("{}: {seeds} corrupted state reads, no panic, at most {most} bytes read", py.id());
+    }
+}
+
+/// A patch that also counts the bytes read.
+fn counting<'a>(patch: impl Fn(u64, &mut [u8]) + Sync + 'a, read: &'a AtomicU64) -> impl Fn(u64, &mut [u8]) + Sync + 'a {
+    move |addr, buf| {
+        read.fetch_add(buf.len() as u64, Ordering::Relaxed);
+        patch(addr, buf);
+    }
+}

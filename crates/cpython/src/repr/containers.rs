@@ -148,7 +148,9 @@ impl Renderer<'_> {
         for chunk_start in (0..n).step_by(CHUNK as usize) {
             // n <= 2^32 and esize <= 64 (checked above): no product overflows.
             let len = n.saturating_sub(chunk_start).min(CHUNK);
-            self.spend()?;
+            // A unit per 8 entries: a corrupt count claiming millions of entries spends
+            // the budget, not minutes (a whole-dict lookup of 2^20 entries still fits).
+            self.spend_n(1 + (len / 8) as usize)?;
             let at = entries.offset(chunk_start.saturating_mul(esize)).ok_or(Error::Overflow(entries))?;
             let raw = self.mem.read_vec(at, len.saturating_mul(esize), CHUNK * 64)?;
             let vals = match values {

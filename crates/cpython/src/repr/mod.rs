@@ -260,11 +260,17 @@ impl<'a> Renderer<'a> {
     }
 
     fn spend(&self) -> Result<(), Error> {
+        self.spend_n(1)
+    }
+
+    /// Spend `n` units of the read budget (a read of many entries costs more than one).
+    fn spend_n(&self, n: usize) -> Result<(), Error> {
         let left = self.budget.get();
-        if left == 0 {
+        if left == 0 || left < n {
+            self.budget.set(0);
             return Err(Error::BudgetSpent);
         }
-        self.budget.set(left.saturating_sub(1));
+        self.budget.set(left.saturating_sub(n));
         Ok(())
     }
 

@@ -196,6 +196,8 @@ pub struct SysView {
     pub xoptions: Option<String>,
 }
 
+/// Most items of a list in the state rendered one by one (`gc.callbacks`).
+pub const MAX_STATE_ITEMS: usize = 64;
 /// Most `sys.flags` fields read.
 const MAX_FLAGS: usize = 64;
 /// Longest `PyMemberDef` name read.
@@ -243,13 +245,18 @@ impl Renderer<'_> {
         Some((hook("_trace_hook"), hook("_profile_hook")))
     }
 
-    /// `gc.callbacks` (each repr) and `len(gc.garbage)`, from the `gc` module's dict.
+    /// `gc.callbacks` (each repr, at most [`MAX_STATE_ITEMS`], then `...`) and
+    /// `len(gc.garbage)`, from the `gc` module's dict.
     pub fn gc_lists(&self, sys_modules: RemoteAddr) -> Option<(Vec<String>, Option<u64>)> {
         self.lookup();
         let md_dict = self.module_dict(sys_modules, "gc")?;
-        let callbacks = self.dict_lookup(md_dict, "callbacks").map(|c| self.members(c, MAX_LOOKUP_ENTRIES).map(|(items, _)| items).unwrap_or_default()).unwrap_or_default();
+        let (callbacks, more) = self.dict_lookup(md_dict, "callbacks").and_then(|c| self.members(c, MAX_STATE_ITEMS).ok()).unwrap_or_default();
         let garbage = self.dict_lookup(md_dict, "garbage").and_then(|g| self.length(g));
-        Some((callbacks.into_iter().map(|c| self.repr(c)).collect(), garbage))
+        let mut shown: Vec<String> = callbacks.into_iter().map(|c| self.repr(c)).collect();
+        if more {
+            shown.push("...".into());
+        }
+        Some((shown, garbage))
     }
 
     /// `len()` of a list or tuple (its `ob_size`).
@@ -260,10 +267,11 @@ impl Renderer<'_> {
         u64::try_from(self.mem.read_i64(self.at(obj, key::object::ob_size).ok()?).ok()?).ok()
     }
 
-    /// 3.14+'s `atexit` callbacks list: each `(func, args, kwargs)` tuple's items.
-    pub fn atexit_list(&self, list: RemoteAddr) -> Result<Vec<(RemoteAddr, RemoteAddr, RemoteAddr)>, Error> {
+    /// 3.14+'s `atexit` callbacks list: each `(func, args, kwargs)` tuple's items (the
+    /// first `max`).
+    pub fn atexit_list(&self, list: RemoteAddr, max: usize) -> Result<Vec<(RemoteAddr, RemoteAddr, RemoteAddr)>, Error> {
         self.lookup();
-        let (items, _) = self.members(list, MAX_LOOKUP_ENTRIES)?;
+        let (items, _) = self.members(list, max)?;
         items
             .into_iter()
             .filter(|i| self.known.singleton(*i) != Some("None"))
