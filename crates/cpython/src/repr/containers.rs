@@ -150,7 +150,7 @@ impl Renderer<'_> {
             let len = n.saturating_sub(chunk_start).min(CHUNK);
             // A unit per 8 entries: a corrupt count claiming millions of entries spends
             // the budget, not minutes (a whole-dict lookup of 2^20 entries still fits).
-            self.spend_n(1 + (len / 8) as usize)?;
+            self.spend_n(usize::try_from(len.div_ceil(8)).unwrap_or(usize::MAX).saturating_add(1))?;
             let at = entries.offset(chunk_start.saturating_mul(esize)).ok_or(Error::Overflow(entries))?;
             let raw = self.mem.read_vec(at, len.saturating_mul(esize), CHUNK * 64)?;
             let vals = match values {
