@@ -144,7 +144,11 @@ fn state_equals_what_the_process_saw() {
                 .into_iter()
                 .flatten()
                 .filter(|t| t["id"].as_u64().is_some_and(|id| id < 6))
-                .map(|t| (t["id"].to_string(), Value::from(vec![t["name"].clone(), t["events"].clone()])))
+                .map(|t| {
+                    let local: serde_json::Map<String, Value> =
+                        t["local_events"].as_array().into_iter().flatten().map(|l| (s(&l["name"]).to_string(), l["events"].clone())).collect();
+                    (t["id"].to_string(), Value::from(vec![t["name"].clone(), t["events"].clone(), Value::Object(local)]))
+                })
                 .collect();
             check(&mut diffs, "sys.monitoring tools", Value::Object(ours), truth["monitoring"].clone());
         } else {

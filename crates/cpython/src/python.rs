@@ -288,6 +288,11 @@ impl<'a> Python<'a> {
         Ok(Some((locked != 0, holder)))
     }
 
+    /// A code object, decoded (cached).
+    pub fn code(&self, code: RemoteAddr) -> Result<Rc<CodeInfo>, Error> {
+        self.code_info(code)
+    }
+
     fn code_info(&self, code: RemoteAddr) -> Result<Rc<CodeInfo>, Error> {
         if let Some(hit) = self.code_cache.borrow().get(&code) {
             return Ok(hit.clone());

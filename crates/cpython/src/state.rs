@@ -304,6 +304,20 @@ impl Python<'_> {
         }
     }
 
+    /// A code object's local `sys.monitoring` events (3.12+): per event, the tools'
+    /// bits; empty when none were ever set on it. `None` before 3.12.
+    pub fn code_local_events(&self, code: RemoteAddr) -> Option<Result<Vec<u8>, Error>> {
+        self.offsets.monitors.code_data?;
+        Some((|| {
+            let data = self.ptr(code, key::monitors::code_data)?;
+            if data.is_null() {
+                return Ok(Vec::new());
+            }
+            let events = need(self.offsets, key::monitors::local_size)?.min(64);
+            Ok(self.mem.read_vec(self.field(data, key::monitors::code_local)?, events, READ_CAP)?)
+        })())
+    }
+
     /// A thread state's C trace and profile functions and their objects.
     pub fn tracing(&self, ts: &ThreadState) -> Result<Tracing, Error> {
         Ok(Tracing {

@@ -236,6 +236,13 @@ offsets_table! {
         tools,
         /// `sizeof(_Py_GlobalMonitors)`: the number of events it has a byte for.
         size,
+        /// `PyCodeObject._co_monitoring` (3.12+): the code's `_PyCoMonitoringData`.
+        code_data,
+        /// `_PyCoMonitoringData.local_monitors`: its local events, a byte of tool bits
+        /// per event.
+        code_local,
+        /// `sizeof(_Py_LocalMonitors)`: how many events that has a byte for.
+        local_size,
     }
     /// `PyThreadState` (`struct _ts`).
     tstate: TState {
@@ -687,7 +694,7 @@ pub struct Layout {
 }
 
 /// Current serialized format of [`Layout`]; caches with another value are ignored.
-pub const LAYOUT_FORMAT: u32 = 13;
+pub const LAYOUT_FORMAT: u32 = 14;
 
 #[cfg(test)]
 mod tests {

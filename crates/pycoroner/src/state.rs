@@ -8,7 +8,7 @@ use pycoroner_cpython::state::{monitoring_events, AtexitRaw, MONITORING_TOOLS};
 use pycoroner_cpython::{Error, Python};
 use pycoroner_process::RemoteAddr;
 use pycoroner_report::runtime::{
-    AtexitCallback, CFunction, ExtensionModule, Finalizing, Flag, Gc, Gil, HeldLock, Hook, InterpreterRuntime, MonitoringTool, Process,
+    AtexitCallback, CFunction, ExtensionModule, Finalizing, Flag, Gc, Gil, HeldLock, Hook, InterpreterRuntime, LocalEvents, MonitoringTool, Process,
     Runtime, SignalHandler, Signals, ThreadRuntime, ThreadingHooks, Waiting,
 };
 use pycoroner_report::{Thread, Warning, WarningKind};
@@ -130,8 +130,11 @@ pub(crate) fn read(
 
         ir.threading_hooks = sys_modules.and_then(|m| renderer.threading_hooks(m)).map(|(trace, profile)| ThreadingHooks { trace, profile });
 
+        let events = py.models().monitoring_events;
+        let event_names = |mask: u64| -> Vec<String> {
+            (0..64).filter(|b| mask >> b & 1 == 1).map(|b| events.get(b).map_or_else(|| format!("event {b}"), |n| (*n).to_string())).collect()
+        };
         ir.monitoring = part("sys.monitoring's tools", raw.monitoring, warnings).map(|(tools, names)| {
-            let events = py.models().monitoring_events;
             (0..MONITORING_TOOLS)
                 .filter_map(|id| {
                     let name = names.get(id).copied().filter(|n| !n.is_null() && renderer.known_none() != Some(*n)).map(|n| renderer.str_of(n));
@@ -140,11 +143,30 @@ pub(crate) fn read(
                         id: id as u8,
                         name,
                         events: mask,
-                        event_names: (0..64).filter(|b| mask >> b & 1 == 1).map(|b| events.get(b).map_or_else(|| format!("event {b}"), |n| (*n).to_string())).collect(),
+                        event_names: event_names(mask),
+                        local_events: Vec::new(),
                     })
                 })
                 .collect()
         });
+
+        if let Some(tools) = ir.monitoring.as_mut().filter(|t| !t.is_empty()) {
+            for (code, info, bits) in local_events(py, renderer, sys_modules, interp) {
+                for t in tools.iter_mut() {
+                    let mask = monitoring_events(&bits, usize::from(t.id));
+                    if mask != 0 {
+                        t.local_events.push(LocalEvents {
+                            code: code.0,
+                            name: info.qualname.clone().or_else(|| info.name.clone().ok()).unwrap_or_default(),
+                            file: info.filename.clone().unwrap_or_default(),
+                            line: info.firstlineno,
+                            events: mask,
+                            event_names: event_names(mask),
+                        });
+                    }
+                }
+            }
+        }
 
         let threading = sys_modules.map(|m| renderer.threading_threads(m)).unwrap_or_default();
         for ts in &interp.threads {
@@ -236,6 +258,33 @@ fn waiting(py: &Python<'_>, renderer: &Renderer<'_>, frames: &[pycoroner_cpython
     let call = info.qualname.clone().unwrap_or_else(|| format!("{}.{func}", renderer.type_name(object).unwrap_or_else(|_| "?".into())));
     // The object by its type and address: its repr() would spell out every attribute.
     Some(Waiting { call, address: object.0, object: renderer.object_label(object) })
+}
+
+/// Most code objects whose local `sys.monitoring` events are read.
+const MAX_CODES: usize = 10_000;
+
+/// The code objects running on the interpreter's threads and the functions of
+/// `__main__`, each once, with their local events (those that have any).
+fn local_events(
+    py: &Python<'_>,
+    renderer: &Renderer<'_>,
+    sys_modules: Option<RemoteAddr>,
+    interp: &pycoroner_cpython::snapshot::InterpreterSnapshot,
+) -> Vec<(RemoteAddr, std::rc::Rc<pycoroner_cpython::CodeInfo>, Vec<u8>)> {
+    let mut codes: Vec<RemoteAddr> = interp.threads.iter().flat_map(|t| t.walk.frames.iter().map(|f| f.code)).collect();
+    if let Some(globals) = sys_modules.and_then(|m| renderer.module_dict(m, "__main__")) {
+        codes.extend(renderer.dict_items_all(globals).unwrap_or_default().into_iter().filter_map(|(_, v)| renderer.function_code(v)));
+    }
+    let mut seen = std::collections::HashSet::new();
+    codes
+        .into_iter()
+        .filter(|c| seen.insert(*c))
+        .take(MAX_CODES)
+        .filter_map(|c| {
+            let bits = py.code_local_events(c)?.ok().filter(|b| b.iter().any(|&x| x != 0))?;
+            Some((c, py.code(c).ok()?, bits))
+        })
+        .collect()
 }
 
 /// The locks held now among `__main__`'s globals and each thread's newest frames'

@@ -214,6 +214,28 @@ pub struct MonitoringTool {
     pub events: u64,
     /// Their names (`sys.monitoring.events`).
     pub event_names: Vec<String>,
+    /// Code objects it set local events on (`sys.monitoring.set_local_events`), among
+    /// those running on a thread's stack and the functions of `__main__`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub local_events: Vec<LocalEvents>,
+}
+
+/// A tool's local events on one code object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LocalEvents {
+    /// The code object's address.
+    pub code: u64,
+    /// Its qualified name.
+    pub name: String,
+    /// Its file.
+    pub file: String,
+    /// `co_firstlineno`.
+    pub line: i32,
+    /// `sys.monitoring.get_local_events(tool, code)`.
+    pub events: u64,
+    /// Their names.
+    pub event_names: Vec<String>,
 }
 
 /// A thread state's tracing, and its `threading.Thread`.

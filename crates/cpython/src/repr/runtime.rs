@@ -346,6 +346,11 @@ impl Renderer<'_> {
 }
 
 impl Renderer<'_> {
+    /// A function's code object (`__code__`), when `obj` is a function.
+    pub fn function_code(&self, obj: RemoteAddr) -> Option<RemoteAddr> {
+        (self.kind_of(obj) == Some(Kind::Function)).then(|| self.ptr(obj, key::function::code).ok()).flatten().filter(|c| !c.is_null())
+    }
+
     /// `sys.modules[name]`.
     pub fn module_object(&self, sys_modules: RemoteAddr, name: &str) -> Option<RemoteAddr> {
         self.lookup();

@@ -180,6 +180,9 @@ fn interpreter_lines(i: &InterpreterRuntime, full: bool, finalizing: bool) -> Ve
             };
             let events = if t.event_names.is_empty() { "no global events".to_string() } else { t.event_names.join(", ") };
             out.push(format!("sys.monitoring tool {}{name}: {events}", t.id));
+            for l in &t.local_events {
+                out.push(format!("  local events on {} ({}:{}): {}", e(&l.name), e(&l.file), l.line, l.event_names.join(", ")));
+            }
         }
     }
     if full {
