@@ -269,6 +269,13 @@ fn crashes_in_atexit_gc_callbacks_and_under_a_held_gil() {
                     // SIGUSR1 arrived while the main thread had no GIL: tripped, its
                     // handler not run.
                     let rt = &report["runtime"];
+                    // The call hold_gil queued (0x5eed) waits for the main thread.
+                    let queued = rt["pending_calls"].as_array().into_iter().chain(i["pending_calls"].as_array()).flatten().any(|p| {
+                        p["function"]["function"] == "crashy_pending_call" && p["arg"] == 0x5eed
+                    });
+                    if !queued {
+                        failures.push(format!("{tag} crashy_pending_call is not among the pending calls: {} {}", rt["pending_calls"], i["pending_calls"]));
+                    }
                     let usr1 = rt["signals"]["handlers"].as_array().and_then(|h| h.iter().find(|h| h["number"] == 10)).cloned().unwrap_or(Value::Null);
                     if usr1["tripped"] != true || rt["signals"]["pending"] != true {
                         failures.push(format!("{tag} SIGUSR1 is not shown arrived and unhandled: {}", rt["signals"]));

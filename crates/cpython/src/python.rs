@@ -64,6 +64,12 @@ pub struct StateAnchors {
     pub gc_enabled: Option<RemoteAddr>,
     /// gcmodule.c's `generation_stats` (3.6).
     pub gc_generation_stats: Option<RemoteAddr>,
+    /// ceval.c's `pendingcalls` (3.6): `{func, arg}[32]`.
+    pub pending_calls: Option<RemoteAddr>,
+    /// ceval.c's `pendingfirst` (3.6).
+    pub pending_first: Option<RemoteAddr>,
+    /// ceval.c's `pendinglast` (3.6).
+    pub pending_last: Option<RemoteAddr>,
 }
 
 /// One interpreter.

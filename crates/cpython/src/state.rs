@@ -26,6 +26,8 @@ const HANDLER_FUNC: u64 = 8;
 pub const MAX_ATEXIT: usize = 256;
 /// Most bytes one read of a state array takes.
 const READ_CAP: u64 = 1 << 20;
+/// `NPENDINGCALLS` of 3.6.
+const PENDING_36: u64 = 32;
 /// `PY_MONITORING_TOOL_IDS`.
 pub const MONITORING_TOOLS: usize = 8;
 
@@ -40,6 +42,8 @@ pub struct RuntimeState {
     pub ref_tracer: Option<Result<RemoteAddr, Error>>,
     /// Each signal's `(number, tripped, handler object)`, and `is_tripped`.
     pub signals: Option<Result<SignalsRaw, Error>>,
+    /// The runtime's queue of pending calls `(func, arg)`, oldest first.
+    pub pending: Option<Result<Vec<(RemoteAddr, RemoteAddr)>, Error>>,
 }
 
 /// One interpreter's state.
@@ -62,6 +66,8 @@ pub struct InterpreterRaw {
     pub recursion_limit: Option<Result<i32, Error>>,
     /// `sys.monitoring` (3.12+): per event, the tools' bits; and each tool's name object.
     pub monitoring: Option<Result<MonitoringRaw, Error>>,
+    /// The interpreter's queue of pending calls `(func, arg)`, oldest first (3.9+).
+    pub pending: Option<Result<Vec<(RemoteAddr, RemoteAddr)>, Error>>,
 }
 
 /// Each signal's `(number, tripped, handler object)`, and whether any is tripped.
@@ -170,7 +176,47 @@ impl Python<'_> {
             })()),
             _ => None,
         };
-        RuntimeState { finalizing, exitfuncs, ref_tracer, signals }
+        let pending = match (self.offsets.runtime.pending, self.anchors.runtime, sa.pending_calls, sa.pending_first, sa.pending_last) {
+            (Some(_), Some(rt), ..) => Some(self.field(rt, key::runtime::pending).and_then(|p| self.pending_calls(p))),
+            (None, _, Some(calls), Some(first), Some(last)) => Some((|| {
+                let (first, last) = (self.read_i32(first)?, self.read_i32(last)?);
+                let count = last.wrapping_sub(first).rem_euclid(PENDING_36 as i32);
+                self.pending_ring(calls, 16, PENDING_36, first, count)
+            })()),
+            _ => None,
+        };
+        RuntimeState { finalizing, exitfuncs, ref_tracer, signals, pending }
+    }
+
+    /// A `struct _pending_calls`' queue, oldest first.
+    fn pending_calls(&self, at: RemoteAddr) -> Result<Vec<(RemoteAddr, RemoteAddr)>, Error> {
+        let o = &self.offsets.pending;
+        let (calls_off, first_off) = (need(self.offsets, key::pending::calls)?, need(self.offsets, key::pending::first)?);
+        let size = o.call_size.unwrap_or(16);
+        // The ring's slots fill the space between `calls` and `first` (32 ≤3.12, 300 3.13+).
+        let slots = first_off.checked_sub(calls_off).and_then(|b| b.checked_div(size)).ok_or(Error::Corrupt { what: "pending calls layout", addr: at })?;
+        let first = self.read_i32(self.field(at, key::pending::first)?)?;
+        let count = match o.npending {
+            Some(_) => self.read_i32(self.field(at, key::pending::npending)?)?,
+            None => self.read_i32(self.field(at, key::pending::last)?)?.wrapping_sub(first).rem_euclid(i32::try_from(slots).unwrap_or(i32::MAX)),
+        };
+        self.pending_ring(self.field(at, key::pending::calls)?, size, slots, first, count)
+    }
+
+    fn pending_ring(&self, calls: RemoteAddr, size: u64, slots: u64, first: i32, count: i32) -> Result<Vec<(RemoteAddr, RemoteAddr)>, Error> {
+        let (Ok(first), Ok(count)) = (u64::try_from(first), u64::try_from(count)) else {
+            return Err(Error::Corrupt { what: "pending calls ring", addr: calls });
+        };
+        if first >= slots || count > slots {
+            return Err(Error::Corrupt { what: "pending calls ring", addr: calls });
+        }
+        (0..count)
+            .map(|i| {
+                let slot = first.saturating_add(i).checked_rem(slots).unwrap_or(0);
+                let at = calls.offset(slot.saturating_mul(size)).ok_or(Error::Overflow(calls))?;
+                Ok((self.mem.read_ptr(at)?, self.mem.read_ptr(at.offset(8).ok_or(Error::Overflow(at))?)?))
+            })
+            .collect()
     }
 
     /// Where the collector's `enabled`, `generations` and `generation_stats` are: in its
@@ -301,6 +347,7 @@ impl Python<'_> {
             atexit: self.atexit_raw(interp),
             recursion_limit,
             monitoring,
+            pending: at(key::interp::pending).map(|p| self.pending_calls(p?)),
         }
     }
 

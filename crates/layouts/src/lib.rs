@@ -148,6 +148,9 @@ offsets_table! {
         ref_tracer_func,
         /// `ref_tracer.tracer_data` (3.13+).
         ref_tracer_data,
+        /// The runtime's pending calls: `ceval.pending` (3.7–3.8) or
+        /// `ceval.pending_mainthread` (3.12+, where `Py_AddPendingCall` queues).
+        pending,
     }
     /// `PyInterpreterState` (`struct _is`).
     interp: Interp {
@@ -181,6 +184,8 @@ offsets_table! {
         monitors,
         /// `monitoring_tool_names` (3.12+): `PyObject *[8]`, each a str or NULL.
         monitoring_tool_names,
+        /// `ceval.pending` (3.9+): this interpreter's pending calls.
+        pending,
         /// `asyncio_tasks_head` (3.14+): native tasks of threads that have exited.
         asyncio_tasks_head,
         /// `sizeof(PyInterpreterState)`.
@@ -229,6 +234,19 @@ offsets_table! {
         record_args,
         /// The record's `kwargs` (a dict or NULL).
         record_kwargs,
+    }
+    /// `struct _pending_calls`: calls queued by `Py_AddPendingCall`, a ring buffer.
+    pending: Pending {
+        /// `calls`: `{func, arg[, flags]}` per slot.
+        calls,
+        /// `first`: the oldest slot.
+        first,
+        /// `last` (≤3.12) or `next` (3.13+): the slot after the newest.
+        last,
+        /// `npending` (3.13+): how many are queued.
+        npending,
+        /// `sizeof(struct _pending_call)` (3.12+; 16 before).
+        call_size,
     }
     /// `_Py_GlobalMonitors` (3.12+): per event, a bit per `sys.monitoring` tool.
     monitors: Monitors {
@@ -694,7 +712,7 @@ pub struct Layout {
 }
 
 /// Current serialized format of [`Layout`]; caches with another value are ignored.
-pub const LAYOUT_FORMAT: u32 = 14;
+pub const LAYOUT_FORMAT: u32 = 15;
 
 #[cfg(test)]
 mod tests {

@@ -1038,6 +1038,9 @@ fn anchors(found: &FoundPython) -> Anchors {
             gc_collecting: sym("collecting"),
             gc_enabled: sym("enabled"),
             gc_generation_stats: sym("generation_stats"),
+            pending_calls: sym("pendingcalls"),
+            pending_first: sym("pendingfirst"),
+            pending_last: sym("pendinglast"),
         },
     }
 }

@@ -37,6 +37,9 @@ const SYMBOLS: &[&str] = &[
     "collecting",
     "enabled",
     "generation_stats",
+    "pendingcalls",
+    "pendingfirst",
+    "pendinglast",
 ];
 
 /// Any of these marks the module that holds the interpreter's runtime.

@@ -8,7 +8,8 @@ use pycoroner_cpython::state::{monitoring_events, AtexitRaw, MONITORING_TOOLS};
 use pycoroner_cpython::{Error, Python};
 use pycoroner_process::RemoteAddr;
 use pycoroner_report::runtime::{
-    AtexitCallback, CFunction, ExtensionModule, Finalizing, Flag, Gc, Gil, HeldLock, Hook, InterpreterRuntime, LocalEvents, MonitoringTool, Process,
+    AtexitCallback, CFunction, ExtensionModule, Finalizing, Flag, Gc, Gil, HeldLock, Hook, InterpreterRuntime, LocalEvents, MonitoringTool, PendingCall,
+    Process,
     Runtime, SignalHandler, Signals, ThreadRuntime, ThreadingHooks, Waiting,
 };
 use pycoroner_report::{Thread, Warning, WarningKind};
@@ -26,6 +27,10 @@ fn part<T>(what: &str, r: Option<Result<T, Error>>, warnings: &mut Vec<Warning>)
 
 fn c_function(address: RemoteAddr) -> CFunction {
     CFunction { address: address.0, function: None, module: None }
+}
+
+fn pending_calls(calls: Vec<(RemoteAddr, RemoteAddr)>) -> Vec<PendingCall> {
+    calls.into_iter().map(|(f, arg)| PendingCall { function: c_function(f), arg: arg.0 }).collect()
 }
 
 /// Read the runtime's and every interpreter's state. `threads` are the report's, to
@@ -50,6 +55,7 @@ pub(crate) fn read(
         c_atexit: part("Py_AtExit's functions", raw.exitfuncs, warnings).map(|f| f.into_iter().map(c_function).collect()),
         ref_tracer: part("the reference tracer", raw.ref_tracer, warnings).filter(|f| !f.is_null()).map(c_function),
         signals: None,
+        pending_calls: part("the pending calls", raw.pending, warnings).map(pending_calls),
         interpreters: Vec::new(),
         unavailable: Vec::new(),
     };
@@ -193,6 +199,8 @@ pub(crate) fn read(
         }
 
         ir.locks = held_locks(py, renderer, sys_modules, interp, cell_type);
+
+        ir.pending_calls = part("the interpreter's pending calls", raw.pending, warnings).map(pending_calls);
 
         let recursion_limit = part("the recursion limit", raw.recursion_limit, warnings);
         ir.process = sysdict.map(|d| {
@@ -347,6 +355,10 @@ pub(crate) fn finish(runtime: &mut Runtime, native: Option<&pycoroner_debuginfo:
         };
         runtime.c_atexit.iter_mut().flatten().for_each(name);
         runtime.ref_tracer.iter_mut().for_each(name);
+        runtime.pending_calls.iter_mut().flatten().for_each(|p| name(&mut p.function));
+        for i in &mut runtime.interpreters {
+            i.pending_calls.iter_mut().flatten().for_each(|p| name(&mut p.function));
+        }
         for t in runtime.interpreters.iter_mut().flat_map(|i| i.threads.iter_mut()) {
             t.trace.iter_mut().chain(t.profile.iter_mut()).for_each(|h| name(&mut h.function));
         }
@@ -367,5 +379,7 @@ pub(crate) fn finish(runtime: &mut Runtime, native: Option<&pycoroner_debuginfo:
 pub(crate) fn has_c_functions(runtime: &Runtime) -> bool {
     runtime.c_atexit.as_ref().is_some_and(|f| !f.is_empty())
         || runtime.ref_tracer.is_some()
+        || runtime.pending_calls.as_ref().is_some_and(|p| !p.is_empty())
+        || runtime.interpreters.iter().any(|i| i.pending_calls.as_ref().is_some_and(|p| !p.is_empty()))
         || runtime.interpreters.iter().flat_map(|i| &i.threads).any(|t| t.trace.is_some() || t.profile.is_some())
 }

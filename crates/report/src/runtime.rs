@@ -23,6 +23,10 @@ pub struct Runtime {
     /// Python-level signal handlers and signals not handled yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signals: Option<Signals>,
+    /// Calls queued with `Py_AddPendingCall` and not run yet, oldest first: the
+    /// runtime's queue (3.6–3.8; 3.12+ the main thread's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_calls: Option<Vec<PendingCall>>,
     /// Each interpreter's state, in the report's interpreter order.
     pub interpreters: Vec<InterpreterRuntime>,
     /// Parts this build does not let pycoroner read, and why (a stripped binary lacks
@@ -30,6 +34,16 @@ pub struct Runtime {
     /// read from memory is a warning instead.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unavailable: Vec<String>,
+}
+
+/// A call queued with `Py_AddPendingCall`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PendingCall {
+    /// The C function.
+    pub function: CFunction,
+    /// Its argument (a pointer).
+    pub arg: u64,
 }
 
 /// Who is finalizing.
@@ -122,6 +136,9 @@ pub struct InterpreterRuntime {
     /// globals and the threads' frame locals (a Condition's through its `_lock`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub locks: Vec<HeldLock>,
+    /// This interpreter's queue of pending calls not run yet (3.9+), oldest first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_calls: Option<Vec<PendingCall>>,
     /// `sys` and the process as this interpreter sees them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process: Option<Process>,

@@ -27,6 +27,13 @@ fn by(f: &Finalizing, threads: &[ThreadRuntime]) -> String {
     }
 }
 
+fn pending(out: &mut Vec<String>, calls: Option<&[crate::runtime::PendingCall]>) {
+    if let Some(calls) = calls.filter(|c| !c.is_empty()) {
+        out.push(format!("Pending calls (Py_AddPendingCall, not run yet: {}):", calls.len()));
+        out.extend(calls.iter().map(|p| format!("  {}, arg 0x{:x}", c_function(&p.function), p.arg)));
+    }
+}
+
 /// The section's lines for a runtime, each `(indent, text)`; empty when there is
 /// nothing to say.
 pub fn lines(runtime: &Runtime, full: bool) -> Vec<String> {
@@ -42,6 +49,7 @@ pub fn lines(runtime: &Runtime, full: bool) -> Vec<String> {
     } else if full && runtime.c_atexit.is_some() {
         out.push("Py_AtExit functions: none".into());
     }
+    pending(&mut out, runtime.pending_calls.as_deref());
     if let Some(t) = &runtime.ref_tracer {
         out.push(format!("Reference tracer (PyRefTracer_SetTracer): {}", c_function(t)));
     }
@@ -86,6 +94,7 @@ fn interpreter_lines(i: &InterpreterRuntime, full: bool, finalizing: bool) -> Ve
         (Some(true), None) => out.push("Finalizing this interpreter".into()),
         _ => {}
     }
+    pending(&mut out, i.pending_calls.as_deref());
     if let Some(gil) = &i.gil {
         if full {
             let holder = gil.holder.map_or_else(|| "released".to_string(), |t| format!("held by {}", thread_label(t, &i.threads)));
