@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((head, values)) = data.split_at_checked(9) else { return };
     let seed = u64::from_le_bytes(head[..8].try_into().unwrap_or_default());
     let rate = 1u64 << (4 + head[8] % 17);
-    let opts = Options { cache_dir: Some(s.cache.path().to_path_buf()), ..Options::default() };
+    let opts = Options { cache_dir: Some(s.cache.path().to_path_buf()), state: true, ..Options::default() };
     let m = PatchedCore { core: &s.core, patch: corruption(seed, rate, values) };
     if let Ok(report) = analyze(&m, &opts) {
         let _ = render::faulthandler::render_with(&report, render::faulthandler::TextOptions { state: true, ..Default::default() });

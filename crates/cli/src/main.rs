@@ -55,6 +55,7 @@ fn options(common: &Common) -> Options {
     o.debug_dirs = common.debug_dirs.clone();
     o.locals = common.locals;
     o.tasks = common.tasks.is_some();
+    o.state = common.state;
     o.source = common.source;
     o.native = match (common.native, common.native_all) {
         (_, true) => NativeMode::All,

@@ -63,7 +63,8 @@ fn state_equals_what_the_process_saw() {
                 continue;
             }
         };
-        let (code, report, err) = analyze_json(&c.core, cache.path(), &[]);
+        // --state: also local monitoring events and every extension module.
+        let (code, report, err) = analyze_json(&c.core, cache.path(), &["--state"]);
         let Some(report) = report.filter(|_| code == Some(0)) else {
             failures.push(format!("[{}] exit {code:?}: {err}", py.id()));
             continue;
@@ -177,6 +178,10 @@ fn state_equals_what_the_process_saw() {
         }
         let crashy_listed = p["extension_modules"].as_array().is_some_and(|m| m.iter().any(|m| m["name"] == "crashy" && s(&m["file"]).contains("crashy")));
         check(&mut diffs, "crashy among the extension modules", Value::Bool(crashy_listed), truth["crashy"].clone());
+        // Without --state the costly parts are not read, and say so by their absence.
+        let (_, plain, _) = analyze_json(&c.core, cache.path(), &[]);
+        let plain = plain.unwrap_or_default();
+        check(&mut diffs, "extension modules without --state", main_interp(&plain)["process"].get("extension_modules").cloned().unwrap_or(Value::Null), Value::Null);
 
         // The text report's section shows what is set, the full one everything.
         let text = String::from_utf8_lossy(&pycoroner().arg("core").arg(&c.core).arg("--cache-dir").arg(cache.path()).output().expect("run").stdout).into_owned();
@@ -313,7 +318,7 @@ fn a_deadlock_over_two_rlocks_read_live() {
         let read = child.stdout.take().map(|o| std::io::BufReader::new(o).read_line(&mut line));
         let truth: Option<Value> = serde_json::from_str(&line).ok();
         let out = truth.as_ref().map(|_| {
-            pycoroner().arg("pid").arg(child.id().to_string()).args(["--format", "json"]).output().expect("run pycoroner")
+            pycoroner().arg("pid").arg(child.id().to_string()).args(["--state", "--format", "json"]).output().expect("run pycoroner")
         });
         let _ = child.kill();
         let _ = child.wait();

@@ -258,7 +258,7 @@ pub fn handle(s: &mut Session, req: &Value) -> Result<Response, String> {
             Response::Text { text: faulthandler::render_with(r, faulthandler::TextOptions { fold, color: false, ..Default::default() }) }
         }
         Request::PyState { native } => {
-            let r = a.report_with(false, native.into()).map_err(err)?;
+            let r = a.state_report(native.into()).map_err(err)?;
             let mut text = String::new();
             match &r.runtime {
                 Some(rt) => render::state::section(&mut text, rt, true),

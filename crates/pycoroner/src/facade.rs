@@ -18,6 +18,8 @@ pub struct Analysis<T: Target> {
     options: Options,
     prepared: Prepared,
     /// Reports already made, by (locals, native mode).
+    /// The `--state` report and the native mode it was made with.
+    state: Option<(NativeMode, Report)>,
     reports: Vec<((bool, NativeMode), Report)>,
     /// The report with asyncio's tasks (`py-tasks`), once made.
     tasks: Option<Report>,
@@ -34,7 +36,7 @@ impl<T: Target> Analysis<T> {
     /// every module's unwind tables): nothing of any thread is read yet.
     pub fn open(target: T, options: Options) -> Result<Analysis<T>, AnalyzeError> {
         let prepared = crate::prepare(&target, &options)?;
-        Ok(Analysis { target, options, prepared, reports: Vec::new(), tasks: None })
+        Ok(Analysis { target, options, prepared, reports: Vec::new(), tasks: None, state: None })
     }
 
     /// The report the options ask for (made once).
@@ -64,6 +66,19 @@ impl<T: Target> Analysis<T> {
     /// other `&self` calls).
     pub fn made(&self, locals: bool, native: NativeMode) -> Option<&Report> {
         self.reports.iter().find(|(k, _)| *k == (locals, native)).map(|(_, r)| r)
+    }
+
+    /// The report with the whole interpreter state (`--state`), made for each native
+    /// mode asked (the last one kept).
+    pub fn state_report(&mut self, native: NativeMode) -> Result<&Report, AnalyzeError> {
+        if self.state.as_ref().is_none_or(|(n, _)| *n != native) {
+            let opts = Options { locals: false, native, state: true, ..self.options.clone() };
+            if native != NativeMode::Off {
+                self.prepared.ensure_native(&self.target, &opts);
+            }
+            self.state = Some((native, crate::analyze_prepared(&self.target, &self.prepared, &opts)?));
+        }
+        self.state.as_ref().map(|(_, r)| r).ok_or(AnalyzeError::Runtime { module: String::new(), what: "report cache".into() })
     }
 
     /// The report with every asyncio task (`--tasks`), Python frames only (made once).

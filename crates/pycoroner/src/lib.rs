@@ -348,19 +348,25 @@ fn analyze_within_budget(
     // Thread names from each interpreter's `threading._active`, and its extension
     // modules.
     let names_renderer = Renderer::new(target, &found.layout.offsets, models, &known, options.limits);
+    let mut threading = Vec::new();
     for (interp, report) in snapshot.interpreters.iter().zip(interpreters.iter_mut()) {
-        let (Some(modules), sysdict) = py.sys_dicts(&interp.state) else { continue };
+        let (Some(modules), sysdict) = py.sys_dicts(&interp.state) else {
+            threading.push(Vec::new());
+            continue;
+        };
         report.extension_modules = names_renderer.extension_modules(modules, sysdict);
-        for (ident, name) in names_renderer.thread_names(modules) {
-            for t in threads.iter_mut().filter(|t| t.thread_id == ident && t.interpreter_id == interp.state.id) {
-                t.name = Some(name.clone());
+        let known = names_renderer.threading_threads(modules);
+        for k in &known {
+            for t in threads.iter_mut().filter(|t| t.thread_id == k.ident && t.interpreter_id == interp.state.id) {
+                t.name.clone_from(&k.name);
             }
         }
+        threading.push(known);
     }
     if options.tasks {
         tasks::add_tasks(target, &py, found, &names_renderer, &snapshot, &mut interpreters, &mut threads, &mut warnings);
     }
-    let mut runtime = state::read(&py, &names_renderer, &snapshot, found.version.minor, want.cell_type, &mut warnings);
+    let mut runtime = state::read(&py, &names_renderer, &snapshot, found.version.minor, want.cell_type, &threading, options.state, &mut warnings);
     // Threads with no Python thread state (started by C code: BLAS, gRPC, an extension's
     // workers): shown too, after the Python ones; the one that took the signal is the
     // current thread, with its native frames even without --native.

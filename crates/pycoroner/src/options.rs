@@ -51,6 +51,10 @@ pub struct Options {
     pub source: bool,
     /// Read asyncio's tasks (`--tasks`).
     pub tasks: bool,
+    /// Read the whole interpreter state (`--state`): also the locks held and what
+    /// threads wait on, `sys.monitoring`'s local events, and every extension module
+    /// with its file (the rest of the state is always read).
+    pub state: bool,
 }
 
 impl Options {

@@ -2,7 +2,7 @@
 //! (numbers and addresses) and the objects it points to rendered, then its C
 //! functions symbolized once native symbols are at hand.
 
-use pycoroner_cpython::repr::Renderer;
+use pycoroner_cpython::repr::{Renderer, ThreadingThread};
 use pycoroner_cpython::snapshot::Snapshot;
 use pycoroner_cpython::state::{monitoring_events, AtexitRaw, MONITORING_TOOLS};
 use pycoroner_cpython::{Error, Python};
@@ -41,6 +41,8 @@ pub(crate) fn read(
     snapshot: &Snapshot,
     minor: u8,
     cell_type: Option<RemoteAddr>,
+    threading: &[Vec<ThreadingThread>],
+    full: bool,
     warnings: &mut Vec<Warning>,
 ) -> Runtime {
     let thread_of = |ts: RemoteAddr| -> Option<Finalizing> {
@@ -78,7 +80,7 @@ pub(crate) fn read(
         runtime.signals = Some(Signals { handlers, pending });
     }
 
-    for interp in &snapshot.interpreters {
+    for (n, interp) in snapshot.interpreters.iter().enumerate() {
         let raw = py.interpreter_raw(&interp.state);
         let (sys_modules, sysdict) = py.sys_dicts(&interp.state);
         let mut ir = InterpreterRuntime { id: interp.state.id, ..Default::default() };
@@ -156,7 +158,7 @@ pub(crate) fn read(
                 .collect()
         });
 
-        if let Some(tools) = ir.monitoring.as_mut().filter(|t| !t.is_empty()) {
+        if let Some(tools) = ir.monitoring.as_mut().filter(|t| full && !t.is_empty()) {
             for (code, info, bits) in local_events(py, renderer, sys_modules, interp) {
                 for t in tools.iter_mut() {
                     let mask = monitoring_events(&bits, usize::from(t.id));
@@ -174,7 +176,7 @@ pub(crate) fn read(
             }
         }
 
-        let threading = sys_modules.map(|m| renderer.threading_threads(m)).unwrap_or_default();
+        let threading = threading.get(n).map(Vec::as_slice).unwrap_or_default();
         for ts in &interp.threads {
             let known = threading.iter().find(|t| t.ident == ts.state.thread_id);
             let mut tr = ThreadRuntime {
@@ -183,7 +185,7 @@ pub(crate) fn read(
                 daemon: known.and_then(|t| t.daemon),
                 trace: None,
                 profile: None,
-                waits: waiting(py, renderer, &ts.walk.frames, cell_type),
+                waits: if full { waiting(py, renderer, &ts.walk.frames, cell_type) } else { None },
             };
             match py.tracing(&ts.state) {
                 Ok(t) => {
@@ -198,7 +200,9 @@ pub(crate) fn read(
             ir.threads.push(tr);
         }
 
-        ir.locks = held_locks(py, renderer, sys_modules, interp, cell_type);
+        if full {
+            ir.locks = held_locks(py, renderer, sys_modules, interp, cell_type);
+        }
 
         ir.pending_calls = part("the interpreter's pending calls", raw.pending, warnings).map(pending_calls);
 
@@ -216,11 +220,9 @@ pub(crate) fn read(
                 xoptions: sys.xoptions,
                 recursion_limit,
                 extension_modules: sys_modules
+                    .filter(|_| full)
                     .and_then(|m| renderer.all_extension_modules(m))
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(name, file)| ExtensionModule { name, file })
-                    .collect(),
+                    .map(|mods| mods.into_iter().map(|(name, file)| ExtensionModule { name, file }).collect()),
             }
         });
         runtime.interpreters.push(ir);

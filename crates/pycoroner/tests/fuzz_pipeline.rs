@@ -151,7 +151,7 @@ fn fuzz_state_on_corrupted_cores() {
     let script = repo_root().join("fixtures/ext/interpreter_state.py");
     let seeds = if pycoroner_testkit::in_ci() { 120 } else { 80 };
     let cache = tempfile::tempdir().expect("tmp");
-    let opts = Options { cache_dir: Some(cache.path().to_path_buf()), ..Options::default() };
+    let opts = Options { cache_dir: Some(cache.path().to_path_buf()), state: true, ..Options::default() };
     let full = pycoroner::report::render::faulthandler::TextOptions { state: true, ..Default::default() };
     for py in picked {
         let c = crash(&py.path, &script).expect("crash");

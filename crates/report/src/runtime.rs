@@ -133,7 +133,8 @@ pub struct InterpreterRuntime {
     #[serde(default)]
     pub threads: Vec<ThreadRuntime>,
     /// Locks held now (`_thread.lock` and `_thread.RLock`), as found in `__main__`'s
-    /// globals and the threads' frame locals (a Condition's through its `_lock`).
+    /// globals and the threads' frame locals (a Condition's through its `_lock`; with
+    /// `--state`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub locks: Vec<HeldLock>,
     /// This interpreter's queue of pending calls not run yet (3.9+), oldest first.
@@ -232,7 +233,8 @@ pub struct MonitoringTool {
     /// Their names (`sys.monitoring.events`).
     pub event_names: Vec<String>,
     /// Code objects it set local events on (`sys.monitoring.set_local_events`), among
-    /// those running on a thread's stack and the functions of `__main__`.
+    /// those running on a thread's stack and the functions of `__main__` (with
+    /// `--state`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub local_events: Vec<LocalEvents>,
 }
@@ -274,7 +276,8 @@ pub struct ThreadRuntime {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<Hook>,
     /// What it waits on in `threading` or `queue` (`Event.wait`, `Condition.wait`,
-    /// `Queue.get`, `Thread.join`, `Semaphore.acquire`, `Barrier.wait`...).
+    /// `Queue.get`, `Thread.join`, `Semaphore.acquire`, `Barrier.wait`...; with
+    /// `--state`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waits: Option<Waiting>,
 }
@@ -337,9 +340,10 @@ pub struct Process {
     /// `sys.getrecursionlimit()`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recursion_limit: Option<i32>,
-    /// Extension modules imported (C code with methods), in `sys.modules` order.
-    #[serde(default)]
-    pub extension_modules: Vec<ExtensionModule>,
+    /// Extension modules imported (C code with methods), in `sys.modules` order (with
+    /// `--state`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension_modules: Option<Vec<ExtensionModule>>,
 }
 
 /// One of `sys.flags`.

@@ -13,8 +13,37 @@ impl Renderer<'_> {
     }
 
     pub(crate) fn dict_lookup(&self, dict: RemoteAddr, key: &str) -> Option<RemoteAddr> {
-        let (pairs, _) = self.dict_items_up_to(dict, MAX_LOOKUP_ENTRIES).ok()?;
-        pairs.iter().find_map(|&(k, v)| (self.str_key(k).as_deref() == Some(key)).then_some(v))
+        self.dict_lookup_many(dict, &[key]).into_iter().next().flatten()
+    }
+
+    /// The values for several str keys of a dict, read in one pass over it (each key's
+    /// length is compared before its text is read).
+    pub(crate) fn dict_lookup_many(&self, dict: RemoteAddr, keys: &[&str]) -> Vec<Option<RemoteAddr>> {
+        let mut found = vec![None; keys.len()];
+        let Ok((pairs, _)) = self.dict_items_up_to(dict, MAX_LOOKUP_ENTRIES) else { return found };
+        let lengths: Vec<u64> = keys.iter().map(|k| k.chars().count() as u64).collect();
+        for (k, v) in pairs {
+            if found.iter().all(Option::is_some) {
+                break;
+            }
+            let Some(len) = self.str_length(k) else { continue };
+            if !lengths.contains(&len) {
+                continue;
+            }
+            let Some(text) = self.str_key(k) else { continue };
+            for (slot, want) in found.iter_mut().zip(keys) {
+                if slot.is_none() && text == *want {
+                    *slot = Some(v);
+                }
+            }
+        }
+        found
+    }
+
+    /// A str's length in code points (its header only), with the lookup's budget.
+    fn str_length(&self, k: RemoteAddr) -> Option<u64> {
+        self.spend().ok()?;
+        self.mem.read_u64(self.at(k, key::unicode::length).ok()?).ok()
     }
 
     /// A dict key that is a str, read with the lookup's budget.

@@ -28,6 +28,7 @@ mod stdlib;
 mod text;
 mod types;
 
+pub use runtime::{SysView, ThreadingThread};
 pub use stdlib::LockState;
 pub use text::{bytes_repr, complex_repr, digits_to_decimal, float_repr, str_repr};
 

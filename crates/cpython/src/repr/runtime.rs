@@ -1,28 +1,10 @@
-//! Reads about the interpreter rather than one value: thread names from
-//! `threading._active`, the extension modules faulthandler lists.
+//! Reads about the interpreter rather than one value: the threads `threading._active`
+//! knows, the extension modules faulthandler lists, `sys`, `gc` and `atexit` state.
 
 #[allow(unused_imports)]
 use super::*;
 
 impl Renderer<'_> {
-    /// Names of the threads `threading` knows (`threading._active`: ident → Thread,
-    /// whose `_name` is the name), read from an interpreter's `sys.modules`.
-    /// Every thread is named, however many there are: the dicts are read whole.
-    pub fn thread_names(&self, sys_modules: RemoteAddr) -> Vec<(u64, String)> {
-        self.lookup();
-        let Some(md_dict) = self.module_dict(sys_modules, "threading") else { return Vec::new() };
-        let Some(active) = self.dict_lookup(md_dict, "_active") else { return Vec::new() };
-        let Ok(pairs) = self.dict_items_all(active) else { return Vec::new() };
-        pairs
-            .iter()
-            .filter_map(|&(ident, thread)| {
-                let id = self.int_as_u64(ident)?;
-                let name = objects::read_name(self.mem, self.o, self.attribute(thread, "_name")?).ok()?;
-                Some((id, name))
-            })
-            .collect()
-    }
-
     /// The extension modules faulthandler lists after a fatal error (3.10+,
     /// `_Py_DumpExtensionModules`): `sys.modules` keys, in dict order, whose module C
     /// code defined with methods (`md_def->m_methods`; 3.15: `md_exec`, or a token that
@@ -238,11 +220,9 @@ impl Renderer<'_> {
     pub fn threading_hooks(&self, sys_modules: RemoteAddr) -> Option<(Option<String>, Option<String>)> {
         self.lookup();
         let md_dict = self.module_dict(sys_modules, "threading")?;
-        let hook = |name: &str| {
-            self.lookup();
-            self.dict_lookup(md_dict, name).filter(|h| !h.is_null() && self.known.singleton(*h) != Some("None")).map(|h| self.repr(h))
-        };
-        Some((hook("_trace_hook"), hook("_profile_hook")))
+        let found = self.dict_lookup_many(md_dict, &["_trace_hook", "_profile_hook"]);
+        let hook = |h: Option<&Option<RemoteAddr>>| h.copied().flatten().filter(|h| !h.is_null() && self.known.singleton(*h) != Some("None")).map(|h| self.repr(h));
+        Some((hook(found.first()), hook(found.get(1))))
     }
 
     /// `gc.callbacks` (each repr, at most [`MAX_STATE_ITEMS`], then `...`) and
@@ -250,8 +230,9 @@ impl Renderer<'_> {
     pub fn gc_lists(&self, sys_modules: RemoteAddr) -> Option<(Vec<String>, Option<u64>)> {
         self.lookup();
         let md_dict = self.module_dict(sys_modules, "gc")?;
-        let (callbacks, more) = self.dict_lookup(md_dict, "callbacks").and_then(|c| self.members(c, MAX_STATE_ITEMS).ok()).unwrap_or_default();
-        let garbage = self.dict_lookup(md_dict, "garbage").and_then(|g| self.length(g));
+        let found = self.dict_lookup_many(md_dict, &["callbacks", "garbage"]);
+        let (callbacks, more) = found.first().copied().flatten().and_then(|c| self.members(c, MAX_STATE_ITEMS).ok()).unwrap_or_default();
+        let garbage = found.get(1).copied().flatten().and_then(|g| self.length(g));
         let mut shown: Vec<String> = callbacks.into_iter().map(|c| self.repr(c)).collect();
         if more {
             shown.push("...".into());
@@ -288,14 +269,13 @@ impl Renderer<'_> {
 
     /// `sys.argv`, `sys.executable`, `sys.flags` and `sys._xoptions`.
     pub fn sys_view(&self, sysdict: RemoteAddr) -> SysView {
-        let get = |name: &str| {
-            self.lookup();
-            self.dict_lookup(sysdict, name)
-        };
-        let argv = get("argv").map(|a| self.repr(a));
-        let executable = get("executable").filter(|e| self.kind_of(*e) == Some(Kind::Str)).and_then(|e| objects::read_str(self.mem, self.o, e).ok());
-        let flags = get("flags").map(|f| self.struct_seq(f)).unwrap_or_default();
-        let xoptions = get("_xoptions").filter(|x| self.dict_items_up_to(*x, 1).is_ok_and(|(items, _)| !items.is_empty())).map(|x| self.repr(x));
+        self.lookup();
+        let found = self.dict_lookup_many(sysdict, &["argv", "executable", "flags", "_xoptions"]);
+        let get = |i: usize| found.get(i).copied().flatten();
+        let argv = get(0).map(|a| self.repr(a));
+        let executable = get(1).filter(|e| self.kind_of(*e) == Some(Kind::Str)).and_then(|e| objects::read_str(self.mem, self.o, e).ok());
+        let flags = get(2).map(|f| self.struct_seq(f)).unwrap_or_default();
+        let xoptions = get(3).filter(|x| self.dict_items_up_to(*x, 1).is_ok_and(|(items, _)| !items.is_empty())).map(|x| self.repr(x));
         SysView { argv, executable, flags, xoptions }
     }
 

@@ -223,9 +223,9 @@ fn interpreter_lines(i: &InterpreterRuntime, full: bool, finalizing: bool) -> Ve
         if let Some(l) = p.recursion_limit.filter(|&l| full || l != DEFAULT_RECURSION_LIMIT) {
             out.push(format!("Recursion limit: {l}"));
         }
-        if full && !p.extension_modules.is_empty() {
-            out.push(format!("Extension modules ({}):", p.extension_modules.len()));
-            for m in &p.extension_modules {
+        if let Some(mods) = p.extension_modules.as_ref().filter(|m| full && !m.is_empty()) {
+            out.push(format!("Extension modules ({}):", mods.len()));
+            for m in mods {
                 let file = m.file.as_deref().map(|f| format!(" ({})", e(f))).unwrap_or_else(|| " (built in)".into());
                 out.push(format!("  {}{file}", e(&m.name)));
             }
