@@ -22,14 +22,7 @@ fn crash_state(py: &Interpreter, mode: &str, require_crashy: bool) -> Result<(Cr
     let path = built.as_ref().map(|p| p.as_os_str().to_owned()).unwrap_or_default();
     let script = repo_root().join("fixtures/ext/interpreter_state.py");
     let c = crash_with_env(&py.path, &script, &[("PYTHONPATH", path.as_os_str()), ("PYCORONER_STATE", std::ffi::OsStr::new(mode))])?;
-    let truth = c
-        .sidecar
-        .as_deref()
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("state "))
-        .and_then(|j| serde_json::from_str(j).ok())
-        .ok_or("the scenario wrote no truth")?;
+    let truth = pycoroner_testkit::sidecar_state(c.sidecar.as_deref()).ok_or("the scenario wrote no truth")?;
     Ok((c, truth, built.ok().map(|_| build)))
 }
 

@@ -1140,14 +1140,7 @@ fn py_state_in_gdb_and_lldb() {
                 continue;
             }
         };
-        let truth: serde_json::Value = c
-            .sidecar
-            .as_deref()
-            .unwrap_or_default()
-            .lines()
-            .find_map(|l| l.strip_prefix("state "))
-            .and_then(|j| serde_json::from_str(j).ok())
-            .unwrap_or_default();
+        let truth = pycoroner_testkit::sidecar_state(c.sidecar.as_deref()).unwrap_or_default();
         let exe = py.path.to_string_lossy().into_owned();
         let core = c.core.to_string_lossy().into_owned();
         let g = sections(&gdb(&[&exe, &core], &["py-state", "echo"], false, cache.path()));

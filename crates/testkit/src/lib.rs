@@ -181,6 +181,11 @@ pub fn faulthandler_python_part(text: &str) -> String {
     out
 }
 
+/// The truth `fixtures/ext/interpreter_state.py` wrote to its sidecar (`state {json}`).
+pub fn sidecar_state(sidecar: Option<&str>) -> Option<serde_json::Value> {
+    sidecar?.lines().find_map(|l| l.strip_prefix("state ")).and_then(|j| serde_json::from_str(j).ok())
+}
+
 /// Require a tool on PATH: `Some(path)`, a visible skip (`None`) locally, a panic under CI.
 pub fn require_tool(name: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
