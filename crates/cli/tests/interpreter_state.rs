@@ -106,7 +106,7 @@ fn state_equals_what_the_process_saw() {
         match rt["signals"]["handlers"].as_array() {
             Some(handlers) => {
                 for (n, want) in truth["handlers"].as_object().into_iter().flatten() {
-                    let ours = handlers.iter().find(|h| h["number"].to_string() == *n).map_or(Value::Null, |h| h["handler"].clone());
+                    let ours = handlers.iter().find(|h| h["number"].as_i64().is_some_and(|x| x.to_string() == *n)).map_or(Value::Null, |h| h["handler"].clone());
                     check(&mut diffs, &format!("signal.getsignal({n})"), ours, want.clone());
                 }
             }
@@ -230,7 +230,7 @@ fn crashes_in_atexit_gc_callbacks_and_under_a_held_gil() {
             match mode {
                 "atexit" => {
                     let cbs = i["atexit"].as_array().cloned().unwrap_or_default();
-                    if Value::from(cbs.len()) != truth["atexit"] || !cbs.iter().any(|c| s(&c["function"]).contains("second_at_exit")) {
+                    if truth["atexit"].as_u64() != Some(cbs.len() as u64) || !cbs.iter().any(|c| s(&c["function"]).contains("second_at_exit")) {
                         failures.push(format!("{tag} atexit: ours {cbs:?}, the process had {}", truth["atexit"]));
                     }
                 }

@@ -366,7 +366,8 @@ fn analyze_within_budget(
     if options.tasks {
         tasks::add_tasks(target, &py, found, &names_renderer, &snapshot, &mut interpreters, &mut threads, &mut warnings);
     }
-    let mut runtime = state::read(&py, &names_renderer, &snapshot, found.version.minor, want.cell_type, &threading, options.state, &mut warnings);
+    let cx = state::Context { minor: found.version.minor, cell_type: want.cell_type, threading: &threading, full: options.state };
+    let mut runtime = state::read(&py, &names_renderer, &snapshot, &cx, &mut warnings);
     // Threads with no Python thread state (started by C code: BLAS, gRPC, an extension's
     // workers): shown too, after the Python ones; the one that took the signal is the
     // current thread, with its native frames even without --native.

@@ -35,16 +35,20 @@ fn pending_calls(calls: Vec<(RemoteAddr, RemoteAddr)>) -> Vec<PendingCall> {
 
 /// Read the runtime's and every interpreter's state. `threads` are the report's, to
 /// name thread states by their `thread_id`.
-pub(crate) fn read(
-    py: &Python<'_>,
-    renderer: &Renderer<'_>,
-    snapshot: &Snapshot,
-    minor: u8,
-    cell_type: Option<RemoteAddr>,
-    threading: &[Vec<ThreadingThread>],
-    full: bool,
-    warnings: &mut Vec<Warning>,
-) -> Runtime {
+/// What reading the state needs besides the runtime and its snapshot.
+pub(crate) struct Context<'a> {
+    /// The minor version (3.minor).
+    pub minor: u8,
+    /// `PyCell_Type`, to read frame locals.
+    pub cell_type: Option<RemoteAddr>,
+    /// Each interpreter's `threading` threads, in snapshot order.
+    pub threading: &'a [Vec<ThreadingThread>],
+    /// `--state`: also the costly parts.
+    pub full: bool,
+}
+
+pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot, cx: &Context<'_>, warnings: &mut Vec<Warning>) -> Runtime {
+    let Context { minor, cell_type, threading, full } = *cx;
     let thread_of = |ts: RemoteAddr| -> Option<Finalizing> {
         (!ts.is_null()).then(|| Finalizing {
             thread_state: ts.0,

@@ -175,7 +175,7 @@ fn fuzz_state_on_corrupted_cores() {
         });
         for (seed, rate, values) in random.chain(replayed) {
             let read = AtomicU64::new(0);
-            let patch: Box<dyn Fn(u64, &mut [u8]) + Sync> =
+            let patch: Patch<'_> =
                 if values.is_empty() { Box::new(corrupt(seed, rate, &read)) } else { Box::new(counting(corruption(seed, rate, &values), &read)) };
             let m = PatchedCore { core: &core, patch };
             if let Ok(r) = analyze(&m, &opts) {
@@ -189,6 +189,9 @@ fn fuzz_state_on_corrupted_cores() {
         eprintln!("{}: {seeds} corrupted state reads, no panic, at most {most} bytes read", py.id());
     }
 }
+
+/// A corruption of reads, boxed (random or replayed).
+type Patch<'a> = Box<dyn Fn(u64, &mut [u8]) + Sync + 'a>;
 
 /// A patch that also counts the bytes read.
 fn counting<'a>(patch: impl Fn(u64, &mut [u8]) + Sync + 'a, read: &'a AtomicU64) -> impl Fn(u64, &mut [u8]) + Sync + 'a {
