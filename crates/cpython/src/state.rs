@@ -15,7 +15,7 @@ use crate::models::AtexitModel;
 use crate::python::{InterpreterState, Python, ThreadState};
 
 /// `NEXITFUNCS`: the size of `Py_AtExit`'s array in every version.
-pub const MAX_EXITFUNCS: usize = 32;
+pub const MAX_EXITFUNCS: u64 = 32;
 /// `NSIG` on Linux: signals 1..=64.
 pub const NSIG: usize = 65;
 /// Each signal's `{int tripped; PyObject *func;}` (`Handlers` ≤3.11,
@@ -138,20 +138,15 @@ impl Python<'_> {
         }
     }
 
-    fn read_i32(&self, at: RemoteAddr) -> Result<i32, Error> {
-        Ok(self.mem.read_u32(at)? as i32)
-    }
-
     /// The runtime's finalizing thread, C exit functions, reference tracer and signals.
     pub fn runtime_state(&self) -> RuntimeState {
         let sa = self.anchors.state;
         let finalizing = self.runtime_or_static(key::runtime::finalizing, sa.finalizing).map(|at| Ok(self.mem.read_ptr(at?)?));
         let exitfuncs = match (self.runtime_or_static(key::runtime::exitfuncs, sa.exitfuncs), self.runtime_or_static(key::runtime::nexitfuncs, sa.nexitfuncs)) {
             (Some(funcs), Some(n)) => Some((|| {
-                let n = self.read_i32(n?)?;
-                let n = usize::try_from(n).ok().filter(|&n| n <= MAX_EXITFUNCS).ok_or(Error::Corrupt { what: "Py_AtExit count", addr: funcs.clone()? })?;
-                let bytes = self.mem.read_vec(funcs?, (n as u64).saturating_mul(8), READ_CAP)?;
-                Ok(bytes.chunks_exact(8).map(|c| RemoteAddr(u64::from_le_bytes(c.try_into().unwrap_or_default()))).collect())
+                let funcs = funcs?;
+                let n = u64::try_from(self.mem.read_i32(n?)?).ok().filter(|&n| n <= MAX_EXITFUNCS).ok_or(Error::Corrupt { what: "Py_AtExit count", addr: funcs })?;
+                Ok(self.mem.read_ptrs(funcs, n, READ_CAP)?)
             })()),
             _ => None,
         };
@@ -179,7 +174,7 @@ impl Python<'_> {
         let pending = match (self.offsets.runtime.pending, self.anchors.runtime, sa.pending_calls, sa.pending_first, sa.pending_last) {
             (Some(_), Some(rt), ..) => Some(self.field(rt, key::runtime::pending).and_then(|p| self.pending_calls(p))),
             (None, _, Some(calls), Some(first), Some(last)) => Some((|| {
-                let (first, last) = (self.read_i32(first)?, self.read_i32(last)?);
+                let (first, last) = (self.mem.read_i32(first)?, self.mem.read_i32(last)?);
                 let count = last.wrapping_sub(first).rem_euclid(PENDING_36 as i32);
                 self.pending_ring(calls, 16, PENDING_36, first, count)
             })()),
@@ -195,10 +190,10 @@ impl Python<'_> {
         let size = o.call_size.unwrap_or(16);
         // The ring's slots fill the space between `calls` and `first` (32 ≤3.12, 300 3.13+).
         let slots = first_off.checked_sub(calls_off).and_then(|b| b.checked_div(size)).ok_or(Error::Corrupt { what: "pending calls layout", addr: at })?;
-        let first = self.read_i32(self.field(at, key::pending::first)?)?;
+        let first = self.mem.read_i32(self.field(at, key::pending::first)?)?;
         let count = match o.npending {
-            Some(_) => self.read_i32(self.field(at, key::pending::npending)?)?,
-            None => self.read_i32(self.field(at, key::pending::last)?)?.wrapping_sub(first).rem_euclid(i32::try_from(slots).unwrap_or(i32::MAX)),
+            Some(_) => self.mem.read_i32(self.field(at, key::pending::npending)?)?,
+            None => self.mem.read_i32(self.field(at, key::pending::last)?)?.wrapping_sub(first).rem_euclid(i32::try_from(slots).unwrap_or(i32::MAX)),
         };
         self.pending_ring(self.field(at, key::pending::calls)?, size, slots, first, count)
     }
@@ -248,8 +243,8 @@ impl Python<'_> {
             let mut raw = GcRaw::default();
             for i in 0..GENERATIONS {
                 let gen = generations.offset(size.saturating_mul(i)).ok_or(Error::Overflow(generations))?;
-                raw.thresholds.push(self.read_i32(self.field(gen, key::gc_state::gen_threshold)?)?);
-                raw.counts.push(self.read_i32(self.field(gen, key::gc_state::gen_count)?)?);
+                raw.thresholds.push(self.mem.read_i32(self.field(gen, key::gc_state::gen_threshold)?)?);
+                raw.counts.push(self.mem.read_i32(self.field(gen, key::gc_state::gen_count)?)?);
             }
             if let Some(enabled) = enabled {
                 raw.enabled = Some(self.read_bool(enabled)?);
@@ -274,10 +269,8 @@ impl Python<'_> {
         if n == 0 {
             return Ok(Vec::new());
         }
-        let bytes = self.mem.read_vec(array, (n as u64).saturating_mul(8), READ_CAP)?;
         let mut out = Vec::new();
-        for c in bytes.chunks_exact(8) {
-            let rec = RemoteAddr(u64::from_le_bytes(c.try_into().unwrap_or_default()));
+        for rec in self.mem.read_ptrs(array, n as u64, READ_CAP)? {
             // An unregistered callback leaves a NULL slot.
             if rec.is_null() {
                 continue;
@@ -293,7 +286,7 @@ impl Python<'_> {
         if state.is_null() {
             return Err(Error::Null("atexit module state"));
         }
-        let count = self.read_i32(self.field(state, key::atexit::ncallbacks)?)?;
+        let count = self.mem.read_i32(self.field(state, key::atexit::ncallbacks)?)?;
         self.atexit_records(self.ptr(state, key::atexit::callbacks)?, count)
     }
 
@@ -302,7 +295,7 @@ impl Python<'_> {
             AtexitModel::ModuleState => None,
             AtexitModel::Interpreter => Some((|| {
                 let st = self.field(interp.addr, key::interp::atexit)?;
-                let count = self.read_i32(self.field(st, key::atexit::ncallbacks)?)?;
+                let count = self.mem.read_i32(self.field(st, key::atexit::ncallbacks)?)?;
                 Ok(AtexitRaw::Records(self.atexit_records(self.ptr(st, key::atexit::callbacks)?, count)?))
             })()),
             AtexitModel::InterpreterList => Some((|| Ok(AtexitRaw::List(self.ptr(self.field(interp.addr, key::interp::atexit)?, key::atexit::callbacks)?)))()),
@@ -327,13 +320,12 @@ impl Python<'_> {
         let recursion_limit = at(key::interp::recursion_limit)
             .or_else(|| rt_at(key::runtime::recursion_limit))
             .or_else(|| self.anchors.state.recursion_limit.map(Ok))
-            .map(|a| self.read_i32(a?));
+            .map(|a| Ok(self.mem.read_i32(a?)?));
         let monitoring = match (at(key::interp::monitors), at(key::interp::monitoring_tool_names)) {
             (Some(monitors), Some(names)) => Some((|| {
                 let events = need(self.offsets, key::monitors::size)?.min(64);
                 let tools = self.mem.read_vec(self.field(monitors?, key::monitors::tools)?, events, READ_CAP)?;
-                let names = self.mem.read_vec(names?, (MONITORING_TOOLS as u64).saturating_mul(8), READ_CAP)?;
-                let names = names.chunks_exact(8).map(|c| RemoteAddr(u64::from_le_bytes(c.try_into().unwrap_or_default()))).collect();
+                let names = self.mem.read_ptrs(names?, MONITORING_TOOLS as u64, READ_CAP)?;
                 Ok((tools, names))
             })()),
             _ => None,

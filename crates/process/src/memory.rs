@@ -149,6 +149,12 @@ pub trait MemoryExt: Memory {
         self.read_exact(addr, &mut v)?;
         Ok(v)
     }
+    /// Read `count` pointers (an array of `PyObject *` or function pointers), refusing
+    /// more than `cap` bytes before allocating.
+    fn read_ptrs(&self, addr: RemoteAddr, count: u64, cap: u64) -> Result<Vec<RemoteAddr>, ReadError> {
+        let raw = self.read_vec(addr, count.saturating_mul(8), cap)?;
+        Ok(raw.chunks_exact(8).map(|c| RemoteAddr(<[u8; 8]>::try_from(c).map_or(0, u64::from_le_bytes))).collect())
+    }
     /// Read a NUL-terminated byte string of at most `max` bytes (without the NUL).
     /// Reads in small chunks so a string at the end of a mapping is still found.
     fn read_cstr(&self, addr: RemoteAddr, max: usize) -> Result<Vec<u8>, ReadError> {

@@ -18,9 +18,9 @@ pub struct Analysis<T: Target> {
     options: Options,
     prepared: Prepared,
     /// Reports already made, by (locals, native mode).
+    reports: Vec<((bool, NativeMode), Report)>,
     /// The `--state` report and the native mode it was made with.
     state: Option<(NativeMode, Report)>,
-    reports: Vec<((bool, NativeMode), Report)>,
     /// The report with asyncio's tasks (`py-tasks`), once made.
     tasks: Option<Report>,
 }

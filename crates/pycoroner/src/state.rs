@@ -9,8 +9,7 @@ use pycoroner_cpython::{Error, Python};
 use pycoroner_process::RemoteAddr;
 use pycoroner_report::runtime::{
     AtexitCallback, CFunction, ExtensionModule, Finalizing, Flag, Gc, Gil, HeldLock, Hook, InterpreterRuntime, LocalEvents, MonitoringTool, PendingCall,
-    Process,
-    Runtime, SignalHandler, Signals, ThreadRuntime, ThreadingHooks, Waiting,
+    Process, Runtime, SignalHandler, Signals, ThreadRuntime, ThreadingHooks, Waiting,
 };
 use pycoroner_report::{Thread, Warning, WarningKind};
 
@@ -33,8 +32,6 @@ fn pending_calls(calls: Vec<(RemoteAddr, RemoteAddr)>) -> Vec<PendingCall> {
     calls.into_iter().map(|(f, arg)| PendingCall { function: c_function(f), arg: arg.0 }).collect()
 }
 
-/// Read the runtime's and every interpreter's state. `threads` are the report's, to
-/// name thread states by their `thread_id`.
 /// What reading the state needs besides the runtime and its snapshot.
 pub(crate) struct Context<'a> {
     /// The minor version (3.minor).
@@ -47,6 +44,8 @@ pub(crate) struct Context<'a> {
     pub full: bool,
 }
 
+/// Read the runtime's and every interpreter's state, naming thread states by the
+/// `thread_id` of the snapshot's threads.
 pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot, cx: &Context<'_>, warnings: &mut Vec<Warning>) -> Runtime {
     let Context { minor, cell_type, threading, full } = *cx;
     let thread_of = |ts: RemoteAddr| -> Option<Finalizing> {
@@ -56,6 +55,8 @@ pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot
         })
     };
     let raw = py.runtime_state();
+    // Each version keeps its pending calls in the runtime, its interpreters, or both.
+    let mut pending_absent = raw.pending.is_none();
     let mut runtime = Runtime {
         finalizing: part("the runtime's finalizing thread", raw.finalizing, warnings).and_then(thread_of),
         c_atexit: part("Py_AtExit's functions", raw.exitfuncs, warnings).map(|f| f.into_iter().map(c_function).collect()),
@@ -65,9 +66,11 @@ pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot
         interpreters: Vec::new(),
         unavailable: Vec::new(),
     };
-    if raw.signals.is_none() && minor <= 11 {
+    // Every version has both: the runtime's fields, else statics found by symbol.
+    if raw.signals.is_none() {
         runtime.unavailable.push("signal handlers: this build has no symbol `Handlers` (a stripped binary with no debug file)".into());
     }
+
     if let Some((handlers, pending)) = part("the signal handlers", raw.signals, warnings) {
         let handlers = handlers
             .into_iter()
@@ -86,6 +89,7 @@ pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot
 
     for (n, interp) in snapshot.interpreters.iter().enumerate() {
         let raw = py.interpreter_raw(&interp.state);
+        pending_absent &= raw.pending.is_none();
         let (sys_modules, sysdict) = py.sys_dicts(&interp.state);
         let mut ir = InterpreterRuntime { id: interp.state.id, ..Default::default() };
         ir.finalizing = part("whether the interpreter is finalizing", raw.finalizing, warnings);
@@ -116,12 +120,7 @@ pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot
         let records = match raw.atexit {
             Some(r) => part("the atexit callbacks", Some(r.and_then(|a| match a {
                 AtexitRaw::Records(r) => Ok(r),
-                // 3.14+ inserts each new callback at the front: registration order is
-                // the list reversed.
-                AtexitRaw::List(list) => renderer.atexit_list(list, pycoroner_cpython::state::MAX_ATEXIT).map(|mut v| {
-                    v.reverse();
-                    v
-                }),
+                AtexitRaw::List(list) => renderer.atexit_list(list, pycoroner_cpython::state::MAX_ATEXIT),
             })), warnings),
             // ≤3.9: in the atexit module's state, when the module is imported (it
             // always is: site imports it).
@@ -231,6 +230,10 @@ pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot
         });
         runtime.interpreters.push(ir);
     }
+    if pending_absent {
+        // 3.6 keeps them in statics: a stripped binary has no symbol for them.
+        runtime.unavailable.push("pending calls: this build has no symbol `pendingcalls` (a stripped binary with no debug file)".into());
+    }
     runtime
 }
 
@@ -318,15 +321,17 @@ fn held_locks(
         if looked > LOCK_CANDIDATES || out.len() >= MAX_LOCKS {
             return;
         }
-        let (v, name) = match renderer.lock_state(v) {
-            Some(_) => (v, name),
-            None if renderer.type_name(v).is_ok_and(|t| t == "Condition") => match renderer.attribute(v, "_lock") {
-                Some(l) => (l, format!("{name}._lock")),
-                None => return,
-            },
+        let (v, name, state) = match renderer.lock_state(v) {
+            Some(state) => (v, name, state),
+            None if renderer.type_name(v).is_ok_and(|t| t == "Condition") => {
+                let Some((l, state)) = renderer.attribute(v, "_lock").and_then(|l| Some((l, renderer.lock_state(l)?))) else { return };
+                (l, format!("{name}._lock"), state)
+            }
             None => return,
         };
-        let Some(state) = renderer.lock_state(v).filter(|s| s.locked) else { return };
+        if !state.locked {
+            return;
+        }
         if !seen.insert(v) {
             return;
         }

@@ -74,9 +74,7 @@ impl Renderer<'_> {
         let size = u64::try_from(size).map_err(|_| Error::Corrupt { what: "sequence size", addr: obj })?;
         let items = if kind == Kind::Tuple { self.at(obj, key::tuple::item)? } else { self.ptr(obj, key::list::item)? };
         let n = size.min(max as u64);
-        let raw = self.mem.read_vec(items, n.saturating_mul(8), max_bytes)?;
-        let out = raw.chunks_exact(8).map(|c| RemoteAddr(u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))).collect();
-        Ok((out, n < size))
+        Ok((self.mem.read_ptrs(items, n, max_bytes)?, n < size))
     }
 
     /// Keys of a set or frozenset in table order, as many as are displayed; (keys, more).

@@ -249,12 +249,13 @@ impl Renderer<'_> {
     }
 
     /// 3.14+'s `atexit` callbacks list: each `(func, args, kwargs)` tuple's items (the
-    /// first `max`).
+    /// first `max`), in registration order (the list keeps the newest first).
     pub fn atexit_list(&self, list: RemoteAddr, max: usize) -> Result<Vec<(RemoteAddr, RemoteAddr, RemoteAddr)>, Error> {
         self.lookup();
         let (items, _) = self.members(list, max)?;
         items
             .into_iter()
+            .rev()
             .filter(|i| self.known.singleton(*i) != Some("None"))
             .map(|t| {
                 let (parts, _) = self.members(t, 4)?;

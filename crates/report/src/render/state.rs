@@ -34,14 +34,15 @@ fn pending(out: &mut Vec<String>, calls: Option<&[crate::runtime::PendingCall]>)
     }
 }
 
-/// The section's lines for a runtime, each `(indent, text)`; empty when there is
-/// nothing to say.
+/// The section's lines for a runtime (indented under their heading); empty when
+/// there is nothing to say.
 pub fn lines(runtime: &Runtime, full: bool) -> Vec<String> {
     let mut out = Vec::new();
-    let all_threads: Vec<ThreadRuntime> = runtime.interpreters.iter().flat_map(|i| i.threads.iter().cloned()).collect();
     let finalizing = runtime.finalizing.is_some() || runtime.interpreters.iter().any(|i| i.finalizing == Some(true));
     if let Some(f) = &runtime.finalizing {
-        out.push(format!("Finalizing the runtime (Py_FinalizeEx), in {}", by(f, &all_threads)));
+        // Named among the threads of the interpreter it belongs to.
+        let threads = runtime.interpreters.iter().map(|i| i.threads.as_slice()).find(|ts| ts.iter().any(|t| Some(t.thread_id) == f.thread_id));
+        out.push(format!("Finalizing the runtime (Py_FinalizeEx), in {}", by(f, threads.unwrap_or_default())));
     }
     if let Some(funcs) = runtime.c_atexit.as_ref().filter(|f| !f.is_empty() && (full || finalizing)) {
         out.push(format!("Py_AtExit functions ({}, run last first):", funcs.len()));
