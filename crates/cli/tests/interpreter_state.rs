@@ -264,6 +264,11 @@ fn crashes_in_atexit_gc_callbacks_and_under_a_held_gil() {
                     if !i["gil"]["waiting"].as_array().is_some_and(|w| w.contains(&waiter)) {
                         failures.push(format!("{tag} the thread waiting for the GIL ({waiter}) is not listed: {}", i["gil"]));
                     }
+                    // The waiter has waited far longer than the switch interval: it
+                    // asked the holder, which sleeps in C, to drop the GIL.
+                    if i["gil"]["drop_request"] != true {
+                        failures.push(format!("{tag} no GIL drop request shown while a thread waits for the GIL: {}", i["gil"]));
+                    }
                     // SIGUSR1 arrived while the main thread had no GIL: tripped, its
                     // handler not run.
                     let rt = &report["runtime"];

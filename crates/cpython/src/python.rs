@@ -66,6 +66,8 @@ pub struct StateAnchors {
     pub gc_generation_stats: Option<RemoteAddr>,
     /// ceval.c's `pendingcalls` (3.6): `{func, arg}[32]`.
     pub pending_calls: Option<RemoteAddr>,
+    /// ceval_gil.h's `gil_drop_request` (3.6).
+    pub gil_drop_request: Option<RemoteAddr>,
     /// ceval.c's `pendingfirst` (3.6).
     pub pending_first: Option<RemoteAddr>,
     /// ceval.c's `pendinglast` (3.6).

@@ -93,6 +93,7 @@ pub const DWARF_SPEC: &[(Key, &[(&str, &str)])] = &[
     (key::tstate::c_profilefunc, &[("_ts", "c_profilefunc")]),
     (key::tstate::c_tracefunc, &[("_ts", "c_tracefunc")]),
     (key::tstate::c_profileobj, &[("_ts", "c_profileobj")]),
+    (key::tstate::eval_breaker, &[("_ts", "eval_breaker")]),
     (key::tstate::c_traceobj, &[("_ts", "c_traceobj")]),
     (key::cframe::current_frame, &[("_PyCFrame", "current_frame")]),
     (key::cframe::previous, &[("_PyCFrame", "previous"), ("_cframe", "previous")]),

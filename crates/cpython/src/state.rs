@@ -30,6 +30,8 @@ const READ_CAP: u64 = 1 << 20;
 const PENDING_36: u64 = 32;
 /// `PY_MONITORING_TOOL_IDS`.
 pub const MONITORING_TOOLS: usize = 8;
+/// `_PY_GIL_DROP_REQUEST_BIT` of a thread state's `eval_breaker` (3.13+).
+const GIL_DROP_REQUEST_BIT: u64 = 1;
 
 /// The runtime's own state.
 #[derive(Debug, Default)]
@@ -302,6 +304,17 @@ impl Python<'_> {
         }
     }
 
+    /// 3.13+: a thread waiting for the GIL sets the drop request in the holder's
+    /// `eval_breaker`, not in the interpreter.
+    fn holder_drop_request(&self, interp: &InterpreterState) -> Result<bool, Error> {
+        match self.gil_state(interp)? {
+            Some((true, holder)) if !holder.is_null() => {
+                Ok(self.mem.read_u64(self.field(holder, key::tstate::eval_breaker)?)? & GIL_DROP_REQUEST_BIT != 0)
+            }
+            _ => Ok(false),
+        }
+    }
+
     /// One interpreter's state. `gil` is the GIL this interpreter uses (3.12+: its
     /// `ceval.gil`; before, the runtime's).
     pub fn interpreter_raw(&self, interp: &InterpreterState) -> InterpreterRaw {
@@ -316,7 +329,11 @@ impl Python<'_> {
             })()),
             _ => rt_at(key::runtime::gil_interval).map(|a| Ok(self.mem.read_u64(a?)?)),
         };
-        let gil_drop_request = at(key::interp::gil_drop_request).or_else(|| rt_at(key::runtime::gil_drop_request)).map(|a| self.read_bool(a?));
+        let gil_drop_request = at(key::interp::gil_drop_request)
+            .or_else(|| rt_at(key::runtime::gil_drop_request))
+            .or_else(|| self.anchors.state.gil_drop_request.map(Ok))
+            .map(|a| self.read_bool(a?))
+            .or_else(|| key::tstate::eval_breaker.of(self.offsets).map(|_| self.holder_drop_request(interp)));
         let recursion_limit = at(key::interp::recursion_limit)
             .or_else(|| rt_at(key::runtime::recursion_limit))
             .or_else(|| self.anchors.state.recursion_limit.map(Ok))

@@ -299,6 +299,9 @@ offsets_table! {
         c_profileobj,
         /// `c_traceobj`: the object passed to the trace function.
         c_traceobj,
+        /// `eval_breaker` (3.13+): the thread's pending-work bits, among them the
+        /// GIL drop request addressed to it.
+        eval_breaker,
     }
     /// `_PyCFrame` (3.11–3.12; `CFrame` in 3.10): one per eval call, on its C stack.
     cframe: CFrame {
@@ -712,7 +715,7 @@ pub struct Layout {
 }
 
 /// Current serialized format of [`Layout`]; caches with another value are ignored.
-pub const LAYOUT_FORMAT: u32 = 15;
+pub const LAYOUT_FORMAT: u32 = 16;
 
 #[cfg(test)]
 mod tests {

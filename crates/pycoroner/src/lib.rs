@@ -1047,6 +1047,7 @@ fn anchors(found: &FoundPython) -> Anchors {
             gc_generation_stats: sym("generation_stats"),
             pending_calls: sym("pendingcalls"),
             pending_first: sym("pendingfirst"),
+            gil_drop_request: sym("gil_drop_request"),
             pending_last: sym("pendinglast"),
         },
     }

@@ -40,6 +40,7 @@ const SYMBOLS: &[&str] = &[
     "pendingcalls",
     "pendingfirst",
     "pendinglast",
+    "gil_drop_request",
 ];
 
 /// Any of these marks the module that holds the interpreter's runtime.

@@ -160,7 +160,8 @@ pub struct Gil {
     /// The switch interval in microseconds (`sys.getswitchinterval()` × 10⁶).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_us: Option<u64>,
-    /// Another thread asked the holder to drop it (`gil_drop_request`; ≤3.12).
+    /// Another thread asked the holder to drop it (`gil_drop_request`; 3.13+ the
+    /// holder's `eval_breaker` bit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drop_request: Option<bool>,
     /// Threads whose native stack waits in `take_gil` (with native frames only).
