@@ -315,9 +315,17 @@ fn a_deadlock_over_two_rlocks_read_live() {
         let mut line = String::new();
         let read = child.stdout.take().map(|o| std::io::BufReader::new(o).read_line(&mut line));
         let truth: Option<Value> = serde_json::from_str(&line).ok();
-        let out = truth.as_ref().map(|_| {
-            pycoroner().arg("pid").arg(child.id().to_string()).args(["--state", "--format", "json"]).output().expect("run pycoroner")
-        });
+        // With native frames (which tell a thread in a C-level acquire), then without.
+        let run = |native: bool| {
+            let mut cmd = pycoroner();
+            cmd.arg("pid").arg(child.id().to_string()).args(["--state", "--format", "json"]);
+            if native {
+                cmd.arg("--native");
+            }
+            cmd.output().expect("run pycoroner")
+        };
+        let out = truth.as_ref().map(|_| run(true));
+        let bare = truth.as_ref().map(|_| run(false));
         let _ = child.kill();
         let _ = child.wait();
         let (Some(truth), Some(out)) = (truth, out) else {
@@ -336,11 +344,42 @@ fn a_deadlock_over_two_rlocks_read_live() {
                 failures.push(format!("{tag} global {var}: ours {lock}, the process's {} held by {}", truth[var], ident(holder)));
             }
         }
+        let thread = |i: &Value, name: &str| i["threads"].as_array().and_then(|t| t.iter().find(|t| t["thread_id"] == ident(name))).cloned().unwrap_or(Value::Null);
         for (name, call, object) in [("event-waiter", "Event.wait", "event"), ("queue-getter", "Queue.get", "queue")] {
-            let t = i["threads"].as_array().and_then(|t| t.iter().find(|t| t["thread_id"] == ident(name))).cloned().unwrap_or(Value::Null);
+            let t = thread(i, name);
             if t["waits"]["call"] != call || t["waits"]["address"] != truth[object] {
                 failures.push(format!("{tag} {name}: ours {}, want {call} on {}", t["waits"], truth[object]));
             }
+        }
+        // Blocked in C acquiring a lock from their own code (`b.acquire()`, `with
+        // plain:`): the lock, as the process's repr() writes it.
+        for (name, call, lock) in [("holds-a", "RLock.acquire", "b"), ("holds-b", "RLock.acquire", "a"), ("plain-waiter", "lock.acquire", "plain")] {
+            let t = thread(i, name);
+            if t["waits"]["call"] != call || t["waits"]["object"] != truth[lock] {
+                failures.push(format!("{tag} {name}: ours {}, want {call} on {}", t["waits"], truth[lock]));
+            }
+        }
+        // Each RLock's owner is the other thread: one deadlock, from the lower ident.
+        let (x, y) = (ident("holds-a").as_u64().unwrap_or(0), ident("holds-b").as_u64().unwrap_or(0));
+        if i["deadlocks"] != serde_json::json!([[x.min(y), x.max(y)]]) {
+            failures.push(format!("{tag} deadlocks: ours {}, want the cycle of {x} and {y}", i["deadlocks"]));
+        }
+        for (name, other) in [("holds-a", "holds-b"), ("holds-b", "holds-a")] {
+            if thread(i, name)["waits"]["owner"] != ident(other) {
+                failures.push(format!("{tag} {name} waits on a lock held by {other}: ours {}", thread(i, name)["waits"]));
+            }
+        }
+        // Without native frames nothing shows those threads are in an acquire: no claim.
+        match bare.as_ref().and_then(|b| pycoroner_testkit::parse_report(&String::from_utf8_lossy(&b.stdout))) {
+            Some(r) => {
+                for name in ["holds-a", "holds-b", "plain-waiter"] {
+                    let t = thread(main_interp(&r), name);
+                    if !t["waits"].is_null() {
+                        failures.push(format!("{tag} {name} without native frames: claims {}", t["waits"]));
+                    }
+                }
+            }
+            None => failures.push(format!("{tag} no report without --native")),
         }
     }
     assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));

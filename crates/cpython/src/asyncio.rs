@@ -15,7 +15,7 @@ use pycoroner_process::{MemoryExt, RemoteAddr};
 
 use crate::error::Error;
 use crate::locals::Local;
-use crate::models::{FrameModel, StackRef, TaskRegistry, YieldFromModel};
+use crate::models::{StackRef, TaskRegistry, YieldFromModel};
 use crate::objects;
 use crate::python::{PyFrame, Python, ThreadState};
 use crate::repr::Renderer;
@@ -970,21 +970,7 @@ impl<'a> TaskReader<'a> {
         let below = |a: RemoteAddr| a.0.checked_sub(8).map(RemoteAddr).ok_or(Error::Overflow(a));
         match model.yield_from {
             YieldFromModel::NextOpcode { opcode } => {
-                let unit = match self.py.models.frame {
-                    FrameModel::Legacy { lasti_unit } => u64::from(lasti_unit),
-                    FrameModel::Interpreter { .. } => return Ok(None),
-                };
-                let lasti = self.py.mem.read_i32(self.py.field(frame_addr, key::frame::lasti)?)?;
-                let Ok(lasti) = u64::try_from(lasti) else { return Ok(None) };
-                let code = self.py.ptr(frame_addr, key::frame::code)?;
-                let bytes = self.py.ptr(code, key::code::code)?;
-                let next = lasti.checked_mul(unit).and_then(|b| b.checked_add(2)).ok_or(Error::Overflow(frame_addr))?;
-                let size = u64::try_from(self.py.mem.read_i64(self.py.field(bytes, key::object::ob_size)?)?).unwrap_or(0);
-                if next >= size {
-                    return Ok(None);
-                }
-                let at = self.py.field(bytes, key::bytes::sval)?.offset(next).ok_or(Error::Overflow(bytes))?;
-                if self.py.mem.read_u8(at)? != opcode {
+                if self.py.legacy_opcode(frame_addr, 2)? != Some(opcode) {
                     return Ok(None);
                 }
                 let slot = if self.py.offsets.frame.stacktop.is_some() {

@@ -67,6 +67,8 @@ pub const MAX_CHAIN: usize = 64;
 
 /// Most variables we list per frame.
 const MAX_LOCALS: u64 = 4096;
+/// Most value-stack slots read from one frame.
+const MAX_STACK: u64 = 4096;
 /// Most handled-exception stack items we follow.
 const MAX_EXC_ITEMS: usize = 64;
 
@@ -108,6 +110,39 @@ impl Python<'_> {
             Some(_) => Ok(v), // 3.11+: a cell slot not yet turned into a cell holds the value
             None => self.ptr(v, key::cell::obj),
         }
+    }
+
+    /// The objects on a frame's value stack, bottom first: all `co_stacksize` slots
+    /// (3.14+: up to the saved stack pointer when it lies among them). The running
+    /// frame of a thread does not record its stack top before 3.14, so slots above it
+    /// may hold objects already popped: a caller must check what it finds.
+    pub fn value_stack(&self, frame: &PyFrame) -> Result<Vec<RemoteAddr>, Error> {
+        let code = frame.code;
+        let size = u64::try_from(self.mem.read_i32(self.field(code, key::code_vars::stacksize)?)?).unwrap_or(0).min(MAX_STACK);
+        let (base, size) = match self.models.locals {
+            LocalsModel::VarNames => (self.ptr(frame.addr, key::frame::valuestack)?, size),
+            LocalsModel::LocalsPlus => {
+                let names = self.ptr(code, key::code_vars::localsplusnames)?;
+                let n = u64::try_from(self.mem.read_i64(self.field(names, key::object::ob_size)?)?).map_err(|_| Error::Corrupt { what: "tuple size", addr: names })?;
+                let base = n.checked_mul(8).and_then(|o| self.field(frame.addr, key::iframe::localsplus).ok()?.offset(o)).ok_or(Error::Overflow(frame.addr))?;
+                let size = match key::iframe::stackpointer.of(self.offsets) {
+                    Some(_) => {
+                        let sp = self.ptr(frame.addr, key::iframe::stackpointer)?;
+                        sp.0.checked_sub(base.0).map(|b| b / 8).filter(|n| *n <= size).unwrap_or(size)
+                    }
+                    None => size,
+                };
+                (base, size)
+            }
+        };
+        let slots = self.mem.read_ptrs(base, size, MAX_STACK * 8)?;
+        Ok(slots
+            .into_iter()
+            .filter_map(|raw| match StackRef::decode(raw.0, self.models.stackrefs) {
+                StackRef::Object(v) if !v.is_null() => Some(v),
+                _ => None,
+            })
+            .collect())
     }
 
     /// The bound variables of a frame, in slot order (arguments first). Unbound ones

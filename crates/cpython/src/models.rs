@@ -198,6 +198,10 @@ pub struct Models {
     pub atexit: AtexitModel,
     /// `sys.monitoring` event names by bit (empty before 3.12).
     pub monitoring_events: &'static [&'static str],
+    /// The instruction that calls a `with`'s `__enter__` after putting the manager's
+    /// bound `__exit__` in its stack slot (`SETUP_WITH` ≤3.10, `BEFORE_WITH` 3.11):
+    /// while `__enter__` runs, the manager itself is not on the stack. 3.12+ keep it.
+    pub setup_with: Option<u8>,
 }
 
 /// `sys.flags` values of an interpreter started with no option, where not 0, False or
@@ -358,6 +362,11 @@ impl Models {
             tasks,
             atexit,
             monitoring_events,
+            setup_with: match minor {
+                6..=10 => Some(143),
+                11 => Some(53),
+                _ => None,
+            },
         })
     }
 }

@@ -296,6 +296,36 @@ impl<'a> Python<'a> {
         Ok(Some((locked != 0, holder)))
     }
 
+    /// ≤3.10: the opcode `delta` bytes after a frame's last instruction (`f_lasti`;
+    /// 0 is the instruction running); `None` past the code's end or on 3.11+.
+    pub fn legacy_opcode(&self, frame: RemoteAddr, delta: u64) -> Result<Option<u8>, Error> {
+        let unit = match self.models.frame {
+            FrameModel::Legacy { lasti_unit } => u64::from(lasti_unit),
+            FrameModel::Interpreter { .. } => return Ok(None),
+        };
+        let Ok(lasti) = u64::try_from(self.mem.read_i32(self.field(frame, key::frame::lasti)?)?) else { return Ok(None) };
+        let bytes = self.ptr(self.ptr(frame, key::frame::code)?, key::code::code)?;
+        let at = lasti.checked_mul(unit).and_then(|b| b.checked_add(delta)).ok_or(Error::Overflow(frame))?;
+        let size = u64::try_from(self.mem.read_i64(self.field(bytes, key::object::ob_size)?)?).unwrap_or(0);
+        if at >= size {
+            return Ok(None);
+        }
+        Ok(Some(self.mem.read_u8(self.field(bytes, key::bytes::sval)?.offset(at).ok_or(Error::Overflow(bytes))?)?))
+    }
+
+    /// The opcode of the instruction a frame runs: ≤3.10 at `f_lasti`, 3.11+ at the
+    /// interpreter frame's instruction pointer (3.12+ a specialized or instrumented
+    /// form may stand there); `None` where it cannot be told.
+    pub fn current_opcode(&self, frame: &PyFrame) -> Result<Option<u8>, Error> {
+        match self.models.frame {
+            FrameModel::Legacy { .. } => self.legacy_opcode(frame.addr, 0),
+            FrameModel::Interpreter { .. } => {
+                let instr = self.ptr(frame.addr, key::iframe::instr)?;
+                Ok(if instr.is_null() { None } else { Some(self.mem.read_u8(instr)?) })
+            }
+        }
+    }
+
     /// A code object, decoded (cached).
     pub fn code(&self, code: RemoteAddr) -> Result<Rc<CodeInfo>, Error> {
         self.code_info(code)

@@ -213,6 +213,7 @@ pub const DWARF_SPEC: &[(Key, &[(&str, &str)])] = &[
     (key::code_vars::freevars, &[("PyCodeObject", "co_freevars")]),
     (key::code_vars::localsplusnames, &[("PyCodeObject", "co_localsplusnames")]),
     (key::code_vars::localspluskinds, &[("PyCodeObject", "co_localspluskinds")]),
+    (key::code_vars::stacksize, &[("PyCodeObject", "co_stacksize")]),
     (key::frame_vars::localsplus, &[("_frame", "f_localsplus")]),
     (key::frame_vars::globals, &[("_PyInterpreterFrame", "f_globals"), ("_frame", "f_globals")]),
     (key::frame_vars::builtins, &[("_PyInterpreterFrame", "f_builtins"), ("_frame", "f_builtins")]),

@@ -643,6 +643,8 @@ offsets_table! {
         localsplusnames,
         /// `co_localspluskinds` (3.11+).
         localspluskinds,
+        /// `co_stacksize`: the most value-stack slots the code uses (an `int`).
+        stacksize,
     }
     /// Frame fields for locals and exception state.
     frame_vars: FrameVars {
@@ -715,7 +717,7 @@ pub struct Layout {
 }
 
 /// Current serialized format of [`Layout`]; caches with another value are ignored.
-pub const LAYOUT_FORMAT: u32 = 16;
+pub const LAYOUT_FORMAT: u32 = 17;
 
 #[cfg(test)]
 mod tests {

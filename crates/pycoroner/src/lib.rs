@@ -367,7 +367,7 @@ fn analyze_within_budget(
         tasks::add_tasks(target, &py, found, &names_renderer, &snapshot, &mut interpreters, &mut threads, &mut warnings);
     }
     let cx = state::Context { minor: found.version.minor, cell_type: want.cell_type, threading: &threading, full: options.state };
-    let mut runtime = state::read(&py, &names_renderer, &snapshot, &cx, &mut warnings);
+    let (mut runtime, acquires) = state::read(&py, &names_renderer, &snapshot, &cx, &mut warnings);
     // Threads with no Python thread state (started by C code: BLAS, gRPC, an extension's
     // workers): shown too, after the Python ones; the one that took the signal is the
     // current thread, with its native frames even without --native.
@@ -416,7 +416,7 @@ fn analyze_within_budget(
     if !unwound {
         done_reading();
     }
-    state::finish(&mut runtime, prepared.native.as_ref().or(adhoc.as_ref()).map(|s| &s.native), &threads);
+    state::finish(&mut runtime, acquires, prepared.native.as_ref().or(adhoc.as_ref()).map(|s| &s.native), &threads);
     resolve_current(&mut threads, &mut warnings);
     // The interpreter whose thread crashed first (faulthandler shows only that one).
     if let Some(cur) = threads.iter().find(|t| t.current).map(|t| t.interpreter_id) {

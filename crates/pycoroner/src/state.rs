@@ -46,7 +46,7 @@ pub(crate) struct Context<'a> {
 
 /// Read the runtime's and every interpreter's state, naming thread states by the
 /// `thread_id` of the snapshot's threads.
-pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot, cx: &Context<'_>, warnings: &mut Vec<Warning>) -> Runtime {
+pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot, cx: &Context<'_>, warnings: &mut Vec<Warning>) -> (Runtime, Acquires) {
     let Context { minor, cell_type, threading, full } = *cx;
     let thread_of = |ts: RemoteAddr| -> Option<Finalizing> {
         (!ts.is_null()).then(|| Finalizing {
@@ -54,6 +54,7 @@ pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot
             thread_id: snapshot.interpreters.iter().flat_map(|i| &i.threads).find(|t| t.state.addr == ts).map(|t| t.state.thread_id),
         })
     };
+    let mut acquires = Vec::new();
     let raw = py.runtime_state();
     // Each version keeps its pending calls in the runtime, its interpreters, or both.
     let mut pending_absent = raw.pending.is_none();
@@ -190,6 +191,11 @@ pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot
                 profile: None,
                 waits: if full { waiting(py, renderer, &ts.walk.frames, cell_type) } else { None },
             };
+            if full && tr.waits.is_none() {
+                if let Some(w) = acquire_candidate(py, renderer, &ts.walk.frames, ts.state.thread_id) {
+                    acquires.push((ts.state.thread_id, w));
+                }
+            }
             match py.tracing(&ts.state) {
                 Ok(t) => {
                     let hook = |(func, obj): (RemoteAddr, RemoteAddr)| {
@@ -234,7 +240,68 @@ pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot
         // 3.6 keeps them in statics: a stripped binary has no symbol for them.
         runtime.unavailable.push("pending calls: this build has no symbol `pendingcalls` (a stripped binary with no debug file)".into());
     }
-    runtime
+    (runtime, acquires)
+}
+
+/// Threads whose newest frame may be acquiring a lock in C: the thread and the lock,
+/// told apart from a thread blocked in anything else only by its native frames.
+pub(crate) type Acquires = Vec<(u64, Waiting)>;
+
+/// Native functions a thread runs while it blocks acquiring a `_thread.lock` or
+/// `RLock` (its `acquire`, or `__enter__` of a `with`): pthread semaphores ≤3.13,
+/// `PyMutex` and the parking lot 3.13+ (a stripped build exports only
+/// `_PySemaphore_Wait` of these).
+const ACQUIRE_FUNCTIONS: &[&str] = &[
+    "PyThread_acquire_lock_timed",
+    "acquire_timed",
+    "lock_PyThread_acquire_lock",
+    "rlock_acquire",
+    "_PyMutex_LockTimed",
+    "_PyRecursiveMutex_LockTimed",
+    "_PyParkingLot_Park",
+    "_PySemaphore_Wait",
+];
+/// Built-in methods that acquire the lock they are bound to (3.6 calls a bound
+/// method: the lock itself is not on the stack).
+const ACQUIRE_METHODS: &[&str] = &["acquire", "__enter__", "acquire_lock"];
+
+/// The lock a thread's newest frame would be blocked on if it were in a C-level
+/// acquire: the one lock on its value stack (or bound to an `acquire` method there)
+/// that is taken, and not by this thread. Several, or none: no answer.
+fn acquire_candidate(py: &Python<'_>, renderer: &Renderer<'_>, frames: &[pycoroner_cpython::PyFrame], thread_id: u64) -> Option<Waiting> {
+    let newest = frames.first()?;
+    let stack = py.value_stack(newest).ok()?;
+    // ≤3.11, in a `with`'s `__enter__`: only the bound `__exit__` is on the stack (out
+    // of the `with`'s first instruction, such an `__exit__` belongs to a `with` whose
+    // body runs).
+    let setup_with = py.models().setup_with;
+    let entering = setup_with.is_some() && py.current_opcode(newest).ok().flatten() == setup_with;
+    let mut found: Vec<(RemoteAddr, Option<u64>)> = Vec::new();
+    for v in stack {
+        let (lock, state) = match renderer.lock_state(v) {
+            Some(state) => (v, state),
+            None => match renderer.bound_builtin(v) {
+                Some((name, slf)) if ACQUIRE_METHODS.contains(&name.as_str()) || (entering && name == "__exit__") => match renderer.lock_state(slf) {
+                    Some(state) => (slf, state),
+                    None => continue,
+                },
+                _ => continue,
+            },
+        };
+        if state.locked && !(state.reentrant && state.owner == thread_id) && !found.iter().any(|(l, _)| *l == lock) {
+            found.push((lock, (state.reentrant && state.owner != 0).then_some(state.owner)));
+        }
+    }
+    match found[..] {
+        [(lock, owner)] => {
+            // `RLock.acquire`, as a static type's `tp_name` (`_thread.RLock`) or a heap
+            // type's name (3.12+) says it.
+            let ty = renderer.type_name(lock).unwrap_or_else(|_| "?".into());
+            let ty = ty.rsplit('.').next().unwrap_or(&ty);
+            Some(Waiting { call: format!("{ty}.acquire"), address: lock.0, object: renderer.repr(lock), owner })
+        }
+        _ => None,
+    }
 }
 
 /// The `threading` calls a thread can block in: its newest frame runs one of these
@@ -274,7 +341,7 @@ fn waiting(py: &Python<'_>, renderer: &Renderer<'_>, frames: &[pycoroner_cpython
     let func = info.name.as_deref().ok()?;
     let call = info.qualname.clone().unwrap_or_else(|| format!("{}.{func}", renderer.type_name(object).unwrap_or_else(|_| "?".into())));
     // The object by its type and address: its repr() would spell out every attribute.
-    Some(Waiting { call, address: object.0, object: renderer.object_label(object) })
+    Some(Waiting { call, address: object.0, object: renderer.object_label(object), owner: None })
 }
 
 /// Most code objects whose local `sys.monitoring` events are read.
@@ -355,9 +422,23 @@ fn held_locks(
     out
 }
 
-/// Name every C function of the state, and which threads wait for their GIL (a
-/// `take_gil` among their native frames: only known with native frames).
-pub(crate) fn finish(runtime: &mut Runtime, native: Option<&pycoroner_debuginfo::native::Native>, threads: &[Thread]) {
+/// Name every C function of the state; which threads wait for their GIL (a
+/// `take_gil` among their native frames) and which for a lock: only known with native
+/// frames.
+pub(crate) fn finish(runtime: &mut Runtime, acquires: Acquires, native: Option<&pycoroner_debuginfo::native::Native>, threads: &[Thread]) {
+    // A lock acquire: an acquire function among the native frames above the newest
+    // Python frame (the call that frame made).
+    for (thread_id, waits) in acquires {
+        let in_acquire = threads.iter().find(|t| t.thread_id == thread_id).is_some_and(|t| {
+            t.frames
+                .iter()
+                .take_while(|f| !matches!(f, pycoroner_report::Frame::Python(_)))
+                .any(|f| matches!(f, pycoroner_report::Frame::Native(n) if n.function.as_deref().is_some_and(|f| ACQUIRE_FUNCTIONS.contains(&f))))
+        });
+        if let (true, Some(t)) = (in_acquire, runtime.interpreters.iter_mut().flat_map(|i| i.threads.iter_mut()).find(|t| t.thread_id == thread_id)) {
+            t.waits = Some(waits);
+        }
+    }
     if let Some(native) = native {
         let name = |f: &mut CFunction| {
             let raw = pycoroner_debuginfo::native::RawFrame { pc: f.address, is_return: false, trust: pycoroner_debuginfo::native::Trust::Context, signal_frame: false, sp: 0 };
@@ -375,6 +456,7 @@ pub(crate) fn finish(runtime: &mut Runtime, native: Option<&pycoroner_debuginfo:
         }
     }
     for ir in &mut runtime.interpreters {
+        ir.deadlocks = deadlocks(&ir.threads);
         if let Some(gil) = &mut ir.gil {
             gil.waiting = threads
                 .iter()
@@ -384,6 +466,34 @@ pub(crate) fn finish(runtime: &mut Runtime, native: Option<&pycoroner_debuginfo:
                 .collect();
         }
     }
+}
+
+/// The cycles of threads each waiting on a lock the next one holds, each once,
+/// starting from its lowest thread id.
+fn deadlocks(threads: &[ThreadRuntime]) -> Vec<Vec<u64>> {
+    let next = |t: u64| threads.iter().find(|x| x.thread_id == t).and_then(|x| x.waits.as_ref()).and_then(|w| w.owner);
+    let mut out = Vec::new();
+    for start in threads.iter().map(|t| t.thread_id) {
+        let mut cycle = vec![start];
+        let mut at = start;
+        // At most one step per thread: a chain longer than that has left the cycle.
+        for _ in 0..threads.len() {
+            match next(at) {
+                Some(n) if n == start => {
+                    if cycle.iter().min() == Some(&start) {
+                        out.push(cycle);
+                    }
+                    break;
+                }
+                Some(n) if !cycle.contains(&n) => {
+                    cycle.push(n);
+                    at = n;
+                }
+                _ => break,
+            }
+        }
+    }
+    out
 }
 
 /// Whether the state has C functions to name (and so needs native symbols).

@@ -137,6 +137,10 @@ pub struct InterpreterRuntime {
     /// `--state`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub locks: Vec<HeldLock>,
+    /// Threads that wait on each other: each cycle of "waits on a lock its owner
+    /// holds" (`thread_id`s, starting from the lowest), from `waits.owner`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deadlocks: Vec<Vec<u64>>,
     /// This interpreter's queue of pending calls not run yet (3.9+), oldest first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_calls: Option<Vec<PendingCall>>,
@@ -277,8 +281,9 @@ pub struct ThreadRuntime {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<Hook>,
     /// What it waits on in `threading` or `queue` (`Event.wait`, `Condition.wait`,
-    /// `Queue.get`, `Thread.join`, `Semaphore.acquire`, `Barrier.wait`...; with
-    /// `--state`).
+    /// `Queue.get`, `Thread.join`, `Semaphore.acquire`, `Barrier.wait`...), or the
+    /// `_thread.lock`/`RLock` its own code acquires (`lock.acquire()`, `with lock:`;
+    /// known with native frames only). With `--state`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waits: Option<Waiting>,
 }
@@ -293,6 +298,9 @@ pub struct Waiting {
     pub address: u64,
     /// It, as `object.__repr__` writes it: `<threading.Event object at 0x...>`.
     pub object: String,
+    /// The thread holding it, where the object records one (an RLock's owner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<u64>,
 }
 
 /// A lock held now.

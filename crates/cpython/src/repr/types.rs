@@ -59,6 +59,19 @@ impl Renderer<'_> {
         })
     }
 
+    /// A built-in method's name and the object it is bound to (`lock.acquire` gives
+    /// `("acquire", lock)`); `None` for anything else.
+    pub fn bound_builtin(&self, obj: RemoteAddr) -> Option<(String, RemoteAddr)> {
+        let ty = objects::ob_type(self.mem, self.o, obj).ok()?;
+        if self.kind(ty).ok()?.0 != Some(Kind::BuiltinFunction) {
+            return None;
+        }
+        let def = self.ptr(obj, key::cfunction::ml).ok()?;
+        let name = String::from_utf8(self.mem.read_cstr(self.ptr(def, key::methoddef::name).ok()?, 64).ok()?).ok()?;
+        let slf = self.ptr(obj, key::cfunction::self_).ok()?;
+        (!slf.is_null()).then_some((name, slf))
+    }
+
     /// `<module.QualName object at 0x...>`: an object named by its type and address,
     /// as `object.__repr__` writes it.
     pub fn object_label(&self, obj: RemoteAddr) -> String {

@@ -162,9 +162,14 @@ fn interpreter_lines(i: &InterpreterRuntime, full: bool, finalizing: bool) -> Ve
             }
         }
     }
+    for cycle in &i.deadlocks {
+        let names: Vec<String> = cycle.iter().chain(cycle.first()).map(|t| thread_label(*t, &i.threads)).collect();
+        out.push(format!("Deadlock: {}", names.join(" waits for ")));
+    }
     for t in &i.threads {
         if let Some(w) = &t.waits {
-            out.push(format!("{} waits in {} on {}", thread_label(t.thread_id, &i.threads), e(&w.call), e(&w.object)));
+            let by = w.owner.map(|o| format!(", held by {}", thread_label(o, &i.threads))).unwrap_or_default();
+            out.push(format!("{} waits in {} on {}{by}", thread_label(t.thread_id, &i.threads), e(&w.call), e(&w.object)));
         }
     }
     for l in &i.locks {
