@@ -71,23 +71,32 @@ pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot
     if raw.signals.is_none() {
         runtime.unavailable.push("signal handlers: this build has no symbol `Handlers` (a stripped binary with no debug file)".into());
     }
-
     if let Some((handlers, pending)) = part("the signal handlers", raw.signals, warnings) {
+        let none = renderer.known_none();
+        let mut installed = std::collections::HashMap::new();
+        // SIGINT's default handler, told by identity: its repr would read its name from
+        // the binary's file, a cost every report would pay.
+        let default_int = snapshot
+            .interpreters
+            .first()
+            .and_then(|i| py.sys_dicts(&i.state).0)
+            .and_then(|m| renderer.module_dict(m, "_signal"))
+            .and_then(|d| renderer.dict_get_str(d, DEFAULT_INT_HANDLER));
         let handlers = handlers
             .into_iter()
             .filter(|(_, _, func)| !func.is_null())
             // SIG_DFL and SIG_IGN are the ints 0 and 1; None is a handler not installed
             // from Python (`signal.getsignal` gives None).
-            .filter(|(_, _, func)| renderer.int_as_u64(*func).is_none() && renderer.known_none() != Some(*func))
+            // (Most signals share one object, the int 0 or 1: each looked at once.)
+            .filter(|(_, _, func)| *installed.entry(*func).or_insert_with(|| renderer.int_as_u64(*func).is_none() && none != Some(*func)))
             .map(|(number, tripped, func)| {
-                let handler = renderer.repr(func);
-                let default = number == 2 && handler.contains("default_int_handler");
+                let default = number == 2 && default_int == Some(func);
+                let handler = if default && !full { format!("<built-in function {DEFAULT_INT_HANDLER}>") } else { renderer.repr(func) };
                 SignalHandler { number, name: pycoroner_report::signal_names(number).0, handler, default, tripped }
             })
             .collect();
         runtime.signals = Some(Signals { handlers, pending });
     }
-
     for (n, interp) in snapshot.interpreters.iter().enumerate() {
         let raw = py.interpreter_raw(&interp.state);
         pending_absent &= raw.pending.is_none();
@@ -106,7 +115,6 @@ pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot
             drop_request: part("the GIL's drop request", raw.gil_drop_request, warnings),
             waiting: Vec::new(),
         });
-
         let gc_lists = sys_modules.and_then(|m| renderer.gc_lists(m));
         ir.gc = part("the garbage collector's state", raw.gc, warnings).map(|g| Gc {
             enabled: g.enabled,
@@ -117,7 +125,6 @@ pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot
             garbage: gc_lists.as_ref().and_then(|(_, n)| *n),
             callbacks: gc_lists.map(|(c, _)| c).unwrap_or_default(),
         });
-
         let records = match raw.atexit {
             Some(r) => part("the atexit callbacks", Some(r.and_then(|a| match a {
                 AtexitRaw::Records(r) => Ok(r),
@@ -139,7 +146,6 @@ pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot
                 })
                 .collect()
         });
-
         ir.threading_hooks = sys_modules.and_then(|m| renderer.threading_hooks(m)).map(|(trace, profile)| ThreadingHooks { trace, profile });
 
         let events = py.models().monitoring_events;
@@ -179,7 +185,6 @@ pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot
                 }
             }
         }
-
         let threading = threading.get(n).map(Vec::as_slice).unwrap_or_default();
         for ts in &interp.threads {
             let known = threading.iter().find(|t| t.ident == ts.state.thread_id);
@@ -212,7 +217,6 @@ pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot
         if full {
             ir.locks = held_locks(py, renderer, sys_modules, interp, cell_type);
         }
-
         ir.pending_calls = part("the interpreter's pending calls", raw.pending, warnings).map(pending_calls);
 
         let recursion_limit = part("the recursion limit", raw.recursion_limit, warnings);
@@ -242,6 +246,9 @@ pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot
     }
     (runtime, acquires)
 }
+
+/// `_signal.default_int_handler`, SIGINT's handler unless a program sets another.
+const DEFAULT_INT_HANDLER: &str = "default_int_handler";
 
 /// Threads whose newest frame may be acquiring a lock in C: the thread and the lock,
 /// told apart from a thread blocked in anything else only by its native frames.

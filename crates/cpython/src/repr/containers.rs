@@ -19,8 +19,16 @@ impl Renderer<'_> {
     /// The values for several str keys of a dict, read in one pass over it (each key's
     /// length is compared before its text is read).
     pub(crate) fn dict_lookup_many(&self, dict: RemoteAddr, keys: &[&str]) -> Vec<Option<RemoteAddr>> {
+        match self.dict_items_up_to(dict, MAX_LOOKUP_ENTRIES) {
+            Ok((pairs, _)) => self.pick_keys(pairs, keys),
+            Err(_) => vec![None; keys.len()],
+        }
+    }
+
+    /// The values of `keys` among the `(str key, value)` pairs of a dict or an
+    /// instance's attributes (each key's length is compared before its text is read).
+    pub(crate) fn pick_keys(&self, pairs: Vec<Pair>, keys: &[&str]) -> Vec<Option<RemoteAddr>> {
         let mut found = vec![None; keys.len()];
-        let Ok((pairs, _)) = self.dict_items_up_to(dict, MAX_LOOKUP_ENTRIES) else { return found };
         let lengths: Vec<u64> = keys.iter().map(|k| k.chars().count() as u64).collect();
         for (k, v) in pairs {
             if found.iter().all(Option::is_some) {

@@ -93,8 +93,15 @@ impl Renderer<'_> {
 
     /// An instance attribute by name, from the instance's dict or inline values.
     pub fn attribute(&self, obj: RemoteAddr, name: &str) -> Option<RemoteAddr> {
-        let (attrs, _) = self.instance_attributes_up_to(obj, MAX_LOOKUP_ENTRIES).ok()?;
-        attrs.iter().find_map(|&(k, v)| (self.str_key(k).as_deref() == Some(name)).then_some(v))
+        self.attributes(obj, &[name]).pop().flatten()
+    }
+
+    /// Several of an instance's own attributes, read in one pass over them.
+    pub(crate) fn attributes(&self, obj: RemoteAddr, names: &[&str]) -> Vec<Option<RemoteAddr>> {
+        match self.instance_attributes_up_to(obj, MAX_LOOKUP_ENTRIES) {
+            Ok((attrs, _)) => self.pick_keys(attrs, names),
+            Err(_) => vec![None; names.len()],
+        }
     }
 
     /// An attribute as `getattr` finds a plain data attribute: the instance's own,
@@ -197,10 +204,12 @@ impl Renderer<'_> {
         pairs
             .iter()
             .filter_map(|&(ident, thread)| {
+                let ident = self.int_as_u64(ident)?;
+                let found = self.attributes(thread, &["_name", "_daemonic"]);
                 Some(ThreadingThread {
-                    ident: self.int_as_u64(ident)?,
-                    name: self.attribute(thread, "_name").and_then(|n| objects::read_name(self.mem, self.o, n).ok()),
-                    daemon: self.attribute(thread, "_daemonic").and_then(|d| self.truth(d)),
+                    ident,
+                    name: found.first().copied().flatten().and_then(|n| objects::read_name(self.mem, self.o, n).ok()),
+                    daemon: found.get(1).copied().flatten().and_then(|d| self.truth(d)),
                 })
             })
             .collect()
