@@ -190,6 +190,25 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Count the objects the garbage collector tracks, per type (`gc.get_objects()`
+    /// from a core or a stopped process): `heap CORE` or `heap --pid PID`.
+    Heap {
+        /// The core file (or give --pid).
+        #[arg(value_name = "CORE", required_unless_present = "pid", conflicts_with = "pid")]
+        core: Option<PathBuf>,
+        /// Read a running process instead of a core (stopped while it is counted).
+        #[arg(long, value_name = "PID")]
+        pid: Option<u32>,
+        /// How many types to list, largest total size first (JSON has them all).
+        #[arg(long, value_name = "N", default_value_t = 25)]
+        top: usize,
+        /// Look up the files the process mapped under DIR first.
+        #[arg(long, value_name = "DIR")]
+        sysroot: Option<PathBuf>,
+        /// Shared options.
+        #[command(flatten)]
+        common: Common,
+    },
     /// Print the layout (offsets table, version, flavour) read from an interpreter
     /// binary's DWARF, as JSON: the generator of the built-in tables.
     Layouts {

@@ -152,6 +152,27 @@ fn run_print(args: &[String], pid: Option<u32>, sysroot: Option<std::path::PathB
     })
 }
 
+/// `pycoroner heap`: the census of a core or a stopped process.
+fn run_heap(core: Option<std::path::PathBuf>, pid: Option<u32>, top: usize, sysroot: Option<std::path::PathBuf>, common: &Common) -> Result<String, Failure> {
+    let mut opts = options(common);
+    opts.heap = true;
+    let report = match (pid, core) {
+        (Some(pid), _) => pycoroner::analyze_process(pid, true, &opts, &mut test_hold)?,
+        (None, Some(core)) => {
+            let mut target = ElfCore::open(&core)?;
+            target.set_sysroot(sysroot);
+            let mut report = Analysis::open(target, opts).and_then(Analysis::into_report)?;
+            report.target.path = Some(core.display().to_string());
+            report
+        }
+        (None, None) => return Err(Failure::bad_input("give CORE, or --pid PID")),
+    };
+    Ok(match common.format {
+        Format::Text => render::heap::render(&report, top),
+        Format::Json => render::json::render(&report) + "\n",
+    })
+}
+
 /// Open a core and analyze it; the text or JSON to print.
 pub fn run_core(
     core: &std::path::Path,
@@ -207,13 +228,14 @@ fn debug(dbg: debugger::Debugger, init: bool, args: &[std::ffi::OsString]) -> Re
 }
 
 fn run(cli: Cli) -> Result<String, Failure> {
-    if let Command::Core { sysroot, .. } | Command::Print { sysroot, .. } = &cli.command {
+    if let Command::Core { sysroot, .. } | Command::Print { sysroot, .. } | Command::Heap { sysroot, .. } = &cli.command {
         check_sysroot(sysroot)?;
     }
     match cli.command {
         Command::Core { core, exe_arg, exe, sysroot, common } => run_core(&core, exe.or(exe_arg), sysroot, &common),
         Command::Demo { python, keep, common } => demo::run(python, keep, &common),
         Command::Print { args, pid, sysroot, common } => run_print(&args, pid, sysroot, &common),
+        Command::Heap { core, pid, top, sysroot, common } => run_heap(core, pid, top, sysroot, &common),
         Command::Pid { pid, nonblocking, common } => run_pid(pid, nonblocking, &common),
         Command::Gdb { init, args } => debug(debugger::Debugger::Gdb, init, &args),
         Command::Lldb { init, args } => debug(debugger::Debugger::Lldb, init, &args),
@@ -249,7 +271,7 @@ fn main() -> ExitCode {
     pycoroner_process::files::install_sigbus_handler();
     let cli = Cli::parse();
     let json = match &cli.command {
-        Command::Core { common, .. } | Command::Pid { common, .. } | Command::Print { common, .. } | Command::Demo { common, .. } => {
+        Command::Core { common, .. } | Command::Pid { common, .. } | Command::Print { common, .. } | Command::Heap { common, .. } | Command::Demo { common, .. } => {
             common.format == Format::Json
         }
         Command::Layouts { .. } | Command::Gdb { .. } | Command::Lldb { .. } | Command::Completions { .. } | Command::Man => false,

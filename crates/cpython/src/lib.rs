@@ -12,6 +12,7 @@
 
 pub mod asyncio;
 pub mod error;
+pub mod heap;
 pub mod linetable;
 pub mod locals;
 pub mod models;

@@ -202,6 +202,10 @@ pub struct Models {
     /// bound `__exit__` in its stack slot (`SETUP_WITH` ≤3.10, `BEFORE_WITH` 3.11):
     /// while `__enter__` runs, the manager itself is not on the stack. 3.12+ keep it.
     pub setup_with: Option<u8>,
+    /// The type flags for which `sys.getsizeof` adds a two-word pre-header besides
+    /// the GC header (`_PyType_PreHeaderSize`): a managed dict (3.11+,
+    /// `Py_TPFLAGS_MANAGED_DICT`) or weakref list (3.12+, `Py_TPFLAGS_MANAGED_WEAKREF`).
+    pub getsizeof_preheader: u64,
 }
 
 /// `sys.flags` values of an interpreter started with no option, where not 0, False or
@@ -362,6 +366,11 @@ impl Models {
             tasks,
             atexit,
             monitoring_events,
+            getsizeof_preheader: match minor {
+                6..=10 => 0,
+                11 => 1 << 4,
+                _ => (1 << 3) | (1 << 4),
+            },
             setup_with: match minor {
                 6..=10 => Some(143),
                 11 => Some(53),

@@ -109,14 +109,16 @@ pub struct Tracing {
 }
 
 /// Where the collector's fields are.
-struct GcAt {
+pub(crate) struct GcAt {
     enabled: Option<RemoteAddr>,
-    generations: RemoteAddr,
+    pub(crate) generations: RemoteAddr,
     stats: Option<RemoteAddr>,
+    /// `permanent_generation` (3.7+).
+    pub(crate) permanent: Option<RemoteAddr>,
 }
 
 /// The generations of every version have three.
-const GENERATIONS: u64 = 3;
+pub(crate) const GENERATIONS: u64 = 3;
 
 impl Python<'_> {
     fn rt(&self) -> Result<RemoteAddr, Error> {
@@ -219,12 +221,13 @@ impl Python<'_> {
     /// Where the collector's `enabled`, `generations` and `generation_stats` are: in its
     /// state per interpreter (3.9+) or in `_PyRuntime` (3.7–3.8); 3.6 keeps them as
     /// statics (the generations also through the exported `_PyGC_generation0`).
-    fn gc_state_at(&self, interp: &InterpreterState) -> Option<Result<GcAt, Error>> {
+    pub(crate) fn gc_state_at(&self, interp: &InterpreterState) -> Option<Result<GcAt, Error>> {
         let in_state = |gc: RemoteAddr| -> Result<GcAt, Error> {
             Ok(GcAt {
                 enabled: Some(self.field(gc, key::gc_state::enabled)?),
                 generations: self.field(gc, key::gc_state::generations)?,
                 stats: Some(self.field(gc, key::gc_state::generation_stats)?),
+                permanent: key::gc_state::permanent_generation.of(self.offsets).map(|_| self.field(gc, key::gc_state::permanent_generation)).transpose()?,
             })
         };
         if let Some(off) = self.offsets.interp.gc {
@@ -234,13 +237,13 @@ impl Python<'_> {
             return Some(self.rt().and_then(|rt| self.field(rt, key::runtime::gc)).and_then(in_state));
         }
         let sa = self.anchors.state;
-        sa.gc_generation0.map(|var| Ok(GcAt { enabled: sa.gc_enabled, generations: self.mem.read_ptr(var)?, stats: sa.gc_generation_stats }))
+        sa.gc_generation0.map(|var| Ok(GcAt { enabled: sa.gc_enabled, generations: self.mem.read_ptr(var)?, stats: sa.gc_generation_stats, permanent: None }))
     }
 
     fn gc_raw(&self, interp: &InterpreterState) -> Option<Result<GcRaw, Error>> {
         let at = self.gc_state_at(interp)?;
         Some((|| {
-            let GcAt { enabled, generations, stats } = at?;
+            let GcAt { enabled, generations, stats, .. } = at?;
             let size = need(self.offsets, key::gc_state::gen_size)?;
             let mut raw = GcRaw::default();
             for i in 0..GENERATIONS {

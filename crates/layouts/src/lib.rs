@@ -219,6 +219,19 @@ offsets_table! {
         stats_uncollectable,
         /// `sizeof(struct gc_generation_stats)`.
         stats_size,
+        /// `permanent_generation` (3.7+): the objects `gc.freeze()` moved out of the
+        /// generations.
+        permanent_generation,
+    }
+    /// `PyGC_Head`, just before every object the garbage collector tracks; each
+    /// generation is a circular list of them through its own head.
+    gc_head: GcHead {
+        /// `_gc_next` (`gc.gc_next` ≤3.7).
+        next,
+        /// `_gc_prev` (`gc.gc_prev` ≤3.7; 3.8+ keeps flags in its low two bits).
+        prev,
+        /// `sizeof(PyGC_Head)`: the object starts this far after its head.
+        size,
     }
     /// The `atexit` module's callbacks: `struct atexit_state` (3.10+, in the
     /// interpreter) or the module state `atexitmodule_state` (≤3.9).
@@ -445,6 +458,8 @@ offsets_table! {
     list: List {
         /// `ob_item` (pointer to the item array).
         item,
+        /// `allocated`: slots of the item array (`list.__sizeof__` counts them).
+        allocated,
     }
     /// `PyByteArrayObject`.
     bytearray: ByteArray {
@@ -717,7 +732,7 @@ pub struct Layout {
 }
 
 /// Current serialized format of [`Layout`]; caches with another value are ignored.
-pub const LAYOUT_FORMAT: u32 = 17;
+pub const LAYOUT_FORMAT: u32 = 19;
 
 #[cfg(test)]
 mod tests {

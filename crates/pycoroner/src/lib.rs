@@ -20,6 +20,7 @@
 mod cache;
 mod error;
 mod facade;
+mod heap;
 mod locate_python;
 mod options;
 pub mod splice;
@@ -368,6 +369,7 @@ fn analyze_within_budget(
     }
     let cx = state::Context { minor: found.version.minor, cell_type: want.cell_type, threading: &threading, full: options.state };
     let (mut runtime, acquires) = state::read(&py, &names_renderer, &snapshot, &cx, &mut warnings);
+    let heap = if options.heap { heap::census(&py, &names_renderer, found, &snapshot, models, &mut warnings) } else { Vec::new() };
     // Threads with no Python thread state (started by C code: BLAS, gRPC, an extension's
     // workers): shown too, after the Python ones; the one that took the signal is the
     // current thread, with its native frames even without --native.
@@ -458,6 +460,7 @@ fn analyze_within_budget(
         }
     });
     Ok(Report {
+        heap,
         schema: pycoroner_report::SCHEMA,
         target: TargetInfo {
             kind: match target.kind() {

@@ -41,6 +41,8 @@ const SYMBOLS: &[&str] = &[
     "pendingfirst",
     "pendinglast",
     "gil_drop_request",
+    // `object`, whose `__sizeof__` the heap census knows.
+    "PyBaseObject_Type",
 ];
 
 /// Any of these marks the module that holds the interpreter's runtime.

@@ -55,6 +55,9 @@ pub struct Options {
     /// threads wait on, `sys.monitoring`'s local events, and every extension module
     /// with its file (the rest of the state is always read).
     pub state: bool,
+    /// Count the objects each interpreter's garbage collector tracks, per type
+    /// (`pycoroner heap`).
+    pub heap: bool,
 }
 
 impl Options {

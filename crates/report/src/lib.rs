@@ -5,6 +5,7 @@
 #![deny(missing_docs)]
 
 pub mod escape;
+pub mod heap;
 pub mod render;
 pub mod runtime;
 pub mod tasks;
@@ -37,6 +38,10 @@ pub struct Report {
     /// signals, `sys` (README "Interpreter state").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime: Option<runtime::Runtime>,
+    /// The objects each interpreter's garbage collector tracks, per type (`pycoroner
+    /// heap`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub heap: Vec<heap::Heap>,
     /// What could not be read, and why.
     pub warnings: Vec<Warning>,
 }
@@ -122,6 +127,8 @@ pub enum WarningKind {
     /// Interpreter state (GIL, GC, atexit, tracing, signals, `sys`) that could not be
     /// read.
     State,
+    /// The census of the objects the garbage collector tracks (`pycoroner heap`).
+    Heap,
 }
 
 /// The analyzed target.

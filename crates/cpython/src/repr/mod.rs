@@ -231,10 +231,10 @@ const SUBCLASS_BITS: &[(u32, Kind)] = &[
 
 /// Renders objects of one interpreter.
 pub struct Renderer<'a> {
-    mem: &'a dyn Memory,
+    pub(crate) mem: &'a dyn Memory,
     o: &'a Offsets,
     models: Models,
-    known: &'a KnownObjects,
+    pub(crate) known: &'a KnownObjects,
     limits: Limits,
     budget: Cell<usize>,
     /// Which standard-library type each type seen is, if any.
@@ -251,7 +251,7 @@ impl<'a> Renderer<'a> {
         Renderer { mem, o, models, known, limits, budget: Cell::new(READ_BUDGET), std_types: Default::default() }
     }
 
-    fn at(&self, base: RemoteAddr, key: Key) -> Result<RemoteAddr, Error> {
+    pub(crate) fn at(&self, base: RemoteAddr, key: Key) -> Result<RemoteAddr, Error> {
         base.offset(need(self.o, key)?).ok_or(Error::Overflow(base))
     }
 

@@ -41,7 +41,7 @@ impl Renderer<'_> {
     }
 
     /// `module.QualName` as `repr(type)` shows it.
-    pub(super) fn type_full_name(&self, ty: RemoteAddr) -> Result<String, Error> {
+    pub(crate) fn type_full_name(&self, ty: RemoteAddr) -> Result<String, Error> {
         let flags = self.mem.read_u64(self.at(ty, key::type_object::tp_flags)?)?;
         if flags & TPFLAGS_HEAPTYPE == 0 {
             return self.tp_name(ty);

@@ -170,7 +170,7 @@ pub fn render_with(report: &Report, options: TextOptions) -> String {
 
 /// What a person needs before the stacks: which process, which interpreter, which
 /// signal, how and where (faulthandler's own lines follow unchanged).
-fn header(out: &mut String, report: &Report) {
+pub(crate) fn header(out: &mut String, report: &Report) {
     let t = &report.target;
     let what = if t.kind == TargetKind::Core { "Process" } else { "Live process" };
     // A core keeps 79 bytes of the command line (ELF_PRARGSZ): say when it was cut.
@@ -489,6 +489,7 @@ pub(crate) mod tests {
                 },
             ],
             runtime: None,
+            heap: Vec::new(),
             warnings: vec![],
         }
     }

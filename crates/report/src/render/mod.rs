@@ -2,6 +2,7 @@
 
 pub mod faulthandler;
 pub mod gdb;
+pub mod heap;
 pub mod json;
 pub mod state;
 pub mod tasks;

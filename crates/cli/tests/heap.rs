@@ -1,0 +1,99 @@
+//! `pycoroner heap`: the census of the objects the garbage collector tracks, checked
+//! against what the process counted itself just before crashing
+//! (`fixtures/scenarios/heap_census.py`: `Counter(type(o) for o in gc.get_objects())`
+//! and `sys.getsizeof` sums), on every interpreter.
+
+mod common;
+
+use common::pycoroner;
+use pycoroner_testkit::{all_interpreters, crash, scenario};
+use serde_json::Value;
+
+/// The scenario's own classes: counted exactly, sized as `sys.getsizeof` (all but
+/// `Cache`, a dict subclass whose `__sizeof__` counts its table).
+const MINE: &[(&str, bool)] = &[
+    ("__main__.Order", true),
+    ("__main__.Pair", true),
+    ("__main__.Bag", true),
+    ("__main__.Cache", false),
+    ("__main__.Node", true),
+    ("__main__.Held", true),
+    ("__main__.Local", true),
+];
+
+/// Objects the truth-writing itself may add or drop between `gc.get_objects()` and
+/// the crash (the Counter, the JSON text's containers, the sidecar's file object).
+const SLACK: u64 = 200;
+
+#[test]
+fn census_equals_gc_get_objects() {
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    for py in &all_interpreters() {
+        let tag = format!("[{} heap]", py.id());
+        let c = match crash(&py.path, &scenario("heap_census")) {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{tag} {e}"));
+                continue;
+            }
+        };
+        let truth: Option<Value> = c.sidecar.as_deref().and_then(|s| s.lines().find_map(|l| l.strip_prefix("heap "))).and_then(|j| serde_json::from_str(j).ok());
+        let Some(truth) = truth else {
+            failures.push(format!("{tag} the scenario wrote no truth"));
+            continue;
+        };
+        let out = pycoroner().arg("heap").arg(&c.core).args(["--format", "json", "--cache-dir"]).arg(cache.path()).output().expect("run pycoroner");
+        let report: Option<Value> = serde_json::from_slice(&out.stdout).ok();
+        let Some(heap) = report.as_ref().map(|r| r["heap"][0].clone()).filter(|h| !h.is_null()) else {
+            failures.push(format!("{tag} no census (exit {:?}): {}", out.status.code(), String::from_utf8_lossy(&out.stderr)));
+            continue;
+        };
+        let types = heap["types"].as_array().cloned().unwrap_or_default();
+        let ours = |name: &str| types.iter().find(|t| t["name"] == name).cloned().unwrap_or(Value::Null);
+        for (name, exact) in MINE {
+            let t = ours(name);
+            if t["count"] != truth["counts"][name] {
+                failures.push(format!("{tag} {name}: {} objects, gc.get_objects() has {}", t["count"], truth["counts"][name]));
+            }
+            if t["exact"] != Value::Bool(*exact) {
+                failures.push(format!("{tag} {name}: exact {}, want {exact}", t["exact"]));
+            }
+            let (size, want) = (t["size"].as_u64().unwrap_or(0), truth["sizes"][name].as_u64().unwrap_or(0));
+            // Exact: sys.getsizeof's sum. Not exact: the basic sizes, a lower bound.
+            if (*exact && size != want) || (!*exact && (size == 0 || size > want)) {
+                failures.push(format!("{tag} {name}: {size} bytes, sys.getsizeof sums to {want}"));
+            }
+        }
+        // gc.get_objects() walks the three generations, not the permanent one.
+        let lists = heap["lists"].as_array().cloned().unwrap_or_default();
+        let permanent = lists.iter().filter(|l| l["name"] == "permanent").filter_map(|l| l["objects"].as_u64()).sum::<u64>();
+        for l in lists.iter().filter(|l| !l["broken"].is_null()) {
+            failures.push(format!("{tag} the {} list is broken: {}", l["name"], l["broken"]));
+        }
+        let total = heap["objects"].as_u64().unwrap_or(0).saturating_sub(permanent);
+        let want = truth["total"].as_u64().unwrap_or(0);
+        if total.abs_diff(want) > SLACK {
+            failures.push(format!("{tag} {total} objects in the generations, gc.get_objects() has {want}"));
+        }
+        // Every type the process had many of is counted (within the slack, and the
+        // permanent generation's objects).
+        for (name, n) in truth["counts"].as_object().into_iter().flatten() {
+            let n = n.as_u64().unwrap_or(0);
+            if n < 100 {
+                continue;
+            }
+            let got = ours(name)["count"].as_u64().unwrap_or(0);
+            if got.abs_diff(n) > SLACK + permanent {
+                failures.push(format!("{tag} {name}: {got} objects, gc.get_objects() has {n}"));
+            }
+        }
+        // The text: the census table, the scenario's class among the largest.
+        let text = pycoroner().arg("heap").arg(&c.core).args(["--top", "5", "--cache-dir"]).arg(cache.path()).output().expect("run pycoroner");
+        let text = String::from_utf8_lossy(&text.stdout);
+        if !text.lines().any(|l| l.trim_start().starts_with("12345 ") && l.ends_with(" __main__.Order")) {
+            failures.push(format!("{tag} the text has no line for the 12345 Orders:\n{text}"));
+        }
+    }
+    assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
+}

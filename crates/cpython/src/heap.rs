@@ -1,0 +1,260 @@
+//! The objects the garbage collector tracks, counted per type: its generation lists
+//! (what `gc.get_objects()` walks) and the permanent generation of `gc.freeze()`,
+//! each a bounded walk that checks every link back. Sizes are `sys.getsizeof`'s where
+//! the type's `__sizeof__` is known (object's own, or list's), else the basic size.
+
+use std::collections::HashMap;
+
+use pycoroner_layouts::key;
+use pycoroner_process::{MemoryExt, RemoteAddr};
+
+use crate::error::{need, Error};
+use crate::python::{InterpreterState, Python};
+use crate::repr::{Kind, Renderer};
+use crate::state::GENERATIONS;
+
+/// Most objects walked in all the lists of one interpreter.
+pub const MAX_OBJECTS: u64 = 200_000_000;
+/// Most types followed up `tp_base` to find who defines `__sizeof__`.
+const MAX_BASES: usize = 64;
+/// Pointers are at least 8-aligned: the low bits of a link are flags (3.8+).
+const LINK_MASK: u64 = !7;
+
+/// One list's walk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListCount {
+    /// `generation 0`..`generation 2`, `permanent`.
+    pub name: &'static str,
+    /// Objects counted on it.
+    pub objects: u64,
+    /// Where and why the walk stopped before the list's end.
+    pub broken: Option<String>,
+}
+
+/// The objects of one type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeCount {
+    /// The type object.
+    pub type_addr: RemoteAddr,
+    /// Its name with its module (`myapp.models.Order`; built-ins bare).
+    pub name: String,
+    /// How many.
+    pub count: u64,
+    /// Their total size in bytes.
+    pub size: u64,
+    /// Whether `size` is what `sys.getsizeof` gives (else the basic sizes: the type
+    /// defines its own `__sizeof__`, which counts memory the object points to).
+    pub exact: bool,
+}
+
+/// The census of one interpreter.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Census {
+    /// Each list walked.
+    pub lists: Vec<ListCount>,
+    /// Each type met, largest total size first.
+    pub types: Vec<TypeCount>,
+    /// Objects whose header or type could not be read.
+    pub unreadable: u64,
+}
+
+/// What the census needs besides the interpreter.
+pub struct CensusContext {
+    /// `PyBaseObject_Type` (`object`), whose `__sizeof__` is the default one.
+    pub object_type: Option<RemoteAddr>,
+    /// A collection is running: `_gc_prev` then holds reference counts, not links
+    /// back, and cannot be checked.
+    pub collecting: bool,
+    /// Type flags whose instances have a two-word pre-header `sys.getsizeof` counts
+    /// ([`crate::models::Models::getsizeof_preheader`]).
+    pub preheader: u64,
+}
+
+/// How a type's instances are sized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sizing {
+    /// `object.__sizeof__`: the basic size plus the items.
+    Default,
+    /// `list.__sizeof__`: the basic size plus the allocated slots.
+    List,
+    /// Its own `__sizeof__`: only the basic size is known.
+    Basic,
+}
+
+#[derive(Debug, Clone)]
+struct TypeInfo {
+    basicsize: u64,
+    itemsize: i64,
+    sizing: Sizing,
+    /// Added by `sys.getsizeof`: the GC header (and 3.12+ the pre-header).
+    extra: u64,
+    count: u64,
+    size: u64,
+}
+
+impl Python<'_> {
+    /// The heads of the collector's lists of `interp`: the three generations, then the
+    /// permanent one where the version has it.
+    pub fn gc_lists(&self, interp: &InterpreterState) -> Result<Vec<(&'static str, RemoteAddr)>, Error> {
+        let at = self.gc_state_at(interp).ok_or(Error::MissingOffset("the garbage collector's state"))??;
+        let size = need(self.offsets, key::gc_state::gen_size)?;
+        let names = ["generation 0", "generation 1", "generation 2"];
+        let mut out = Vec::new();
+        for (i, name) in (0..GENERATIONS).zip(names) {
+            out.push((name, at.generations.offset(size.saturating_mul(i)).ok_or(Error::Overflow(at.generations))?));
+        }
+        if let Some(p) = at.permanent {
+            out.push(("permanent", p));
+        }
+        Ok(out)
+    }
+
+    /// Walk the circular list whose head is `head`, calling `visit` with each object's
+    /// address, type and `ob_size` (meaningful for variable-size types), at most
+    /// `budget` objects (decremented). Stops where a node's `_gc_prev` does not point
+    /// back at the node before it (unless `collecting`), where memory cannot be read,
+    /// or at the budget; returns the count and why it stopped early.
+    pub fn walk_gc_list(
+        &self,
+        head: RemoteAddr,
+        budget: &mut u64,
+        collecting: bool,
+        mut visit: impl FnMut(RemoteAddr, RemoteAddr, i64),
+    ) -> (u64, Option<String>) {
+        let layout = (|| -> Result<_, Error> {
+            Ok((
+                need(self.offsets, key::gc_head::next)?,
+                need(self.offsets, key::gc_head::prev)?,
+                need(self.offsets, key::gc_head::size)?,
+                need(self.offsets, key::object::ob_type)?,
+                need(self.offsets, key::object::ob_size)?,
+            ))
+        })();
+        let (next_off, prev_off, hsize, type_off, size_off) = match layout {
+            Ok(l) => l,
+            Err(e) => return (0, Some(format!("cannot walk: {e}"))),
+        };
+        let span = [next_off, prev_off].into_iter().max().unwrap_or(0).max(hsize.saturating_add(type_off.max(size_off))).saturating_add(8);
+        let span = usize::try_from(span).unwrap_or(usize::MAX);
+        if span > 256 {
+            return (0, Some("cannot walk: the GC header layout is implausible".into()));
+        }
+        let mut buf = [0u8; 256];
+        let word = |buf: &[u8], off: u64| -> u64 {
+            usize::try_from(off).ok().and_then(|o| buf.get(o..o.checked_add(8)?)).and_then(|b| <[u8; 8]>::try_from(b).ok()).map_or(0, u64::from_le_bytes)
+        };
+        let mut g = match self.mem.read_u64(head.offset(next_off).unwrap_or(head)) {
+            Ok(n) => RemoteAddr(n & LINK_MASK),
+            Err(e) => return (0, Some(format!("the list's head at {head} cannot be read: {e}"))),
+        };
+        let mut last = head;
+        let mut count = 0u64;
+        while g != head {
+            if *budget == 0 {
+                return (count, Some(format!("stopped after {count} objects (the walk's cap)")));
+            }
+            *budget = budget.saturating_sub(1);
+            let Some(dst) = buf.get_mut(..span) else { break };
+            if let Err(e) = self.mem.read_exact(g, dst) {
+                return (count, Some(format!("broken at {g} (linked from {last}): {e}")));
+            }
+            let prev = RemoteAddr(word(&buf, prev_off) & LINK_MASK);
+            if !collecting && prev != last {
+                return (count, Some(format!("broken at {g}: its link back points to {prev}, not to {last}")));
+            }
+            let obj = RemoteAddr(g.0.wrapping_add(hsize));
+            visit(obj, RemoteAddr(word(&buf, hsize.saturating_add(type_off))), word(&buf, hsize.saturating_add(size_off)) as i64);
+            count = count.saturating_add(1);
+            last = g;
+            g = RemoteAddr(word(&buf, next_off) & LINK_MASK);
+        }
+        (count, None)
+    }
+}
+
+impl Renderer<'_> {
+    /// Who defines the `__sizeof__` instances of `ty` use, as far as type dicts tell
+    /// (3.12+ static built-in types keep their dict elsewhere: their own kind decides).
+    fn sizing(&self, ty: RemoteAddr, object_type: Option<RemoteAddr>) -> Sizing {
+        let mut t = ty;
+        for _ in 0..MAX_BASES {
+            if t.is_null() {
+                return Sizing::Basic;
+            }
+            if Some(t) == object_type {
+                return Sizing::Default;
+            }
+            match self.known.kind_of_type(t) {
+                Some(Kind::List) => return Sizing::List,
+                Some(Kind::Tuple) => return Sizing::Default,
+                _ => {}
+            }
+            let dict = self.at(t, key::type_ext::dict).and_then(|a| Ok(self.mem.read_ptr(a)?)).ok().filter(|d| !d.is_null());
+            match dict {
+                Some(d) if self.dict_get_str(d, "__sizeof__").is_some() => return Sizing::Basic,
+                Some(_) => {}
+                // A dict we cannot see: whether it overrides `__sizeof__` is unknown.
+                None => return Sizing::Basic,
+            }
+            t = match self.at(t, key::type_ext::base).and_then(|a| Ok(self.mem.read_ptr(a)?)) {
+                Ok(b) => b,
+                Err(_) => return Sizing::Basic,
+            };
+        }
+        Sizing::Basic
+    }
+
+    fn type_info(&self, ty: RemoteAddr, cx: &CensusContext, hsize: u64) -> Option<TypeInfo> {
+        let basicsize = self.mem.read_u64(self.at(ty, key::type_ext::basicsize).ok()?).ok()?;
+        let itemsize = self.mem.read_i64(self.at(ty, key::type_ext::itemsize).ok()?).ok()?;
+        let flags = self.mem.read_u64(self.at(ty, key::type_object::tp_flags).ok()?).ok()?;
+        let pre = if flags & cx.preheader != 0 { 16 } else { 0 };
+        Some(TypeInfo { basicsize, itemsize, sizing: self.sizing(ty, cx.object_type), extra: hsize.saturating_add(pre), count: 0, size: 0 })
+    }
+}
+
+/// Count the objects the collector of `interp` tracks, per type.
+pub fn census(py: &Python<'_>, r: &Renderer<'_>, interp: &InterpreterState, cx: &CensusContext) -> Result<Census, Error> {
+    let hsize = need(py.offsets, key::gc_head::size)?;
+    let allocated = key::list::allocated.of(py.offsets);
+    let mut types: HashMap<RemoteAddr, Option<TypeInfo>> = HashMap::new();
+    let mut census = Census::default();
+    let mut budget = MAX_OBJECTS;
+    let mut unreadable = 0u64;
+    for (name, head) in py.gc_lists(interp)? {
+        let (objects, broken) = py.walk_gc_list(head, &mut budget, cx.collecting, |obj, ty, ob_size| {
+            let info = types.entry(ty).or_insert_with(|| r.type_info(ty, cx, hsize));
+            let Some(info) = info else {
+                unreadable = unreadable.saturating_add(1);
+                return;
+            };
+            let body = match info.sizing {
+                Sizing::Default if info.itemsize > 0 => info.basicsize.saturating_add(ob_size.unsigned_abs().saturating_mul(info.itemsize as u64)),
+                Sizing::List => {
+                    let slots = allocated.and_then(|off| py.mem.read_i64(obj.offset(off)?).ok()).and_then(|a| u64::try_from(a).ok()).unwrap_or(0);
+                    info.basicsize.saturating_add(slots.saturating_mul(8))
+                }
+                _ => info.basicsize,
+            };
+            info.count = info.count.saturating_add(1);
+            info.size = info.size.saturating_add(body).saturating_add(info.extra);
+        });
+        census.lists.push(ListCount { name, objects, broken });
+    }
+    census.unreadable = unreadable;
+    census.types = types
+        .into_iter()
+        .filter_map(|(t, info)| {
+            let info = info?;
+            Some(TypeCount {
+                type_addr: t,
+                name: r.type_full_name(t).unwrap_or_else(|_| format!("<type at {t}>")),
+                count: info.count,
+                size: info.size,
+                exact: info.sizing != Sizing::Basic,
+            })
+        })
+        .collect();
+    census.types.sort_by(|a, b| b.size.cmp(&a.size).then(b.count.cmp(&a.count)).then(a.name.cmp(&b.name)));
+    Ok(census)
+}

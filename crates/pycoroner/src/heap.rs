@@ -1,0 +1,49 @@
+//! `pycoroner heap`: each interpreter's census (`pycoroner_cpython::heap`) as the
+//! report's `heap`.
+
+use pycoroner_cpython::heap::CensusContext;
+use pycoroner_cpython::models::Models;
+use pycoroner_cpython::repr::Renderer;
+use pycoroner_cpython::snapshot::Snapshot;
+use pycoroner_cpython::Python;
+use pycoroner_process::RemoteAddr;
+use pycoroner_report::heap::{Heap, HeapList, HeapType};
+use pycoroner_report::{Warning, WarningKind};
+
+use crate::locate_python::FoundPython;
+
+/// Count every interpreter's GC-tracked objects; one that cannot be counted is a
+/// warning.
+pub(crate) fn census(py: &Python<'_>, renderer: &Renderer<'_>, found: &FoundPython, snapshot: &Snapshot, models: Models, warnings: &mut Vec<Warning>) -> Vec<Heap> {
+    let mut out = Vec::new();
+    for interp in &snapshot.interpreters {
+        let cx = CensusContext {
+            object_type: found.symbol("PyBaseObject_Type").map(RemoteAddr),
+            collecting: interp.gc_collecting == Some(true),
+            preheader: models.getsizeof_preheader,
+        };
+        match pycoroner_cpython::heap::census(py, renderer, &interp.state, &cx) {
+            Ok(c) => {
+                for l in c.lists.iter().filter(|l| l.broken.is_some()) {
+                    warnings.push(Warning::new(WarningKind::Heap, format!("the GC's {} list: {}", l.name, l.broken.as_deref().unwrap_or_default())));
+                }
+                let types: Vec<HeapType> = c
+                    .types
+                    .into_iter()
+                    .map(|t| HeapType { name: t.name, address: t.type_addr.0, count: t.count, size: t.size, exact: t.exact })
+                    .collect();
+                out.push(Heap {
+                    interpreter_id: interp.state.id,
+                    source: "gc".into(),
+                    objects: types.iter().map(|t| t.count).sum::<u64>() + c.unreadable,
+                    size: types.iter().map(|t| t.size).sum(),
+                    unreadable: c.unreadable,
+                    lists: c.lists.into_iter().map(|l| HeapList { name: l.name.into(), objects: l.objects, broken: l.broken }).collect(),
+                    types,
+                });
+            }
+            Err(e) => warnings.push(Warning::new(WarningKind::Heap, format!("cannot count the objects of interpreter at {}: {e}", interp.state.addr))),
+        }
+    }
+    out
+}

@@ -1,0 +1,64 @@
+//! What an interpreter's memory holds (`pycoroner heap`): the objects its garbage
+//! collector tracks, counted per type.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// One interpreter's census.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Heap {
+    /// The interpreter (`interp->id`; 0 is the main one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpreter_id: Option<i64>,
+    /// Where the objects were found: `gc` (the collector's lists, what
+    /// `gc.get_objects()` returns, plus the permanent generation of `gc.freeze()`).
+    pub source: String,
+    /// Each list walked.
+    pub lists: Vec<HeapList>,
+    /// Objects counted.
+    pub objects: u64,
+    /// Their total size in bytes (see [`HeapType::exact`]).
+    pub size: u64,
+    /// Objects whose type could not be read (not counted in `types`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unreadable: u64,
+    /// Objects per type, largest total size first.
+    pub types: Vec<HeapType>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// One list of the collector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeapList {
+    /// `generation 0`, `generation 1`, `generation 2`, `permanent`.
+    pub name: String,
+    /// Objects on it.
+    pub objects: u64,
+    /// Where and why its walk stopped before its end (a corrupt link, unreadable
+    /// memory, the walk's cap): what it counted is still counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broken: Option<String>,
+}
+
+/// The objects of one type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeapType {
+    /// The type's name with its module (`myapp.models.Order`; built-in types bare).
+    pub name: String,
+    /// Address of the type object.
+    pub address: u64,
+    /// How many objects.
+    pub count: u64,
+    /// Their total size in bytes.
+    pub size: u64,
+    /// `size` is what `sys.getsizeof` gives, summed; false where the type has its own
+    /// `__sizeof__` (dict, set, ...), whose extra memory is not counted: then `size`
+    /// is the basic sizes, a lower bound.
+    pub exact: bool,
+}

@@ -1,0 +1,71 @@
+//! `pycoroner heap` as text: each interpreter's census, a table that fits a terminal.
+
+use crate::escape::text as e;
+use crate::heap::Heap;
+use crate::Report;
+
+/// `pycoroner heap` as text: the report's header, each interpreter's census (its
+/// `top` largest types), then pycoroner's warnings.
+pub fn render(report: &Report, top: usize) -> String {
+    let mut out = String::new();
+    super::faulthandler::header(&mut out, report);
+    if report.heap.is_empty() {
+        out.push_str("No census: see the warnings.\n");
+    }
+    section(&mut out, &report.heap, top);
+    if !report.warnings.is_empty() {
+        out.push_str("pycoroner warnings:\n");
+        for w in &report.warnings {
+            out.push_str(&format!("  - {}\n", e(&w.to_string())));
+        }
+    }
+    out
+}
+
+/// `1.2 MiB`, `340 KiB`, `96 B`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = UNITS[0];
+    for u in UNITS.iter().skip(1) {
+        if v < 1024.0 {
+            break;
+        }
+        v /= 1024.0;
+        unit = u;
+    }
+    format!("{v:.1} {unit}")
+}
+
+/// The census of every interpreter, the `top` largest types of each.
+pub fn section(out: &mut String, heaps: &[Heap], top: usize) {
+    for h in heaps {
+        let who = h.interpreter_id.filter(|i| *i != 0).map(|i| format!(" of interpreter {i}")).unwrap_or_default();
+        out.push_str(&format!("Objects tracked by the garbage collector{who}: {} objects, {}\n", h.objects, bytes(h.size)));
+        let lists: Vec<String> = h.lists.iter().map(|l| format!("{} {}", e(&l.name), l.objects)).collect();
+        out.push_str(&format!("  ({}; str, int, float and other untracked objects are not counted)\n", lists.join(", ")));
+        for l in h.lists.iter().filter(|l| l.broken.is_some()) {
+            out.push_str(&format!("  warning: the {} list: {}\n", e(&l.name), e(l.broken.as_deref().unwrap_or_default())));
+        }
+        if h.unreadable > 0 {
+            out.push_str(&format!("  warning: {} objects have a type that cannot be read\n", h.unreadable));
+        }
+        out.push_str(&format!("\n  {:>10}  {:>10}  type\n", "count", "size"));
+        for t in h.types.iter().take(top) {
+            // `~`: the type's own __sizeof__ counts more than its basic size.
+            let approx = if t.exact { " " } else { "~" };
+            out.push_str(&format!("  {:>10}  {approx}{:>9}  {}\n", t.count, bytes(t.size), e(&t.name)));
+        }
+        if let Some(rest) = h.types.get(top..).filter(|r| !r.is_empty()) {
+            let (n, s) = rest.iter().fold((0u64, 0u64), |(n, s), t| (n.saturating_add(t.count), s.saturating_add(t.size)));
+            out.push_str(&format!("  {:>10}  {:>10}  ({} more types; --top N shows more)\n", n, bytes(s), rest.len()));
+        }
+        if h.types.iter().any(|t| !t.exact) {
+            out.push_str("  (~: a type with its own __sizeof__; its basic sizes only)\n");
+        }
+        out.push('\n');
+    }
+}
