@@ -17,6 +17,11 @@ use crate::state::GENERATIONS;
 pub const MAX_OBJECTS: u64 = 200_000_000;
 /// Most types followed up `tp_base` to find who defines `__sizeof__`.
 const MAX_BASES: usize = 64;
+/// Most distinct types one census keeps (a corrupt heap could name millions).
+pub const MAX_TYPES: usize = 65_536;
+/// `Py_TPFLAGS_TYPE_SUBCLASS`: set on `type` and its subclasses, so on the type of
+/// every type object.
+const TPFLAGS_TYPE_SUBCLASS: u64 = 1 << 31;
 /// Pointers are at least 8-aligned: the low bits of a link are flags (3.8+).
 const LINK_MASK: u64 = !7;
 
@@ -54,7 +59,8 @@ pub struct Census {
     pub lists: Vec<ListCount>,
     /// Each type met, largest total size first.
     pub types: Vec<TypeCount>,
-    /// Objects whose header or type could not be read.
+    /// Objects whose type could not be read or is no type object (or past
+    /// [`MAX_TYPES`] types).
     pub unreadable: u64,
 }
 
@@ -149,7 +155,19 @@ impl Python<'_> {
         };
         let mut last = head;
         let mut count = 0u64;
+        // Brent's cycle detection: a loop that never comes back to the head (links
+        // are not checked back while a collection runs).
+        let (mut tortoise, mut power, mut lambda) = (head, 1u64, 0u64);
         while g != head {
+            if g == tortoise {
+                return (count, Some(format!("loops back to {g} without reaching the list's head")));
+            }
+            lambda = lambda.saturating_add(1);
+            if lambda == power {
+                tortoise = g;
+                power = power.saturating_mul(2);
+                lambda = 0;
+            }
             if *budget == 0 {
                 return (count, Some(format!("stopped after {count} objects (the walk's cap)")));
             }
@@ -205,6 +223,11 @@ impl Renderer<'_> {
     }
 
     fn type_info(&self, ty: RemoteAddr, cx: &CensusContext, hsize: u64) -> Option<TypeInfo> {
+        // A type object's own type is `type` or a subclass of it.
+        let meta = self.mem.read_ptr(self.at(ty, key::object::ob_type).ok()?).ok()?;
+        if self.mem.read_u64(self.at(meta, key::type_object::tp_flags).ok()?).ok()? & TPFLAGS_TYPE_SUBCLASS == 0 {
+            return None;
+        }
         let basicsize = self.mem.read_u64(self.at(ty, key::type_ext::basicsize).ok()?).ok()?;
         let itemsize = self.mem.read_i64(self.at(ty, key::type_ext::itemsize).ok()?).ok()?;
         let flags = self.mem.read_u64(self.at(ty, key::type_object::tp_flags).ok()?).ok()?;
@@ -223,6 +246,10 @@ pub fn census(py: &Python<'_>, r: &Renderer<'_>, interp: &InterpreterState, cx: 
     let mut unreadable = 0u64;
     for (name, head) in py.gc_lists(interp)? {
         let (objects, broken) = py.walk_gc_list(head, &mut budget, cx.collecting, |obj, ty, ob_size| {
+            if types.len() >= MAX_TYPES && !types.contains_key(&ty) {
+                unreadable = unreadable.saturating_add(1);
+                return;
+            }
             let info = types.entry(ty).or_insert_with(|| r.type_info(ty, cx, hsize));
             let Some(info) = info else {
                 unreadable = unreadable.saturating_add(1);

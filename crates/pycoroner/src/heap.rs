@@ -35,8 +35,8 @@ pub(crate) fn census(py: &Python<'_>, renderer: &Renderer<'_>, found: &FoundPyth
                 out.push(Heap {
                     interpreter_id: interp.state.id,
                     source: "gc".into(),
-                    objects: types.iter().map(|t| t.count).sum::<u64>() + c.unreadable,
-                    size: types.iter().map(|t| t.size).sum(),
+                    objects: types.iter().fold(c.unreadable, |n, t| n.saturating_add(t.count)),
+                    size: types.iter().fold(0u64, |n, t| n.saturating_add(t.size)),
                     unreadable: c.unreadable,
                     lists: c.lists.into_iter().map(|l| HeapList { name: l.name.into(), objects: l.objects, broken: l.broken }).collect(),
                     types,

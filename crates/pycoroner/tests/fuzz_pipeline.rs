@@ -200,3 +200,57 @@ fn counting<'a>(patch: impl Fn(u64, &mut [u8]) + Sync + 'a, read: &'a AtomicU64)
         patch(addr, buf);
     }
 }
+
+/// The heap census of `fixtures/scenarios/heap_census.py` (tens of thousands of
+/// objects on the collector's lists) per list layout (3.6's static generations, 3.7's
+/// 32-byte header, 3.8+'s flagged links, 3.12+, 3.14+), every read corrupted at random,
+/// then the inputs the `heap` fuzz target once flagged (`fuzz/regressions/heap`). The
+/// census must never panic, stay within the read budget, and when a list breaks say
+/// where while still counting what came before.
+#[test]
+fn fuzz_heap_on_corrupted_cores() {
+    let interps = pycoroner_testkit::all_interpreters();
+    let picked: Vec<_> = interps.iter().filter(|i| matches!(i.id(), "3.6.15" | "3.7.16" | "3.9.18" | "3.12.1" | "3.14-sid")).collect();
+    let script = repo_root().join("fixtures/scenarios/heap_census.py");
+    let seeds = if pycoroner_testkit::in_ci() { 60 } else { 40 };
+    let cache = tempfile::tempdir().expect("tmp");
+    let opts = Options { cache_dir: Some(cache.path().to_path_buf()), heap: true, ..Options::default() };
+    let findings: Vec<Vec<u8>> = std::fs::read_dir(repo_root().join("fuzz/regressions/heap")).map(|d| d.flatten().filter_map(|e| std::fs::read(e.path()).ok()).collect()).unwrap_or_default();
+    let mut broken_but_counted = 0;
+    for py in picked {
+        let c = crash(&py.path, &script).expect("crash");
+        let core = ElfCore::open(&c.core).expect("open core");
+        let clean = analyze(&core, &opts).expect("the clean core analyzes");
+        let objects = clean.heap.first().map_or(0, |h| h.objects);
+        assert!(objects > 12345, "{}: {objects} objects in the clean core", py.id());
+        let mut most = 0u64;
+        let random = (0..seeds).map(|seed| (seed, [64u64, 4096, 65536, 1 << 20][(seed % 4) as usize], Vec::new()));
+        let replayed = findings.iter().filter(|_| py.id() == "3.12.1").filter_map(|data| {
+            let (head, values) = data.split_at_checked(9)?;
+            let seed = u64::from_le_bytes(head.get(..8)?.try_into().ok()?);
+            Some((seed, 1u64 << (4 + head[8] % 17), values.to_vec()))
+        });
+        for (seed, rate, values) in random.chain(replayed) {
+            let read = AtomicU64::new(0);
+            let patch: Patch<'_> =
+                if values.is_empty() { Box::new(corrupt(seed, rate, &read)) } else { Box::new(counting(corruption(seed, rate, &values), &read)) };
+            let m = PatchedCore { core: &core, patch };
+            if let Ok(r) = analyze(&m, &opts) {
+                let _ = pycoroner::report::render::heap::render(&r, 25);
+                let _ = pycoroner::report::render::json::render(&r);
+                if let Some(h) = r.heap.first() {
+                    let counted = h.types.iter().fold(0u64, |n, t| n.saturating_add(t.count));
+                    assert!(counted <= h.objects, "{}: seed {seed}: {counted} typed of {} objects", py.id(), h.objects);
+                    if h.lists.iter().any(|l| l.broken.is_some()) && counted > 1000 {
+                        broken_but_counted += 1;
+                    }
+                }
+            }
+            let read = read.load(Ordering::Relaxed);
+            assert!(read <= (1 << 30) + (64 << 20), "{}: seed {seed} rate {rate} read {read} bytes", py.id());
+            most = most.max(read);
+        }
+        eprintln!("{}: {seeds} corrupted censuses, no panic, at most {most} bytes read", py.id());
+    }
+    assert!(broken_but_counted > 0, "no corrupted census both found a broken list and kept what it had counted");
+}

@@ -1,0 +1,32 @@
+//! The heap census read from a real core whose memory the fuzzer corrupts: a crash of
+//! fixtures/scenarios/heap_census.py (tens of thousands of objects on the collector's
+//! lists), counted and rendered as `pycoroner heap` does. The core is
+//! `$PYCORONER_FUZZ_HEAP_CORE` (`fuzz/run.sh` makes one).
+//!
+//! Input: 8 bytes of seed, 1 byte choosing the corruption rate (1 in 2^(4..20) bytes),
+//! then the values corrupt bytes take.
+#![no_main]
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use pycoroner::{analyze, Options};
+use pycoroner_report::render;
+use pycoroner_testkit::{corruption, FuzzCore, PatchedCore};
+
+fn setup() -> &'static FuzzCore {
+    static S: OnceLock<FuzzCore> = OnceLock::new();
+    S.get_or_init(|| FuzzCore::from_env("PYCORONER_FUZZ_HEAP_CORE"))
+}
+
+fuzz_target!(|data: &[u8]| {
+    let s = setup();
+    let Some((head, values)) = data.split_at_checked(9) else { return };
+    let seed = u64::from_le_bytes(head[..8].try_into().unwrap_or_default());
+    let rate = 1u64 << (4 + head[8] % 17);
+    let opts = Options { cache_dir: Some(s.cache.path().to_path_buf()), heap: true, ..Options::default() };
+    let m = PatchedCore { core: &s.core, patch: corruption(seed, rate, values) };
+    if let Ok(report) = analyze(&m, &opts) {
+        let _ = render::heap::render(&report, 25);
+        let _ = render::json::render(&report);
+    }
+});
