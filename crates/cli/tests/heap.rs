@@ -97,3 +97,60 @@ fn census_equals_gc_get_objects() {
     }
     assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// Live: `heap --pid` on the same populations, the process stopped while counted (and
+/// running again after), equal to what it counted itself.
+#[test]
+fn census_of_a_live_process() {
+    use std::io::BufRead;
+    let mut failures = Vec::new();
+    for py in &all_interpreters() {
+        let tag = format!("[{} heap --pid]", py.id());
+        let dir = tempfile::tempdir().expect("tmp");
+        let side = dir.path().join("side.txt");
+        let mut child = match std::process::Command::new(&py.path)
+            .arg(scenario("heap_census"))
+            .arg(dir.path().join("fh.txt"))
+            .arg(&side)
+            .env("PYCORONER_HEAP_HANG", "1")
+            .env_remove("PYTHONPATH")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{tag} cannot start: {e}"));
+                continue;
+            }
+        };
+        let mut line = String::new();
+        let _ = child.stdout.take().map(|o| std::io::BufReader::new(o).read_line(&mut line));
+        let out = (line.trim() == "ready").then(|| pycoroner().arg("heap").args(["--pid", &child.id().to_string(), "--format", "json"]).output().expect("run pycoroner"));
+        // Still running (not left stopped): it answers a signal 0 and is not in state T.
+        let state = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap_or_default();
+        let stopped = state.rsplit(')').next().and_then(|r| r.split_whitespace().next()) == Some("T");
+        let _ = child.kill();
+        let _ = child.wait();
+        if stopped {
+            failures.push(format!("{tag} the process was left stopped"));
+        }
+        let truth: Option<Value> = std::fs::read_to_string(&side).ok().and_then(|s| s.lines().find_map(|l| l.strip_prefix("heap ").map(str::to_string))).and_then(|j| serde_json::from_str(&j).ok());
+        let (Some(out), Some(truth)) = (out, truth) else {
+            failures.push(format!("{tag} the program did not get ready ({line:?})"));
+            continue;
+        };
+        let report: Option<Value> = serde_json::from_slice(&out.stdout).ok();
+        let Some(heap) = report.as_ref().map(|r| r["heap"][0].clone()).filter(|h| !h.is_null()) else {
+            failures.push(format!("{tag} no census (exit {:?}): {}", out.status.code(), String::from_utf8_lossy(&out.stderr)));
+            continue;
+        };
+        let types = heap["types"].as_array().cloned().unwrap_or_default();
+        for (name, _) in MINE {
+            let ours = types.iter().find(|t| t["name"] == *name).map_or(Value::Null, |t| t["count"].clone());
+            if ours != truth["counts"][name] {
+                failures.push(format!("{tag} {name}: {ours} objects, gc.get_objects() has {}", truth["counts"][name]));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
+}
