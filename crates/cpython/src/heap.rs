@@ -9,6 +9,7 @@ use pycoroner_layouts::key;
 use pycoroner_process::{MemoryExt, RemoteAddr};
 
 use crate::error::{need, Error};
+use crate::models::DictModel;
 use crate::python::{InterpreterState, Python};
 use crate::repr::{Kind, Renderer};
 use crate::state::GENERATIONS;
@@ -47,6 +48,10 @@ pub struct TypeCount {
     pub count: u64,
     /// Their total size in bytes.
     pub size: u64,
+    /// Of them, on the permanent generation (`gc.freeze()`; not in `gc.get_objects()`).
+    pub frozen: u64,
+    /// Their size.
+    pub frozen_size: u64,
     /// Whether `size` is what `sys.getsizeof` gives (else the basic sizes: the type
     /// defines its own `__sizeof__`, which counts memory the object points to).
     pub exact: bool,
@@ -83,6 +88,10 @@ enum Sizing {
     Default,
     /// `list.__sizeof__`: the basic size plus the allocated slots.
     List,
+    /// `dict.__sizeof__`: the basic size, a split table's values, and keys it owns.
+    Dict,
+    /// `set.__sizeof__`: the basic size plus a table grown out of the object.
+    Set,
     /// Its own `__sizeof__`: only the basic size is known.
     Basic,
 }
@@ -96,6 +105,8 @@ struct TypeInfo {
     extra: u64,
     count: u64,
     size: u64,
+    frozen: u64,
+    frozen_size: u64,
 }
 
 impl Python<'_> {
@@ -190,6 +201,67 @@ impl Python<'_> {
     }
 }
 
+/// `USABLE_FRACTION`: the entries a table of `n` slots holds.
+fn usable_fraction(n: u64) -> u64 {
+    n.saturating_mul(2) / 3
+}
+
+/// Most slots a dict or set table is believed to have (a corrupt size is not
+/// multiplied into a size beyond any real heap).
+const MAX_TABLE: u64 = 1 << 40;
+
+impl Python<'_> {
+    /// What `dict.__sizeof__` adds to the basic size: a split table's values
+    /// (`usable` slots ≤3.10, `dk_nentries + dk_usable` 3.11+) and the keys object
+    /// when the dict owns it alone (`dk_refcnt == 1`: not shared, not static).
+    fn dict_extra_size(&self, dict: RemoteAddr) -> Result<u64, Error> {
+        let keys = self.ptr(dict, key::dict::keys)?;
+        let values = self.ptr(dict, key::dict::values)?;
+        let header = need(self.offsets, key::dict::dk_indices)?;
+        let word = |k| -> Result<u64, Error> { Ok(self.mem.read_u64(self.field(keys, k)?)?) };
+        let byte = |k| -> Result<u64, Error> { Ok(u64::from(self.mem.read_u8(self.field(keys, k)?)?)) };
+        let (slots, index_bytes, entry, split_values) = match self.models.dict {
+            DictModel::SizeIndexed => {
+                let size = word(key::dict::dk_size)?.min(MAX_TABLE);
+                let width = match size {
+                    0..=0xff => 1,
+                    0x100..=0xffff => 2,
+                    0x1_0000..=0xffff_ffff => 4,
+                    _ => 8,
+                };
+                (size, size.saturating_mul(width), need(self.offsets, key::dict::entry_size)?, usable_fraction(size))
+            }
+            DictModel::Log2Kinds => {
+                let size = 1u64.checked_shl(u32::try_from(byte(key::dict::dk_log2_size)?).unwrap_or(64)).unwrap_or(MAX_TABLE).min(MAX_TABLE);
+                let index = 1u64.checked_shl(u32::try_from(byte(key::dict::dk_log2_index_bytes)?).unwrap_or(64)).unwrap_or(MAX_TABLE).min(MAX_TABLE);
+                let general = byte(key::dict::dk_kind)? == 0;
+                let entry = if general { need(self.offsets, key::dict::entry_size)? } else { need(self.offsets, key::dict::unicode_entry_size)? };
+                let shared = word(key::dict::dk_nentries)?.saturating_add(word(key::dict::dk_usable)?).min(MAX_TABLE);
+                (size, index, entry, shared)
+            }
+        };
+        let mut extra = 0u64;
+        if !values.is_null() {
+            extra = extra.saturating_add(split_values.saturating_mul(8));
+        }
+        if self.mem.read_u64(self.field(keys, key::dict::dk_refcnt)?)? == 1 {
+            extra = extra.saturating_add(header).saturating_add(index_bytes).saturating_add(usable_fraction(slots).saturating_mul(entry));
+        }
+        Ok(extra)
+    }
+
+    /// What `set.__sizeof__` adds to the basic size: the table, once it has grown out
+    /// of the object's own small table.
+    fn set_extra_size(&self, set: RemoteAddr) -> Result<u64, Error> {
+        let table = self.ptr(set, key::set::table)?;
+        if table == self.field(set, key::set::smalltable)? {
+            return Ok(0);
+        }
+        let mask = self.mem.read_u64(self.field(set, key::set::mask)?)?.min(MAX_TABLE);
+        Ok(mask.saturating_add(1).saturating_mul(need(self.offsets, key::set::entry_size)?))
+    }
+}
+
 impl Renderer<'_> {
     /// Who defines the `__sizeof__` instances of `ty` use, as far as type dicts tell
     /// (3.12+ static built-in types keep their dict elsewhere: their own kind decides).
@@ -205,6 +277,8 @@ impl Renderer<'_> {
             match self.known.kind_of_type(t) {
                 Some(Kind::List) => return Sizing::List,
                 Some(Kind::Tuple) => return Sizing::Default,
+                Some(Kind::Dict) => return Sizing::Dict,
+                Some(Kind::Set | Kind::FrozenSet) => return Sizing::Set,
                 _ => {}
             }
             let dict = self.at(t, key::type_ext::dict).and_then(|a| Ok(self.mem.read_ptr(a)?)).ok().filter(|d| !d.is_null());
@@ -232,7 +306,7 @@ impl Renderer<'_> {
         let itemsize = self.mem.read_i64(self.at(ty, key::type_ext::itemsize).ok()?).ok()?;
         let flags = self.mem.read_u64(self.at(ty, key::type_object::tp_flags).ok()?).ok()?;
         let pre = if flags & cx.preheader != 0 { 16 } else { 0 };
-        Some(TypeInfo { basicsize, itemsize, sizing: self.sizing(ty, cx.object_type), extra: hsize.saturating_add(pre), count: 0, size: 0 })
+        Some(TypeInfo { basicsize, itemsize, sizing: self.sizing(ty, cx.object_type), extra: hsize.saturating_add(pre), count: 0, size: 0, frozen: 0, frozen_size: 0 })
     }
 }
 
@@ -245,6 +319,7 @@ pub fn census(py: &Python<'_>, r: &Renderer<'_>, interp: &InterpreterState, cx: 
     let mut budget = MAX_OBJECTS;
     let mut unreadable = 0u64;
     for (name, head) in py.gc_lists(interp)? {
+        let permanent = name == "permanent";
         let (objects, broken) = py.walk_gc_list(head, &mut budget, cx.collecting, |obj, ty, ob_size| {
             if types.len() >= MAX_TYPES && !types.contains_key(&ty) {
                 unreadable = unreadable.saturating_add(1);
@@ -261,10 +336,17 @@ pub fn census(py: &Python<'_>, r: &Renderer<'_>, interp: &InterpreterState, cx: 
                     let slots = allocated.and_then(|off| py.mem.read_i64(obj.offset(off)?).ok()).and_then(|a| u64::try_from(a).ok()).unwrap_or(0);
                     info.basicsize.saturating_add(slots.saturating_mul(8))
                 }
+                Sizing::Dict => info.basicsize.saturating_add(py.dict_extra_size(obj).unwrap_or(0)),
+                Sizing::Set => info.basicsize.saturating_add(py.set_extra_size(obj).unwrap_or(0)),
                 _ => info.basicsize,
             };
+            let size = body.saturating_add(info.extra);
             info.count = info.count.saturating_add(1);
-            info.size = info.size.saturating_add(body).saturating_add(info.extra);
+            info.size = info.size.saturating_add(size);
+            if permanent {
+                info.frozen = info.frozen.saturating_add(1);
+                info.frozen_size = info.frozen_size.saturating_add(size);
+            }
         });
         census.lists.push(ListCount { name, objects, broken });
     }
@@ -278,6 +360,8 @@ pub fn census(py: &Python<'_>, r: &Renderer<'_>, interp: &InterpreterState, cx: 
                 name: r.type_full_name(t).unwrap_or_else(|_| format!("<type at {t}>")),
                 count: info.count,
                 size: info.size,
+                frozen: info.frozen,
+                frozen_size: info.frozen_size,
                 exact: info.sizing != Sizing::Basic,
             })
         })

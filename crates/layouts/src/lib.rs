@@ -494,6 +494,10 @@ offsets_table! {
         values_values,
         /// `_dictvalues.valid` (3.13+).
         values_valid,
+        /// `dk_refcnt`: 1 unless the keys are shared (a split table) or static.
+        dk_refcnt,
+        /// `dk_usable` (`dict.__sizeof__` of a split table counts it, 3.11+).
+        dk_usable,
     }
     /// `PySetObject`.
     set: Set {
@@ -505,6 +509,8 @@ offsets_table! {
         used,
         /// `sizeof(setentry)`.
         entry_size,
+        /// `smalltable`: the table inside the object, until it grows.
+        smalltable,
     }
     /// Further `PyTypeObject` / `PyHeapTypeObject` fields.
     type_ext: TypeExt {
@@ -732,7 +738,7 @@ pub struct Layout {
 }
 
 /// Current serialized format of [`Layout`]; caches with another value are ignored.
-pub const LAYOUT_FORMAT: u32 = 19;
+pub const LAYOUT_FORMAT: u32 = 20;
 
 #[cfg(test)]
 mod tests {

@@ -30,7 +30,7 @@ pub(crate) fn census(py: &Python<'_>, renderer: &Renderer<'_>, found: &FoundPyth
                 let types: Vec<HeapType> = c
                     .types
                     .into_iter()
-                    .map(|t| HeapType { name: t.name, address: t.type_addr.0, count: t.count, size: t.size, exact: t.exact })
+                    .map(|t| HeapType { name: t.name, address: t.type_addr.0, count: t.count, size: t.size, frozen: t.frozen, frozen_size: t.frozen_size, exact: t.exact })
                     .collect();
                 out.push(Heap {
                     interpreter_id: interp.state.id,

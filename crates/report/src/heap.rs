@@ -57,6 +57,13 @@ pub struct HeapType {
     pub count: u64,
     /// Their total size in bytes.
     pub size: u64,
+    /// Of them, on the permanent generation (`gc.freeze()`), which `gc.get_objects()`
+    /// leaves out.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub frozen: u64,
+    /// Their size.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub frozen_size: u64,
     /// `size` is what `sys.getsizeof` gives, summed; false where the type has its own
     /// `__sizeof__` (dict, set, ...), whose extra memory is not counted: then `size`
     /// is the basic sizes, a lower bound.
