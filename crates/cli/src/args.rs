@@ -202,6 +202,10 @@ pub enum Command {
         /// How many types to list, largest total size first (JSON has them all).
         #[arg(long, value_name = "N", default_value_t = 25)]
         top: usize,
+        /// Also list the N largest objects: size, length, address, type and a short
+        /// repr (0: none).
+        #[arg(long, value_name = "N", default_value_t = 10)]
+        largest: usize,
         /// Look up the files the process mapped under DIR first.
         #[arg(long, value_name = "DIR")]
         sysroot: Option<PathBuf>,

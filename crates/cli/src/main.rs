@@ -153,9 +153,10 @@ fn run_print(args: &[String], pid: Option<u32>, sysroot: Option<std::path::PathB
 }
 
 /// `pycoroner heap`: the census of a core or a stopped process.
-fn run_heap(core: Option<std::path::PathBuf>, pid: Option<u32>, top: usize, sysroot: Option<std::path::PathBuf>, common: &Common) -> Result<String, Failure> {
+fn run_heap(core: Option<std::path::PathBuf>, pid: Option<u32>, top: usize, largest: usize, sysroot: Option<std::path::PathBuf>, common: &Common) -> Result<String, Failure> {
     let mut opts = options(common);
     opts.heap = true;
+    opts.largest = largest;
     let report = match (pid, core) {
         (Some(pid), _) => pycoroner::analyze_process(pid, true, &opts, &mut test_hold)?,
         (None, Some(core)) => {
@@ -235,7 +236,7 @@ fn run(cli: Cli) -> Result<String, Failure> {
         Command::Core { core, exe_arg, exe, sysroot, common } => run_core(&core, exe.or(exe_arg), sysroot, &common),
         Command::Demo { python, keep, common } => demo::run(python, keep, &common),
         Command::Print { args, pid, sysroot, common } => run_print(&args, pid, sysroot, &common),
-        Command::Heap { core, pid, top, sysroot, common } => run_heap(core, pid, top, sysroot, &common),
+        Command::Heap { core, pid, top, largest, sysroot, common } => run_heap(core, pid, top, largest, sysroot, &common),
         Command::Pid { pid, nonblocking, common } => run_pid(pid, nonblocking, &common),
         Command::Gdb { init, args } => debug(debugger::Debugger::Gdb, init, &args),
         Command::Lldb { init, args } => debug(debugger::Debugger::Lldb, init, &args),

@@ -101,6 +101,15 @@ fn census_equals_gc_get_objects() {
                 failures.push(format!("{tag} {name}: {got} objects, gc.get_objects() has {n}"));
             }
         }
+        // The largest objects (10 by default): the three big containers, exactly.
+        let largest = heap["largest"].as_array().cloned().unwrap_or_default();
+        for want in truth["largest"].as_array().into_iter().flatten() {
+            let found = largest.iter().find(|o| o["address"] == want[0]);
+            match found {
+                Some(o) if o["size"] == want[1] && o["len"] == want[2] && o["exact"] == true => {}
+                _ => failures.push(format!("{tag} largest: want id {} of {} bytes and {} items, ours {}", want[0], want[1], want[2], heap["largest"])),
+            }
+        }
         // The text: the census table, the scenario's class among the largest.
         let text = pycoroner().arg("heap").arg(&c.core).args(["--top", "5", "--cache-dir"]).arg(cache.path()).output().expect("run pycoroner");
         let text = String::from_utf8_lossy(&text.stdout);

@@ -3,7 +3,8 @@
 //! each a bounded walk that checks every link back. Sizes are `sys.getsizeof`'s where
 //! the type's `__sizeof__` is known (object's own, or list's), else the basic size.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 
 use pycoroner_layouts::key;
 use pycoroner_process::{MemoryExt, RemoteAddr};
@@ -67,6 +68,23 @@ pub struct Census {
     /// Objects whose type could not be read or is no type object (or past
     /// [`MAX_TYPES`] types).
     pub unreadable: u64,
+    /// The largest objects, largest first ([`CensusContext::largest`] of them).
+    pub largest: Vec<Largest>,
+}
+
+/// One of the largest objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Largest {
+    /// Its address.
+    pub addr: RemoteAddr,
+    /// Its type.
+    pub type_addr: RemoteAddr,
+    /// Its size as `sys.getsizeof` gives it (see `exact`).
+    pub size: u64,
+    /// Whether `size` is `sys.getsizeof`'s (else the basic size).
+    pub exact: bool,
+    /// Items of a list, tuple, dict or set (their subclasses too).
+    pub len: Option<u64>,
 }
 
 /// What the census needs besides the interpreter.
@@ -79,6 +97,8 @@ pub struct CensusContext {
     /// Type flags whose instances have a two-word pre-header `sys.getsizeof` counts
     /// ([`crate::models::Models::getsizeof_preheader`]).
     pub preheader: u64,
+    /// How many of the largest objects to keep (0: none).
+    pub largest: usize,
 }
 
 /// How a type's instances are sized.
@@ -86,6 +106,8 @@ pub struct CensusContext {
 enum Sizing {
     /// `object.__sizeof__`: the basic size plus the items.
     Default,
+    /// A tuple's: `object.__sizeof__`, and its length is `ob_size`.
+    Tuple,
     /// `list.__sizeof__`: the basic size plus the allocated slots.
     List,
     /// `dict.__sizeof__`: the basic size, a split table's values, and keys it owns.
@@ -250,6 +272,18 @@ impl Python<'_> {
         Ok(extra)
     }
 
+    /// The items of a container sized as `sizing` says (a list's or tuple's
+    /// `ob_size`, a dict's or set's `used`); `None` for anything else.
+    fn container_len(&self, obj: RemoteAddr, sizing: Sizing) -> Option<u64> {
+        let at = match sizing {
+            Sizing::List | Sizing::Tuple => self.field(obj, key::object::ob_size).ok()?,
+            Sizing::Dict => self.field(obj, key::dict::used).ok()?,
+            Sizing::Set => self.field(obj, key::set::used).ok()?,
+            Sizing::Default | Sizing::Basic => return None,
+        };
+        u64::try_from(self.mem.read_i64(at).ok()?).ok()
+    }
+
     /// What `set.__sizeof__` adds to the basic size: the table, once it has grown out
     /// of the object's own small table.
     fn set_extra_size(&self, set: RemoteAddr) -> Result<u64, Error> {
@@ -276,7 +310,7 @@ impl Renderer<'_> {
             }
             match self.known.kind_of_type(t) {
                 Some(Kind::List) => return Sizing::List,
-                Some(Kind::Tuple) => return Sizing::Default,
+                Some(Kind::Tuple) => return Sizing::Tuple,
                 Some(Kind::Dict) => return Sizing::Dict,
                 Some(Kind::Set | Kind::FrozenSet) => return Sizing::Set,
                 _ => {}
@@ -318,6 +352,8 @@ pub fn census(py: &Python<'_>, r: &Renderer<'_>, interp: &InterpreterState, cx: 
     let mut census = Census::default();
     let mut budget = MAX_OBJECTS;
     let mut unreadable = 0u64;
+    // The largest objects so far, smallest on top.
+    let mut biggest: BinaryHeap<Reverse<(u64, RemoteAddr, RemoteAddr)>> = BinaryHeap::new();
     for (name, head) in py.gc_lists(interp)? {
         let permanent = name == "permanent";
         let (objects, broken) = py.walk_gc_list(head, &mut budget, cx.collecting, |obj, ty, ob_size| {
@@ -331,7 +367,7 @@ pub fn census(py: &Python<'_>, r: &Renderer<'_>, interp: &InterpreterState, cx: 
                 return;
             };
             let body = match info.sizing {
-                Sizing::Default if info.itemsize > 0 => info.basicsize.saturating_add(ob_size.unsigned_abs().saturating_mul(info.itemsize as u64)),
+                Sizing::Default | Sizing::Tuple if info.itemsize > 0 => info.basicsize.saturating_add(ob_size.unsigned_abs().saturating_mul(info.itemsize as u64)),
                 Sizing::List => {
                     let slots = allocated.and_then(|off| py.mem.read_i64(obj.offset(off)?).ok()).and_then(|a| u64::try_from(a).ok()).unwrap_or(0);
                     info.basicsize.saturating_add(slots.saturating_mul(8))
@@ -341,6 +377,12 @@ pub fn census(py: &Python<'_>, r: &Renderer<'_>, interp: &InterpreterState, cx: 
                 _ => info.basicsize,
             };
             let size = body.saturating_add(info.extra);
+            if cx.largest > 0 && (biggest.len() < cx.largest || biggest.peek().is_some_and(|Reverse((s, _, _))| *s < size)) {
+                biggest.push(Reverse((size, obj, ty)));
+                if biggest.len() > cx.largest {
+                    biggest.pop();
+                }
+            }
             info.count = info.count.saturating_add(1);
             info.size = info.size.saturating_add(size);
             if permanent {
@@ -351,6 +393,14 @@ pub fn census(py: &Python<'_>, r: &Renderer<'_>, interp: &InterpreterState, cx: 
         census.lists.push(ListCount { name, objects, broken });
     }
     census.unreadable = unreadable;
+    census.largest = biggest
+        .into_sorted_vec()
+        .into_iter()
+        .map(|Reverse((size, addr, ty))| {
+            let sizing = types.get(&ty).and_then(|i| i.as_ref()).map_or(Sizing::Basic, |i| i.sizing);
+            Largest { addr, type_addr: ty, size, exact: sizing != Sizing::Basic, len: py.container_len(addr, sizing) }
+        })
+        .collect();
     census.types = types
         .into_iter()
         .filter_map(|(t, info)| {

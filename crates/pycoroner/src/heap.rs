@@ -7,20 +7,29 @@ use pycoroner_cpython::repr::Renderer;
 use pycoroner_cpython::snapshot::Snapshot;
 use pycoroner_cpython::Python;
 use pycoroner_process::RemoteAddr;
-use pycoroner_report::heap::{Heap, HeapList, HeapType};
+use pycoroner_report::heap::{Heap, HeapList, HeapObject, HeapType};
 use pycoroner_report::{Warning, WarningKind};
 
 use crate::locate_python::FoundPython;
 
 /// Count every interpreter's GC-tracked objects; one that cannot be counted is a
 /// warning.
-pub(crate) fn census(py: &Python<'_>, renderer: &Renderer<'_>, found: &FoundPython, snapshot: &Snapshot, models: Models, warnings: &mut Vec<Warning>) -> Vec<Heap> {
+pub(crate) fn census(
+    py: &Python<'_>,
+    renderer: &Renderer<'_>,
+    found: &FoundPython,
+    snapshot: &Snapshot,
+    models: Models,
+    largest: usize,
+    warnings: &mut Vec<Warning>,
+) -> Vec<Heap> {
     let mut out = Vec::new();
     for interp in &snapshot.interpreters {
         let cx = CensusContext {
             object_type: found.symbol("PyBaseObject_Type").map(RemoteAddr),
             collecting: interp.gc_collecting == Some(true),
             preheader: models.getsizeof_preheader,
+            largest,
         };
         match pycoroner_cpython::heap::census(py, renderer, &interp.state, &cx) {
             Ok(c) => {
@@ -32,7 +41,14 @@ pub(crate) fn census(py: &Python<'_>, renderer: &Renderer<'_>, found: &FoundPyth
                     .into_iter()
                     .map(|t| HeapType { name: t.name, address: t.type_addr.0, count: t.count, size: t.size, frozen: t.frozen, frozen_size: t.frozen_size, exact: t.exact })
                     .collect();
+                let name_of = |t: RemoteAddr| types.iter().find(|x| x.address == t.0).map(|x| x.name.clone()).unwrap_or_else(|| format!("<type at {t}>"));
+                let largest = c
+                    .largest
+                    .iter()
+                    .map(|o| HeapObject { address: o.addr.0, type_name: name_of(o.type_addr), size: o.size, exact: o.exact, len: o.len, repr: short(&renderer.repr(o.addr)) })
+                    .collect();
                 out.push(Heap {
+                    largest,
                     interpreter_id: interp.state.id,
                     source: "gc".into(),
                     objects: types.iter().fold(c.unreadable, |n, t| n.saturating_add(t.count)),
@@ -46,4 +62,15 @@ pub(crate) fn census(py: &Python<'_>, renderer: &Renderer<'_>, found: &FoundPyth
         }
     }
     out
+}
+
+/// Most characters of a largest object's repr.
+const REPR_CHARS: usize = 120;
+
+/// A repr cut at [`REPR_CHARS`] characters (`...` marks the cut).
+fn short(repr: &str) -> String {
+    match repr.char_indices().nth(REPR_CHARS) {
+        Some((at, _)) => format!("{}...", &repr[..at]),
+        None => repr.to_string(),
+    }
 }

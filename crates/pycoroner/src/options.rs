@@ -58,6 +58,8 @@ pub struct Options {
     /// Count the objects each interpreter's garbage collector tracks, per type
     /// (`pycoroner heap`).
     pub heap: bool,
+    /// With `heap`: list this many of the largest objects (`--largest N`).
+    pub largest: usize,
 }
 
 impl Options {

@@ -25,6 +25,29 @@ pub struct Heap {
     pub unreadable: u64,
     /// Objects per type, largest total size first.
     pub types: Vec<HeapType>,
+    /// The largest objects, largest first (`--largest N`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub largest: Vec<HeapObject>,
+}
+
+/// One object of the heap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeapObject {
+    /// Its address (`id()`).
+    pub address: u64,
+    /// Its type's name, as in [`HeapType::name`].
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// Its size in bytes (see `exact`).
+    pub size: u64,
+    /// `size` is `sys.getsizeof`'s (else the basic size, a lower bound).
+    pub exact: bool,
+    /// Items of a list, tuple, dict or set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub len: Option<u64>,
+    /// A short `repr()` (cut at 120 characters).
+    pub repr: String,
 }
 
 fn is_zero(n: &u64) -> bool {

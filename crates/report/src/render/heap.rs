@@ -63,7 +63,15 @@ pub fn section(out: &mut String, heaps: &[Heap], top: usize) {
             let (n, s) = rest.iter().fold((0u64, 0u64), |(n, s), t| (n.saturating_add(t.count), s.saturating_add(t.size)));
             out.push_str(&format!("  {:>10}  {:>10}  ({} more types; --top N shows more)\n", n, bytes(s), rest.len()));
         }
-        if h.types.iter().any(|t| !t.exact) {
+        if !h.largest.is_empty() {
+            out.push_str(&format!("\n  Largest objects:\n  {:>10}  {:>10}  {:<18}  type and repr\n", "size", "len", "address"));
+            for o in &h.largest {
+                let approx = if o.exact { " " } else { "~" };
+                let len = o.len.map(|n| n.to_string()).unwrap_or_default();
+                out.push_str(&format!("  {approx}{:>9}  {len:>10}  0x{:016x}  {} {}\n", bytes(o.size), o.address, e(&o.type_name), e(&o.repr)));
+            }
+        }
+        if h.types.iter().any(|t| !t.exact) || h.largest.iter().any(|o| !o.exact) {
             out.push_str("  (~: a type with its own __sizeof__; its basic sizes only)\n");
         }
         out.push('\n');
