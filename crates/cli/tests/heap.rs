@@ -19,6 +19,7 @@ const MINE: &[(&str, bool)] = &[
     ("__main__.Node", true),
     ("__main__.Held", true),
     ("__main__.Local", true),
+    ("__main__.Junk", true),
 ];
 
 /// Objects the truth-writing itself may add or drop between `gc.get_objects()` and
@@ -109,6 +110,22 @@ fn census_equals_gc_get_objects() {
                 Some(o) if o["size"] == want[1] && o["len"] == want[2] && o["exact"] == true => {}
                 _ => failures.push(format!("{tag} largest: want id {} of {} bytes and {} items, ours {}", want[0], want[1], want[2], heap["largest"])),
             }
+        }
+        // gc.garbage: its length, and its objects in order (the first 100).
+        let want: Vec<Value> = truth["garbage"].as_array().cloned().unwrap_or_default();
+        let ours_garbage: Vec<Value> = heap["garbage"]["objects"].as_array().into_iter().flatten().map(|o| o["address"].clone()).collect();
+        if heap["garbage"]["count"].as_u64() != Some(want.len() as u64) || ours_garbage.as_slice() != &want[..want.len().min(100)] {
+            failures.push(format!("{tag} gc.garbage: ours {} objects {:?}, the process's {} {:?}", heap["garbage"]["count"], ours_garbage, want.len(), want));
+        }
+        if !heap["garbage"]["objects"].as_array().into_iter().flatten().any(|o| o["type"] == "__main__.Junk") {
+            failures.push(format!("{tag} no Junk in gc.garbage: {}", heap["garbage"]));
+        }
+        // A debug build's total reference count (what the truth-writing itself holds
+        // and drops moves it by a few hundred); a release build keeps none.
+        match (truth["refs"].as_i64(), heap["total_refs"].as_i64()) {
+            (Some(want), Some(got)) if got.abs_diff(want) <= 2000 => {}
+            (None, None) => {}
+            (want, got) => failures.push(format!("{tag} total references: ours {got:?}, sys.gettotalrefcount() {want:?}")),
         }
         // The text: the census table, the scenario's class among the largest.
         let text = pycoroner().arg("heap").arg(&c.core).args(["--top", "5", "--cache-dir"]).arg(cache.path()).output().expect("run pycoroner");

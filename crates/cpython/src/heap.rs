@@ -296,6 +296,31 @@ impl Python<'_> {
     }
 }
 
+impl Python<'_> {
+    /// `sys.gettotalrefcount()` of a debug build: ≤3.11 `_Py_RefTotal`; 3.12+ each
+    /// interpreter's `object_state.reftotal`, plus the runtime's
+    /// `interpreter_leaks`, the legacy `_Py_RefTotal` and `last_final_reftotal`.
+    /// `None` on a build that keeps no total (release builds).
+    pub fn total_refs(&self, interpreters: &[InterpreterState]) -> Option<Result<i64, Error>> {
+        let sa = self.anchors.state;
+        let legacy = |at: Option<RemoteAddr>| -> Result<i64, Error> { at.map_or(Ok(0), |a| Ok(self.mem.read_i64(a)?)) };
+        if key::interp::reftotal.of(self.offsets).is_none() {
+            return sa.ref_total.map(|a| Ok(self.mem.read_i64(a)?));
+        }
+        Some((|| {
+            let mut total = legacy(sa.ref_total)?.saturating_add(legacy(sa.last_final_reftotal)?);
+            for i in interpreters {
+                total = total.saturating_add(self.mem.read_i64(self.field(i.addr, key::interp::reftotal)?)?);
+            }
+            if key::runtime::reftotal_leaks.of(self.offsets).is_some() {
+                let rt = self.anchors.runtime.ok_or(Error::MissingOffset("symbol _PyRuntime"))?;
+                total = total.saturating_add(self.mem.read_i64(self.field(rt, key::runtime::reftotal_leaks)?)?);
+            }
+            Ok(total)
+        })())
+    }
+}
+
 impl Renderer<'_> {
     /// Who defines the `__sizeof__` instances of `ty` use, as far as type dicts tell
     /// (3.12+ static built-in types keep their dict elsewhere: their own kind decides).

@@ -68,6 +68,11 @@ pub struct StateAnchors {
     pub pending_calls: Option<RemoteAddr>,
     /// ceval_gil.h's `gil_drop_request` (3.6).
     pub gil_drop_request: Option<RemoteAddr>,
+    /// `_Py_RefTotal` (debug builds): the total reference count (≤3.11), a legacy
+    /// part of it (3.12+).
+    pub ref_total: Option<RemoteAddr>,
+    /// object.c's `last_final_reftotal` (3.12+ debug builds).
+    pub last_final_reftotal: Option<RemoteAddr>,
     /// ceval.c's `pendingfirst` (3.6).
     pub pending_first: Option<RemoteAddr>,
     /// ceval.c's `pendinglast` (3.6).

@@ -47,6 +47,8 @@ pub const DWARF_SPEC: &[(Key, &[(&str, &str)])] = &[
     (key::interp::atexit, &[("_is", "atexit")]),
     (key::interp::recursion_limit, &[("_is", "ceval.recursion_limit")]),
     (key::interp::gil_drop_request, &[("_is", "ceval.gil_drop_request")]),
+    (key::interp::reftotal, &[("_is", "object_state.reftotal")]),
+    (key::runtime::reftotal_leaks, &[("pyruntimestate", "object_state.interpreter_leaks")]),
     (key::interp::monitors, &[("_is", "monitors")]),
     (key::interp::monitoring_tool_names, &[("_is", "monitoring_tool_names")]),
     (key::interp::pending, &[("_is", "ceval.pending")]),

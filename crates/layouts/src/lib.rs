@@ -112,6 +112,9 @@ offsets_table! {
     runtime: Runtime {
         /// `interpreters.head`.
         interpreters_head,
+        /// `object_state.interpreter_leaks` (3.12+ debug builds): references left by
+        /// interpreters already finalized.
+        reftotal_leaks,
         /// `interpreters.main`.
         interpreters_main,
         /// `gilstate.tstate_current` (3.7–3.11): the tstate holding the GIL.
@@ -154,6 +157,9 @@ offsets_table! {
     }
     /// `PyInterpreterState` (`struct _is`).
     interp: Interp {
+        /// `object_state.reftotal` (3.12+ debug builds): this interpreter's share of
+        /// `sys.gettotalrefcount()`.
+        reftotal,
         /// `next`.
         next,
         /// Thread list head (`tstate_head` ≤3.10, `threads.head` 3.11+).
@@ -738,7 +744,7 @@ pub struct Layout {
 }
 
 /// Current serialized format of [`Layout`]; caches with another value are ignored.
-pub const LAYOUT_FORMAT: u32 = 20;
+pub const LAYOUT_FORMAT: u32 = 21;
 
 #[cfg(test)]
 mod tests {

@@ -7,7 +7,7 @@ use pycoroner_cpython::repr::Renderer;
 use pycoroner_cpython::snapshot::Snapshot;
 use pycoroner_cpython::Python;
 use pycoroner_process::RemoteAddr;
-use pycoroner_report::heap::{Heap, HeapList, HeapObject, HeapType};
+use pycoroner_report::heap::{Garbage, GarbageObject, Heap, HeapList, HeapObject, HeapType};
 use pycoroner_report::{Warning, WarningKind};
 
 use crate::locate_python::FoundPython;
@@ -24,6 +24,15 @@ pub(crate) fn census(
     warnings: &mut Vec<Warning>,
 ) -> Vec<Heap> {
     let mut out = Vec::new();
+    let states: Vec<_> = snapshot.interpreters.iter().map(|i| i.state).collect();
+    let total_refs = match py.total_refs(&states) {
+        Some(Ok(t)) => Some(t),
+        Some(Err(e)) => {
+            warnings.push(Warning::new(WarningKind::Heap, format!("cannot read the total reference count: {e}")));
+            None
+        }
+        None => None,
+    };
     for interp in &snapshot.interpreters {
         let cx = CensusContext {
             object_type: found.symbol("PyBaseObject_Type").map(RemoteAddr),
@@ -47,7 +56,16 @@ pub(crate) fn census(
                     .iter()
                     .map(|o| HeapObject { address: o.addr.0, type_name: name_of(o.type_addr), size: o.size, exact: o.exact, len: o.len, repr: short(&renderer.repr(o.addr)) })
                     .collect();
+                let garbage = py.sys_dicts(&interp.state).0.and_then(|m| renderer.gc_garbage(m, MAX_GARBAGE)).map(|(items, count)| Garbage {
+                    count,
+                    objects: items
+                        .into_iter()
+                        .map(|o| GarbageObject { address: o.0, type_name: renderer.full_type_name(o).unwrap_or_else(|_| "?".into()), repr: short(&renderer.repr(o)) })
+                        .collect(),
+                });
                 out.push(Heap {
+                    total_refs: None,
+                    garbage,
                     largest,
                     interpreter_id: interp.state.id,
                     source: "gc".into(),
@@ -61,8 +79,16 @@ pub(crate) fn census(
             Err(e) => warnings.push(Warning::new(WarningKind::Heap, format!("cannot count the objects of interpreter at {}: {e}", interp.state.addr))),
         }
     }
+    // The process's total goes with the main interpreter (else the first counted).
+    let main = out.iter().position(|h| h.interpreter_id == Some(0)).unwrap_or(0);
+    if let Some(h) = out.get_mut(main) {
+        h.total_refs = total_refs;
+    }
     out
 }
+
+/// Most objects of `gc.garbage` listed.
+const MAX_GARBAGE: usize = 100;
 
 /// Most characters of a largest object's repr.
 const REPR_CHARS: usize = 120;

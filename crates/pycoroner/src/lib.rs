@@ -1051,6 +1051,8 @@ fn anchors(found: &FoundPython) -> Anchors {
             pending_calls: sym("pendingcalls"),
             pending_first: sym("pendingfirst"),
             gil_drop_request: sym("gil_drop_request"),
+            ref_total: sym("_Py_RefTotal"),
+            last_final_reftotal: sym("last_final_reftotal"),
             pending_last: sym("pendinglast"),
         },
     }

@@ -43,6 +43,7 @@ const SYMBOLS: &[&str] = &[
     "gil_drop_request",
     // `object`, whose `__sizeof__` the heap census knows.
     "PyBaseObject_Type",
+    "last_final_reftotal",
 ];
 
 /// Any of these marks the module that holds the interpreter's runtime.

@@ -16,6 +16,10 @@ pub struct Heap {
     pub source: String,
     /// Each list walked.
     pub lists: Vec<HeapList>,
+    /// `sys.gettotalrefcount()` of a debug build (on the main interpreter's census:
+    /// the total of the process).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_refs: Option<i64>,
     /// Objects counted.
     pub objects: u64,
     /// Their total size in bytes (see [`HeapType::exact`]).
@@ -28,6 +32,33 @@ pub struct Heap {
     /// The largest objects, largest first (`--largest N`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub largest: Vec<HeapObject>,
+    /// `gc.garbage`: what the collector found unreachable and kept (uncollectable
+    /// objects, or all of them under `gc.DEBUG_SAVEALL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub garbage: Option<Garbage>,
+}
+
+/// `gc.garbage`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Garbage {
+    /// `len(gc.garbage)`.
+    pub count: u64,
+    /// Its first objects (at most 100): address, type and a short repr.
+    pub objects: Vec<GarbageObject>,
+}
+
+/// An object of `gc.garbage`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GarbageObject {
+    /// Its address (`id()`).
+    pub address: u64,
+    /// Its type's name.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// A short `repr()`.
+    pub repr: String,
 }
 
 /// One object of the heap.

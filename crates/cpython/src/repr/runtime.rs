@@ -249,6 +249,17 @@ impl Renderer<'_> {
         Some((shown, garbage))
     }
 
+    /// `gc.garbage`: its first `max` items and its length; `None` when `gc` is not
+    /// imported or has no such list.
+    pub fn gc_garbage(&self, sys_modules: RemoteAddr, max: usize) -> Option<(Vec<RemoteAddr>, u64)> {
+        self.lookup();
+        let md_dict = self.module_dict(sys_modules, "gc")?;
+        let garbage = self.dict_lookup(md_dict, "garbage")?;
+        let len = self.length(garbage)?;
+        let (items, _) = self.members(garbage, max).ok()?;
+        Some((items, len))
+    }
+
     /// `len()` of a list or tuple (its `ob_size`).
     pub(crate) fn length(&self, obj: RemoteAddr) -> Option<u64> {
         if !matches!(self.kind_of(obj), Some(Kind::List | Kind::Tuple)) {

@@ -59,6 +59,13 @@ impl Renderer<'_> {
         })
     }
 
+    /// The name of the type of the object at `obj` with its module
+    /// (`myapp.models.Order`; built-in types bare), as the heap census names types.
+    pub fn full_type_name(&self, obj: RemoteAddr) -> Result<String, Error> {
+        let ty = objects::ob_type(self.mem, self.o, obj)?;
+        self.type_full_name(ty)
+    }
+
     /// A built-in method's name and the object it is bound to (`lock.acquire` gives
     /// `("acquire", lock)`); `None` for anything else.
     pub fn bound_builtin(&self, obj: RemoteAddr) -> Option<(String, RemoteAddr)> {

@@ -12,7 +12,7 @@ pub fn render(report: &Report, top: usize) -> String {
     if report.heap.is_empty() {
         out.push_str("No census: see the warnings.\n");
     }
-    section(&mut out, &report.heap, top);
+    section(&mut out, &report.heap, top, report.runtime.as_ref());
     if !report.warnings.is_empty() {
         out.push_str("pycoroner warnings:\n");
         for w in &report.warnings {
@@ -40,11 +40,31 @@ pub fn bytes(n: u64) -> String {
     format!("{v:.1} {unit}")
 }
 
-/// The census of every interpreter, the `top` largest types of each.
-pub fn section(out: &mut String, heaps: &[Heap], top: usize) {
+/// The collector's own state: `GC: enabled, thresholds [700, 10, 10], counts [...]`.
+fn gc_line(gc: &crate::runtime::Gc) -> String {
+    let on = match gc.enabled {
+        Some(true) => "enabled",
+        Some(false) => "disabled",
+        None => "enabled or not (unknown)",
+    };
+    let collecting = if gc.collecting == Some(true) { ", collecting now" } else { "" };
+    let uncollectable = gc.uncollectable.filter(|n| *n > 0).map(|n| format!(", {n} uncollectable so far")).unwrap_or_default();
+    format!("GC: {on}{collecting}, thresholds {:?}, counts {:?}{uncollectable}", gc.thresholds, gc.counts)
+}
+
+/// The census of every interpreter, the `top` largest types of each, under its
+/// collector's state when the report has it.
+pub fn section(out: &mut String, heaps: &[Heap], top: usize, runtime: Option<&crate::runtime::Runtime>) {
     for h in heaps {
+        let gc = runtime.and_then(|r| r.interpreters.iter().find(|i| i.id == h.interpreter_id)).and_then(|i| i.gc.as_ref());
         let who = h.interpreter_id.filter(|i| *i != 0).map(|i| format!(" of interpreter {i}")).unwrap_or_default();
+        if let Some(t) = h.total_refs {
+            out.push_str(&format!("Total references (sys.gettotalrefcount()): {t}\n"));
+        }
         out.push_str(&format!("Objects tracked by the garbage collector{who}: {} objects, {}\n", h.objects, bytes(h.size)));
+        if let Some(gc) = gc {
+            out.push_str(&format!("  {}\n", gc_line(gc)));
+        }
         let lists: Vec<String> = h.lists.iter().map(|l| format!("{} {}", e(&l.name), l.objects)).collect();
         out.push_str(&format!("  ({}; str, int, float and other untracked objects are not counted)\n", lists.join(", ")));
         for l in h.lists.iter().filter(|l| l.broken.is_some()) {
@@ -69,6 +89,15 @@ pub fn section(out: &mut String, heaps: &[Heap], top: usize) {
                 let approx = if o.exact { " " } else { "~" };
                 let len = o.len.map(|n| n.to_string()).unwrap_or_default();
                 out.push_str(&format!("  {approx}{:>9}  {len:>10}  0x{:016x}  {} {}\n", bytes(o.size), o.address, e(&o.type_name), e(&o.repr)));
+            }
+        }
+        if let Some(g) = h.garbage.as_ref().filter(|g| g.count > 0) {
+            out.push_str(&format!("\n  gc.garbage: {} objects\n", g.count));
+            for o in &g.objects {
+                out.push_str(&format!("    0x{:016x}  {} {}\n", o.address, e(&o.type_name), e(&o.repr)));
+            }
+            if g.count > g.objects.len() as u64 {
+                out.push_str(&format!("    ... ({} more)\n", g.count.saturating_sub(g.objects.len() as u64)));
             }
         }
         if h.types.iter().any(|t| !t.exact) || h.largest.iter().any(|o| !o.exact) {
