@@ -193,9 +193,13 @@ pub enum Command {
     /// Count the objects the garbage collector tracks, per type (`gc.get_objects()`
     /// from a core or a stopped process): `heap CORE` or `heap --pid PID`.
     Heap {
-        /// The core file (or give --pid).
-        #[arg(value_name = "CORE", required_unless_present = "pid", conflicts_with = "pid")]
+        /// The core file (or give --pid, or --diff).
+        #[arg(value_name = "CORE", required_unless_present_any = ["pid", "diff"], conflicts_with_all = ["pid", "diff"])]
         core: Option<PathBuf>,
+        /// Compare two censuses of the same program, A then B (each a core, or the JSON
+        /// `heap --format json` wrote): what grew, most first.
+        #[arg(long, num_args = 2, value_names = ["A", "B"], conflicts_with = "pid")]
+        diff: Option<Vec<PathBuf>>,
         /// Read a running process instead of a core (stopped while it is counted).
         #[arg(long, value_name = "PID")]
         pid: Option<u32>,

@@ -174,6 +174,73 @@ fn run_heap(core: Option<std::path::PathBuf>, pid: Option<u32>, top: usize, larg
     })
 }
 
+/// Largest census JSON file read.
+const MAX_CENSUS_JSON: u64 = 256 << 20;
+
+/// A census from a core, or from the JSON `heap --format json` wrote.
+fn census_of(path: &std::path::Path, sysroot: Option<std::path::PathBuf>, common: &Common) -> Result<pycoroner_report::Report, Failure> {
+    // A regular file only (no FIFO or device), its size known before it is read.
+    let opened = pycoroner_process::files::open_regular(path, pycoroner_process::files::MAX_FILE).map_err(|e| Failure::bad_input(format!("cannot read {}: {e}", path.display())))?;
+    let head = {
+        use std::io::Read as _;
+        let mut buf = [0u8; 64];
+        let n = (&opened.file).read(&mut buf).map_err(|e| Failure::bad_input(format!("cannot read {}: {e}", path.display())))?;
+        buf.get(..n).unwrap_or_default().to_vec()
+    };
+    if head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        // A census is a few MiB at most; a larger "JSON" file is not one.
+        if opened.len > MAX_CENSUS_JSON {
+            return Err(Failure::bad_input(format!("{}: {} bytes is too large for a census file", path.display(), opened.len)));
+        }
+        let text = {
+            use std::io::{Read as _, Seek as _};
+            let mut text = Vec::new();
+            let mut f = &opened.file;
+            f.rewind().and_then(|()| f.take(MAX_CENSUS_JSON).read_to_end(&mut text)).map_err(|e| Failure::bad_input(format!("cannot read {}: {e}", path.display())))?;
+            text
+        };
+        let report: pycoroner_report::Report = serde_json::from_slice(&text).map_err(|e| Failure::bad_input(format!("{}: not a census pycoroner heap --format json wrote ({e})", path.display())))?;
+        if report.heap.is_empty() {
+            return Err(Failure::bad_input(format!("{}: a report with no census (write one with pycoroner heap CORE --format json)", path.display())));
+        }
+        return Ok(report);
+    }
+    let mut opts = options(common);
+    opts.heap = true;
+    let mut target = ElfCore::open(path)?;
+    target.set_sysroot(sysroot);
+    let mut report = Analysis::open(target, opts).and_then(Analysis::into_report)?;
+    report.target.path = Some(path.display().to_string());
+    Ok(report)
+}
+
+/// The main interpreter's census of a report (else its first).
+fn main_census(report: &pycoroner_report::Report) -> Option<&pycoroner_report::heap::Heap> {
+    report.heap.iter().find(|h| h.interpreter_id == Some(0)).or(report.heap.first())
+}
+
+/// `pycoroner heap --diff A B`.
+fn run_heap_diff(files: &[std::path::PathBuf], top: usize, sysroot: Option<std::path::PathBuf>, common: &Common) -> Result<String, Failure> {
+    let [a, b] = files else { return Err(Failure::bad_input("--diff takes two files: A B")) };
+    let before = census_of(a, sysroot.clone(), common)?;
+    let mut after = census_of(b, sysroot, common)?;
+    let (Some(ha), Some(hb)) = (main_census(&before), main_census(&after)) else {
+        return Err(Failure::bad_input("no census to compare: see each file's warnings (pycoroner heap FILE)"));
+    };
+    let d = pycoroner_report::heap::HeapDiff::between((&a.display().to_string(), ha), (&b.display().to_string(), hb));
+    Ok(match common.format {
+        Format::Text => {
+            let mut out = String::new();
+            render::heap::diff(&mut out, &d, top);
+            out
+        }
+        Format::Json => {
+            after.heap_diff = Some(d);
+            render::json::render(&after) + "\n"
+        }
+    })
+}
+
 /// Open a core and analyze it; the text or JSON to print.
 pub fn run_core(
     core: &std::path::Path,
@@ -236,7 +303,8 @@ fn run(cli: Cli) -> Result<String, Failure> {
         Command::Core { core, exe_arg, exe, sysroot, common } => run_core(&core, exe.or(exe_arg), sysroot, &common),
         Command::Demo { python, keep, common } => demo::run(python, keep, &common),
         Command::Print { args, pid, sysroot, common } => run_print(&args, pid, sysroot, &common),
-        Command::Heap { core, pid, top, largest, sysroot, common } => run_heap(core, pid, top, largest, sysroot, &common),
+        Command::Heap { diff: Some(files), top, sysroot, common, .. } => run_heap_diff(&files, top, sysroot, &common),
+        Command::Heap { core, pid, top, largest, sysroot, common, .. } => run_heap(core, pid, top, largest, sysroot, &common),
         Command::Pid { pid, nonblocking, common } => run_pid(pid, nonblocking, &common),
         Command::Gdb { init, args } => debug(debugger::Debugger::Gdb, init, &args),
         Command::Lldb { init, args } => debug(debugger::Debugger::Lldb, init, &args),

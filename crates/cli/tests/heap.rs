@@ -193,3 +193,45 @@ fn census_of_a_live_process() {
     }
     assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// Two cores of `fixtures/scenarios/heap_growth.py` 1 000 iterations apart: `--diff`
+/// names the leaking type first, with the counts the process itself had, comparing a
+/// JSON census with a core and two cores.
+#[test]
+fn diff_names_the_leak_first() {
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    for py in &all_interpreters() {
+        let tag = format!("[{} heap --diff]", py.id());
+        let run = |n: &str| pycoroner_testkit::crash_with_env(&py.path, &scenario("heap_growth"), &[("PYCORONER_ITERATIONS", std::ffi::OsStr::new(n))]);
+        let (a, b) = match (run("1000"), run("2000")) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => {
+                failures.push(format!("{tag} {e}"));
+                continue;
+            }
+        };
+        let leaks = |c: &pycoroner_testkit::Crash| -> Value {
+            c.sidecar.as_deref().and_then(|s| s.lines().find_map(|l| l.strip_prefix("growth "))).and_then(|j| serde_json::from_str::<Value>(j).ok()).map_or(Value::Null, |v| v["leaks"].clone())
+        };
+        let want = serde_json::json!([leaks(&a), leaks(&b)]);
+        // The first census kept as JSON, as a user would between two runs.
+        let json = cache.path().join(format!("{}.json", py.id()));
+        let first = pycoroner().arg("heap").arg(&a.core).args(["--format", "json", "--cache-dir"]).arg(cache.path()).output().expect("run pycoroner");
+        std::fs::write(&json, &first.stdout).expect("write census");
+        let out = pycoroner().args(["heap", "--diff"]).arg(&json).arg(&b.core).args(["--format", "json", "--cache-dir"]).arg(cache.path()).output().expect("run pycoroner");
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        let top = &report["heap_diff"]["types"][0];
+        if top["name"] != "__main__.Leak" || top["count"] != want {
+            failures.push(format!("{tag} first change {top}, want __main__.Leak {want} ({})", String::from_utf8_lossy(&out.stderr)));
+        }
+        // Two cores, as text: the Leak line first under the table's heading.
+        let text = pycoroner().args(["heap", "--diff"]).arg(&a.core).arg(&b.core).args(["--cache-dir"]).arg(cache.path()).output().expect("run pycoroner");
+        let text = String::from_utf8_lossy(&text.stdout);
+        let first_row = text.lines().skip_while(|l| !l.trim_start().starts_with("objects")).nth(1).unwrap_or("");
+        if !(first_row.trim_start().starts_with("+1000 ") && first_row.ends_with(" __main__.Leak")) {
+            failures.push(format!("{tag} the text does not put Leak first:\n{text}"));
+        }
+    }
+    assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
+}

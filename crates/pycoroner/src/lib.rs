@@ -461,6 +461,7 @@ fn analyze_within_budget(
     });
     Ok(Report {
         heap,
+        heap_diff: None,
         schema: pycoroner_report::SCHEMA,
         target: TargetInfo {
             kind: match target.kind() {

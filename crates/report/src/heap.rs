@@ -123,3 +123,70 @@ pub struct HeapType {
     /// is the basic sizes, a lower bound.
     pub exact: bool,
 }
+
+/// Two censuses compared (`pycoroner heap --diff A B`): what grew from A to B.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeapDiff {
+    /// Where the first census came from (a core, a JSON census file, a sample).
+    pub before: String,
+    /// Where the second did.
+    pub after: String,
+    /// Objects counted in each.
+    pub objects: [u64; 2],
+    /// Their total sizes.
+    pub size: [u64; 2],
+    /// Each type whose count or size changed (matched by name), most growth in
+    /// size first, then in count.
+    pub types: Vec<HeapTypeDiff>,
+}
+
+/// One type in two censuses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeapTypeDiff {
+    /// The type's name, as in [`HeapType::name`].
+    pub name: String,
+    /// Its count before and after.
+    pub count: [u64; 2],
+    /// Its total size before and after.
+    pub size: [u64; 2],
+}
+
+impl HeapTypeDiff {
+    /// Objects gained (negative: lost).
+    pub fn count_growth(&self) -> i128 {
+        i128::from(self.count[1]) - i128::from(self.count[0])
+    }
+
+    /// Bytes gained (negative: freed).
+    pub fn size_growth(&self) -> i128 {
+        i128::from(self.size[1]) - i128::from(self.size[0])
+    }
+}
+
+impl HeapDiff {
+    /// Compare two censuses of the same program, type by type.
+    pub fn between(before: (&str, &Heap), after: (&str, &Heap)) -> HeapDiff {
+        let mut by_name: std::collections::BTreeMap<&str, HeapTypeDiff> = std::collections::BTreeMap::new();
+        for (side, h) in [(0usize, before.1), (1, after.1)] {
+            for t in &h.types {
+                let d = by_name.entry(t.name.as_str()).or_insert_with(|| HeapTypeDiff { name: t.name.clone(), count: [0, 0], size: [0, 0] });
+                // Two types may share a name (a class defined twice): their sums.
+                if let (Some(c), Some(s)) = (d.count.get_mut(side), d.size.get_mut(side)) {
+                    *c = c.saturating_add(t.count);
+                    *s = s.saturating_add(t.size);
+                }
+            }
+        }
+        let mut types: Vec<HeapTypeDiff> = by_name.into_values().filter(|d| d.count[0] != d.count[1] || d.size[0] != d.size[1]).collect();
+        types.sort_by(|a, b| b.size_growth().cmp(&a.size_growth()).then(b.count_growth().cmp(&a.count_growth())).then(a.name.cmp(&b.name)));
+        HeapDiff {
+            before: before.0.to_string(),
+            after: after.0.to_string(),
+            objects: [before.1.objects, after.1.objects],
+            size: [before.1.size, after.1.size],
+            types,
+        }
+    }
+}

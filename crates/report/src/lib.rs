@@ -42,6 +42,9 @@ pub struct Report {
     /// heap`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub heap: Vec<heap::Heap>,
+    /// What grew since an earlier census of the same program (`pycoroner heap --diff`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heap_diff: Option<heap::HeapDiff>,
     /// What could not be read, and why.
     pub warnings: Vec<Warning>,
 }

@@ -490,6 +490,7 @@ pub(crate) mod tests {
             ],
             runtime: None,
             heap: Vec::new(),
+            heap_diff: None,
             warnings: vec![],
         }
     }

@@ -106,3 +106,45 @@ pub fn section(out: &mut String, heaps: &[Heap], top: usize, runtime: Option<&cr
         out.push('\n');
     }
 }
+
+/// `+1 234` or `-56`.
+fn signed(n: i128) -> String {
+    if n > 0 {
+        format!("+{n}")
+    } else {
+        n.to_string()
+    }
+}
+
+/// `+1.2 MiB` or `-340 KiB`.
+fn signed_bytes(n: i128) -> String {
+    let b = bytes(u64::try_from(n.unsigned_abs()).unwrap_or(u64::MAX));
+    match n {
+        0 => "0 B".into(),
+        n if n > 0 => format!("+{b}"),
+        _ => format!("-{b}"),
+    }
+}
+
+/// `pycoroner heap --diff`: what grew between two censuses, the `top` largest changes.
+pub fn diff(out: &mut String, d: &crate::heap::HeapDiff, top: usize) {
+    out.push_str(&format!("Heap growth from {} to {}:\n", e(&d.before), e(&d.after)));
+    let grow = |x: &[u64; 2]| i128::from(x[1]) - i128::from(x[0]);
+    out.push_str(&format!(
+        "  {} objects ({} -> {}), {} ({} -> {})\n\n",
+        signed(grow(&d.objects)),
+        d.objects[0],
+        d.objects[1],
+        signed_bytes(grow(&d.size)),
+        bytes(d.size[0]),
+        bytes(d.size[1])
+    ));
+    out.push_str(&format!("  {:>10}  {:>11}  {:>21}  type\n", "objects", "size", "count"));
+    for t in d.types.iter().take(top) {
+        let counts = format!("{} -> {}", t.count[0], t.count[1]);
+        out.push_str(&format!("  {:>10}  {:>11}  {counts:>21}  {}\n", signed(t.count_growth()), signed_bytes(t.size_growth()), e(&t.name)));
+    }
+    if d.types.len() > top {
+        out.push_str(&format!("  ({} more types changed; --top N shows more)\n", d.types.len().saturating_sub(top)));
+    }
+}
