@@ -196,6 +196,13 @@ pub enum Command {
         /// The core file (or give --pid, or --diff).
         #[arg(value_name = "CORE", required_unless_present_any = ["pid", "diff"], conflicts_with_all = ["pid", "diff"])]
         core: Option<PathBuf>,
+        /// With --pid: take a census every DURATION (`10s`, `500ms`, `2m`), --count
+        /// times, and show what grew from the first to the last.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, requires = "pid")]
+        every: Option<std::time::Duration>,
+        /// With --every: how many censuses (at least 2).
+        #[arg(long, value_name = "N", default_value_t = 2, requires = "every")]
+        count: usize,
         /// Compare two censuses of the same program, A then B (each a core, or the JSON
         /// `heap --format json` wrote): what grew, most first.
         #[arg(long, num_args = 2, value_names = ["A", "B"], conflicts_with = "pid")]
@@ -271,4 +278,22 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+}
+
+/// `10s`, `500ms`, `2m`, `1h`, or plain seconds (`1.5`).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (number, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: f64 = number.trim().parse().map_err(|_| format!("{s:?} is not a duration (like 10s, 500ms, 2m)"))?;
+    let scale = match unit {
+        "ms" => 0.001,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (ms, s, m, h)")),
+    };
+    std::time::Duration::try_from_secs_f64(n * scale).map_err(|_| format!("{s:?} is not a duration we can wait"))
 }

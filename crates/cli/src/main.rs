@@ -219,6 +219,47 @@ fn main_census(report: &pycoroner_report::Report) -> Option<&pycoroner_report::h
     report.heap.iter().find(|h| h.interpreter_id == Some(0)).or(report.heap.first())
 }
 
+/// `pycoroner heap --pid PID --every D --count N`: N censuses D apart (the process
+/// stopped only while each is taken), then what grew from the first to the last.
+fn run_heap_samples(pid: u32, every: std::time::Duration, count: usize, top: usize, common: &Common) -> Result<String, Failure> {
+    if count < 2 {
+        return Err(Failure::bad_input("--count must be at least 2: growth needs two censuses"));
+    }
+    let mut opts = options(common);
+    opts.heap = true;
+    let start = std::time::Instant::now();
+    let mut samples: Vec<(String, pycoroner_report::Report)> = Vec::new();
+    let mut out = String::new();
+    for i in 0..count {
+        if i > 0 {
+            std::thread::sleep(every);
+        }
+        let report = pycoroner::analyze_process(pid, true, &opts, &mut test_hold)?;
+        let at = format!("sample {} at +{:.1} s", i + 1, start.elapsed().as_secs_f64());
+        if let Some(h) = main_census(&report) {
+            out.push_str(&format!("{at}: {} objects, {}\n", h.objects, render::heap::bytes(h.size)));
+        }
+        samples.push((at, report));
+    }
+    let (Some((a, first)), Some((b, last))) = (samples.first(), samples.last()) else { return Err(Failure::bad_input("no census taken")) };
+    let (Some(ha), Some(hb)) = (main_census(first), main_census(last)) else {
+        return Err(Failure::bad_input(format!("no census of process {pid}: see pycoroner heap --pid {pid}")));
+    };
+    let d = pycoroner_report::heap::HeapDiff::between((a, ha), (b, hb));
+    Ok(match common.format {
+        Format::Text => {
+            out.push('\n');
+            render::heap::diff(&mut out, &d, top);
+            out
+        }
+        Format::Json => {
+            let mut last = last.clone();
+            last.heap_diff = Some(d);
+            render::json::render(&last) + "\n"
+        }
+    })
+}
+
 /// `pycoroner heap --diff A B`.
 fn run_heap_diff(files: &[std::path::PathBuf], top: usize, sysroot: Option<std::path::PathBuf>, common: &Common) -> Result<String, Failure> {
     let [a, b] = files else { return Err(Failure::bad_input("--diff takes two files: A B")) };
@@ -304,6 +345,7 @@ fn run(cli: Cli) -> Result<String, Failure> {
         Command::Demo { python, keep, common } => demo::run(python, keep, &common),
         Command::Print { args, pid, sysroot, common } => run_print(&args, pid, sysroot, &common),
         Command::Heap { diff: Some(files), top, sysroot, common, .. } => run_heap_diff(&files, top, sysroot, &common),
+        Command::Heap { pid: Some(pid), every: Some(every), count, top, common, .. } => run_heap_samples(pid, every, count, top, &common),
         Command::Heap { core, pid, top, largest, sysroot, common, .. } => run_heap(core, pid, top, largest, sysroot, &common),
         Command::Pid { pid, nonblocking, common } => run_pid(pid, nonblocking, &common),
         Command::Gdb { init, args } => debug(debugger::Debugger::Gdb, init, &args),

@@ -235,3 +235,47 @@ fn diff_names_the_leak_first() {
     }
     assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// A live process leaking one object a millisecond, sampled twice 200 ms apart
+/// (`heap --pid --every 200ms --count 2`): the leaking class first, grown.
+#[test]
+fn sampling_a_live_leak() {
+    use std::io::BufRead;
+    let mut failures = Vec::new();
+    for py in &all_interpreters() {
+        let tag = format!("[{} heap --every]", py.id());
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut child = match std::process::Command::new(&py.path)
+            .arg(scenario("heap_growth"))
+            .arg(dir.path().join("fh.txt"))
+            .arg(dir.path().join("side.txt"))
+            .env("PYCORONER_LEAK_FOREVER", "1")
+            .env_remove("PYTHONPATH")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{tag} cannot start: {e}"));
+                continue;
+            }
+        };
+        let mut line = String::new();
+        let _ = child.stdout.take().map(|o| std::io::BufReader::new(o).read_line(&mut line));
+        let out = (line.trim() == "ready")
+            .then(|| pycoroner().arg("heap").args(["--pid", &child.id().to_string(), "--every", "200ms", "--count", "2", "--format", "json"]).output().expect("run pycoroner"));
+        let _ = child.kill();
+        let _ = child.wait();
+        let Some(out) = out else {
+            failures.push(format!("{tag} the program did not get ready ({line:?})"));
+            continue;
+        };
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        let top = &report["heap_diff"]["types"][0];
+        let (a, b) = (top["count"][0].as_u64().unwrap_or(0), top["count"][1].as_u64().unwrap_or(0));
+        if top["name"] != "__main__.Leak" || b <= a {
+            failures.push(format!("{tag} first change {top}, want __main__.Leak growing ({})", String::from_utf8_lossy(&out.stderr)));
+        }
+    }
+    assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
+}
