@@ -4,6 +4,7 @@ Commands (named like CPython's own gdb extension, python3.X-gdb.py, and printing
 does):
   py-bt, py-bt-full, py-list [START[,END]], py-locals, py-print NAME, py-up, py-down,
   py-threads [--native|--native-all] [--no-fold], py-tasks [--table], py-state [--native],
+  py-heap [--top N] [--largest N], py-gc,
   py-bt-filter on|off|all, py-style [libpython|python]
 A frame filter puts the Python frames in plain `bt` in place of the eval-loop frames,
 and a pretty-printer shows `PyObject *` values (and `PyCodeObject *`, frame objects,
@@ -448,6 +449,41 @@ class PyState(PyCommand):
         gdb.write(STATE.session(full_registers=bool(words)).request(request="py-state", native=mode)["text"])
 
 
+def heap_args(usage, arg):
+    """`--top N` and `--largest N` of py-heap, as the request's fields."""
+    words = arg.split()
+    fields = {}
+    while words:
+        flag = words.pop(0)
+        if flag not in ("--top", "--largest") or not words or not words[0].isdigit():
+            raise ffi.PycoronerError(usage)
+        fields[flag[2:]] = int(words.pop(0))
+    return fields
+
+
+class PyHeap(PyCommand):
+    """The objects the garbage collector tracks, counted per type, and the largest: py-heap [--top N] [--largest N]"""
+
+    def __init__(self):
+        super(PyHeap, self).__init__("py-heap")
+
+    def run(self, arg):
+        fields = heap_args("usage: py-heap [--top N] [--largest N]", arg)
+        gdb.write(STATE.session().request(request="py-heap", **fields)["text"])
+
+
+class PyGc(PyCommand):
+    """The garbage collector: enabled, thresholds, counts, collecting now, gc.callbacks and gc.garbage: py-gc"""
+
+    def __init__(self):
+        super(PyGc, self).__init__("py-gc")
+
+    def run(self, arg):
+        if arg.split():
+            raise ffi.PycoronerError("usage: py-gc")
+        gdb.write(STATE.session().request(request="py-gc")["text"])
+
+
 class PyTasks(PyCommand):
     """Every asyncio task and who awaits it, as `python -m asyncio pstree` draws them: py-tasks [--table]"""
 
@@ -643,7 +679,7 @@ for _o in gdb.objfiles():
 # Ahead of CPython's own printer, which registers per objfile when auto-loaded.
 gdb.events.new_objfile.connect(lambda ev: _register_printer(ev.new_objfile))
 
-for _cmd in (PyBt, PyBtFull, PyLocals, PyPrint, PyList, PyUp, PyDown, PyThreads, PyTasks, PyState, PyBtFilter, PyStyle):
+for _cmd in (PyBt, PyBtFull, PyLocals, PyPrint, PyList, PyUp, PyDown, PyThreads, PyTasks, PyState, PyHeap, PyGc, PyBtFilter, PyStyle):
     _cmd()
 try:
     PyStyleParameter()

@@ -1,7 +1,7 @@
 """pycoroner for lldb: `command script import lldb/pycoroner.py`.
 
 Gives the commands of the gdb script (py-bt, py-bt-full, py-list, py-locals, py-print,
-py-up, py-down, py-threads, py-tasks, py-state, py-style) and a summary provider for `PyObject *`
+py-up, py-down, py-threads, py-tasks, py-state, py-heap, py-gc, py-style) and a summary provider for `PyObject *`
 and the other `Py*Object *` types. Objects are written as CPython's python3.X-gdb.py
 writes them (`py-style libpython`, the default) or as repr() does (`py-style python`). All CPython decoding is done by pycoroner's Rust library
 (libpycoroner_ffi.so next to this file, in ../target/release, or $PYCORONER_LIB);
@@ -285,6 +285,33 @@ def py_state(debugger, arg):
     return STATE.get(debugger).request(request="py-state", native="folded" if words else "off")["text"]
 
 
+def _heap_args(usage, arg):
+    """`--top N` and `--largest N` of py-heap, as the request's fields."""
+    words = arg.split()
+    fields = {}
+    while words:
+        flag = words.pop(0)
+        if flag not in ("--top", "--largest") or not words or not words[0].isdigit():
+            raise ffi.PycoronerError(usage)
+        fields[flag[2:]] = int(words.pop(0))
+    return fields
+
+
+@_command
+def py_heap(debugger, arg):
+    """The objects the garbage collector tracks, counted per type, and the largest: py-heap [--top N] [--largest N]"""
+    fields = _heap_args("usage: py-heap [--top N] [--largest N]", arg)
+    return STATE.get(debugger).request(request="py-heap", **fields)["text"]
+
+
+@_command
+def py_gc(debugger, arg):
+    """The garbage collector: enabled, thresholds, counts, collecting now, gc.callbacks and gc.garbage: py-gc"""
+    if arg.split():
+        raise ffi.PycoronerError("usage: py-gc")
+    return STATE.get(debugger).request(request="py-gc")["text"]
+
+
 @_command
 def py_tasks(debugger, arg):
     """Every asyncio task and who awaits it, as `python -m asyncio pstree` draws them: py-tasks [--table]"""
@@ -317,7 +344,8 @@ def pyobject_summary(valobj, internal_dict):
 
 _COMMANDS = (("py-bt", "py_bt"), ("py-bt-full", "py_bt_full"), ("py-locals", "py_locals"), ("py-print", "py_print"),
              ("py-list", "py_list"), ("py-up", "py_up"), ("py-down", "py_down"), ("py-threads", "py_threads"),
-             ("py-tasks", "py_tasks"), ("py-state", "py_state"), ("py-style", "py_style"))
+             ("py-tasks", "py_tasks"), ("py-state", "py_state"), ("py-heap", "py_heap"), ("py-gc", "py_gc"),
+             ("py-style", "py_style"))
 
 
 def __lldb_init_module(debugger, internal_dict):

@@ -47,6 +47,16 @@ pub enum Request {
         #[serde(default)]
         native: Native,
     },
+    /// The heap census, as `pycoroner heap` prints it: the `top` largest types and the
+    /// `largest` largest objects.
+    PyHeap {
+        #[serde(default = "default_top")]
+        top: usize,
+        #[serde(default = "default_largest")]
+        largest: usize,
+    },
+    /// The garbage collector: its state and `gc.garbage`.
+    PyGc,
     /// Every asyncio task, as `--tasks` prints them (the `ps` table with `table`).
     PyTasks {
         #[serde(default)]
@@ -265,6 +275,25 @@ pub fn handle(s: &mut Session, req: &Value) -> Result<Response, String> {
                 None => text.push_str("No interpreter state was read\n"),
             }
             Response::Text { text: text.trim_start().to_string() }
+        }
+        Request::PyHeap { top, largest } => {
+            let r = a.heap_report().map_err(err)?;
+            let mut heaps = r.heap.clone();
+            for h in &mut heaps {
+                h.largest.truncate(largest);
+                h.garbage = None;
+            }
+            let mut text = String::new();
+            render::heap::section(&mut text, &heaps, top, r.runtime.as_ref());
+            heap_warnings(&mut text, r);
+            Response::Text { text }
+        }
+        Request::PyGc => {
+            let r = a.heap_report().map_err(err)?;
+            let mut text = String::new();
+            render::heap::gc(&mut text, r);
+            heap_warnings(&mut text, r);
+            Response::Text { text }
         }
         Request::PyTasks { table } => Response::Text { text: render::tasks::all(a.tasks_report().map_err(err)?, table) },
         Request::Report { locals, native } => {
@@ -516,5 +545,20 @@ mod tests {
         for bad in [serde_json::json!({"request": "py-nothing"}), serde_json::json!({"request": "py-bt"}), serde_json::json!({"request": "version", "x": 1})] {
             assert!(serde_json::from_value::<Request>(bad).is_err());
         }
+    }
+}
+
+fn default_top() -> usize {
+    25
+}
+
+fn default_largest() -> usize {
+    10
+}
+
+/// The warnings of a heap census (why a list broke, objects not counted).
+fn heap_warnings(text: &mut String, r: &Report) {
+    for w in r.warnings.iter().filter(|w| w.kind == pycoroner::report::WarningKind::Heap) {
+        text.push_str(&format!("warning: {}\n", e(&w.message)));
     }
 }

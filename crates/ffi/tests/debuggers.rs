@@ -1163,3 +1163,54 @@ fn py_state_in_gdb_and_lldb() {
     }
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// `py-heap` and `py-gc` in gdb and lldb on a core of the heap census scenario: both
+/// print the same census, holding the process's own counts (`gc.get_objects()`) and
+/// its `gc.garbage`.
+#[test]
+fn py_heap_and_py_gc_in_gdb_and_lldb() {
+    if !tools() {
+        return;
+    }
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    let script = repo_root().join("fixtures/scenarios/heap_census.py");
+    for py in &interpreters() {
+        let tag = format!("[{} heap_census]", py.id());
+        let c = match pycoroner_testkit::crash(&py.path, &script) {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{tag} {e}"));
+                continue;
+            }
+        };
+        let truth: serde_json::Value = c.sidecar.as_deref().and_then(|s| s.lines().find_map(|l| l.strip_prefix("heap "))).and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
+        let exe = py.path.to_string_lossy().into_owned();
+        let core = c.core.to_string_lossy().into_owned();
+        let cmds = ["py-heap --top 40 --largest 3", "py-gc"];
+        let g = sections(&gdb(&[&exe, &core], &[cmds[0], "echo", cmds[1], "echo"], false, cache.path()));
+        let l = sections(&lldb(&["-c", &core, &exe], &[cmds[0], "version", cmds[1], "version"], cache.path()));
+        for cmd in cmds {
+            let (g, l) = (section(&g, cmd, 0), section(&l, cmd, 0));
+            if g.trim() != l.trim() || g.trim().is_empty() {
+                failures.push(format!("{tag} {cmd}: gdb and lldb differ or say nothing:\n--- gdb\n{g}\n--- lldb\n{l}"));
+            }
+        }
+        let heap = section(&g, cmds[0], 0);
+        for class in ["Order", "Pair", "Bag"] {
+            let n = truth["counts"][format!("__main__.{class}")].as_u64().unwrap_or(0);
+            if !heap.lines().any(|l| l.trim_start().starts_with(&format!("{n} ")) && l.ends_with(&format!(" __main__.{class}"))) {
+                failures.push(format!("{tag} py-heap has no line for {n} {class}:\n{heap}"));
+            }
+        }
+        if heap.lines().filter(|l| l.contains(" 0x0000")).count() != 3 {
+            failures.push(format!("{tag} py-heap --largest 3 does not list 3 objects:\n{heap}"));
+        }
+        let gc = section(&g, cmds[1], 0);
+        let garbage = truth["garbage"].as_array().map_or(0, Vec::len);
+        if !gc.contains("GC: disabled") || !gc.contains(&format!("gc.garbage: {garbage} objects")) {
+            failures.push(format!("{tag} py-gc lacks the disabled collector or its {garbage} garbage objects:\n{gc}"));
+        }
+    }
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}

@@ -12,6 +12,10 @@ use crate::{Prepared, Style};
 /// Most bytes of a source file read for its lines.
 const MAX_SOURCE: u64 = 16 << 20;
 
+/// Largest objects a debugger's heap census keeps (`py-heap --largest N` shows up to
+/// this many).
+pub const LARGEST: usize = 50;
+
 /// An analysis of one target.
 pub struct Analysis<T: Target> {
     target: T,
@@ -23,6 +27,8 @@ pub struct Analysis<T: Target> {
     state: Option<(NativeMode, Report)>,
     /// The report with asyncio's tasks (`py-tasks`), once made.
     tasks: Option<Report>,
+    /// The report with the heap census (`py-heap`, `py-gc`), once made.
+    heap: Option<Report>,
 }
 
 impl<T: Target> std::fmt::Debug for Analysis<T> {
@@ -36,7 +42,7 @@ impl<T: Target> Analysis<T> {
     /// every module's unwind tables): nothing of any thread is read yet.
     pub fn open(target: T, options: Options) -> Result<Analysis<T>, AnalyzeError> {
         let prepared = crate::prepare(&target, &options)?;
-        Ok(Analysis { target, options, prepared, reports: Vec::new(), tasks: None, state: None })
+        Ok(Analysis { target, options, prepared, reports: Vec::new(), tasks: None, state: None, heap: None })
     }
 
     /// The report the options ask for (made once).
@@ -88,6 +94,16 @@ impl<T: Target> Analysis<T> {
             self.tasks = Some(crate::analyze_prepared(&self.target, &self.prepared, &opts)?);
         }
         self.tasks.as_ref().ok_or(AnalyzeError::Runtime { module: String::new(), what: "report cache".into() })
+    }
+
+    /// The report with the heap census and the `LARGEST` largest objects, Python
+    /// frames only (made once).
+    pub fn heap_report(&mut self) -> Result<&Report, AnalyzeError> {
+        if self.heap.is_none() {
+            let opts = Options { locals: false, native: NativeMode::Off, heap: true, largest: LARGEST, ..self.options.clone() };
+            self.heap = Some(crate::analyze_prepared(&self.target, &self.prepared, &opts)?);
+        }
+        self.heap.as_ref().ok_or(AnalyzeError::Runtime { module: String::new(), what: "report cache".into() })
     }
 
     /// The report the options ask for, owned (a one-shot analysis).

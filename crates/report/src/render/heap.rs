@@ -148,3 +148,33 @@ pub fn diff(out: &mut String, d: &crate::heap::HeapDiff, top: usize) {
         out.push_str(&format!("  ({} more types changed; --top N shows more)\n", d.types.len().saturating_sub(top)));
     }
 }
+
+/// `py-gc`: each interpreter's collector state and `gc.garbage`.
+pub fn gc(out: &mut String, report: &Report) {
+    for h in &report.heap {
+        let gc = report.runtime.as_ref().and_then(|r| r.interpreters.iter().find(|i| i.id == h.interpreter_id)).and_then(|i| i.gc.as_ref());
+        if report.heap.len() > 1 {
+            out.push_str(&format!("Interpreter {}:\n", h.interpreter_id.map_or_else(|| "?".into(), |i| i.to_string())));
+        }
+        match gc {
+            Some(gc) => {
+                out.push_str(&format!("{}\n", gc_line(gc)));
+                if !gc.callbacks.is_empty() {
+                    out.push_str(&format!("gc.callbacks: [{}]\n", gc.callbacks.iter().map(|c| e(c).into_owned()).collect::<Vec<_>>().join(", ")));
+                }
+            }
+            None => out.push_str("GC: its state could not be read\n"),
+        }
+        let lists: Vec<String> = h.lists.iter().map(|l| format!("{} {}", e(&l.name), l.objects)).collect();
+        out.push_str(&format!("Objects tracked: {} ({})\n", h.objects, lists.join(", ")));
+        match h.garbage.as_ref() {
+            Some(g) => {
+                out.push_str(&format!("gc.garbage: {} objects\n", g.count));
+                for o in &g.objects {
+                    out.push_str(&format!("  0x{:016x}  {} {}\n", o.address, e(&o.type_name), e(&o.repr)));
+                }
+            }
+            None => out.push_str("gc.garbage: not found (the gc module is not imported)\n"),
+        }
+    }
+}
