@@ -519,6 +519,21 @@ fn other_frame_info(function: &str, object: Option<u64>, repr: &dyn Fn(u64) -> O
     }
 }
 
+fn default_top() -> usize {
+    25
+}
+
+fn default_largest() -> usize {
+    10
+}
+
+/// The warnings of a heap census (why a list broke, objects not counted).
+fn heap_warnings(text: &mut String, r: &Report) {
+    for w in r.warnings.iter().filter(|w| w.kind == pycoroner::report::WarningKind::Heap) {
+        text.push_str(&format!("warning: {}\n", e(&w.message)));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -545,20 +560,5 @@ mod tests {
         for bad in [serde_json::json!({"request": "py-nothing"}), serde_json::json!({"request": "py-bt"}), serde_json::json!({"request": "version", "x": 1})] {
             assert!(serde_json::from_value::<Request>(bad).is_err());
         }
-    }
-}
-
-fn default_top() -> usize {
-    25
-}
-
-fn default_largest() -> usize {
-    10
-}
-
-/// The warnings of a heap census (why a list broke, objects not counted).
-fn heap_warnings(text: &mut String, r: &Report) {
-    for w in r.warnings.iter().filter(|w| w.kind == pycoroner::report::WarningKind::Heap) {
-        text.push_str(&format!("warning: {}\n", e(&w.message)));
     }
 }
