@@ -4,7 +4,8 @@
 # counted by `pycoroner heap` (warm cache, median of hyperfine runs; peak RSS, and
 # peak anonymous memory: RSS less the core's pages it maps) and,
 # just before the crash, by the process itself (`Counter(type(o) for o in
-# gc.get_objects())`).
+# gc.get_objects())`); and the referrers of one object: `pycoroner referrers` (every
+# level up to its module's globals) against `gc.get_referrers` (one level) inside.
 #   bench/heap_census.sh PYCORONER [N] [python3.X ...]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,17 +30,23 @@ keep = [Item(i) for i in range(n // 2)]
 t = time.perf_counter()
 c = collections.Counter(type(o) for o in gc.get_objects())
 inside = time.perf_counter() - t
-print("%d %.1f" % (sum(c.values()), inside * 1000), flush=True)
+t = time.perf_counter()
+r = gc.get_referrers(keep[len(keep) // 2])
+referrers_ms = (time.perf_counter() - t) * 1000
+print("%d %.1f %d %.1f" % (sum(c.values()), inside * 1000, id(keep[len(keep) // 2]), referrers_ms), flush=True)
 ctypes.string_at(0)
 PY
-printf '%-6s %10s %12s %12s %10s %8s %9s\n' python objects inside_ms heap_ms heap/in rss_MiB anon_MiB
+printf '%-6s %10s %12s %12s %10s %8s %9s %10s %10s\n' python objects inside_ms heap_ms heap/in rss_MiB anon_MiB in_ref_ms refs_ms
 for py in "${pythons[@]}"; do
     v=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
     d="$out/$v"; mkdir -p "$d"
     (cd "$d" && ulimit -c unlimited && "$py" "$out/many.py" "$n" > "$d/inside.txt" 2>/dev/null || true)
-    read -r objects inside < "$d/inside.txt"
+    read -r objects inside addr inside_ref < "$d/inside.txt"
     "$bin" heap "$d/core" --cache-dir "$d/cache" >/dev/null
     hyperfine -N -w 2 -r 10 --export-json "$d/h.json" "$bin heap $d/core --cache-dir $d/cache" >/dev/null
+    # Referrers of one object up to its module's globals, against gc.get_referrers
+    # (one level) inside the process.
+    hyperfine -N -w 1 -r 5 --export-json "$d/r.json" "$bin referrers $d/core $addr --cache-dir $d/cache" >/dev/null
     rss=$( { /usr/bin/time -f '%M' "$bin" heap "$d/core" --cache-dir "$d/cache" >/dev/null; } 2>&1 | tail -1)
     # Anonymous memory (pycoroner's own, not the core's pages it maps), sampled.
     anon=$(python3 - "$bin" "$d/core" "$d/cache" <<'PY'
@@ -56,10 +63,11 @@ while p.poll() is None:
 print(peak)
 PY
 )
-    python3 - "$d/h.json" "$v" "$objects" "$inside" "$rss" "$anon" <<'PY'
+    python3 - "$d/h.json" "$v" "$objects" "$inside" "$rss" "$anon" "$d/r.json" "$inside_ref" <<'PY'
 import json, sys
 ms = json.load(open(sys.argv[1]))["results"][0]["median"] * 1000
+ref = json.load(open(sys.argv[7]))["results"][0]["median"] * 1000
 inside = float(sys.argv[4])
-print("%-6s %10s %12.1f %12.1f %10.2f %8.1f %9.1f" % (sys.argv[2], sys.argv[3], inside, ms, ms / inside, int(sys.argv[5]) / 1024, int(sys.argv[6]) / 1024))
+print("%-6s %10s %12.1f %12.1f %10.2f %8.1f %9.1f %10.1f %10.1f" % (sys.argv[2], sys.argv[3], inside, ms, ms / inside, int(sys.argv[5]) / 1024, int(sys.argv[6]) / 1024, float(sys.argv[8]), ref))
 PY
 done

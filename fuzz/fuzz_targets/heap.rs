@@ -1,6 +1,7 @@
 //! The heap census read from a real core whose memory the fuzzer corrupts: a crash of
 //! fixtures/scenarios/heap_census.py (tens of thousands of objects on the collector's
-//! lists), counted and rendered as `pycoroner heap` does. The core is
+//! lists), counted and rendered as `pycoroner heap` does, and the referrers of its
+//! largest object searched three levels up. The core is
 //! `$PYCORONER_FUZZ_HEAP_CORE` (`fuzz/run.sh` makes one).
 //!
 //! Input: 8 bytes of seed, 1 byte choosing the corruption rate (1 in 2^(4..20) bytes),
@@ -13,20 +14,30 @@ use pycoroner::{analyze, Options};
 use pycoroner_report::render;
 use pycoroner_testkit::{corruption, FuzzCore, PatchedCore};
 
-fn setup() -> &'static FuzzCore {
-    static S: OnceLock<FuzzCore> = OnceLock::new();
-    S.get_or_init(|| FuzzCore::from_env("PYCORONER_FUZZ_HEAP_CORE"))
+fn setup() -> &'static (FuzzCore, u64) {
+    static S: OnceLock<(FuzzCore, u64)> = OnceLock::new();
+    S.get_or_init(|| {
+        let s = FuzzCore::from_env("PYCORONER_FUZZ_HEAP_CORE");
+        // The clean core's largest object: whose referrers every run searches.
+        let opts = Options { cache_dir: Some(s.cache.path().to_path_buf()), heap: true, largest: 1, ..Options::default() };
+        let largest = analyze(&s.core, &opts).ok().and_then(|r| r.heap.first().and_then(|h| h.largest.first()).map(|o| o.address)).unwrap_or(0);
+        (s, largest)
+    })
 }
 
 fuzz_target!(|data: &[u8]| {
-    let s = setup();
+    let (s, largest) = setup();
     let Some((head, values)) = data.split_at_checked(9) else { return };
     let seed = u64::from_le_bytes(head[..8].try_into().unwrap_or_default());
     let rate = 1u64 << (4 + head[8] % 17);
-    let opts = Options { cache_dir: Some(s.cache.path().to_path_buf()), heap: true, ..Options::default() };
+    let opts = Options { cache_dir: Some(s.cache.path().to_path_buf()), heap: true, largest: 5, referrers: Some((*largest, 3)), ..Options::default() };
     let m = PatchedCore { core: &s.core, patch: corruption(seed, rate, values) };
     if let Ok(report) = analyze(&m, &opts) {
         let _ = render::heap::render(&report, 25);
+        if let Some(r) = &report.referrers {
+            let mut text = String::new();
+            render::heap::referrers(&mut text, r);
+        }
         let _ = render::json::render(&report);
     }
 });

@@ -224,6 +224,27 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Who refers to an object, like gc.get_referrers but up to the roots (a module's
+    /// globals, a frame's local, a type): `referrers CORE ADDRESS` or `referrers --pid
+    /// PID ADDRESS`.
+    Referrers {
+        /// CORE ADDRESS, or ADDRESS with --pid (0x... or decimal).
+        #[arg(num_args = 1..=2, required = true, value_name = "CORE ADDRESS")]
+        args: Vec<String>,
+        /// Read a running process instead of a core (stopped while it is searched).
+        #[arg(long, value_name = "PID")]
+        pid: Option<u32>,
+        /// How many levels up from the object to search (`--depth` is the shared
+        /// option for how deep values are written).
+        #[arg(long, value_name = "N", default_value_t = 8)]
+        levels: usize,
+        /// Look up the files the process mapped under DIR first.
+        #[arg(long, value_name = "DIR")]
+        sysroot: Option<PathBuf>,
+        /// Shared options.
+        #[command(flatten)]
+        common: Common,
+    },
     /// Print the layout (offsets table, version, flavour) read from an interpreter
     /// binary's DWARF, as JSON: the generator of the built-in tables.
     Layouts {

@@ -260,6 +260,39 @@ fn run_heap_samples(pid: u32, every: std::time::Duration, count: usize, top: usi
     })
 }
 
+/// `pycoroner referrers`: who refers to the object at an address, up to the roots.
+fn run_referrers(args: &[String], pid: Option<u32>, depth: usize, sysroot: Option<std::path::PathBuf>, common: &Common) -> Result<String, Failure> {
+    let mut opts = options(common);
+    let report = match (pid, args) {
+        (Some(pid), [address]) => {
+            opts.referrers = Some((parse_address(address)?, depth));
+            pycoroner::analyze_process(pid, true, &opts, &mut test_hold)?
+        }
+        (None, [core, address]) => {
+            opts.referrers = Some((parse_address(address)?, depth));
+            let mut target = ElfCore::open(std::path::Path::new(core))?;
+            target.set_sysroot(sysroot);
+            let mut report = Analysis::open(target, opts).and_then(Analysis::into_report)?;
+            report.target.path = Some(core.clone());
+            report
+        }
+        (Some(_), _) => return Err(Failure::bad_input("with --pid, give only the ADDRESS")),
+        (None, _) => return Err(Failure::bad_input("give CORE ADDRESS, or --pid PID ADDRESS")),
+    };
+    let Some(r) = &report.referrers else {
+        let why: Vec<String> = report.warnings.iter().map(|w| w.message.clone()).collect();
+        return Err(Failure::bad_input(format!("cannot search the referrers: {}", why.join("; "))));
+    };
+    Ok(match common.format {
+        Format::Text => {
+            let mut out = String::new();
+            render::heap::referrers(&mut out, r);
+            out
+        }
+        Format::Json => render::json::render(&report) + "\n",
+    })
+}
+
 /// `pycoroner heap --diff A B`.
 fn run_heap_diff(files: &[std::path::PathBuf], top: usize, sysroot: Option<std::path::PathBuf>, common: &Common) -> Result<String, Failure> {
     let [a, b] = files else { return Err(Failure::bad_input("--diff takes two files: A B")) };
@@ -337,13 +370,14 @@ fn debug(dbg: debugger::Debugger, init: bool, args: &[std::ffi::OsString]) -> Re
 }
 
 fn run(cli: Cli) -> Result<String, Failure> {
-    if let Command::Core { sysroot, .. } | Command::Print { sysroot, .. } | Command::Heap { sysroot, .. } = &cli.command {
+    if let Command::Core { sysroot, .. } | Command::Print { sysroot, .. } | Command::Heap { sysroot, .. } | Command::Referrers { sysroot, .. } = &cli.command {
         check_sysroot(sysroot)?;
     }
     match cli.command {
         Command::Core { core, exe_arg, exe, sysroot, common } => run_core(&core, exe.or(exe_arg), sysroot, &common),
         Command::Demo { python, keep, common } => demo::run(python, keep, &common),
         Command::Print { args, pid, sysroot, common } => run_print(&args, pid, sysroot, &common),
+        Command::Referrers { args, pid, levels, sysroot, common } => run_referrers(&args, pid, levels, sysroot, &common),
         Command::Heap { diff: Some(files), top, sysroot, common, .. } => run_heap_diff(&files, top, sysroot, &common),
         Command::Heap { pid: Some(pid), every: Some(every), count, top, common, .. } => run_heap_samples(pid, every, count, top, &common),
         Command::Heap { core, pid, top, largest, sysroot, common, .. } => run_heap(core, pid, top, largest, sysroot, &common),
@@ -382,7 +416,12 @@ fn main() -> ExitCode {
     pycoroner_process::files::install_sigbus_handler();
     let cli = Cli::parse();
     let json = match &cli.command {
-        Command::Core { common, .. } | Command::Pid { common, .. } | Command::Print { common, .. } | Command::Heap { common, .. } | Command::Demo { common, .. } => {
+        Command::Core { common, .. }
+        | Command::Pid { common, .. }
+        | Command::Print { common, .. }
+        | Command::Heap { common, .. }
+        | Command::Referrers { common, .. }
+        | Command::Demo { common, .. } => {
             common.format == Format::Json
         }
         Command::Layouts { .. } | Command::Gdb { .. } | Command::Lldb { .. } | Command::Completions { .. } | Command::Man => false,

@@ -279,3 +279,52 @@ fn sampling_a_live_leak() {
     }
     assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// `pycoroner referrers`: objects of the census scenario held by a global list, by a
+/// closure's cell and by a frame's local are reached from those roots, through the
+/// containers the process named (by `id()`), and the direct referrers include what
+/// `gc.get_referrers` found.
+#[test]
+fn referrers_reach_the_roots() {
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    for py in &all_interpreters() {
+        let tag = format!("[{} referrers]", py.id());
+        let c = match crash(&py.path, &scenario("heap_census")) {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{tag} {e}"));
+                continue;
+            }
+        };
+        let truth: Value = c.sidecar.as_deref().and_then(|s| s.lines().find_map(|l| l.strip_prefix("heap "))).and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
+        let refs = &truth["referrers"];
+        let search = |id: &Value| -> Value {
+            let out = pycoroner().arg("referrers").arg(&c.core).arg(id.as_u64().unwrap_or(0).to_string()).args(["--format", "json", "--cache-dir"]).arg(cache.path()).output().expect("run pycoroner");
+            serde_json::from_slice::<Value>(&out.stdout).map(|r| r["referrers"].clone()).unwrap_or(Value::Null)
+        };
+        // (object, the root its path starts at, an object the path goes through)
+        for (what, root, through) in [("order", "module __main__", &refs["orders"]), ("held", "module __main__", &refs["cell"]), ("local", "frame main → local 'local'", &Value::Null)] {
+            let r = search(&refs[what]);
+            let paths = r["paths"].as_array().cloned().unwrap_or_default();
+            let ok = paths.iter().any(|p| {
+                let steps = p["steps"].as_array().cloned().unwrap_or_default();
+                p["root"].as_str().is_some_and(|s| s.ends_with(root))
+                    && steps.last().is_some_and(|s| s["address"] == refs[what])
+                    && (through.is_null() || steps.iter().any(|s| s["address"] == *through))
+                    && steps.iter().all(|s| s["possible"].is_null())
+            });
+            if !ok {
+                failures.push(format!("{tag} {what}: no exact path from {root} through {through}: {}", serde_json::to_string(&r["paths"]).unwrap_or_default()));
+            }
+        }
+        let r = search(&refs["order"]);
+        let direct: Vec<Value> = r["direct"].as_array().into_iter().flatten().map(|d| d["address"].clone()).collect();
+        for want in refs["order_referrers"].as_array().into_iter().flatten() {
+            if !direct.contains(want) {
+                failures.push(format!("{tag} gc.get_referrers found {want}, ours {direct:?}"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
+}

@@ -444,3 +444,258 @@ pub fn census(py: &Python<'_>, r: &Renderer<'_>, interp: &InterpreterState, cx: 
     census.types.sort_by(|a, b| b.size.cmp(&a.size).then(b.count.cmp(&a.count)).then(a.name.cmp(&b.name)));
     Ok(census)
 }
+
+/// Where a path to an object starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Root {
+    /// A module's globals (its `__dict__`, the path's first object).
+    Module(String),
+    /// A local of a thread's frame (the path's first object is its value).
+    Local {
+        /// The thread's `thread_id`.
+        thread_id: u64,
+        /// The frame's function.
+        function: String,
+        /// The variable.
+        name: String,
+    },
+    /// A type object (the path's first object).
+    Type(String),
+}
+
+/// How an object refers to the next one of a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// A dict's value, by its key (the key object).
+    Key(RemoteAddr),
+    /// A dict's key.
+    DictKey,
+    /// A list's or tuple's item.
+    Index(u64),
+    /// A set's element.
+    Element,
+    /// An instance attribute (its name, a str object).
+    Attr(RemoteAddr),
+    /// A field of a built-in object (`cell_contents`, `__closure__`...).
+    Field(&'static str),
+    /// A word of the object's body that holds the address: maybe a reference, maybe
+    /// not (a type pycoroner does not know the fields of).
+    Possible(u64),
+}
+
+/// One object of a path and how the one before refers to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// The object.
+    pub addr: RemoteAddr,
+    /// How the previous step's object refers to this one (`None` for the first).
+    pub via: Option<Via>,
+}
+
+/// A path from a root down to the object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefPath {
+    /// Where it starts.
+    pub root: Root,
+    /// Its objects, the root's first, the object asked about last.
+    pub steps: Vec<Step>,
+}
+
+/// Who refers to an object, and how it is reached from the roots.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Referrers {
+    /// The GC-tracked objects that refer to it directly, with how (`gc.get_referrers`).
+    pub direct: Vec<(RemoteAddr, Via)>,
+    /// Paths from roots, shortest first.
+    pub paths: Vec<RefPath>,
+    /// Levels walked up from the object.
+    pub levels: usize,
+    /// Why the search stopped short (a cap), if it did.
+    pub truncated: Option<String>,
+}
+
+/// The roots a referrer search ends at, besides types: modules' globals and frames'
+/// locals.
+#[derive(Debug, Clone, Default)]
+pub struct ReferrerRoots {
+    /// Each module's `__dict__` and the module's name.
+    pub module_dicts: HashMap<RemoteAddr, String>,
+    /// `(thread_id, function, variable, value)` of every frame's locals.
+    pub locals: Vec<(u64, String, String, RemoteAddr)>,
+}
+
+/// A referrer search: of which object, how many levels up, how many paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Search {
+    /// The object.
+    pub target: RemoteAddr,
+    /// Most levels walked up from it.
+    pub depth: usize,
+    /// Paths from roots to find before stopping.
+    pub max_paths: usize,
+}
+
+/// Most objects one level of a referrer search follows (a very popular object).
+pub const MAX_FRONTIER: usize = 100_000;
+/// Most items of one container looked at for references.
+const MAX_ITEMS: usize = 1 << 22;
+
+impl Python<'_> {
+    /// The references of the object at `o` (of type `ty`, described by `info`) to any
+    /// of `wanted`: the first one found, exact for the built-in containers,
+    /// instances, cells, functions, methods, modules and types, else a word of its
+    /// body that holds a wanted address (possible).
+    fn reference_to(&self, r: &Renderer<'_>, o: RemoteAddr, ty: RemoteAddr, info: &TypeInfo, wanted: &std::collections::HashSet<RemoteAddr>) -> Option<(RemoteAddr, Via)> {
+        r.lookup();
+        let hit = |v: RemoteAddr| wanted.contains(&v);
+        match info.sizing {
+            Sizing::List | Sizing::Tuple => {
+                let kind = if info.sizing == Sizing::List { Kind::List } else { Kind::Tuple };
+                let (items, _) = r.sequence_items_up_to(o, kind, MAX_ITEMS, 1 << 30).ok()?;
+                return items.into_iter().enumerate().find(|(_, v)| hit(*v)).map(|(i, v)| (v, Via::Index(i as u64)));
+            }
+            Sizing::Dict => {
+                let (pairs, _) = r.dict_items_up_to(o, MAX_ITEMS).ok()?;
+                return pairs.into_iter().find_map(|(k, v)| if hit(v) { Some((v, Via::Key(k))) } else if hit(k) { Some((k, Via::DictKey)) } else { None });
+            }
+            Sizing::Set => {
+                let (items, _) = r.set_items_up_to(o, MAX_ITEMS).ok()?;
+                return items.into_iter().find(|v| hit(*v)).map(|v| (v, Via::Element));
+            }
+            Sizing::Default | Sizing::Basic => {}
+        }
+        let field = |k: pycoroner_layouts::Key, name: &'static str| -> Option<(RemoteAddr, Via)> {
+            let v = self.ptr(o, k).ok()?;
+            hit(v).then_some((v, Via::Field(name)))
+        };
+        match r.known.kind_of_type(ty) {
+            Some(Kind::Cell) => return field(key::cell::obj, "cell_contents"),
+            Some(Kind::Function) => {
+                return [
+                    (key::function::closure, "__closure__"),
+                    (key::function::globals, "__globals__"),
+                    (key::function::defaults, "__defaults__"),
+                    (key::function::kwdefaults, "__kwdefaults__"),
+                    (key::function::dict, "__dict__"),
+                    (key::function::code, "__code__"),
+                ]
+                .into_iter()
+                .find_map(|(k, n)| field(k, n))
+            }
+            Some(Kind::Method) => return field(key::method::self_, "__self__").or_else(|| field(key::method::func, "__func__")),
+            Some(Kind::Module) => return field(key::module::dict, "__dict__"),
+            Some(Kind::Type) => return field(key::type_ext::dict, "__dict__"),
+            _ => {}
+        }
+        if let Ok((attrs, _)) = r.instance_attributes_up_to(o, MAX_ITEMS) {
+            if let Some((k, v)) = attrs.into_iter().find(|(_, v)| hit(*v)) {
+                return Some((v, Via::Attr(k)));
+            }
+        }
+        // Anything else: the words of its body after the object header.
+        let start = need(self.offsets, key::object::ob_type).ok()?.saturating_add(8);
+        let end = info.basicsize.min(4096);
+        if end <= start {
+            return None;
+        }
+        let words = self.mem.read_ptrs(o.offset(start)?, end.saturating_sub(start) / 8, 4096).ok()?;
+        words.into_iter().enumerate().find(|(_, v)| hit(*v)).map(|(i, v)| (v, Via::Possible(start.saturating_add(8u64.saturating_mul(i as u64)))))
+    }
+}
+
+/// Whether `obj` is a type object (its type has `Py_TPFLAGS_TYPE_SUBCLASS`).
+fn is_type(py: &Python<'_>, obj: RemoteAddr) -> bool {
+    (|| -> Result<bool, Error> {
+        let meta = py.ptr(obj, key::object::ob_type)?;
+        Ok(py.mem.read_u64(py.field(meta, key::type_object::tp_flags)?)? & TPFLAGS_TYPE_SUBCLASS != 0)
+    })()
+    .unwrap_or(false)
+}
+
+/// Who refers to `target`, level by level up to `depth`, until `max_paths` paths from
+/// roots are found: each level is one walk of the collector's lists, keeping the
+/// first reference each object makes to an object of the level below.
+pub fn referrers(py: &Python<'_>, r: &Renderer<'_>, interp: &InterpreterState, search: &Search, roots: &ReferrerRoots, cx: &CensusContext) -> Result<Referrers, Error> {
+    let Search { target, depth, max_paths } = *search;
+    use std::collections::HashSet;
+    let hsize = need(py.offsets, key::gc_head::size)?;
+    let lists = py.gc_lists(interp)?;
+    let mut out = Referrers::default();
+    // For each object with a known way down to the target: the next object and how.
+    let mut down: HashMap<RemoteAddr, (RemoteAddr, Via)> = HashMap::new();
+    let mut known: HashSet<RemoteAddr> = HashSet::from([target]);
+    let mut frontier: HashSet<RemoteAddr> = HashSet::from([target]);
+    let mut types: HashMap<RemoteAddr, Option<TypeInfo>> = HashMap::new();
+    let path_from = |start: RemoteAddr, down: &HashMap<RemoteAddr, (RemoteAddr, Via)>| -> Vec<Step> {
+        let mut steps = vec![Step { addr: start, via: None }];
+        let mut at = start;
+        while let Some((next, via)) = down.get(&at) {
+            steps.push(Step { addr: *next, via: Some(*via) });
+            at = *next;
+            if steps.len() > depth.saturating_add(2) {
+                break;
+            }
+        }
+        steps
+    };
+    for level in 0..=depth {
+        out.levels = level;
+        // Roots among this level.
+        let mut level_roots: Vec<RemoteAddr> = frontier.iter().copied().collect();
+        level_roots.sort();
+        for f in level_roots {
+            let root = if let Some(name) = roots.module_dicts.get(&f) {
+                Root::Module(name.clone())
+            } else if f != target && is_type(py, f) {
+                Root::Type(r.type_full_name(f).unwrap_or_else(|_| format!("type at {f}")))
+            } else {
+                continue;
+            };
+            out.paths.push(RefPath { root, steps: path_from(f, &down) });
+            // A path ends at its root: what refers to a module's globals or a type is
+            // not searched (every function of the module, every instance).
+            frontier.remove(&f);
+        }
+        for (thread_id, function, name, value) in &roots.locals {
+            if frontier.contains(value) {
+                out.paths.push(RefPath { root: Root::Local { thread_id: *thread_id, function: function.clone(), name: name.clone() }, steps: path_from(*value, &down) });
+            }
+        }
+        if out.paths.len() >= max_paths || level == depth || frontier.is_empty() {
+            break;
+        }
+        // One walk: the objects referring to this level (not modules' dicts and types
+        // already met: roots end paths).
+        let mut next: HashSet<RemoteAddr> = HashSet::new();
+        let mut budget = MAX_OBJECTS;
+        for (_, head) in &lists {
+            let (_, broken) = py.walk_gc_list(*head, &mut budget, cx.collecting, |o, ty, _| {
+                if known.contains(&o) || next.len() >= MAX_FRONTIER {
+                    return;
+                }
+                if types.len() >= MAX_TYPES && !types.contains_key(&ty) {
+                    return;
+                }
+                let Some(info) = types.entry(ty).or_insert_with(|| r.type_info(ty, cx, hsize)).clone() else { return };
+                if let Some((child, via)) = py.reference_to(r, o, ty, &info, &frontier) {
+                    down.insert(o, (child, via));
+                    next.insert(o);
+                    if level == 0 {
+                        out.direct.push((o, via));
+                    }
+                }
+            });
+            if let Some(b) = broken {
+                out.truncated.get_or_insert(b);
+            }
+        }
+        if next.len() >= MAX_FRONTIER {
+            out.truncated.get_or_insert_with(|| format!("more than {MAX_FRONTIER} objects refer to level {level}: the search kept that many"));
+        }
+        known.extend(next.iter().copied());
+        frontier = next;
+    }
+    out.paths.sort_by_key(|p| p.steps.len());
+    out.paths.truncate(max_paths);
+    Ok(out)
+}

@@ -547,6 +547,16 @@ offsets_table! {
         qualname,
         /// `func_module`.
         module,
+        /// `func_globals`.
+        globals,
+        /// `func_closure`: a tuple of cells, or NULL.
+        closure,
+        /// `func_defaults`.
+        defaults,
+        /// `func_kwdefaults`.
+        kwdefaults,
+        /// `func_dict` (`__dict__`).
+        dict,
     }
     /// `PyMethodObject`.
     method: Method {
@@ -744,7 +754,7 @@ pub struct Layout {
 }
 
 /// Current serialized format of [`Layout`]; caches with another value are ignored.
-pub const LAYOUT_FORMAT: u32 = 21;
+pub const LAYOUT_FORMAT: u32 = 22;
 
 #[cfg(test)]
 mod tests {

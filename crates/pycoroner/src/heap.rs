@@ -1,13 +1,13 @@
 //! `pycoroner heap`: each interpreter's census (`pycoroner_cpython::heap`) as the
 //! report's `heap`.
 
-use pycoroner_cpython::heap::CensusContext;
+use pycoroner_cpython::heap::{CensusContext, ReferrerRoots, Root, Search, Via};
 use pycoroner_cpython::models::Models;
 use pycoroner_cpython::repr::Renderer;
 use pycoroner_cpython::snapshot::Snapshot;
 use pycoroner_cpython::Python;
 use pycoroner_process::RemoteAddr;
-use pycoroner_report::heap::{Garbage, GarbageObject, Heap, HeapList, HeapObject, HeapType};
+use pycoroner_report::heap::{Garbage, GarbageObject, Heap, HeapList, HeapObject, HeapType, PathStep, ReferrerPath, Referrers};
 use pycoroner_report::{Warning, WarningKind};
 
 use crate::locate_python::FoundPython;
@@ -99,4 +99,92 @@ fn short(repr: &str) -> String {
         Some((at, _)) => format!("{}...", &repr[..at]),
         None => repr.to_string(),
     }
+}
+
+/// Most paths from roots a referrer search looks for.
+const MAX_PATHS: usize = 8;
+
+/// How a referrer refers to the next object, in words.
+fn via_text(renderer: &Renderer<'_>, via: Via) -> (String, bool) {
+    match via {
+        Via::Key(k) => (format!("[{}]", short(&renderer.repr(k))), false),
+        Via::DictKey => ("(a key)".into(), false),
+        Via::Index(i) => (format!("[{i}]"), false),
+        Via::Element => ("(an element)".into(), false),
+        Via::Attr(k) => (format!(".{}", renderer.str_of(k)), false),
+        Via::Field(f) => (format!(".{f}"), false),
+        Via::Possible(off) => (format!("+0x{off:x}"), true),
+    }
+}
+
+/// Who refers to the object at `target` in the main interpreter (else the first), up
+/// to `depth` levels; `None` (and a warning) when it cannot be searched.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn referrers(
+    py: &Python<'_>,
+    renderer: &Renderer<'_>,
+    found: &FoundPython,
+    snapshot: &Snapshot,
+    models: Models,
+    cell_type: Option<RemoteAddr>,
+    target: RemoteAddr,
+    depth: usize,
+    warnings: &mut Vec<Warning>,
+) -> Option<Referrers> {
+    let interp = snapshot.interpreters.iter().find(|i| i.state.id == Some(0)).or(snapshot.interpreters.first())?;
+    let mut roots = ReferrerRoots::default();
+    if let Some(m) = py.sys_dicts(&interp.state).0 {
+        roots.module_dicts = renderer.module_dicts(m).into_iter().map(|(n, d)| (d, n)).collect();
+    }
+    for t in &interp.threads {
+        for f in &t.walk.frames {
+            let function = f.info.as_ref().ok().and_then(|i| i.name.as_ref().ok().cloned()).unwrap_or_else(|| "?".into());
+            for l in py.locals(f, cell_type).unwrap_or_default() {
+                if l.tagged_int.is_none() {
+                    roots.locals.push((t.state.thread_id, function.clone(), l.name, l.value));
+                }
+            }
+        }
+    }
+    let cx = CensusContext {
+        object_type: found.symbol("PyBaseObject_Type").map(RemoteAddr),
+        collecting: interp.gc_collecting == Some(true),
+        preheader: models.getsizeof_preheader,
+        largest: 0,
+    };
+    let found_refs = match pycoroner_cpython::heap::referrers(py, renderer, &interp.state, &Search { target, depth, max_paths: MAX_PATHS }, &roots, &cx) {
+        Ok(r) => r,
+        Err(e) => {
+            warnings.push(Warning::new(WarningKind::Heap, format!("cannot search the referrers of {target}: {e}")));
+            return None;
+        }
+    };
+    if let Some(t) = &found_refs.truncated {
+        warnings.push(Warning::new(WarningKind::Heap, format!("the referrer search stopped short: {t}")));
+    }
+    let type_of = |o: RemoteAddr| renderer.full_type_name(o).unwrap_or_else(|_| "?".into());
+    let step = |addr: RemoteAddr, via: Option<Via>| {
+        let (via, possible) = via.map(|v| via_text(renderer, v)).map_or((None, false), |(t, p)| (Some(t), p));
+        PathStep { address: addr.0, type_name: type_of(addr), via, possible }
+    };
+    Some(Referrers {
+        address: target.0,
+        type_name: type_of(target),
+        repr: short(&renderer.repr(target)),
+        direct: found_refs.direct.iter().map(|(o, via)| step(*o, Some(*via))).collect(),
+        paths: found_refs
+            .paths
+            .iter()
+            .map(|p| ReferrerPath {
+                root: match &p.root {
+                    Root::Module(m) => format!("module {m}"),
+                    Root::Type(t) => format!("type {t}"),
+                    Root::Local { thread_id, function, name } => format!("thread 0x{thread_id:016x} frame {function} → local '{name}'"),
+                },
+                steps: p.steps.iter().map(|s| step(s.addr, s.via)).collect(),
+            })
+            .collect(),
+        levels: found_refs.levels,
+        truncated: found_refs.truncated,
+    })
 }

@@ -60,6 +60,9 @@ pub struct Options {
     pub heap: bool,
     /// With `heap`: list this many of the largest objects (`--largest N`).
     pub largest: usize,
+    /// Who refers to the object at this address, up to this many levels
+    /// (`pycoroner referrers`).
+    pub referrers: Option<(u64, usize)>,
 }
 
 impl Options {

@@ -190,3 +190,56 @@ impl HeapDiff {
         }
     }
 }
+
+/// Who refers to one object (`pycoroner referrers`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Referrers {
+    /// The object's address.
+    pub address: u64,
+    /// Its type's name.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// A short `repr()` of it.
+    pub repr: String,
+    /// The objects the collector tracks that refer to it directly
+    /// (`gc.get_referrers`), with how.
+    pub direct: Vec<PathStep>,
+    /// Paths from roots (a module's globals, a frame's local, a type) down to it,
+    /// shortest first.
+    pub paths: Vec<ReferrerPath>,
+    /// Levels searched up from the object.
+    pub levels: usize,
+    /// Why the search stopped short, if a cap stopped it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<String>,
+}
+
+/// One path from a root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReferrerPath {
+    /// Where it starts: `module __main__`, `thread 0x... [MainThread] frame main → local 'x'`, `type Order`.
+    pub root: String,
+    /// Its objects, from the root's down to the one asked about.
+    pub steps: Vec<PathStep>,
+}
+
+/// An object of a path, and how the one before it refers to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PathStep {
+    /// Its address.
+    pub address: u64,
+    /// Its type's name.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    /// How the previous object refers to it (`['orders']`, `[3]`, `.cache`,
+    /// `.cell_contents`, `+0x18`); for a direct referrer, how it refers to the object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+    /// The reference is a word of the referrer's body that holds the address (a type
+    /// whose fields pycoroner does not know): possibly not a reference.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub possible: bool,
+}

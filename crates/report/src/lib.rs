@@ -45,6 +45,9 @@ pub struct Report {
     /// What grew since an earlier census of the same program (`pycoroner heap --diff`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heap_diff: Option<heap::HeapDiff>,
+    /// Who refers to one object (`pycoroner referrers`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrers: Option<heap::Referrers>,
     /// What could not be read, and why.
     pub warnings: Vec<Warning>,
 }

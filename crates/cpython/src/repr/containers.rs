@@ -77,7 +77,7 @@ impl Renderer<'_> {
     }
 
     /// Items of a tuple or list, at most `max`, reading at most `max_bytes`; (items, more).
-    pub(super) fn sequence_items_up_to(&self, obj: RemoteAddr, kind: Kind, max: usize, max_bytes: u64) -> Result<(Vec<RemoteAddr>, bool), Error> {
+    pub(crate) fn sequence_items_up_to(&self, obj: RemoteAddr, kind: Kind, max: usize, max_bytes: u64) -> Result<(Vec<RemoteAddr>, bool), Error> {
         let size = self.mem.read_i64(self.at(obj, key::object::ob_size)?)?;
         let size = u64::try_from(size).map_err(|_| Error::Corrupt { what: "sequence size", addr: obj })?;
         let items = if kind == Kind::Tuple { self.at(obj, key::tuple::item)? } else { self.ptr(obj, key::list::item)? };
@@ -91,7 +91,7 @@ impl Renderer<'_> {
     }
 
     /// Keys of a set or frozenset in table order, at most `max`; (keys, more).
-    pub(super) fn set_items_up_to(&self, obj: RemoteAddr, max: usize) -> Result<(Vec<RemoteAddr>, bool), Error> {
+    pub(crate) fn set_items_up_to(&self, obj: RemoteAddr, max: usize) -> Result<(Vec<RemoteAddr>, bool), Error> {
         let mask = self.mem.read_u64(self.at(obj, key::set::mask)?)?;
         let used = self.mem.read_u64(self.at(obj, key::set::used)?)?;
         let table = self.ptr(obj, key::set::table)?;
@@ -128,7 +128,7 @@ impl Renderer<'_> {
     }
 
     /// (key, value) pairs of a dict, at most `limit`; (pairs, more).
-    pub(super) fn dict_items_up_to(&self, obj: RemoteAddr, limit: usize) -> Result<(Vec<Pair>, bool), Error> {
+    pub(crate) fn dict_items_up_to(&self, obj: RemoteAddr, limit: usize) -> Result<(Vec<Pair>, bool), Error> {
         let keys = self.ptr(obj, key::dict::keys)?;
         let values = self.ptr(obj, key::dict::values)?;
         let values = if values.is_null() {

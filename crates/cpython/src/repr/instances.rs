@@ -120,7 +120,7 @@ impl Renderer<'_> {
     }
 
     /// The attributes of an instance, at most `limit`.
-    pub(super) fn instance_attributes_up_to(&self, obj: RemoteAddr, limit: usize) -> Result<(Vec<Pair>, bool), Error> {
+    pub(crate) fn instance_attributes_up_to(&self, obj: RemoteAddr, limit: usize) -> Result<(Vec<Pair>, bool), Error> {
         Ok(self.instance_dict(obj, limit)?.unwrap_or_default())
     }
 

@@ -86,6 +86,20 @@ impl Renderer<'_> {
         self.ptr(module, key::module::dict).ok().filter(|d| !d.is_null())
     }
 
+    /// Every module of `sys.modules` with its `__dict__`: `(name, dict)`.
+    pub fn module_dicts(&self, sys_modules: RemoteAddr) -> Vec<(String, RemoteAddr)> {
+        self.lookup();
+        let Ok(pairs) = self.dict_items_all(sys_modules) else { return Vec::new() };
+        pairs
+            .into_iter()
+            .filter(|(_, m)| self.kind_of(*m) == Some(Kind::Module))
+            .filter_map(|(k, m)| {
+                let d = self.mem.read_ptr(self.at(m, key::module::dict).ok()?).ok().filter(|d| !d.is_null())?;
+                Some((self.str_key(k)?, d))
+            })
+            .collect()
+    }
+
     /// Every (key, value) pair of a dict.
     pub fn dict_items_all(&self, dict: RemoteAddr) -> Result<Vec<Pair>, Error> {
         Ok(self.dict_items_up_to(dict, MAX_LOOKUP_ENTRIES)?.0)

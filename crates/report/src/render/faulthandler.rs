@@ -491,6 +491,7 @@ pub(crate) mod tests {
             runtime: None,
             heap: Vec::new(),
             heap_diff: None,
+            referrers: None,
             warnings: vec![],
         }
     }

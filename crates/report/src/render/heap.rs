@@ -178,3 +178,42 @@ pub fn gc(out: &mut String, report: &Report) {
         }
     }
 }
+
+fn step_text(s: &crate::heap::PathStep) -> String {
+    let possible = if s.possible { " (possible)" } else { "" };
+    match &s.via {
+        Some(v) => format!("{}{possible} {} at 0x{:x}", e(v), e(&s.type_name), s.address),
+        None => format!("{} at 0x{:x}", e(&s.type_name), s.address),
+    }
+}
+
+/// `pycoroner referrers`: the object, what refers to it directly, and the paths from
+/// roots down to it.
+pub fn referrers(out: &mut String, r: &crate::heap::Referrers) {
+    out.push_str(&format!("Referrers of 0x{:x} ({}): {}\n", r.address, e(&r.type_name), e(&r.repr)));
+    out.push_str(&format!("\n  Referring to it directly ({}):\n", r.direct.len()));
+    for d in &r.direct {
+        let possible = if d.possible { " (possible)" } else { "" };
+        out.push_str(&format!("    0x{:016x}  {} {}{possible}\n", d.address, e(&d.type_name), e(d.via.as_deref().unwrap_or_default())));
+    }
+    if r.paths.is_empty() {
+        out.push_str(&format!("\n  No path from a module, a frame's local or a type within {} levels (--depth N searches further).\n", r.levels));
+    } else {
+        out.push_str("\n  Paths from roots:\n");
+        for p in &r.paths {
+            let mut line = e(&p.root).into_owned();
+            for (i, s) in p.steps.iter().enumerate() {
+                // A module's globals dict and a local's value open the path: named by the root.
+                if i == 0 && s.via.is_none() && (p.root.starts_with("module ") || p.root.starts_with("type ")) {
+                    continue;
+                }
+                line.push_str(" → ");
+                line.push_str(&step_text(s));
+            }
+            out.push_str(&format!("    {line}\n"));
+        }
+    }
+    if let Some(t) = &r.truncated {
+        out.push_str(&format!("  (the search stopped short: {})\n", e(t)));
+    }
+}
