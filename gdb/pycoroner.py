@@ -4,7 +4,7 @@ Commands (named like CPython's own gdb extension, python3.X-gdb.py, and printing
 does):
   py-bt, py-bt-full, py-list [START[,END]], py-locals, py-print NAME, py-up, py-down,
   py-threads [--native|--native-all] [--no-fold], py-tasks [--table], py-state [--native],
-  py-heap [--top N] [--largest N], py-gc,
+  py-heap [--top N] [--largest N], py-gc, py-referrers ADDRESS [--levels N],
   py-bt-filter on|off|all, py-style [libpython|python]
 A frame filter puts the Python frames in plain `bt` in place of the eval-loop frames,
 and a pretty-printer shows `PyObject *` values (and `PyCodeObject *`, frame objects,
@@ -472,6 +472,25 @@ class PyHeap(PyCommand):
         gdb.write(STATE.session().request(request="py-heap", **fields)["text"])
 
 
+class PyReferrers(PyCommand):
+    """Who refers to an object, up to a module's globals, a frame's local or a type: py-referrers ADDRESS [--levels N]"""
+
+    def __init__(self):
+        super(PyReferrers, self).__init__("py-referrers")
+
+    def run(self, arg):
+        words = arg.split()
+        usage = "usage: py-referrers ADDRESS [--levels N]"
+        if not words:
+            raise ffi.PycoronerError(usage)
+        fields = {"address": int(gdb.parse_and_eval(words.pop(0)))}
+        if words:
+            if len(words) != 2 or words[0] != "--levels" or not words[1].isdigit():
+                raise ffi.PycoronerError(usage)
+            fields["levels"] = int(words[1])
+        gdb.write(STATE.session().request(request="py-referrers", **fields)["text"])
+
+
 class PyGc(PyCommand):
     """The garbage collector: enabled, thresholds, counts, collecting now, gc.callbacks and gc.garbage: py-gc"""
 
@@ -679,7 +698,7 @@ for _o in gdb.objfiles():
 # Ahead of CPython's own printer, which registers per objfile when auto-loaded.
 gdb.events.new_objfile.connect(lambda ev: _register_printer(ev.new_objfile))
 
-for _cmd in (PyBt, PyBtFull, PyLocals, PyPrint, PyList, PyUp, PyDown, PyThreads, PyTasks, PyState, PyHeap, PyGc, PyBtFilter, PyStyle):
+for _cmd in (PyBt, PyBtFull, PyLocals, PyPrint, PyList, PyUp, PyDown, PyThreads, PyTasks, PyState, PyHeap, PyGc, PyReferrers, PyBtFilter, PyStyle):
     _cmd()
 try:
     PyStyleParameter()

@@ -1,7 +1,7 @@
 """pycoroner for lldb: `command script import lldb/pycoroner.py`.
 
 Gives the commands of the gdb script (py-bt, py-bt-full, py-list, py-locals, py-print,
-py-up, py-down, py-threads, py-tasks, py-state, py-heap, py-gc, py-style) and a summary provider for `PyObject *`
+py-up, py-down, py-threads, py-tasks, py-state, py-heap, py-gc, py-referrers, py-style) and a summary provider for `PyObject *`
 and the other `Py*Object *` types. Objects are written as CPython's python3.X-gdb.py
 writes them (`py-style libpython`, the default) or as repr() does (`py-style python`). All CPython decoding is done by pycoroner's Rust library
 (libpycoroner_ffi.so next to this file, in ../target/release, or $PYCORONER_LIB);
@@ -305,6 +305,24 @@ def py_heap(debugger, arg):
 
 
 @_command
+def py_referrers(debugger, arg):
+    """Who refers to an object, up to a module's globals, a frame's local or a type: py-referrers ADDRESS [--levels N]"""
+    words = arg.split()
+    usage = "usage: py-referrers ADDRESS [--levels N]"
+    if not words:
+        raise ffi.PycoronerError(usage)
+    try:
+        fields = {"address": int(words.pop(0), 0)}
+    except ValueError:
+        raise ffi.PycoronerError(usage)
+    if words:
+        if len(words) != 2 or words[0] != "--levels" or not words[1].isdigit():
+            raise ffi.PycoronerError(usage)
+        fields["levels"] = int(words[1])
+    return STATE.get(debugger).request(request="py-referrers", **fields)["text"]
+
+
+@_command
 def py_gc(debugger, arg):
     """The garbage collector: enabled, thresholds, counts, collecting now, gc.callbacks and gc.garbage: py-gc"""
     if arg.split():
@@ -345,6 +363,7 @@ def pyobject_summary(valobj, internal_dict):
 _COMMANDS = (("py-bt", "py_bt"), ("py-bt-full", "py_bt_full"), ("py-locals", "py_locals"), ("py-print", "py_print"),
              ("py-list", "py_list"), ("py-up", "py_up"), ("py-down", "py_down"), ("py-threads", "py_threads"),
              ("py-tasks", "py_tasks"), ("py-state", "py_state"), ("py-heap", "py_heap"), ("py-gc", "py_gc"),
+             ("py-referrers", "py_referrers"),
              ("py-style", "py_style"))
 
 

@@ -124,6 +124,10 @@ pub struct Common {
     /// unusual is shown).
     #[arg(long)]
     pub state: bool,
+    /// Each value's reference count next to it (with --locals, in print), and which
+    /// objects are immortal (3.12+).
+    #[arg(long)]
+    pub refcounts: bool,
     /// How deep to render nested containers and instances (at most 100).
     #[arg(long, value_name = "N", default_value_t = 6)]
     pub depth: usize,
@@ -210,6 +214,10 @@ pub enum Command {
         /// Read a running process instead of a core (stopped while it is counted).
         #[arg(long, value_name = "PID")]
         pid: Option<u32>,
+        /// With --pid: count without stopping the process (a racy view: lists the
+        /// process changes meanwhile may break, and say so).
+        #[arg(long, requires = "pid")]
+        nonblocking: bool,
         /// How many types to list, largest total size first (JSON has them all).
         #[arg(long, value_name = "N", default_value_t = 25)]
         top: usize,

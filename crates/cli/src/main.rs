@@ -56,6 +56,7 @@ fn options(common: &Common) -> Options {
     o.locals = common.locals;
     o.tasks = common.tasks.is_some();
     o.state = common.state;
+    o.refcounts = common.refcounts;
     o.source = common.source;
     o.native = match (common.native, common.native_all) {
         (_, true) => NativeMode::All,
@@ -122,43 +123,47 @@ fn run_pid(pid: u32, nonblocking: bool, common: &Common) -> Result<String, Failu
 }
 
 fn run_print(args: &[String], pid: Option<u32>, sysroot: Option<std::path::PathBuf>, common: &Common) -> Result<String, Failure> {
-    let (type_name, repr, addr) = match (pid, args) {
+    let (type_name, repr, refs, addr) = match (pid, args) {
         (Some(pid), [address]) => {
             let addr = parse_address(address)?;
             let target = LiveProcess::attach(pid, true)?;
             let r = Analysis::open(target, options(common)).and_then(|a| {
-                let r = a.object(addr);
+                let r = a.object(addr).and_then(|o| Ok((o, a.refcount(addr)?)));
                 a.target().resume();
                 r
             });
-            let (t, s) = r?;
-            (t, s, addr)
+            let ((t, s), refs) = r?;
+            (t, s, refs, addr)
         }
         (None, [core, address]) => {
             let addr = parse_address(address)?;
             let mut target = ElfCore::open(std::path::Path::new(core))?;
             target.set_sysroot(sysroot);
-            let (t, s) = Analysis::open(target, options(common))?.object(addr)?;
-            (t, s, addr)
+            let a = Analysis::open(target, options(common))?;
+            let (t, s) = a.object(addr)?;
+            (t, s, a.refcount(addr)?, addr)
         }
         (Some(_), _) => return Err(Failure::bad_input("with --pid, give only the ADDRESS")),
         (None, _) => return Err(Failure::bad_input("give CORE ADDRESS, or --pid PID ADDRESS")),
     };
     Ok(match common.format {
-        Format::Text => format!("{}\n", pycoroner_report::escape::text(&repr)),
+        Format::Text => {
+            let note = if common.refcounts { render::faulthandler::refcount_note(refs.map(|(n, _)| n), refs.is_some_and(|(_, i)| i)) } else { String::new() };
+            format!("{}{note}\n", pycoroner_report::escape::text(&repr))
+        }
         Format::Json => {
-            serde_json::json!({"address": addr, "type": type_name, "repr": repr}).to_string() + "\n"
+            serde_json::json!({"address": addr, "type": type_name, "repr": repr, "refcount": refs.map(|(n, _)| n), "immortal": refs.is_some_and(|(_, i)| i)}).to_string() + "\n"
         }
     })
 }
 
 /// `pycoroner heap`: the census of a core or a stopped process.
-fn run_heap(core: Option<std::path::PathBuf>, pid: Option<u32>, top: usize, largest: usize, sysroot: Option<std::path::PathBuf>, common: &Common) -> Result<String, Failure> {
+fn run_heap(core: Option<std::path::PathBuf>, pid: Option<(u32, bool)>, top: usize, largest: usize, sysroot: Option<std::path::PathBuf>, common: &Common) -> Result<String, Failure> {
     let mut opts = options(common);
     opts.heap = true;
     opts.largest = largest;
     let report = match (pid, core) {
-        (Some(pid), _) => pycoroner::analyze_process(pid, true, &opts, &mut test_hold)?,
+        (Some((pid, stop)), _) => pycoroner::analyze_process(pid, stop, &opts, &mut test_hold)?,
         (None, Some(core)) => {
             let mut target = ElfCore::open(&core)?;
             target.set_sysroot(sysroot);
@@ -221,7 +226,7 @@ fn main_census(report: &pycoroner_report::Report) -> Option<&pycoroner_report::h
 
 /// `pycoroner heap --pid PID --every D --count N`: N censuses D apart (the process
 /// stopped only while each is taken), then what grew from the first to the last.
-fn run_heap_samples(pid: u32, every: std::time::Duration, count: usize, top: usize, common: &Common) -> Result<String, Failure> {
+fn run_heap_samples(pid: u32, stop: bool, every: std::time::Duration, count: usize, top: usize, common: &Common) -> Result<String, Failure> {
     if count < 2 {
         return Err(Failure::bad_input("--count must be at least 2: growth needs two censuses"));
     }
@@ -234,7 +239,7 @@ fn run_heap_samples(pid: u32, every: std::time::Duration, count: usize, top: usi
         if i > 0 {
             std::thread::sleep(every);
         }
-        let report = pycoroner::analyze_process(pid, true, &opts, &mut test_hold)?;
+        let report = pycoroner::analyze_process(pid, stop, &opts, &mut test_hold)?;
         let at = format!("sample {} at +{:.1} s", i + 1, start.elapsed().as_secs_f64());
         if let Some(h) = main_census(&report) {
             out.push_str(&format!("{at}: {} objects, {}\n", h.objects, render::heap::bytes(h.size)));
@@ -379,8 +384,8 @@ fn run(cli: Cli) -> Result<String, Failure> {
         Command::Print { args, pid, sysroot, common } => run_print(&args, pid, sysroot, &common),
         Command::Referrers { args, pid, levels, sysroot, common } => run_referrers(&args, pid, levels, sysroot, &common),
         Command::Heap { diff: Some(files), top, sysroot, common, .. } => run_heap_diff(&files, top, sysroot, &common),
-        Command::Heap { pid: Some(pid), every: Some(every), count, top, common, .. } => run_heap_samples(pid, every, count, top, &common),
-        Command::Heap { core, pid, top, largest, sysroot, common, .. } => run_heap(core, pid, top, largest, sysroot, &common),
+        Command::Heap { pid: Some(pid), every: Some(every), count, top, nonblocking, common, .. } => run_heap_samples(pid, !nonblocking, every, count, top, &common),
+        Command::Heap { core, pid, top, largest, nonblocking, sysroot, common, .. } => run_heap(core, pid.map(|p| (p, !nonblocking)), top, largest, sysroot, &common),
         Command::Pid { pid, nonblocking, common } => run_pid(pid, nonblocking, &common),
         Command::Gdb { init, args } => debug(debugger::Debugger::Gdb, init, &args),
         Command::Lldb { init, args } => debug(debugger::Debugger::Lldb, init, &args),

@@ -120,6 +120,12 @@ fn census_equals_gc_get_objects() {
         if !heap["garbage"]["objects"].as_array().into_iter().flatten().any(|o| o["type"] == "__main__.Junk") {
             failures.push(format!("{tag} no Junk in gc.garbage: {}", heap["garbage"]));
         }
+        // Reference counts: the dict and the list only their module refers to.
+        for o in largest.iter().filter(|o| truth["largest"].as_array().into_iter().flatten().take(2).any(|w| w[0] == o["address"])) {
+            if o["refcount"] != 1 || !o["immortal"].is_null() {
+                failures.push(format!("{tag} largest {}: refcount {} immortal {}, want 1", o["address"], o["refcount"], o["immortal"]));
+            }
+        }
         // A debug build's total reference count (what the truth-writing itself holds
         // and drops moves it by a few hundred); a release build keeps none.
         match (truth["refs"].as_i64(), heap["total_refs"].as_i64()) {
@@ -324,6 +330,47 @@ fn referrers_reach_the_roots() {
             if !direct.contains(want) {
                 failures.push(format!("{tag} gc.get_referrers found {want}, ours {direct:?}"));
             }
+        }
+    }
+    assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// `--locals --refcounts` and `print --refcounts`: a list only its frame refers to
+/// counts 1; None is immortal on 3.12+ (and counted before).
+#[test]
+fn refcounts_of_locals_and_printed_objects() {
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    for py in &all_interpreters() {
+        let tag = format!("[{} --refcounts]", py.id());
+        let c = match crash(&py.path, &scenario("heap_census")) {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{tag} {e}"));
+                continue;
+            }
+        };
+        let (_, report, err) = common::analyze_json(&c.core, cache.path(), &["--locals", "--refcounts"]);
+        let Some(report) = report else {
+            failures.push(format!("{tag} no report: {err}"));
+            continue;
+        };
+        let main = report["threads"].as_array().into_iter().flatten().flat_map(|t| t["frames"].as_array().cloned().unwrap_or_default()).find(|f| f["function"] == "main");
+        let var = |name: &str| main.as_ref().and_then(|f| f["locals"].as_array().and_then(|l| l.iter().find(|v| v["name"] == name).cloned())).unwrap_or(Value::Null);
+        let local = var("local");
+        if local["refcount"] != 1 {
+            failures.push(format!("{tag} local 'local': {local}, want refcount 1"));
+        }
+        let nothing = var("nothing");
+        let immortal = py.minor >= 12;
+        if (nothing["immortal"] == true) != immortal || nothing["refcount"].as_i64().is_none_or(|n| n < 1) {
+            failures.push(format!("{tag} local 'nothing' (None): {nothing}, want immortal {immortal}"));
+        }
+        let addr = local["address"].as_u64().unwrap_or(0).to_string();
+        let text = pycoroner().arg("print").arg(&c.core).arg(&addr).args(["--refcounts", "--cache-dir"]).arg(cache.path()).output().expect("run pycoroner");
+        let text = String::from_utf8_lossy(&text.stdout);
+        if !text.trim_end().ends_with("(refcount 1)") {
+            failures.push(format!("{tag} print --refcounts: {text}"));
         }
     }
     assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));

@@ -206,6 +206,10 @@ pub struct Models {
     /// the GC header (`_PyType_PreHeaderSize`): a managed dict (3.11+,
     /// `Py_TPFLAGS_MANAGED_DICT`) or weakref list (3.12+, `Py_TPFLAGS_MANAGED_WEAKREF`).
     pub getsizeof_preheader: u64,
+    /// 3.12+: an object is immortal when the low 32 bits of its `ob_refcnt`, read as
+    /// signed, are negative (`_Py_IsImmortal`: 0xffffffff in 3.12–3.13, from 3 << 30
+    /// in 3.14+); its count then means nothing.
+    pub immortal_refcnt: bool,
 }
 
 /// `sys.flags` values of an interpreter started with no option, where not 0, False or
@@ -366,6 +370,7 @@ impl Models {
             tasks,
             atexit,
             monitoring_events,
+            immortal_refcnt: minor >= 12,
             getsizeof_preheader: match minor {
                 6..=10 => 0,
                 11 => 1 << 4,

@@ -57,6 +57,12 @@ pub enum Request {
     },
     /// The garbage collector: its state and `gc.garbage`.
     PyGc,
+    /// Who refers to the object at `address`, up to the roots (`levels` up).
+    PyReferrers {
+        address: u64,
+        #[serde(default = "default_levels")]
+        levels: usize,
+    },
     /// Every asyncio task, as `--tasks` prints them (the `ps` table with `table`).
     PyTasks {
         #[serde(default)]
@@ -286,6 +292,16 @@ pub fn handle(s: &mut Session, req: &Value) -> Result<Response, String> {
             let mut text = String::new();
             render::heap::section(&mut text, &heaps, top, r.runtime.as_ref());
             heap_warnings(&mut text, r);
+            Response::Text { text }
+        }
+        Request::PyReferrers { address, levels } => {
+            let r = a.referrers_report(address, levels).map_err(err)?;
+            let mut text = String::new();
+            match &r.referrers {
+                Some(refs) => render::heap::referrers(&mut text, refs),
+                None => text.push_str("No referrer search was possible\n"),
+            }
+            heap_warnings(&mut text, &r);
             Response::Text { text }
         }
         Request::PyGc => {
@@ -525,6 +541,10 @@ fn default_top() -> usize {
 
 fn default_largest() -> usize {
     10
+}
+
+fn default_levels() -> usize {
+    8
 }
 
 /// The warnings of a heap census (why a list broke, objects not counted).

@@ -106,6 +106,13 @@ impl<T: Target> Analysis<T> {
         self.heap.as_ref().ok_or(AnalyzeError::Runtime { module: String::new(), what: "report cache".into() })
     }
 
+    /// The report with who refers to the object at `addr`, `levels` up (made each time:
+    /// each search is its own).
+    pub fn referrers_report(&self, addr: u64, levels: usize) -> Result<Report, AnalyzeError> {
+        let opts = Options { locals: false, native: NativeMode::Off, referrers: Some((addr, levels)), ..self.options.clone() };
+        crate::analyze_prepared(&self.target, &self.prepared, &opts)
+    }
+
     /// The report the options ask for, owned (a one-shot analysis).
     pub fn into_report(mut self) -> Result<Report, AnalyzeError> {
         let key = (self.options.locals, self.options.native);
@@ -117,6 +124,11 @@ impl<T: Target> Analysis<T> {
     /// The object at `addr`: its type name and repr.
     pub fn object(&self, addr: u64) -> Result<(Option<String>, String), AnalyzeError> {
         self.object_in(addr, Style::Python)
+    }
+
+    /// The object at `addr`: its reference count and whether it is immortal (3.12+).
+    pub fn refcount(&self, addr: u64) -> Result<Option<(i64, bool)>, AnalyzeError> {
+        crate::refcount_prepared(&self.target, &self.prepared, &self.options, addr)
     }
 
     /// The object at `addr`: its type name and its text in `style`.

@@ -54,13 +54,21 @@ pub(crate) fn census(
                 let largest = c
                     .largest
                     .iter()
-                    .map(|o| HeapObject { address: o.addr.0, type_name: name_of(o.type_addr), size: o.size, exact: o.exact, len: o.len, repr: short(&renderer.repr(o.addr)) })
+                    .map(|o| {
+                        let (refcount, immortal) = renderer.refcount(o.addr).map_or((None, false), |(n, i)| (Some(n), i));
+                        HeapObject { address: o.addr.0, type_name: name_of(o.type_addr), size: o.size, exact: o.exact, len: o.len, repr: short(&renderer.repr(o.addr)), refcount, immortal }
+                    })
                     .collect();
                 let garbage = py.sys_dicts(&interp.state).0.and_then(|m| renderer.gc_garbage(m, MAX_GARBAGE)).map(|(items, count)| Garbage {
                     count,
                     objects: items
                         .into_iter()
-                        .map(|o| GarbageObject { address: o.0, type_name: renderer.full_type_name(o).unwrap_or_else(|_| "?".into()), repr: short(&renderer.repr(o)) })
+                        .map(|o| GarbageObject {
+                            address: o.0,
+                            type_name: renderer.full_type_name(o).unwrap_or_else(|_| "?".into()),
+                            repr: short(&renderer.repr(o)),
+                            refcount: renderer.refcount(o).map(|(n, _)| n),
+                        })
                         .collect(),
                 });
                 out.push(Heap {

@@ -207,6 +207,12 @@ pub(crate) fn render_object_prepared(
     })
 }
 
+/// The reference count of the object at `addr` of a prepared target, and whether it
+/// is immortal.
+pub(crate) fn refcount_prepared(target: &dyn Target, prepared: &Prepared, options: &Options, addr: u64) -> Result<Option<(i64, bool)>, AnalyzeError> {
+    with_styled(target, prepared, options, |r, _| r.refcount(RemoteAddr(addr)))
+}
+
 /// The line CPython's gdb script writes for the Python frame at `addr` (a frame's
 /// `address` in the report): `Frame 0x..., for file F, line N, in f (a=1)`.
 pub(crate) fn frame_line_prepared(target: &dyn Target, prepared: &Prepared, options: &Options, addr: u64) -> Result<Option<String>, AnalyzeError> {
@@ -286,6 +292,7 @@ fn analyze_within_budget(
     let known = KnownObjects::from_symbols(|s| found.symbol(s)).read_pointers(target);
     let values = options.locals.then(|| Values {
         renderer: Renderer::new(target, &found.layout.offsets, models, &known, options.limits),
+        refcounts: options.refcounts,
         rendered: std::cell::Cell::new(0),
     });
 
@@ -898,6 +905,8 @@ fn splice_threads(
 /// What `--locals` needs to render values.
 struct Values<'a> {
     renderer: Renderer<'a>,
+    /// `--refcounts`: each value's reference count too.
+    refcounts: bool,
     /// Values rendered so far in this report (see [`MAX_VALUES`]).
     rendered: std::cell::Cell<usize>,
 }
@@ -996,7 +1005,11 @@ fn variable(v: &Values<'_>, l: &pycoroner_cpython::locals::Local) -> Variable {
             (v.renderer.type_name(l.value).ok(), v.renderer.repr(l.value))
         }
     };
-    Variable { name: l.name.clone(), kind, type_name, address: l.value.0, repr }
+    let (refcount, immortal) = match (v.refcounts, l.tagged_int) {
+        (true, None) => v.renderer.refcount(l.value).map_or((None, false), |(n, i)| (Some(n), i)),
+        _ => (None, false),
+    };
+    Variable { name: l.name.clone(), kind, type_name, address: l.value.0, repr, refcount, immortal }
 }
 
 
@@ -1178,7 +1191,7 @@ mod tests {
         let offsets = pycoroner_layouts::Offsets::default();
         let known = KnownObjects::default();
         let models = Models::for_version(3, 12).expect("models");
-        let v = Values { renderer: Renderer::new(&mem, &offsets, models, &known, Limits::default()), rendered: std::cell::Cell::new(MAX_VALUES - 1) };
+        let v = Values { renderer: Renderer::new(&mem, &offsets, models, &known, Limits::default()), refcounts: false, rendered: std::cell::Cell::new(MAX_VALUES - 1) };
         // The last value of the budget is spent on this message (unreadable here).
         assert_eq!(exception_message(&v, RemoteAddr(0x1000), Some("ValueError")), None);
         assert_eq!(v.rendered.get(), MAX_VALUES);

@@ -63,6 +63,8 @@ pub struct Options {
     /// Who refers to the object at this address, up to this many levels
     /// (`pycoroner referrers`).
     pub referrers: Option<(u64, usize)>,
+    /// Each rendered value's reference count (`--refcounts`).
+    pub refcounts: bool,
 }
 
 impl Options {

@@ -59,6 +59,9 @@ pub struct GarbageObject {
     pub type_name: String,
     /// A short `repr()`.
     pub repr: String,
+    /// Its reference count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refcount: Option<i64>,
 }
 
 /// One object of the heap.
@@ -79,6 +82,12 @@ pub struct HeapObject {
     pub len: Option<u64>,
     /// A short `repr()` (cut at 120 characters).
     pub repr: String,
+    /// Its reference count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refcount: Option<i64>,
+    /// Immortal (3.12+): its count means nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub immortal: bool,
 }
 
 fn is_zero(n: &u64) -> bool {

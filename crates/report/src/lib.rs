@@ -427,6 +427,12 @@ pub struct Variable {
     pub address: u64,
     /// The value rendered like `repr()`.
     pub repr: String,
+    /// The value's reference count (`--refcounts`; `sys.getrefcount` gives one more).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refcount: Option<i64>,
+    /// The value is immortal (3.12+, `--refcounts`): its count means nothing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub immortal: bool,
 }
 
 /// How a frame binds a variable.

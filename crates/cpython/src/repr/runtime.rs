@@ -86,6 +86,14 @@ impl Renderer<'_> {
         self.ptr(module, key::module::dict).ok().filter(|d| !d.is_null())
     }
 
+    /// An object's reference count (`ob_refcnt`, as `sys.getrefcount` less its own
+    /// argument), and whether it is immortal (3.12+).
+    pub fn refcount(&self, obj: RemoteAddr) -> Option<(i64, bool)> {
+        let n = self.mem.read_i64(self.at(obj, key::object::refcnt).ok()?).ok()?;
+        let immortal = self.models.immortal_refcnt && (n as u32 as i32) < 0;
+        Some((n, immortal))
+    }
+
     /// Every module of `sys.modules` with its `__dict__`: `(name, dict)`.
     pub fn module_dicts(&self, sys_modules: RemoteAddr) -> Vec<(String, RemoteAddr)> {
         self.lookup();

@@ -168,6 +168,15 @@ pub fn render_with(report: &Report, options: TextOptions) -> String {
     out
 }
 
+/// `  (refcount 3)`, `  (immortal)`, or nothing when counts were not asked for.
+pub fn refcount_note(refcount: Option<i64>, immortal: bool) -> String {
+    match refcount {
+        _ if immortal => "  (immortal)".into(),
+        Some(n) => format!("  (refcount {n})"),
+        None => String::new(),
+    }
+}
+
 /// What a person needs before the stacks: which process, which interpreter, which
 /// signal, how and where (faulthandler's own lines follow unchanged).
 pub(crate) fn header(out: &mut String, report: &Report) {
@@ -304,7 +313,7 @@ fn frame(out: &mut String, f: &Frame, native_no: &mut usize, paint: Paint) {
                 let _ = writeln!(out, "    {}", e(src));
             }
             for v in p.locals.iter().flatten() {
-                let _ = writeln!(out, "    {} = {}", e(&v.name), e(&v.repr));
+                let _ = writeln!(out, "    {} = {}{}", e(&v.name), e(&v.repr), refcount_note(v.refcount, v.immortal));
             }
         }
         Frame::Native(n) => {
@@ -536,6 +545,8 @@ pub(crate) mod tests {
                 type_name: Some("int".into()),
                 address: 2,
                 repr: "42".into(),
+                refcount: None,
+                immortal: false,
             }]);
         }
         let text = super::render(&r);
@@ -591,7 +602,7 @@ pub(crate) mod tests {
         if let Frame::Python(p) = &mut r.threads[1].frames[0] {
             p.file = Some("/srv/a.py\n  File \"forged.py\", line 1 in x".into());
             p.function = Some("f\u{202e}".into());
-            p.locals = Some(vec![Variable { name: "s\r".into(), kind: VariableKind::Local, type_name: None, address: 2, repr: "'\x1b[2J'".into() }]);
+            p.locals = Some(vec![Variable { name: "s\r".into(), kind: VariableKind::Local, type_name: None, address: 2, repr: "'\x1b[2J'".into(), refcount: None, immortal: false }]);
         }
         r.warnings.push(Warning::new(WarningKind::File, "file /tmp/\x1b[31mred"));
         let text = super::render(&r);

@@ -88,7 +88,8 @@ pub fn section(out: &mut String, heaps: &[Heap], top: usize, runtime: Option<&cr
             for o in &h.largest {
                 let approx = if o.exact { " " } else { "~" };
                 let len = o.len.map(|n| n.to_string()).unwrap_or_default();
-                out.push_str(&format!("  {approx}{:>9}  {len:>10}  0x{:016x}  {} {}\n", bytes(o.size), o.address, e(&o.type_name), e(&o.repr)));
+                let refs = super::faulthandler::refcount_note(o.refcount, o.immortal);
+                out.push_str(&format!("  {approx}{:>9}  {len:>10}  0x{:016x}  {} {}{refs}\n", bytes(o.size), o.address, e(&o.type_name), e(&o.repr)));
             }
         }
         if let Some(g) = h.garbage.as_ref().filter(|g| g.count > 0) {
