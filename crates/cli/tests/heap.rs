@@ -126,6 +126,26 @@ fn census_equals_gc_get_objects() {
                 failures.push(format!("{tag} largest {}: refcount {} immortal {}, want 1", o["address"], o["refcount"], o["immortal"]));
             }
         }
+        // pymalloc, as sys._debugmallocstats() counted it: every size class's pools
+        // and blocks (within what the truth-writing allocated), the arenas.
+        let malloc = &truth["malloc"];
+        let alloc = &heap["allocator"];
+        if alloc.is_null() {
+            if heap["allocator_unavailable"].is_null() && !malloc.is_null() {
+                failures.push(format!("{tag} no pymalloc state and nothing saying why"));
+            }
+        } else {
+            if alloc["arenas"].as_u64().unwrap_or(0).abs_diff(malloc["arenas"].as_u64().unwrap_or(0)) > 2 {
+                failures.push(format!("{tag} pymalloc arenas: ours {}, sys._debugmallocstats() {}", alloc["arenas"], malloc["arenas"]));
+            }
+            for (class, want) in malloc["classes"].as_object().into_iter().flatten() {
+                let ours = alloc["classes"].as_array().and_then(|c| c.iter().find(|c| c["class"].to_string() == *class)).cloned().unwrap_or(Value::Null);
+                let (pools, blocks) = (want[1].as_u64().unwrap_or(0), want[2].as_u64().unwrap_or(0));
+                if ours["size"] != want[0] || ours["pools"].as_u64().unwrap_or(0).abs_diff(pools) > 2 || ours["blocks"].as_u64().unwrap_or(0).abs_diff(blocks) > blocks / 50 + 100 {
+                    failures.push(format!("{tag} pymalloc class {class}: ours {ours}, sys._debugmallocstats() {want}"));
+                }
+            }
+        }
         // A debug build's total reference count (what the truth-writing itself holds
         // and drops moves it by a few hundred); a release build keeps none.
         match (truth["refs"].as_i64(), heap["total_refs"].as_i64()) {

@@ -699,3 +699,138 @@ pub fn referrers(py: &Python<'_>, r: &Renderer<'_>, interp: &InterpreterState, s
     out.paths.truncate(max_paths);
     Ok(out)
 }
+
+/// One size class of pymalloc, as `sys._debugmallocstats()` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SizeClass {
+    /// The class (`szidx`).
+    pub index: u32,
+    /// Its block size in bytes.
+    pub size: u64,
+    /// Pools of this class in use.
+    pub pools: u64,
+    /// Blocks allocated.
+    pub blocks: u64,
+    /// Blocks free in those pools.
+    pub free: u64,
+}
+
+/// pymalloc's arenas and pools (small objects of 512 bytes or less).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Allocator {
+    /// The size classes with pools in use.
+    pub classes: Vec<SizeClass>,
+    /// Arenas allocated now (`narenas_currently_allocated`).
+    pub arenas: u64,
+    /// Arenas allocated since the start (`ntimes_arena_allocated`).
+    pub arenas_allocated_total: u64,
+    /// Most arenas allocated at once (`narenas_highwater`).
+    pub arenas_highwater: u64,
+    /// Pools not carved or returned (`nfreepools` of every arena).
+    pub free_pools: u64,
+    /// The pool size in bytes.
+    pub pool_size: u64,
+    /// Pools whose header could not be read or names no size class.
+    pub bad_pools: u64,
+}
+
+/// Most arena objects read (`maxarenas` of a corrupt state): 64 Ki arenas hold
+/// 16–64 GiB of small objects.
+const MAX_ARENAS: u64 = 1 << 16;
+/// Most pools walked in all (16 GiB of 16 KiB pools).
+const MAX_POOLS: u64 = 1 << 20;
+
+impl Python<'_> {
+    /// pymalloc's state of `interp` (≤3.11 the process's statics): `None` where the
+    /// build has none to read (a stripped ≤3.11 binary has no symbol for them).
+    pub fn allocator(&self, interp: &InterpreterState) -> Option<Result<Allocator, Error>> {
+        let model = self.models.pymalloc;
+        let at = |base: RemoteAddr| -> Result<[RemoteAddr; 5], Error> {
+            Ok([
+                self.field(base, key::obmalloc::arenas)?,
+                self.field(base, key::obmalloc::maxarenas)?,
+                self.field(base, key::obmalloc::narenas_current)?,
+                self.field(base, key::obmalloc::ntimes_arena_allocated)?,
+                self.field(base, key::obmalloc::narenas_highwater)?,
+            ])
+        };
+        let vars = match model.state {
+            crate::models::PymallocState::Statics => {
+                let s = self.anchors.state.obmalloc;
+                Ok([s[0]?, s[1]?, s[2]?, s[3]?, s[4]?])
+            }
+            crate::models::PymallocState::Embedded => key::interp::obmalloc.of(self.offsets).map(|_| self.field(interp.addr, key::interp::obmalloc).and_then(at))?,
+            crate::models::PymallocState::Pointer => key::interp::obmalloc.of(self.offsets).map(|_| self.ptr(interp.addr, key::interp::obmalloc).and_then(at))?,
+        };
+        Some(vars.and_then(|v| self.walk_arenas(v)))
+    }
+
+    fn walk_arenas(&self, [arenas_at, max_at, current_at, total_at, high_at]: [RemoteAddr; 5]) -> Result<Allocator, Error> {
+        let model = self.models.pymalloc;
+        let arenas = self.mem.read_ptr(arenas_at)?;
+        let max = u64::from(self.mem.read_u32(max_at)?).min(MAX_ARENAS);
+        let asz = need(self.offsets, key::obmalloc::arena_size)?;
+        let (addr_off, pools_off, free_off) =
+            (need(self.offsets, key::obmalloc::arena_address)?, need(self.offsets, key::obmalloc::arena_pool_address)?, need(self.offsets, key::obmalloc::arena_nfreepools)?);
+        let (count_off, szidx_off) = (need(self.offsets, key::obmalloc::pool_count)?, need(self.offsets, key::obmalloc::pool_szidx)?);
+        let pool_size = 1u64 << model.pool_bits;
+        let align = 1u64 << model.alignment_shift;
+        let overhead = need(self.offsets, key::obmalloc::pool_header_size)?.div_ceil(align).saturating_mul(align);
+        let nclasses = 512u64 >> model.alignment_shift;
+        let mut classes: Vec<SizeClass> = (0..nclasses)
+            .map(|i| SizeClass { index: i as u32, size: (i + 1) << model.alignment_shift, pools: 0, blocks: 0, free: 0 })
+            .collect();
+        let mut out = Allocator { pool_size, ..Allocator::default() };
+        let mut walked = 0u64;
+        let table = self.mem.read_vec(arenas, max.saturating_mul(asz), MAX_ARENAS.saturating_mul(64))?;
+        let word = |b: &[u8], off: u64| -> u64 {
+            usize::try_from(off).ok().and_then(|o| b.get(o..o.checked_add(8)?)).and_then(|x| <[u8; 8]>::try_from(x).ok()).map_or(0, u64::from_le_bytes)
+        };
+        let half = |b: &[u8], off: u64| -> u64 {
+            usize::try_from(off).ok().and_then(|o| b.get(o..o.checked_add(4)?)).and_then(|x| <[u8; 4]>::try_from(x).ok()).map_or(0, |x| u64::from(u32::from_le_bytes(x)))
+        };
+        for a in table.chunks_exact(usize::try_from(asz).unwrap_or(usize::MAX).max(1)) {
+            let address = word(a, addr_off);
+            if address == 0 {
+                continue;
+            }
+            out.free_pools = out.free_pools.saturating_add(half(a, free_off));
+            // The first pool starts at the arena's first pool-aligned address.
+            let mut base = address.checked_next_multiple_of(pool_size).unwrap_or(u64::MAX);
+            // Pools are carved up to `pool_address`, never past the arena's end.
+            let end = word(a, pools_off).min(address.saturating_add(1u64 << model.arena_bits));
+            while base < end {
+                if walked >= MAX_POOLS {
+                    out.bad_pools = out.bad_pools.saturating_add(1);
+                    break;
+                }
+                walked = walked.saturating_add(1);
+                let mut h = [0u8; 64];
+                let span = usize::try_from(szidx_off.max(count_off).saturating_add(4)).unwrap_or(64).min(64);
+                match h.get_mut(..span).map(|s| self.mem.read_exact(RemoteAddr(base), s)) {
+                    Some(Ok(())) => {
+                        let (count, sz) = (half(&h, count_off), half(&h, szidx_off));
+                        if count > 0 {
+                            match classes.get_mut(usize::try_from(sz).unwrap_or(usize::MAX)) {
+                                Some(c) => {
+                                    let per_pool = pool_size.saturating_sub(overhead) / c.size.max(1);
+                                    c.pools = c.pools.saturating_add(1);
+                                    c.blocks = c.blocks.saturating_add(count);
+                                    c.free = c.free.saturating_add(per_pool.saturating_sub(count));
+                                }
+                                None => out.bad_pools = out.bad_pools.saturating_add(1),
+                            }
+                        }
+                    }
+                    _ => out.bad_pools = out.bad_pools.saturating_add(1),
+                }
+                base = base.saturating_add(pool_size);
+            }
+        }
+        out.classes = classes.into_iter().filter(|c| c.pools > 0).collect();
+        out.arenas = self.mem.read_u64(current_at)?;
+        out.arenas_allocated_total = self.mem.read_u64(total_at)?;
+        out.arenas_highwater = self.mem.read_u64(high_at)?;
+        Ok(out)
+    }
+}

@@ -210,6 +210,34 @@ pub struct Models {
     /// signed, are negative (`_Py_IsImmortal`: 0xffffffff in 3.12–3.13, from 3 << 30
     /// in 3.14+); its count then means nothing.
     pub immortal_refcnt: bool,
+    /// Where pymalloc keeps its state, and its pool and alignment sizes.
+    pub pymalloc: PymallocModel,
+}
+
+/// Where pymalloc's arenas are, and the constants `sys._debugmallocstats()` uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PymallocModel {
+    /// Where the state is.
+    pub state: PymallocState,
+    /// `POOL_BITS`: pools of `1 << POOL_BITS` bytes (4 KiB ≤3.9, 16 KiB 3.10+).
+    pub pool_bits: u32,
+    /// `ARENA_BITS`: arenas of `1 << ARENA_BITS` bytes (256 KiB ≤3.9, 1 MiB 3.10+ on
+    /// 64-bit builds).
+    pub arena_bits: u32,
+    /// `ALIGNMENT_SHIFT`: size classes `1 << ...` bytes apart (4 on 64-bit builds,
+    /// 3.6.15 and 3.7.16 included: their `sys._debugmallocstats()` lists 32 classes).
+    pub alignment_shift: u32,
+}
+
+/// Where pymalloc's state is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PymallocState {
+    /// ≤3.11: statics of obmalloc.c (`arenas`, `maxarenas`...; `.symtab` only).
+    Statics,
+    /// 3.12: `interp->obmalloc` is the state.
+    Embedded,
+    /// 3.13+: `interp->obmalloc` points to it.
+    Pointer,
 }
 
 /// `sys.flags` values of an interpreter started with no option, where not 0, False or
@@ -371,6 +399,16 @@ impl Models {
             atexit,
             monitoring_events,
             immortal_refcnt: minor >= 12,
+            pymalloc: PymallocModel {
+                state: match minor {
+                    6..=11 => PymallocState::Statics,
+                    12 => PymallocState::Embedded,
+                    _ => PymallocState::Pointer,
+                },
+                pool_bits: if minor <= 9 { 12 } else { 14 },
+                arena_bits: if minor <= 9 { 18 } else { 20 },
+                alignment_shift: 4,
+            },
             getsizeof_preheader: match minor {
                 6..=10 => 0,
                 11 => 1 << 4,

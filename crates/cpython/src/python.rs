@@ -73,6 +73,9 @@ pub struct StateAnchors {
     pub ref_total: Option<RemoteAddr>,
     /// object.c's `last_final_reftotal` (3.12+ debug builds).
     pub last_final_reftotal: Option<RemoteAddr>,
+    /// obmalloc.c's statics (≤3.11): `arenas`, `maxarenas`,
+    /// `narenas_currently_allocated`, `ntimes_arena_allocated`, `narenas_highwater`.
+    pub obmalloc: [Option<RemoteAddr>; 5],
     /// ceval.c's `pendingfirst` (3.6).
     pub pending_first: Option<RemoteAddr>,
     /// ceval.c's `pendinglast` (3.6).

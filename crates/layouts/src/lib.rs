@@ -157,6 +157,8 @@ offsets_table! {
     }
     /// `PyInterpreterState` (`struct _is`).
     interp: Interp {
+        /// `obmalloc` (3.12: the allocator's state itself; 3.13+: a pointer to it).
+        obmalloc,
         /// `object_state.reftotal` (3.12+ debug builds): this interpreter's share of
         /// `sys.gettotalrefcount()`.
         reftotal,
@@ -228,6 +230,34 @@ offsets_table! {
         /// `permanent_generation` (3.7+): the objects `gc.freeze()` moved out of the
         /// generations.
         permanent_generation,
+    }
+    /// pymalloc's state: `struct _obmalloc_state` (3.12+; ≤3.11 the same fields are
+    /// statics of obmalloc.c), its arenas and pools.
+    obmalloc: Obmalloc {
+        /// `mgmt.arenas`: the array of `struct arena_object`.
+        arenas,
+        /// `mgmt.maxarenas`: its length (a `uint`).
+        maxarenas,
+        /// `mgmt.narenas_currently_allocated`.
+        narenas_current,
+        /// `mgmt.ntimes_arena_allocated`.
+        ntimes_arena_allocated,
+        /// `mgmt.narenas_highwater`.
+        narenas_highwater,
+        /// `arena_object.address` (0: no arena here).
+        arena_address,
+        /// `arena_object.pool_address`: the first pool never carved.
+        arena_pool_address,
+        /// `arena_object.nfreepools`.
+        arena_nfreepools,
+        /// `sizeof(struct arena_object)`.
+        arena_size,
+        /// `pool_header.ref.count`: blocks in use (a `uint`).
+        pool_count,
+        /// `pool_header.szidx`: the size class (a `uint`).
+        pool_szidx,
+        /// `sizeof(struct pool_header)`.
+        pool_header_size,
     }
     /// `PyGC_Head`, just before every object the garbage collector tracks; each
     /// generation is a circular list of them through its own head.
@@ -754,7 +784,7 @@ pub struct Layout {
 }
 
 /// Current serialized format of [`Layout`]; caches with another value are ignored.
-pub const LAYOUT_FORMAT: u32 = 22;
+pub const LAYOUT_FORMAT: u32 = 23;
 
 #[cfg(test)]
 mod tests {

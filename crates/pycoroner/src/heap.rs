@@ -7,7 +7,7 @@ use pycoroner_cpython::repr::Renderer;
 use pycoroner_cpython::snapshot::Snapshot;
 use pycoroner_cpython::Python;
 use pycoroner_process::RemoteAddr;
-use pycoroner_report::heap::{Garbage, GarbageObject, Heap, HeapList, HeapObject, HeapType, PathStep, ReferrerPath, Referrers};
+use pycoroner_report::heap::{Allocator, SizeClass, Garbage, GarbageObject, Heap, HeapList, HeapObject, HeapType, PathStep, ReferrerPath, Referrers};
 use pycoroner_report::{Warning, WarningKind};
 
 use crate::locate_python::FoundPython;
@@ -71,7 +71,29 @@ pub(crate) fn census(
                         })
                         .collect(),
                 });
+                let mut allocator_unavailable = None;
+                let allocator = match py.allocator(&interp.state) {
+                    Some(Ok(a)) => Some(Allocator {
+                        arenas: a.arenas,
+                        arenas_allocated_total: a.arenas_allocated_total,
+                        arenas_highwater: a.arenas_highwater,
+                        free_pools: a.free_pools,
+                        pool_size: a.pool_size,
+                        classes: a.classes.into_iter().map(|c| SizeClass { class: c.index, size: c.size, pools: c.pools, blocks: c.blocks, free: c.free }).collect(),
+                        bad_pools: a.bad_pools,
+                    }),
+                    Some(Err(e)) => {
+                        warnings.push(Warning::new(WarningKind::Heap, format!("cannot read pymalloc's arenas: {e}")));
+                        None
+                    }
+                    None => {
+                        allocator_unavailable = Some("this build has no symbol for pymalloc's statics (a stripped binary with no debug file)".to_string());
+                        None
+                    }
+                };
                 out.push(Heap {
+                    allocator_unavailable,
+                    allocator,
                     total_refs: None,
                     garbage,
                     largest,

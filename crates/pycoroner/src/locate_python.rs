@@ -44,6 +44,12 @@ const SYMBOLS: &[&str] = &[
     // `object`, whose `__sizeof__` the heap census knows.
     "PyBaseObject_Type",
     "last_final_reftotal",
+    // pymalloc's statics (≤3.11).
+    "arenas",
+    "maxarenas",
+    "narenas_currently_allocated",
+    "ntimes_arena_allocated",
+    "narenas_highwater",
 ];
 
 /// Any of these marks the module that holds the interpreter's runtime.

@@ -36,6 +36,49 @@ pub struct Heap {
     /// objects, or all of them under `gc.DEBUG_SAVEALL`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub garbage: Option<Garbage>,
+    /// pymalloc's arenas and pools, as `sys._debugmallocstats()` counts them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocator: Option<Allocator>,
+    /// Why pymalloc's state is not shown, when this build cannot give it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allocator_unavailable: Option<String>,
+}
+
+/// pymalloc (the allocator of objects of 512 bytes or less).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Allocator {
+    /// Arenas allocated now.
+    pub arenas: u64,
+    /// Arenas allocated since the start (those not allocated now were reclaimed).
+    pub arenas_allocated_total: u64,
+    /// Most arenas allocated at once.
+    pub arenas_highwater: u64,
+    /// Pools no size class uses.
+    pub free_pools: u64,
+    /// Bytes per pool.
+    pub pool_size: u64,
+    /// The size classes with pools in use.
+    pub classes: Vec<SizeClass>,
+    /// Pools whose header could not be read or names no size class.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bad_pools: u64,
+}
+
+/// One size class of pymalloc.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SizeClass {
+    /// Its index (`szidx`).
+    pub class: u32,
+    /// Its block size in bytes.
+    pub size: u64,
+    /// Pools in use.
+    pub pools: u64,
+    /// Blocks in use.
+    pub blocks: u64,
+    /// Blocks free in those pools.
+    pub free: u64,
 }
 
 /// `gc.garbage`.

@@ -101,6 +101,11 @@ pub fn section(out: &mut String, heaps: &[Heap], top: usize, runtime: Option<&cr
                 out.push_str(&format!("    ... ({} more)\n", g.count.saturating_sub(g.objects.len() as u64)));
             }
         }
+        if let Some(a) = &h.allocator {
+            allocator(out, a);
+        } else if let Some(why) = &h.allocator_unavailable {
+            out.push_str(&format!("\n  pymalloc: not readable: {}\n", e(why)));
+        }
         if h.types.iter().any(|t| !t.exact) || h.largest.iter().any(|o| !o.exact) {
             out.push_str("  (~: a type with its own __sizeof__; its basic sizes only)\n");
         }
@@ -216,5 +221,25 @@ pub fn referrers(out: &mut String, r: &crate::heap::Referrers) {
     }
     if let Some(t) = &r.truncated {
         out.push_str(&format!("  (the search stopped short: {})\n", e(t)));
+    }
+}
+
+/// pymalloc's size classes, as `sys._debugmallocstats()` lays them out.
+fn allocator(out: &mut String, a: &crate::heap::Allocator) {
+    let reclaimed = a.arenas_allocated_total.saturating_sub(a.arenas);
+    out.push_str(&format!(
+        "\n  pymalloc: {} arenas ({} allocated in all, {reclaimed} reclaimed, at most {} at once), {} free pools of {}\n",
+        a.arenas,
+        a.arenas_allocated_total,
+        a.arenas_highwater,
+        a.free_pools,
+        bytes(a.pool_size)
+    ));
+    out.push_str("    class   size   num pools   blocks in use  avail blocks\n");
+    for c in &a.classes {
+        out.push_str(&format!("    {:>5}  {:>5}  {:>10}  {:>14}  {:>12}\n", c.class, c.size, c.pools, c.blocks, c.free));
+    }
+    if a.bad_pools > 0 {
+        out.push_str(&format!("    warning: {} pools could not be read\n", a.bad_pools));
     }
 }
