@@ -778,7 +778,7 @@ impl Python<'_> {
         let overhead = need(self.offsets, key::obmalloc::pool_header_size)?.div_ceil(align).saturating_mul(align);
         let nclasses = 512u64 >> model.alignment_shift;
         let mut classes: Vec<SizeClass> = (0..nclasses)
-            .map(|i| SizeClass { index: i as u32, size: (i + 1) << model.alignment_shift, pools: 0, blocks: 0, free: 0 })
+            .map(|i| SizeClass { index: i as u32, size: i.saturating_add(1).checked_shl(model.alignment_shift).unwrap_or(u64::MAX), pools: 0, blocks: 0, free: 0 })
             .collect();
         let mut out = Allocator { pool_size, ..Allocator::default() };
         let mut walked = 0u64;
@@ -813,7 +813,7 @@ impl Python<'_> {
                         if count > 0 {
                             match classes.get_mut(usize::try_from(sz).unwrap_or(usize::MAX)) {
                                 Some(c) => {
-                                    let per_pool = pool_size.saturating_sub(overhead) / c.size.max(1);
+                                    let per_pool = pool_size.saturating_sub(overhead).checked_div(c.size).unwrap_or(0);
                                     c.pools = c.pools.saturating_add(1);
                                     c.blocks = c.blocks.saturating_add(count);
                                     c.free = c.free.saturating_add(per_pool.saturating_sub(count));
