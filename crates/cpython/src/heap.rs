@@ -68,6 +68,9 @@ pub struct Census {
     /// Objects whose type could not be read or is no type object (or past
     /// [`MAX_TYPES`] types).
     pub unreadable: u64,
+    /// Of them, objects whose type pointer is a debug build's freed-memory pattern
+    /// (`0xdd...`): freed while still on a list, a use after free.
+    pub freed: u64,
     /// The largest objects, largest first ([`CensusContext::largest`] of them).
     pub largest: Vec<Largest>,
 }
@@ -377,6 +380,7 @@ pub fn census(py: &Python<'_>, r: &Renderer<'_>, interp: &InterpreterState, cx: 
     let mut census = Census::default();
     let mut budget = MAX_OBJECTS;
     let mut unreadable = 0u64;
+    let mut freed = 0u64;
     // The largest objects so far, smallest on top.
     let mut biggest: BinaryHeap<Reverse<(u64, RemoteAddr, RemoteAddr)>> = BinaryHeap::new();
     for (name, head) in py.gc_lists(interp)? {
@@ -389,6 +393,9 @@ pub fn census(py: &Python<'_>, r: &Renderer<'_>, interp: &InterpreterState, cx: 
             let info = types.entry(ty).or_insert_with(|| r.type_info(ty, cx, hsize));
             let Some(info) = info else {
                 unreadable = unreadable.saturating_add(1);
+                if r.is_dead(ty.0) {
+                    freed = freed.saturating_add(1);
+                }
                 return;
             };
             let body = match info.sizing {
@@ -418,6 +425,7 @@ pub fn census(py: &Python<'_>, r: &Renderer<'_>, interp: &InterpreterState, cx: 
         census.lists.push(ListCount { name, objects, broken });
     }
     census.unreadable = unreadable;
+    census.freed = freed;
     census.largest = biggest
         .into_sorted_vec()
         .into_iter()

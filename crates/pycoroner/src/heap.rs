@@ -42,6 +42,12 @@ pub(crate) fn census(
         };
         match pycoroner_cpython::heap::census(py, renderer, &interp.state, &cx) {
             Ok(c) => {
+                if c.freed > 0 {
+                    warnings.push(Warning::new(
+                        WarningKind::Heap,
+                        format!("{} objects on the collector's lists are freed memory (a debug build's freed-memory pattern as their type): freed while still tracked, a use after free", c.freed),
+                    ));
+                }
                 for l in c.lists.iter().filter(|l| l.broken.is_some()) {
                     warnings.push(Warning::new(WarningKind::Heap, format!("the GC's {} list: {}", l.name, l.broken.as_deref().unwrap_or_default())));
                 }
@@ -102,6 +108,7 @@ pub(crate) fn census(
                     objects: types.iter().fold(c.unreadable, |n, t| n.saturating_add(t.count)),
                     size: types.iter().fold(0u64, |n, t| n.saturating_add(t.size)),
                     unreadable: c.unreadable,
+                    freed: c.freed,
                     lists: c.lists.into_iter().map(|l| HeapList { name: l.name.into(), objects: l.objects, broken: l.broken }).collect(),
                     types,
                 });

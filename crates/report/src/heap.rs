@@ -27,6 +27,10 @@ pub struct Heap {
     /// Objects whose type could not be read (not counted in `types`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub unreadable: u64,
+    /// Of them, objects whose type pointer is a debug build's freed-memory pattern
+    /// (`0xdd...`, `0xdb...` on 3.6): freed while still on the collector's list.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub freed: u64,
     /// Objects per type, largest total size first.
     pub types: Vec<HeapType>,
     /// The largest objects, largest first (`--largest N`).

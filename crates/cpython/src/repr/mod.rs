@@ -276,7 +276,7 @@ impl<'a> Renderer<'a> {
     }
 
     /// True when `v` looks like PYMALLOC_DEBUG's pattern for freed memory.
-    fn is_dead(&self, v: u64) -> bool {
+    pub(crate) fn is_dead(&self, v: u64) -> bool {
         let b = u64::from(self.models.dead_byte);
         v == b * 0x0101_0101_0101_0101
     }

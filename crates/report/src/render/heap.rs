@@ -73,6 +73,9 @@ pub fn section(out: &mut String, heaps: &[Heap], top: usize, runtime: Option<&cr
         if h.unreadable > 0 {
             out.push_str(&format!("  warning: {} objects have a type that cannot be read\n", h.unreadable));
         }
+        if h.freed > 0 {
+            out.push_str(&format!("  warning: {} of them are freed memory (a debug build's 0xdd pattern): freed while still tracked\n", h.freed));
+        }
         out.push_str(&format!("\n  {:>10}  {:>10}  type\n", "count", "size"));
         for t in h.types.iter().take(top) {
             // `~`: the type's own __sizeof__ counts more than its basic size.
