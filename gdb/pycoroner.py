@@ -449,18 +449,6 @@ class PyState(PyCommand):
         gdb.write(STATE.session(full_registers=bool(words)).request(request="py-state", native=mode)["text"])
 
 
-def heap_args(usage, arg):
-    """`--top N` and `--largest N` of py-heap, as the request's fields."""
-    words = arg.split()
-    fields = {}
-    while words:
-        flag = words.pop(0)
-        if flag not in ("--top", "--largest") or not words or not words[0].isdigit():
-            raise ffi.PycoronerError(usage)
-        fields[flag[2:]] = int(words.pop(0))
-    return fields
-
-
 class PyHeap(PyCommand):
     """The objects the garbage collector tracks, counted per type, and the largest: py-heap [--top N] [--largest N]"""
 
@@ -468,8 +456,7 @@ class PyHeap(PyCommand):
         super(PyHeap, self).__init__("py-heap")
 
     def run(self, arg):
-        fields = heap_args("usage: py-heap [--top N] [--largest N]", arg)
-        gdb.write(STATE.session().request(request="py-heap", **fields)["text"])
+        gdb.write(STATE.session().request(request="py-heap", **ffi.heap_fields(arg))["text"])
 
 
 class PyReferrers(PyCommand):
@@ -479,15 +466,7 @@ class PyReferrers(PyCommand):
         super(PyReferrers, self).__init__("py-referrers")
 
     def run(self, arg):
-        words = arg.split()
-        usage = "usage: py-referrers ADDRESS [--levels N]"
-        if not words:
-            raise ffi.PycoronerError(usage)
-        fields = {"address": int(gdb.parse_and_eval(words.pop(0)))}
-        if words:
-            if len(words) != 2 or words[0] != "--levels" or not words[1].isdigit():
-                raise ffi.PycoronerError(usage)
-            fields["levels"] = int(words[1])
+        fields = ffi.referrers_fields(arg, lambda a: int(gdb.parse_and_eval(a)))
         gdb.write(STATE.session().request(request="py-referrers", **fields)["text"])
 
 

@@ -211,6 +211,34 @@ class Session(object):
 
 STYLES = ("libpython", "python")
 
+HEAP_USAGE = "usage: py-heap [--top N] [--largest N]"
+REFERRERS_USAGE = "usage: py-referrers ADDRESS [--levels N]"
+
+
+def heap_fields(arg):
+    """py-heap's `--top N` and `--largest N`, as the request's fields."""
+    words = arg.split()
+    fields = {}
+    while words:
+        flag = words.pop(0)
+        if flag not in ("--top", "--largest") or not words or not words[0].isdigit():
+            raise PycoronerError(HEAP_USAGE)
+        fields[flag[2:]] = int(words.pop(0))
+    return fields
+
+
+def referrers_fields(arg, address_of):
+    """py-referrers' ADDRESS (read by the debugger's `address_of`) and `--levels N`."""
+    words = arg.split()
+    if not words:
+        raise PycoronerError(REFERRERS_USAGE)
+    fields = {"address": address_of(words.pop(0))}
+    if words:
+        if len(words) != 2 or words[0] != "--levels" or not words[1].isdigit():
+            raise PycoronerError(REFERRERS_USAGE)
+        fields["levels"] = int(words[1])
+    return fields
+
 
 def stops(session, lwp, frames, style):
     """Where py-up/py-down stop, newest first: dicts with the native `level`, and

@@ -285,40 +285,22 @@ def py_state(debugger, arg):
     return STATE.get(debugger).request(request="py-state", native="folded" if words else "off")["text"]
 
 
-def _heap_args(usage, arg):
-    """`--top N` and `--largest N` of py-heap, as the request's fields."""
-    words = arg.split()
-    fields = {}
-    while words:
-        flag = words.pop(0)
-        if flag not in ("--top", "--largest") or not words or not words[0].isdigit():
-            raise ffi.PycoronerError(usage)
-        fields[flag[2:]] = int(words.pop(0))
-    return fields
-
-
 @_command
 def py_heap(debugger, arg):
     """The objects the garbage collector tracks, counted per type, and the largest: py-heap [--top N] [--largest N]"""
-    fields = _heap_args("usage: py-heap [--top N] [--largest N]", arg)
-    return STATE.get(debugger).request(request="py-heap", **fields)["text"]
+    return STATE.get(debugger).request(request="py-heap", **ffi.heap_fields(arg))["text"]
 
 
 @_command
 def py_referrers(debugger, arg):
     """Who refers to an object, up to a module's globals, a frame's local or a type: py-referrers ADDRESS [--levels N]"""
-    words = arg.split()
-    usage = "usage: py-referrers ADDRESS [--levels N]"
-    if not words:
-        raise ffi.PycoronerError(usage)
-    try:
-        fields = {"address": int(words.pop(0), 0)}
-    except ValueError:
-        raise ffi.PycoronerError(usage)
-    if words:
-        if len(words) != 2 or words[0] != "--levels" or not words[1].isdigit():
-            raise ffi.PycoronerError(usage)
-        fields["levels"] = int(words[1])
+    def address_of(text):
+        try:
+            return int(text, 0)
+        except ValueError:
+            raise ffi.PycoronerError(ffi.REFERRERS_USAGE)
+
+    fields = ffi.referrers_fields(arg, address_of)
     return STATE.get(debugger).request(request="py-referrers", **fields)["text"]
 
 

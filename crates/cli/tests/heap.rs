@@ -167,29 +167,19 @@ fn census_equals_gc_get_objects() {
 /// running again after), equal to what it counted itself.
 #[test]
 fn census_of_a_live_process() {
-    use std::io::BufRead;
     let mut failures = Vec::new();
     for py in &all_interpreters() {
         let tag = format!("[{} heap --pid]", py.id());
         let dir = tempfile::tempdir().expect("tmp");
         let side = dir.path().join("side.txt");
-        let mut child = match std::process::Command::new(&py.path)
-            .arg(scenario("heap_census"))
-            .arg(dir.path().join("fh.txt"))
-            .arg(&side)
-            .env("PYCORONER_HEAP_HANG", "1")
-            .env_remove("PYTHONPATH")
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-        {
+        let (fh, side_arg) = (dir.path().join("fh.txt"), side.clone());
+        let (mut child, line) = match pycoroner_testkit::start_live(&py.path, &scenario("heap_census"), &[fh.as_os_str(), side_arg.as_os_str()], &[("PYCORONER_HEAP_HANG", "1")]) {
             Ok(c) => c,
             Err(e) => {
-                failures.push(format!("{tag} cannot start: {e}"));
+                failures.push(format!("{tag} {e}"));
                 continue;
             }
         };
-        let mut line = String::new();
-        let _ = child.stdout.take().map(|o| std::io::BufReader::new(o).read_line(&mut line));
         let out = (line.trim() == "ready").then(|| pycoroner().arg("heap").args(["--pid", &child.id().to_string(), "--format", "json"]).output().expect("run pycoroner"));
         // Still running (not left stopped): it answers a signal 0 and is not in state T.
         let state = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap_or_default();
@@ -266,28 +256,18 @@ fn diff_names_the_leak_first() {
 /// (`heap --pid --every 200ms --count 2`): the leaking class first, grown.
 #[test]
 fn sampling_a_live_leak() {
-    use std::io::BufRead;
     let mut failures = Vec::new();
     for py in &all_interpreters() {
         let tag = format!("[{} heap --every]", py.id());
         let dir = tempfile::tempdir().expect("tmp");
-        let mut child = match std::process::Command::new(&py.path)
-            .arg(scenario("heap_growth"))
-            .arg(dir.path().join("fh.txt"))
-            .arg(dir.path().join("side.txt"))
-            .env("PYCORONER_LEAK_FOREVER", "1")
-            .env_remove("PYTHONPATH")
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-        {
+        let (fh, side) = (dir.path().join("fh.txt"), dir.path().join("side.txt"));
+        let (mut child, line) = match pycoroner_testkit::start_live(&py.path, &scenario("heap_growth"), &[fh.as_os_str(), side.as_os_str()], &[("PYCORONER_LEAK_FOREVER", "1")]) {
             Ok(c) => c,
             Err(e) => {
-                failures.push(format!("{tag} cannot start: {e}"));
+                failures.push(format!("{tag} {e}"));
                 continue;
             }
         };
-        let mut line = String::new();
-        let _ = child.stdout.take().map(|o| std::io::BufReader::new(o).read_line(&mut line));
         let out = (line.trim() == "ready")
             .then(|| pycoroner().arg("heap").args(["--pid", &child.id().to_string(), "--every", "200ms", "--count", "2", "--format", "json"]).output().expect("run pycoroner"));
         let _ = child.kill();

@@ -295,25 +295,16 @@ fn crashes_in_atexit_gc_callbacks_and_under_a_held_gil() {
 /// repr() does, and what each waiting thread waits on (by the object's id()).
 #[test]
 fn a_deadlock_over_two_rlocks_read_live() {
-    use std::io::BufRead;
     let mut failures = Vec::new();
     for py in &all_interpreters() {
         let tag = format!("[{} deadlock]", py.id());
-        let mut child = match std::process::Command::new(&py.path)
-            .arg(repo_root().join("fixtures/live/deadlock.py"))
-            .env_remove("PYTHONPATH")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-        {
+        let (mut child, line) = match pycoroner_testkit::start_live(&py.path, &repo_root().join("fixtures/live/deadlock.py"), &[], &[]) {
             Ok(c) => c,
             Err(e) => {
-                failures.push(format!("{tag} cannot start: {e}"));
+                failures.push(format!("{tag} {e}"));
                 continue;
             }
         };
-        let mut line = String::new();
-        let read = child.stdout.take().map(|o| std::io::BufReader::new(o).read_line(&mut line));
         let truth: Option<Value> = serde_json::from_str(&line).ok();
         // With native frames (which tell a thread in a C-level acquire), then without.
         let run = |native: bool| {
@@ -329,7 +320,7 @@ fn a_deadlock_over_two_rlocks_read_live() {
         let _ = child.kill();
         let _ = child.wait();
         let (Some(truth), Some(out)) = (truth, out) else {
-            failures.push(format!("{tag} the program wrote no truth ({read:?}): {line}"));
+            failures.push(format!("{tag} the program wrote no truth: {line}"));
             continue;
         };
         let Some(report) = pycoroner_testkit::parse_report(&String::from_utf8_lossy(&out.stdout)) else {

@@ -168,11 +168,7 @@ fn fuzz_state_on_corrupted_cores() {
             let rate = [16u64, 256, 4096, 65536][(seed % 4) as usize];
             (seed, rate, Vec::new())
         });
-        let replayed = findings.iter().filter_map(|data| {
-            let (head, values) = data.split_at_checked(9)?;
-            let seed = u64::from_le_bytes(head.get(..8)?.try_into().ok()?);
-            Some((seed, 1u64 << (4 + head[8] % 17), values.to_vec()))
-        });
+        let replayed = findings.iter().filter_map(|data| finding(data));
         for (seed, rate, values) in random.chain(replayed) {
             let read = AtomicU64::new(0);
             let patch: Patch<'_> =
@@ -188,6 +184,14 @@ fn fuzz_state_on_corrupted_cores() {
         }
         eprintln!("{}: {seeds} corrupted state reads, no panic, at most {most} bytes read", py.id());
     }
+}
+
+/// A fuzz target's finding as (seed, rate, values): 8 bytes of seed, a rate byte,
+/// then the values corrupt bytes take.
+fn finding(data: &[u8]) -> Option<(u64, u64, Vec<u8>)> {
+    let (head, values) = data.split_at_checked(9)?;
+    let seed = u64::from_le_bytes(head.get(..8)?.try_into().ok()?);
+    Some((seed, 1u64 << (4 + head.get(8)? % 17), values.to_vec()))
 }
 
 /// A corruption of reads, boxed (random or replayed).
@@ -230,11 +234,7 @@ fn fuzz_heap_on_corrupted_cores() {
         let opts = Options { referrers: Some((largest, 3)), largest: 5, ..opts.clone() };
         let mut most = 0u64;
         let random = (0..seeds).map(|seed| (seed, [64u64, 4096, 65536, 1 << 20][(seed % 4) as usize], Vec::new()));
-        let replayed = findings.iter().filter(|_| py.id() == "3.12.1").filter_map(|data| {
-            let (head, values) = data.split_at_checked(9)?;
-            let seed = u64::from_le_bytes(head.get(..8)?.try_into().ok()?);
-            Some((seed, 1u64 << (4 + head[8] % 17), values.to_vec()))
-        });
+        let replayed = findings.iter().filter(|_| py.id() == "3.12.1").filter_map(|data| finding(data));
         for (seed, rate, values) in random.chain(replayed) {
             let read = AtomicU64::new(0);
             let patch: Patch<'_> =

@@ -229,6 +229,32 @@ pub fn repo_root() -> PathBuf {
     here.ancestors().nth(2).unwrap_or(here).to_path_buf()
 }
 
+/// A live target: `python script args...` (PYTHONPATH removed, `env` added) started
+/// and waited for until it writes its first line to stdout (its "ready", or a line of
+/// truth). The caller kills it.
+pub fn start_live(python: &Path, script: &Path, args: &[&std::ffi::OsStr], env: &[(&str, &str)]) -> Result<(std::process::Child, String), String> {
+    use std::io::BufRead;
+    let mut child = Command::new(python)
+        .arg(script)
+        .args(args)
+        .env_remove("PYTHONPATH")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", python.display()))?;
+    let mut line = String::new();
+    let read = child.stdout.take().map(|o| std::io::BufReader::new(o).read_line(&mut line));
+    match read {
+        Some(Ok(n)) if n > 0 => Ok((child, line)),
+        other => {
+            let _ = child.kill();
+            let _ = child.wait();
+            Err(format!("{} {} wrote no line ({other:?})", python.display(), script.display()))
+        }
+    }
+}
+
 /// A scenario under `fixtures/scenarios/`.
 pub fn scenario(name: &str) -> PathBuf {
     repo_root().join("fixtures").join("scenarios").join(format!("{name}.py"))
