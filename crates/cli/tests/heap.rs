@@ -139,7 +139,7 @@ fn census_equals_gc_get_objects() {
                 failures.push(format!("{tag} pymalloc arenas: ours {}, sys._debugmallocstats() {}", alloc["arenas"], malloc["arenas"]));
             }
             for (class, want) in malloc["classes"].as_object().into_iter().flatten() {
-                let ours = alloc["classes"].as_array().and_then(|c| c.iter().find(|c| c["class"].to_string() == *class)).cloned().unwrap_or(Value::Null);
+                let ours = alloc["classes"].as_array().and_then(|c| c.iter().find(|c| c["class"].as_u64().is_some_and(|n| n.to_string() == *class))).cloned().unwrap_or(Value::Null);
                 let (pools, blocks) = (want[1].as_u64().unwrap_or(0), want[2].as_u64().unwrap_or(0));
                 if ours["size"] != want[0] || ours["pools"].as_u64().unwrap_or(0).abs_diff(pools) > 2 || ours["blocks"].as_u64().unwrap_or(0).abs_diff(blocks) > blocks / 50 + 100 {
                     failures.push(format!("{tag} pymalloc class {class}: ours {ours}, sys._debugmallocstats() {want}"));

@@ -1164,11 +1164,12 @@ fn py_state_in_gdb_and_lldb() {
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
 }
 
-/// `py-heap` and `py-gc` in gdb and lldb on a core of the heap census scenario: both
-/// print the same census, holding the process's own counts (`gc.get_objects()`) and
-/// its `gc.garbage`.
+/// `py-heap`, `py-gc` and `py-referrers` in gdb and lldb on a core of the heap census
+/// scenario: both print the same census, holding the process's own counts
+/// (`gc.get_objects()`) and its `gc.garbage`, and the same referrer search, whose path
+/// from `module __main__` goes through the global list the process named.
 #[test]
-fn py_heap_and_py_gc_in_gdb_and_lldb() {
+fn py_heap_py_gc_and_py_referrers_in_gdb_and_lldb() {
     if !tools() {
         return;
     }
@@ -1187,9 +1188,11 @@ fn py_heap_and_py_gc_in_gdb_and_lldb() {
         let truth: serde_json::Value = c.sidecar.as_deref().and_then(|s| s.lines().find_map(|l| l.strip_prefix("heap "))).and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
         let exe = py.path.to_string_lossy().into_owned();
         let core = c.core.to_string_lossy().into_owned();
-        let cmds = ["py-heap --top 40 --largest 3", "py-gc"];
-        let g = sections(&gdb(&[&exe, &core], &[cmds[0], "echo", cmds[1], "echo"], false, cache.path()));
-        let l = sections(&lldb(&["-c", &core, &exe], &[cmds[0], "version", cmds[1], "version"], cache.path()));
+        let (order, orders) = (truth["referrers"]["order"].as_u64().unwrap_or(0), truth["referrers"]["orders"].as_u64().unwrap_or(0));
+        let referrers = format!("py-referrers 0x{order:x}");
+        let cmds = ["py-heap --top 40 --largest 3", "py-gc", referrers.as_str()];
+        let g = sections(&gdb(&[&exe, &core], &[cmds[0], "echo", cmds[1], "echo", cmds[2], "echo"], false, cache.path()));
+        let l = sections(&lldb(&["-c", &core, &exe], &[cmds[0], "version", cmds[1], "version", cmds[2], "version"], cache.path()));
         for cmd in cmds {
             let (g, l) = (section(&g, cmd, 0), section(&l, cmd, 0));
             if g.trim() != l.trim() || g.trim().is_empty() {
@@ -1211,44 +1214,10 @@ fn py_heap_and_py_gc_in_gdb_and_lldb() {
         if !gc.contains("GC: disabled") || !gc.contains(&format!("gc.garbage: {garbage} objects")) {
             failures.push(format!("{tag} py-gc lacks the disabled collector or its {garbage} garbage objects:\n{gc}"));
         }
-    }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
-}
-
-/// `py-referrers ADDRESS` in gdb and lldb on a core of the heap census scenario: both
-/// print the same search, whose path from `module __main__` goes through the global
-/// list the process named.
-#[test]
-fn py_referrers_in_gdb_and_lldb() {
-    if !tools() {
-        return;
-    }
-    let cache = tempfile::tempdir().expect("tmp");
-    let mut failures = Vec::new();
-    let script = repo_root().join("fixtures/scenarios/heap_census.py");
-    for py in &interpreters() {
-        let tag = format!("[{} py-referrers]", py.id());
-        let c = match pycoroner_testkit::crash(&py.path, &script) {
-            Ok(c) => c,
-            Err(e) => {
-                failures.push(format!("{tag} {e}"));
-                continue;
-            }
-        };
-        let truth: serde_json::Value = c.sidecar.as_deref().and_then(|s| s.lines().find_map(|l| l.strip_prefix("heap "))).and_then(|j| serde_json::from_str(j).ok()).unwrap_or_default();
-        let (order, orders) = (truth["referrers"]["order"].as_u64().unwrap_or(0), truth["referrers"]["orders"].as_u64().unwrap_or(0));
-        let cmd = format!("py-referrers 0x{order:x}");
-        let exe = py.path.to_string_lossy().into_owned();
-        let core = c.core.to_string_lossy().into_owned();
-        let g = sections(&gdb(&[&exe, &core], &[&cmd, "echo"], false, cache.path()));
-        let l = sections(&lldb(&["-c", &core, &exe], &[&cmd, "version"], cache.path()));
-        let (g, l) = (section(&g, &cmd, 0), section(&l, &cmd, 0));
-        if g.trim() != l.trim() {
-            failures.push(format!("{tag} gdb and lldb differ:\n--- gdb\n{g}\n--- lldb\n{l}"));
-        }
+        let refs = section(&g, cmds[2], 0);
         let want = format!("module __main__ → ['ORDERS'] list at 0x{orders:x} → [5] __main__.Order at 0x{order:x}");
-        if !g.contains(&want) {
-            failures.push(format!("{tag} gdb py-referrers lacks {want:?}:\n{g}"));
+        if !refs.contains(&want) {
+            failures.push(format!("{tag} py-referrers lacks {want:?}:\n{refs}"));
         }
     }
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));

@@ -171,9 +171,7 @@ fn fuzz_state_on_corrupted_cores() {
         let replayed = findings.iter().filter_map(|data| finding(data));
         for (seed, rate, values) in random.chain(replayed) {
             let read = AtomicU64::new(0);
-            let patch: Patch<'_> =
-                if values.is_empty() { Box::new(corrupt(seed, rate, &read)) } else { Box::new(counting(corruption(seed, rate, &values), &read)) };
-            let m = PatchedCore { core: &core, patch };
+            let m = PatchedCore { core: &core, patch: patch(seed, rate, &values, &read) };
             if let Ok(r) = analyze(&m, &opts) {
                 let _ = pycoroner::report::render::faulthandler::render_with(&r, full);
                 let _ = pycoroner::report::render::json::render(&r);
@@ -192,6 +190,16 @@ fn finding(data: &[u8]) -> Option<(u64, u64, Vec<u8>)> {
     let (head, values) = data.split_at_checked(9)?;
     let seed = u64::from_le_bytes(head.get(..8)?.try_into().ok()?);
     Some((seed, 1u64 << (4 + head.get(8)? % 17), values.to_vec()))
+}
+
+/// The corruption of a random seed (no values) or of a replayed finding, counting
+/// the bytes read.
+fn patch<'a>(seed: u64, rate: u64, values: &'a [u8], read: &'a AtomicU64) -> Patch<'a> {
+    if values.is_empty() {
+        Box::new(corrupt(seed, rate, read))
+    } else {
+        Box::new(counting(corruption(seed, rate, values), read))
+    }
 }
 
 /// A corruption of reads, boxed (random or replayed).
@@ -237,9 +245,7 @@ fn fuzz_heap_on_corrupted_cores() {
         let replayed = findings.iter().filter(|_| py.id() == "3.12.1").filter_map(|data| finding(data));
         for (seed, rate, values) in random.chain(replayed) {
             let read = AtomicU64::new(0);
-            let patch: Patch<'_> =
-                if values.is_empty() { Box::new(corrupt(seed, rate, &read)) } else { Box::new(counting(corruption(seed, rate, &values), &read)) };
-            let m = PatchedCore { core: &core, patch };
+            let m = PatchedCore { core: &core, patch: patch(seed, rate, &values, &read) };
             if let Ok(r) = analyze(&m, &opts) {
                 let _ = pycoroner::report::render::heap::render(&r, 25);
                 let _ = pycoroner::report::render::json::render(&r);
