@@ -7,7 +7,8 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
 use pycoroner_layouts::key;
-use pycoroner_process::{MemoryExt, RemoteAddr};
+use pycoroner_layouts::Offsets;
+use pycoroner_process::{Memory, MemoryExt, RemoteAddr};
 
 use crate::error::{need, Error};
 use crate::models::DictModel;
@@ -182,9 +183,6 @@ impl Python<'_> {
             return (0, Some("cannot walk: the GC header layout is implausible".into()));
         }
         let mut buf = [0u8; 256];
-        let word = |buf: &[u8], off: u64| -> u64 {
-            usize::try_from(off).ok().and_then(|o| buf.get(o..o.checked_add(8)?)).and_then(|b| <[u8; 8]>::try_from(b).ok()).map_or(0, u64::from_le_bytes)
-        };
         let mut g = match self.mem.read_u64(head.offset(next_off).unwrap_or(head)) {
             Ok(n) => RemoteAddr(n & LINK_MASK),
             Err(e) => return (0, Some(format!("the list's head at {head} cannot be read: {e}"))),
@@ -359,9 +357,7 @@ impl Renderer<'_> {
     }
 
     fn type_info(&self, ty: RemoteAddr, cx: &CensusContext, hsize: u64) -> Option<TypeInfo> {
-        // A type object's own type is `type` or a subclass of it.
-        let meta = self.mem.read_ptr(self.at(ty, key::object::ob_type).ok()?).ok()?;
-        if self.mem.read_u64(self.at(meta, key::type_object::tp_flags).ok()?).ok()? & TPFLAGS_TYPE_SUBCLASS == 0 {
+        if !is_type(self.mem, self.o, ty) {
             return None;
         }
         let basicsize = self.mem.read_u64(self.at(ty, key::type_ext::basicsize).ok()?).ok()?;
@@ -611,11 +607,29 @@ impl Python<'_> {
     }
 }
 
-/// Whether `obj` is a type object (its type has `Py_TPFLAGS_TYPE_SUBCLASS`).
-fn is_type(py: &Python<'_>, obj: RemoteAddr) -> bool {
+/// The little-endian word of `width` bytes (4 or 8) at `off` in `buf`, 0 past its end.
+fn le_word(buf: &[u8], off: u64, width: usize) -> u64 {
+    let Some(b) = usize::try_from(off).ok().and_then(|o| buf.get(o..o.checked_add(width)?)) else {
+        return 0;
+    };
+    b.iter().rev().fold(0u64, |acc, &x| (acc << 8) | u64::from(x))
+}
+
+fn word(buf: &[u8], off: u64) -> u64 {
+    le_word(buf, off, 8)
+}
+
+fn half(buf: &[u8], off: u64) -> u64 {
+    le_word(buf, off, 4)
+}
+
+/// Whether `obj` is a type object (its own type is `type` or a subclass of it: it has
+/// `Py_TPFLAGS_TYPE_SUBCLASS`).
+fn is_type(mem: &dyn Memory, offsets: &Offsets, obj: RemoteAddr) -> bool {
     (|| -> Result<bool, Error> {
-        let meta = py.ptr(obj, key::object::ob_type)?;
-        Ok(py.mem.read_u64(py.field(meta, key::type_object::tp_flags)?)? & TPFLAGS_TYPE_SUBCLASS != 0)
+        let at = |base: RemoteAddr, k| base.offset(need(offsets, k)?).ok_or(Error::Overflow(base));
+        let meta = mem.read_ptr(at(obj, key::object::ob_type)?)?;
+        Ok(mem.read_u64(at(meta, key::type_object::tp_flags)?)? & TPFLAGS_TYPE_SUBCLASS != 0)
     })()
     .unwrap_or(false)
 }
@@ -654,7 +668,7 @@ pub fn referrers(py: &Python<'_>, r: &Renderer<'_>, interp: &InterpreterState, s
         for f in level_roots {
             let root = if let Some(name) = roots.module_dicts.get(&f) {
                 Root::Module(name.clone())
-            } else if f != target && is_type(py, f) {
+            } else if f != target && is_type(py.mem, py.offsets, f) {
                 Root::Type(r.type_full_name(f).unwrap_or_else(|_| format!("type at {f}")))
             } else {
                 continue;
@@ -791,12 +805,6 @@ impl Python<'_> {
         let mut out = Allocator { pool_size, ..Allocator::default() };
         let mut walked = 0u64;
         let table = self.mem.read_vec(arenas, max.saturating_mul(asz), MAX_ARENAS.saturating_mul(64))?;
-        let word = |b: &[u8], off: u64| -> u64 {
-            usize::try_from(off).ok().and_then(|o| b.get(o..o.checked_add(8)?)).and_then(|x| <[u8; 8]>::try_from(x).ok()).map_or(0, u64::from_le_bytes)
-        };
-        let half = |b: &[u8], off: u64| -> u64 {
-            usize::try_from(off).ok().and_then(|o| b.get(o..o.checked_add(4)?)).and_then(|x| <[u8; 4]>::try_from(x).ok()).map_or(0, |x| u64::from(u32::from_le_bytes(x)))
-        };
         for a in table.chunks_exact(usize::try_from(asz).unwrap_or(usize::MAX).max(1)) {
             let address = word(a, addr_off);
             if address == 0 {

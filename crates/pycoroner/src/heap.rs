@@ -4,7 +4,7 @@
 use pycoroner_cpython::heap::{CensusContext, ReferrerRoots, Root, Search, Via};
 use pycoroner_cpython::models::Models;
 use pycoroner_cpython::repr::Renderer;
-use pycoroner_cpython::snapshot::Snapshot;
+use pycoroner_cpython::snapshot::{InterpreterSnapshot, Snapshot};
 use pycoroner_cpython::Python;
 use pycoroner_process::RemoteAddr;
 use pycoroner_report::heap::{Allocator, SizeClass, Garbage, GarbageObject, Heap, HeapList, HeapObject, HeapType, PathStep, ReferrerPath, Referrers};
@@ -34,12 +34,7 @@ pub(crate) fn census(
         None => None,
     };
     for interp in &snapshot.interpreters {
-        let cx = CensusContext {
-            object_type: found.symbol("PyBaseObject_Type").map(RemoteAddr),
-            collecting: interp.gc_collecting == Some(true),
-            preheader: models.getsizeof_preheader,
-            largest,
-        };
+        let cx = census_context(found, interp, models, largest);
         match pycoroner_cpython::heap::census(py, renderer, &interp.state, &cx) {
             Ok(c) => {
                 if c.freed > 0 {
@@ -131,6 +126,16 @@ const MAX_GARBAGE: usize = 100;
 const REPR_CHARS: usize = 120;
 
 /// A repr cut at [`REPR_CHARS`] characters (`...` marks the cut).
+/// What a census or a referrer search of `interp` needs to know beside memory.
+fn census_context(found: &FoundPython, interp: &InterpreterSnapshot, models: Models, largest: usize) -> CensusContext {
+    CensusContext {
+        object_type: found.symbol("PyBaseObject_Type").map(RemoteAddr),
+        collecting: interp.gc_collecting == Some(true),
+        preheader: models.getsizeof_preheader,
+        largest,
+    }
+}
+
 fn short(repr: &str) -> String {
     match repr.char_indices().nth(REPR_CHARS) {
         Some((at, _)) => format!("{}...", &repr[..at]),
@@ -183,12 +188,7 @@ pub(crate) fn referrers(
             }
         }
     }
-    let cx = CensusContext {
-        object_type: found.symbol("PyBaseObject_Type").map(RemoteAddr),
-        collecting: interp.gc_collecting == Some(true),
-        preheader: models.getsizeof_preheader,
-        largest: 0,
-    };
+    let cx = census_context(found, interp, models, 0);
     let found_refs = match pycoroner_cpython::heap::referrers(py, renderer, &interp.state, &Search { target, depth, max_paths: MAX_PATHS }, &roots, &cx) {
         Ok(r) => r,
         Err(e) => {

@@ -232,7 +232,7 @@ const SUBCLASS_BITS: &[(u32, Kind)] = &[
 /// Renders objects of one interpreter.
 pub struct Renderer<'a> {
     pub(crate) mem: &'a dyn Memory,
-    o: &'a Offsets,
+    pub(crate) o: &'a Offsets,
     models: Models,
     pub(crate) known: &'a KnownObjects,
     limits: Limits,
