@@ -5,7 +5,9 @@
 # peak anonymous memory: RSS less the core's pages it maps) and,
 # just before the crash, by the process itself (`Counter(type(o) for o in
 # gc.get_objects())`); and the referrers of one object: `pycoroner referrers` (every
-# level up to its module's globals) against `gc.get_referrers` (one level) inside.
+# level up to its module's globals) against `gc.get_referrers` (one level) inside;
+# and `heap --untracked` (a second walk: the ints and strs those objects refer to)
+# with its peak anonymous memory.
 #   bench/heap_census.sh PYCORONER [N] [python3.X ...]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,7 +38,7 @@ referrers_ms = (time.perf_counter() - t) * 1000
 print("%d %.1f %d %.1f" % (sum(c.values()), inside * 1000, id(keep[len(keep) // 2]), referrers_ms), flush=True)
 ctypes.string_at(0)
 PY
-printf '%-6s %10s %12s %12s %10s %8s %9s %10s %10s\n' python objects inside_ms heap_ms heap/in rss_MiB anon_MiB in_ref_ms refs_ms
+printf '%-6s %10s %12s %12s %10s %8s %9s %10s %10s %10s %9s\n' python objects inside_ms heap_ms heap/in rss_MiB anon_MiB in_ref_ms refs_ms untr_ms untr_anon
 for py in "${pythons[@]}"; do
     v=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
     d="$out/$v"; mkdir -p "$d"
@@ -63,11 +65,27 @@ while p.poll() is None:
 print(peak)
 PY
 )
-    python3 - "$d/h.json" "$v" "$objects" "$inside" "$rss" "$anon" "$d/r.json" "$inside_ref" <<'PY'
+    hyperfine -N -w 1 -r 5 --export-json "$d/u.json" "$bin heap $d/core --untracked --cache-dir $d/cache" >/dev/null
+    uanon=$(python3 - "$bin" "$d/core" "$d/cache" <<'PY'
+import subprocess, sys
+p = subprocess.Popen([sys.argv[1], "heap", sys.argv[2], "--untracked", "--cache-dir", sys.argv[3]], stdout=subprocess.DEVNULL)
+peak = 0
+while p.poll() is None:
+    try:
+        for line in open("/proc/%d/status" % p.pid):
+            if line.startswith("RssAnon:"):
+                peak = max(peak, int(line.split()[1]))
+    except OSError:
+        pass
+print(peak)
+PY
+)
+    python3 - "$d/h.json" "$v" "$objects" "$inside" "$rss" "$anon" "$d/r.json" "$inside_ref" "$d/u.json" "$uanon" <<'PY'
 import json, sys
 ms = json.load(open(sys.argv[1]))["results"][0]["median"] * 1000
 ref = json.load(open(sys.argv[7]))["results"][0]["median"] * 1000
+untr = json.load(open(sys.argv[9]))["results"][0]["median"] * 1000
 inside = float(sys.argv[4])
-print("%-6s %10s %12.1f %12.1f %10.2f %8.1f %9.1f %10.1f %10.1f" % (sys.argv[2], sys.argv[3], inside, ms, ms / inside, int(sys.argv[5]) / 1024, int(sys.argv[6]) / 1024, float(sys.argv[8]), ref))
+print("%-6s %10s %12.1f %12.1f %10.2f %8.1f %9.1f %10.1f %10.1f %10.1f %9.1f" % (sys.argv[2], sys.argv[3], inside, ms, ms / inside, int(sys.argv[5]) / 1024, int(sys.argv[6]) / 1024, float(sys.argv[8]), ref, untr, int(sys.argv[10]) / 1024))
 PY
 done

@@ -4,7 +4,7 @@ Commands (named like CPython's own gdb extension, python3.X-gdb.py, and printing
 does):
   py-bt, py-bt-full, py-list [START[,END]], py-locals, py-print NAME, py-up, py-down,
   py-threads [--native|--native-all] [--no-fold], py-tasks [--table], py-state [--native],
-  py-heap [--top N] [--largest N], py-gc, py-referrers ADDRESS [--levels N],
+  py-heap [--top N] [--largest N] [--untracked], py-gc, py-referrers ADDRESS [--levels N],
   py-bt-filter on|off|all, py-style [libpython|python]
 A frame filter puts the Python frames in plain `bt` in place of the eval-loop frames,
 and a pretty-printer shows `PyObject *` values (and `PyCodeObject *`, frame objects,
@@ -450,7 +450,7 @@ class PyState(PyCommand):
 
 
 class PyHeap(PyCommand):
-    """The objects the garbage collector tracks, counted per type, and the largest: py-heap [--top N] [--largest N]"""
+    """The objects the garbage collector tracks, counted per type, and the largest: py-heap [--top N] [--largest N] [--untracked]"""
 
     def __init__(self):
         super(PyHeap, self).__init__("py-heap")

@@ -211,16 +211,19 @@ class Session(object):
 
 STYLES = ("libpython", "python")
 
-HEAP_USAGE = "usage: py-heap [--top N] [--largest N]"
+HEAP_USAGE = "usage: py-heap [--top N] [--largest N] [--untracked]"
 REFERRERS_USAGE = "usage: py-referrers ADDRESS [--levels N]"
 
 
 def heap_fields(arg):
-    """py-heap's `--top N` and `--largest N`, as the request's fields."""
+    """py-heap's `--top N`, `--largest N` and `--untracked`, as the request's fields."""
     words = arg.split()
     fields = {}
     while words:
         flag = words.pop(0)
+        if flag == "--untracked":
+            fields["untracked"] = True
+            continue
         if flag not in ("--top", "--largest") or not words or not words[0].isdigit():
             raise PycoronerError(HEAP_USAGE)
         fields[flag[2:]] = int(words.pop(0))

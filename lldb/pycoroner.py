@@ -287,7 +287,7 @@ def py_state(debugger, arg):
 
 @_command
 def py_heap(debugger, arg):
-    """The objects the garbage collector tracks, counted per type, and the largest: py-heap [--top N] [--largest N]"""
+    """The objects the garbage collector tracks, counted per type, and the largest: py-heap [--top N] [--largest N] [--untracked]"""
     return STATE.get(debugger).request(request="py-heap", **ffi.heap_fields(arg))["text"]
 
 

@@ -1,7 +1,7 @@
 //! The heap census read from a real core whose memory the fuzzer corrupts: a crash of
 //! fixtures/scenarios/heap_census.py (tens of thousands of objects on the collector's
-//! lists), counted and rendered as `pycoroner heap` does, and the referrers of its
-//! largest object searched three levels up. The core is
+//! lists), counted and rendered as `pycoroner heap --untracked` does, and the
+//! referrers of its largest object searched three levels up. The core is
 //! `$PYCORONER_FUZZ_HEAP_CORE` (`fuzz/run.sh` makes one).
 //!
 //! Input: 8 bytes of seed, 1 byte choosing the corruption rate (1 in 2^(4..20) bytes),
@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((head, values)) = data.split_at_checked(9) else { return };
     let seed = u64::from_le_bytes(head[..8].try_into().unwrap_or_default());
     let rate = 1u64 << (4 + head[8] % 17);
-    let opts = Options { cache_dir: Some(s.cache.path().to_path_buf()), heap: true, largest: 5, referrers: Some((*largest, 3)), ..Options::default() };
+    let opts = Options { cache_dir: Some(s.cache.path().to_path_buf()), heap: true, largest: 5, untracked: true, referrers: Some((*largest, 3)), ..Options::default() };
     let m = PatchedCore { core: &s.core, patch: corruption(seed, rate, values) };
     if let Ok(report) = analyze(&m, &opts) {
         let _ = render::heap::render(&report, 25);

@@ -225,6 +225,11 @@ pub enum Command {
         /// repr (0: none).
         #[arg(long, value_name = "N", default_value_t = 10)]
         largest: usize,
+        /// Also count the objects the collector does not track (str, int, float,
+        /// bytes...) through the tracked objects that refer to them: a second walk
+        /// that reads every container.
+        #[arg(long)]
+        untracked: bool,
         /// Look up the files the process mapped under DIR first.
         #[arg(long, value_name = "DIR")]
         sysroot: Option<PathBuf>,

@@ -157,11 +157,21 @@ fn run_print(args: &[String], pid: Option<u32>, sysroot: Option<std::path::PathB
     })
 }
 
+/// What `pycoroner heap` shows: types listed, largest objects, untracked objects.
+#[derive(Clone, Copy)]
+struct HeapView {
+    top: usize,
+    largest: usize,
+    untracked: bool,
+}
+
 /// `pycoroner heap`: the census of a core or a stopped process.
-fn run_heap(core: Option<std::path::PathBuf>, pid: Option<(u32, bool)>, top: usize, largest: usize, sysroot: Option<std::path::PathBuf>, common: &Common) -> Result<String, Failure> {
+fn run_heap(core: Option<std::path::PathBuf>, pid: Option<(u32, bool)>, view: HeapView, sysroot: Option<std::path::PathBuf>, common: &Common) -> Result<String, Failure> {
+    let HeapView { top, largest, untracked } = view;
     let mut opts = options(common);
     opts.heap = true;
     opts.largest = largest;
+    opts.untracked = untracked;
     let report = match (pid, core) {
         (Some((pid, stop)), _) => pycoroner::analyze_process(pid, stop, &opts, &mut test_hold)?,
         (None, Some(core)) => {
@@ -385,7 +395,7 @@ fn run(cli: Cli) -> Result<String, Failure> {
         Command::Referrers { args, pid, levels, sysroot, common } => run_referrers(&args, pid, levels, sysroot, &common),
         Command::Heap { diff: Some(files), top, sysroot, common, .. } => run_heap_diff(&files, top, sysroot, &common),
         Command::Heap { pid: Some(pid), every: Some(every), count, top, nonblocking, common, .. } => run_heap_samples(pid, !nonblocking, every, count, top, &common),
-        Command::Heap { core, pid, top, largest, nonblocking, sysroot, common, .. } => run_heap(core, pid.map(|p| (p, !nonblocking)), top, largest, sysroot, &common),
+        Command::Heap { core, pid, top, largest, untracked, nonblocking, sysroot, common, .. } => run_heap(core, pid.map(|p| (p, !nonblocking)), HeapView { top, largest, untracked }, sysroot, &common),
         Command::Pid { pid, nonblocking, common } => run_pid(pid, nonblocking, &common),
         Command::Gdb { init, args } => debug(debugger::Debugger::Gdb, init, &args),
         Command::Lldb { init, args } => debug(debugger::Debugger::Lldb, init, &args),

@@ -4,14 +4,15 @@
 //! the type's `__sizeof__` is known (object's own, or list's), else the basic size.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::ops::ControlFlow;
 
 use pycoroner_layouts::key;
 use pycoroner_layouts::Offsets;
 use pycoroner_process::{Memory, MemoryExt, RemoteAddr};
 
 use crate::error::{need, Error};
-use crate::models::DictModel;
+use crate::models::{DictModel, IntModel};
 use crate::python::{InterpreterState, Python};
 use crate::repr::{Kind, Renderer};
 use crate::state::GENERATIONS;
@@ -25,6 +26,8 @@ pub const MAX_TYPES: usize = 65_536;
 /// `Py_TPFLAGS_TYPE_SUBCLASS`: set on `type` and its subclasses, so on the type of
 /// every type object.
 const TPFLAGS_TYPE_SUBCLASS: u64 = 1 << 31;
+/// `Py_TPFLAGS_HAVE_GC`: instances carry a GC header, which `sys.getsizeof` counts.
+const TPFLAGS_HAVE_GC: u64 = 1 << 14;
 /// Pointers are at least 8-aligned: the low bits of a link are flags (3.8+).
 const LINK_MASK: u64 = !7;
 
@@ -74,6 +77,24 @@ pub struct Census {
     pub freed: u64,
     /// The largest objects, largest first ([`CensusContext::largest`] of them).
     pub largest: Vec<Largest>,
+    /// The objects the collector does not track that tracked ones refer to
+    /// ([`CensusContext::untracked`]).
+    pub untracked: Option<UntrackedCount>,
+}
+
+/// The objects the collector does not track (`str`, `int`, `float`, `bytes`, tuples
+/// and dicts it untracked...), found through the tracked objects that refer to them:
+/// what `gc.get_referents` gives of each tracked object, plus a dict's keys, for the
+/// types whose references are known exactly (see `Python::referents`). Each is
+/// counted once.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UntrackedCount {
+    /// Each type met, largest total size first.
+    pub types: Vec<TypeCount>,
+    /// Referred-to objects whose type could not be read.
+    pub unreadable: u64,
+    /// Why the count stopped short (a cap), if it did.
+    pub truncated: Option<String>,
 }
 
 /// One of the largest objects.
@@ -87,8 +108,10 @@ pub struct Largest {
     pub size: u64,
     /// Whether `size` is `sys.getsizeof`'s (else the basic size).
     pub exact: bool,
-    /// Items of a list, tuple, dict or set (their subclasses too).
+    /// Items of a list, tuple, dict or set (their subclasses too), characters of a str, bytes of a bytes.
     pub len: Option<u64>,
+    /// Not tracked by the collector (found through an object that refers to it).
+    pub untracked: bool,
 }
 
 /// What the census needs besides the interpreter.
@@ -103,6 +126,9 @@ pub struct CensusContext {
     pub preheader: u64,
     /// How many of the largest objects to keep (0: none).
     pub largest: usize,
+    /// Also count the objects the collector does not track, through the tracked
+    /// objects that refer to them (a second walk that reads every container).
+    pub untracked: bool,
 }
 
 /// How a type's instances are sized.
@@ -118,6 +144,13 @@ enum Sizing {
     Dict,
     /// `set.__sizeof__`: the basic size plus a table grown out of the object.
     Set,
+    /// `bytes.__sizeof__` (`object.__sizeof__`'s sum); its length is `ob_size`.
+    Bytes,
+    /// `str.__sizeof__`: the struct, the characters, and the UTF-8 (and ≤3.11
+    /// `wchar_t`) copies it made.
+    Str,
+    /// `int.__sizeof__`: the digits (3.12+: at least one).
+    Int,
     /// Its own `__sizeof__`: only the basic size is known.
     Basic,
 }
@@ -129,6 +162,8 @@ struct TypeInfo {
     sizing: Sizing,
     /// Added by `sys.getsizeof`: the GC header (and 3.12+ the pre-header).
     extra: u64,
+    /// Instances have a GC header (`Py_TPFLAGS_HAVE_GC`).
+    gc: bool,
     count: u64,
     size: u64,
     frozen: u64,
@@ -277,10 +312,11 @@ impl Python<'_> {
     /// `ob_size`, a dict's or set's `used`); `None` for anything else.
     fn container_len(&self, obj: RemoteAddr, sizing: Sizing) -> Option<u64> {
         let at = match sizing {
-            Sizing::List | Sizing::Tuple => self.field(obj, key::object::ob_size).ok()?,
+            Sizing::List | Sizing::Tuple | Sizing::Bytes => self.field(obj, key::object::ob_size).ok()?,
             Sizing::Dict => self.field(obj, key::dict::used).ok()?,
             Sizing::Set => self.field(obj, key::set::used).ok()?,
-            Sizing::Default | Sizing::Basic => return None,
+            Sizing::Str => self.field(obj, key::unicode::length).ok()?,
+            Sizing::Default | Sizing::Int | Sizing::Basic => return None,
         };
         u64::try_from(self.mem.read_i64(at).ok()?).ok()
     }
@@ -294,6 +330,74 @@ impl Python<'_> {
         }
         let mask = self.mem.read_u64(self.field(set, key::set::mask)?)?.min(MAX_TABLE);
         Ok(mask.saturating_add(1).saturating_mul(need(self.offsets, key::set::entry_size)?))
+    }
+
+    /// `str.__sizeof__`: the struct and its characters (compact: inside the object;
+    /// else the data block, when there is one), plus the UTF-8 copy a non-ASCII
+    /// string cached and (≤3.11, where `wstr` exists) the `wchar_t` copy, each
+    /// unless it is the data itself.
+    fn str_size(&self, s: RemoteAddr) -> Result<u64, Error> {
+        let length = self.mem.read_u64(self.field(s, key::unicode::length)?)?.min(MAX_TABLE);
+        let state = self.mem.read_u32(self.field(s, key::unicode::state)?)?;
+        // The state bits as objects::read_str reads them: kind:3 at 2, compact at 5,
+        // ascii at 6; ≤3.11 ready at 7.
+        let kind = u64::from((state >> 2) & 7);
+        let (compact, ascii, ready) = ((state >> 5) & 1 == 1, (state >> 6) & 1 == 1, (state >> 7) & 1 == 1);
+        let chars = length.saturating_add(1).saturating_mul(kind);
+        let (mut size, data) = if compact && ascii {
+            let at = need(self.offsets, key::unicode::ascii_size)?;
+            (at.saturating_add(length).saturating_add(1), s.offset(at))
+        } else if compact {
+            let at = need(self.offsets, key::unicode::compact_size)?;
+            (at.saturating_add(chars), s.offset(at))
+        } else {
+            let data = self.ptr(s, key::unicode::data)?;
+            let base = need(self.offsets, key::unicode::legacy_size)?;
+            (if data.is_null() { base } else { base.saturating_add(chars) }, Some(data))
+        };
+        if key::unicode::wstr.of(self.offsets).is_some() {
+            let wstr = self.ptr(s, key::unicode::wstr)?;
+            if !wstr.is_null() && (!ready || Some(wstr) != data) {
+                let wlen = if compact && ascii { length } else { self.mem.read_u64(self.field(s, key::unicode::wstr_length)?)?.min(MAX_TABLE) };
+                size = size.saturating_add(wlen.saturating_add(1).saturating_mul(4));
+            }
+        }
+        if !(compact && ascii) {
+            let utf8 = self.ptr(s, key::unicode::utf8)?;
+            if !utf8.is_null() && Some(utf8) != data {
+                size = size.saturating_add(self.mem.read_u64(self.field(s, key::unicode::utf8_length)?)?.min(MAX_TABLE).saturating_add(1));
+            }
+        }
+        Ok(size)
+    }
+
+    /// `int.__sizeof__`: the header up to the digits and 4 bytes a digit (3.12+
+    /// allocates one for zero too).
+    fn int_size(&self, i: RemoteAddr) -> Result<u64, Error> {
+        let digits = match self.models.int {
+            IntModel::SignedSize => self.mem.read_i64(self.field(i, key::object::ob_size)?)?.unsigned_abs(),
+            IntModel::Tagged => (self.mem.read_u64(self.field(i, key::long::lv_tag)?)? >> 3).max(1),
+        };
+        Ok(need(self.offsets, key::long::digit)?.saturating_add(digits.min(MAX_TABLE).saturating_mul(4)))
+    }
+
+    /// What `sys.getsizeof` gives for `obj` of a type described by `info`, with its
+    /// `ob_size` when the caller has read it already.
+    fn object_size(&self, obj: RemoteAddr, info: &TypeInfo, ob_size: Option<i64>) -> u64 {
+        let ob_size = || ob_size.or_else(|| self.mem.read_i64(self.field(obj, key::object::ob_size).ok()?).ok()).unwrap_or(0);
+        let body = match info.sizing {
+            Sizing::Default | Sizing::Tuple | Sizing::Bytes if info.itemsize > 0 => info.basicsize.saturating_add(ob_size().unsigned_abs().saturating_mul(info.itemsize as u64)),
+            Sizing::List => {
+                let slots = self.field(obj, key::list::allocated).ok().and_then(|a| self.mem.read_i64(a).ok()).and_then(|a| u64::try_from(a).ok()).unwrap_or(0);
+                info.basicsize.saturating_add(slots.saturating_mul(8))
+            }
+            Sizing::Dict => info.basicsize.saturating_add(self.dict_extra_size(obj).unwrap_or(0)),
+            Sizing::Set => info.basicsize.saturating_add(self.set_extra_size(obj).unwrap_or(0)),
+            Sizing::Str => self.str_size(obj).unwrap_or(info.basicsize),
+            Sizing::Int => self.int_size(obj).unwrap_or(info.basicsize),
+            _ => info.basicsize,
+        };
+        body.saturating_add(info.extra)
     }
 }
 
@@ -339,6 +443,11 @@ impl Renderer<'_> {
                 Some(Kind::Tuple) => return Sizing::Tuple,
                 Some(Kind::Dict) => return Sizing::Dict,
                 Some(Kind::Set | Kind::FrozenSet) => return Sizing::Set,
+                Some(Kind::Str) => return Sizing::Str,
+                Some(Kind::Int | Kind::Bool) => return Sizing::Int,
+                Some(Kind::Bytes) => return Sizing::Bytes,
+                // No `__sizeof__` of their own.
+                Some(Kind::Float | Kind::Complex) => return Sizing::Default,
                 _ => {}
             }
             let dict = self.at(t, key::type_ext::dict).and_then(|a| Ok(self.mem.read_ptr(a)?)).ok().filter(|d| !d.is_null());
@@ -364,22 +473,34 @@ impl Renderer<'_> {
         let itemsize = self.mem.read_i64(self.at(ty, key::type_ext::itemsize).ok()?).ok()?;
         let flags = self.mem.read_u64(self.at(ty, key::type_object::tp_flags).ok()?).ok()?;
         let pre = if flags & cx.preheader != 0 { 16 } else { 0 };
-        Some(TypeInfo { basicsize, itemsize, sizing: self.sizing(ty, cx.object_type), extra: hsize.saturating_add(pre), count: 0, size: 0, frozen: 0, frozen_size: 0 })
+        let gc = flags & TPFLAGS_HAVE_GC != 0;
+        let extra = if gc { hsize.saturating_add(pre) } else { 0 };
+        Some(TypeInfo { basicsize, itemsize, sizing: self.sizing(ty, cx.object_type), extra, gc, count: 0, size: 0, frozen: 0, frozen_size: 0 })
     }
 }
 
 /// Count the objects the collector of `interp` tracks, per type.
 pub fn census(py: &Python<'_>, r: &Renderer<'_>, interp: &InterpreterState, cx: &CensusContext) -> Result<Census, Error> {
     let hsize = need(py.offsets, key::gc_head::size)?;
-    let allocated = key::list::allocated.of(py.offsets);
     let mut types: HashMap<RemoteAddr, Option<TypeInfo>> = HashMap::new();
     let mut census = Census::default();
     let mut budget = MAX_OBJECTS;
     let mut unreadable = 0u64;
     let mut freed = 0u64;
-    // The largest objects so far, smallest on top.
-    let mut biggest: BinaryHeap<Reverse<(u64, RemoteAddr, RemoteAddr)>> = BinaryHeap::new();
-    for (name, head) in py.gc_lists(interp)? {
+    // The largest objects so far, smallest on top (size, address, type, untracked).
+    let mut biggest: BinaryHeap<Reverse<(u64, RemoteAddr, RemoteAddr, bool)>> = BinaryHeap::new();
+    let mut keep_biggest = |size: u64, obj: RemoteAddr, ty: RemoteAddr, untracked: bool| {
+        if cx.largest > 0 && (biggest.len() < cx.largest || biggest.peek().is_some_and(|Reverse((s, ..))| *s < size)) {
+            biggest.push(Reverse((size, obj, ty, untracked)));
+            if biggest.len() > cx.largest {
+                biggest.pop();
+            }
+        }
+    };
+    // Every tracked object, when the untracked ones are counted too.
+    let mut tracked: HashSet<RemoteAddr> = HashSet::new();
+    let lists = py.gc_lists(interp)?;
+    for &(name, head) in &lists {
         let permanent = name == "permanent";
         let (objects, broken) = py.walk_gc_list(head, &mut budget, cx.collecting, |obj, ty, ob_size| {
             if types.len() >= MAX_TYPES && !types.contains_key(&ty) {
@@ -394,22 +515,10 @@ pub fn census(py: &Python<'_>, r: &Renderer<'_>, interp: &InterpreterState, cx: 
                 }
                 return;
             };
-            let body = match info.sizing {
-                Sizing::Default | Sizing::Tuple if info.itemsize > 0 => info.basicsize.saturating_add(ob_size.unsigned_abs().saturating_mul(info.itemsize as u64)),
-                Sizing::List => {
-                    let slots = allocated.and_then(|off| py.mem.read_i64(obj.offset(off)?).ok()).and_then(|a| u64::try_from(a).ok()).unwrap_or(0);
-                    info.basicsize.saturating_add(slots.saturating_mul(8))
-                }
-                Sizing::Dict => info.basicsize.saturating_add(py.dict_extra_size(obj).unwrap_or(0)),
-                Sizing::Set => info.basicsize.saturating_add(py.set_extra_size(obj).unwrap_or(0)),
-                _ => info.basicsize,
-            };
-            let size = body.saturating_add(info.extra);
-            if cx.largest > 0 && (biggest.len() < cx.largest || biggest.peek().is_some_and(|Reverse((s, _, _))| *s < size)) {
-                biggest.push(Reverse((size, obj, ty)));
-                if biggest.len() > cx.largest {
-                    biggest.pop();
-                }
+            let size = py.object_size(obj, info, Some(ob_size));
+            keep_biggest(size, obj, ty, false);
+            if cx.untracked {
+                tracked.insert(obj);
             }
             info.count = info.count.saturating_add(1);
             info.size = info.size.saturating_add(size);
@@ -422,31 +531,116 @@ pub fn census(py: &Python<'_>, r: &Renderer<'_>, interp: &InterpreterState, cx: 
     }
     census.unreadable = unreadable;
     census.freed = freed;
+    if cx.untracked {
+        census.untracked = Some(count_untracked(py, r, &lists, cx, hsize, &tracked, &mut types, &mut keep_biggest));
+    }
     census.largest = biggest
         .into_sorted_vec()
         .into_iter()
-        .map(|Reverse((size, addr, ty))| {
+        .map(|Reverse((size, addr, ty, untracked))| {
             let sizing = types.get(&ty).and_then(|i| i.as_ref()).map_or(Sizing::Basic, |i| i.sizing);
-            Largest { addr, type_addr: ty, size, exact: sizing != Sizing::Basic, len: py.container_len(addr, sizing) }
+            Largest { addr, type_addr: ty, size, exact: sizing != Sizing::Basic, len: py.container_len(addr, sizing), untracked }
         })
         .collect();
-    census.types = types
-        .into_iter()
-        .filter_map(|(t, info)| {
-            let info = info?;
-            Some(TypeCount {
-                type_addr: t,
-                name: r.type_full_name(t).unwrap_or_else(|_| format!("<type at {t}>")),
-                count: info.count,
-                size: info.size,
-                frozen: info.frozen,
-                frozen_size: info.frozen_size,
-                exact: info.sizing != Sizing::Basic,
-            })
-        })
-        .collect();
-    census.types.sort_by(|a, b| b.size.cmp(&a.size).then(b.count.cmp(&a.count)).then(a.name.cmp(&b.name)));
+    if let Some(u) = census.untracked.as_mut() {
+        u.types = type_counts(r, u.types.drain(..).map(|t| (t.type_addr, t)), &types);
+    }
+    census.types = type_counts(r, types.iter().filter_map(|(t, info)| Some((*t, TypeCount::from_info(*t, info.as_ref()?)))), &types);
     Ok(census)
+}
+
+/// Most untracked objects one census counts (each is remembered to count it once).
+pub const MAX_UNTRACKED: usize = 20_000_000;
+
+impl TypeCount {
+    fn from_info(t: RemoteAddr, info: &TypeInfo) -> TypeCount {
+        TypeCount { type_addr: t, name: String::new(), count: info.count, size: info.size, frozen: info.frozen, frozen_size: info.frozen_size, exact: info.sizing != Sizing::Basic }
+    }
+}
+
+/// Name `counts`, largest total size first.
+fn type_counts(r: &Renderer<'_>, counts: impl Iterator<Item = (RemoteAddr, TypeCount)>, types: &HashMap<RemoteAddr, Option<TypeInfo>>) -> Vec<TypeCount> {
+    let mut out: Vec<TypeCount> = counts
+        .map(|(t, mut c)| {
+            c.name = r.type_full_name(t).unwrap_or_else(|_| format!("<type at {t}>"));
+            c.exact = types.get(&t).and_then(|i| i.as_ref()).is_some_and(|i| i.sizing != Sizing::Basic);
+            c
+        })
+        .collect();
+    out.sort_by(|a, b| b.size.cmp(&a.size).then(b.count.cmp(&a.count)).then(a.name.cmp(&b.name)));
+    out
+}
+
+/// The second walk of `--untracked`: each tracked object's references (as
+/// `Python::referents` knows them) to objects not in `tracked`, and on through the
+/// untracked containers among those (a dict or tuple the collector stopped tracking
+/// still holds its items), each counted once per type (the names are left to the
+/// caller).
+#[allow(clippy::too_many_arguments)]
+fn count_untracked(
+    py: &Python<'_>,
+    r: &Renderer<'_>,
+    lists: &[(&'static str, RemoteAddr)],
+    cx: &CensusContext,
+    hsize: u64,
+    tracked: &HashSet<RemoteAddr>,
+    types: &mut HashMap<RemoteAddr, Option<TypeInfo>>,
+    keep_biggest: &mut dyn FnMut(u64, RemoteAddr, RemoteAddr, bool),
+) -> UntrackedCount {
+    let mut out = UntrackedCount::default();
+    let mut counts: HashMap<RemoteAddr, TypeCount> = HashMap::new();
+    let mut seen: HashSet<RemoteAddr> = HashSet::new();
+    // Untracked containers met and not yet looked into.
+    let mut pending: Vec<(RemoteAddr, RemoteAddr)> = Vec::new();
+    let mut found: Vec<RemoteAddr> = Vec::new();
+    let mut budget = MAX_OBJECTS;
+    for &(_, head) in lists {
+        py.walk_gc_list(head, &mut budget, cx.collecting, |obj, ty, _| {
+            pending.push((obj, ty));
+            while let Some((o, t)) = pending.pop() {
+                let Some(Some(info)) = types.get(&t).cloned() else { continue };
+                found.clear();
+                py.referents(r, o, t, &info, &mut |v, _| {
+                    found.push(v);
+                    ControlFlow::Continue(())
+                });
+                for &v in &found {
+                    if v.is_null() || tracked.contains(&v) || seen.contains(&v) {
+                        continue;
+                    }
+                    if seen.len() >= MAX_UNTRACKED {
+                        out.truncated = Some(format!("stopped after {MAX_UNTRACKED} objects (the count's cap)"));
+                        pending.clear();
+                        break;
+                    }
+                    seen.insert(v);
+                    let Ok(vt) = py.ptr(v, key::object::ob_type) else {
+                        out.unreadable = out.unreadable.saturating_add(1);
+                        continue;
+                    };
+                    if types.len() >= MAX_TYPES && !types.contains_key(&vt) {
+                        out.unreadable = out.unreadable.saturating_add(1);
+                        continue;
+                    }
+                    let Some(vinfo) = types.entry(vt).or_insert_with(|| r.type_info(vt, cx, hsize)).as_ref() else {
+                        out.unreadable = out.unreadable.saturating_add(1);
+                        continue;
+                    };
+                    let size = py.object_size(v, vinfo, None);
+                    keep_biggest(size, v, vt, true);
+                    let c = counts.entry(vt).or_insert_with(|| TypeCount { type_addr: vt, name: String::new(), count: 0, size: 0, frozen: 0, frozen_size: 0, exact: false });
+                    c.count = c.count.saturating_add(1);
+                    c.size = c.size.saturating_add(size);
+                    // What gc.get_referents looks into: containers with a GC header.
+                    if vinfo.gc && matches!(vinfo.sizing, Sizing::List | Sizing::Tuple | Sizing::Dict | Sizing::Set) {
+                        pending.push((v, vt));
+                    }
+                }
+            }
+        });
+    }
+    out.types = counts.into_values().collect();
+    out
 }
 
 /// Where a path to an object starts.
@@ -545,56 +739,103 @@ pub const MAX_FRONTIER: usize = 100_000;
 const MAX_ITEMS: usize = 1 << 22;
 
 impl Python<'_> {
-    /// The references of the object at `o` (of type `ty`, described by `info`) to any
-    /// of `wanted`: the first one found, exact for the built-in containers,
-    /// instances, cells, functions, methods, modules and types, else a word of its
-    /// body that holds a wanted address (possible).
-    fn reference_to(&self, r: &Renderer<'_>, o: RemoteAddr, ty: RemoteAddr, info: &TypeInfo, wanted: &std::collections::HashSet<RemoteAddr>) -> Option<(RemoteAddr, Via)> {
+    /// Call `visit` with each object the object at `o` (of type `ty`, described by
+    /// `info`) refers to and how, as its type's `tp_traverse` visits them, for the
+    /// types whose references are known exactly: list, tuple, dict (keys too), set,
+    /// cell, function, method, builtin function, module and type; for any other type
+    /// the values of its instance attributes. Stops when `visit` breaks. Returns
+    /// whether the references given are all of them (else the object may have
+    /// references in fields pycoroner does not know).
+    fn referents(&self, r: &Renderer<'_>, o: RemoteAddr, ty: RemoteAddr, info: &TypeInfo, visit: &mut dyn FnMut(RemoteAddr, Via) -> ControlFlow<()>) -> bool {
         r.lookup();
-        let hit = |v: RemoteAddr| wanted.contains(&v);
         match info.sizing {
             Sizing::List | Sizing::Tuple => {
                 let kind = if info.sizing == Sizing::List { Kind::List } else { Kind::Tuple };
-                let (items, _) = r.sequence_items_up_to(o, kind, MAX_ITEMS, 1 << 30).ok()?;
-                return items.into_iter().enumerate().find(|(_, v)| hit(*v)).map(|(i, v)| (v, Via::Index(i as u64)));
+                if let Ok((items, _)) = r.sequence_items_up_to(o, kind, MAX_ITEMS, 1 << 30) {
+                    for (i, v) in items.into_iter().enumerate() {
+                        if visit(v, Via::Index(i as u64)).is_break() {
+                            break;
+                        }
+                    }
+                }
+                return true;
             }
             Sizing::Dict => {
-                let (pairs, _) = r.dict_items_up_to(o, MAX_ITEMS).ok()?;
-                return pairs.into_iter().find_map(|(k, v)| if hit(v) { Some((v, Via::Key(k))) } else if hit(k) { Some((k, Via::DictKey)) } else { None });
+                if let Ok((pairs, _)) = r.dict_items_up_to(o, MAX_ITEMS) {
+                    for (k, v) in pairs {
+                        if visit(v, Via::Key(k)).is_break() || visit(k, Via::DictKey).is_break() {
+                            break;
+                        }
+                    }
+                }
+                return true;
             }
             Sizing::Set => {
-                let (items, _) = r.set_items_up_to(o, MAX_ITEMS).ok()?;
-                return items.into_iter().find(|v| hit(*v)).map(|v| (v, Via::Element));
+                if let Ok((items, _)) = r.set_items_up_to(o, MAX_ITEMS) {
+                    for v in items {
+                        if visit(v, Via::Element).is_break() {
+                            break;
+                        }
+                    }
+                }
+                return true;
             }
-            Sizing::Default | Sizing::Basic => {}
+            Sizing::Default | Sizing::Bytes | Sizing::Str | Sizing::Int | Sizing::Basic => {}
         }
-        let field = |k: pycoroner_layouts::Key, name: &'static str| -> Option<(RemoteAddr, Via)> {
-            let v = self.ptr(o, k).ok()?;
-            hit(v).then_some((v, Via::Field(name)))
+        let fields: &[(pycoroner_layouts::Key, &'static str)] = match r.known.kind_of_type(ty) {
+            Some(Kind::Cell) => &[(key::cell::obj, "cell_contents")],
+            Some(Kind::Function) => &[
+                (key::function::closure, "__closure__"),
+                (key::function::globals, "__globals__"),
+                (key::function::defaults, "__defaults__"),
+                (key::function::kwdefaults, "__kwdefaults__"),
+                (key::function::dict, "__dict__"),
+                (key::function::code, "__code__"),
+                (key::function::name, "__name__"),
+                (key::function::qualname, "__qualname__"),
+                (key::function::module, "__module__"),
+                (key::function::doc, "__doc__"),
+            ],
+            Some(Kind::Method) => &[(key::method::self_, "__self__"), (key::method::func, "__func__")],
+            Some(Kind::BuiltinFunction) => &[(key::cfunction::self_, "__self__"), (key::cfunction::module, "__module__")],
+            Some(Kind::Module) => &[(key::module::dict, "__dict__")],
+            Some(Kind::Type) => &[(key::type_ext::dict, "__dict__"), (key::type_ext::mro, "__mro__"), (key::type_ext::bases, "__bases__"), (key::type_ext::base, "__base__")],
+            _ => &[],
         };
-        match r.known.kind_of_type(ty) {
-            Some(Kind::Cell) => return field(key::cell::obj, "cell_contents"),
-            Some(Kind::Function) => {
-                return [
-                    (key::function::closure, "__closure__"),
-                    (key::function::globals, "__globals__"),
-                    (key::function::defaults, "__defaults__"),
-                    (key::function::kwdefaults, "__kwdefaults__"),
-                    (key::function::dict, "__dict__"),
-                    (key::function::code, "__code__"),
-                ]
-                .into_iter()
-                .find_map(|(k, n)| field(k, n))
+        if !fields.is_empty() {
+            for &(k, name) in fields {
+                if let Ok(v) = self.ptr(o, k) {
+                    if !v.is_null() && visit(v, Via::Field(name)).is_break() {
+                        break;
+                    }
+                }
             }
-            Some(Kind::Method) => return field(key::method::self_, "__self__").or_else(|| field(key::method::func, "__func__")),
-            Some(Kind::Module) => return field(key::module::dict, "__dict__"),
-            Some(Kind::Type) => return field(key::type_ext::dict, "__dict__"),
-            _ => {}
+            return true;
         }
         if let Ok((attrs, _)) = r.instance_attributes_up_to(o, MAX_ITEMS) {
-            if let Some((k, v)) = attrs.into_iter().find(|(_, v)| hit(*v)) {
-                return Some((v, Via::Attr(k)));
+            for (k, v) in attrs {
+                if visit(v, Via::Attr(k)).is_break() {
+                    break;
+                }
             }
+        }
+        false
+    }
+
+    /// The references of the object at `o` (of type `ty`, described by `info`) to any
+    /// of `wanted`: the first one found, exact where `Python::referents` is, else
+    /// a word of its body that holds a wanted address (possible).
+    fn reference_to(&self, r: &Renderer<'_>, o: RemoteAddr, ty: RemoteAddr, info: &TypeInfo, wanted: &HashSet<RemoteAddr>) -> Option<(RemoteAddr, Via)> {
+        let mut found = None;
+        let exact = self.referents(r, o, ty, info, &mut |v, via| {
+            if wanted.contains(&v) {
+                found = Some((v, via));
+                return ControlFlow::Break(());
+            }
+            ControlFlow::Continue(())
+        });
+        if found.is_some() || exact {
+            return found;
         }
         // Anything else: the words of its body after the object header.
         let start = need(self.offsets, key::object::ob_type).ok()?.saturating_add(8);
@@ -603,7 +844,7 @@ impl Python<'_> {
             return None;
         }
         let words = self.mem.read_ptrs(o.offset(start)?, end.saturating_sub(start) / 8, 4096).ok()?;
-        words.into_iter().enumerate().find(|(_, v)| hit(*v)).map(|(i, v)| (v, Via::Possible(start.saturating_add(8u64.saturating_mul(i as u64)))))
+        words.into_iter().enumerate().find(|(_, v)| wanted.contains(v)).map(|(i, v)| (v, Via::Possible(start.saturating_add(8u64.saturating_mul(i as u64)))))
     }
 }
 
@@ -639,7 +880,6 @@ fn is_type(mem: &dyn Memory, offsets: &Offsets, obj: RemoteAddr) -> bool {
 /// first reference each object makes to an object of the level below.
 pub fn referrers(py: &Python<'_>, r: &Renderer<'_>, interp: &InterpreterState, search: &Search, roots: &ReferrerRoots, cx: &CensusContext) -> Result<Referrers, Error> {
     let Search { target, depth, max_paths } = *search;
-    use std::collections::HashSet;
     let hsize = need(py.offsets, key::gc_head::size)?;
     let lists = py.gc_lists(interp)?;
     let mut out = Referrers::default();

@@ -48,12 +48,15 @@ pub enum Request {
         native: Native,
     },
     /// The heap census, as `pycoroner heap` prints it: the `top` largest types and the
-    /// `largest` largest objects.
+    /// `largest` largest objects, and with `untracked` the objects the collector does
+    /// not track.
     PyHeap {
         #[serde(default = "default_top")]
         top: usize,
         #[serde(default = "default_largest")]
         largest: usize,
+        #[serde(default)]
+        untracked: bool,
     },
     /// The garbage collector: its state and `gc.garbage`.
     PyGc,
@@ -282,8 +285,8 @@ pub fn handle(s: &mut Session, req: &Value) -> Result<Response, String> {
             }
             Response::Text { text: text.trim_start().to_string() }
         }
-        Request::PyHeap { top, largest } => {
-            let r = a.heap_report().map_err(err)?;
+        Request::PyHeap { top, largest, untracked } => {
+            let r = a.heap_report(untracked).map_err(err)?;
             let mut heaps = r.heap.clone();
             for h in &mut heaps {
                 h.largest.truncate(largest);
@@ -305,7 +308,7 @@ pub fn handle(s: &mut Session, req: &Value) -> Result<Response, String> {
             Response::Text { text }
         }
         Request::PyGc => {
-            let r = a.heap_report().map_err(err)?;
+            let r = a.heap_report(false).map_err(err)?;
             let mut text = String::new();
             render::heap::gc(&mut text, r);
             heap_warnings(&mut text, r);

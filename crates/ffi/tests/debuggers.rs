@@ -1166,7 +1166,8 @@ fn py_state_in_gdb_and_lldb() {
 
 /// `py-heap`, `py-gc` and `py-referrers` in gdb and lldb on a core of the heap census
 /// scenario: both print the same census, holding the process's own counts
-/// (`gc.get_objects()`) and its `gc.garbage`, and the same referrer search, whose path
+/// (`gc.get_objects()`, the untracked floats gc.get_referents reaches) and its
+/// `gc.garbage`, and the same referrer search, whose path
 /// from `module __main__` goes through the global list the process named.
 #[test]
 fn py_heap_py_gc_and_py_referrers_in_gdb_and_lldb() {
@@ -1190,7 +1191,7 @@ fn py_heap_py_gc_and_py_referrers_in_gdb_and_lldb() {
         let core = c.core.to_string_lossy().into_owned();
         let (order, orders) = (truth["referrers"]["order"].as_u64().unwrap_or(0), truth["referrers"]["orders"].as_u64().unwrap_or(0));
         let referrers = format!("py-referrers 0x{order:x}");
-        let cmds = ["py-heap --top 40 --largest 3", "py-gc", referrers.as_str()];
+        let cmds = ["py-heap --top 40 --largest 3 --untracked", "py-gc", referrers.as_str()];
         let g = sections(&gdb(&[&exe, &core], &[cmds[0], "echo", cmds[1], "echo", cmds[2], "echo"], false, cache.path()));
         let l = sections(&lldb(&["-c", &core, &exe], &[cmds[0], "version", cmds[1], "version", cmds[2], "version"], cache.path()));
         for cmd in cmds {
@@ -1205,6 +1206,12 @@ fn py_heap_py_gc_and_py_referrers_in_gdb_and_lldb() {
             if !heap.lines().any(|l| l.trim_start().starts_with(&format!("{n} ")) && l.ends_with(&format!(" __main__.{class}"))) {
                 failures.push(format!("{tag} py-heap has no line for {n} {class}:\n{heap}"));
             }
+        }
+        // The untracked floats: the scenario's 1 111 and a few the process holds.
+        let floats = truth["untracked"]["counts"]["float"].as_u64().unwrap_or(0);
+        let counted = heap.lines().skip_while(|l| !l.starts_with("Objects the collector does not track")).find(|l| l.ends_with(" float")).and_then(|l| l.split_whitespace().next()?.parse::<u64>().ok());
+        if !counted.is_some_and(|n| n.abs_diff(floats) <= 10) {
+            failures.push(format!("{tag} py-heap --untracked has no line for about {floats} floats:\n{heap}"));
         }
         if heap.lines().filter(|l| l.contains(" 0x0000")).count() != 3 {
             failures.push(format!("{tag} py-heap --largest 3 does not list 3 objects:\n{heap}"));

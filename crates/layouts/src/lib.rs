@@ -467,6 +467,17 @@ offsets_table! {
         compact_size,
         /// `PyUnicodeObject.data` (non-compact strings).
         data,
+        /// `sizeof(PyUnicodeObject)`: what `str.__sizeof__` counts for a non-compact
+        /// string before its data.
+        legacy_size,
+        /// `PyCompactUnicodeObject.utf8`: the UTF-8 copy a non-ASCII string caches.
+        utf8,
+        /// `PyCompactUnicodeObject.utf8_length`.
+        utf8_length,
+        /// `PyASCIIObject.wstr` (≤3.11): the `wchar_t` copy, when made.
+        wstr,
+        /// `PyCompactUnicodeObject.wstr_length` (≤3.11).
+        wstr_length,
     }
     /// `PyBytesObject`.
     bytes: Bytes {
@@ -560,6 +571,10 @@ offsets_table! {
         dict,
         /// `tp_base`.
         base,
+        /// `tp_bases`.
+        bases,
+        /// `tp_mro`.
+        mro,
         /// `ht_qualname`.
         ht_qualname,
         /// `ht_cached_keys`.
@@ -587,6 +602,8 @@ offsets_table! {
         kwdefaults,
         /// `func_dict` (`__dict__`).
         dict,
+        /// `func_doc`.
+        doc,
     }
     /// `PyMethodObject`.
     method: Method {
@@ -619,6 +636,8 @@ offsets_table! {
         ml,
         /// `m_self`: the object (or module) it is bound to.
         self_,
+        /// `m_module`: its `__module__` (a str, or the module).
+        module,
     }
     /// `_thread.lock` (`lockobject`).
     lock: Lock {
@@ -784,7 +803,7 @@ pub struct Layout {
 }
 
 /// Current serialized format of [`Layout`]; caches with another value are ignored.
-pub const LAYOUT_FORMAT: u32 = 23;
+pub const LAYOUT_FORMAT: u32 = 24;
 
 #[cfg(test)]
 mod tests {

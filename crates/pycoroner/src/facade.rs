@@ -27,8 +27,9 @@ pub struct Analysis<T: Target> {
     state: Option<(NativeMode, Report)>,
     /// The report with asyncio's tasks (`py-tasks`), once made.
     tasks: Option<Report>,
-    /// The report with the heap census (`py-heap`, `py-gc`), once made.
-    heap: Option<Report>,
+    /// The report with the heap census (`py-heap`, `py-gc`), once made, and whether
+    /// it counted the untracked objects.
+    heap: Option<(bool, Report)>,
 }
 
 impl<T: Target> std::fmt::Debug for Analysis<T> {
@@ -97,13 +98,14 @@ impl<T: Target> Analysis<T> {
     }
 
     /// The report with the heap census and the `LARGEST` largest objects, Python
-    /// frames only (made once).
-    pub fn heap_report(&mut self) -> Result<&Report, AnalyzeError> {
-        if self.heap.is_none() {
-            let opts = Options { locals: false, native: NativeMode::Off, heap: true, largest: LARGEST, ..self.options.clone() };
-            self.heap = Some(crate::analyze_prepared(&self.target, &self.prepared, &opts)?);
+    /// frames only, with the untracked objects counted or not (made once per choice
+    /// in a row).
+    pub fn heap_report(&mut self, untracked: bool) -> Result<&Report, AnalyzeError> {
+        if !self.heap.as_ref().is_some_and(|(u, _)| *u == untracked) {
+            let opts = Options { locals: false, native: NativeMode::Off, heap: true, largest: LARGEST, untracked, ..self.options.clone() };
+            self.heap = Some((untracked, crate::analyze_prepared(&self.target, &self.prepared, &opts)?));
         }
-        self.heap.as_ref().ok_or(AnalyzeError::Runtime { module: String::new(), what: "report cache".into() })
+        self.heap.as_ref().map(|(_, r)| r).ok_or(AnalyzeError::Runtime { module: String::new(), what: "report cache".into() })
     }
 
     /// The report with who refers to the object at `addr`, `levels` up (made each time:

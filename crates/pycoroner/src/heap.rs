@@ -1,16 +1,17 @@
 //! `pycoroner heap`: each interpreter's census (`pycoroner_cpython::heap`) as the
 //! report's `heap`.
 
-use pycoroner_cpython::heap::{CensusContext, ReferrerRoots, Root, Search, Via};
+use pycoroner_cpython::heap::{CensusContext, ReferrerRoots, Root, Search, TypeCount, Via};
 use pycoroner_cpython::models::Models;
 use pycoroner_cpython::repr::Renderer;
 use pycoroner_cpython::snapshot::{InterpreterSnapshot, Snapshot};
 use pycoroner_cpython::Python;
 use pycoroner_process::RemoteAddr;
-use pycoroner_report::heap::{Allocator, SizeClass, Garbage, GarbageObject, Heap, HeapList, HeapObject, HeapType, PathStep, ReferrerPath, Referrers};
+use pycoroner_report::heap::{Allocator, SizeClass, Garbage, GarbageObject, Heap, HeapList, HeapObject, HeapType, HeapUntracked, PathStep, ReferrerPath, Referrers};
 use pycoroner_report::{Warning, WarningKind};
 
 use crate::locate_python::FoundPython;
+use crate::options::Options;
 
 /// Count every interpreter's GC-tracked objects; one that cannot be counted is a
 /// warning.
@@ -20,7 +21,7 @@ pub(crate) fn census(
     found: &FoundPython,
     snapshot: &Snapshot,
     models: Models,
-    largest: usize,
+    options: &Options,
     warnings: &mut Vec<Warning>,
 ) -> Vec<Heap> {
     let mut out = Vec::new();
@@ -34,7 +35,7 @@ pub(crate) fn census(
         None => None,
     };
     for interp in &snapshot.interpreters {
-        let cx = census_context(found, interp, models, largest);
+        let cx = census_context(found, interp, models, options.largest, options.untracked);
         match pycoroner_cpython::heap::census(py, renderer, &interp.state, &cx) {
             Ok(c) => {
                 if c.freed > 0 {
@@ -46,18 +47,31 @@ pub(crate) fn census(
                 for l in c.lists.iter().filter(|l| l.broken.is_some()) {
                     warnings.push(Warning::new(WarningKind::Heap, format!("the GC's {} list: {}", l.name, l.broken.as_deref().unwrap_or_default())));
                 }
-                let types: Vec<HeapType> = c
-                    .types
-                    .into_iter()
-                    .map(|t| HeapType { name: t.name, address: t.type_addr.0, count: t.count, size: t.size, frozen: t.frozen, frozen_size: t.frozen_size, exact: t.exact })
-                    .collect();
-                let name_of = |t: RemoteAddr| types.iter().find(|x| x.address == t.0).map(|x| x.name.clone()).unwrap_or_else(|| format!("<type at {t}>"));
+                let heap_types = |v: Vec<TypeCount>| -> Vec<HeapType> {
+                    v.into_iter().map(|t| HeapType { name: t.name, address: t.type_addr.0, count: t.count, size: t.size, frozen: t.frozen, frozen_size: t.frozen_size, exact: t.exact }).collect()
+                };
+                let types = heap_types(c.types);
+                let untracked = c.untracked.map(|u| {
+                    if let Some(t) = &u.truncated {
+                        warnings.push(Warning::new(WarningKind::Heap, format!("the count of untracked objects stopped short: {t}")));
+                    }
+                    let types = heap_types(u.types);
+                    HeapUntracked {
+                        objects: types.iter().fold(u.unreadable, |n, t| n.saturating_add(t.count)),
+                        size: types.iter().fold(0u64, |n, t| n.saturating_add(t.size)),
+                        unreadable: u.unreadable,
+                        types,
+                    }
+                });
+                let name_of = |t: RemoteAddr| {
+                    types.iter().chain(untracked.iter().flat_map(|u| &u.types)).find(|x| x.address == t.0).map(|x| x.name.clone()).unwrap_or_else(|| format!("<type at {t}>"))
+                };
                 let largest = c
                     .largest
                     .iter()
                     .map(|o| {
                         let (refcount, immortal) = renderer.refcount(o.addr).map_or((None, false), |(n, i)| (Some(n), i));
-                        HeapObject { address: o.addr.0, type_name: name_of(o.type_addr), size: o.size, exact: o.exact, len: o.len, repr: short(&renderer.repr(o.addr)), refcount, immortal }
+                        HeapObject { address: o.addr.0, type_name: name_of(o.type_addr), size: o.size, exact: o.exact, len: o.len, repr: short(&renderer.repr(o.addr)), refcount, immortal, untracked: o.untracked }
                     })
                     .collect();
                 let garbage = py.sys_dicts(&interp.state).0.and_then(|m| renderer.gc_garbage(m, MAX_GARBAGE)).map(|(items, count)| Garbage {
@@ -106,6 +120,7 @@ pub(crate) fn census(
                     freed: c.freed,
                     lists: c.lists.into_iter().map(|l| HeapList { name: l.name.into(), objects: l.objects, broken: l.broken }).collect(),
                     types,
+                    untracked,
                 });
             }
             Err(e) => warnings.push(Warning::new(WarningKind::Heap, format!("cannot count the objects of interpreter at {}: {e}", interp.state.addr))),
@@ -125,17 +140,18 @@ const MAX_GARBAGE: usize = 100;
 /// Most characters of a largest object's repr.
 const REPR_CHARS: usize = 120;
 
-/// A repr cut at [`REPR_CHARS`] characters (`...` marks the cut).
 /// What a census or a referrer search of `interp` needs to know beside memory.
-fn census_context(found: &FoundPython, interp: &InterpreterSnapshot, models: Models, largest: usize) -> CensusContext {
+fn census_context(found: &FoundPython, interp: &InterpreterSnapshot, models: Models, largest: usize, untracked: bool) -> CensusContext {
     CensusContext {
         object_type: found.symbol("PyBaseObject_Type").map(RemoteAddr),
         collecting: interp.gc_collecting == Some(true),
         preheader: models.getsizeof_preheader,
         largest,
+        untracked,
     }
 }
 
+/// A repr cut at [`REPR_CHARS`] characters (`...` marks the cut).
 fn short(repr: &str) -> String {
     match repr.char_indices().nth(REPR_CHARS) {
         Some((at, _)) => format!("{}...", &repr[..at]),
@@ -188,7 +204,7 @@ pub(crate) fn referrers(
             }
         }
     }
-    let cx = census_context(found, interp, models, 0);
+    let cx = census_context(found, interp, models, 0, false);
     let found_refs = match pycoroner_cpython::heap::referrers(py, renderer, &interp.state, &Search { target, depth, max_paths: MAX_PATHS }, &roots, &cx) {
         Ok(r) => r,
         Err(e) => {

@@ -377,7 +377,7 @@ fn analyze_within_budget(
     let cx = state::Context { minor: found.version.minor, cell_type: want.cell_type, threading: &threading, full: options.state };
     let (mut runtime, acquires) = state::read(&py, &names_renderer, &snapshot, &cx, &mut warnings);
     let referrers = options.referrers.and_then(|(addr, depth)| heap::referrers(&py, &names_renderer, found, &snapshot, models, want.cell_type, RemoteAddr(addr), depth, &mut warnings));
-    let heap = if options.heap { heap::census(&py, &names_renderer, found, &snapshot, models, options.largest, &mut warnings) } else { Vec::new() };
+    let heap = if options.heap { heap::census(&py, &names_renderer, found, &snapshot, models, options, &mut warnings) } else { Vec::new() };
     // Threads with no Python thread state (started by C code: BLAS, gRPC, an extension's
     // workers): shown too, after the Python ones; the one that took the signal is the
     // current thread, with its native frames even without --native.

@@ -60,6 +60,10 @@ pub struct Options {
     pub heap: bool,
     /// With `heap`: list this many of the largest objects (`--largest N`).
     pub largest: usize,
+    /// With `heap`: also count the objects the collector does not track (str, int,
+    /// float, bytes...) through the tracked objects that refer to them
+    /// (`--untracked`).
+    pub untracked: bool,
     /// Who refers to the object at this address, up to this many levels
     /// (`pycoroner referrers`).
     pub referrers: Option<(u64, usize)>,

@@ -126,6 +126,7 @@ fn fuzz_tasks_on_corrupted_cores() {
             let rate = [16u64, 256, 4096, 65536][(seed % 4) as usize];
             let read = AtomicU64::new(0);
             let m = PatchedCore { core: &core, patch: corrupt(seed, rate, &read) };
+            let opts = Options { untracked: seed % 8 == 0, ..opts.clone() };
             if let Ok(r) = analyze(&m, &opts) {
                 let _ = pycoroner::report::render::faulthandler::render(&r);
                 let table = pycoroner::report::render::faulthandler::TextOptions { tasks_table: true, ..Default::default() };
@@ -172,6 +173,7 @@ fn fuzz_state_on_corrupted_cores() {
         for (seed, rate, values) in random.chain(replayed) {
             let read = AtomicU64::new(0);
             let m = PatchedCore { core: &core, patch: patch(seed, rate, &values, &read) };
+            let opts = Options { untracked: seed % 8 == 0, ..opts.clone() };
             if let Ok(r) = analyze(&m, &opts) {
                 let _ = pycoroner::report::render::faulthandler::render_with(&r, full);
                 let _ = pycoroner::report::render::json::render(&r);
@@ -237,7 +239,8 @@ fn fuzz_heap_on_corrupted_cores() {
         let objects = clean.heap.first().map_or(0, |h| h.objects);
         assert!(objects > 12345, "{}: {objects} objects in the clean core", py.id());
         // The referrers of the census's largest object are searched in every corrupted
-        // copy too (three levels).
+        // copy too (three levels); one seed in eight also counts the untracked objects
+        // (a second walk through every container: the slowest part in a debug build).
         let largest = clean.heap.first().and_then(|h| h.largest.first()).map(|o| o.address).expect("a largest object");
         let opts = Options { referrers: Some((largest, 3)), largest: 5, ..opts.clone() };
         let mut most = 0u64;
@@ -246,6 +249,7 @@ fn fuzz_heap_on_corrupted_cores() {
         for (seed, rate, values) in random.chain(replayed) {
             let read = AtomicU64::new(0);
             let m = PatchedCore { core: &core, patch: patch(seed, rate, &values, &read) };
+            let opts = Options { untracked: seed % 8 == 0, ..opts.clone() };
             if let Ok(r) = analyze(&m, &opts) {
                 let _ = pycoroner::report::render::heap::render(&r, 25);
                 let _ = pycoroner::report::render::json::render(&r);

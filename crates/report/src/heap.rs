@@ -33,6 +33,9 @@ pub struct Heap {
     pub freed: u64,
     /// Objects per type, largest total size first.
     pub types: Vec<HeapType>,
+    /// The objects the collector does not track (`--untracked`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub untracked: Option<HeapUntracked>,
     /// The largest objects, largest first (`--largest N`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub largest: Vec<HeapObject>,
@@ -46,6 +49,26 @@ pub struct Heap {
     /// Why pymalloc's state is not shown, when this build cannot give it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allocator_unavailable: Option<String>,
+}
+
+/// The objects the collector does not track (`str`, `int`, `float`, `bytes`, and the
+/// tuples and dicts it stopped tracking), counted through the tracked objects that
+/// refer to them: what `gc.get_referents` gives of each, plus a dict's keys, for the
+/// types whose references are known exactly (list, tuple, dict, set, cell, function,
+/// method, builtin function, module, type, and instance attributes). Each object is
+/// counted once; one only other types refer to is not seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeapUntracked {
+    /// Objects counted.
+    pub objects: u64,
+    /// Their total size in bytes.
+    pub size: u64,
+    /// Referred-to objects whose type could not be read (in `objects`, not in `types`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unreadable: u64,
+    /// Objects per type, largest total size first (`frozen` is always 0).
+    pub types: Vec<HeapType>,
 }
 
 /// pymalloc (the allocator of objects of 512 bytes or less).
@@ -124,7 +147,7 @@ pub struct HeapObject {
     pub size: u64,
     /// `size` is `sys.getsizeof`'s (else the basic size, a lower bound).
     pub exact: bool,
-    /// Items of a list, tuple, dict or set.
+    /// Items of a list, tuple, dict or set; characters of a str, bytes of a bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub len: Option<u64>,
     /// A short `repr()` (cut at 120 characters).
@@ -135,6 +158,9 @@ pub struct HeapObject {
     /// Immortal (3.12+): its count means nothing.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub immortal: bool,
+    /// Not tracked by the collector (found through an object that refers to it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub untracked: bool,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -1,7 +1,7 @@
 //! `pycoroner heap` as text: each interpreter's census, a table that fits a terminal.
 
 use crate::escape::text as e;
-use crate::heap::Heap;
+use crate::heap::{Heap, HeapType};
 use crate::Report;
 
 /// `pycoroner heap` as text: the report's header, each interpreter's census (its
@@ -66,7 +66,8 @@ pub fn section(out: &mut String, heaps: &[Heap], top: usize, runtime: Option<&cr
             out.push_str(&format!("  {}\n", gc_line(gc)));
         }
         let lists: Vec<String> = h.lists.iter().map(|l| format!("{} {}", e(&l.name), l.objects)).collect();
-        out.push_str(&format!("  ({}; str, int, float and other untracked objects are not counted)\n", lists.join(", ")));
+        let untracked_note = if h.untracked.is_some() { "" } else { "; str, int, float and other untracked objects are not counted: --untracked counts them" };
+        out.push_str(&format!("  ({}{untracked_note})\n", lists.join(", ")));
         for l in h.lists.iter().filter(|l| l.broken.is_some()) {
             out.push_str(&format!("  warning: the {} list: {}\n", e(&l.name), e(l.broken.as_deref().unwrap_or_default())));
         }
@@ -76,15 +77,14 @@ pub fn section(out: &mut String, heaps: &[Heap], top: usize, runtime: Option<&cr
         if h.freed > 0 {
             out.push_str(&format!("  warning: {} of them are freed memory (a debug build's 0xdd pattern): freed while still tracked\n", h.freed));
         }
-        out.push_str(&format!("\n  {:>10}  {:>10}  type\n", "count", "size"));
-        for t in h.types.iter().take(top) {
-            // `~`: the type's own __sizeof__ counts more than its basic size.
-            let approx = if t.exact { " " } else { "~" };
-            out.push_str(&format!("  {:>10}  {approx}{:>9}  {}\n", t.count, bytes(t.size), e(&t.name)));
-        }
-        if let Some(rest) = h.types.get(top..).filter(|r| !r.is_empty()) {
-            let (n, s) = rest.iter().fold((0u64, 0u64), |(n, s), t| (n.saturating_add(t.count), s.saturating_add(t.size)));
-            out.push_str(&format!("  {:>10}  {:>10}  ({} more types; --top N shows more)\n", n, bytes(s), rest.len()));
+        types_table(out, &h.types, top);
+        if let Some(u) = &h.untracked {
+            out.push_str(&format!("\nObjects the collector does not track, found through the tracked ones: {} objects, {}\n", u.objects, bytes(u.size)));
+            out.push_str("  (dict keys and values, list, tuple and set items, instance attributes, cells, functions, methods, modules and types;\n   an object only other types refer to is not seen)\n");
+            if u.unreadable > 0 {
+                out.push_str(&format!("  warning: {} referred-to objects have a type that cannot be read\n", u.unreadable));
+            }
+            types_table(out, &u.types, top);
         }
         if !h.largest.is_empty() {
             out.push_str(&format!("\n  Largest objects:\n  {:>10}  {:>10}  {:<18}  type and repr\n", "size", "len", "address"));
@@ -92,7 +92,8 @@ pub fn section(out: &mut String, heaps: &[Heap], top: usize, runtime: Option<&cr
                 let approx = if o.exact { " " } else { "~" };
                 let len = o.len.map(|n| n.to_string()).unwrap_or_default();
                 let refs = super::faulthandler::refcount_note(o.refcount, o.immortal);
-                out.push_str(&format!("  {approx}{:>9}  {len:>10}  0x{:016x}  {} {}{refs}\n", bytes(o.size), o.address, e(&o.type_name), e(&o.repr)));
+                let untracked = if o.untracked { " (untracked)" } else { "" };
+                out.push_str(&format!("  {approx}{:>9}  {len:>10}  0x{:016x}  {}{untracked} {}{refs}\n", bytes(o.size), o.address, e(&o.type_name), e(&o.repr)));
             }
         }
         if let Some(g) = h.garbage.as_ref().filter(|g| g.count > 0) {
@@ -109,10 +110,25 @@ pub fn section(out: &mut String, heaps: &[Heap], top: usize, runtime: Option<&cr
         } else if let Some(why) = &h.allocator_unavailable {
             out.push_str(&format!("\n  pymalloc: not readable: {}\n", e(why)));
         }
-        if h.types.iter().any(|t| !t.exact) || h.largest.iter().any(|o| !o.exact) {
+        let untracked_inexact = h.untracked.as_ref().is_some_and(|u| u.types.iter().any(|t| !t.exact));
+        if h.types.iter().any(|t| !t.exact) || h.largest.iter().any(|o| !o.exact) || untracked_inexact {
             out.push_str("  (~: a type with its own __sizeof__; its basic sizes only)\n");
         }
         out.push('\n');
+    }
+}
+
+/// The `top` largest of `types` as a table, the rest summed on one line.
+fn types_table(out: &mut String, types: &[HeapType], top: usize) {
+    out.push_str(&format!("\n  {:>10}  {:>10}  type\n", "count", "size"));
+    for t in types.iter().take(top) {
+        // `~`: the type's own __sizeof__ counts more than its basic size.
+        let approx = if t.exact { " " } else { "~" };
+        out.push_str(&format!("  {:>10}  {approx}{:>9}  {}\n", t.count, bytes(t.size), e(&t.name)));
+    }
+    if let Some(rest) = types.get(top..).filter(|r| !r.is_empty()) {
+        let (n, s) = rest.iter().fold((0u64, 0u64), |(n, s), t| (n.saturating_add(t.count), s.saturating_add(t.size)));
+        out.push_str(&format!("  {:>10}  {:>10}  ({} more types; --top N shows more)\n", n, bytes(s), rest.len()));
     }
 }
 
