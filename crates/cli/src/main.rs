@@ -193,7 +193,7 @@ fn run_heap(core: Option<std::path::PathBuf>, pid: Option<(u32, bool)>, view: He
 const MAX_CENSUS_JSON: u64 = 256 << 20;
 
 /// A census from a core, or from the JSON `heap --format json` wrote.
-fn census_of(path: &std::path::Path, sysroot: Option<std::path::PathBuf>, common: &Common) -> Result<pycoroner_report::Report, Failure> {
+fn census_of(path: &std::path::Path, sysroot: Option<std::path::PathBuf>, untracked: bool, common: &Common) -> Result<pycoroner_report::Report, Failure> {
     // A regular file only (no FIFO or device), its size known before it is read.
     let opened = pycoroner_process::files::open_regular(path, pycoroner_process::files::MAX_FILE).map_err(|e| Failure::bad_input(format!("cannot read {}: {e}", path.display())))?;
     let head = {
@@ -222,6 +222,7 @@ fn census_of(path: &std::path::Path, sysroot: Option<std::path::PathBuf>, common
     }
     let mut opts = options(common);
     opts.heap = true;
+    opts.untracked = untracked;
     let mut target = ElfCore::open(path)?;
     target.set_sysroot(sysroot);
     let mut report = Analysis::open(target, opts).and_then(Analysis::into_report)?;
@@ -236,12 +237,14 @@ fn main_census(report: &pycoroner_report::Report) -> Option<&pycoroner_report::h
 
 /// `pycoroner heap --pid PID --every D --count N`: N censuses D apart (the process
 /// stopped only while each is taken), then what grew from the first to the last.
-fn run_heap_samples(pid: u32, stop: bool, every: std::time::Duration, count: usize, top: usize, common: &Common) -> Result<String, Failure> {
+fn run_heap_samples(pid: u32, stop: bool, every: std::time::Duration, count: usize, view: HeapView, common: &Common) -> Result<String, Failure> {
+    let HeapView { top, untracked, .. } = view;
     if count < 2 {
         return Err(Failure::bad_input("--count must be at least 2: growth needs two censuses"));
     }
     let mut opts = options(common);
     opts.heap = true;
+    opts.untracked = untracked;
     let start = std::time::Instant::now();
     let mut samples: Vec<(String, pycoroner_report::Report)> = Vec::new();
     let mut out = String::new();
@@ -309,10 +312,11 @@ fn run_referrers(args: &[String], pid: Option<u32>, depth: usize, sysroot: Optio
 }
 
 /// `pycoroner heap --diff A B`.
-fn run_heap_diff(files: &[std::path::PathBuf], top: usize, sysroot: Option<std::path::PathBuf>, common: &Common) -> Result<String, Failure> {
+fn run_heap_diff(files: &[std::path::PathBuf], view: HeapView, sysroot: Option<std::path::PathBuf>, common: &Common) -> Result<String, Failure> {
+    let HeapView { top, untracked, .. } = view;
     let [a, b] = files else { return Err(Failure::bad_input("--diff takes two files: A B")) };
-    let before = census_of(a, sysroot.clone(), common)?;
-    let mut after = census_of(b, sysroot, common)?;
+    let before = census_of(a, sysroot.clone(), untracked, common)?;
+    let mut after = census_of(b, sysroot, untracked, common)?;
     let (Some(ha), Some(hb)) = (main_census(&before), main_census(&after)) else {
         return Err(Failure::bad_input("no census to compare: see each file's warnings (pycoroner heap FILE)"));
     };
@@ -321,6 +325,11 @@ fn run_heap_diff(files: &[std::path::PathBuf], top: usize, sysroot: Option<std::
         Format::Text => {
             let mut out = String::new();
             render::heap::diff(&mut out, &d, top);
+            for (file, h) in [(a, ha), (b, hb)] {
+                if untracked && h.untracked.is_none() {
+                    out.push_str(&format!("  (untracked objects not compared: the census in {} did not count them)\n", pycoroner_report::escape::text(&file.display().to_string())));
+                }
+            }
             out
         }
         Format::Json => {
@@ -393,8 +402,10 @@ fn run(cli: Cli) -> Result<String, Failure> {
         Command::Demo { python, keep, common } => demo::run(python, keep, &common),
         Command::Print { args, pid, sysroot, common } => run_print(&args, pid, sysroot, &common),
         Command::Referrers { args, pid, levels, sysroot, common } => run_referrers(&args, pid, levels, sysroot, &common),
-        Command::Heap { diff: Some(files), top, sysroot, common, .. } => run_heap_diff(&files, top, sysroot, &common),
-        Command::Heap { pid: Some(pid), every: Some(every), count, top, nonblocking, common, .. } => run_heap_samples(pid, !nonblocking, every, count, top, &common),
+        Command::Heap { diff: Some(files), top, largest, untracked, sysroot, common, .. } => run_heap_diff(&files, HeapView { top, largest, untracked }, sysroot, &common),
+        Command::Heap { pid: Some(pid), every: Some(every), count, top, largest, untracked, nonblocking, common, .. } => {
+            run_heap_samples(pid, !nonblocking, every, count, HeapView { top, largest, untracked }, &common)
+        }
         Command::Heap { core, pid, top, largest, untracked, nonblocking, sysroot, common, .. } => run_heap(core, pid.map(|p| (p, !nonblocking)), HeapView { top, largest, untracked }, sysroot, &common),
         Command::Pid { pid, nonblocking, common } => run_pid(pid, nonblocking, &common),
         Command::Gdb { init, args } => debug(debugger::Debugger::Gdb, init, &args),

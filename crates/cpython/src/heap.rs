@@ -28,6 +28,12 @@ pub const MAX_TYPES: usize = 65_536;
 const TPFLAGS_TYPE_SUBCLASS: u64 = 1 << 31;
 /// `Py_TPFLAGS_HAVE_GC`: instances carry a GC header, which `sys.getsizeof` counts.
 const TPFLAGS_HAVE_GC: u64 = 1 << 14;
+/// `Py_TPFLAGS_HEAPTYPE`: a class made at run time (whose `__slots__` are members).
+const TPFLAGS_HEAPTYPE: u64 = 1 << 9;
+/// `T_OBJECT_EX` (`Py_T_OBJECT_EX`): the member type of a `__slots__` entry.
+const T_OBJECT_EX: i32 = 16;
+/// Most members read from one type's `tp_members`.
+const MAX_MEMBERS: u64 = 1024;
 /// Pointers are at least 8-aligned: the low bits of a link are flags (3.8+).
 const LINK_MASK: u64 = !7;
 
@@ -164,6 +170,9 @@ struct TypeInfo {
     extra: u64,
     /// Instances have a GC header (`Py_TPFLAGS_HAVE_GC`).
     gc: bool,
+    /// The `__slots__` of the class and its bases: (offset in the instance, the
+    /// member's C name).
+    slots: std::rc::Rc<[(u64, RemoteAddr)]>,
     count: u64,
     size: u64,
     frozen: u64,
@@ -475,7 +484,42 @@ impl Renderer<'_> {
         let pre = if flags & cx.preheader != 0 { 16 } else { 0 };
         let gc = flags & TPFLAGS_HAVE_GC != 0;
         let extra = if gc { hsize.saturating_add(pre) } else { 0 };
-        Some(TypeInfo { basicsize, itemsize, sizing: self.sizing(ty, cx.object_type), extra, gc, count: 0, size: 0, frozen: 0, frozen_size: 0 })
+        let slots = self.slot_members(ty).into();
+        Some(TypeInfo { basicsize, itemsize, sizing: self.sizing(ty, cx.object_type), extra, gc, slots, count: 0, size: 0, frozen: 0, frozen_size: 0 })
+    }
+
+    /// The `__slots__` members of `ty` and its bases (classes made at run time keep
+    /// them in `tp_members`, as `T_OBJECT_EX` entries): (offset, C name).
+    fn slot_members(&self, ty: RemoteAddr) -> Vec<(u64, RemoteAddr)> {
+        let mut out = Vec::new();
+        let (Some(size), Some(type_off), Some(offset_off)) = (self.o.memberdef.size, self.o.memberdef.type_, self.o.memberdef.offset) else {
+            return out;
+        };
+        let mut t = ty;
+        for _ in 0..MAX_BASES {
+            let flags = self.at(t, key::type_object::tp_flags).and_then(|a| Ok(self.mem.read_u64(a)?)).unwrap_or(0);
+            if flags & TPFLAGS_HEAPTYPE == 0 {
+                break;
+            }
+            let members = self.at(t, key::type_ext::members).and_then(|a| Ok(self.mem.read_ptr(a)?)).unwrap_or_default();
+            for i in 0..if members.is_null() { 0 } else { MAX_MEMBERS } {
+                let Some(def) = members.offset(size.saturating_mul(i)) else { break };
+                let Ok(name) = self.at(def, key::memberdef::name).and_then(|a| Ok(self.mem.read_ptr(a)?)) else { break };
+                if name.is_null() {
+                    break;
+                }
+                let kind = def.offset(type_off).and_then(|a| self.mem.read_i32(a).ok());
+                let at = def.offset(offset_off).and_then(|a| self.mem.read_i64(a).ok()).and_then(|o| u64::try_from(o).ok());
+                if let (Some(T_OBJECT_EX), Some(at)) = (kind, at) {
+                    out.push((at, name));
+                }
+            }
+            t = match self.at(t, key::type_ext::base).and_then(|a| Ok(self.mem.read_ptr(a)?)) {
+                Ok(b) if !b.is_null() => b,
+                _ => break,
+            };
+        }
+        out
     }
 }
 
@@ -676,6 +720,8 @@ pub enum Via {
     Attr(RemoteAddr),
     /// A field of a built-in object (`cell_contents`, `__closure__`...).
     Field(&'static str),
+    /// A `__slots__` member (the address of its C name).
+    Slot(RemoteAddr),
     /// A word of the object's body that holds the address: maybe a reference, maybe
     /// not (a type pycoroner does not know the fields of).
     Possible(u64),
@@ -815,8 +861,14 @@ impl Python<'_> {
         if let Ok((attrs, _)) = r.instance_attributes_up_to(o, MAX_ITEMS) {
             for (k, v) in attrs {
                 if visit(v, Via::Attr(k)).is_break() {
-                    break;
+                    return false;
                 }
+            }
+        }
+        for &(at, name) in info.slots.iter() {
+            let v = o.offset(at).and_then(|a| self.mem.read_ptr(a).ok()).unwrap_or_default();
+            if !v.is_null() && visit(v, Via::Slot(name)).is_break() {
+                break;
             }
         }
         false

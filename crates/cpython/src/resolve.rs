@@ -226,6 +226,8 @@ pub const DWARF_SPEC: &[(Key, &[(&str, &str)])] = &[
     (key::rlock::count, &[("rlockobject", "rlock_count"), ("rlockobject", "lock.level")]),
     (key::rlock::mutex, &[("rlockobject", "lock.mutex")]),
     (key::memberdef::name, &[("PyMemberDef", "name")]),
+    (key::memberdef::type_, &[("PyMemberDef", "type")]),
+    (key::memberdef::offset, &[("PyMemberDef", "offset")]),
     (key::memberdef::size, &[("PyMemberDef", SIZE)]),
     (key::methoddef::name, &[("PyMethodDef", "ml_name")]),
     (key::complex::real, &[("PyComplexObject", "cval.real")]),

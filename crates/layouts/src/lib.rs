@@ -660,6 +660,10 @@ offsets_table! {
     memberdef: MemberDef {
         /// `name`.
         name,
+        /// `type` (`T_OBJECT_EX` 16 for a `__slots__` member).
+        type_,
+        /// `offset`: where the member is in the instance.
+        offset,
         /// `sizeof(PyMemberDef)`.
         size,
     }
@@ -803,7 +807,7 @@ pub struct Layout {
 }
 
 /// Current serialized format of [`Layout`]; caches with another value are ignored.
-pub const LAYOUT_FORMAT: u32 = 24;
+pub const LAYOUT_FORMAT: u32 = 25;
 
 #[cfg(test)]
 mod tests {

@@ -101,7 +101,7 @@ impl<T: Target> Analysis<T> {
     /// frames only, with the untracked objects counted or not (made once per choice
     /// in a row).
     pub fn heap_report(&mut self, untracked: bool) -> Result<&Report, AnalyzeError> {
-        if !self.heap.as_ref().is_some_and(|(u, _)| *u == untracked) {
+        if self.heap.as_ref().is_none_or(|(u, _)| *u != untracked) {
             let opts = Options { locals: false, native: NativeMode::Off, heap: true, largest: LARGEST, untracked, ..self.options.clone() };
             self.heap = Some((untracked, crate::analyze_prepared(&self.target, &self.prepared, &opts)?));
         }

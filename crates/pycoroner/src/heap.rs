@@ -171,6 +171,7 @@ fn via_text(renderer: &Renderer<'_>, via: Via) -> (String, bool) {
         Via::Element => ("(an element)".into(), false),
         Via::Attr(k) => (format!(".{}", renderer.str_of(k)), false),
         Via::Field(f) => (format!(".{f}"), false),
+        Via::Slot(name) => (format!(".{}", renderer.c_str(name)), false),
         Via::Possible(off) => (format!("+0x{off:x}"), true),
     }
 }

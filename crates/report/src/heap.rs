@@ -219,7 +219,8 @@ pub struct HeapDiff {
     /// Their total sizes.
     pub size: [u64; 2],
     /// Each type whose count or size changed (matched by name), most growth in
-    /// size first, then in count.
+    /// size first, then in count; the untracked objects' types too when both
+    /// censuses counted them (`--untracked`).
     pub types: Vec<HeapTypeDiff>,
 }
 
@@ -233,6 +234,9 @@ pub struct HeapTypeDiff {
     pub count: [u64; 2],
     /// Its total size before and after.
     pub size: [u64; 2],
+    /// Objects of it the collector does not track (counted with `--untracked`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub untracked: bool,
 }
 
 impl HeapTypeDiff {
@@ -250,10 +254,13 @@ impl HeapTypeDiff {
 impl HeapDiff {
     /// Compare two censuses of the same program, type by type.
     pub fn between(before: (&str, &Heap), after: (&str, &Heap)) -> HeapDiff {
-        let mut by_name: std::collections::BTreeMap<&str, HeapTypeDiff> = std::collections::BTreeMap::new();
+        let mut by_name: std::collections::BTreeMap<(bool, &str), HeapTypeDiff> = std::collections::BTreeMap::new();
+        // The untracked objects only when both counted them (else all would look new).
+        let both = before.1.untracked.is_some() && after.1.untracked.is_some();
         for (side, h) in [(0usize, before.1), (1, after.1)] {
-            for t in &h.types {
-                let d = by_name.entry(t.name.as_str()).or_insert_with(|| HeapTypeDiff { name: t.name.clone(), count: [0, 0], size: [0, 0] });
+            let untracked = h.untracked.iter().filter(|_| both).flat_map(|u| u.types.iter().map(|t| (true, t)));
+            for (loose, t) in h.types.iter().map(|t| (false, t)).chain(untracked) {
+                let d = by_name.entry((loose, t.name.as_str())).or_insert_with(|| HeapTypeDiff { name: t.name.clone(), count: [0, 0], size: [0, 0], untracked: loose });
                 // Two types may share a name (a class defined twice): their sums.
                 if let (Some(c), Some(s)) = (d.count.get_mut(side), d.size.get_mut(side)) {
                     *c = c.saturating_add(t.count);

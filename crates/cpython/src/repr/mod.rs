@@ -288,6 +288,12 @@ impl<'a> Renderer<'a> {
         self.repr_at(obj, 0, &mut stack)
     }
 
+    /// A C string of the target (a member's or a method's name), at most 256 bytes,
+    /// `?` when it cannot be read.
+    pub fn c_str(&self, at: RemoteAddr) -> String {
+        self.mem.read_cstr(at, 256).map_or_else(|_| "?".into(), |b| String::from_utf8_lossy(&b).into_owned())
+    }
+
     /// `str()` of an object: a str's own text, else its repr.
     pub fn str_of(&self, obj: RemoteAddr) -> String {
         let is_str = self.kind_of(obj) == Some(Kind::Str);

@@ -167,7 +167,8 @@ pub fn diff(out: &mut String, d: &crate::heap::HeapDiff, top: usize) {
     out.push_str(&format!("  {:>10}  {:>11}  {:>21}  type\n", "objects", "size", "count"));
     for t in d.types.iter().take(top) {
         let counts = format!("{} -> {}", t.count[0], t.count[1]);
-        out.push_str(&format!("  {:>10}  {:>11}  {counts:>21}  {}\n", signed(t.count_growth()), signed_bytes(t.size_growth()), e(&t.name)));
+        let untracked = if t.untracked { " (untracked)" } else { "" };
+        out.push_str(&format!("  {:>10}  {:>11}  {counts:>21}  {}{untracked}\n", signed(t.count_growth()), signed_bytes(t.size_growth()), e(&t.name)));
     }
     if d.types.len() > top {
         out.push_str(&format!("  ({} more types changed; --top N shows more)\n", d.types.len().saturating_sub(top)));
