@@ -55,7 +55,7 @@ pub struct Heap {
 /// tuples and dicts it stopped tracking), counted through the tracked objects that
 /// refer to them: what `gc.get_referents` gives of each, plus a dict's keys, for the
 /// types whose references are known exactly (list, tuple, dict, set, cell, function,
-/// method, builtin function, module, type, and instance attributes). Each object is
+/// method, builtin function, module, type, instance attributes and slots). Each object is
 /// counted once; one only other types refer to is not seen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -80,7 +80,7 @@ pub fn section(out: &mut String, heaps: &[Heap], top: usize, runtime: Option<&cr
         types_table(out, &h.types, top);
         if let Some(u) = &h.untracked {
             out.push_str(&format!("\nObjects the collector does not track, found through the tracked ones: {} objects, {}\n", u.objects, bytes(u.size)));
-            out.push_str("  (dict keys and values, list, tuple and set items, instance attributes, cells, functions, methods, modules and types;\n   an object only other types refer to is not seen)\n");
+            out.push_str("  (dict keys and values, list, tuple and set items, instance attributes and slots, cells, functions, methods, modules and types;\n   an object only other types refer to is not seen)\n");
             if u.unreadable > 0 {
                 out.push_str(&format!("  warning: {} referred-to objects have a type that cannot be read\n", u.unreadable));
             }
