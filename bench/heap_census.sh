@@ -38,6 +38,22 @@ referrers_ms = (time.perf_counter() - t) * 1000
 print("%d %.1f %d %.1f" % (sum(c.values()), inside * 1000, id(keep[len(keep) // 2]), referrers_ms), flush=True)
 ctypes.string_at(0)
 PY
+# Peak anonymous memory (KiB) of a command: its own, not the core's pages it maps.
+anon_peak() {
+    python3 - "$@" <<'PY'
+import subprocess, sys
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+peak = 0
+while p.poll() is None:
+    try:
+        for line in open("/proc/%d/status" % p.pid):
+            if line.startswith("RssAnon:"):
+                peak = max(peak, int(line.split()[1]))
+    except OSError:
+        pass
+print(peak)
+PY
+}
 printf '%-6s %10s %12s %12s %10s %8s %9s %10s %10s %10s %9s\n' python objects inside_ms heap_ms heap/in rss_MiB anon_MiB in_ref_ms refs_ms untr_ms untr_anon
 for py in "${pythons[@]}"; do
     v=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
@@ -51,35 +67,9 @@ for py in "${pythons[@]}"; do
     hyperfine -N -w 1 -r 5 --export-json "$d/r.json" "$bin referrers $d/core $addr --cache-dir $d/cache" >/dev/null
     rss=$( { /usr/bin/time -f '%M' "$bin" heap "$d/core" --cache-dir "$d/cache" >/dev/null; } 2>&1 | tail -1)
     # Anonymous memory (pycoroner's own, not the core's pages it maps), sampled.
-    anon=$(python3 - "$bin" "$d/core" "$d/cache" <<'PY'
-import subprocess, sys
-p = subprocess.Popen([sys.argv[1], "heap", sys.argv[2], "--cache-dir", sys.argv[3]], stdout=subprocess.DEVNULL)
-peak = 0
-while p.poll() is None:
-    try:
-        for line in open("/proc/%d/status" % p.pid):
-            if line.startswith("RssAnon:"):
-                peak = max(peak, int(line.split()[1]))
-    except OSError:
-        pass
-print(peak)
-PY
-)
+    anon=$(anon_peak "$bin" heap "$d/core" --cache-dir "$d/cache")
     hyperfine -N -w 1 -r 5 --export-json "$d/u.json" "$bin heap $d/core --untracked --cache-dir $d/cache" >/dev/null
-    uanon=$(python3 - "$bin" "$d/core" "$d/cache" <<'PY'
-import subprocess, sys
-p = subprocess.Popen([sys.argv[1], "heap", sys.argv[2], "--untracked", "--cache-dir", sys.argv[3]], stdout=subprocess.DEVNULL)
-peak = 0
-while p.poll() is None:
-    try:
-        for line in open("/proc/%d/status" % p.pid):
-            if line.startswith("RssAnon:"):
-                peak = max(peak, int(line.split()[1]))
-    except OSError:
-        pass
-print(peak)
-PY
-)
+    uanon=$(anon_peak "$bin" heap "$d/core" --untracked --cache-dir "$d/cache")
     python3 - "$d/h.json" "$v" "$objects" "$inside" "$rss" "$anon" "$d/r.json" "$inside_ref" "$d/u.json" "$uanon" <<'PY'
 import json, sys
 ms = json.load(open(sys.argv[1]))["results"][0]["median"] * 1000
