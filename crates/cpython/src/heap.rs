@@ -32,7 +32,7 @@ const TPFLAGS_HAVE_GC: u64 = 1 << 14;
 const TPFLAGS_HEAPTYPE: u64 = 1 << 9;
 /// `T_OBJECT_EX` (`Py_T_OBJECT_EX`): the member type of a `__slots__` entry.
 const T_OBJECT_EX: i32 = 16;
-/// Most members read from one type's `tp_members`.
+/// Most members read from the `tp_members` of one type and its bases together.
 const MAX_MEMBERS: u64 = 1024;
 /// Pointers are at least 8-aligned: the low bits of a link are flags (3.8+).
 const LINK_MASK: u64 = !7;
@@ -135,6 +135,9 @@ pub struct CensusContext {
     /// Also count the objects the collector does not track, through the tracked
     /// objects that refer to them (a second walk that reads every container).
     pub untracked: bool,
+    /// References will be followed (`untracked`, a referrer search): each class's
+    /// `__slots__` are read with its type (a plain census never needs them).
+    pub references: bool,
 }
 
 /// How a type's instances are sized.
@@ -484,7 +487,7 @@ impl Renderer<'_> {
         let pre = if flags & cx.preheader != 0 { 16 } else { 0 };
         let gc = flags & TPFLAGS_HAVE_GC != 0;
         let extra = if gc { hsize.saturating_add(pre) } else { 0 };
-        let slots = self.slot_members(ty).into();
+        let slots = if cx.references { self.slot_members(ty).into() } else { std::rc::Rc::from([]) };
         Some(TypeInfo { basicsize, itemsize, sizing: self.sizing(ty, cx.object_type), extra, gc, slots, count: 0, size: 0, frozen: 0, frozen_size: 0 })
     }
 
@@ -496,6 +499,7 @@ impl Renderer<'_> {
             return out;
         };
         let mut t = ty;
+        let mut read = 0u64;
         for _ in 0..MAX_BASES {
             let flags = self.at(t, key::type_object::tp_flags).and_then(|a| Ok(self.mem.read_u64(a)?)).unwrap_or(0);
             if flags & TPFLAGS_HEAPTYPE == 0 {
@@ -503,6 +507,10 @@ impl Renderer<'_> {
             }
             let members = self.at(t, key::type_ext::members).and_then(|a| Ok(self.mem.read_ptr(a)?)).unwrap_or_default();
             for i in 0..if members.is_null() { 0 } else { MAX_MEMBERS } {
+                read = read.saturating_add(1);
+                if read > MAX_MEMBERS {
+                    return out;
+                }
                 let Some(def) = members.offset(size.saturating_mul(i)) else { break };
                 let Ok(name) = self.at(def, key::memberdef::name).and_then(|a| Ok(self.mem.read_ptr(a)?)) else { break };
                 if name.is_null() {

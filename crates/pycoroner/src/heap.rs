@@ -148,6 +148,7 @@ fn census_context(found: &FoundPython, interp: &InterpreterSnapshot, models: Mod
         preheader: models.getsizeof_preheader,
         largest,
         untracked,
+        references: untracked,
     }
 }
 
@@ -205,7 +206,7 @@ pub(crate) fn referrers(
             }
         }
     }
-    let cx = census_context(found, interp, models, 0, false);
+    let cx = CensusContext { references: true, ..census_context(found, interp, models, 0, false) };
     let found_refs = match pycoroner_cpython::heap::referrers(py, renderer, &interp.state, &Search { target, depth, max_paths: MAX_PATHS }, &roots, &cx) {
         Ok(r) => r,
         Err(e) => {
