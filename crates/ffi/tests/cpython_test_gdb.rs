@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Mutex;
 
-use pycoroner_testkit::{debian_interpreters, ffi_library, in_ci, pyenv_interpreters, repo_root, require_tool, Interpreter};
+use pycoroner_testkit::{debian_interpreters, debugger_index_cache, ffi_library, in_ci, pyenv_interpreters, repo_root, require_tool, Interpreter};
 
 /// Each run's outcomes, by (interpreter, `cpython` or `ours`).
 type Runs<'a> = BTreeMap<(String, &'a str), Result<BTreeMap<String, String>, String>>;
@@ -26,6 +26,7 @@ fn run_suite(py: &Path, which: &str, only: &[String]) -> Result<BTreeMap<String,
         .arg(which)
         .args(only.iter().flat_map(|t| ["-k", t.as_str()]))
         .env("PYCORONER_LIB", ffi_library())
+        .env("GDB_INDEX_CACHE", debugger_index_cache().join("gdb"))
         .output()
         .map_err(|e| format!("run.sh: {e}"))?;
     let text = String::from_utf8_lossy(&out.stdout);

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use pycoroner_testkit::{
-    crash, debian_interpreters, faulthandler_escape, ffi_library, sidecar_locals, parse_faulthandler, pyenv_interpreters, repo_root, require_tool,
+    crash, debian_interpreters, faulthandler_escape, ffi_library, gdb_command, lldb_command, sidecar_locals, parse_faulthandler, pyenv_interpreters, repo_root, require_tool,
     scenario, FhThread, Interpreter, Parked,
 };
 
@@ -44,7 +44,7 @@ fn run_debugger(mut cmd: Command, cache: &Path) -> String {
 
 /// `gdb -batch` with our script (and CPython's own, auto-loaded, when `with_cpython`).
 fn gdb(target: &[&str], commands: &[&str], with_cpython: bool, cache: &Path) -> String {
-    let mut cmd = Command::new("gdb");
+    let mut cmd = gdb_command();
     cmd.args(["-nx", "-batch", "-q"]);
     if with_cpython {
         cmd.args(["-iex", "set auto-load safe-path /"]);
@@ -61,7 +61,7 @@ fn gdb(target: &[&str], commands: &[&str], with_cpython: bool, cache: &Path) -> 
 }
 
 fn lldb(target: &[&str], commands: &[&str], cache: &Path) -> String {
-    let mut cmd = Command::new("lldb-16");
+    let mut cmd = lldb_command();
     cmd.arg("-b");
     cmd.args(target);
     let script = repo_root().join("lldb/pycoroner.py");
@@ -607,7 +607,7 @@ fn live_attach_and_breakpoint_in_c_called_from_python() {
             None => failures.push(format!("{tag} the breakpoint script wrote no traceback:\n{out}")),
         }
         let _ = std::fs::remove_file(&side);
-        let mut cmd = Command::new("lldb-16");
+        let mut cmd = lldb_command();
         cmd.arg("-b").args(["-o", &format!("command script import {}", repo_root().join("lldb/pycoroner.py").display())]);
         for c in ["breakpoint set -n time_sleep", "process launch", "py-bt", "process kill"] {
             cmd.args(["-o", &format!("script print('@@@ {c}')"), "-o", c]);
@@ -640,7 +640,7 @@ fn missing_library_is_one_line_and_the_debugger_goes_on() {
     let py = pyenv_interpreters().into_iter().next().expect("an interpreter");
     let c = crash(&py.path, &scenario("nested_calls")).expect("crash");
     let (exe, core) = (py.path.to_string_lossy().into_owned(), c.core.to_string_lossy().into_owned());
-    let out = Command::new("gdb")
+    let out = gdb_command()
         .args(["-nx", "-batch", "-q", "-iex", "set auto-load python-scripts off"])
         .args(["-ex", &format!("source {}", dir.path().join("gdb/pycoroner.py").display())])
         .args(["-ex", "py-bt", "-ex", "echo still-alive\\n", &exe, &core])
@@ -653,7 +653,7 @@ fn missing_library_is_one_line_and_the_debugger_goes_on() {
     assert!(lines[0].contains("not found") && lines[0].contains("PYCORONER_LIB") && lines[0].contains("/nonexistent"), "{text}");
     assert!(text.contains("still-alive"), "{text}");
     assert!(!text.contains("Traceback"), "{text}");
-    let out = Command::new("lldb-16")
+    let out = lldb_command()
         .args(["-b", "-c", &core, &exe])
         .args(["-o", &format!("command script import {}", dir.path().join("lldb/pycoroner.py").display())])
         .args(["-o", "py-bt", "-o", "script print('still-alive')"])
@@ -745,7 +745,7 @@ fn plain_bt_without_python_is_unchanged() {
     let core = pycoroner_testkit::core_without_python(dir.path());
     let exe = which_sleep();
     let plain = |with_script: bool| {
-        let mut cmd = Command::new("gdb");
+        let mut cmd = gdb_command();
         cmd.args(["-nx", "-batch", "-q", "-iex", "set auto-load python-scripts off"]);
         if with_script {
             cmd.args(["-ex", &format!("source {}", repo_root().join("gdb/pycoroner.py").display())]);
@@ -1042,7 +1042,7 @@ fn printers_and_py_bt_equal_cpython_s_own_script_on_cores() {
         cmds.push("py-bt".into());
         cmds.push("echo".into()); // takes gdb's stderr, printed after the last command
         let run = |script: &Path| -> Vec<(String, String)> {
-            let mut cmd = Command::new("gdb");
+            let mut cmd = gdb_command();
             cmd.args(["-nx", "-batch", "-q", "-iex", "set auto-load python-scripts off", "-iex", "set debug-file-directory /usr/lib/debug"]);
             cmd.args(["-ex", &format!("source {}", script.display())]);
             for c in &cmds {
