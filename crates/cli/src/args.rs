@@ -178,6 +178,38 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Run a command, reporting each crash and hang of the processes it starts: `run -- CMD ARGS...`
+    ///
+    /// Each process of the tree is read at the instant a fatal signal is about to be
+    /// delivered to it (or at --timeout). The command's output, signals and exit status
+    /// are its own (124 on --timeout).
+    Run {
+        /// Read every process of the tree after DURATION (`90s`, `15m`), then stop it
+        /// (SIGTERM, SIGKILL after --kill-after), and exit 124 as timeout(1) does.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        timeout: Option<std::time::Duration>,
+        /// How long after SIGTERM (at --timeout) SIGKILL follows.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5s")]
+        kill_after: std::time::Duration,
+        /// Read every process of the tree, without stopping it, each time pycoroner
+        /// gets this signal (`SIGUSR1`, `USR2`, or a number).
+        #[arg(long, value_name = "SIGNAL", value_parser = parse_signal)]
+        dump_on: Option<i32>,
+        /// Where the reports go (JSON, Markdown and JUnit XML per event) [default:
+        /// ./pycoroner-reports, made only when something was caught].
+        #[arg(long, value_name = "DIR")]
+        report_dir: Option<PathBuf>,
+        /// Fail (exit 2) when the command cannot be traced, instead of running it
+        /// untraced.
+        #[arg(long)]
+        require_trace: bool,
+        /// Shared options.
+        #[command(flatten)]
+        common: Common,
+        /// The command and its arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true, value_name = "CMD ARGS")]
+        command: Vec<std::ffi::OsString>,
+    },
     /// Render the Python object at an address, like repr(): `print CORE ADDRESS` or
     /// `print --pid PID ADDRESS`.
     Print {
@@ -330,4 +362,21 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         _ => return Err(format!("{s:?}: unknown unit {unit:?} (ms, s, m, h)")),
     };
     std::time::Duration::try_from_secs_f64(n * scale).map_err(|_| format!("{s:?} is not a duration we can wait"))
+}
+
+/// `SIGUSR1`, `USR1` or a signal number; not one the run needs for itself.
+pub fn parse_signal(s: &str) -> Result<i32, String> {
+    let name = s.trim().to_ascii_uppercase();
+    let name = name.strip_prefix("SIG").unwrap_or(&name);
+    let n = match name.parse::<i32>() {
+        Ok(n) => n,
+        Err(_) => (1..=31).find(|&n| pycoroner_report::signal_names(n).0.strip_prefix("SIG") == Some(name)).ok_or_else(|| format!("{s:?} is not a signal name or number"))?,
+    };
+    match n {
+        9 | 19 => Err(format!("{s:?} cannot be caught")),
+        17 => Err("SIGCHLD is how the run learns of the tree's stops".into()),
+        2 | 15 | 1 | 3 => Err(format!("{s:?} is passed on to the command")),
+        1..=64 => Ok(n),
+        _ => Err(format!("{s:?} is not a signal number")),
+    }
 }

@@ -5,6 +5,7 @@ mod args;
 mod debugger;
 mod demo;
 mod progress;
+mod run;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -100,9 +101,13 @@ fn color(common: &Common) -> bool {
 
 fn render(report: &pycoroner_report::Report, common: &Common) -> String {
     match common.format {
-        Format::Text => render::faulthandler::render_with(report, render::faulthandler::TextOptions { fold: !common.no_fold, color: color(common), tasks_table: common.tasks == Some(args::TasksView::Table), state: common.state }),
+        Format::Text => render_text(report, common),
         Format::Json => render::json::render(report) + "\n",
     }
+}
+
+fn render_text(report: &pycoroner_report::Report, common: &Common) -> String {
+    render::faulthandler::render_with(report, render::faulthandler::TextOptions { fold: !common.no_fold, color: color(common), tasks_table: common.tasks == Some(args::TasksView::Table), state: common.state })
 }
 
 /// Test hook of debug builds only (the test suite's): hold the target stopped this long
@@ -408,6 +413,7 @@ fn run(cli: Cli) -> Result<String, Failure> {
         }
         Command::Heap { core, pid, top, largest, untracked, nonblocking, sysroot, common, .. } => run_heap(core, pid.map(|p| (p, !nonblocking)), HeapView { top, largest, untracked }, sysroot, &common),
         Command::Pid { pid, nonblocking, common } => run_pid(pid, nonblocking, &common),
+        Command::Run { .. } => Err(Failure::bad_input("`run` is handled before")),
         Command::Gdb { init, args } => debug(debugger::Debugger::Gdb, init, &args),
         Command::Lldb { init, args } => debug(debugger::Debugger::Lldb, init, &args),
         Command::Completions { shell } => {
@@ -441,6 +447,16 @@ fn error_kind(status: u8) -> &'static str {
 fn main() -> ExitCode {
     pycoroner_process::files::install_sigbus_handler();
     let cli = Cli::parse();
+    if let Command::Run { timeout, kill_after, dump_on, report_dir, require_trace, common, command } = cli.command {
+        let options = pycoroner_process::tracer::RunOptions { timeout, kill_after, dump_on, require_trace };
+        return match run::run(run::RunArgs { command, options, report_dir }, &common) {
+            Ok(status) => ExitCode::from(status),
+            Err(f) => {
+                eprintln!("pycoroner run: {}", f.message);
+                ExitCode::from(f.status)
+            }
+        };
+    }
     let json = match &cli.command {
         Command::Core { common, .. }
         | Command::Pid { common, .. }
@@ -450,7 +466,7 @@ fn main() -> ExitCode {
         | Command::Demo { common, .. } => {
             common.format == Format::Json
         }
-        Command::Layouts { .. } | Command::Gdb { .. } | Command::Lldb { .. } | Command::Completions { .. } | Command::Man => false,
+        Command::Layouts { .. } | Command::Gdb { .. } | Command::Lldb { .. } | Command::Completions { .. } | Command::Man | Command::Run { .. } => false,
     };
     match run(cli) {
         Ok(out) => {

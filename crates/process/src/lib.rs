@@ -28,6 +28,7 @@ pub mod live;
 pub mod memory;
 pub mod notes;
 pub mod page_cache;
+pub mod tracer;
 
 pub use callback::CallbackTarget;
 pub use elf_core::{CoreError, ElfCore};

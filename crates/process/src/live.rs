@@ -70,6 +70,8 @@ pub struct LiveProcess {
     unstopped: Vec<(u32, char)>,
     /// Whether the threads are stopped (the page cache is valid), without a lock per read.
     stopped: std::sync::atomic::AtomicBool,
+    /// The fatal signal a traced thread was stopped with (`pycoroner run`).
+    signal: Option<crate::SignalInfo>,
 }
 
 impl std::fmt::Debug for LiveProcess {
@@ -105,13 +107,13 @@ fn zombie(pid: u32) -> LiveError {
 }
 
 /// The one-letter state of a process or thread (`/proc/PID/stat`'s third field).
-fn proc_state(path: &str) -> Option<char> {
+pub(crate) fn proc_state(path: &str) -> Option<char> {
     let stat = fs::read_to_string(path).ok()?;
     // The command name, in parentheses, may hold anything: the state follows the last ')'.
     stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
 
-fn os_err(pid: u32, e: std::io::Error) -> LiveError {
+pub(crate) fn os_err(pid: u32, e: std::io::Error) -> LiveError {
     match e.raw_os_error() {
         Some(libc::ESRCH) | Some(libc::ENOENT) => LiveError::NoProcess(pid),
         Some(libc::EPERM) | Some(libc::EACCES) => {
@@ -160,7 +162,7 @@ pub fn parse_map_ranges(text: &str) -> Vec<std::ops::Range<u64>> {
     out
 }
 
-fn list_tids(pid: u32) -> Result<Vec<u32>, LiveError> {
+pub(crate) fn list_tids(pid: u32) -> Result<Vec<u32>, LiveError> {
     let rd = fs::read_dir(format!("/proc/{pid}/task")).map_err(|e| os_err(pid, e))?;
     let mut tids: Vec<u32> = rd.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect();
     tids.sort_unstable();
@@ -257,20 +259,7 @@ impl StopGuard {
         if !self.seized.contains(&tid) || self.unstopped.iter().any(|(t, _)| *t == tid) {
             return None;
         }
-        let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
-        // SAFETY: PTRACE_GETREGS writes one user_regs_struct into `regs`.
-        let r = unsafe {
-            libc::ptrace(libc::PTRACE_GETREGS, tid as libc::pid_t, 0usize, &mut regs as *mut libc::user_regs_struct)
-        };
-        if r != 0 {
-            return None;
-        }
-        let raw = [
-            regs.r15, regs.r14, regs.r13, regs.r12, regs.rbp, regs.rbx, regs.r11, regs.r10, regs.r9, regs.r8, regs.rax,
-            regs.rcx, regs.rdx, regs.rsi, regs.rdi, regs.orig_rax, regs.rip, regs.cs, regs.eflags, regs.rsp, regs.ss,
-            regs.fs_base, regs.gs_base, regs.ds, regs.es, regs.fs, regs.gs,
-        ];
-        Some(Registers::from_user_regs(raw))
+        tracee_registers(tid)
     }
 
     /// The process id.
@@ -283,6 +272,23 @@ impl StopGuard {
     pub fn stopped_for(&self) -> Duration {
         self.stopped_at.elapsed()
     }
+}
+
+/// The registers of a thread this process traces and holds in a ptrace stop (only the
+/// tracing thread may ask).
+pub(crate) fn tracee_registers(tid: u32) -> Option<Registers> {
+    let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
+    // SAFETY: PTRACE_GETREGS writes one user_regs_struct into `regs`.
+    let r = unsafe { libc::ptrace(libc::PTRACE_GETREGS, tid as libc::pid_t, 0usize, &mut regs as *mut libc::user_regs_struct) };
+    if r != 0 {
+        return None;
+    }
+    let raw = [
+        regs.r15, regs.r14, regs.r13, regs.r12, regs.rbp, regs.rbx, regs.r11, regs.r10, regs.r9, regs.r8, regs.rax,
+        regs.rcx, regs.rdx, regs.rsi, regs.rdi, regs.orig_rax, regs.rip, regs.cs, regs.eflags, regs.rsp, regs.ss,
+        regs.fs_base, regs.gs_base, regs.ds, regs.es, regs.fs, regs.gs,
+    ];
+    Some(Registers::from_user_regs(raw))
 }
 
 /// True once `tid` is in its interrupt stop (or gone); never blocks.
@@ -375,6 +381,7 @@ impl LiveProcess {
             stopped: std::sync::atomic::AtomicBool::new(guard.is_some()),
             guard: std::sync::Mutex::new(guard),
             unstopped,
+            signal: None,
         };
         // Probe one read so a refused process_vm_readv is reported now, clearly.
         if let Some(m) = p.mappings.first() {
@@ -386,6 +393,29 @@ impl LiveProcess {
             }
         }
         Ok(p)
+    }
+
+    /// A process whose threads this process already traces and holds stopped (the
+    /// tracer of `pycoroner run`): `threads` with the registers read in their stops,
+    /// the thread that took `signal` first. Nothing is detached on drop; the tracer
+    /// resumes the threads once the process is read.
+    pub fn traced(pid: u32, threads: Vec<ThreadInfo>, signal: Option<crate::SignalInfo>, unstopped: Vec<(u32, char)>) -> Result<LiveProcess, LiveError> {
+        let maps = fs::read_to_string(format!("/proc/{pid}/maps")).map_err(|e| os_err(pid, e))?;
+        let exe = fs::read_link(format!("/proc/{pid}/exe")).ok().map(|p| p.display().to_string());
+        Ok(LiveProcess {
+            pid,
+            reader: VmReader { pid },
+            cache: Some(PageCache::new(CACHE_BYTES)),
+            threads,
+            mappings: parse_maps(&maps),
+            regions: parse_map_ranges(&maps),
+            attached: std::time::SystemTime::now(),
+            exe,
+            stopped: std::sync::atomic::AtomicBool::new(true),
+            guard: std::sync::Mutex::new(None),
+            unstopped,
+            signal,
+        })
     }
 
     /// Stop every thread now (if not already) and read their registers.
@@ -463,7 +493,7 @@ impl crate::Target for LiveProcess {
         self.threads.clone()
     }
     fn signal(&self) -> Option<crate::SignalInfo> {
-        None
+        self.signal
     }
     fn mappings(&self) -> Vec<FileMapping> {
         self.mappings.clone()

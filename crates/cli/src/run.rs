@@ -1,0 +1,228 @@
+//! `pycoroner run -- CMD ARGS...`: the command runs traced (see
+//! `pycoroner_process::tracer`); each process of its tree that takes a fatal signal,
+//! or is still running at `--timeout`, is read at that instant. Its report goes to
+//! stderr right then, and into the report directory as JSON, Markdown and JUnit XML
+//! (the Markdown appended to `$GITHUB_STEP_SUMMARY` when set). The exit status is the
+//! command's own.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use pycoroner::NativeMode;
+use pycoroner_process::tracer::{self, RunError, RunOptions, Why};
+use pycoroner_process::{LiveProcess, Target};
+
+use crate::args::Common;
+use crate::Failure;
+
+/// Exit status for a command that is not found, as a shell gives it.
+const EXIT_NOT_FOUND: u8 = 127;
+
+/// What the run was asked.
+pub struct RunArgs {
+    pub command: Vec<OsString>,
+    pub options: RunOptions,
+    pub report_dir: Option<PathBuf>,
+}
+
+/// One thing caught: a process read at a crash, the timeout, or a dump request.
+struct Event {
+    /// `SIGSEGV`, `timeout`, `dump`.
+    what: String,
+    pid: u32,
+    command_line: String,
+    /// The report as text, or why there is none.
+    text: String,
+    /// The report as JSON, when one was made.
+    json: Option<String>,
+    /// Milliseconds from the stop to the report.
+    took_ms: f64,
+}
+
+/// Run the command; the status to exit with.
+pub fn run(args: RunArgs, common: &Common) -> Result<u8, Failure> {
+    let Some((program, rest)) = args.command.split_first() else {
+        return Err(Failure::bad_input("give the command to run after `--`"));
+    };
+    let mut options = crate::options(common);
+    // A crash report is read once, at the crash: it carries the crashing thread's
+    // values and the native frames of every thread.
+    options.locals = true;
+    if options.native == NativeMode::Off {
+        options.native = NativeMode::Folded;
+    }
+    let mut events: Vec<Event> = Vec::new();
+    let mut dumps = 0usize;
+    let mut watch = |process: LiveProcess, why: &Why| {
+        let start = Instant::now();
+        let pid = process.pid();
+        let command_line = Target::command_line(&process).unwrap_or_else(|| format!("pid {pid}"));
+        let what = match why {
+            Why::Crash { signal, .. } => pycoroner_report::signal_names(signal.signo).0,
+            Why::Timeout => "timeout".to_string(),
+            Why::Dump => {
+                dumps += 1;
+                format!("dump-{dumps}")
+            }
+        };
+        let (text, json) = match pycoroner::analyze(&process, &options) {
+            Ok(report) => (crate::render_text(&report, common), Some(pycoroner_report::render::json::render(&report))),
+            Err(e) if e.is_no_python() => (format!("no Python interpreter in it ({e})\n"), None),
+            Err(e) => (format!("cannot read it: {e}\n"), None),
+        };
+        let took_ms = start.elapsed().as_secs_f64() * 1000.0;
+        let headline = headline(&what, pid, &command_line);
+        // At the instant it happens, before the process goes on (and faulthandler prints).
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "pycoroner run: {headline}\n{text}");
+        let _ = err.flush();
+        events.push(Event { what, pid, command_line, text, json, took_ms });
+    };
+    let outcome = match tracer::run(program, rest, &args.options, &mut watch) {
+        Ok(o) => o,
+        Err(RunError::NotFound(p)) => {
+            eprintln!("pycoroner run: {p}: command not found");
+            return Ok(EXIT_NOT_FOUND);
+        }
+        Err(e @ RunError::Trace(_)) => return Err(Failure::bad_input(e.to_string())),
+        Err(e) => {
+            eprintln!("pycoroner run: {e}");
+            return Ok(EXIT_NOT_FOUND - 1);
+        }
+    };
+    if let Some(why) = &outcome.untraced {
+        eprintln!("pycoroner run: the command ran untraced, so no crash or hang of it could be read: {why} (--require-trace makes this an error)");
+    }
+    if !events.is_empty() {
+        let dir = args.report_dir.unwrap_or_else(|| PathBuf::from("pycoroner-reports"));
+        if let Err(e) = write_reports(&dir, &events, &render_status(outcome.exit)) {
+            eprintln!("pycoroner run: cannot write the reports to {}: {e} (they are above, on stderr)", dir.display());
+        }
+    }
+    Ok(u8::try_from(outcome.exit.status()).unwrap_or(255))
+}
+
+fn headline(what: &str, pid: u32, command_line: &str) -> String {
+    let command_line = pycoroner_report::escape::text(command_line);
+    match what {
+        "timeout" => format!("process {pid} ({command_line}) was still running at the timeout"),
+        w if w.starts_with("dump") => format!("process {pid} ({command_line}), as asked"),
+        sig => format!("process {pid} ({command_line}) got {sig} ({})", signal_text(sig)),
+    }
+}
+
+fn signal_text(name: &str) -> String {
+    (1..=31).map(pycoroner_report::signal_names).find(|(n, _)| n == name).map(|(_, t)| t).unwrap_or_default()
+}
+
+fn render_status(exit: tracer::Exit) -> String {
+    match exit {
+        tracer::Exit::Code(c) => format!("exited with status {c}"),
+        tracer::Exit::Signal(s) => format!("was killed by {}", pycoroner_report::signal_names(s).0),
+        tracer::Exit::TimedOut => "timed out".to_string(),
+    }
+}
+
+/// A file in `dir` that did not exist: `name.ext`, else `name.2.ext`, ... (never an
+/// existing file or link overwritten).
+fn create_new(dir: &Path, name: &str, ext: &str) -> std::io::Result<(PathBuf, std::fs::File)> {
+    for n in 1..1000 {
+        let path = if n == 1 { dir.join(format!("{name}.{ext}")) } else { dir.join(format!("{name}.{n}.{ext}")) };
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(f) => return Ok((path, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other(format!("too many reports named {name} already")))
+}
+
+/// A fence longer than any run of backticks in `text`.
+fn fence(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    "`".repeat(longest.max(2) + 1)
+}
+
+fn markdown(events: &[Event], status: &str) -> String {
+    let mut md = String::new();
+    for e in events {
+        let f = fence(&e.text);
+        md.push_str(&format!("### pycoroner: {}\n\n{f}text\n{}{f}\n\n", headline(&e.what, e.pid, &e.command_line).replace('`', "'"), e.text));
+    }
+    md.push_str(&format!("The command {status}.\n"));
+    md
+}
+
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\n' | '\t' => out.push(c),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn junit(events: &[Event]) -> String {
+    let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    x.push_str(&format!("<testsuites><testsuite name=\"pycoroner run\" tests=\"{0}\" failures=\"{0}\">\n", events.len()));
+    for e in events {
+        let name = headline(&e.what, e.pid, &e.command_line);
+        x.push_str(&format!(
+            "<testcase classname=\"pycoroner.run\" name=\"{}\" time=\"{:.3}\"><failure type=\"{}\" message=\"{}\">{}</failure></testcase>\n",
+            xml_escape(&name),
+            e.took_ms / 1000.0,
+            xml_escape(&e.what),
+            xml_escape(&name),
+            xml_escape(&e.text)
+        ));
+    }
+    x.push_str("</testsuite></testsuites>\n");
+    x
+}
+
+fn write_reports(dir: &Path, events: &[Event], status: &str) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for e in events {
+        if let Some(json) = &e.json {
+            let (_, mut f) = create_new(dir, &format!("{}-{}", e.pid, e.what), "json")?;
+            f.write_all(json.as_bytes())?;
+            f.write_all(b"\n")?;
+        }
+    }
+    let md = markdown(events, status);
+    create_new(dir, "report", "md")?.1.write_all(md.as_bytes())?;
+    create_new(dir, "junit", "xml")?.1.write_all(junit(events).as_bytes())?;
+    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
+        std::fs::OpenOptions::new().append(true).create(true).open(summary)?.write_all(md.as_bytes())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fences_outgrow_the_text() {
+        assert_eq!(fence("plain"), "```");
+        assert_eq!(fence("a ```` b"), "`````");
+    }
+
+    #[test]
+    fn junit_escapes_markup_and_control_characters() {
+        let e = Event { what: "SIGSEGV".into(), pid: 7, command_line: "python3 <x> & \"y\"".into(), text: "a\u{1}b ]]> <c>\n".into(), json: None, took_ms: 12.0 };
+        let x = junit(&[e]);
+        assert!(x.contains("python3 &lt;x&gt; &amp; &quot;y&quot;"), "{x}");
+        assert!(x.contains("a\\x01b ]]&gt; &lt;c&gt;"), "{x}");
+        assert!(!x.contains('\u{1}'));
+    }
+}

@@ -1,0 +1,213 @@
+//! `pycoroner run -- CMD`: a crash of any process of the tree is read at the instant
+//! the signal is about to be delivered, and its Python stacks equal what faulthandler
+//! prints right after (the signal still reaches it, and the core is still written);
+//! the exit status is the command's own; a hang is read at `--timeout`, then the tree
+//! is stopped (124); signals to pycoroner reach the command; a command that cannot
+//! be traced runs untraced, or fails with `--require-trace`.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{compare_with_faulthandler, pycoroner};
+use pycoroner_testkit::{all_interpreters, pyenv_interpreters, report_schema_errors, run, scenario};
+
+/// `pycoroner run` in `dir` with cores on (`ulimit -c unlimited`, as a CI job sets it
+/// or not: the kernel decides, pycoroner only lets the signal through).
+fn traced(dir: &Path, run_args: &[&str], cmd: &[&std::ffi::OsStr]) -> Command {
+    let mut c = Command::new("sh");
+    c.current_dir(dir).arg("-c").arg("ulimit -c unlimited 2>/dev/null; exec \"$@\"").arg("sh").arg(env!("CARGO_BIN_EXE_pycoroner")).arg("run");
+    c.args(run_args).arg("--").args(cmd);
+    c
+}
+
+/// The report files `pycoroner run` left: (json reports, has report.md, has junit.xml).
+fn reports(dir: &Path) -> (Vec<serde_json::Value>, bool, Option<String>) {
+    let mut json = Vec::new();
+    let mut names: Vec<_> = std::fs::read_dir(dir).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    names.sort();
+    for p in &names {
+        if p.extension().is_some_and(|e| e == "json") {
+            let text = std::fs::read_to_string(p).unwrap_or_default();
+            json.push(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null));
+        }
+    }
+    (json, dir.join("report.md").is_file(), std::fs::read_to_string(dir.join("junit.xml")).ok())
+}
+
+fn headlines(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter(|l| l.starts_with("pycoroner run: process ")).collect()
+}
+
+#[test]
+fn a_crash_is_read_before_the_signal_goes_on_and_equals_faulthandler() {
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    for py in &all_interpreters() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let fh = dir.path().join("fh.txt");
+        let script = scenario("threads");
+        let (code, _, err) = run(&mut traced(dir.path(), &["--cache-dir", cache.path().to_str().expect("utf-8")], &[py.path.as_os_str(), script.as_os_str(), fh.as_os_str(), "side.txt".as_ref()]));
+        let tag = py.id();
+        // The command's own status: killed by SIGSEGV.
+        if code != Some(139) {
+            failures.push(format!("[{tag}] exit {code:?}, not 139: {err}"));
+            continue;
+        }
+        // One report, although faulthandler re-raises the signal after its dump.
+        let heads = headlines(&err);
+        if heads.len() != 1 || !heads[0].contains("got SIGSEGV (Segmentation fault)") {
+            failures.push(format!("[{tag}] headlines {heads:?}"));
+        }
+        let (json, md, junit) = reports(&dir.path().join("pycoroner-reports"));
+        let [report] = &json[..] else {
+            failures.push(format!("[{tag}] {} JSON reports", json.len()));
+            continue;
+        };
+        for e in report_schema_errors(report) {
+            failures.push(format!("[{tag}] schema: {e}"));
+        }
+        // faulthandler printed after we let the signal through: the same instant.
+        let truth = std::fs::read_to_string(&fh).unwrap_or_default();
+        for d in compare_with_faulthandler(report, &truth) {
+            failures.push(format!("[{tag}] {d}"));
+        }
+        if report["target"]["signal"]["name"] != "SIGSEGV" || report["target"]["kind"] != "process" {
+            failures.push(format!("[{tag}] target {}", report["target"]));
+        }
+        // The crashing thread's values, and native frames.
+        let current = report["threads"].as_array().and_then(|ts| ts.iter().find(|t| t["current"] == true)).cloned().unwrap_or_default();
+        if !current["frames"].as_array().is_some_and(|f| f.iter().any(|f| f["kind"] == "native") && f.iter().any(|f| f["locals"].is_array())) {
+            failures.push(format!("[{tag}] the crashing thread has no native frames or no locals"));
+        }
+        if !md || !junit.as_deref().is_some_and(|j| j.matches("<testcase ").count() == 1 && j.contains("SIGSEGV")) {
+            failures.push(format!("[{tag}] report.md {md}, junit {junit:?}"));
+        }
+        // The signal was delivered as it would have been: the kernel wrote its core.
+        if !dir.path().join("core").is_file() && std::fs::read_to_string("/proc/sys/kernel/core_pattern").is_ok_and(|p| p.trim() == "core") {
+            failures.push(format!("[{tag}] no core was written"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn every_process_of_the_tree_is_watched_through_fork_and_exec() {
+    let Some(py) = pyenv_interpreters().pop() else { return };
+    let dir = tempfile::tempdir().expect("tmp");
+    let fh = dir.path().join("fh.txt");
+    let side = dir.path().join("side.txt");
+    let script = scenario("run_tree");
+    let (code, _, err) = run(&mut traced(dir.path(), &["--report-dir", "out"], &[py.path.as_os_str(), script.as_os_str(), fh.as_os_str(), side.as_os_str()]));
+    assert_eq!(code, Some(3), "the root's own status: {err}");
+    let truth = std::fs::read_to_string(&side).unwrap_or_default();
+    let crashed: Vec<(u64, String)> = truth
+        .lines()
+        .filter_map(|l| l.strip_prefix("crashed "))
+        .filter_map(|l| l.split_once(' '))
+        .filter_map(|(pid, f)| Some((pid.parse().ok()?, f.to_string())))
+        .collect();
+    assert_eq!(crashed.len(), 2, "{truth}");
+    let (json, _, _) = reports(&dir.path().join("out"));
+    assert_eq!(json.len(), 2, "{err}");
+    for (pid, function) in &crashed {
+        let report = json.iter().find(|r| r["target"]["pid"].as_u64() == Some(*pid));
+        let report = report.unwrap_or_else(|| panic!("no report for process {pid} ({function}): {err}"));
+        let fh_text = std::fs::read_to_string(format!("{}.{pid}", fh.display())).unwrap_or_default();
+        let diffs = compare_with_faulthandler(report, &fh_text);
+        assert!(diffs.is_empty(), "{function}: {diffs:?}");
+        assert!(report.to_string().contains(function.as_str()), "{function}");
+    }
+}
+
+#[test]
+fn a_hang_is_read_at_the_timeout_then_the_tree_is_stopped() {
+    let Some(py) = pyenv_interpreters().pop() else { return };
+    let dir = tempfile::tempdir().expect("tmp");
+    // A parent waiting on a child, both stuck in named functions.
+    let program = "import subprocess, sys, time\n\
+                   def parent_waits():\n    subprocess.call([sys.executable, '-c', 'import time\\ndef child_sleeps():\\n    time.sleep(60)\\nchild_sleeps()'])\n\
+                   parent_waits()\n";
+    let start = Instant::now();
+    let (code, _, err) = run(&mut traced(dir.path(), &["--timeout", "2s", "--kill-after", "2s"], &[py.path.as_os_str(), "-c".as_ref(), program.as_ref()]));
+    let took = start.elapsed();
+    assert_eq!(code, Some(124), "{err}");
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    let heads = headlines(&err);
+    assert_eq!(heads.len(), 2, "{err}");
+    assert!(heads.iter().all(|h| h.contains("was still running at the timeout")), "{heads:?}");
+    assert!(err.contains("in parent_waits") && err.contains("in child_sleeps"), "{err}");
+    let (json, _, junit) = reports(&dir.path().join("pycoroner-reports"));
+    assert_eq!(json.len(), 2);
+    assert!(junit.is_some_and(|j| j.matches("<testcase ").count() == 2));
+}
+
+#[test]
+fn signals_to_pycoroner_reach_the_command_and_a_dump_does_not_stop_it() {
+    let Some(py) = pyenv_interpreters().pop() else { return };
+    let dir = tempfile::tempdir().expect("tmp");
+    let program = "import sys, time\ndef waiting_here():\n    print('ready', flush=True)\n    time.sleep(60)\nwaiting_here()\n";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pycoroner"))
+        .current_dir(dir.path())
+        .args(["run", "--dump-on", "USR1", "--"])
+        .arg(&py.path)
+        .args(["-c", program])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().expect("stdout")), &mut line).expect("ready");
+    assert_eq!(line.trim(), "ready");
+    let pid = child.id().to_string();
+    // stderr read as it comes: SIGTERM goes once the dump's report is out.
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for l in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+            if l.starts_with("pycoroner run: process ") {
+                let _ = tx.send(());
+            }
+            all.push_str(&l);
+            all.push('\n');
+        }
+        all
+    });
+    run(Command::new("kill").args(["-USR1", &pid]));
+    let dumped = rx.recv_timeout(Duration::from_secs(20)).is_ok();
+    run(Command::new("kill").args(["-TERM", &pid]));
+    let status = child.wait().expect("wait");
+    let err = reader.join().expect("reader");
+    assert!(dumped, "{err}");
+    assert_eq!(status.code(), Some(128 + 15), "{err}");
+    let heads = headlines(&err);
+    assert_eq!(heads.len(), 1, "{err}");
+    assert!(heads[0].contains("as asked") && err.contains("in waiting_here"), "{err}");
+}
+
+#[test]
+fn exit_statuses_missing_commands_and_untraceable_trees() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (code, _, err) = run(pycoroner().current_dir(dir.path()).args(["run", "--", "sh", "-c", "exit 7"]));
+    assert_eq!(code, Some(7), "{err}");
+    assert!(err.is_empty(), "{err}");
+    assert!(!dir.path().join("pycoroner-reports").exists(), "nothing caught, no directory");
+
+    let (code, _, err) = run(pycoroner().args(["run", "--", "no-such-command-pycoroner"]));
+    assert_eq!(code, Some(127));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("no-such-command-pycoroner: command not found"), "{err}");
+
+    // A tree that is already traced (by an outer run) cannot be traced again: it runs
+    // untraced, with one line saying why, or fails with --require-trace.
+    let bin = env!("CARGO_BIN_EXE_pycoroner");
+    let (code, _, err) = run(pycoroner().args(["run", "--", bin, "run", "--", "sh", "-c", "exit 3"]));
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("ran untraced") && err.contains("--require-trace"), "{err}");
+    let (code, _, err) = run(pycoroner().args(["run", "--", bin, "run", "--require-trace", "--", "sh", "-c", "exit 3"]));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("cannot trace"), "{err}");
+}
