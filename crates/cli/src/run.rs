@@ -37,6 +37,8 @@ struct Event {
     text: String,
     /// The report as JSON, when one was made.
     json: Option<String>,
+    /// The test pytest was running in it.
+    test: Option<String>,
     /// Milliseconds from the stop to the report.
     took_ms: f64,
 }
@@ -47,8 +49,8 @@ pub fn run(args: RunArgs, common: &Common) -> Result<u8, Failure> {
         return Err(Failure::bad_input("give the command to run after `--`"));
     };
     let mut options = crate::options(common);
-    // A crash report is read once, at the crash: it carries the crashing thread's
-    // values and the native frames of every thread.
+    // A report is read once, at the crash: it carries values (of the crashing thread
+    // only, for a crash) and the native frames of every thread.
     options.locals = true;
     if options.native == NativeMode::Off {
         options.native = NativeMode::Folded;
@@ -67,18 +69,20 @@ pub fn run(args: RunArgs, common: &Common) -> Result<u8, Failure> {
                 format!("dump-{dumps}")
             }
         };
-        let (text, json) = match pycoroner::analyze(&process, &options) {
-            Ok(report) => (crate::render_text(&report, common), Some(pycoroner_report::render::json::render(&report))),
-            Err(e) if e.is_no_python() => (format!("no Python interpreter in it ({e})\n"), None),
-            Err(e) => (format!("cannot read it: {e}\n"), None),
+        // A crash shows the values of the thread that crashed; a hang, every thread's.
+        let options = pycoroner::Options { locals_crashed_only: matches!(why, Why::Crash { .. }), ..options.clone() };
+        let (text, json, test) = match pycoroner::analyze(&process, &options) {
+            Ok(report) => (crate::render_text(&report, common), Some(pycoroner_report::render::json::render(&report)), report.target.test.clone()),
+            Err(e) if e.is_no_python() => (format!("no Python interpreter in it ({e})\n"), None, None),
+            Err(e) => (format!("cannot read it: {e}\n"), None, None),
         };
         let took_ms = start.elapsed().as_secs_f64() * 1000.0;
-        let headline = headline(&what, pid, &command_line);
+        let headline = headline(&what, pid, &command_line, test.as_deref());
         // At the instant it happens, before the process goes on (and faulthandler prints).
         let mut err = std::io::stderr().lock();
         let _ = write!(err, "pycoroner run: {headline}\n{text}");
         let _ = err.flush();
-        events.push(Event { what, pid, command_line, text, json, took_ms });
+        events.push(Event { what, pid, command_line, text, json, test, took_ms });
     };
     let outcome = match tracer::run(program, rest, &args.options, &mut watch) {
         Ok(o) => o,
@@ -104,12 +108,13 @@ pub fn run(args: RunArgs, common: &Common) -> Result<u8, Failure> {
     Ok(u8::try_from(outcome.exit.status()).unwrap_or(255))
 }
 
-fn headline(what: &str, pid: u32, command_line: &str) -> String {
+fn headline(what: &str, pid: u32, command_line: &str, test: Option<&str>) -> String {
     let command_line = pycoroner_report::escape::text(command_line);
+    let during = test.map(|t| format!(" in test {}", pycoroner_report::escape::text(t))).unwrap_or_default();
     match what {
-        "timeout" => format!("process {pid} ({command_line}) was still running at the timeout"),
-        w if w.starts_with("dump") => format!("process {pid} ({command_line}), as asked"),
-        sig => format!("process {pid} ({command_line}) got {sig} ({})", signal_text(sig)),
+        "timeout" => format!("process {pid} ({command_line}) was still running{during} at the timeout"),
+        w if w.starts_with("dump") => format!("process {pid} ({command_line}){during}, as asked"),
+        sig => format!("process {pid} ({command_line}) got {sig} ({}){during}", signal_text(sig)),
     }
 }
 
@@ -149,7 +154,7 @@ fn markdown(events: &[Event], status: &str) -> String {
     let mut md = String::new();
     for e in events {
         let f = fence(&e.text);
-        md.push_str(&format!("### pycoroner: {}\n\n{f}text\n{}{f}\n\n", headline(&e.what, e.pid, &e.command_line).replace('`', "'"), e.text));
+        md.push_str(&format!("### pycoroner: {}\n\n{f}text\n{}{f}\n\n", headline(&e.what, e.pid, &e.command_line, e.test.as_deref()).replace('`', "'"), e.text));
     }
     md.push_str(&format!("The command {status}.\n"));
     md
@@ -175,7 +180,11 @@ fn junit(events: &[Event]) -> String {
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     x.push_str(&format!("<testsuites><testsuite name=\"pycoroner run\" tests=\"{0}\" failures=\"{0}\">\n", events.len()));
     for e in events {
-        let name = headline(&e.what, e.pid, &e.command_line);
+        // CI shows a test case by its name: the pytest test that crashed, when known.
+        let name = match &e.test {
+            Some(t) => format!("{t}: {}", e.what),
+            None => headline(&e.what, e.pid, &e.command_line, None),
+        };
         x.push_str(&format!(
             "<testcase classname=\"pycoroner.run\" name=\"{}\" time=\"{:.3}\"><failure type=\"{}\" message=\"{}\">{}</failure></testcase>\n",
             xml_escape(&name),
@@ -219,7 +228,7 @@ mod tests {
 
     #[test]
     fn junit_escapes_markup_and_control_characters() {
-        let e = Event { what: "SIGSEGV".into(), pid: 7, command_line: "python3 <x> & \"y\"".into(), text: "a\u{1}b ]]> <c>\n".into(), json: None, took_ms: 12.0 };
+        let e = Event { what: "SIGSEGV".into(), pid: 7, command_line: "python3 <x> & \"y\"".into(), text: "a\u{1}b ]]> <c>\n".into(), json: None, test: None, took_ms: 12.0 };
         let x = junit(&[e]);
         assert!(x.contains("python3 &lt;x&gt; &amp; &quot;y&quot;"), "{x}");
         assert!(x.contains("a\\x01b ]]&gt; &lt;c&gt;"), "{x}");

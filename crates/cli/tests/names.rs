@@ -53,8 +53,8 @@ fn every_thread_is_named_however_many_threads_and_modules() {
 
 /// A pytest run (pytest from the package index, on every pyenv interpreter that has it):
 /// a test imports over 150 modules, starts threads, segfaults. The frames equal the
-/// dump of pytest's own faulthandler plugin (on stderr), and every thread has the name
-/// `threading` gave it.
+/// dump of pytest's own faulthandler plugin (on stderr), every thread has the name
+/// `threading` gave it, and the report names the test that was running.
 #[test]
 fn a_crash_inside_a_pytest_run() {
     let pythons: Vec<_> = pycoroner_testkit::pyenv_interpreters()
@@ -110,6 +110,11 @@ fn a_crash_inside_a_pytest_run() {
         }
         if named < 7 {
             failures.push(format!("{tag} only {named} threads listed by the test"));
+        }
+        // The test pytest was running, from os.environ in the core's memory.
+        let test = names.lines().find_map(|l| l.strip_prefix("test "));
+        if test.is_none() || v["target"]["test"].as_str() != test {
+            failures.push(format!("{tag} test {} in the report, {test:?} in the process", v["target"]["test"]));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

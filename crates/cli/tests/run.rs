@@ -82,6 +82,11 @@ fn a_crash_is_read_before_the_signal_goes_on_and_equals_faulthandler() {
         if !current["frames"].as_array().is_some_and(|f| f.iter().any(|f| f["kind"] == "native") && f.iter().any(|f| f["locals"].is_array())) {
             failures.push(format!("[{tag}] the crashing thread has no native frames or no locals"));
         }
+        // Only the crashing thread's values: the log stays short.
+        let others_with_locals = report["threads"].as_array().into_iter().flatten().filter(|t| t["current"] != true && t["frames"].as_array().is_some_and(|f| f.iter().any(|f| f["locals"].is_array()))).count();
+        if others_with_locals != 0 {
+            failures.push(format!("[{tag}] {others_with_locals} other threads show locals"));
+        }
         if !md || !junit.as_deref().is_some_and(|j| j.matches("<testcase ").count() == 1 && j.contains("SIGSEGV")) {
             failures.push(format!("[{tag}] report.md {md}, junit {junit:?}"));
         }
@@ -210,4 +215,34 @@ fn exit_statuses_missing_commands_and_untraceable_trees() {
     let (code, _, err) = run(pycoroner().args(["run", "--", bin, "run", "--require-trace", "--", "sh", "-c", "exit 3"]));
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("cannot trace"), "{err}");
+}
+
+/// The report names the pytest test that crashed (`PYTEST_CURRENT_TEST`, which pytest
+/// sets in `os.environ` after start), in the headline and as the JUnit test case.
+#[test]
+fn a_crash_in_pytest_names_the_test() {
+    let Some(py) = pyenv_interpreters().into_iter().rev().find(|py| Command::new(&py.path).args(["-c", "import pytest"]).output().is_ok_and(|o| o.status.success())) else {
+        assert!(!pycoroner_testkit::in_ci(), "CI=true but no pyenv interpreter has pytest (.ci/run installs it)");
+        eprintln!("SKIP: no pyenv interpreter has pytest");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let side = dir.path().join("side.txt");
+    let test_file = pycoroner_testkit::repo_root().join("fixtures/pytest/test_crash_in_pytest.py");
+    let (code, _, err) = run(pycoroner()
+        .current_dir(dir.path())
+        .env("PYCORONER_SIDECAR", &side)
+        .env_remove("PYTHONPATH")
+        .args(["run", "--"])
+        .arg(&py.path)
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
+        .arg(&test_file));
+    assert_eq!(code, Some(139), "{err}");
+    let truth = std::fs::read_to_string(&side).unwrap_or_default();
+    let test = truth.lines().find_map(|l| l.strip_prefix("test ")).expect("the test wrote PYTEST_CURRENT_TEST");
+    let heads = headlines(&err);
+    assert!(heads.len() == 1 && heads[0].ends_with(&format!("in test {test}")), "{heads:?} / {test}");
+    let (json, _, junit) = reports(&dir.path().join("pycoroner-reports"));
+    assert_eq!(json.first().map(|r| r["target"]["test"].clone()), Some(serde_json::json!(test)));
+    assert!(junit.is_some_and(|j| j.contains(&format!("name=\"{test}: SIGSEGV\""))));
 }

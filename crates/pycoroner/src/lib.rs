@@ -344,7 +344,7 @@ fn analyze_within_budget(
         });
         for ts in &interp.threads {
             let mut t = thread_report(target, state, ts, *holder, &threads_info, crashed.map(|c| c.tid), &mut warnings);
-            if let Some(v) = &values {
+            if let Some(v) = values.as_ref().filter(|_| !options.locals_crashed_only || crashed.is_some_and(|c| t.native_id == Some(c.tid))) {
                 add_values(v, ts, &mut t, &mut warnings);
             }
             budget.charge_frames(&mut t, &mut warnings);
@@ -357,6 +357,9 @@ fn analyze_within_budget(
     // modules.
     let names_renderer = Renderer::new(target, &found.layout.offsets, models, &known, options.limits);
     let mut threading = Vec::new();
+    // The test pytest was running: it sets `os.environ['PYTEST_CURRENT_TEST']` before
+    // each phase of each test (the main interpreter's, where pytest runs).
+    let current_test = snapshot.interpreters.first().and_then(|i| py.sys_dicts(&i.state).0).and_then(|m| names_renderer.environ_var(m, "PYTEST_CURRENT_TEST"));
     for (interp, report) in snapshot.interpreters.iter().zip(interpreters.iter_mut()) {
         let (Some(modules), sysdict) = py.sys_dicts(&interp.state) else {
             threading.push(Vec::new());
@@ -482,6 +485,7 @@ fn analyze_within_budget(
             executable: target.executable(),
             pid: target.pid(),
             command_line: target.command_line(),
+            test: current_test,
             signal,
             paused_ms: None,
         },

@@ -41,6 +41,9 @@ pub struct Options {
     pub cache_dir: Option<PathBuf>,
     /// Read every Python frame's variables and each thread's exceptions.
     pub locals: bool,
+    /// With `locals`, show them only for the thread that took the fatal signal (a crash
+    /// report of `pycoroner run`, kept short for a CI log).
+    pub locals_crashed_only: bool,
     /// How much of each value to render.
     pub limits: pycoroner_cpython::repr::Limits,
     /// Where layouts may come from.

@@ -156,6 +156,10 @@ pub struct TargetInfo {
     /// live process's `/proc/PID/cmdline`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command_line: Option<String>,
+    /// The test pytest was running (`PYTEST_CURRENT_TEST` in the process's
+    /// `os.environ` at that instant, e.g. `tests/test_x.py::test_y (call)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<String>,
     /// The fatal signal.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signal: Option<Signal>,

@@ -86,6 +86,43 @@ impl Renderer<'_> {
         self.ptr(module, key::module::dict).ok().filter(|d| !d.is_null())
     }
 
+    /// An environment variable as the process sees it now: from `os.environ`, whose
+    /// `_data` dict (bytes to bytes) `os.environ[k] = v` keeps in step with the C
+    /// environment, so a variable set after start (pytest's `PYTEST_CURRENT_TEST`) is
+    /// there, where `/proc/PID/environ` shows only the initial block. `None` when `os`
+    /// is not imported, the variable is not set, or the objects are not what they
+    /// should be.
+    pub fn environ_var(&self, sys_modules: RemoteAddr, name: &str) -> Option<String> {
+        self.lookup();
+        let os = self.module_dict(sys_modules, "os")?;
+        let environ = self.dict_lookup(os, "environ")?;
+        let (attrs, _) = self.instance_dict(environ, 64).ok()??;
+        let data = self.pick_keys(attrs, &["_data"]).into_iter().next()??;
+        let (pairs, _) = self.dict_items_up_to(data, 1 << 14).ok()?;
+        for (k, v) in pairs {
+            if self.type_name(k).ok()? != "bytes" {
+                return None; // not os.environ's bytes-keyed data (Windows keys are str)
+            }
+            let size = self.mem.read_i64(self.at(k, key::object::ob_size).ok()?).ok()?;
+            if usize::try_from(size).ok() != Some(name.len()) {
+                continue;
+            }
+            let (key, _) = self.bytes_like(k, key::bytes::sval, false).ok()?;
+            if key == name.as_bytes() {
+                if self.type_name(v).ok()? != "bytes" {
+                    return None;
+                }
+                let (value, more) = self.bytes_like(v, key::bytes::sval, false).ok()?;
+                let mut text = String::from_utf8_lossy(&value).into_owned();
+                if more {
+                    text.push_str("...");
+                }
+                return Some(text);
+            }
+        }
+        None
+    }
+
     /// An object's reference count (`ob_refcnt`, as `sys.getrefcount` less its own
     /// argument), and whether it is immortal (3.12+).
     pub fn refcount(&self, obj: RemoteAddr) -> Option<(i64, bool)> {

@@ -203,6 +203,9 @@ pub(crate) fn header(out: &mut String, report: &Report) {
         (false, true) => "free-threaded build",
         (true, true) => "free-threaded debug build",
     };
+    if let Some(test) = t.test.as_deref() {
+        let _ = writeln!(out, "Running test {}", e(test));
+    }
     match t.executable.as_deref() {
         Some(exe) => {
             let _ = writeln!(out, "Executable {}, CPython {} ({flavour})", e(exe), p.version);
@@ -435,6 +438,7 @@ pub(crate) mod tests {
                 executable: None,
                 pid: Some(4242),
                 command_line: None,
+                test: None,
                 signal: Some(Signal {
                     number: 11,
                     name: "SIGSEGV".into(),
