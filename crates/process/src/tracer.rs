@@ -109,6 +109,8 @@ pub enum RunError {
 pub const FATAL_SIGNALS: [i32; 7] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGABRT, libc::SIGSYS, libc::SIGTRAP];
 /// Signals to pycoroner that are passed on to the command.
 const FORWARDED: [i32; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+/// How long the tracer polls for the next stop after one before it sleeps.
+const SPIN: Duration = Duration::from_micros(100);
 /// How long the other threads of a process are given to stop (as [`crate::live::STOP_DEADLINE`]).
 const STOP_DEADLINE: Duration = Duration::from_secs(1);
 
@@ -380,7 +382,11 @@ pub fn run(program: &OsStr, args: &[OsString], options: &RunOptions, watch: &mut
     let mut kill_at: Option<Instant> = None;
     let mut timed_out = false;
     while tree.root_exit.is_none() {
-        // Everything that happened, without blocking.
+        // Everything that happened, without blocking. Stops come in pairs (a clone's
+        // event, then the new thread's first stop): after one, the next is polled for
+        // a moment before sleeping, since waking a sleeping tracer costs each stopped
+        // thread far longer than the poll.
+        let mut last_event = Instant::now();
         loop {
             if let Some((tid, status)) = tree.deferred.pop() {
                 tree.handle(tid, status, watch);
@@ -391,9 +397,14 @@ pub fn run(program: &OsStr, args: &[OsString], options: &RunOptions, watch: &mut
             // SAFETY: waitpid for any child or tracee, writing an int status.
             let r = unsafe { libc::waitpid(-1, &mut status, flags | libc::WNOHANG) };
             if r <= 0 {
+                if r == 0 && last_event.elapsed() < SPIN {
+                    std::hint::spin_loop();
+                    continue;
+                }
                 break;
             }
             tree.handle(r as u32, status, watch);
+            last_event = Instant::now();
         }
         if tree.root_exit.is_some() {
             break;
