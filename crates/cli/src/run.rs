@@ -73,7 +73,8 @@ pub fn run(args: RunArgs, common: &Common) -> Result<u8, Failure> {
         let options = pycoroner::Options { locals_crashed_only: matches!(why, Why::Crash { .. }), ..options.clone() };
         let (text, json, test) = match pycoroner::analyze(&process, &options) {
             Ok(report) => (crate::render_text(&report, common), Some(pycoroner_report::render::json::render(&report)), report.target.test.clone()),
-            Err(e) if e.is_no_python() => (format!("no Python interpreter in it ({e})\n"), None, None),
+            // Not a Python process: what gdb's `bt` would show of each thread.
+            Err(e) if e.is_no_python() => (format!("No Python interpreter in it ({e}); its native stacks:\n\n{}", pycoroner::native_stacks_text(&process, &options)), None, None),
             Err(e) => (format!("cannot read it: {e}\n"), None, None),
         };
         let took_ms = start.elapsed().as_secs_f64() * 1000.0;

@@ -246,3 +246,52 @@ fn a_crash_in_pytest_names_the_test() {
     assert_eq!(json.first().map(|r| r["target"]["test"].clone()), Some(serde_json::json!(test)));
     assert!(junit.is_some_and(|j| j.contains(&format!("name=\"{test}: SIGSEGV\""))));
 }
+
+/// A process of the tree with no Python (a C program) gets its native stacks, each
+/// thread's function names equal to gdb's `bt` of the core the kernel wrote right
+/// after (the signal went on).
+#[test]
+fn a_crash_without_python_gets_native_stacks_equal_to_gdb() {
+    let (Some(cc), Some(_)) = (pycoroner_testkit::require_tool("cc"), pycoroner_testkit::require_tool("gdb")) else { return };
+    let dir = tempfile::tempdir().expect("tmp");
+    let src = dir.path().join("c_crash.c");
+    std::fs::write(
+        &src,
+        "#include <pthread.h>\n#include <unistd.h>\n\
+         static void *idle(void *a) { (void)a; for (;;) pause(); return 0; }\n\
+         __attribute__((noinline)) static int deref(volatile int *p) { return *p; }\n\
+         __attribute__((noinline)) int crash_here(int depth) { return depth ? crash_here(depth - 1) + 1 : deref(0); }\n\
+         int main(void) { pthread_t t; pthread_create(&t, 0, idle, 0); sleep(0); return crash_here(3); }\n",
+    )
+    .expect("write");
+    let exe = dir.path().join("c_crash");
+    let (code, _, err) = run(Command::new(cc).args(["-g", "-O1", "-pthread"]).arg(&src).arg("-o").arg(&exe));
+    assert_eq!(code, Some(0), "{err}");
+    let (code, _, err) = run(&mut traced(dir.path(), &[], &[exe.as_os_str()]));
+    assert_eq!(code, Some(139), "{err}");
+    assert!(err.contains("No Python interpreter in it"), "{err}");
+    // Our threads: `Current thread LWP N` / `Thread LWP N`, then `#k  [0x... in ]NAME ...`.
+    let mut ours: std::collections::HashMap<u32, Vec<String>> = std::collections::HashMap::new();
+    let mut lwp = None;
+    for line in err.lines() {
+        if let Some(rest) = line.strip_prefix("Current thread LWP ").or_else(|| line.strip_prefix("Thread LWP ")) {
+            lwp = rest.split(' ').next().and_then(|n| n.parse().ok());
+        } else if let (Some(l), Some(frame)) = (lwp, line.trim_start().strip_prefix('#')) {
+            let rest = frame.split_once(' ').map(|(_, r)| r.trim_start()).unwrap_or_default();
+            let rest = rest.split_once(" in ").filter(|(pc, _)| pc.starts_with("0x")).map_or(rest, |(_, r)| r);
+            ours.entry(l).or_default().push(rest.split(' ').next().unwrap_or_default().to_string());
+        }
+    }
+    let core = dir.path().join("core");
+    if !core.is_file() {
+        assert!(!pycoroner_testkit::in_ci(), "CI=true but no core was written (kernel.core_pattern must be `core`)");
+        eprintln!("SKIP: no core to compare with gdb");
+        return;
+    }
+    let gdb = pycoroner_testkit::gdb_stacks(&exe, &core, &[]).expect("gdb");
+    assert_eq!(ours.len(), 2, "{err}");
+    for (lwp, names) in &ours {
+        assert_eq!(Some(names), gdb.get(lwp), "LWP {lwp}:\n{err}");
+    }
+    assert!(ours.values().any(|n| n.first().is_some_and(|f| f == "deref")), "{err}");
+}

@@ -46,6 +46,49 @@ use pycoroner_process::{MemoryExt, RemoteAddr, Target};
 
 use crate::locate_python::FoundPython;
 
+/// Every thread's native stack as text, as gdb's `bt` lists it, for a process with no
+/// Python interpreter (`pycoroner run` reports a crash of any process of its tree):
+/// `Thread LWP N (most recent call first):` then `  #0  0x... in f at file:line`, the
+/// thread that took the signal first. Target text is escaped.
+pub fn native_stacks_text(target: &dyn Target, options: &Options) -> String {
+    use std::fmt::Write;
+    let modules = pycoroner_debuginfo::modules_of(target, &target.mappings());
+    let search = pycoroner_debuginfo::DebugSearch { debug_dirs: options.debug_dirs.clone(), ..pycoroner_debuginfo::DebugSearch::system() };
+    let native = pycoroner_debuginfo::native::Native::new(target, &modules, &search, None);
+    let esc = |s: &str| pycoroner_report::escape::text(s).into_owned();
+    let mut out = String::new();
+    for (i, t) in target.threads().iter().enumerate() {
+        let current = if i == 0 && t.cursig != 0 { "Current thread" } else { "Thread" };
+        let _ = writeln!(out, "{current} LWP {} (most recent call first):", t.tid);
+        if t.regs.rip == 0 && t.regs.rsp == 0 {
+            let _ = writeln!(out, "  <its registers could not be read>");
+            continue;
+        }
+        let (frames, stop) = native.unwind(target, &t.regs);
+        let mut n = 0usize;
+        for f in &frames {
+            for sym in native.symbolize(f) {
+                let function = sym.function.as_deref().map(esc).unwrap_or_else(|| "??".into());
+                let pc = if sym.inlined { String::new() } else { format!("{:#018x} in ", f.pc) };
+                let place = match (&sym.file, sym.line) {
+                    (Some(file), Some(line)) => format!(" at {}:{line}", esc(file)),
+                    _ => native.module_name(f.pc).map(|m| format!(" from {}", esc(m))).unwrap_or_default(),
+                };
+                let _ = writeln!(out, "  #{n:<2} {pc}{function}{}{place}", if sym.inlined { " (inlined)" } else { "" });
+                n = n.saturating_add(1);
+            }
+        }
+        if let Some(why) = stop {
+            let _ = writeln!(out, "  ({})", esc(&why));
+        }
+        out.push('\n');
+    }
+    if !native.missing.is_empty() {
+        let _ = writeln!(out, "No unwind information or symbols from: {}", esc(&native.missing.join("; ")));
+    }
+    out
+}
+
 /// Analyze a target: find its interpreter and report every thread's Python stack.
 pub fn analyze(target: &dyn Target, options: &Options) -> Result<Report, AnalyzeError> {
     let prepared = prepare(target, options)?;
