@@ -295,3 +295,19 @@ fn a_crash_without_python_gets_native_stacks_equal_to_gdb() {
     }
     assert!(ours.values().any(|n| n.first().is_some_and(|f| f == "deref")), "{err}");
 }
+
+/// A crash during interpreter finalization (in an atexit callback) is read like any
+/// other; a report directory that cannot be written costs one line on stderr, and the
+/// exit status is still the command's.
+#[test]
+fn a_crash_at_exit_with_an_unwritable_report_dir() {
+    let Some(py) = pyenv_interpreters().pop() else { return };
+    let dir = tempfile::tempdir().expect("tmp");
+    let program = "import atexit, ctypes\ndef at_exit_crash():\n    ctypes.string_at(0)\natexit.register(at_exit_crash)\n";
+    let (code, _, err) = run(pycoroner().current_dir(dir.path()).args(["run", "--report-dir", "/proc/no-such-dir/reports", "--"]).arg(&py.path).args(["-c", program]));
+    assert_eq!(code, Some(139), "{err}");
+    assert_eq!(headlines(&err).len(), 1, "{err}");
+    assert!(err.contains("in at_exit_crash"), "{err}");
+    let unwritable: Vec<&str> = err.lines().filter(|l| l.contains("cannot write the reports to /proc/no-such-dir/reports")).collect();
+    assert_eq!(unwritable.len(), 1, "{err}");
+}
