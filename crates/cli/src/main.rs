@@ -107,7 +107,11 @@ fn render(report: &pycoroner_report::Report, common: &Common) -> String {
 }
 
 fn render_text(report: &pycoroner_report::Report, common: &Common) -> String {
-    render::faulthandler::render_with(report, render::faulthandler::TextOptions { fold: !common.no_fold, color: color(common), tasks_table: common.tasks == Some(args::TasksView::Table), state: common.state })
+    render_text_in(report, common, color(common))
+}
+
+fn render_text_in(report: &pycoroner_report::Report, common: &Common, color: bool) -> String {
+    render::faulthandler::render_with(report, render::faulthandler::TextOptions { fold: !common.no_fold, color, tasks_table: common.tasks == Some(args::TasksView::Table), state: common.state })
 }
 
 /// Test hook of debug builds only (the test suite's): hold the target stopped this long

@@ -7,6 +7,7 @@
 
 use std::ffi::OsString;
 use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -72,7 +73,8 @@ pub fn run(args: RunArgs, common: &Common) -> Result<u8, Failure> {
         // A crash shows the values of the thread that crashed; a hang, every thread's.
         let options = pycoroner::Options { locals_crashed_only: matches!(why, Why::Crash { .. }), ..options.clone() };
         let (text, json, test) = match pycoroner::analyze(&process, &options) {
-            Ok(report) => (crate::render_text(&report, common), Some(pycoroner_report::render::json::render(&report)), report.target.test.clone()),
+            // Plain text: the same goes to stderr (often a CI log) and into the files.
+            Ok(report) => (crate::render_text_in(&report, common, false), Some(pycoroner_report::render::json::render(&report)), report.target.test.clone()),
             // Not a Python process: what gdb's `bt` would show of each thread.
             Err(e) if e.is_no_python() => (format!("No Python interpreter in it ({e}); its native stacks:\n\n{}", pycoroner::native_stacks_text(&process, &options)), None, None),
             Err(e) => (format!("cannot read it: {e}\n"), None, None),
@@ -136,7 +138,7 @@ fn render_status(exit: tracer::Exit) -> String {
 fn create_new(dir: &Path, name: &str, ext: &str) -> std::io::Result<(PathBuf, std::fs::File)> {
     for n in 1..1000 {
         let path = if n == 1 { dir.join(format!("{name}.{ext}")) } else { dir.join(format!("{name}.{n}.{ext}")) };
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path) {
             Ok(f) => return Ok((path, f)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
@@ -155,10 +157,29 @@ fn markdown(events: &[Event], status: &str) -> String {
     let mut md = String::new();
     for e in events {
         let f = fence(&e.text);
-        md.push_str(&format!("### pycoroner: {}\n\n{f}text\n{}{f}\n\n", headline(&e.what, e.pid, &e.command_line, e.test.as_deref()).replace('`', "'"), e.text));
+        md.push_str(&format!("### pycoroner: {}\n\n{f}text\n{}{f}\n\n", markdown_inline(&headline(&e.what, e.pid, &e.command_line, e.test.as_deref())), e.text));
     }
     md.push_str(&format!("The command {status}.\n"));
     md
+}
+
+/// Text from the target as plain Markdown text: no HTML, link, emphasis or code span
+/// can come out of it.
+fn markdown_inline(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '!' | '|' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn xml_escape(s: &str) -> String {
@@ -170,7 +191,9 @@ fn xml_escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\n' | '\t' => out.push(c),
+            // Not characters XML 1.0 allows.
             c if (c as u32) < 0x20 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            '\u{fffe}' | '\u{ffff}' => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
     }
@@ -200,7 +223,8 @@ fn junit(events: &[Event]) -> String {
 }
 
 fn write_reports(dir: &Path, events: &[Event], status: &str) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    // Reports hold the process's values: private to the user who ran it.
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
     for e in events {
         if let Some(json) = &e.json {
             let (_, mut f) = create_new(dir, &format!("{}-{}", e.pid, e.what), "json")?;
@@ -220,6 +244,11 @@ fn write_reports(dir: &Path, events: &[Event], status: &str) -> std::io::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn markdown_headings_carry_no_markup_from_the_target() {
+        assert_eq!(markdown_inline("a <b> [x](y) `z` & *w*"), "a &lt;b&gt; \\[x\\]\\(y\\) \\`z\\` &amp; \\*w\\*");
+    }
 
     #[test]
     fn fences_outgrow_the_text() {

@@ -131,9 +131,10 @@ fn every_process_of_the_tree_is_watched_through_fork_and_exec() {
 fn a_hang_is_read_at_the_timeout_then_the_tree_is_stopped() {
     let Some(py) = pyenv_interpreters().pop() else { return };
     let dir = tempfile::tempdir().expect("tmp");
-    // A parent waiting on a child, both stuck in named functions.
+    // A parent waiting on a child, both stuck in named functions; the child ignores
+    // SIGTERM, so only --kill-after's SIGKILL ends it.
     let program = "import subprocess, sys, time\n\
-                   def parent_waits():\n    subprocess.call([sys.executable, '-c', 'import time\\ndef child_sleeps():\\n    time.sleep(60)\\nchild_sleeps()'])\n\
+                   def parent_waits():\n    subprocess.call([sys.executable, '-c', 'import signal, time\\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\\ndef child_sleeps():\\n    time.sleep(60)\\nchild_sleeps()'])\n\
                    parent_waits()\n";
     let start = Instant::now();
     let (code, _, err) = run(&mut traced(dir.path(), &["--timeout", "2s", "--kill-after", "2s"], &[py.path.as_os_str(), "-c".as_ref(), program.as_ref()]));
@@ -147,13 +148,21 @@ fn a_hang_is_read_at_the_timeout_then_the_tree_is_stopped() {
     let (json, _, junit) = reports(&dir.path().join("pycoroner-reports"));
     assert_eq!(json.len(), 2);
     assert!(junit.is_some_and(|j| j.matches("<testcase ").count() == 2));
+    // The child that ignored SIGTERM got SIGKILL: nothing of the tree runs on to hold
+    // a CI step open.
+    assert!(took >= Duration::from_secs(4), "took {took:?}: --kill-after was not waited for");
+    for r in &json {
+        let pid = r["target"]["pid"].as_u64().expect("pid");
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok().and_then(|s| s.rsplit(')').next().and_then(|r| r.trim_start().chars().next()));
+        assert!(state.is_none() || state == Some('Z'), "process {pid} still runs ({state:?})");
+    }
 }
 
 #[test]
 fn signals_to_pycoroner_reach_the_command_and_a_dump_does_not_stop_it() {
     let Some(py) = pyenv_interpreters().pop() else { return };
     let dir = tempfile::tempdir().expect("tmp");
-    let program = "import sys, time\ndef waiting_here():\n    print('ready', flush=True)\n    time.sleep(60)\nwaiting_here()\n";
+    let program = "import os, time\ndef waiting_here():\n    print(os.getpid(), flush=True)\n    while True:\n        print('tick', flush=True)\n        time.sleep(0.02)\nwaiting_here()\n";
     let mut child = Command::new(env!("CARGO_BIN_EXE_pycoroner"))
         .current_dir(dir.path())
         .args(["run", "--dump-on", "USR1", "--"])
@@ -163,11 +172,23 @@ fn signals_to_pycoroner_reach_the_command_and_a_dump_does_not_stop_it() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().expect("stdout")), &mut line).expect("ready");
-    assert_eq!(line.trim(), "ready");
+    // stdout read as it comes: the command's pid, then a tick every 20 ms.
+    let stdout = child.stdout.take().expect("stdout");
+    let ticks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (pid_tx, pid_rx) = std::sync::mpsc::channel();
+    let counter = ticks.clone();
+    std::thread::spawn(move || {
+        for l in std::io::BufRead::lines(std::io::BufReader::new(stdout)).map_while(Result::ok) {
+            if l == "tick" {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            } else {
+                let _ = pid_tx.send(l);
+            }
+        }
+    });
+    let target = pid_rx.recv_timeout(Duration::from_secs(20)).expect("the command's pid");
     let pid = child.id().to_string();
-    // stderr read as it comes: SIGTERM goes once the dump's report is out.
+    // stderr read as it comes: each dump's headline is waited for.
     let stderr = child.stderr.take().expect("stderr");
     let (tx, rx) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
@@ -181,16 +202,33 @@ fn signals_to_pycoroner_reach_the_command_and_a_dump_does_not_stop_it() {
         }
         all
     });
+    let now = || ticks.load(std::sync::atomic::Ordering::SeqCst);
     run(Command::new("kill").args(["-USR1", &pid]));
     let dumped = rx.recv_timeout(Duration::from_secs(20)).is_ok();
+    // The dump did not stop it: it still ticks.
+    let before = now();
+    std::thread::sleep(Duration::from_millis(300));
+    let ran_after_dump = now() > before;
+    // A process stopped by SIGSTOP stays stopped through a dump, and runs on SIGCONT.
+    run(Command::new("kill").args(["-STOP", &target]));
+    std::thread::sleep(Duration::from_millis(200));
+    run(Command::new("kill").args(["-USR1", &pid]));
+    let dumped_stopped = rx.recv_timeout(Duration::from_secs(20)).is_ok();
+    let stopped_at = now();
+    std::thread::sleep(Duration::from_millis(400));
+    let stayed_stopped = now() <= stopped_at.saturating_add(1);
+    run(Command::new("kill").args(["-CONT", &target]));
+    std::thread::sleep(Duration::from_millis(400));
+    let ran_on_cont = now() > stopped_at.saturating_add(1);
     run(Command::new("kill").args(["-TERM", &pid]));
     let status = child.wait().expect("wait");
     let err = reader.join().expect("reader");
-    assert!(dumped, "{err}");
+    assert!(dumped && ran_after_dump, "dumped {dumped}, ran after {ran_after_dump}: {err}");
+    assert!(dumped_stopped && stayed_stopped && ran_on_cont, "dumped {dumped_stopped}, stayed stopped {stayed_stopped}, ran on SIGCONT {ran_on_cont}: {err}");
     assert_eq!(status.code(), Some(128 + 15), "{err}");
     let heads = headlines(&err);
-    assert_eq!(heads.len(), 1, "{err}");
-    assert!(heads[0].contains("as asked") && err.contains("in waiting_here"), "{err}");
+    assert_eq!(heads.len(), 2, "{err}");
+    assert!(heads.iter().all(|h| h.contains("as asked")) && err.contains("in waiting_here"), "{err}");
 }
 
 #[test]
@@ -200,6 +238,12 @@ fn exit_statuses_missing_commands_and_untraceable_trees() {
     assert_eq!(code, Some(7), "{err}");
     assert!(err.is_empty(), "{err}");
     assert!(!dir.path().join("pycoroner-reports").exists(), "nothing caught, no directory");
+
+    // The command gets SIGPIPE's default action (pycoroner, like every Rust program,
+    // ignores it): `yes` dies quietly when `head` is done.
+    let (code, _, err) = run(pycoroner().args(["run", "--", "sh", "-c", "yes | head -1 >/dev/null"]));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains("Broken pipe"), "{err}");
 
     let (code, _, err) = run(pycoroner().args(["run", "--", "no-such-command-pycoroner"]));
     assert_eq!(code, Some(127));

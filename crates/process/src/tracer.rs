@@ -109,6 +109,10 @@ pub enum RunError {
 pub const FATAL_SIGNALS: [i32; 7] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL, libc::SIGABRT, libc::SIGSYS, libc::SIGTRAP];
 /// Signals to pycoroner that are passed on to the command.
 const FORWARDED: [i32; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+/// How long the processes SIGKILLed at a timeout are waited for.
+const REAP: Duration = Duration::from_secs(1);
+/// Most events handled before the deadlines are looked at again.
+const MAX_BATCH: usize = 4096;
 /// How long the tracer polls for the next stop after one before it sleeps.
 const SPIN: Duration = Duration::from_micros(100);
 /// How long the other threads of a process are given to stop (as [`crate::live::STOP_DEADLINE`]).
@@ -145,6 +149,19 @@ fn sigset(signals: &[i32]) -> libc::sigset_t {
 struct Held {
     tid: u32,
     signal: i32,
+    /// It was in (or entering) a group stop: it stays stopped (PTRACE_LISTEN).
+    listen: bool,
+}
+
+/// True for a group stop of a seized tracee: `PTRACE_EVENT_STOP` with a stopping signal
+/// (an interrupt or a new tracee's first stop has SIGTRAP).
+fn is_group_stop(status: i32) -> bool {
+    status >> 16 == libc::PTRACE_EVENT_STOP && matches!(libc::WSTOPSIG(status), libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU)
+}
+
+fn listen(tid: u32) {
+    // SAFETY: PTRACE_LISTEN on a seized tracee in group stop; errors are irrelevant.
+    unsafe { libc::ptrace(libc::PTRACE_LISTEN, tid as libc::pid_t, 0usize, 0usize) };
 }
 
 /// The tracer's view of the tree.
@@ -189,7 +206,13 @@ impl Tree {
     /// except around `watch`, which runs while the process is held.
     fn handle(&mut self, tid: u32, status: i32, watch: &mut dyn FnMut(LiveProcess, &Why)) {
         if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
-            self.tgid.remove(&tid);
+            if self.tgid.remove(&tid) == Some(tid) {
+                // A thread group's leader is reaped last: none of its threads is left
+                // (one that exec'd without a report included), and its pid may be
+                // reused by a process that is not ours.
+                self.tgid.retain(|_, g| *g != tid);
+                self.crashed.remove(&tid);
+            }
             if tid == self.root {
                 self.root_exit = Some(if libc::WIFSIGNALED(status) { Exit::Signal(libc::WTERMSIG(status)) } else { Exit::Code(libc::WEXITSTATUS(status)) });
             }
@@ -201,10 +224,10 @@ impl Tree {
         let event = status >> 16;
         let sig = libc::WSTOPSIG(status);
         if let std::collections::hash_map::Entry::Vacant(e) = self.tgid.entry(tid) {
-            // A new tracee's first stop (a fork, vfork or clone of a traced thread).
+            // A new tracee (a fork, vfork or clone of a traced thread): its first stop
+            // is an event stop with SIGTRAP (continued below), or a group stop if one
+            // was under way (kept).
             e.insert(tgid_of(tid));
-            cont(tid, 0);
-            return;
         }
         match event {
             0 if FATAL_SIGNALS.contains(&sig) => {
@@ -217,11 +240,8 @@ impl Tree {
             }
             // Any other signal goes on as it came.
             0 => cont(tid, sig),
-            libc::PTRACE_EVENT_STOP if matches!(sig, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU) => {
-                // A group stop: stay stopped as the process would without us.
-                // SAFETY: PTRACE_LISTEN on a seized tracee in group stop.
-                unsafe { libc::ptrace(libc::PTRACE_LISTEN, tid as libc::pid_t, 0usize, 0usize) };
-            }
+            // A group stop: stay stopped as the process would without us.
+            _ if is_group_stop(status) => listen(tid),
             // Fork, vfork, clone (the child's own first stop names it), interrupts.
             _ => cont(tid, 0),
         }
@@ -254,9 +274,10 @@ impl Tree {
                     return false;
                 }
                 if libc::WIFSTOPPED(status) {
-                    // Resumed as it stopped: a signal it was about to take goes on with it.
+                    // Resumed as it stopped: a signal it was about to take goes on with
+                    // it, a thread of a stopped process stays stopped.
                     let signal = if status >> 16 == 0 { libc::WSTOPSIG(status) } else { 0 };
-                    held.push(Held { tid: t, signal });
+                    held.push(Held { tid: t, signal, listen: is_group_stop(status) });
                 } else {
                     self.deferred.push((t, status));
                 }
@@ -285,10 +306,16 @@ impl Tree {
             None => Why::Timeout,
         };
         if let Ok(process) = LiveProcess::traced(pid, threads, crash.map(|(_, s)| s), unstopped) {
-            watch(process, &why);
+            // Whatever happens while reading, the threads are resumed below and the
+            // crash signal delivered by the caller.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| watch(process, &why)));
         }
         for h in held {
-            cont(h.tid, h.signal);
+            if h.listen {
+                listen(h.tid);
+            } else {
+                cont(h.tid, h.signal);
+            }
         }
     }
 
@@ -319,22 +346,39 @@ pub fn run(program: &OsStr, args: &[OsString], options: &RunOptions, watch: &mut
     watched.extend(FORWARDED);
     watched.extend(options.dump_on);
     let set = sigset(&watched);
+    // SIGCHLD ignored (inherited through exec) would mean no SIGCHLD for the tree's
+    // stops: the default disposition is set for the run, the old one kept for the child.
+    let mut old_chld: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: install SIG_DFL for SIGCHLD, keeping the old action in `old_chld`.
+    unsafe {
+        let mut dfl: libc::sigaction = std::mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        libc::sigaction(libc::SIGCHLD, &dfl, &mut old_chld);
+    }
     let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
     // SAFETY: block the watched signals in this thread (they are waited for); the
     // child restores the old mask before exec.
     unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old) };
 
-    // SAFETY: the child runs only async-signal-safe calls (sigprocmask, raise, execv,
-    // write, _exit) on memory prepared before the fork.
+    // SAFETY: the child runs only async-signal-safe calls (sigaction, sigprocmask,
+    // signal, raise, execv, write, _exit) on memory prepared before the fork.
     let child = unsafe { libc::fork() };
     if child < 0 {
         let e = std::io::Error::last_os_error();
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+        // SAFETY: restore what was changed above.
+        unsafe {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+            libc::sigaction(libc::SIGCHLD, &old_chld, std::ptr::null_mut());
+        }
         return Err(spawn_err(e.to_string()));
     }
     if child == 0 {
         // SAFETY: see above; _exit never returns.
         unsafe {
+            libc::sigaction(libc::SIGCHLD, &old_chld, std::ptr::null_mut());
+            // Rust ignores SIGPIPE in its own process: the command gets the default, as
+            // std::process::Command gives it.
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
             libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
             libc::raise(libc::SIGSTOP);
             libc::execv(c_path.as_ptr(), argv.as_ptr());
@@ -368,6 +412,7 @@ pub fn run(program: &OsStr, args: &[OsString], options: &RunOptions, watch: &mut
                 libc::kill(child, libc::SIGKILL);
                 libc::waitpid(child, &mut status, 0);
                 libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+                libc::sigaction(libc::SIGCHLD, &old_chld, std::ptr::null_mut());
             }
             return Err(RunError::Trace(why));
         }
@@ -380,14 +425,16 @@ pub fn run(program: &OsStr, args: &[OsString], options: &RunOptions, watch: &mut
     // A deadline past what an Instant holds is no deadline.
     let mut deadline = options.timeout.and_then(|t| Instant::now().checked_add(t));
     let mut kill_at: Option<Instant> = None;
+    let mut reap_until: Option<Instant> = None;
     let mut timed_out = false;
-    while tree.root_exit.is_none() {
+    loop {
         // Everything that happened, without blocking. Stops come in pairs (a clone's
         // event, then the new thread's first stop): after one, the next is polled for
         // a moment before sleeping, since waking a sleeping tracer costs each stopped
-        // thread far longer than the poll.
+        // thread far longer than the poll. At most MAX_BATCH at a time: a tree that
+        // stops without pause still has its deadlines kept.
         let mut last_event = Instant::now();
-        loop {
+        for _ in 0..MAX_BATCH {
             if let Some((tid, status)) = tree.deferred.pop() {
                 tree.handle(tid, status, watch);
                 continue;
@@ -406,33 +453,6 @@ pub fn run(program: &OsStr, args: &[OsString], options: &RunOptions, watch: &mut
             tree.handle(r as u32, status, watch);
             last_event = Instant::now();
         }
-        if tree.root_exit.is_some() {
-            break;
-        }
-        let now = Instant::now();
-        let next = [deadline, kill_at].into_iter().flatten().min();
-        let wait = next.map(|n| n.saturating_duration_since(now));
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        let ts = wait.map(|w| libc::timespec { tv_sec: w.as_secs() as libc::time_t, tv_nsec: w.subsec_nanos() as libc::c_long });
-        // SAFETY: wait for one of the blocked signals; `info` is ours to fill.
-        let got = unsafe {
-            match &ts {
-                Some(ts) => libc::sigtimedwait(&set, &mut info, ts),
-                None => libc::sigwaitinfo(&set, &mut info),
-            }
-        };
-        if got > 0 {
-            if FORWARDED.contains(&got) && info.si_code <= 0 {
-                // Sent to pycoroner (kill, not a terminal's key, which the tree got too).
-                // SAFETY: signal our own child.
-                unsafe { libc::kill(child, got) };
-            } else if Some(got) == options.dump_on && seized {
-                for pid in tree.processes() {
-                    tree.hold(pid, None, &mut |p, _| watch(p, &Why::Dump));
-                }
-            }
-            continue;
-        }
         let now = Instant::now();
         if deadline.is_some_and(|d| now >= d) {
             deadline = None;
@@ -442,21 +462,63 @@ pub fn run(program: &OsStr, args: &[OsString], options: &RunOptions, watch: &mut
                     tree.hold(pid, None, watch);
                 }
             }
-            for pid in tree.processes().into_iter().chain([root]) {
-                // SAFETY: signal a process of the tree.
+            for pid in tree.processes() {
+                // SAFETY: signal a live process of the tree (its pid is still its own:
+                // a process leaves the tree when it is reaped).
                 unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
             }
             kill_at = now.checked_add(options.kill_after);
         } else if kill_at.is_some_and(|k| now >= k) {
             kill_at = None;
-            for pid in tree.processes().into_iter().chain([root]) {
+            for pid in tree.processes() {
                 // SAFETY: as above.
                 unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
             }
+            reap_until = now.checked_add(REAP);
+        }
+        // Done when the command has ended; after a timeout, once the rest of the tree
+        // has too (it must not hold a CI step open): SIGKILLed processes are waited
+        // for, a little.
+        let rest_done = tree.tgid.is_empty() || (kill_at.is_none() && reap_until.is_none_or(|r| now >= r));
+        if tree.root_exit.is_some() && (!timed_out || rest_done) {
+            break;
+        }
+        let next = [deadline, kill_at, reap_until].into_iter().flatten().min();
+        let wait = next.map(|n| n.saturating_duration_since(Instant::now()));
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let ts = wait.map(|w| libc::timespec { tv_sec: w.as_secs() as libc::time_t, tv_nsec: w.subsec_nanos() as libc::c_long });
+        // SAFETY: wait for one of the blocked signals; `info` is ours to fill.
+        let got = unsafe {
+            match &ts {
+                Some(ts) => libc::sigtimedwait(&set, &mut info, ts),
+                None => libc::sigwaitinfo(&set, &mut info),
+            }
+        };
+        if FORWARDED.contains(&got) && info.si_code <= 0 && tree.root_exit.is_none() {
+            // Sent to pycoroner (kill, not a terminal's key, which the tree got too).
+            // SAFETY: signal our own child, not yet reaped.
+            unsafe { libc::kill(child, got) };
+        } else if got > 0 && Some(got) == options.dump_on && seized {
+            for pid in tree.processes() {
+                tree.hold(pid, None, &mut |p, _| watch(p, &Why::Dump));
+            }
         }
     }
-    // SAFETY: restore this thread's signal mask.
-    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    // Signals that came after the last wait are dropped, not delivered with their
+    // default action once unblocked (the command has ended; there is nothing to do).
+    let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: a zero-timeout wait for pending blocked signals; bounded by their count.
+    for _ in 0..64 {
+        if unsafe { libc::sigtimedwait(&set, &mut info, &zero) } <= 0 {
+            break;
+        }
+    }
+    // SAFETY: restore this thread's signal mask and SIGCHLD's action.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        libc::sigaction(libc::SIGCHLD, &old_chld, std::ptr::null_mut());
+    }
     let exit = if timed_out { Exit::TimedOut } else { tree.root_exit.unwrap_or(Exit::Code(1)) };
     Ok(Outcome { exit, untraced })
 }
