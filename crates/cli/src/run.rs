@@ -169,9 +169,7 @@ fn markdown_inline(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
+            c if entity(c).is_some() => out.push_str(entity(c).unwrap_or_default()),
             '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' | '#' | '!' | '|' | '~' => {
                 out.push('\\');
                 out.push(c);
@@ -182,14 +180,22 @@ fn markdown_inline(s: &str) -> String {
     out
 }
 
+/// The character entity HTML and XML both read for `&`, `<`, `>` and `"`.
+fn entity(c: char) -> Option<&'static str> {
+    match c {
+        '&' => Some("&amp;"),
+        '<' => Some("&lt;"),
+        '>' => Some("&gt;"),
+        '"' => Some("&quot;"),
+        _ => None,
+    }
+}
+
 fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
+            c if entity(c).is_some() => out.push_str(entity(c).unwrap_or_default()),
             '\n' | '\t' => out.push(c),
             // Not characters XML 1.0 allows.
             c if (c as u32) < 0x20 => out.push_str(&format!("\\x{:02x}", c as u32)),
