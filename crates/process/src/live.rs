@@ -221,28 +221,7 @@ impl StopGuard {
                 unsafe { libc::ptrace(libc::PTRACE_INTERRUPT, tid as libc::pid_t, 0usize, 0usize) };
             }
         }
-        // Wait for every thread's interrupt stop, polling: a thread in uninterruptible
-        // sleep never gets there, and must not hold the others stopped.
-        let mut pending = guard.seized.clone();
-        let mut pause = Duration::from_micros(20);
-        loop {
-            pending.retain(|&tid| !poll_stopped(tid));
-            if pending.is_empty() {
-                break;
-            }
-            // /proc is asked only past the grace period: every poll before it is time the
-            // process spends stopped.
-            let waited = guard.stopped_at.elapsed();
-            if waited >= D_STATE_GRACE {
-                let states: Vec<char> = pending.iter().map(|t| proc_state(&format!("/proc/{pid}/task/{t}/stat")).unwrap_or('?')).collect();
-                if waited >= STOP_DEADLINE || states.iter().all(|&s| s == 'D') {
-                    guard.unstopped = pending.into_iter().zip(states).collect();
-                    break;
-                }
-            }
-            std::thread::sleep(pause);
-            pause = pause.saturating_mul(2).min(Duration::from_millis(2));
-        }
+        guard.unstopped = wait_for_stops(pid, guard.seized.clone(), guard.stopped_at, poll_stopped);
         if guard.seized.is_empty() {
             return Err(LiveError::NoProcess(pid));
         }
@@ -271,6 +250,33 @@ impl StopGuard {
     /// one was interrupted.
     pub fn stopped_for(&self) -> Duration {
         self.stopped_at.elapsed()
+    }
+}
+
+/// Wait until each thread of `pending` (interrupted at `since`) is stopped, as
+/// `stopped(tid)` says (polled; it must not block), sleeping a little longer between
+/// polls each time. A thread in uninterruptible sleep never gets there and must not
+/// hold the others stopped: once only such threads are left past [`D_STATE_GRACE`],
+/// or anything is left at [`STOP_DEADLINE`], those are given up on. Returns them, with
+/// their state letter.
+pub(crate) fn wait_for_stops(pid: u32, mut pending: Vec<u32>, since: Instant, mut stopped: impl FnMut(u32) -> bool) -> Vec<(u32, char)> {
+    let mut pause = Duration::from_micros(20);
+    loop {
+        pending.retain(|&tid| !stopped(tid));
+        if pending.is_empty() {
+            return Vec::new();
+        }
+        // /proc is asked only past the grace period: every poll before it is time the
+        // process spends stopped.
+        let waited = since.elapsed();
+        if waited >= D_STATE_GRACE {
+            let states: Vec<char> = pending.iter().map(|t| proc_state(&format!("/proc/{pid}/task/{t}/stat")).unwrap_or('?')).collect();
+            if waited >= STOP_DEADLINE || states.iter().all(|&s| s == 'D') {
+                return pending.into_iter().zip(states).collect();
+            }
+        }
+        std::thread::sleep(pause);
+        pause = pause.saturating_mul(2).min(Duration::from_millis(2));
     }
 }
 

@@ -22,7 +22,7 @@ use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
 
-use crate::live::{list_tids, proc_state, tracee_registers, LiveError, LiveProcess};
+use crate::live::{list_tids, tracee_registers, wait_for_stops, LiveError, LiveProcess};
 use crate::notes::{SignalInfo, ThreadInfo};
 
 /// How the run is watched.
@@ -115,8 +115,6 @@ const REAP: Duration = Duration::from_secs(1);
 const MAX_BATCH: usize = 4096;
 /// How long the tracer polls for the next stop after one before it sleeps.
 const SPIN: Duration = Duration::from_micros(100);
-/// How long the other threads of a process are given to stop (as [`crate::live::STOP_DEADLINE`]).
-const STOP_DEADLINE: Duration = Duration::from_secs(1);
 
 /// The program `execvp` would run: `program` itself if it has a slash, else the first
 /// executable file of that name on PATH.
@@ -141,6 +139,46 @@ fn sigset(signals: &[i32]) -> libc::sigset_t {
             libc::sigaddset(&mut set, s);
         }
         set
+    }
+}
+
+/// The signal mask and SIGCHLD's action as they were before the run, put back on every
+/// way out (and by the child before exec).
+struct SavedSignals {
+    mask: libc::sigset_t,
+    chld: libc::sigaction,
+}
+
+impl SavedSignals {
+    /// Block `set` in this thread (its signals are waited for) and give SIGCHLD its
+    /// default action: ignored (inherited through exec), it would announce none of the
+    /// tree's stops.
+    fn block(set: &libc::sigset_t) -> SavedSignals {
+        // SAFETY: zeroed sigset_t/sigaction are valid values; sigaction and
+        // pthread_sigmask write the old ones into them.
+        unsafe {
+            let mut saved = SavedSignals { mask: std::mem::zeroed(), chld: std::mem::zeroed() };
+            let mut dfl: libc::sigaction = std::mem::zeroed();
+            dfl.sa_sigaction = libc::SIG_DFL;
+            libc::sigaction(libc::SIGCHLD, &dfl, &mut saved.chld);
+            libc::pthread_sigmask(libc::SIG_BLOCK, set, &mut saved.mask);
+            saved
+        }
+    }
+
+    /// Put both back (async-signal-safe: the child calls it between fork and exec).
+    fn restore(&self) {
+        // SAFETY: plain system calls on values we own.
+        unsafe {
+            libc::sigaction(libc::SIGCHLD, &self.chld, std::ptr::null_mut());
+            libc::pthread_sigmask(libc::SIG_SETMASK, &self.mask, std::ptr::null_mut());
+        }
+    }
+}
+
+impl Drop for SavedSignals {
+    fn drop(&mut self) {
+        self.restore();
     }
 }
 
@@ -233,8 +271,7 @@ impl Tree {
             0 if FATAL_SIGNALS.contains(&sig) => {
                 let pid = self.tgid.get(&tid).copied().unwrap_or(tid);
                 if self.crashed.insert(pid) {
-                    let info = siginfo(tid, sig);
-                    self.hold(pid, Some((tid, info)), watch);
+                    self.hold(pid, Why::Crash { tid, signal: siginfo(tid, sig) }, watch);
                 }
                 cont(tid, sig);
             }
@@ -247,48 +284,41 @@ impl Tree {
         }
     }
 
-    /// Stop every other thread of `pid`, hand the process to `watch`, resume them.
-    fn hold(&mut self, pid: u32, crash: Option<(u32, SignalInfo)>, watch: &mut dyn FnMut(LiveProcess, &Why)) {
-        let already = crash.as_ref().map(|(t, _)| *t);
+    /// Stop every thread of `pid` (but the one that crashed, already stopped), hand the
+    /// process to `watch`, resume them.
+    fn hold(&mut self, pid: u32, why: Why, watch: &mut dyn FnMut(LiveProcess, &Why)) {
+        let crash = match &why {
+            Why::Crash { tid, signal } => Some((*tid, *signal)),
+            Why::Timeout | Why::Dump => None,
+        };
         let tids: Vec<u32> = match list_tids(pid) {
             Ok(t) => t.into_iter().filter(|t| self.tgid.contains_key(t)).collect(),
             Err(_) => return,
         };
-        let mut pending: Vec<u32> = tids.iter().copied().filter(|t| Some(*t) != already).collect();
+        let pending: Vec<u32> = tids.into_iter().filter(|t| Some(*t) != crash.map(|(c, _)| c)).collect();
         for &t in &pending {
             // SAFETY: interrupt a seized tid of ours; no memory is passed.
             unsafe { libc::ptrace(libc::PTRACE_INTERRUPT, t as libc::pid_t, 0usize, 0usize) };
         }
         let mut held: Vec<Held> = Vec::new();
-        let start = Instant::now();
-        let mut pause = Duration::from_micros(20);
-        while !pending.is_empty() && start.elapsed() < STOP_DEADLINE {
-            pending.retain(|&t| {
-                let mut status = 0;
-                // SAFETY: non-blocking waitpid on a tid we trace.
-                let r = unsafe { libc::waitpid(t as libc::pid_t, &mut status, libc::__WALL | libc::WNOHANG) };
-                if r == 0 {
-                    return true;
-                }
-                if r < 0 {
-                    return false;
-                }
-                if libc::WIFSTOPPED(status) {
-                    // Resumed as it stopped: a signal it was about to take goes on with
-                    // it, a thread of a stopped process stays stopped.
-                    let signal = if status >> 16 == 0 { libc::WSTOPSIG(status) } else { 0 };
-                    held.push(Held { tid: t, signal, listen: is_group_stop(status) });
-                } else {
-                    self.deferred.push((t, status));
-                }
-                false
-            });
-            if !pending.is_empty() {
-                std::thread::sleep(pause);
-                pause = pause.saturating_mul(2).min(Duration::from_millis(2));
+        let deferred = &mut self.deferred;
+        let unstopped = wait_for_stops(pid, pending, Instant::now(), |t| {
+            let mut status = 0;
+            // SAFETY: non-blocking waitpid on a tid we trace.
+            let r = unsafe { libc::waitpid(t as libc::pid_t, &mut status, libc::__WALL | libc::WNOHANG) };
+            if r == 0 {
+                return false;
             }
-        }
-        let unstopped: Vec<(u32, char)> = pending.iter().map(|t| (*t, proc_state(&format!("/proc/{pid}/task/{t}/stat")).unwrap_or('?'))).collect();
+            if r > 0 && libc::WIFSTOPPED(status) {
+                // Resumed as it stopped: a signal it was about to take goes on with
+                // it, a thread of a stopped process stays stopped.
+                let signal = if status >> 16 == 0 { libc::WSTOPSIG(status) } else { 0 };
+                held.push(Held { tid: t, signal, listen: is_group_stop(status) });
+            } else if r > 0 {
+                deferred.push((t, status));
+            }
+            true
+        });
         let mut threads: Vec<ThreadInfo> = Vec::new();
         if let Some((t, info)) = &crash {
             threads.push(ThreadInfo { tid: *t, cursig: u16::try_from(info.signo).unwrap_or(0), regs: tracee_registers(*t).unwrap_or_default() });
@@ -301,10 +331,6 @@ impl Tree {
         for (t, _) in &unstopped {
             threads.push(ThreadInfo { tid: *t, cursig: 0, regs: Default::default() });
         }
-        let why = match &crash {
-            Some((tid, signal)) => Why::Crash { tid: *tid, signal: *signal },
-            None => Why::Timeout,
-        };
         if let Ok(process) = LiveProcess::traced(pid, threads, crash.map(|(_, s)| s), unstopped) {
             // Whatever happens while reading, the threads are resumed below and the
             // crash signal delivered by the caller.
@@ -346,40 +372,21 @@ pub fn run(program: &OsStr, args: &[OsString], options: &RunOptions, watch: &mut
     watched.extend(FORWARDED);
     watched.extend(options.dump_on);
     let set = sigset(&watched);
-    // SIGCHLD ignored (inherited through exec) would mean no SIGCHLD for the tree's
-    // stops: the default disposition is set for the run, the old one kept for the child.
-    let mut old_chld: libc::sigaction = unsafe { std::mem::zeroed() };
-    // SAFETY: install SIG_DFL for SIGCHLD, keeping the old action in `old_chld`.
-    unsafe {
-        let mut dfl: libc::sigaction = std::mem::zeroed();
-        dfl.sa_sigaction = libc::SIG_DFL;
-        libc::sigaction(libc::SIGCHLD, &dfl, &mut old_chld);
-    }
-    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: block the watched signals in this thread (they are waited for); the
-    // child restores the old mask before exec.
-    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old) };
+    let saved = SavedSignals::block(&set);
 
     // SAFETY: the child runs only async-signal-safe calls (sigaction, sigprocmask,
     // signal, raise, execv, write, _exit) on memory prepared before the fork.
     let child = unsafe { libc::fork() };
     if child < 0 {
-        let e = std::io::Error::last_os_error();
-        // SAFETY: restore what was changed above.
-        unsafe {
-            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-            libc::sigaction(libc::SIGCHLD, &old_chld, std::ptr::null_mut());
-        }
-        return Err(spawn_err(e.to_string()));
+        return Err(spawn_err(std::io::Error::last_os_error().to_string()));
     }
     if child == 0 {
+        saved.restore();
         // SAFETY: see above; _exit never returns.
         unsafe {
-            libc::sigaction(libc::SIGCHLD, &old_chld, std::ptr::null_mut());
             // Rust ignores SIGPIPE in its own process: the command gets the default, as
             // std::process::Command gives it.
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
             libc::raise(libc::SIGSTOP);
             libc::execv(c_path.as_ptr(), argv.as_ptr());
             let code = if std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOENT) { 127 } else { 126 };
@@ -411,8 +418,6 @@ pub fn run(program: &OsStr, args: &[OsString], options: &RunOptions, watch: &mut
             unsafe {
                 libc::kill(child, libc::SIGKILL);
                 libc::waitpid(child, &mut status, 0);
-                libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-                libc::sigaction(libc::SIGCHLD, &old_chld, std::ptr::null_mut());
             }
             return Err(RunError::Trace(why));
         }
@@ -459,7 +464,7 @@ pub fn run(program: &OsStr, args: &[OsString], options: &RunOptions, watch: &mut
             timed_out = true;
             if seized {
                 for pid in tree.processes() {
-                    tree.hold(pid, None, watch);
+                    tree.hold(pid, Why::Timeout, watch);
                 }
             }
             for pid in tree.processes() {
@@ -500,7 +505,7 @@ pub fn run(program: &OsStr, args: &[OsString], options: &RunOptions, watch: &mut
             unsafe { libc::kill(child, got) };
         } else if got > 0 && Some(got) == options.dump_on && seized {
             for pid in tree.processes() {
-                tree.hold(pid, None, &mut |p, _| watch(p, &Why::Dump));
+                tree.hold(pid, Why::Dump, watch);
             }
         }
     }
@@ -514,11 +519,7 @@ pub fn run(program: &OsStr, args: &[OsString], options: &RunOptions, watch: &mut
             break;
         }
     }
-    // SAFETY: restore this thread's signal mask and SIGCHLD's action.
-    unsafe {
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-        libc::sigaction(libc::SIGCHLD, &old_chld, std::ptr::null_mut());
-    }
+    drop(saved);
     let exit = if timed_out { Exit::TimedOut } else { tree.root_exit.unwrap_or(Exit::Code(1)) };
     Ok(Outcome { exit, untraced })
 }
