@@ -100,7 +100,7 @@ impl Renderer<'_> {
         let data = self.pick_keys(attrs, &["_data"]).into_iter().next()??;
         let (pairs, _) = self.dict_items_up_to(data, 1 << 14).ok()?;
         for (k, v) in pairs {
-            if self.type_name(k).ok()? != "bytes" {
+            if self.kind_of(k) != Some(Kind::Bytes) {
                 return None; // not os.environ's bytes-keyed data (Windows keys are str)
             }
             let size = self.mem.read_i64(self.at(k, key::object::ob_size).ok()?).ok()?;
@@ -109,7 +109,7 @@ impl Renderer<'_> {
             }
             let (key, _) = self.bytes_like(k, key::bytes::sval, false).ok()?;
             if key == name.as_bytes() {
-                if self.type_name(v).ok()? != "bytes" {
+                if self.kind_of(v) != Some(Kind::Bytes) {
                     return None;
                 }
                 let (value, more) = self.bytes_like(v, key::bytes::sval, false).ok()?;
