@@ -52,10 +52,7 @@ use crate::locate_python::FoundPython;
 /// thread that took the signal first. Target text is escaped.
 pub fn native_stacks_text(target: &dyn Target, options: &Options) -> String {
     use std::fmt::Write;
-    let modules = pycoroner_debuginfo::modules_of(target, &target.mappings());
-    let search = pycoroner_debuginfo::DebugSearch { debug_dirs: options.debug_dirs.clone(), ..pycoroner_debuginfo::DebugSearch::system() };
-    let native = pycoroner_debuginfo::native::Native::new(target, &modules, &search, None);
-    let esc = |s: &str| pycoroner_report::escape::text(s).into_owned();
+    let setup = native_setup(target, options, None);
     let mut out = String::new();
     for (i, t) in target.threads().iter().enumerate() {
         let current = if i == 0 && t.cursig != 0 { "Current thread" } else { "Thread" };
@@ -64,27 +61,17 @@ pub fn native_stacks_text(target: &dyn Target, options: &Options) -> String {
             let _ = writeln!(out, "  <its registers could not be read>");
             continue;
         }
-        let (frames, stop) = native.unwind(target, &t.regs);
-        let mut n = 0usize;
-        for f in &frames {
-            for sym in native.symbolize(f) {
-                let function = sym.function.as_deref().map(esc).unwrap_or_else(|| "??".into());
-                let pc = if sym.inlined { String::new() } else { format!("{:#018x} in ", f.pc) };
-                let place = match (&sym.file, sym.line) {
-                    (Some(file), Some(line)) => format!(" at {}:{line}", esc(file)),
-                    _ => native.module_name(f.pc).map(|m| format!(" from {}", esc(m))).unwrap_or_default(),
-                };
-                let _ = writeln!(out, "  #{n:<2} {pc}{function}{}{place}", if sym.inlined { " (inlined)" } else { "" });
-                n = n.saturating_add(1);
-            }
-        }
+        let (raw, stop) = setup.native.unwind(target, &t.regs);
+        // Every native frame, as a report lists them (no Python to splice in).
+        let (frames, _, _) = splice::splice(&setup.native, &raw, &[], |_| None, "", NativeMode::All);
+        out.push_str(&pycoroner_report::render::faulthandler::native_frames(&frames));
         if let Some(why) = stop {
-            let _ = writeln!(out, "  ({})", esc(&why));
+            let _ = writeln!(out, "  ({})", pycoroner_report::escape::text(&why));
         }
         out.push('\n');
     }
-    if !native.missing.is_empty() {
-        let _ = writeln!(out, "No unwind information or symbols from: {}", esc(&native.missing.join("; ")));
+    for w in &setup.warnings {
+        let _ = writeln!(out, "Warning: {}", pycoroner_report::escape::text(&w.message));
     }
     out
 }
@@ -117,12 +104,12 @@ struct NativeSetup {
     warnings: Vec<Warning>,
 }
 
-/// `found`'s cache directory (already checked, its refusal already a warning) holds
-/// the symbol cache.
-fn native_setup(target: &dyn Target, options: &Options, found: &FoundPython) -> NativeSetup {
+/// `cache` (the analysis's cache directory, already checked, its refusal already a
+/// warning) holds the symbol cache.
+fn native_setup(target: &dyn Target, options: &Options, cache: Option<pycoroner_process::cache_dir::CacheDir>) -> NativeSetup {
     let modules = pycoroner_debuginfo::modules_of(target, &target.mappings());
     let search = pycoroner_debuginfo::DebugSearch { debug_dirs: options.debug_dirs.clone(), ..pycoroner_debuginfo::DebugSearch::system() };
-    let native = pycoroner_debuginfo::native::Native::new(target, &modules, &search, found.cache_dir.clone());
+    let native = pycoroner_debuginfo::native::Native::new(target, &modules, &search, cache);
     let mut warnings: Vec<Warning> = native.cache_warnings.iter().map(|w| Warning::new(WarningKind::Cache, w.clone())).collect();
     if !native.missing.is_empty() {
         let shown: Vec<&str> = native.missing.iter().take(10).map(String::as_str).collect();
@@ -162,7 +149,7 @@ impl Prepared {
     /// already is kept.
     pub fn ensure_native(&mut self, target: &dyn Target, options: &Options) {
         if self.native.is_none() {
-            self.native = Some(std::rc::Rc::new(native_setup(target, options, &self.found)));
+            self.native = Some(std::rc::Rc::new(native_setup(target, options, self.found.cache_dir.clone())));
         }
     }
 }
@@ -451,7 +438,7 @@ fn analyze_within_budget(
     }
     // Native symbols also name the state's C functions (trace functions, Py_AtExit's).
     let adhoc = (prepared.native.is_none() && (crashed_outside_python || state::has_c_functions(&runtime)))
-        .then(|| std::rc::Rc::new(native_setup(target, options, found)));
+        .then(|| std::rc::Rc::new(native_setup(target, options, found.cache_dir.clone())));
     let unwound = match prepared.native.as_ref().or(adhoc.as_ref()) {
         Some(setup) => {
             let setup = setup.clone();

@@ -301,6 +301,17 @@ fn repeat_at(frames: &[Frame], at: usize) -> Option<(usize, usize)> {
     best
 }
 
+/// Frames as a thread's section lists them, numbered from #0, without colour: the
+/// native stacks of a process with no Python (`pycoroner run`).
+pub fn native_frames(frames: &[Frame]) -> String {
+    let mut out = String::new();
+    let mut n = 0;
+    for f in frames {
+        frame(&mut out, f, &mut n, Paint(false));
+    }
+    out
+}
+
 fn frame(out: &mut String, f: &Frame, native_no: &mut usize, paint: Paint) {
     match f {
         Frame::Python(p) => {
