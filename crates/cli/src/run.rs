@@ -18,8 +18,9 @@ use pycoroner_process::{LiveProcess, Target};
 use crate::args::Common;
 use crate::Failure;
 
-/// Exit status for a command that is not found, as a shell gives it.
+/// Exit statuses a shell gives for a command that is not found, or cannot be run.
 const EXIT_NOT_FOUND: u8 = 127;
+const EXIT_CANNOT_RUN: u8 = 126;
 
 /// What the run was asked.
 pub struct RunArgs {
@@ -28,10 +29,29 @@ pub struct RunArgs {
     pub report_dir: Option<PathBuf>,
 }
 
+/// Why a process was read.
+enum Kind {
+    /// This fatal signal.
+    Crash(i32),
+    Timeout,
+    /// The Nth dump asked for.
+    Dump(usize),
+}
+
+impl Kind {
+    /// `SIGSEGV`, `timeout`, `dump-2`: in file names and the JUnit failure type.
+    fn label(&self) -> String {
+        match self {
+            Kind::Crash(signo) => pycoroner_report::signal_names(*signo).0,
+            Kind::Timeout => "timeout".to_string(),
+            Kind::Dump(n) => format!("dump-{n}"),
+        }
+    }
+}
+
 /// One thing caught: a process read at a crash, the timeout, or a dump request.
 struct Event {
-    /// `SIGSEGV`, `timeout`, `dump`.
-    what: String,
+    kind: Kind,
     pid: u32,
     command_line: String,
     /// The report as text, or why there is none.
@@ -62,12 +82,12 @@ pub fn run(args: RunArgs, common: &Common) -> Result<u8, Failure> {
         let start = Instant::now();
         let pid = process.pid();
         let command_line = Target::command_line(&process).unwrap_or_else(|| format!("pid {pid}"));
-        let what = match why {
-            Why::Crash { signal, .. } => pycoroner_report::signal_names(signal.signo).0,
-            Why::Timeout => "timeout".to_string(),
+        let kind = match why {
+            Why::Crash { signal, .. } => Kind::Crash(signal.signo),
+            Why::Timeout => Kind::Timeout,
             Why::Dump => {
                 dumps += 1;
-                format!("dump-{dumps}")
+                Kind::Dump(dumps)
             }
         };
         // A crash shows the values of the thread that crashed; a hang, every thread's.
@@ -80,12 +100,12 @@ pub fn run(args: RunArgs, common: &Common) -> Result<u8, Failure> {
             Err(e) => (format!("cannot read it: {e}\n"), None, None),
         };
         let took_ms = start.elapsed().as_secs_f64() * 1000.0;
-        let headline = headline(&what, pid, &command_line, test.as_deref());
+        let headline = headline(&kind, pid, &command_line, test.as_deref());
         // At the instant it happens, before the process goes on (and faulthandler prints).
         let mut err = std::io::stderr().lock();
         let _ = write!(err, "pycoroner run: {headline}\n{text}");
         let _ = err.flush();
-        events.push(Event { what, pid, command_line, text, json, test, took_ms });
+        events.push(Event { kind, pid, command_line, text, json, test, took_ms });
     };
     let outcome = match tracer::run(program, rest, &args.options, &mut watch) {
         Ok(o) => o,
@@ -96,7 +116,7 @@ pub fn run(args: RunArgs, common: &Common) -> Result<u8, Failure> {
         Err(e @ RunError::Trace(_)) => return Err(Failure::bad_input(e.to_string())),
         Err(e) => {
             eprintln!("pycoroner run: {e}");
-            return Ok(EXIT_NOT_FOUND - 1);
+            return Ok(EXIT_CANNOT_RUN);
         }
     };
     if let Some(why) = &outcome.untraced {
@@ -111,18 +131,17 @@ pub fn run(args: RunArgs, common: &Common) -> Result<u8, Failure> {
     Ok(u8::try_from(outcome.exit.status()).unwrap_or(255))
 }
 
-fn headline(what: &str, pid: u32, command_line: &str, test: Option<&str>) -> String {
+fn headline(kind: &Kind, pid: u32, command_line: &str, test: Option<&str>) -> String {
     let command_line = pycoroner_report::escape::text(command_line);
     let during = test.map(|t| format!(" in test {}", pycoroner_report::escape::text(t))).unwrap_or_default();
-    match what {
-        "timeout" => format!("process {pid} ({command_line}) was still running{during} at the timeout"),
-        w if w.starts_with("dump") => format!("process {pid} ({command_line}){during}, as asked"),
-        sig => format!("process {pid} ({command_line}) got {sig} ({}){during}", signal_text(sig)),
+    match kind {
+        Kind::Timeout => format!("process {pid} ({command_line}) was still running{during} at the timeout"),
+        Kind::Dump(_) => format!("process {pid} ({command_line}){during}, as asked"),
+        Kind::Crash(signo) => {
+            let (name, description) = pycoroner_report::signal_names(*signo);
+            format!("process {pid} ({command_line}) got {name} ({description}){during}")
+        }
     }
-}
-
-fn signal_text(name: &str) -> String {
-    (1..=31).map(pycoroner_report::signal_names).find(|(n, _)| n == name).map(|(_, t)| t).unwrap_or_default()
 }
 
 fn render_status(exit: tracer::Exit) -> String {
@@ -135,11 +154,11 @@ fn render_status(exit: tracer::Exit) -> String {
 
 /// A file in `dir` that did not exist: `name.ext`, else `name.2.ext`, ... (never an
 /// existing file or link overwritten).
-fn create_new(dir: &Path, name: &str, ext: &str) -> std::io::Result<(PathBuf, std::fs::File)> {
+fn create_new(dir: &Path, name: &str, ext: &str) -> std::io::Result<std::fs::File> {
     for n in 1..1000 {
         let path = if n == 1 { dir.join(format!("{name}.{ext}")) } else { dir.join(format!("{name}.{n}.{ext}")) };
         match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path) {
-            Ok(f) => return Ok((path, f)),
+            Ok(f) => return Ok(f),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
         }
@@ -157,7 +176,7 @@ fn markdown(events: &[Event], status: &str) -> String {
     let mut md = String::new();
     for e in events {
         let f = fence(&e.text);
-        md.push_str(&format!("### pycoroner: {}\n\n{f}text\n{}{f}\n\n", markdown_inline(&headline(&e.what, e.pid, &e.command_line, e.test.as_deref())), e.text));
+        md.push_str(&format!("### pycoroner: {}\n\n{f}text\n{}{f}\n\n", markdown_inline(&headline(&e.kind, e.pid, &e.command_line, e.test.as_deref())), e.text));
     }
     md.push_str(&format!("The command {status}.\n"));
     md
@@ -212,14 +231,14 @@ fn junit(events: &[Event]) -> String {
     for e in events {
         // CI shows a test case by its name: the pytest test that crashed, when known.
         let name = match &e.test {
-            Some(t) => format!("{t}: {}", e.what),
-            None => headline(&e.what, e.pid, &e.command_line, None),
+            Some(t) => format!("{t}: {}", e.kind.label()),
+            None => headline(&e.kind, e.pid, &e.command_line, None),
         };
         x.push_str(&format!(
             "<testcase classname=\"pycoroner.run\" name=\"{}\" time=\"{:.3}\"><failure type=\"{}\" message=\"{}\">{}</failure></testcase>\n",
             xml_escape(&name),
             e.took_ms / 1000.0,
-            xml_escape(&e.what),
+            xml_escape(&e.kind.label()),
             xml_escape(&name),
             xml_escape(&e.text)
         ));
@@ -233,14 +252,14 @@ fn write_reports(dir: &Path, events: &[Event], status: &str) -> std::io::Result<
     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
     for e in events {
         if let Some(json) = &e.json {
-            let (_, mut f) = create_new(dir, &format!("{}-{}", e.pid, e.what), "json")?;
+            let mut f = create_new(dir, &format!("{}-{}", e.pid, e.kind.label()), "json")?;
             f.write_all(json.as_bytes())?;
             f.write_all(b"\n")?;
         }
     }
     let md = markdown(events, status);
-    create_new(dir, "report", "md")?.1.write_all(md.as_bytes())?;
-    create_new(dir, "junit", "xml")?.1.write_all(junit(events).as_bytes())?;
+    create_new(dir, "report", "md")?.write_all(md.as_bytes())?;
+    create_new(dir, "junit", "xml")?.write_all(junit(events).as_bytes())?;
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
         std::fs::OpenOptions::new().append(true).create(true).open(summary)?.write_all(md.as_bytes())?;
     }
@@ -264,7 +283,7 @@ mod tests {
 
     #[test]
     fn junit_escapes_markup_and_control_characters() {
-        let e = Event { what: "SIGSEGV".into(), pid: 7, command_line: "python3 <x> & \"y\"".into(), text: "a\u{1}b ]]> <c>\n".into(), json: None, test: None, took_ms: 12.0 };
+        let e = Event { kind: Kind::Crash(11), pid: 7, command_line: "python3 <x> & \"y\"".into(), text: "a\u{1}b ]]> <c>\n".into(), json: None, test: None, took_ms: 12.0 };
         let x = junit(&[e]);
         assert!(x.contains("python3 &lt;x&gt; &amp; &quot;y&quot;"), "{x}");
         assert!(x.contains("a\\x01b ]]&gt; &lt;c&gt;"), "{x}");
