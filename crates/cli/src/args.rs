@@ -210,6 +210,30 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true, value_name = "CMD ARGS")]
         command: Vec<std::ffi::OsString>,
     },
+    /// Write a slim minidump of a core or a running process: `dump CORE -o FILE.dmp` or
+    /// `dump --pid PID -o FILE.dmp`.
+    ///
+    /// It holds what a full report reads (every thread's Python stack, locals, native
+    /// frames and the interpreter's state), each thread's registers and used stack, the
+    /// modules with build-ids, and the layout: `pycoroner core FILE.dmp` gives the same
+    /// report on any machine, with no binary for the Python part.
+    Dump {
+        /// The core file (or give --pid).
+        #[arg(value_name = "CORE", required_unless_present = "pid", conflicts_with = "pid")]
+        core: Option<PathBuf>,
+        /// Read a running process instead of a core (stopped while it is read and written).
+        #[arg(long, value_name = "PID")]
+        pid: Option<u32>,
+        /// The minidump to write (created new: an existing file is not replaced).
+        #[arg(short = 'o', long = "output", value_name = "FILE.dmp")]
+        output: PathBuf,
+        /// Look up the files the process mapped under DIR first.
+        #[arg(long, value_name = "DIR")]
+        sysroot: Option<PathBuf>,
+        /// Shared options.
+        #[command(flatten)]
+        common: Common,
+    },
     /// Render the Python object at an address, like repr(): `print CORE ADDRESS` or
     /// `print --pid PID ADDRESS`.
     Print {

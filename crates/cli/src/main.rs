@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use pycoroner::{AnalyzeError, Analysis, LayoutSource, NativeMode, Options};
 use pycoroner_report::render;
-use pycoroner_process::{CoreError, ElfCore, LiveError, LiveProcess};
+use pycoroner_process::{CoreError, CoreFile, ElfCore, LiveError, LiveProcess};
 
 use crate::args::{Cli, ColorArg, Command, Common, Format, LayoutSourceArg};
 
@@ -146,7 +146,7 @@ fn run_print(args: &[String], pid: Option<u32>, sysroot: Option<std::path::PathB
         }
         (None, [core, address]) => {
             let addr = parse_address(address)?;
-            let mut target = ElfCore::open(std::path::Path::new(core))?;
+            let mut target = CoreFile::open(std::path::Path::new(core))?;
             target.set_sysroot(sysroot);
             let a = Analysis::open(target, options(common))?;
             let (t, s) = a.object(addr)?;
@@ -184,7 +184,7 @@ fn run_heap(core: Option<std::path::PathBuf>, pid: Option<(u32, bool)>, view: He
     let report = match (pid, core) {
         (Some((pid, stop)), _) => pycoroner::analyze_process(pid, stop, &opts, &mut test_hold)?,
         (None, Some(core)) => {
-            let mut target = ElfCore::open(&core)?;
+            let mut target = CoreFile::open(&core)?;
             target.set_sysroot(sysroot);
             let mut report = Analysis::open(target, opts).and_then(Analysis::into_report)?;
             report.target.path = Some(core.display().to_string());
@@ -232,7 +232,7 @@ fn census_of(path: &std::path::Path, sysroot: Option<std::path::PathBuf>, untrac
     let mut opts = options(common);
     opts.heap = true;
     opts.untracked = untracked;
-    let mut target = ElfCore::open(path)?;
+    let mut target = CoreFile::open(path)?;
     target.set_sysroot(sysroot);
     let mut report = Analysis::open(target, opts).and_then(Analysis::into_report)?;
     report.target.path = Some(path.display().to_string());
@@ -297,7 +297,7 @@ fn run_referrers(args: &[String], pid: Option<u32>, depth: usize, sysroot: Optio
         }
         (None, [core, address]) => {
             opts.referrers = Some((parse_address(address)?, depth));
-            let mut target = ElfCore::open(std::path::Path::new(core))?;
+            let mut target = CoreFile::open(std::path::Path::new(core))?;
             target.set_sysroot(sysroot);
             let mut report = Analysis::open(target, opts).and_then(Analysis::into_report)?;
             report.target.path = Some(core.clone());
@@ -360,9 +360,9 @@ pub fn run_core(
         pycoroner_report::escape::text(&core.display().to_string())
     ));
     let mut target = if core == std::path::Path::new("-") {
-        ElfCore::from_stream(core, std::io::stdin().lock())?
+        CoreFile::Elf(ElfCore::from_stream(core, std::io::stdin().lock())?)
     } else {
-        ElfCore::open(core)?
+        CoreFile::open(core)?
     };
     target.set_sysroot(sysroot);
     let mut opts = options(common);
@@ -386,6 +386,45 @@ pub fn run_core(
     Ok(render(&report, common))
 }
 
+/// `pycoroner dump`: a slim minidump of a core or a running process, written to a new
+/// private file only once it is complete.
+fn run_dump(core: Option<std::path::PathBuf>, pid: Option<u32>, output: &std::path::Path, sysroot: Option<std::path::PathBuf>, common: &Common) -> Result<String, Failure> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let opts = options(common);
+    let mut bytes = Vec::new();
+    let (dumped, source_len, from) = match (pid, core) {
+        (Some(pid), _) => (pycoroner::write_process_dump(pid, &opts, &mut bytes)?, None, format!("process {pid}")),
+        (None, Some(core)) => {
+            let mut target = CoreFile::open(&core)?;
+            target.set_sysroot(sysroot);
+            let len = std::fs::metadata(&core).map(|m| m.len()).ok();
+            (pycoroner::write_dump(&target, &opts, &mut bytes)?, len, core.display().to_string())
+        }
+        (None, None) => return Err(Failure::bad_input("give CORE, or --pid PID")),
+    };
+    // A dump holds the process's memory: private, and never over an existing file or link.
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(output)
+        .map_err(|e| Failure::bad_input(format!("cannot create {}: {e} (an existing file is not replaced)", output.display())))?;
+    f.write_all(&bytes).map_err(|e| Failure::bad_input(format!("cannot write {}: {e}", output.display())))?;
+    let w = dumped.written;
+    let ratio = source_len.filter(|l| *l > 0).map(|l| format!(", {:.2}% of the core", w.bytes as f64 * 100.0 / l as f64)).unwrap_or_default();
+    Ok(match common.format {
+        Format::Text => format!(
+            "wrote {}: {} bytes ({} memory ranges, {} bytes of memory) from {}{ratio}\n",
+            pycoroner_report::escape::text(&output.display().to_string()),
+            w.bytes,
+            w.ranges,
+            w.memory,
+            pycoroner_report::escape::text(&from)
+        ),
+        Format::Json => serde_json::json!({"dump": output, "bytes": w.bytes, "ranges": w.ranges, "memory": w.memory, "source_bytes": source_len, "threads": dumped.report.threads.len()}).to_string() + "\n",
+    })
+}
+
 /// A `--sysroot` must be a directory: a typo would otherwise silently read nothing.
 fn check_sysroot(sysroot: &Option<std::path::PathBuf>) -> Result<(), Failure> {
     match sysroot {
@@ -403,12 +442,13 @@ fn debug(dbg: debugger::Debugger, init: bool, args: &[std::ffi::OsString]) -> Re
 }
 
 fn run(cli: Cli) -> Result<String, Failure> {
-    if let Command::Core { sysroot, .. } | Command::Print { sysroot, .. } | Command::Heap { sysroot, .. } | Command::Referrers { sysroot, .. } = &cli.command {
+    if let Command::Core { sysroot, .. } | Command::Print { sysroot, .. } | Command::Heap { sysroot, .. } | Command::Referrers { sysroot, .. } | Command::Dump { sysroot, .. } = &cli.command {
         check_sysroot(sysroot)?;
     }
     match cli.command {
         Command::Core { core, exe_arg, exe, sysroot, common } => run_core(&core, exe.or(exe_arg), sysroot, &common),
         Command::Demo { python, keep, common } => demo::run(python, keep, &common),
+        Command::Dump { core, pid, output, sysroot, common } => run_dump(core, pid, &output, sysroot, &common),
         Command::Print { args, pid, sysroot, common } => run_print(&args, pid, sysroot, &common),
         Command::Referrers { args, pid, levels, sysroot, common } => run_referrers(&args, pid, levels, sysroot, &common),
         Command::Heap { diff: Some(files), top, largest, untracked, sysroot, common, .. } => run_heap_diff(&files, HeapView { top, largest, untracked }, sysroot, &common),
@@ -467,6 +507,7 @@ fn main() -> ExitCode {
         | Command::Print { common, .. }
         | Command::Heap { common, .. }
         | Command::Referrers { common, .. }
+        | Command::Dump { common, .. }
         | Command::Demo { common, .. } => {
             common.format == Format::Json
         }

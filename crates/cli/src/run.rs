@@ -60,6 +60,8 @@ struct Event {
     json: Option<String>,
     /// The test pytest was running in it.
     test: Option<String>,
+    /// A slim minidump of what the report read.
+    dump: Option<Vec<u8>>,
     /// Milliseconds from the stop to the report.
     took_ms: f64,
 }
@@ -92,12 +94,19 @@ pub fn run(args: RunArgs, common: &Common) -> Result<u8, Failure> {
         };
         // A crash shows the values of the thread that crashed; a hang, every thread's.
         let options = pycoroner::Options { locals_crashed_only: matches!(why, Why::Crash { .. }), ..options.clone() };
-        let (text, json, test) = match pycoroner::analyze(&process, &options) {
+        // The report, and a slim minidump of what it read (else the report alone).
+        let mut dump = Vec::new();
+        let analyzed = match pycoroner::write_dump(&process, &options, &mut dump) {
+            Ok(d) => Ok((d.report, Some(dump))),
+            Err(e) if e.is_no_python() => Err(e),
+            Err(_) => pycoroner::analyze(&process, &options).map(|r| (r, None)),
+        };
+        let (text, json, test, dump) = match analyzed {
             // Plain text: the same goes to stderr (often a CI log) and into the files.
-            Ok(report) => (crate::render_text_in(&report, common, false), Some(pycoroner_report::render::json::render(&report)), report.target.test.clone()),
+            Ok((report, dump)) => (crate::render_text_in(&report, common, false), Some(pycoroner_report::render::json::render(&report)), report.target.test.clone(), dump),
             // Not a Python process: what gdb's `bt` would show of each thread.
-            Err(e) if e.is_no_python() => (format!("No Python interpreter in it ({e}); its native stacks:\n\n{}", pycoroner::native_stacks_text(&process, &options)), None, None),
-            Err(e) => (format!("cannot read it: {e}\n"), None, None),
+            Err(e) if e.is_no_python() => (format!("No Python interpreter in it ({e}); its native stacks:\n\n{}", pycoroner::native_stacks_text(&process, &options)), None, None, None),
+            Err(e) => (format!("cannot read it: {e}\n"), None, None, None),
         };
         let took_ms = start.elapsed().as_secs_f64() * 1000.0;
         let headline = headline(&kind, pid, &command_line, test.as_deref());
@@ -105,7 +114,7 @@ pub fn run(args: RunArgs, common: &Common) -> Result<u8, Failure> {
         let mut err = std::io::stderr().lock();
         let _ = write!(err, "pycoroner run: {headline}\n{text}");
         let _ = err.flush();
-        events.push(Event { kind, pid, command_line, text, json, test, took_ms });
+        events.push(Event { kind, pid, command_line, text, json, test, dump, took_ms });
     };
     let outcome = match tracer::run(program, rest, &args.options, &mut watch) {
         Ok(o) => o,
@@ -256,6 +265,9 @@ fn write_reports(dir: &Path, events: &[Event], status: &str) -> std::io::Result<
             f.write_all(json.as_bytes())?;
             f.write_all(b"\n")?;
         }
+        if let Some(dump) = &e.dump {
+            create_new(dir, &format!("{}-{}", e.pid, e.kind.label()), "dmp")?.write_all(dump)?;
+        }
     }
     let md = markdown(events, status);
     create_new(dir, "report", "md")?.write_all(md.as_bytes())?;
@@ -283,7 +295,7 @@ mod tests {
 
     #[test]
     fn junit_escapes_markup_and_control_characters() {
-        let e = Event { kind: Kind::Crash(11), pid: 7, command_line: "python3 <x> & \"y\"".into(), text: "a\u{1}b ]]> <c>\n".into(), json: None, test: None, took_ms: 12.0 };
+        let e = Event { kind: Kind::Crash(11), pid: 7, command_line: "python3 <x> & \"y\"".into(), text: "a\u{1}b ]]> <c>\n".into(), json: None, test: None, dump: None, took_ms: 12.0 };
         let x = junit(&[e]);
         assert!(x.contains("python3 &lt;x&gt; &amp; &quot;y&quot;"), "{x}");
         assert!(x.contains("a\\x01b ]]&gt; &lt;c&gt;"), "{x}");

@@ -26,6 +26,7 @@ pub mod files;
 pub mod elf_core;
 pub mod live;
 pub mod memory;
+pub mod minidump;
 pub mod notes;
 pub mod page_cache;
 pub mod tracer;
@@ -34,6 +35,7 @@ pub use callback::CallbackTarget;
 pub use elf_core::{CoreError, ElfCore};
 pub use files::{FileBytes, FileError, OpenedFile};
 pub use live::{LiveError, LiveProcess, StopGuard};
+pub use minidump::MinidumpCore;
 pub use memory::{Budgeted, Memory, MemoryExt, ReadError, RemoteAddr, SliceMemory};
 pub use page_cache::PageCache;
 pub use notes::{FileMapping, ProcessInfo, Registers, SignalInfo, ThreadInfo};
@@ -47,6 +49,8 @@ pub enum TargetKind {
     Process,
     /// Whatever a debugger has open (a core or a process), read through its callbacks.
     Debugger,
+    /// A minidump file.
+    Minidump,
 }
 
 impl TargetKind {
@@ -56,6 +60,7 @@ impl TargetKind {
             TargetKind::Core => "core",
             TargetKind::Process => "process",
             TargetKind::Debugger => "debugger",
+            TargetKind::Minidump => "minidump",
         }
     }
 }
@@ -103,6 +108,12 @@ pub trait Target: Memory {
     fn taken_at(&self) -> Option<std::time::SystemTime> {
         None
     }
+    /// A stream a minidump carries (see [`minidump::PYTHON_STREAM`]), for the targets
+    /// that have one.
+    fn dump_stream(&self, stream: u32) -> Option<Vec<u8>> {
+        let _ = stream;
+        None
+    }
 }
 
 impl<T: Target> Target for Budgeted<T> {
@@ -142,6 +153,9 @@ impl<T: Target> Target for Budgeted<T> {
     fn taken_at(&self) -> Option<std::time::SystemTime> {
         self.inner().taken_at()
     }
+    fn dump_stream(&self, stream: u32) -> Option<Vec<u8>> {
+        self.inner().dump_stream(stream)
+    }
 }
 
 impl<T: Target + ?Sized> Target for &T {
@@ -180,6 +194,9 @@ impl<T: Target + ?Sized> Target for &T {
     }
     fn taken_at(&self) -> Option<std::time::SystemTime> {
         (**self).taken_at()
+    }
+    fn dump_stream(&self, stream: u32) -> Option<Vec<u8>> {
+        (**self).dump_stream(stream)
     }
 }
 
@@ -221,5 +238,94 @@ impl Target for ElfCore {
     }
     fn taken_at(&self) -> Option<std::time::SystemTime> {
         self.written()
+    }
+}
+
+/// A core file of either kind the CLI opens by name: an ELF core (plain or compressed)
+/// or a minidump, told apart by the file's magic.
+#[derive(Debug)]
+pub enum CoreFile {
+    /// An ELF core.
+    Elf(ElfCore),
+    /// A minidump.
+    Minidump(MinidumpCore),
+}
+
+impl CoreFile {
+    /// Open `path` as a minidump when it starts with `MDMP`, else as an ELF core.
+    pub fn open(path: &std::path::Path) -> Result<CoreFile, CoreError> {
+        let mut head = [0u8; 4];
+        let is_dump = std::fs::File::open(path).and_then(|f| std::os::unix::fs::FileExt::read_exact_at(&f, &mut head, 0)).is_ok() && minidump::is_minidump(&head);
+        // Either opener checks again that it is a regular file before reading it.
+        if is_dump {
+            MinidumpCore::open(path).map(CoreFile::Minidump)
+        } else {
+            ElfCore::open(path).map(CoreFile::Elf)
+        }
+    }
+    /// Read the files the core names under `dir`.
+    pub fn set_sysroot(&mut self, dir: Option<std::path::PathBuf>) {
+        match self {
+            CoreFile::Elf(c) => c.set_sysroot(dir),
+            CoreFile::Minidump(c) => c.set_sysroot(dir),
+        }
+    }
+    /// True when an ELF core is cut short.
+    pub fn is_truncated(&self) -> bool {
+        matches!(self, CoreFile::Elf(c) if c.is_truncated())
+    }
+    fn target(&self) -> &dyn Target {
+        match self {
+            CoreFile::Elf(c) => c,
+            CoreFile::Minidump(c) => c,
+        }
+    }
+}
+
+impl Memory for CoreFile {
+    fn read_exact(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), ReadError> {
+        self.target().read_exact(addr, buf)
+    }
+}
+
+impl Target for CoreFile {
+    fn threads(&self) -> Vec<ThreadInfo> {
+        self.target().threads()
+    }
+    fn signal(&self) -> Option<SignalInfo> {
+        self.target().signal()
+    }
+    fn mappings(&self) -> Vec<FileMapping> {
+        self.target().mappings()
+    }
+    fn open_file(&self, path: &str) -> Result<OpenedFile, FileError> {
+        self.target().open_file(path)
+    }
+    fn warnings(&self) -> Vec<String> {
+        self.target().warnings()
+    }
+    fn executable(&self) -> Option<String> {
+        self.target().executable()
+    }
+    fn pid(&self) -> Option<u32> {
+        self.target().pid()
+    }
+    fn command_line(&self) -> Option<String> {
+        self.target().command_line()
+    }
+    fn describe(&self) -> String {
+        self.target().describe()
+    }
+    fn kind(&self) -> TargetKind {
+        self.target().kind()
+    }
+    fn region(&self, addr: u64) -> Option<std::ops::Range<u64>> {
+        self.target().region(addr)
+    }
+    fn taken_at(&self) -> Option<std::time::SystemTime> {
+        self.target().taken_at()
+    }
+    fn dump_stream(&self, stream: u32) -> Option<Vec<u8>> {
+        self.target().dump_stream(stream)
     }
 }

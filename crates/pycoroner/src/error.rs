@@ -80,6 +80,9 @@ pub enum AnalyzeError {
         /// What failed.
         what: String,
     },
+    /// The analysis's output (a minidump) could not be written.
+    #[error("{0}")]
+    Output(String),
 }
 
 impl AnalyzeError {

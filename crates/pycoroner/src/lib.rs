@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 mod cache;
+mod dump;
 mod error;
 mod facade;
 mod heap;
@@ -27,6 +28,7 @@ pub mod splice;
 mod state;
 mod tasks;
 
+pub use dump::{write_dump, write_process_dump, Dumped};
 pub use error::AnalyzeError;
 pub use facade::{analyze_process, Analysis};
 pub use options::{LayoutSource, NativeMode, Options};
@@ -510,6 +512,7 @@ fn analyze_within_budget(
                 pycoroner_process::TargetKind::Core => TargetKind::Core,
                 pycoroner_process::TargetKind::Process => TargetKind::Process,
                 pycoroner_process::TargetKind::Debugger => TargetKind::Debugger,
+                pycoroner_process::TargetKind::Minidump => TargetKind::Minidump,
             },
             path: None,
             executable: target.executable(),

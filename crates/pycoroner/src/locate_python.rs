@@ -119,6 +119,11 @@ pub fn find(target: &dyn Target, options: &Options) -> Result<FoundPython, Analy
         }
     }
 
+    // A pycoroner minidump carries the layout its writer resolved: no binary needed.
+    if let Some(f) = from_dump(target, &modules, &mut warnings) {
+        return Ok(FoundPython { warnings, cache_dir, ..f });
+    }
+
     let mut order: Vec<&Module> = modules.iter().collect();
     order.sort_by_key(|m| priority(m, exe_path.as_deref()));
     let mut unreadable: Vec<String> = Vec::new();
@@ -176,6 +181,44 @@ pub fn find(target: &dyn Target, options: &Options) -> Result<FoundPython, Analy
         return Err(AnalyzeError::FilesUnusable { searched: modules.len(), count: unreadable.len() + damage.len(), reasons: shown.join("; ") });
     }
     Err(AnalyzeError::NoPython { searched: modules.len() })
+}
+
+/// What a pycoroner minidump says of its interpreter ([`pycoroner_process::minidump::PYTHON_STREAM`]).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(crate) struct DumpPython {
+    /// The module holding the runtime, as the target named it.
+    pub module: String,
+    /// Its build-id (hex), as its memory showed it.
+    pub build_id: String,
+    /// The layout, symbols and version, as the layout cache keeps them.
+    pub entry: cache::Entry,
+}
+
+/// The interpreter a pycoroner minidump names, when the dump has that stream and its
+/// module (same path, same build-id in the dump's memory) is there; a stream that cannot
+/// be used is a warning, and the interpreter is then looked for as in any core.
+fn from_dump(target: &dyn Target, modules: &[Module], warnings: &mut Vec<Warning>) -> Option<FoundPython> {
+    let bytes = target.dump_stream(pycoroner_process::minidump::PYTHON_STREAM)?;
+    let refuse = |warnings: &mut Vec<Warning>, why: String| {
+        warnings.push(Warning::new(WarningKind::Layout, format!("the minidump's layout stream was not used: {why}")));
+        None
+    };
+    let d: DumpPython = match serde_json::from_slice(&bytes) {
+        Ok(d) => d,
+        Err(e) => return refuse(warnings, format!("it is damaged ({e})")),
+    };
+    if d.entry.layout.format != pycoroner_layouts::LAYOUT_FORMAT {
+        return refuse(warnings, format!("it has layout format {}, this pycoroner reads {}", d.entry.layout.format, pycoroner_layouts::LAYOUT_FORMAT));
+    }
+    let Some(m) = modules.iter().find(|m| m.path == d.module) else {
+        return refuse(warnings, format!("the dump has no module {}", d.module));
+    };
+    if m.build_id.as_deref().map(hex).as_deref() != Some(d.build_id.as_str()) {
+        return refuse(warnings, format!("{}'s build-id in the dump's memory is not {}", d.module, d.build_id));
+    }
+    let e = d.entry;
+    let version = PyVersion { major: e.layout.version.0, minor: e.layout.version.1, micro: e.micro };
+    Some(found(m, version, e.layout, Some(e.source_file), e.symbols, Vec::new()))
 }
 
 fn detect_version(target: &dyn Target, m: &Module, img: &ElfImage, exe: Option<&str>) -> Option<PyVersion> {

@@ -178,6 +178,8 @@ pub enum TargetKind {
     Process,
     /// Whatever a debugger has open, read through the debugger.
     Debugger,
+    /// A minidump file (pycoroner's own slim dumps, or another writer's).
+    Minidump,
 }
 
 impl TargetKind {
@@ -187,6 +189,7 @@ impl TargetKind {
             TargetKind::Core => "core",
             TargetKind::Process => "process",
             TargetKind::Debugger => "debugger",
+            TargetKind::Minidump => "minidump",
         }
     }
 }

@@ -1,0 +1,943 @@
+//! Minidumps (the Breakpad/Crashpad format), written and read.
+//!
+//! - [`Recorder`] wraps a target and keeps every byte an analysis read, exactly as read;
+//! - [`write`] makes a minidump of a target: every thread's registers and the used part
+//!   of its stack, the module list with build-ids, the exception, the memory recorded,
+//!   the file mappings (`LinuxMaps`), and pycoroner's own streams (the target's facts a
+//!   minidump has no standard place for, and whatever the caller adds, e.g. a layout);
+//! - [`MinidumpCore`] reads a minidump from any writer (through the `minidump` crate)
+//!   as a [`Target`]: whatever memory it holds is read, anything else fails cleanly.
+//!
+//! The format's own limits hold here: 32-bit sizes and offsets in the streams this
+//! writer uses, so a dump is at most 4 GiB; [`write`] refuses more.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use minidump_common::format as md;
+use scroll::ctx::{SizeWith, TryIntoCtx};
+use scroll::{Pwrite, LE};
+use serde::{Deserialize, Serialize};
+
+use crate::elf_core::CoreError;
+use crate::files::{self, FileError, OpenedFile};
+use crate::memory::{Memory, ReadError, RemoteAddr};
+use crate::notes::{FileMapping, Registers, SignalInfo, ThreadInfo};
+use crate::{Target, TargetKind};
+
+/// The stream with the target's facts a minidump has no standard place for
+/// ([`TargetFacts`], JSON). "PYC" and 1.
+pub const TARGET_STREAM: u32 = 0x5059_4301;
+/// The stream where the analysis keeps what it resolved about the interpreter (the
+/// layout table), so that no binary is needed to read the dump again. "PYC" and 2.
+pub const PYTHON_STREAM: u32 = 0x5059_4302;
+
+/// Largest minidump read (a full-memory dump of a big process is allowed; the file is
+/// read into memory once).
+pub const MAX_MINIDUMP: u64 = 8 << 30;
+/// Largest pycoroner stream decoded.
+const MAX_OWN_STREAM: usize = 16 << 20;
+/// Most threads, modules, mappings and memory ranges taken from a minidump.
+const MAX_ENTRIES: usize = 1 << 20;
+
+/// True when `head` starts like a minidump (`MDMP`).
+pub fn is_minidump(head: &[u8]) -> bool {
+    head.get(..4) == Some(&md::MINIDUMP_SIGNATURE.to_le_bytes()[..])
+}
+
+// ---------------------------------------------------------------------------------------
+// Recording what an analysis reads.
+
+/// A target whose every successful read is kept, byte for byte, for [`write`].
+pub struct Recorder<T> {
+    inner: T,
+    reads: Mutex<Vec<(u64, Vec<u8>)>>,
+}
+
+impl<T> Recorder<T> {
+    /// Record reads of `inner`.
+    pub fn new(inner: T) -> Recorder<T> {
+        Recorder { inner, reads: Mutex::new(Vec::new()) }
+    }
+    /// The wrapped target.
+    pub fn inner(&self) -> &T {
+        &self.inner
+    }
+    /// What was read, as disjoint blocks sorted by address (overlapping and adjacent
+    /// reads merged; where two reads of the same address differ, the later wins).
+    pub fn blocks(&self) -> Vec<(u64, Vec<u8>)> {
+        let reads = match self.reads.lock() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
+        merge(reads)
+    }
+}
+
+/// Merge (address, bytes) pieces into disjoint sorted blocks.
+fn merge(mut pieces: Vec<(u64, Vec<u8>)>) -> Vec<(u64, Vec<u8>)> {
+    // Stable sort: among pieces at one address, the later read stays later and wins.
+    pieces.sort_by_key(|(a, _)| *a);
+    let mut out: Vec<(u64, Vec<u8>)> = Vec::new();
+    for (addr, bytes) in pieces {
+        let Some(end) = addr.checked_add(bytes.len() as u64) else { continue };
+        if let Some((start, have)) = out.last_mut() {
+            let have_end = start.saturating_add(have.len() as u64);
+            if addr <= have_end {
+                // Overlapping or adjacent: overwrite the overlap, append the rest.
+                let off = usize::try_from(addr.saturating_sub(*start)).unwrap_or(usize::MAX);
+                for (i, b) in bytes.iter().enumerate() {
+                    let Some(at) = off.checked_add(i) else { break };
+                    match have.get_mut(at) {
+                        Some(slot) => *slot = *b,
+                        None => have.push(*b),
+                    }
+                }
+                let _ = end;
+                continue;
+            }
+        }
+        out.push((addr, bytes));
+    }
+    out
+}
+
+impl<T: Memory> Memory for Recorder<T> {
+    fn read_exact(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), ReadError> {
+        self.inner.read_exact(addr, buf)?;
+        if !buf.is_empty() {
+            if let Ok(mut r) = self.reads.lock() {
+                r.push((addr.0, buf.to_vec()));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<T: Target> Target for Recorder<T> {
+    fn threads(&self) -> Vec<ThreadInfo> {
+        self.inner.threads()
+    }
+    fn signal(&self) -> Option<SignalInfo> {
+        self.inner.signal()
+    }
+    fn mappings(&self) -> Vec<FileMapping> {
+        self.inner.mappings()
+    }
+    fn open_file(&self, path: &str) -> Result<OpenedFile, FileError> {
+        self.inner.open_file(path)
+    }
+    fn warnings(&self) -> Vec<String> {
+        self.inner.warnings()
+    }
+    fn executable(&self) -> Option<String> {
+        self.inner.executable()
+    }
+    fn pid(&self) -> Option<u32> {
+        self.inner.pid()
+    }
+    fn command_line(&self) -> Option<String> {
+        self.inner.command_line()
+    }
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn kind(&self) -> TargetKind {
+        self.inner.kind()
+    }
+    fn region(&self, addr: u64) -> Option<Range<u64>> {
+        self.inner.region(addr)
+    }
+    fn taken_at(&self) -> Option<std::time::SystemTime> {
+        self.inner.taken_at()
+    }
+    fn dump_stream(&self, stream: u32) -> Option<Vec<u8>> {
+        self.inner.dump_stream(stream)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Writing.
+
+/// A module for the dump's module list.
+#[derive(Debug, Clone)]
+pub struct DumpModule {
+    /// First address of its mappings.
+    pub start: u64,
+    /// End of its last mapping.
+    pub end: u64,
+    /// Its path as the target knew it.
+    pub path: String,
+    /// Its GNU build-id, when it has one.
+    pub build_id: Option<Vec<u8>>,
+}
+
+/// The target's facts a minidump has no standard place for.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TargetFacts {
+    /// What the dump was made from ("core file ./core", "process 42").
+    pub origin: String,
+    /// Process id.
+    pub pid: Option<u32>,
+    /// The executable's path.
+    pub executable: Option<String>,
+    /// The command line as the target recorded it.
+    pub command_line: Option<String>,
+    /// When the state was taken (seconds since the epoch).
+    pub taken_at: Option<f64>,
+    /// The signal's sender and syscall, when the target recorded them.
+    pub signal_sender_pid: Option<u32>,
+    /// The syscall number of a SIGSYS.
+    pub signal_syscall: Option<i32>,
+    /// Each thread's registers in `user_regs_struct` order (27): the minidump context
+    /// has no `fs_base`, `gs_base` or `orig_rax`.
+    pub registers: Vec<(u32, Vec<u64>)>,
+}
+
+/// Most stack kept for a thread beyond what the analysis read (for other tools'
+/// unwinders): from the stack pointer, minus the red zone, up to the highest address
+/// read in that stack, at least a page and at most this.
+const MAX_STACK_KEPT: u64 = 512 << 10;
+/// The x86_64 red zone below the stack pointer.
+const RED_ZONE: u64 = 128;
+
+/// What a written dump holds.
+#[derive(Debug, Clone, Copy)]
+pub struct Written {
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Memory ranges it holds.
+    pub ranges: usize,
+    /// Bytes of target memory it holds.
+    pub memory: u64,
+}
+
+/// Write a minidump of `target` holding `blocks` of its memory (from [`Recorder::blocks`])
+/// and each thread's stack near its stack pointer, `modules`, and `extra` streams.
+pub fn write(
+    out: &mut dyn std::io::Write,
+    target: &dyn Target,
+    blocks: Vec<(u64, Vec<u8>)>,
+    modules: &[DumpModule],
+    extra: &[(u32, Vec<u8>)],
+) -> std::io::Result<Written> {
+    let threads = target.threads();
+    let mut pieces = blocks;
+    // Each thread's stack: from below its stack pointer to the highest byte read in it.
+    let mut stacks: Vec<Option<Range<u64>>> = Vec::with_capacity(threads.len());
+    for t in &threads {
+        let sp = t.regs.rsp;
+        let region = target.region(sp);
+        let lo = sp.saturating_sub(RED_ZONE).max(region.as_ref().map_or(0, |r| r.start));
+        let read_top = region.as_ref().and_then(|r| {
+            pieces.iter().filter(|(a, _)| r.contains(a) && *a >= lo).map(|(a, b)| a.saturating_add(b.len() as u64)).max()
+        });
+        let mut hi = read_top.unwrap_or(0).max(lo.saturating_add(4096)).min(lo.saturating_add(MAX_STACK_KEPT));
+        if let Some(r) = &region {
+            hi = hi.min(r.end);
+        }
+        if sp == 0 || hi <= lo {
+            stacks.push(None);
+            continue;
+        }
+        let mut bytes = vec![0u8; usize::try_from(hi.saturating_sub(lo)).unwrap_or(0)];
+        // Only what can be read: a page at a time, stopping at the first hole.
+        let mut got = 0usize;
+        for chunk in bytes.chunks_mut(4096) {
+            let at = lo.saturating_add(got as u64);
+            if target.read_exact(RemoteAddr(at), chunk).is_err() {
+                break;
+            }
+            got = got.saturating_add(chunk.len());
+        }
+        bytes.truncate(got);
+        if bytes.is_empty() {
+            stacks.push(None);
+            continue;
+        }
+        stacks.push(Some(lo..lo.saturating_add(got as u64)));
+        pieces.push((lo, bytes));
+    }
+    let memory = merge(pieces);
+
+    let mut w = Writer::default();
+    let mut dir: Vec<md::MINIDUMP_DIRECTORY> = Vec::new();
+    let header_len = size_of::<md::MINIDUMP_HEADER>();
+    let stream_count = 9usize.saturating_add(extra.len());
+    let dir_len = size_of::<md::MINIDUMP_DIRECTORY>().saturating_mul(stream_count);
+    w.buf.resize(header_len.saturating_add(dir_len), 0);
+
+    // Memory first: threads and the exception point into it.
+    let mut descs: Vec<md::MINIDUMP_MEMORY_DESCRIPTOR> = Vec::with_capacity(memory.len());
+    let mut total = 0u64;
+    for (addr, bytes) in &memory {
+        let loc = w.blob(bytes)?;
+        total = total.saturating_add(bytes.len() as u64);
+        descs.push(md::MINIDUMP_MEMORY_DESCRIPTOR { start_of_memory_range: *addr, memory: loc });
+    }
+    let stack_desc = |range: &Option<Range<u64>>| -> md::MINIDUMP_MEMORY_DESCRIPTOR {
+        let Some(r) = range else { return md::MINIDUMP_MEMORY_DESCRIPTOR::default() };
+        descs
+            .iter()
+            .find(|d| d.start_of_memory_range <= r.start && r.start < d.start_of_memory_range.saturating_add(u64::from(d.memory.data_size)))
+            .copied()
+            .unwrap_or_default()
+    };
+
+    // Threads: a context each, then the list.
+    let mut contexts = Vec::with_capacity(threads.len());
+    for t in &threads {
+        contexts.push(w.value(context_of(&t.regs))?);
+    }
+    let mut list = (threads.len() as u32).to_le_bytes().to_vec();
+    for ((t, ctx), stack) in threads.iter().zip(&contexts).zip(&stacks) {
+        let raw = md::MINIDUMP_THREAD {
+            thread_id: t.tid,
+            suspend_count: 0,
+            priority_class: 0,
+            priority: 0,
+            // The thread pointer: on glibc the `pthread_t` faulthandler prints.
+            teb: t.regs.fs_base,
+            stack: stack_desc(stack),
+            thread_context: *ctx,
+        };
+        list.extend(encode(&raw)?);
+    }
+    dir.push(w.stream(md::MINIDUMP_STREAM_TYPE::ThreadListStream as u32, &list)?);
+
+    // Modules: name, CodeView record (build-id), then the list.
+    let mut mods = (modules.len() as u32).to_le_bytes().to_vec();
+    for m in modules {
+        let name = w.utf16(&m.path)?;
+        let cv = match &m.build_id {
+            Some(id) => {
+                let mut rec = (md::CvSignature::Elf as u32).to_le_bytes().to_vec();
+                rec.extend_from_slice(id);
+                w.blob(&rec)?
+            }
+            None => md::MINIDUMP_LOCATION_DESCRIPTOR::default(),
+        };
+        let raw = md::MINIDUMP_MODULE {
+            base_of_image: m.start,
+            size_of_image: u32::try_from(m.end.saturating_sub(m.start)).unwrap_or(u32::MAX),
+            module_name_rva: name,
+            cv_record: cv,
+            ..Default::default()
+        };
+        mods.extend(encode(&raw)?);
+    }
+    dir.push(w.stream(md::MINIDUMP_STREAM_TYPE::ModuleListStream as u32, &mods)?);
+
+    let mut mem = (descs.len() as u32).to_le_bytes().to_vec();
+    for d in &descs {
+        mem.extend(encode(d)?);
+    }
+    dir.push(w.stream(md::MINIDUMP_STREAM_TYPE::MemoryListStream as u32, &mem)?);
+
+    let signal = target.signal();
+    if let (Some(sig), Some((first, ctx))) = (&signal, threads.first().zip(contexts.first())) {
+        let raw = md::MINIDUMP_EXCEPTION_STREAM {
+            thread_id: first.tid,
+            __align: 0,
+            exception_record: md::MINIDUMP_EXCEPTION {
+                exception_code: sig.signo as u32,
+                exception_flags: sig.code as u32,
+                exception_address: sig.addr.unwrap_or(0),
+                ..Default::default()
+            },
+            thread_context: *ctx,
+        };
+        dir.push(w.stream(md::MINIDUMP_STREAM_TYPE::ExceptionStream as u32, &encode(&raw)?)?);
+    }
+
+    let sys = md::MINIDUMP_SYSTEM_INFO {
+        processor_architecture: md::ProcessorArchitecture::PROCESSOR_ARCHITECTURE_AMD64 as u16,
+        processor_level: 0,
+        processor_revision: 0,
+        number_of_processors: 1,
+        product_type: 0,
+        major_version: 0,
+        minor_version: 0,
+        build_number: 0,
+        platform_id: md::PlatformId::Linux as u32,
+        csd_version_rva: 0,
+        suite_mask: 0,
+        reserved2: 0,
+        cpu: md::CPU_INFORMATION { data: [0; 24] },
+    };
+    dir.push(w.stream(md::MINIDUMP_STREAM_TYPE::SystemInfoStream as u32, &encode(&sys)?)?);
+
+    // /proc/PID/maps as far as the target tells: its file mappings and thread stacks.
+    let mut maps = String::new();
+    for m in target.mappings() {
+        maps.push_str(&format!("{:x}-{:x} r-xp {:08x} 00:00 0 {}\n", m.start, m.end, m.file_offset, m.path.replace('\n', "?")));
+    }
+    let mut seen_regions: Vec<Range<u64>> = Vec::new();
+    for t in &threads {
+        if let Some(r) = target.region(t.regs.rsp) {
+            if !seen_regions.contains(&r) {
+                maps.push_str(&format!("{:x}-{:x} rw-p 00000000 00:00 0 \n", r.start, r.end));
+                seen_regions.push(r);
+            }
+        }
+    }
+    dir.push(w.stream(md::MINIDUMP_STREAM_TYPE::LinuxMaps as u32, maps.as_bytes())?);
+
+    if let Some(pid) = target.pid() {
+        let name = target.executable().map(|e| e.rsplit('/').next().unwrap_or_default().to_string()).unwrap_or_default();
+        let status = format!("Name:\t{}\nPid:\t{pid}\n", name.replace('\n', "?"));
+        dir.push(w.stream(md::MINIDUMP_STREAM_TYPE::LinuxProcStatus as u32, status.as_bytes())?);
+    }
+    if let Some(cmd) = target.command_line() {
+        let mut raw = cmd.into_bytes();
+        raw.push(0);
+        dir.push(w.stream(md::MINIDUMP_STREAM_TYPE::LinuxCmdLine as u32, &raw)?);
+    }
+
+    let facts = TargetFacts {
+        origin: target.describe(),
+        pid: target.pid(),
+        executable: target.executable(),
+        // A core keeps the first 80 bytes of the command line (psargs); say so as its report does.
+        command_line: target.command_line().map(|c| if target.kind() == TargetKind::Core && c.len() >= 79 { format!("{c}...") } else { c }),
+        taken_at: target.taken_at().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_secs_f64()),
+        signal_sender_pid: signal.as_ref().and_then(|s| s.sender_pid),
+        signal_syscall: signal.as_ref().and_then(|s| s.syscall),
+        registers: threads.iter().map(|t| (t.tid, t.regs.raw.to_vec())).collect(),
+    };
+    let facts = serde_json::to_vec(&facts).map_err(std::io::Error::other)?;
+    dir.push(w.stream(TARGET_STREAM, &facts)?);
+    for (kind, bytes) in extra {
+        dir.push(w.stream(*kind, bytes)?);
+    }
+
+    // Header and directory at the front.
+    let header = md::MINIDUMP_HEADER {
+        signature: md::MINIDUMP_SIGNATURE,
+        version: md::MINIDUMP_VERSION,
+        stream_count: dir.len() as u32,
+        stream_directory_rva: header_len as u32,
+        checksum: 0,
+        time_date_stamp: target.taken_at().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs() as u32),
+        flags: 0,
+    };
+    let mut front = encode(&header)?;
+    for d in &dir {
+        front.extend(encode(d)?);
+    }
+    if front.len() > header_len.saturating_add(dir_len) {
+        return Err(std::io::Error::other("minidump directory larger than reserved"));
+    }
+    if let Some(slot) = w.buf.get_mut(..front.len()) {
+        slot.copy_from_slice(&front);
+    }
+    // Unused directory slots stay zero: stream type 0 is "unused".
+    out.write_all(&w.buf)?;
+    Ok(Written { bytes: w.buf.len() as u64, ranges: descs.len(), memory: total })
+}
+
+fn size_of<T: SizeWith<scroll::Endian>>() -> usize {
+    T::size_with(&LE)
+}
+
+fn encode<T: TryIntoCtx<scroll::Endian, Error = scroll::Error> + SizeWith<scroll::Endian> + Clone>(v: &T) -> std::io::Result<Vec<u8>> {
+    let mut b = vec![0u8; size_of::<T>()];
+    b.pwrite_with(v.clone(), 0, LE).map_err(std::io::Error::other)?;
+    Ok(b)
+}
+
+/// The file being written, in memory (a slim dump is small).
+#[derive(Default)]
+struct Writer {
+    buf: Vec<u8>,
+}
+
+impl Writer {
+    fn rva(&self) -> std::io::Result<u32> {
+        u32::try_from(self.buf.len()).map_err(|_| std::io::Error::other("a minidump cannot be larger than 4 GiB"))
+    }
+    /// Append bytes (8-aligned), return where they are.
+    fn blob(&mut self, bytes: &[u8]) -> std::io::Result<md::MINIDUMP_LOCATION_DESCRIPTOR> {
+        while !self.buf.len().is_multiple_of(8) {
+            self.buf.push(0);
+        }
+        let rva = self.rva()?;
+        let data_size = u32::try_from(bytes.len()).map_err(|_| std::io::Error::other("a block larger than 4 GiB"))?;
+        self.buf.extend_from_slice(bytes);
+        self.rva()?;
+        Ok(md::MINIDUMP_LOCATION_DESCRIPTOR { data_size, rva })
+    }
+    fn value<T: TryIntoCtx<scroll::Endian, Error = scroll::Error> + SizeWith<scroll::Endian> + Clone>(&mut self, v: T) -> std::io::Result<md::MINIDUMP_LOCATION_DESCRIPTOR> {
+        let b = encode(&v)?;
+        self.blob(&b)
+    }
+    fn stream(&mut self, kind: u32, bytes: &[u8]) -> std::io::Result<md::MINIDUMP_DIRECTORY> {
+        Ok(md::MINIDUMP_DIRECTORY { stream_type: kind, location: self.blob(bytes)? })
+    }
+    /// A MINIDUMP_STRING: byte length, UTF-16LE, a NUL.
+    fn utf16(&mut self, s: &str) -> std::io::Result<u32> {
+        let units: Vec<u16> = s.encode_utf16().collect();
+        let mut b = ((units.len() as u32).saturating_mul(2)).to_le_bytes().to_vec();
+        for u in units.iter().chain(std::iter::once(&0)) {
+            b.extend_from_slice(&u.to_le_bytes());
+        }
+        Ok(self.blob(&b)?.rva)
+    }
+}
+
+/// `user_regs_struct` (kernel order) as an AMD64 CONTEXT.
+fn context_of(r: &Registers) -> md::CONTEXT_AMD64 {
+    let g = |i: usize| r.raw.get(i).copied().unwrap_or(0);
+    md::CONTEXT_AMD64 {
+        // CONTEXT_AMD64 | CONTROL | INTEGER | SEGMENTS
+        context_flags: 0x0010_0007,
+        r15: g(0),
+        r14: g(1),
+        r13: g(2),
+        r12: g(3),
+        rbp: g(4),
+        rbx: g(5),
+        r11: g(6),
+        r10: g(7),
+        r9: g(8),
+        r8: g(9),
+        rax: g(10),
+        rcx: g(11),
+        rdx: g(12),
+        rsi: g(13),
+        rdi: g(14),
+        rip: g(16),
+        cs: g(17) as u16,
+        eflags: g(18) as u32,
+        rsp: g(19),
+        ss: g(20) as u16,
+        ds: g(23) as u16,
+        es: g(24) as u16,
+        fs: g(25) as u16,
+        gs: g(26) as u16,
+        ..Default::default()
+    }
+}
+
+/// An AMD64 CONTEXT as `user_regs_struct` (what it lacks is zero; `fs_base` from the
+/// thread's TEB field, where this writer keeps it).
+fn regs_of(c: &md::CONTEXT_AMD64, teb: u64) -> Registers {
+    let mut raw = [0u64; 27];
+    let vals = [
+        (0, c.r15),
+        (1, c.r14),
+        (2, c.r13),
+        (3, c.r12),
+        (4, c.rbp),
+        (5, c.rbx),
+        (6, c.r11),
+        (7, c.r10),
+        (8, c.r9),
+        (9, c.r8),
+        (10, c.rax),
+        (11, c.rcx),
+        (12, c.rdx),
+        (13, c.rsi),
+        (14, c.rdi),
+        (16, c.rip),
+        (17, u64::from(c.cs)),
+        (18, u64::from(c.eflags)),
+        (19, c.rsp),
+        (20, u64::from(c.ss)),
+        (21, teb),
+        (23, u64::from(c.ds)),
+        (24, u64::from(c.es)),
+        (25, u64::from(c.fs)),
+        (26, u64::from(c.gs)),
+    ];
+    for (i, v) in vals {
+        if let Some(slot) = raw.get_mut(i) {
+            *slot = v;
+        }
+    }
+    Registers::from_user_regs(raw)
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading.
+
+/// A minidump read as a target.
+pub struct MinidumpCore {
+    path: PathBuf,
+    data: Vec<u8>,
+    /// Memory ranges: (start, end, offset in `data`), sorted by start, disjoint.
+    memory: Vec<(u64, u64, usize)>,
+    threads: Vec<ThreadInfo>,
+    signal: Option<SignalInfo>,
+    mappings: Vec<FileMapping>,
+    regions: Vec<Range<u64>>,
+    facts: TargetFacts,
+    streams: BTreeMap<u32, Range<usize>>,
+    warnings: Vec<String>,
+    sysroot: Option<PathBuf>,
+    written: Option<std::time::SystemTime>,
+}
+
+impl std::fmt::Debug for MinidumpCore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MinidumpCore").field("path", &self.path).field("threads", &self.threads.len()).field("ranges", &self.memory.len()).finish()
+    }
+}
+
+impl MinidumpCore {
+    /// Open a minidump file (a regular file, at most [`MAX_MINIDUMP`] bytes).
+    pub fn open(path: &Path) -> Result<MinidumpCore, CoreError> {
+        let io = |source| CoreError::Io { path: path.to_path_buf(), source };
+        let opened = files::open_regular(path, MAX_MINIDUMP).map_err(|e| match e {
+            FileError::NotRegular { .. } => CoreError::NotRegular(e),
+            FileError::NotFound { .. } => io(std::io::Error::from_raw_os_error(libc::ENOENT)),
+            other => io(std::io::Error::other(other.to_string())),
+        })?;
+        let written = opened.file.metadata().and_then(|m| m.modified()).ok();
+        let mut data = Vec::new();
+        {
+            use std::io::Read as _;
+            (&opened.file).take(MAX_MINIDUMP).read_to_end(&mut data).map_err(io)?;
+        }
+        let mut core = Self::from_bytes(path, data)?;
+        core.written = written;
+        Ok(core)
+    }
+
+    /// Decode a minidump held in memory.
+    pub fn from_bytes(path: &Path, data: Vec<u8>) -> Result<MinidumpCore, CoreError> {
+        let bad = |what: String| CoreError::Malformed { path: path.to_path_buf(), what };
+        let mut warnings = Vec::new();
+        let (memory, raw_threads, exception, modules, streams) = {
+            let dump = minidump::Minidump::read(&data[..]).map_err(|e| bad(format!("not a readable minidump: {e}")))?;
+            let base = data.as_ptr() as usize;
+            let offset_of = |bytes: &[u8]| (bytes.as_ptr() as usize).checked_sub(base);
+            // Memory: 32-bit list, else the 64-bit list of full dumps.
+            let mut memory: Vec<(u64, u64, usize)> = Vec::new();
+            if let Some(list) = dump.get_memory() {
+                for m in list.iter().take(MAX_ENTRIES) {
+                    let (start, bytes) = match m {
+                        minidump::UnifiedMemory::Memory(m) => (m.base_address, m.bytes),
+                        minidump::UnifiedMemory::Memory64(m) => (m.base_address, m.bytes),
+                    };
+                    let (Some(off), Some(end)) = (offset_of(bytes), start.checked_add(bytes.len() as u64)) else { continue };
+                    if !bytes.is_empty() {
+                        memory.push((start, end, off));
+                    }
+                }
+            }
+            memory.sort_by_key(|m| m.0);
+            // Overlapping ranges (a damaged or odd writer): the first wins.
+            let mut disjoint: Vec<(u64, u64, usize)> = Vec::with_capacity(memory.len());
+            for m in memory {
+                if disjoint.last().is_some_and(|l| m.0 < l.1) {
+                    continue;
+                }
+                disjoint.push(m);
+            }
+            let sys = dump.get_stream::<minidump::MinidumpSystemInfo>().ok();
+            if sys.as_ref().is_some_and(|s| s.raw.processor_architecture != md::ProcessorArchitecture::PROCESSOR_ARCHITECTURE_AMD64 as u16) {
+                return Err(bad("a minidump of another CPU than x86_64".to_string()));
+            }
+            let mut raw_threads: Vec<(u32, u64, Option<Registers>)> = Vec::new();
+            match dump.get_stream::<minidump::MinidumpThreadList>() {
+                Ok(list) => {
+                    for t in list.threads.iter().take(MAX_ENTRIES) {
+                        let ctx = sys.as_ref().and_then(|s| t.context(s, None));
+                        let regs = ctx.and_then(|c| match &c.raw {
+                            minidump::MinidumpRawContext::Amd64(c) => Some(regs_of(c, t.raw.teb)),
+                            _ => None,
+                        });
+                        raw_threads.push((t.raw.thread_id, t.raw.teb, regs));
+                    }
+                }
+                Err(e) => warnings.push(format!("the minidump's thread list is unreadable ({e}): no thread can be read")),
+            }
+            let exception = dump.get_stream::<minidump::MinidumpException>().ok().map(|e| {
+                (e.raw.thread_id, e.raw.exception_record.exception_code, e.raw.exception_record.exception_flags, e.raw.exception_record.exception_address)
+            });
+            let mut modules: Vec<FileMapping> = Vec::new();
+            if let Ok(list) = dump.get_stream::<minidump::MinidumpModuleList>() {
+                for m in list.iter().take(MAX_ENTRIES) {
+                    let end = m.raw.base_of_image.saturating_add(u64::from(m.raw.size_of_image));
+                    modules.push(FileMapping { start: m.raw.base_of_image, end, file_offset: 0, path: m.name.clone() });
+                }
+            }
+            let mut streams = BTreeMap::new();
+            for kind in [TARGET_STREAM, PYTHON_STREAM, md::MINIDUMP_STREAM_TYPE::LinuxMaps as u32, md::MINIDUMP_STREAM_TYPE::LinuxProcStatus as u32, md::MINIDUMP_STREAM_TYPE::LinuxCmdLine as u32] {
+                if let Ok(bytes) = dump.get_raw_stream(kind) {
+                    if let Some(off) = offset_of(bytes) {
+                        streams.insert(kind, off..off.saturating_add(bytes.len()));
+                    }
+                }
+            }
+            (disjoint, raw_threads, exception, modules, streams)
+        };
+        let stream = |kind: u32| streams.get(&kind).and_then(|r| data.get(r.clone()));
+        let facts: TargetFacts = match stream(TARGET_STREAM) {
+            Some(b) if b.len() <= MAX_OWN_STREAM => serde_json::from_slice(b).unwrap_or_else(|e| {
+                warnings.push(format!("the minidump's pycoroner target stream is damaged ({e}): ignored"));
+                TargetFacts::default()
+            }),
+            _ => TargetFacts::default(),
+        };
+        // Threads: the exception's thread first, as a core lists the thread that took the signal.
+        let own_regs: BTreeMap<u32, &Vec<u64>> = facts.registers.iter().map(|(t, r)| (*t, r)).collect();
+        let mut threads: Vec<ThreadInfo> = raw_threads
+            .into_iter()
+            .map(|(tid, _teb, regs)| {
+                let regs = match (regs, own_regs.get(&tid).and_then(|r| <[u64; 27]>::try_from(r.as_slice()).ok())) {
+                    // This writer's full registers, when they agree with the context.
+                    (Some(c), Some(raw)) if raw.get(16) == Some(&c.rip) && raw.get(19) == Some(&c.rsp) => Registers::from_user_regs(raw),
+                    (Some(c), _) => c,
+                    (None, _) => {
+                        warnings.push(format!("thread {tid}: the minidump has no x86_64 registers for it"));
+                        Registers::default()
+                    }
+                };
+                ThreadInfo { tid, cursig: 0, regs }
+            })
+            .collect();
+        let signal = exception.map(|(tid, code, flags, addr)| {
+            if let Some(i) = threads.iter().position(|t| t.tid == tid) {
+                let t = threads.remove(i);
+                threads.insert(0, ThreadInfo { cursig: code as u16, ..t });
+            }
+            let mut s = SignalInfo::new(code as i32, flags as i32, Some(addr).filter(|a| *a != 0), facts.signal_sender_pid);
+            s.syscall = facts.signal_syscall;
+            s
+        });
+        // Mappings: /proc/PID/maps when the writer kept it, else the module list.
+        let mut mappings = Vec::new();
+        let mut regions = Vec::new();
+        if let Some(text) = stream(md::MINIDUMP_STREAM_TYPE::LinuxMaps as u32) {
+            for line in String::from_utf8_lossy(text).lines().take(MAX_ENTRIES) {
+                let Some((range, mapping)) = parse_maps_line(line) else { continue };
+                regions.push(range);
+                mappings.extend(mapping);
+            }
+        }
+        if mappings.is_empty() {
+            mappings = modules;
+        }
+        regions.sort_by_key(|r| r.start);
+        let mut facts = facts;
+        if facts.pid.is_none() {
+            facts.pid = stream(md::MINIDUMP_STREAM_TYPE::LinuxProcStatus as u32).and_then(|s| {
+                String::from_utf8_lossy(s).lines().find_map(|l| l.strip_prefix("Pid:").and_then(|p| p.trim().parse().ok()))
+            });
+        }
+        if facts.command_line.is_none() {
+            facts.command_line = stream(md::MINIDUMP_STREAM_TYPE::LinuxCmdLine as u32)
+                .map(|s| String::from_utf8_lossy(s).trim_end_matches('\0').replace('\0', " "))
+                .filter(|s| !s.is_empty());
+        }
+        if facts.executable.is_none() {
+            facts.executable = mappings.first().map(|m| m.path.clone());
+        }
+        if memory.is_empty() {
+            warnings.push("the minidump holds no memory: nothing of the process can be read".to_string());
+        }
+        Ok(MinidumpCore { path: path.to_path_buf(), data, memory, threads, signal, mappings, regions, facts, streams, warnings, sysroot: None, written: None })
+    }
+
+    /// Read the files it names under `dir` (`--sysroot`).
+    pub fn set_sysroot(&mut self, dir: Option<PathBuf>) {
+        self.sysroot = dir;
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes of process memory the dump holds.
+    pub fn memory_bytes(&self) -> u64 {
+        self.memory.iter().map(|(s, e, _)| e.saturating_sub(*s)).sum()
+    }
+
+    /// What the writer recorded (pycoroner's own dumps).
+    pub fn facts(&self) -> &TargetFacts {
+        &self.facts
+    }
+}
+
+/// One line of `/proc/PID/maps`: its range, and a file mapping when it names a file.
+fn parse_maps_line(line: &str) -> Option<(Range<u64>, Option<FileMapping>)> {
+    let mut parts = line.splitn(6, ' ');
+    let (range, _perms, offset, _dev, _inode) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let path = parts.next().unwrap_or_default().trim_start();
+    let (start, end) = range.split_once('-')?;
+    let (start, end) = (u64::from_str_radix(start, 16).ok()?, u64::from_str_radix(end, 16).ok()?);
+    if end <= start {
+        return None;
+    }
+    let offset = u64::from_str_radix(offset, 16).ok()?;
+    let mapping = path.starts_with('/').then(|| FileMapping { start, end, file_offset: offset, path: path.to_string() });
+    Some((start..end, mapping))
+}
+
+impl Memory for MinidumpCore {
+    fn read_exact(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), ReadError> {
+        let mut at = addr.0;
+        let mut done = 0usize;
+        while done < buf.len() {
+            // The last range starting at or below `at`.
+            let i = self.memory.partition_point(|m| m.0 <= at);
+            let Some(&(start, end, off)) = i.checked_sub(1).and_then(|i| self.memory.get(i)) else {
+                return Err(ReadError::NotDumped { addr: RemoteAddr(at), file: format!("the minidump {}", self.path.display()) });
+            };
+            if at >= end {
+                return Err(ReadError::NotDumped { addr: RemoteAddr(at), file: format!("the minidump {}", self.path.display()) });
+            }
+            let want = buf.len().saturating_sub(done);
+            let have = usize::try_from(end.saturating_sub(at)).unwrap_or(usize::MAX);
+            let n = want.min(have);
+            let from = off.checked_add(usize::try_from(at.saturating_sub(start)).unwrap_or(usize::MAX));
+            let src = from.and_then(|f| self.data.get(f..f.checked_add(n)?));
+            let dst = buf.get_mut(done..done.saturating_add(n));
+            match (src, dst) {
+                (Some(s), Some(d)) => d.copy_from_slice(s),
+                _ => return Err(ReadError::NotDumped { addr: RemoteAddr(at), file: format!("the minidump {}", self.path.display()) }),
+            }
+            done = done.saturating_add(n);
+            at = at.saturating_add(n as u64);
+        }
+        Ok(())
+    }
+}
+
+impl Target for MinidumpCore {
+    fn threads(&self) -> Vec<ThreadInfo> {
+        self.threads.clone()
+    }
+    fn signal(&self) -> Option<SignalInfo> {
+        self.signal
+    }
+    fn mappings(&self) -> Vec<FileMapping> {
+        self.mappings.clone()
+    }
+    fn open_file(&self, path: &str) -> Result<OpenedFile, FileError> {
+        files::open_confined(self.sysroot.as_deref(), path, files::MAX_FILE)
+    }
+    fn warnings(&self) -> Vec<String> {
+        self.warnings.clone()
+    }
+    fn executable(&self) -> Option<String> {
+        self.facts.executable.clone()
+    }
+    fn pid(&self) -> Option<u32> {
+        self.facts.pid.or_else(|| self.threads.first().map(|t| t.tid))
+    }
+    fn command_line(&self) -> Option<String> {
+        self.facts.command_line.clone()
+    }
+    fn describe(&self) -> String {
+        format!("minidump {}", self.path.display())
+    }
+    fn kind(&self) -> TargetKind {
+        TargetKind::Minidump
+    }
+    fn region(&self, addr: u64) -> Option<Range<u64>> {
+        let i = self.regions.partition_point(|r| r.start <= addr);
+        i.checked_sub(1).and_then(|i| self.regions.get(i)).filter(|r| r.contains(&addr)).cloned()
+    }
+    fn taken_at(&self) -> Option<std::time::SystemTime> {
+        self.facts.taken_at.filter(|t| t.is_finite() && *t >= 0.0).and_then(|t| std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs_f64(t.min(1e12)))).or(self.written)
+    }
+    fn dump_stream(&self, stream: u32) -> Option<Vec<u8>> {
+        let r = self.streams.get(&stream)?;
+        self.data.get(r.clone()).filter(|b| b.len() <= MAX_OWN_STREAM).map(<[u8]>::to_vec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::{MemoryExt, SliceMemory};
+
+    #[test]
+    fn merge_joins_overlaps_and_keeps_the_later_read() {
+        let m = merge(vec![(0x10, vec![1, 1, 1, 1]), (0x12, vec![2, 2, 2, 2]), (0x16, vec![3]), (0x20, vec![4])]);
+        assert_eq!(m, vec![(0x10, vec![1, 1, 2, 2, 2, 2, 3]), (0x20, vec![4])]);
+    }
+
+    struct Fake(SliceMemory);
+    impl Memory for Fake {
+        fn read_exact(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), ReadError> {
+            self.0.read_exact(addr, buf)
+        }
+    }
+    impl Target for Fake {
+        fn threads(&self) -> Vec<ThreadInfo> {
+            let mut raw = [0u64; 27];
+            raw[16] = 0x40_1000;
+            raw[19] = 0x7000_0100;
+            raw[21] = 0x7f00_0000_1000;
+            raw[15] = 39;
+            vec![ThreadInfo { tid: 77, cursig: 11, regs: Registers::from_user_regs(raw) }]
+        }
+        fn signal(&self) -> Option<SignalInfo> {
+            Some(SignalInfo::new(11, 1, Some(0x10), None))
+        }
+        fn mappings(&self) -> Vec<FileMapping> {
+            vec![FileMapping { start: 0x40_0000, end: 0x40_2000, file_offset: 0, path: "/usr/bin/x y".into() }]
+        }
+        fn open_file(&self, path: &str) -> Result<OpenedFile, FileError> {
+            Err(FileError::NotFound { path: path.into() })
+        }
+        fn executable(&self) -> Option<String> {
+            Some("/usr/bin/x y".into())
+        }
+        fn pid(&self) -> Option<u32> {
+            Some(77)
+        }
+        fn command_line(&self) -> Option<String> {
+            Some("x y --z".into())
+        }
+        fn describe(&self) -> String {
+            "fake".into()
+        }
+        fn region(&self, addr: u64) -> Option<Range<u64>> {
+            (0x7000_0000..0x7000_2000).contains(&addr).then_some(0x7000_0000..0x7000_2000)
+        }
+    }
+
+    #[test]
+    fn what_is_written_reads_back() {
+        let mut mem = SliceMemory::new();
+        mem.add(0x7000_0000, (0..0x2000u32).map(|i| i as u8).collect());
+        mem.add(0x60_0000, vec![9; 64]);
+        let target = Recorder::new(Fake(mem));
+        assert_eq!(target.read_u64(RemoteAddr(0x60_0008)), Ok(0x0909_0909_0909_0909));
+        let mut out = Vec::new();
+        let modules = [DumpModule { start: 0x40_0000, end: 0x40_2000, path: "/usr/bin/x y".into(), build_id: Some(vec![0xab; 20]) }];
+        let w = write(&mut out, &target, target.blocks(), &modules, &[(PYTHON_STREAM, b"{}".to_vec())]).expect("written");
+        assert_eq!(w.bytes as usize, out.len());
+        let back = MinidumpCore::from_bytes(Path::new("t.dmp"), out).expect("read back");
+        assert_eq!(back.read_u64(RemoteAddr(0x60_0008)), Ok(0x0909_0909_0909_0909));
+        // Not read by the analysis, not in the dump.
+        assert!(back.read_u64(RemoteAddr(0x60_0030)).is_err());
+        // The stack from below the stack pointer.
+        assert_eq!(back.read_u8(RemoteAddr(0x7000_0100 - 128)), Ok(0x80));
+        let t = back.threads();
+        assert_eq!(t.len(), 1);
+        assert_eq!((t[0].tid, t[0].cursig, t[0].regs.rip, t[0].regs.rsp, t[0].regs.fs_base, t[0].regs.raw[15]), (77, 11, 0x40_1000, 0x7000_0100, 0x7f00_0000_1000, 39));
+        let s = back.signal().expect("signal");
+        assert_eq!((s.signo, s.code, s.addr), (11, 1, Some(0x10)));
+        assert_eq!(back.mappings(), target.mappings());
+        assert_eq!(back.region(0x7000_0100), Some(0x7000_0000..0x7000_2000));
+        assert_eq!((back.pid(), back.command_line().as_deref(), back.executable().as_deref()), (Some(77), Some("x y --z"), Some("/usr/bin/x y")));
+        assert_eq!(back.dump_stream(PYTHON_STREAM).as_deref(), Some(&b"{}"[..]));
+        assert_eq!(back.kind(), TargetKind::Minidump);
+    }
+
+    #[test]
+    fn garbage_is_refused_not_panicked_on() {
+        for bytes in [Vec::new(), b"MDMP".to_vec(), b"MDMP\x93\xa7\0\0\xff\xff\xff\xff\0\0\0\0".to_vec()] {
+            assert!(MinidumpCore::from_bytes(Path::new("x"), bytes).is_err());
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! Slim minidumps: the memory one full analysis read (every thread's Python stack,
+//! locals, native frames and the interpreter's state), each thread's registers and used
+//! stack, the module list with build-ids, and the layout the analysis resolved, so that
+//! `pycoroner core FILE.dmp` on another machine gives the same report with no binary.
+
+use pycoroner_process::minidump::{self, DumpModule, Recorder, Written, PYTHON_STREAM};
+use pycoroner_process::{LiveProcess, Target};
+use pycoroner_report::{Report, Warning, WarningKind};
+
+use crate::error::AnalyzeError;
+use crate::locate_python::DumpPython;
+use crate::options::{NativeMode, Options};
+
+/// A dump written, and the report of the analysis whose reads it holds.
+#[derive(Debug)]
+pub struct Dumped {
+    /// The report (every thread's locals, native frames, the state).
+    pub report: Report,
+    /// What the dump holds.
+    pub written: Written,
+}
+
+/// The options a dump is made with: whatever the caller asked, plus everything a later
+/// `pycoroner core FILE.dmp` may ask for from the same memory (locals of every thread,
+/// native frames, the full state).
+fn dump_options(options: &Options) -> Options {
+    let mut o = options.clone();
+    o.locals = true;
+    o.locals_crashed_only = false;
+    o.state = true;
+    if o.native == NativeMode::Off {
+        o.native = NativeMode::Folded;
+    }
+    o
+}
+
+/// Analyze `target` and write a slim minidump of what the analysis read to `out`.
+pub fn write_dump(target: &dyn Target, options: &Options, out: &mut dyn std::io::Write) -> Result<Dumped, AnalyzeError> {
+    let rec = Recorder::new(target);
+    let opts = dump_options(options);
+    let prepared = crate::prepare(&rec, &opts)?;
+    let mut report = crate::analyze_prepared(&rec, &prepared, &opts)?;
+    restrict(&mut report, options, target);
+    finish(&rec, &prepared, report, out)
+}
+
+/// The report as the caller's options ask for it: the dump reads every thread's values,
+/// the report shows them as `--locals` (and a crash report's crashed-thread-only) say.
+fn restrict(report: &mut Report, options: &Options, target: &dyn Target) {
+    let crashed = target.signal().and_then(|_| target.threads().first().map(|t| t.tid));
+    for t in &mut report.threads {
+        let keep = options.locals && (!options.locals_crashed_only || crashed.is_some_and(|c| t.native_id == Some(c)));
+        if keep {
+            continue;
+        }
+        for f in &mut t.frames {
+            if let pycoroner_report::Frame::Python(p) = f {
+                p.locals = None;
+            }
+        }
+    }
+}
+
+/// A live process: prepared while it runs, stopped while it is read and its dump
+/// written, then resumed (the guard resumes it on every path).
+pub fn write_process_dump(pid: u32, options: &Options, out: &mut dyn std::io::Write) -> Result<Dumped, AnalyzeError> {
+    let mut live = LiveProcess::attach(pid, false)?;
+    let opts = dump_options(options);
+    let prepared = {
+        let rec = Recorder::new(&live);
+        let p = crate::prepare(&rec, &opts)?;
+        // What was read while it ran is read again once it is stopped.
+        drop(rec);
+        p
+    };
+    live.stop()?;
+    let result = {
+        let rec = Recorder::new(&live);
+        crate::analyze_prepared(&rec, &prepared, &opts).and_then(|mut report| {
+            restrict(&mut report, options, &live);
+            finish(&rec, &prepared, report, out)
+        })
+    };
+    let paused = live.resume();
+    let mut d = result?;
+    d.report.target.paused_ms = paused.map(|p| p.as_secs_f64() * 1000.0);
+    Ok(d)
+}
+
+fn finish<T: Target>(rec: &Recorder<T>, prepared: &crate::Prepared, mut report: Report, out: &mut dyn std::io::Write) -> Result<Dumped, AnalyzeError> {
+    let modules = pycoroner_debuginfo::modules_of(rec, &rec.mappings());
+    let found = &prepared.found;
+    let mut extra = Vec::new();
+    match modules.iter().find(|m| m.path == found.module_path).and_then(|m| m.build_id.as_deref()) {
+        Some(id) => {
+            let entry = crate::cache::Entry {
+                layout: found.layout.clone(),
+                symbols: found.symbols.clone(),
+                micro: found.version.micro,
+                source_file: found.layout_file.clone().unwrap_or_default(),
+            };
+            let python = DumpPython { module: found.module_path.clone(), build_id: pycoroner_debuginfo::hex(id), entry };
+            let json = serde_json::to_vec(&python).map_err(|e| AnalyzeError::Runtime { module: found.module_path.clone(), what: e.to_string() })?;
+            extra.push((PYTHON_STREAM, json));
+        }
+        None => report.warnings.push(Warning::new(
+            WarningKind::Layout,
+            format!("{} has no build-id: the dump cannot carry its layout, and reading it again needs the binary", found.module_path),
+        )),
+    }
+    let dump_modules: Vec<DumpModule> =
+        modules.iter().map(|m| DumpModule { start: m.base, end: m.end, path: m.path.clone(), build_id: m.build_id.clone() }).collect();
+    let written = minidump::write(out, rec.inner(), rec.blocks(), &dump_modules, &extra).map_err(|e| AnalyzeError::Output(format!("cannot write the minidump: {e}")))?;
+    Ok(Dumped { report, written })
+}
