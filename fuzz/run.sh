@@ -45,7 +45,7 @@ export PYCORONER_FUZZ_HEAP_CORE="$work/core.heap"
 
 # Seeds. elf_core: the core's first 256 KiB (headers and notes) as it is, with its
 # NT_FILE cut, and the synthetic cores the target crate's tests build.
-mkdir -p seeds/elf_core seeds/decompress seeds/linetable seeds/debug_offsets seeds/repr seeds/cache_entry seeds/pipeline seeds/dwarf_calls seeds/tasks seeds/state seeds/heap
+mkdir -p seeds/elf_core seeds/decompress seeds/linetable seeds/debug_offsets seeds/repr seeds/cache_entry seeds/pipeline seeds/dwarf_calls seeds/tasks seeds/state seeds/heap seeds/minidump
 head -c 262144 core.locals > seeds/elf_core/real-head
 head -c 65536 core.locals > seeds/elf_core/real-64k
 head -c 4096 core.locals > seeds/elf_core/real-4k
@@ -73,10 +73,16 @@ printf '\x01\x02\x03\x04\x05\x06\x07\x08\x0e\xff' > seeds/state/rare
 printf '\x01\x02\x03\x04\x05\x06\x07\x08\x0e\x00\xff' > seeds/tasks/rare
 printf '\x01\x02\x03\x04\x05\x06\x07\x08\x08\x00' > seeds/heap/often
 printf '\x01\x02\x03\x04\x05\x06\x07\x08\x10\xff' > seeds/heap/rare
+# minidump: pycoroner's own slim dump of the locals core (the CLI the tests built).
+pyc=$here/../target/debug/pycoroner
+if [ -x "$pyc" ] && [ ! -f seeds/minidump/slim.dmp ]; then
+    "$pyc" dump core.locals -o seeds/minidump/slim.dmp --no-cache >/dev/null 2>&1 || true
+fi
+printf 'MDMP\x93\xa7\x00\x00\x00\x00\x00\x00\x20\x00\x00\x00' > seeds/minidump/header
 
 cd "$here"
 status=0
-for t in ${PYCORONER_FUZZ_TARGETS:-elf_core decompress debug_offsets linetable repr cache_entry pipeline dwarf_calls tasks state heap}; do
+for t in ${PYCORONER_FUZZ_TARGETS:-elf_core decompress debug_offsets linetable repr cache_entry pipeline dwarf_calls tasks state heap minidump}; do
     mkdir -p "$work/corpus/$t"
     echo "== $t: ${secs}s"
     # -rss_limit_mb: pycoroner's own memory budget; -timeout: no input may take 10 s.

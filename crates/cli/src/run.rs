@@ -94,26 +94,43 @@ pub fn run(args: RunArgs, common: &Common) -> Result<u8, Failure> {
         };
         // A crash shows the values of the thread that crashed; a hang, every thread's.
         let options = pycoroner::Options { locals_crashed_only: matches!(why, Why::Crash { .. }), ..options.clone() };
-        // The report, and a slim minidump of what it read (else the report alone).
+        // The report goes to stderr as soon as it is made, at the instant it happens
+        // (before the process goes on and faulthandler prints); then a slim minidump of
+        // what it read is assembled.
+        let mut shown: Option<(String, Option<String>, Option<String>, f64)> = None;
+        let show = |kind: &Kind, text: &str, test: Option<&str>| {
+            let headline = headline(kind, pid, &command_line, test);
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "pycoroner run: {headline}\n{text}");
+            let _ = err.flush();
+        };
         let mut dump = Vec::new();
-        let analyzed = match pycoroner::write_dump(&process, &options, &mut dump) {
-            Ok(d) => Ok((d.report, Some(dump))),
-            Err(e) if e.is_no_python() => Err(e),
-            Err(_) => pycoroner::analyze(&process, &options).map(|r| (r, None)),
-        };
-        let (text, json, test, dump) = match analyzed {
+        let dumped = pycoroner::write_dump_then(&process, &options, &mut dump, &mut |report| {
             // Plain text: the same goes to stderr (often a CI log) and into the files.
-            Ok((report, dump)) => (crate::render_text_in(&report, common, false), Some(pycoroner_report::render::json::render(&report)), report.target.test.clone(), dump),
-            // Not a Python process: what gdb's `bt` would show of each thread.
-            Err(e) if e.is_no_python() => (format!("No Python interpreter in it ({e}); its native stacks:\n\n{}", pycoroner::native_stacks_text(&process, &options)), None, None, None),
-            Err(e) => (format!("cannot read it: {e}\n"), None, None, None),
+            let text = crate::render_text_in(report, common, false);
+            let test = report.target.test.clone();
+            show(&kind, &text, test.as_deref());
+            shown = Some((text, Some(pycoroner_report::render::json::render(report)), test, start.elapsed().as_secs_f64() * 1000.0));
+        });
+        let (text, json, test, took_ms, dump) = match (shown, dumped) {
+            // The report, and the dump when it could be assembled.
+            (Some((text, json, test, took)), dumped) => (text, json, test, took, dumped.ok().map(|_| dump)),
+            (None, dumped) => {
+                let failed = dumped.err();
+                let analyzed = match failed {
+                    Some(e) if e.is_no_python() => Err(e),
+                    _ => pycoroner::analyze(&process, &options),
+                };
+                let (text, json, test) = match analyzed {
+                    Ok(report) => (crate::render_text_in(&report, common, false), Some(pycoroner_report::render::json::render(&report)), report.target.test.clone()),
+                    // Not a Python process: what gdb's `bt` would show of each thread.
+                    Err(e) if e.is_no_python() => (format!("No Python interpreter in it ({e}); its native stacks:\n\n{}", pycoroner::native_stacks_text(&process, &options)), None, None),
+                    Err(e) => (format!("cannot read it: {e}\n"), None, None),
+                };
+                show(&kind, &text, test.as_deref());
+                (text, json, test, start.elapsed().as_secs_f64() * 1000.0, None)
+            }
         };
-        let took_ms = start.elapsed().as_secs_f64() * 1000.0;
-        let headline = headline(&kind, pid, &command_line, test.as_deref());
-        // At the instant it happens, before the process goes on (and faulthandler prints).
-        let mut err = std::io::stderr().lock();
-        let _ = write!(err, "pycoroner run: {headline}\n{text}");
-        let _ = err.flush();
         events.push(Event { kind, pid, command_line, text, json, test, dump, took_ms });
     };
     let outcome = match tracer::run(program, rest, &args.options, &mut watch) {

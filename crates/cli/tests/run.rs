@@ -87,6 +87,31 @@ fn a_crash_is_read_before_the_signal_goes_on_and_equals_faulthandler() {
         if others_with_locals != 0 {
             failures.push(format!("[{tag}] {others_with_locals} other threads show locals"));
         }
+        // The minidump beside it reads back as the same report (values of every thread).
+        let dmp = std::fs::read_dir(dir.path().join("pycoroner-reports")).into_iter().flatten().flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|e| e == "dmp"));
+        match dmp.map(|d| run(pycoroner().arg("core").arg(&d).args(["--format", "json", "--locals", "--native", "--cache-dir"]).arg(cache.path()))) {
+            Some((Some(0), out, _)) => {
+                let back = pycoroner_testkit::parse_report(&out).unwrap_or_default();
+                let strip = |r: &serde_json::Value, all: bool| -> Vec<serde_json::Value> {
+                    r["threads"].as_array().into_iter().flatten().map(|t| {
+                        let mut t = t.clone();
+                        if !all && t["current"] != true {
+                            for f in t["frames"].as_array_mut().into_iter().flatten() {
+                                f.as_object_mut().map(|o| o.remove("locals"));
+                            }
+                        }
+                        t
+                    }).collect()
+                };
+                if strip(&back, false) != strip(report, false) || back["target"]["kind"] != "minidump" {
+                    failures.push(format!("[{tag}] the minidump reads back differently:\n{}\n{}", back["threads"], report["threads"]));
+                }
+                if !strip(&back, true).iter().any(|t| t["current"] != true && t["frames"].as_array().is_some_and(|f| f.iter().any(|f| f["locals"].is_array()))) {
+                    failures.push(format!("[{tag}] the minidump has no other thread's values"));
+                }
+            }
+            other => failures.push(format!("[{tag}] no readable minidump: {other:?}")),
+        }
         if !md || !junit.as_deref().is_some_and(|j| j.matches("<testcase ").count() == 1 && j.contains("SIGSEGV")) {
             failures.push(format!("[{tag}] report.md {md}, junit {junit:?}"));
         }

@@ -104,6 +104,31 @@ fn merge(mut pieces: Vec<(u64, Vec<u8>)>) -> Vec<(u64, Vec<u8>)> {
     out
 }
 
+/// Largest gap between two blocks filled from the target to make them one: a range costs
+/// a descriptor and alignment, about as much as this many bytes.
+const BRIDGE: u64 = 48;
+
+/// Join blocks less than [`BRIDGE`] bytes apart when the gap can be read.
+fn bridge(target: &dyn Memory, blocks: Vec<(u64, Vec<u8>)>) -> Vec<(u64, Vec<u8>)> {
+    let mut out: Vec<(u64, Vec<u8>)> = Vec::with_capacity(blocks.len());
+    for (addr, bytes) in blocks {
+        if let Some((start, have)) = out.last_mut() {
+            let end = start.saturating_add(have.len() as u64);
+            let gap = addr.saturating_sub(end);
+            if addr > end && gap <= BRIDGE {
+                let mut fill = vec![0u8; usize::try_from(gap).unwrap_or(0)];
+                if target.read_exact(RemoteAddr(end), &mut fill).is_ok() {
+                    have.extend_from_slice(&fill);
+                    have.extend_from_slice(&bytes);
+                    continue;
+                }
+            }
+        }
+        out.push((addr, bytes));
+    }
+    out
+}
+
 impl<T: Memory> Memory for Recorder<T> {
     fn read_exact(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), ReadError> {
         self.inner.read_exact(addr, buf)?;
@@ -196,10 +221,11 @@ pub struct TargetFacts {
     pub registers: Vec<(u32, Vec<u64>)>,
 }
 
-/// Most stack kept for a thread beyond what the analysis read (for other tools'
-/// unwinders): from the stack pointer, minus the red zone, up to the highest address
-/// read in that stack, at least a page and at most this.
-const MAX_STACK_KEPT: u64 = 512 << 10;
+/// Stack kept for each thread above its stack pointer (besides what the analysis read
+/// anywhere in it), for other tools' unwinders: the innermost frames. A fixed window,
+/// as the stack pointer may be on a signal stack inside the heap, where reads above it
+/// are objects, not frames.
+const STACK_WINDOW: u64 = 8 << 10;
 /// The x86_64 red zone below the stack pointer.
 const RED_ZONE: u64 = 128;
 
@@ -225,19 +251,13 @@ pub fn write(
 ) -> std::io::Result<Written> {
     let threads = target.threads();
     let mut pieces = blocks;
-    // Each thread's stack: from below its stack pointer to the highest byte read in it.
+    // Each thread's innermost stack: from below its stack pointer, within its mapping.
     let mut stacks: Vec<Option<Range<u64>>> = Vec::with_capacity(threads.len());
     for t in &threads {
         let sp = t.regs.rsp;
         let region = target.region(sp);
         let lo = sp.saturating_sub(RED_ZONE).max(region.as_ref().map_or(0, |r| r.start));
-        let read_top = region.as_ref().and_then(|r| {
-            pieces.iter().filter(|(a, _)| r.contains(a) && *a >= lo).map(|(a, b)| a.saturating_add(b.len() as u64)).max()
-        });
-        let mut hi = read_top.unwrap_or(0).max(lo.saturating_add(4096)).min(lo.saturating_add(MAX_STACK_KEPT));
-        if let Some(r) = &region {
-            hi = hi.min(r.end);
-        }
+        let hi = sp.saturating_add(STACK_WINDOW).min(region.as_ref().map_or(u64::MAX, |r| r.end));
         if sp == 0 || hi <= lo {
             stacks.push(None);
             continue;
@@ -260,7 +280,7 @@ pub fn write(
         stacks.push(Some(lo..lo.saturating_add(got as u64)));
         pieces.push((lo, bytes));
     }
-    let memory = merge(pieces);
+    let memory = bridge(target, merge(pieces));
 
     let mut w = Writer::default();
     let mut dir: Vec<md::MINIDUMP_DIRECTORY> = Vec::new();

@@ -36,11 +36,18 @@ fn dump_options(options: &Options) -> Options {
 
 /// Analyze `target` and write a slim minidump of what the analysis read to `out`.
 pub fn write_dump(target: &dyn Target, options: &Options, out: &mut dyn std::io::Write) -> Result<Dumped, AnalyzeError> {
+    write_dump_then(target, options, out, &mut |_| {})
+}
+
+/// [`write_dump`], calling `report_ready` with the report as soon as it is made, before
+/// the dump is assembled (`pycoroner run` prints it at once).
+pub fn write_dump_then(target: &dyn Target, options: &Options, out: &mut dyn std::io::Write, report_ready: &mut dyn FnMut(&Report)) -> Result<Dumped, AnalyzeError> {
     let rec = Recorder::new(target);
     let opts = dump_options(options);
     let prepared = crate::prepare(&rec, &opts)?;
     let mut report = crate::analyze_prepared(&rec, &prepared, &opts)?;
     restrict(&mut report, options, target);
+    report_ready(&report);
     finish(&rec, &prepared, report, out)
 }
 

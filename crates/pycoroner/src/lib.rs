@@ -28,7 +28,7 @@ pub mod splice;
 mod state;
 mod tasks;
 
-pub use dump::{write_dump, write_process_dump, Dumped};
+pub use dump::{write_dump, write_dump_then, write_process_dump, Dumped};
 pub use error::AnalyzeError;
 pub use facade::{analyze_process, Analysis};
 pub use options::{LayoutSource, NativeMode, Options};
