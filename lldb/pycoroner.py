@@ -36,8 +36,14 @@ class LldbBackend(ffi.Backend):
         if err.Success() and data is not None and len(data) == size:
             return data
         # A core lacks read-only file-backed segments: lldb reads them from the module.
+        # Never a writable section's: the file holds its initial contents, not the
+        # process's (a minidump lacks whatever its writer did not keep).
+        where = lldb.SBAddress(addr, self.target)
+        section = where.GetSection()
+        if not section.IsValid() or section.GetPermissions() & lldb.ePermissionsWritable:
+            return None
         err = lldb.SBError()
-        data = self.target.ReadMemory(lldb.SBAddress(addr, self.target), size, err)
+        data = self.target.ReadMemory(where, size, err)
         if data is not None and len(data) == size:
             return data
         return None

@@ -368,10 +368,24 @@ pub fn run_core(
     let mut opts = options(common);
     opts.exe = exe;
     let truncated = target.is_truncated();
-    let report = Analysis::open(target, opts).and_then(Analysis::into_report);
+    let minidump = matches!(target, CoreFile::Minidump(_));
+    let native_opts = opts.clone();
+    let report = Analysis::open(&target, opts).and_then(Analysis::into_report);
     drop(progress);
     let mut report = report.map_err(|e| {
+        let partial = minidump && matches!(e, AnalyzeError::Runtime { .. });
         let mut f = Failure::from(e);
+        if partial {
+            // What the dump does hold: each thread's native stack.
+            let mut stdout = std::io::stdout().lock();
+            let _ = write!(stdout, "{}", pycoroner::native_stacks_text(&target, &native_opts));
+            let _ = stdout.flush();
+            // Another writer's minidump: usually the threads' stacks only.
+            f.message = format!(
+                "{}; Python's frames and objects are in the heap and the interpreter's data, which this minidump's writer did not keep: read a full-memory minidump, or the core, or make one with `pycoroner dump`",
+                f.message
+            );
+        }
         if truncated {
             // What is missing may be exactly what was looked for: not a "no Python" verdict.
             f.status = EXIT_BAD_INPUT;

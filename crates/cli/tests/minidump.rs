@@ -173,3 +173,46 @@ fn a_damaged_dump_is_refused_or_read_in_part_never_a_crash() {
         }
     }
 }
+
+/// Our native stacks text: `[Current ]Thread LWP N` then `#k  [0x... in ]NAME ...`.
+fn native_names(text: &str) -> std::collections::HashMap<u32, Vec<String>> {
+    let mut out: std::collections::HashMap<u32, Vec<String>> = std::collections::HashMap::new();
+    let mut lwp = None;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("Current thread LWP ").or_else(|| line.strip_prefix("Thread LWP ")) {
+            lwp = rest.split(' ').next().and_then(|n| n.parse().ok());
+        } else if let (Some(l), Some(frame)) = (lwp, line.trim_start().strip_prefix('#')) {
+            let rest = frame.split_once(' ').map(|(_, r)| r.trim_start()).unwrap_or_default();
+            let rest = rest.split_once(" in ").filter(|(pc, _)| pc.starts_with("0x")).map_or(rest, |(_, r)| r);
+            out.entry(l).or_default().push(rest.split(' ').next().unwrap_or_default().to_string());
+        }
+    }
+    out
+}
+
+/// Another writer's minidump (lldb's `process save-core --plugin-name=minidump`, stacks
+/// only): each thread's native stack is read from it (the binaries' read-only parts from
+/// the files, checked by the dump's build-ids) and equals gdb's `bt` of the same parked
+/// process; the Python part, which needs the heap, is one line naming what is missing
+/// and how to get it, with exit 2.
+#[test]
+fn another_writers_minidump_gives_native_stacks_and_names_what_is_missing() {
+    let (Some(lldb), Some(_)) = (pycoroner_testkit::require_tool("lldb-16"), pycoroner_testkit::require_tool("gdb")) else { return };
+    let Some(py) = pyenv_interpreters().pop() else { return };
+    let mut t = Parked::start(&py);
+    let dir = tempfile::tempdir().expect("tmp");
+    let dmp = dir.path().join("lldb.dmp");
+    let save = format!("process save-core --plugin-name=minidump --style=stack {}", dmp.display());
+    let (code, out, err) = run(std::process::Command::new(lldb).args(["-b", "-p", &t.pid().to_string(), "-o", &save, "-o", "detach"]));
+    assert!(code == Some(0) && dmp.is_file(), "lldb: {out}{err}");
+    assert!(t.answers(), "the process did not run on after lldb");
+    let gdb = pycoroner_testkit::gdb_stacks_live(t.pid(), &[]).expect("gdb");
+    let (code, out, err) = run(pycoroner().arg("core").arg(&dmp).arg("--no-cache"));
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(err.lines().count() == 1 && err.contains("is not in the minidump") && err.contains("pycoroner dump"), "{err}");
+    let ours = native_names(&out);
+    assert!(ours.len() > 1 && ours.len() == gdb.len(), "{out}");
+    for (lwp, names) in &ours {
+        assert_eq!(Some(names), gdb.get(lwp), "LWP {lwp}:\n{out}");
+    }
+}

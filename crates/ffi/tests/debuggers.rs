@@ -1229,3 +1229,56 @@ fn py_heap_py_gc_and_py_referrers_in_gdb_and_lldb() {
     }
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
 }
+
+#[test]
+fn lldb_opens_a_slim_minidump_and_py_threads_equals_faulthandler() {
+    if !tools() {
+        return;
+    }
+    use pycoroner::target::CoreFile;
+    let cache = tempfile::tempdir().expect("tmp");
+    let mut failures = Vec::new();
+    for py in &pyenv_interpreters() {
+        let tag = format!("[{} threads minidump]", py.id());
+        let c = match crash(&py.path, &scenario("threads")) {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{tag} {e}"));
+                continue;
+            }
+        };
+        // The slim dump, as `pycoroner dump` writes it.
+        let dmp = c.dir.path().join("slim.dmp");
+        let written = CoreFile::open(&c.core).map_err(|e| e.to_string()).and_then(|core| {
+            let mut bytes = Vec::new();
+            let opts = pycoroner::Options { cache_dir: Some(cache.path().to_path_buf()), ..pycoroner::Options::default() };
+            pycoroner::write_dump(&core, &opts, &mut bytes).map_err(|e| e.to_string())?;
+            std::fs::write(&dmp, bytes).map_err(|e| e.to_string())
+        });
+        if let Err(e) = written {
+            failures.push(format!("{tag} {e}"));
+            continue;
+        }
+        // lldb loads the binaries by the dump's module list; our commands read its memory.
+        let out = lldb(&["-c", &dmp.to_string_lossy()], &["py-threads"], cache.path());
+        let ours = parse_faulthandler(section(&sections(&out), "py-threads", 0));
+        let truth = parse_faulthandler(&c.faulthandler);
+        if ours.len() != truth.len() {
+            failures.push(format!("{tag} {} threads, faulthandler {}:\n{out}", ours.len(), truth.len()));
+            continue;
+        }
+        for fh in &truth {
+            match ours.iter().find(|t| t.thread_id == fh.thread_id) {
+                Some(t) => {
+                    let frames: Vec<(String, Option<u32>, String)> = t.frames.iter().map(|f| (f.file.clone(), f.line, f.name.clone())).collect();
+                    compare(&tag, &frames, fh, &mut failures);
+                    if t.current != fh.current {
+                        failures.push(format!("{tag} thread 0x{:x}: current {} vs {}", fh.thread_id, t.current, fh.current));
+                    }
+                }
+                None => failures.push(format!("{tag} no thread 0x{:x} in lldb's py-threads", fh.thread_id)),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

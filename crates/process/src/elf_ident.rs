@@ -48,6 +48,8 @@ impl ImageBytes for crate::files::FileBytes {
 pub struct Phdr {
     /// `p_type`.
     pub p_type: u32,
+    /// `p_flags` (PF_X 1, PF_W 2, PF_R 4).
+    pub flags: u32,
     /// `p_offset`.
     pub offset: u64,
     /// `p_vaddr`.
@@ -86,6 +88,7 @@ pub fn program_headers(b: &dyn ImageBytes, base: u64) -> Option<Vec<Phdr>> {
         let p = base.checked_add(phoff.checked_add(i.checked_mul(phentsize)?)?)?;
         out.push(Phdr {
             p_type: u32_of(b, p)?,
+            flags: u32_of(b, p.checked_add(4)?)?,
             offset: u64_of(b, p.checked_add(8)?)?,
             vaddr: u64_of(b, p.checked_add(16)?)?,
             filesz: u64_of(b, p.checked_add(32)?)?,

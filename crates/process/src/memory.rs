@@ -55,6 +55,14 @@ pub enum ReadError {
         /// The file that should have held it, if known.
         file: String,
     },
+    /// A minidump holds only part of a process's memory, and not this.
+    #[error("memory at {addr} is not in the minidump {dump} (it holds only part of the process's memory)")]
+    NotInDump {
+        /// First address that could not be read.
+        addr: RemoteAddr,
+        /// The minidump's path.
+        dump: String,
+    },
     /// The read asked for more bytes than the caller's cap allows.
     #[error("refusing to read {len} bytes at {addr} (cap {cap})")]
     TooLarge {

@@ -226,6 +226,28 @@ pub struct TargetFacts {
 /// as the stack pointer may be on a signal stack inside the heap, where reads above it
 /// are objects, not frames.
 const STACK_WINDOW: u64 = 8 << 10;
+/// Bytes kept at each thread's thread pointer (glibc's `struct pthread` holds the LWP at
+/// 0x2d0).
+const THREAD_BLOCK: u64 = 1024;
+
+/// The bytes of `lo..hi` that can be read from its start on, a page at a time up to the
+/// first hole.
+fn keep(target: &dyn Target, lo: u64, hi: u64) -> Option<(u64, Vec<u8>)> {
+    let mut bytes = Vec::new();
+    let mut at = lo;
+    while at < hi {
+        let next = at.saturating_add(4096) & !4095;
+        let end = next.min(hi).max(at.saturating_add(1));
+        let mut chunk = vec![0u8; usize::try_from(end.saturating_sub(at)).ok()?];
+        if target.read_exact(RemoteAddr(at), &mut chunk).is_err() {
+            break;
+        }
+        bytes.extend_from_slice(&chunk);
+        at = end;
+    }
+    (!bytes.is_empty()).then_some((lo, bytes))
+}
+
 /// The x86_64 red zone below the stack pointer.
 const RED_ZONE: u64 = 128;
 
@@ -262,23 +284,19 @@ pub fn write(
             stacks.push(None);
             continue;
         }
-        let mut bytes = vec![0u8; usize::try_from(hi.saturating_sub(lo)).unwrap_or(0)];
-        // Only what can be read: a page at a time, stopping at the first hole.
-        let mut got = 0usize;
-        for chunk in bytes.chunks_mut(4096) {
-            let at = lo.saturating_add(got as u64);
-            if target.read_exact(RemoteAddr(at), chunk).is_err() {
-                break;
+        match keep(target, lo, hi) {
+            Some(block) => {
+                stacks.push(Some(lo..block.0.saturating_add(block.1.len() as u64)));
+                pieces.push(block);
             }
-            got = got.saturating_add(chunk.len());
+            None => stacks.push(None),
         }
-        bytes.truncate(got);
-        if bytes.is_empty() {
-            stacks.push(None);
-            continue;
+        // The thread pointer's block (glibc's thread descriptor, which holds the LWP):
+        // a debugger that has no `fs_base` (lldb) finds the thread's LWP there.
+        let tp = t.regs.fs_base;
+        if tp != 0 {
+            pieces.extend(keep(target, tp, tp.saturating_add(THREAD_BLOCK)));
         }
-        stacks.push(Some(lo..lo.saturating_add(got as u64)));
-        pieces.push((lo, bytes));
     }
     let memory = bridge(target, merge(pieces));
 
@@ -596,6 +614,11 @@ pub struct MinidumpCore {
     facts: TargetFacts,
     streams: BTreeMap<u32, Range<usize>>,
     warnings: Vec<String>,
+    /// The module list, sorted by start, for memory the dump lacks: the read-only parts
+    /// of a module are read from its file when its build-id is the one the dump records.
+    modules: Vec<ModuleFile>,
+    /// Files named by the dump that were not used, and why.
+    refused: Mutex<Vec<String>>,
     sysroot: Option<PathBuf>,
     written: Option<std::time::SystemTime>,
 }
@@ -630,7 +653,7 @@ impl MinidumpCore {
     pub fn from_bytes(path: &Path, data: Vec<u8>) -> Result<MinidumpCore, CoreError> {
         let bad = |what: String| CoreError::Malformed { path: path.to_path_buf(), what };
         let mut warnings = Vec::new();
-        let (memory, raw_threads, exception, modules, streams) = {
+        let (memory, raw_threads, exception, modules, module_files, streams) = {
             let dump = minidump::Minidump::read(&data[..]).map_err(|e| bad(format!("not a readable minidump: {e}")))?;
             let base = data.as_ptr() as usize;
             let offset_of = |bytes: &[u8]| (bytes.as_ptr() as usize).checked_sub(base);
@@ -666,25 +689,37 @@ impl MinidumpCore {
                 Ok(list) => {
                     for t in list.threads.iter().take(MAX_ENTRIES) {
                         let ctx = sys.as_ref().and_then(|s| t.context(s, None));
-                        let regs = ctx.and_then(|c| match &c.raw {
-                            minidump::MinidumpRawContext::Amd64(c) => Some(regs_of(c, t.raw.teb)),
-                            _ => None,
-                        });
+                        let regs = ctx
+                            .and_then(|c| match &c.raw {
+                                minidump::MinidumpRawContext::Amd64(c) => Some(regs_of(c, t.raw.teb)),
+                                _ => None,
+                            })
+                            // A writer's shorter AMD64 context (lldb's is 720 bytes): the
+                            // integer registers are where CONTEXT_AMD64 has them.
+                            .or_else(|| short_context(&data, t.raw.thread_context).map(|c| regs_of(&c, t.raw.teb)));
                         raw_threads.push((t.raw.thread_id, t.raw.teb, regs));
                     }
                 }
                 Err(e) => warnings.push(format!("the minidump's thread list is unreadable ({e}): no thread can be read")),
             }
-            let exception = dump.get_stream::<minidump::MinidumpException>().ok().map(|e| {
+            // An exception code of 0 is no signal (lldb writes one for a live process).
+            let exception = dump.get_stream::<minidump::MinidumpException>().ok().filter(|e| e.raw.exception_record.exception_code != 0).map(|e| {
                 (e.raw.thread_id, e.raw.exception_record.exception_code, e.raw.exception_record.exception_flags, e.raw.exception_record.exception_address)
             });
             let mut modules: Vec<FileMapping> = Vec::new();
+            let mut module_files: Vec<ModuleFile> = Vec::new();
             if let Ok(list) = dump.get_stream::<minidump::MinidumpModuleList>() {
                 for m in list.iter().take(MAX_ENTRIES) {
                     let end = m.raw.base_of_image.saturating_add(u64::from(m.raw.size_of_image));
                     modules.push(FileMapping { start: m.raw.base_of_image, end, file_offset: 0, path: m.name.clone() });
+                    let build_id = match &m.codeview_info {
+                        Some(minidump::CodeView::Elf(cv)) => Some(cv.build_id.clone()),
+                        _ => None,
+                    };
+                    module_files.push(ModuleFile { start: m.raw.base_of_image, end, path: m.name.clone(), build_id, file: std::sync::OnceLock::new() });
                 }
             }
+            module_files.sort_by_key(|m| m.start);
             let mut streams = BTreeMap::new();
             for kind in [TARGET_STREAM, PYTHON_STREAM, md::MINIDUMP_STREAM_TYPE::LinuxMaps as u32, md::MINIDUMP_STREAM_TYPE::LinuxProcStatus as u32, md::MINIDUMP_STREAM_TYPE::LinuxCmdLine as u32] {
                 if let Ok(bytes) = dump.get_raw_stream(kind) {
@@ -693,7 +728,7 @@ impl MinidumpCore {
                     }
                 }
             }
-            (disjoint, raw_threads, exception, modules, streams)
+            (disjoint, raw_threads, exception, modules, module_files, streams)
         };
         let stream = |kind: u32| streams.get(&kind).and_then(|r| data.get(r.clone()));
         let facts: TargetFacts = match stream(TARGET_STREAM) {
@@ -760,7 +795,22 @@ impl MinidumpCore {
         if memory.is_empty() {
             warnings.push("the minidump holds no memory: nothing of the process can be read".to_string());
         }
-        Ok(MinidumpCore { path: path.to_path_buf(), data, memory, threads, signal, mappings, regions, facts, streams, warnings, sysroot: None, written: None })
+        Ok(MinidumpCore {
+            path: path.to_path_buf(),
+            data,
+            memory,
+            threads,
+            signal,
+            mappings,
+            regions,
+            facts,
+            streams,
+            warnings,
+            modules: module_files,
+            refused: Mutex::new(Vec::new()),
+            sysroot: None,
+            written: None,
+        })
     }
 
     /// Read the files it names under `dir` (`--sysroot`).
@@ -784,6 +834,108 @@ impl MinidumpCore {
     }
 }
 
+/// Size of a full `CONTEXT_AMD64`.
+const CONTEXT_AMD64_SIZE: usize = 1232;
+/// `CONTEXT_AMD64` in `context_flags`.
+const CONTEXT_AMD64_FLAG: u32 = 0x0010_0000;
+/// The integer and control registers end here in `CONTEXT_AMD64` (after `rip`).
+const CONTEXT_INTEGER_END: usize = 256;
+
+/// An AMD64 context shorter than Microsoft's (lldb writes 720 bytes): the same layout
+/// as far as it goes, the rest zero. Needs at least the integer registers.
+fn short_context(data: &[u8], loc: md::MINIDUMP_LOCATION_DESCRIPTOR) -> Option<md::CONTEXT_AMD64> {
+    use scroll::Pread;
+    let start = usize::try_from(loc.rva).ok()?;
+    let len = usize::try_from(loc.data_size).ok()?.min(CONTEXT_AMD64_SIZE);
+    let bytes = data.get(start..start.checked_add(len)?)?;
+    if len < CONTEXT_INTEGER_END {
+        return None;
+    }
+    let flags = u32::from_le_bytes(bytes.get(48..52)?.try_into().ok()?);
+    if flags & CONTEXT_AMD64_FLAG == 0 {
+        return None;
+    }
+    let mut full = vec![0u8; CONTEXT_AMD64_SIZE];
+    full.get_mut(..len)?.copy_from_slice(bytes);
+    full.pread_with::<md::CONTEXT_AMD64>(0, LE).ok()
+}
+
+/// A module of the dump's module list, and its file once opened and checked.
+struct ModuleFile {
+    start: u64,
+    end: u64,
+    path: String,
+    build_id: Option<Vec<u8>>,
+    /// The file once opened and checked, or `None` when it is missing or not the file
+    /// the process had.
+    file: std::sync::OnceLock<Option<CheckedFile>>,
+}
+
+/// A module's file with the dump's build-id, and its read-only loadable segments.
+struct CheckedFile {
+    bytes: files::FileBytes,
+    /// (address in the process, file offset, size in the file).
+    loads: Vec<(u64, u64, u64)>,
+}
+
+/// `PF_W` in a program header's flags.
+const PF_W: u32 = 2;
+
+impl MinidumpCore {
+    /// The module holding `addr`.
+    fn module_at(&self, addr: u64) -> Option<&ModuleFile> {
+        let i = self.modules.partition_point(|m| m.start <= addr);
+        self.modules.get(i.checked_sub(1)?).filter(|m| addr < m.end)
+    }
+
+    /// The file of `m`, used only when its build-id is the one the dump records.
+    fn module_file<'a>(&self, m: &'a ModuleFile) -> Option<&'a CheckedFile> {
+        m.file
+            .get_or_init(|| {
+                let refuse = |why: String| {
+                    if let Ok(mut r) = self.refused.lock() {
+                        r.push(why);
+                    }
+                    None
+                };
+                // Nothing to check the file against: not used.
+                let expected = m.build_id.as_ref()?;
+                let opened = match self.open_file(&m.path) {
+                    Ok(o) => o,
+                    Err(e) => return refuse(format!("{e}: the read-only memory the minidump lacks from it is unavailable")),
+                };
+                let shown = opened.path.display().to_string();
+                let bytes = files::FileBytes::new(opened.file, opened.len);
+                if crate::elf_ident::build_id(&bytes, 0).as_ref() != Some(expected) {
+                    return refuse(format!("{shown} is not the file the process had (its build-id differs from the minidump's): not used"));
+                }
+                let phdrs = crate::elf_ident::program_headers(&bytes, 0)?;
+                let bias = crate::elf_ident::load_bias(&phdrs, m.start)?;
+                // Writable segments held the process's own values: never the file's.
+                let loads = phdrs
+                    .iter()
+                    .filter(|p| p.p_type == 1 && p.flags & PF_W == 0)
+                    .map(|p| (p.vaddr.wrapping_add(bias), p.offset, p.filesz))
+                    .collect();
+                Some(CheckedFile { bytes, loads })
+            })
+            .as_ref()
+    }
+
+    /// Copy what one read-only segment of a module's file holds at `addr`; the number of
+    /// bytes copied.
+    fn read_from_module(&self, addr: u64, buf: &mut [u8]) -> Option<usize> {
+        let m = self.module_at(addr)?;
+        let CheckedFile { bytes, loads } = self.module_file(m)?;
+        let (start, offset, size) = loads.iter().find(|(s, _, n)| *s <= addr && addr < s.saturating_add(*n))?;
+        let rel = addr.checked_sub(*start)?;
+        let n = size.saturating_sub(rel).min(buf.len() as u64);
+        let dst = buf.get_mut(..usize::try_from(n).ok()?)?;
+        bytes.read_exact_at(offset.checked_add(rel)?, dst).ok()?;
+        Some(dst.len())
+    }
+}
+
 /// One line of `/proc/PID/maps`: its range, and a file mapping when it names a file.
 fn parse_maps_line(line: &str) -> Option<(Range<u64>, Option<FileMapping>)> {
     let mut parts = line.splitn(6, ' ');
@@ -801,27 +953,39 @@ fn parse_maps_line(line: &str) -> Option<(Range<u64>, Option<FileMapping>)> {
 
 impl Memory for MinidumpCore {
     fn read_exact(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), ReadError> {
+        let missing = |at: u64| ReadError::NotInDump { addr: RemoteAddr(at), dump: self.path.display().to_string() };
         let mut at = addr.0;
         let mut done = 0usize;
         while done < buf.len() {
+            let want = buf.len().saturating_sub(done);
             // The last range starting at or below `at`.
             let i = self.memory.partition_point(|m| m.0 <= at);
-            let Some(&(start, end, off)) = i.checked_sub(1).and_then(|i| self.memory.get(i)) else {
-                return Err(ReadError::NotDumped { addr: RemoteAddr(at), file: format!("the minidump {}", self.path.display()) });
+            let held = i.checked_sub(1).and_then(|i| self.memory.get(i)).filter(|m| at < m.1);
+            let n = match held {
+                Some(&(start, end, off)) => {
+                    let have = usize::try_from(end.saturating_sub(at)).unwrap_or(usize::MAX);
+                    let n = want.min(have);
+                    let from = off.checked_add(usize::try_from(at.saturating_sub(start)).unwrap_or(usize::MAX));
+                    let src = from.and_then(|f| self.data.get(f..f.checked_add(n)?));
+                    let dst = buf.get_mut(done..done.saturating_add(n));
+                    match (src, dst) {
+                        (Some(s), Some(d)) => d.copy_from_slice(s),
+                        _ => return Err(missing(at)),
+                    }
+                    n
+                }
+                None => {
+                    // Not in the dump: a module's read-only part, from its checked file,
+                    // up to where the dump's next range starts.
+                    let next = self.memory.get(i).map_or(u64::MAX, |m| m.0);
+                    let room = usize::try_from(next.saturating_sub(at)).unwrap_or(usize::MAX).min(want);
+                    let dst = buf.get_mut(done..done.saturating_add(room)).ok_or_else(|| missing(at))?;
+                    match self.read_from_module(at, dst) {
+                        Some(n) if n > 0 => n,
+                        _ => return Err(missing(at)),
+                    }
+                }
             };
-            if at >= end {
-                return Err(ReadError::NotDumped { addr: RemoteAddr(at), file: format!("the minidump {}", self.path.display()) });
-            }
-            let want = buf.len().saturating_sub(done);
-            let have = usize::try_from(end.saturating_sub(at)).unwrap_or(usize::MAX);
-            let n = want.min(have);
-            let from = off.checked_add(usize::try_from(at.saturating_sub(start)).unwrap_or(usize::MAX));
-            let src = from.and_then(|f| self.data.get(f..f.checked_add(n)?));
-            let dst = buf.get_mut(done..done.saturating_add(n));
-            match (src, dst) {
-                (Some(s), Some(d)) => d.copy_from_slice(s),
-                _ => return Err(ReadError::NotDumped { addr: RemoteAddr(at), file: format!("the minidump {}", self.path.display()) }),
-            }
             done = done.saturating_add(n);
             at = at.saturating_add(n as u64);
         }
@@ -843,7 +1007,9 @@ impl Target for MinidumpCore {
         files::open_confined(self.sysroot.as_deref(), path, files::MAX_FILE)
     }
     fn warnings(&self) -> Vec<String> {
-        self.warnings.clone()
+        let mut w = self.warnings.clone();
+        w.extend(self.refused.lock().map(|r| r.clone()).unwrap_or_default());
+        w
     }
     fn executable(&self) -> Option<String> {
         self.facts.executable.clone()

@@ -181,7 +181,9 @@ pub fn refcount_note(refcount: Option<i64>, immortal: bool) -> String {
 /// signal, how and where (faulthandler's own lines follow unchanged).
 pub(crate) fn header(out: &mut String, report: &Report) {
     let t = &report.target;
-    let what = if matches!(t.kind, TargetKind::Core | TargetKind::Minidump) { "Process" } else { "Live process" };
+    // A debugger may have a core open as well as a process: only pycoroner's own live
+    // read is known to be live.
+    let what = if t.kind == TargetKind::Process { "Live process" } else { "Process" };
     // A core keeps 79 bytes of the command line (ELF_PRARGSZ): say when it was cut.
     let cmd = t.command_line.as_deref().map(|c| if t.kind == TargetKind::Core && c.len() >= 79 { format!("{c}...") } else { c.to_string() });
     match (t.pid, cmd.as_deref()) {
@@ -248,7 +250,8 @@ pub(crate) fn header(out: &mut String, report: &Report) {
                 let _ = writeln!(out, "C stack overflow: the fault address 0x{at:x} is past the end of the thread's stack{end}, next to its stack pointer 0x{:x}", o.stack_pointer);
             }
         }
-        None if matches!(t.kind, TargetKind::Core | TargetKind::Minidump) => out.push_str("No fatal signal: a snapshot of a running process (gcore)\n"),
+        None if t.kind == TargetKind::Core => out.push_str("No fatal signal: a snapshot of a running process (gcore)\n"),
+        None if t.kind == TargetKind::Minidump => out.push_str("No fatal signal: a snapshot of a running process\n"),
         None => match t.paused_ms {
             Some(ms) => {
                 let _ = writeln!(out, "Stopped for {ms:.1} ms to read it");
