@@ -255,7 +255,9 @@ impl CoreFile {
     /// Open `path` as a minidump when it starts with `MDMP`, else as an ELF core.
     pub fn open(path: &std::path::Path) -> Result<CoreFile, CoreError> {
         let mut head = [0u8; 4];
-        let is_dump = std::fs::File::open(path).and_then(|f| std::os::unix::fs::FileExt::read_exact_at(&f, &mut head, 0)).is_ok() && minidump::is_minidump(&head);
+        // Opened as every file a target names is: never blocking on a FIFO or a device.
+        let is_dump = files::open_regular(path, u64::MAX)
+            .is_ok_and(|f| std::os::unix::fs::FileExt::read_exact_at(&f.file, &mut head, 0).is_ok() && minidump::is_minidump(&head));
         // Either opener checks again that it is a regular file before reading it.
         if is_dump {
             MinidumpCore::open(path).map(CoreFile::Minidump)

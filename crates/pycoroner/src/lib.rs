@@ -512,7 +512,7 @@ fn analyze_within_budget(
                 pycoroner_process::TargetKind::Core => TargetKind::Core,
                 pycoroner_process::TargetKind::Process => TargetKind::Process,
                 pycoroner_process::TargetKind::Debugger => TargetKind::Debugger,
-                pycoroner_process::TargetKind::Minidump => TargetKind::Minidump,
+                pycoroner_process::TargetKind::Minidump => TargetKind::Core,
             },
             path: None,
             executable: target.executable(),
@@ -521,6 +521,7 @@ fn analyze_within_budget(
             test: current_test,
             signal,
             paused_ms: None,
+            minidump: target.kind() == pycoroner_process::TargetKind::Minidump,
         },
         python: PythonInfo {
             version: found.version.to_string(),

@@ -166,6 +166,9 @@ pub struct TargetInfo {
     /// For a live process: how long its threads were stopped, in milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused_ms: Option<f64>,
+    /// The core is a minidump (`pycoroner dump`'s, or another writer's), not an ELF core.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub minidump: bool,
 }
 
 /// What kind of target a report is of.
@@ -178,8 +181,6 @@ pub enum TargetKind {
     Process,
     /// Whatever a debugger has open, read through the debugger.
     Debugger,
-    /// A minidump file (pycoroner's own slim dumps, or another writer's).
-    Minidump,
 }
 
 impl TargetKind {
@@ -189,7 +190,6 @@ impl TargetKind {
             TargetKind::Core => "core",
             TargetKind::Process => "process",
             TargetKind::Debugger => "debugger",
-            TargetKind::Minidump => "minidump",
         }
     }
 }

@@ -185,7 +185,7 @@ pub(crate) fn header(out: &mut String, report: &Report) {
     // read is known to be live.
     let what = if t.kind == TargetKind::Process { "Live process" } else { "Process" };
     // A core keeps 79 bytes of the command line (ELF_PRARGSZ): say when it was cut.
-    let cmd = t.command_line.as_deref().map(|c| if t.kind == TargetKind::Core && c.len() >= 79 { format!("{c}...") } else { c.to_string() });
+    let cmd = t.command_line.as_deref().map(|c| if t.kind == TargetKind::Core && !t.minidump && c.len() >= 79 { format!("{c}...") } else { c.to_string() });
     match (t.pid, cmd.as_deref()) {
         (Some(pid), Some(cmd)) => {
             let _ = writeln!(out, "{what} {pid}: {}", e(cmd));
@@ -250,8 +250,8 @@ pub(crate) fn header(out: &mut String, report: &Report) {
                 let _ = writeln!(out, "C stack overflow: the fault address 0x{at:x} is past the end of the thread's stack{end}, next to its stack pointer 0x{:x}", o.stack_pointer);
             }
         }
+        None if t.kind == TargetKind::Core && t.minidump => out.push_str("No fatal signal: a snapshot of a running process\n"),
         None if t.kind == TargetKind::Core => out.push_str("No fatal signal: a snapshot of a running process (gcore)\n"),
-        None if t.kind == TargetKind::Minidump => out.push_str("No fatal signal: a snapshot of a running process\n"),
         None => match t.paused_ms {
             Some(ms) => {
                 let _ = writeln!(out, "Stopped for {ms:.1} ms to read it");
@@ -466,6 +466,7 @@ pub(crate) mod tests {
                     stack_overflow: None,
                 }),
                 paused_ms: None,
+                minidump: false,
             },
             python: PythonInfo {
                 version: "3.12.1".into(),
