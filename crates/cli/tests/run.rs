@@ -37,6 +37,15 @@ fn reports(dir: &Path) -> (Vec<serde_json::Value>, bool, Option<String>) {
     (json, dir.join("report.md").is_file(), std::fs::read_to_string(dir.join("junit.xml")).ok())
 }
 
+/// (test cases, failures) in a JUnit file, as Python's XML parser reads it.
+fn junit_cases(file: &Path, python: &Path) -> (usize, usize) {
+    let code = "import sys, xml.etree.ElementTree as E\nr = E.parse(sys.argv[1]).getroot()\nprint(len(r.findall('.//testcase')), len(r.findall('.//testcase/failure')))";
+    let (status, out, err) = run(Command::new(python).args(["-c", code]).arg(file));
+    assert_eq!(status, Some(0), "{err}");
+    let n: Vec<usize> = out.split_whitespace().filter_map(|n| n.parse().ok()).collect();
+    (n.first().copied().unwrap_or(0), n.get(1).copied().unwrap_or(0))
+}
+
 fn headlines(stderr: &str) -> Vec<&str> {
     stderr.lines().filter(|l| l.starts_with("pycoroner run: process ")).collect()
 }
@@ -139,9 +148,11 @@ fn every_process_of_the_tree_is_watched_through_fork_and_exec() {
         .filter_map(|l| l.split_once(' '))
         .filter_map(|(pid, f)| Some((pid.parse().ok()?, f.to_string())))
         .collect();
-    assert_eq!(crashed.len(), 2, "{truth}");
-    let (json, _, _) = reports(&dir.path().join("out"));
-    assert_eq!(json.len(), 2, "{err}");
+    assert_eq!(crashed.len(), 4, "{truth}");
+    let (json, _, junit) = reports(&dir.path().join("out"));
+    assert_eq!(json.len(), 4, "{err}");
+    // The JUnit file, read by a real XML parser: one failed test case per crash.
+    assert_eq!(junit_cases(&dir.path().join("out/junit.xml"), &py.path), (4, 4), "{junit:?}");
     for (pid, function) in &crashed {
         let report = json.iter().find(|r| r["target"]["pid"].as_u64() == Some(*pid));
         let report = report.unwrap_or_else(|| panic!("no report for process {pid} ({function}): {err}"));
@@ -363,6 +374,31 @@ fn a_crash_without_python_gets_native_stacks_equal_to_gdb() {
         assert_eq!(Some(names), gdb.get(lwp), "LWP {lwp}:\n{err}");
     }
     assert!(ours.values().any(|n| n.first().is_some_and(|f| f == "deref")), "{err}");
+}
+
+/// A crash in a thread C created (no Python thread state) is read like any other: the
+/// report equals faulthandler's of the same instant.
+#[test]
+fn a_crash_in_a_c_thread_equals_faulthandler() {
+    let (Some(_), Some(py)) = (pycoroner_testkit::require_tool("cc"), pyenv_interpreters().pop()) else { return };
+    let dir = tempfile::tempdir().expect("tmp");
+    let ext = pycoroner_testkit::build_crashy(&py.path, dir.path()).expect("build crashy");
+    let fh = dir.path().join("fh.txt");
+    let program = "import faulthandler, sys\nf = open(sys.argv[1], 'w')\nfaulthandler.enable(f, all_threads=True)\nimport crashy\ndef calls_into_c():\n    crashy.crash_in_c_thread()\ncalls_into_c()\n";
+    let mut cmd = traced(dir.path(), &["--report-dir", "out"], &[py.path.as_os_str(), "-c".as_ref(), program.as_ref(), fh.as_os_str()]);
+    cmd.env("PYTHONPATH", &ext);
+    let (code, _, err) = run(&mut cmd);
+    assert_eq!(code, Some(139), "{err}");
+    assert_eq!(headlines(&err).len(), 1, "{err}");
+    let (json, _, _) = reports(&dir.path().join("out"));
+    let [report] = &json[..] else { panic!("{} reports: {err}", json.len()) };
+    let truth = std::fs::read_to_string(&fh).unwrap_or_default();
+    let diffs = compare_with_faulthandler(report, &truth);
+    assert!(diffs.is_empty(), "{diffs:?}\n{truth}");
+    // The crashing thread is C's own: no Python frame, its native frames read.
+    let current = report["threads"].as_array().and_then(|ts| ts.iter().find(|t| t["current"] == true)).cloned().unwrap_or_default();
+    let frames = current["frames"].as_array().cloned().unwrap_or_default();
+    assert!(!frames.iter().any(|f| f["kind"] == "python") && frames.iter().any(|f| f["function"].as_str().is_some_and(|n| n.contains("crashy"))), "{current}");
 }
 
 /// A crash during interpreter finalization (in an atexit callback) is read like any
