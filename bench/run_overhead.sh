@@ -52,6 +52,20 @@ for i in 1 2 3; do
     "$bin" run --cache-dir cache --report-dir reports -- "$py" crash.py >/dev/null 2>&1 || true
     echo "crash to report, cold cache: $(grep -o 'time="[0-9.]*"' reports/junit.xml | head -1)"
 done
-rm -rf reports
-"$bin" run --cache-dir cache --report-dir reports -- "$py" crash.py >/dev/null 2>&1 || true
+rm -rf reports core
+(ulimit -c unlimited; "$bin" run --cache-dir cache --report-dir reports -- "$py" crash.py >/dev/null 2>&1) || true
 echo "crash to report, warm cache: $(grep -o 'time="[0-9.]*"' reports/junit.xml | head -1)"
+# The slim minidump beside the report, against the core the kernel wrote.
+dmp=$(ls reports/*.dmp | head -1)
+if [ -f core ]; then
+    echo "minidump $(stat -c %s "$dmp") bytes, core $(stat -c %s core) bytes: $(awk "BEGIN {printf \"%.2f\", $(stat -c %s "$dmp") * 100 / $(stat -c %s core)}")% of the core"
+else
+    echo "minidump $(stat -c %s "$dmp") bytes (no core written: core_pattern or ulimit)"
+fi
+# The 150-thread scenario: its dump against its core.
+rm -f core
+(ulimit -c unlimited; "$py" "$(dirname "$bin")/../../fixtures/scenarios/many_named_threads.py" fh.txt side.txt >/dev/null 2>&1) || true
+if [ -f core ]; then
+    "$bin" dump core -o many.dmp --cache-dir cache >/dev/null
+    echo "151 threads: minidump $(stat -c %s many.dmp) bytes, core $(stat -c %s core) bytes: $(awk "BEGIN {printf \"%.2f\", $(stat -c %s many.dmp) * 100 / $(stat -c %s core)}")% of the core"
+fi
