@@ -34,9 +34,9 @@ pub const TARGET_STREAM: u32 = 0x5059_4301;
 /// layout table), so that no binary is needed to read the dump again. "PYC" and 2.
 pub const PYTHON_STREAM: u32 = 0x5059_4302;
 
-/// Largest minidump read (a full-memory dump of a big process is allowed; the file is
-/// read into memory once).
-pub const MAX_MINIDUMP: u64 = 8 << 30;
+/// Largest minidump opened (mapped, not read: a full-memory dump of a big process is
+/// allowed).
+pub const MAX_MINIDUMP: u64 = files::MAX_FILE;
 /// Largest pycoroner stream decoded.
 const MAX_OWN_STREAM: usize = 16 << 20;
 /// Most threads, modules, mappings and memory ranges taken from a minidump.
@@ -601,10 +601,26 @@ fn regs_of(c: &md::CONTEXT_AMD64, teb: u64) -> Registers {
 // ---------------------------------------------------------------------------------------
 // Reading.
 
+/// A minidump's bytes: mapped from its file, or held (tests, fuzzing).
+enum DumpBytes {
+    Owned(Vec<u8>),
+    Mapped(memmap2::Mmap),
+}
+
+impl std::ops::Deref for DumpBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            DumpBytes::Owned(v) => v,
+            DumpBytes::Mapped(m) => m,
+        }
+    }
+}
+
 /// A minidump read as a target.
 pub struct MinidumpCore {
     path: PathBuf,
-    data: Vec<u8>,
+    data: DumpBytes,
     /// Memory ranges: (start, end, offset in `data`), sorted by start, disjoint.
     memory: Vec<(u64, u64, usize)>,
     threads: Vec<ThreadInfo>,
@@ -639,18 +655,23 @@ impl MinidumpCore {
             other => io(std::io::Error::other(other.to_string())),
         })?;
         let written = opened.file.metadata().and_then(|m| m.modified()).ok();
-        let mut data = Vec::new();
-        {
-            use std::io::Read as _;
-            (&opened.file).take(MAX_MINIDUMP).read_to_end(&mut data).map_err(io)?;
-        }
-        let mut core = Self::from_bytes(path, data)?;
+        // SAFETY: a private read-only mapping of a regular file (checked by the opener).
+        // If another process truncates it while it is read, the access raises SIGBUS,
+        // which the binary turns into a one-line error
+        // (`files::install_sigbus_handler`), as for mapped binaries and debug files.
+        #[allow(unsafe_code)]
+        let map = unsafe { memmap2::Mmap::map(&opened.file) }.map_err(io)?;
+        let mut core = Self::from_data(path, DumpBytes::Mapped(map))?;
         core.written = written;
         Ok(core)
     }
 
     /// Decode a minidump held in memory.
     pub fn from_bytes(path: &Path, data: Vec<u8>) -> Result<MinidumpCore, CoreError> {
+        Self::from_data(path, DumpBytes::Owned(data))
+    }
+
+    fn from_data(path: &Path, data: DumpBytes) -> Result<MinidumpCore, CoreError> {
         let bad = |what: String| CoreError::Malformed { path: path.to_path_buf(), what };
         let mut warnings = Vec::new();
         let (memory, raw_threads, exception, modules, module_files, streams) = {
