@@ -375,11 +375,13 @@ pub fn run_core(
     let mut report = report.map_err(|e| {
         let partial = minidump && matches!(e, AnalyzeError::Runtime { .. });
         let mut f = Failure::from(e);
-        if partial {
+        if partial && common.format == Format::Text {
             // What the dump does hold: each thread's native stack.
             let mut stdout = std::io::stdout().lock();
             let _ = write!(stdout, "{}", pycoroner::native_stacks_text(&target, &native_opts));
             let _ = stdout.flush();
+        }
+        if partial {
             // Another writer's minidump: usually the threads' stacks only.
             f.message = format!(
                 "{}; Python's frames and objects are in the heap and the interpreter's data, which this minidump's writer did not keep: read a full-memory minidump, or the core, or make one with `pycoroner dump`",
@@ -423,7 +425,11 @@ fn run_dump(core: Option<std::path::PathBuf>, pid: Option<u32>, output: &std::pa
         .mode(0o600)
         .open(output)
         .map_err(|e| Failure::bad_input(format!("cannot create {}: {e} (an existing file is not replaced)", output.display())))?;
-    f.write_all(&bytes).map_err(|e| Failure::bad_input(format!("cannot write {}: {e}", output.display())))?;
+    if let Err(e) = f.write_all(&bytes).and_then(|()| f.sync_all()) {
+        // Not a dump a reader would take for whole.
+        let _ = std::fs::remove_file(output);
+        return Err(Failure::bad_input(format!("cannot write {}: {e}", output.display())));
+    }
     let w = dumped.written;
     let ratio = source_len.filter(|l| *l > 0).map(|l| format!(", {:.2}% of the core", w.bytes as f64 * 100.0 / l as f64)).unwrap_or_default();
     Ok(match common.format {
@@ -435,7 +441,7 @@ fn run_dump(core: Option<std::path::PathBuf>, pid: Option<u32>, output: &std::pa
             w.memory,
             pycoroner_report::escape::text(&from)
         ),
-        Format::Json => serde_json::json!({"dump": output, "bytes": w.bytes, "ranges": w.ranges, "memory": w.memory, "source_bytes": source_len, "threads": dumped.report.threads.len()}).to_string() + "\n",
+        Format::Json => serde_json::json!({"dump": output.display().to_string(), "bytes": w.bytes, "ranges": w.ranges, "memory": w.memory, "source_bytes": source_len, "threads": dumped.report.threads.len()}).to_string() + "\n",
     })
 }
 

@@ -114,7 +114,12 @@ pub fn run(args: RunArgs, common: &Common) -> Result<u8, Failure> {
         });
         let (text, json, test, took_ms, dump) = match (shown, dumped) {
             // The report, and the dump when it could be assembled.
-            (Some((text, json, test, took)), dumped) => (text, json, test, took, dumped.ok().map(|_| dump)),
+            (Some((text, json, test, took)), dumped) => {
+                if let Err(e) = &dumped {
+                    eprintln!("pycoroner run: no minidump of process {pid}: {e}");
+                }
+                (text, json, test, took, dumped.ok().map(|_| dump))
+            }
             (None, dumped) => {
                 let failed = dumped.err();
                 let analyzed = match failed {

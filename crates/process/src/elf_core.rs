@@ -88,6 +88,8 @@ pub enum CoreError {
 #[derive(Debug, Clone, Copy)]
 struct Segment {
     vaddr: u64,
+    /// `p_flags`: PF_X 1, PF_W 2, PF_R 4.
+    flags: u32,
     memsz: u64,
     /// Bytes of this segment present in the file (after truncation is accounted for).
     avail: u64,
@@ -300,6 +302,7 @@ impl ElfCore {
         let mut notes = Notes::default();
         for i in 0..phnum {
             let Some(ph) = usize::try_from(i.saturating_mul(phentsize)).ok().and_then(|o| table.get(o..o.checked_add(56)?)) else { break };
+            let flags = u32_at(ph, 4).unwrap_or(0);
             let (p_type, offset, vaddr, filesz, memsz, align) = (
                 u32_at(ph, 0).unwrap_or(0),
                 u64_at(ph, 8).unwrap_or(0),
@@ -314,7 +317,7 @@ impl ElfCore {
                     if avail < filesz {
                         truncated = true;
                     }
-                    segments.push(Segment { vaddr, memsz, avail, offset, filesz });
+                    segments.push(Segment { vaddr, flags, memsz, avail, offset, filesz });
                 }
                 elf::PT_NOTE if bytes.with_bytes(offset, filesz, MAX_NOTES, |data| notes.parse(align, data)).is_err() => {
                     truncated |= offset.saturating_add(filesz) > file_len;
@@ -508,6 +511,17 @@ impl ElfCore {
             Err(elf_ident::NotSameImage::NothingToCompare) => Err(None),
             Err(why) => Err(Some(format!("{shown} {why}: not used"))),
         }
+    }
+
+    /// Every segment (one mapping of the process) with its permissions, `r-xp` style.
+    pub fn segment_regions(&self) -> Vec<(std::ops::Range<u64>, String)> {
+        self.segments
+            .iter()
+            .map(|s| {
+                let bit = |b: u32, c: char| if s.flags & b != 0 { c } else { '-' };
+                (s.vaddr..s.vaddr.saturating_add(s.memsz), format!("{}{}{}p", bit(4, 'r'), bit(2, 'w'), bit(1, 'x')))
+            })
+            .collect()
     }
 
     /// The range of the segment (one mapping of the process) holding `addr`.

@@ -114,6 +114,11 @@ pub trait Target: Memory {
         let _ = stream;
         None
     }
+    /// Every mapping with its permissions as `/proc/PID/maps` writes them (`r-xp`),
+    /// sorted, when the target knows them (a core's segments, a process's maps).
+    fn regions(&self) -> Vec<(std::ops::Range<u64>, String)> {
+        Vec::new()
+    }
 }
 
 impl<T: Target> Target for Budgeted<T> {
@@ -155,6 +160,9 @@ impl<T: Target> Target for Budgeted<T> {
     }
     fn dump_stream(&self, stream: u32) -> Option<Vec<u8>> {
         self.inner().dump_stream(stream)
+    }
+    fn regions(&self) -> Vec<(std::ops::Range<u64>, String)> {
+        self.inner().regions()
     }
 }
 
@@ -198,6 +206,9 @@ impl<T: Target + ?Sized> Target for &T {
     fn dump_stream(&self, stream: u32) -> Option<Vec<u8>> {
         (**self).dump_stream(stream)
     }
+    fn regions(&self) -> Vec<(std::ops::Range<u64>, String)> {
+        (**self).regions()
+    }
 }
 
 impl Target for ElfCore {
@@ -238,6 +249,9 @@ impl Target for ElfCore {
     }
     fn taken_at(&self) -> Option<std::time::SystemTime> {
         self.written()
+    }
+    fn regions(&self) -> Vec<(std::ops::Range<u64>, String)> {
+        self.segment_regions()
     }
 }
 
@@ -329,5 +343,8 @@ impl Target for CoreFile {
     }
     fn dump_stream(&self, stream: u32) -> Option<Vec<u8>> {
         self.target().dump_stream(stream)
+    }
+    fn regions(&self) -> Vec<(std::ops::Range<u64>, String)> {
+        self.target().regions()
     }
 }

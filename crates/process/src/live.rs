@@ -59,6 +59,8 @@ pub struct LiveProcess {
     mappings: Vec<FileMapping>,
     /// Every mapping's range (`/proc/PID/maps`), sorted.
     regions: Vec<std::ops::Range<u64>>,
+    /// The same mappings with their permissions (`r-xp`).
+    protections: Vec<(std::ops::Range<u64>, String)>,
     /// When it was attached.
     attached: std::time::SystemTime,
     exe: Option<String>,
@@ -151,14 +153,22 @@ pub fn parse_maps(text: &str) -> Vec<FileMapping> {
 
 /// Every mapping's address range in `/proc/PID/maps`, sorted.
 pub fn parse_map_ranges(text: &str) -> Vec<std::ops::Range<u64>> {
-    let mut out: Vec<std::ops::Range<u64>> = text
+    parse_map_regions(text).into_iter().map(|(r, _)| r).collect()
+}
+
+/// Every mapping's address range in `/proc/PID/maps` with its permissions (`r-xp`),
+/// sorted.
+pub fn parse_map_regions(text: &str) -> Vec<(std::ops::Range<u64>, String)> {
+    let mut out: Vec<(std::ops::Range<u64>, String)> = text
         .lines()
         .filter_map(|l| {
-            let (start, end) = l.split(' ').next()?.split_once('-')?;
-            Some(u64::from_str_radix(start, 16).ok()?..u64::from_str_radix(end, 16).ok()?)
+            let mut parts = l.split(' ');
+            let (start, end) = parts.next()?.split_once('-')?;
+            let perms = parts.next().filter(|p| p.len() == 4 && p.is_ascii()).unwrap_or("----");
+            Some((u64::from_str_radix(start, 16).ok()?..u64::from_str_radix(end, 16).ok()?, perms.to_string()))
         })
         .collect();
-    out.sort_by_key(|r| r.start);
+    out.sort_by_key(|(r, _)| r.start);
     out
 }
 
@@ -382,6 +392,7 @@ impl LiveProcess {
             threads,
             mappings: parse_maps(&maps),
             regions: parse_map_ranges(&maps),
+            protections: parse_map_regions(&maps),
             attached: std::time::SystemTime::now(),
             exe,
             stopped: std::sync::atomic::AtomicBool::new(guard.is_some()),
@@ -415,6 +426,7 @@ impl LiveProcess {
             threads,
             mappings: parse_maps(&maps),
             regions: parse_map_ranges(&maps),
+            protections: parse_map_regions(&maps),
             attached: std::time::SystemTime::now(),
             exe,
             stopped: std::sync::atomic::AtomicBool::new(true),
@@ -510,6 +522,9 @@ impl crate::Target for LiveProcess {
     fn region(&self, addr: u64) -> Option<std::ops::Range<u64>> {
         let i = self.regions.partition_point(|r| r.start <= addr);
         self.regions.get(i.checked_sub(1)?).filter(|r| addr < r.end).cloned()
+    }
+    fn regions(&self) -> Vec<(std::ops::Range<u64>, String)> {
+        self.protections.clone()
     }
     fn open_file(&self, path: &str) -> Result<crate::OpenedFile, crate::FileError> {
         // The process's own view of the file system (containers, chroots), with its

@@ -37,6 +37,52 @@ pub const PYTHON_STREAM: u32 = 0x5059_4302;
 /// Largest minidump opened (mapped, not read: a full-memory dump of a big process is
 /// allowed).
 pub const MAX_MINIDUMP: u64 = files::MAX_FILE;
+/// Largest text stream read (command line, status, maps).
+const MAX_TEXT_STREAM: usize = 16 << 20;
+/// Most streams in a directory, and most modules in a module list, before the
+/// `minidump` crate is given the file: it copies each module's name and CodeView
+/// record, so their count and sizes are checked here first.
+const MAX_STREAMS: u32 = 4096;
+const MAX_MODULES: u32 = 65_536;
+const MAX_MODULE_BYTES: u64 = 64 << 20;
+
+/// The directory's and the module list's sizes, checked against the file before the
+/// `minidump` crate reads them (it bounds each by the file's size only, and copies
+/// module names as often as entries point at them).
+fn precheck(data: &[u8]) -> Result<(), String> {
+    let u32_at = |off: usize| data.get(off..off.checked_add(4)?).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes);
+    let streams = u32_at(8).ok_or("shorter than a minidump header")?;
+    let dir = usize::try_from(u32_at(12).ok_or("shorter than a minidump header")?).map_err(|e| e.to_string())?;
+    if streams > MAX_STREAMS {
+        return Err(format!("{streams} streams (at most {MAX_STREAMS} are read)"));
+    }
+    for i in 0..streams as usize {
+        let entry = dir.checked_add(i.checked_mul(12).ok_or("overflow")?).ok_or("overflow")?;
+        let (Some(kind), Some(rva)) = (u32_at(entry), entry.checked_add(8).and_then(u32_at)) else { break };
+        if kind != md::MINIDUMP_STREAM_TYPE::ModuleListStream as u32 {
+            continue;
+        }
+        let list = usize::try_from(rva).map_err(|e| e.to_string())?;
+        let count = u32_at(list).unwrap_or(0);
+        if count > MAX_MODULES {
+            return Err(format!("{count} modules (at most {MAX_MODULES} are read)"));
+        }
+        // Each module: its name (a length-prefixed string) and its CodeView record.
+        let mut total = 0u64;
+        for m in 0..count as usize {
+            let at = list.checked_add(4).and_then(|l| l.checked_add(m.checked_mul(108)?)).ok_or("overflow")?;
+            let name_rva = at.checked_add(20).and_then(u32_at).unwrap_or(0);
+            let name_len = usize::try_from(name_rva).ok().and_then(u32_at).unwrap_or(0);
+            let cv_len = at.checked_add(76).and_then(u32_at).unwrap_or(0);
+            total = total.saturating_add(u64::from(name_len)).saturating_add(u64::from(cv_len));
+        }
+        if total > MAX_MODULE_BYTES {
+            return Err(format!("its module list names {total} bytes of names and records (at most {MAX_MODULE_BYTES} are read)"));
+        }
+    }
+    Ok(())
+}
+
 /// Largest pycoroner stream decoded.
 const MAX_OWN_STREAM: usize = 16 << 20;
 /// Most threads, modules, mappings and memory ranges taken from a minidump.
@@ -66,11 +112,12 @@ impl<T> Recorder<T> {
         &self.inner
     }
     /// What was read, as disjoint blocks sorted by address (overlapping and adjacent
-    /// reads merged; where two reads of the same address differ, the later wins).
+    /// reads merged; where two reads of the same address differ, the later wins). Taken:
+    /// a second call gives only what was read since.
     pub fn blocks(&self) -> Vec<(u64, Vec<u8>)> {
         let reads = match self.reads.lock() {
-            Ok(r) => r.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
+            Ok(mut r) => std::mem::take(&mut *r),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
         };
         merge(reads)
     }
@@ -181,6 +228,9 @@ impl<T: Target> Target for Recorder<T> {
     fn dump_stream(&self, stream: u32) -> Option<Vec<u8>> {
         self.inner.dump_stream(stream)
     }
+    fn regions(&self) -> Vec<(Range<u64>, String)> {
+        self.inner.regions()
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -284,9 +334,9 @@ pub fn write(
             stacks.push(None);
             continue;
         }
-        match keep(target, lo, hi) {
+        match keep(target, lo, hi).or_else(|| keep(target, sp, hi)) {
             Some(block) => {
-                stacks.push(Some(lo..block.0.saturating_add(block.1.len() as u64)));
+                stacks.push(Some(block.0..block.0.saturating_add(block.1.len() as u64)));
                 pieces.push(block);
             }
             None => stacks.push(None),
@@ -407,18 +457,31 @@ pub fn write(
     };
     dir.push(w.stream(md::MINIDUMP_STREAM_TYPE::SystemInfoStream as u32, &encode(&sys)?)?);
 
-    // /proc/PID/maps as far as the target tells: its file mappings and thread stacks.
+    // /proc/PID/maps: every mapping with its permissions and, for a file, its path and
+    // offset. A target that does not list its mappings (a debugger's) gets its file
+    // mappings and thread stacks with their permissions unknown (`---p`).
     let mut maps = String::new();
-    for m in target.mappings() {
-        maps.push_str(&format!("{:x}-{:x} r-xp {:08x} 00:00 0 {}\n", m.start, m.end, m.file_offset, m.path.replace('\n', "?")));
-    }
-    let mut seen_regions: Vec<Range<u64>> = Vec::new();
-    for t in &threads {
-        if let Some(r) = target.region(t.regs.rsp) {
-            if !seen_regions.contains(&r) {
-                maps.push_str(&format!("{:x}-{:x} rw-p 00000000 00:00 0 \n", r.start, r.end));
-                seen_regions.push(r);
-            }
+    let files = target.mappings();
+    let file_at = |r: &Range<u64>| files.iter().find(|m| m.start <= r.start && r.start < m.end);
+    let line = |maps: &mut String, r: &Range<u64>, perms: &str| {
+        let (offset, path) = match file_at(r) {
+            Some(m) => (m.file_offset.saturating_add(r.start.saturating_sub(m.start)), m.path.replace('\n', "?")),
+            None => (0, String::new()),
+        };
+        maps.push_str(&format!("{:x}-{:x} {perms} {offset:08x} 00:00 0 {path}\n", r.start, r.end));
+    };
+    let regions = target.regions();
+    if regions.is_empty() {
+        let mut listed: Vec<Range<u64>> = files.iter().map(|m| m.start..m.end).collect();
+        listed.extend(threads.iter().filter_map(|t| target.region(t.regs.rsp)));
+        listed.sort_by_key(|r| r.start);
+        listed.dedup();
+        for r in &listed {
+            line(&mut maps, r, "---p");
+        }
+    } else {
+        for (r, perms) in &regions {
+            line(&mut maps, r, perms);
         }
     }
     dir.push(w.stream(md::MINIDUMP_STREAM_TYPE::LinuxMaps as u32, maps.as_bytes())?);
@@ -626,7 +689,7 @@ pub struct MinidumpCore {
     threads: Vec<ThreadInfo>,
     signal: Option<SignalInfo>,
     mappings: Vec<FileMapping>,
-    regions: Vec<Range<u64>>,
+    regions: Vec<(Range<u64>, String)>,
     facts: TargetFacts,
     streams: BTreeMap<u32, Range<usize>>,
     warnings: Vec<String>,
@@ -675,21 +738,26 @@ impl MinidumpCore {
         let bad = |what: String| CoreError::Malformed { path: path.to_path_buf(), what };
         let mut warnings = Vec::new();
         let (memory, raw_threads, exception, modules, module_files, streams) = {
+            precheck(&data).map_err(bad)?;
             let dump = minidump::Minidump::read(&data[..]).map_err(|e| bad(format!("not a readable minidump: {e}")))?;
             let base = data.as_ptr() as usize;
             let offset_of = |bytes: &[u8]| (bytes.as_ptr() as usize).checked_sub(base);
-            // Memory: 32-bit list, else the 64-bit list of full dumps.
+            // Memory: the 32-bit list and the 64-bit list of full dumps (a writer may
+            // write both: stacks in one, the rest in the other).
             let mut memory: Vec<(u64, u64, usize)> = Vec::new();
-            if let Some(list) = dump.get_memory() {
+            let mut add = |start: u64, bytes: &[u8]| {
+                if let (Some(off), Some(end), false) = (offset_of(bytes), start.checked_add(bytes.len() as u64), bytes.is_empty()) {
+                    memory.push((start, end, off));
+                }
+            };
+            if let Ok(list) = dump.get_stream::<minidump::MinidumpMemoryList>() {
                 for m in list.iter().take(MAX_ENTRIES) {
-                    let (start, bytes) = match m {
-                        minidump::UnifiedMemory::Memory(m) => (m.base_address, m.bytes),
-                        minidump::UnifiedMemory::Memory64(m) => (m.base_address, m.bytes),
-                    };
-                    let (Some(off), Some(end)) = (offset_of(bytes), start.checked_add(bytes.len() as u64)) else { continue };
-                    if !bytes.is_empty() {
-                        memory.push((start, end, off));
-                    }
+                    add(m.base_address, m.bytes);
+                }
+            }
+            if let Ok(list) = dump.get_stream::<minidump::MinidumpMemory64List>() {
+                for m in list.iter().take(MAX_ENTRIES) {
+                    add(m.base_address, m.bytes);
                 }
             }
             memory.sort_by_key(|m| m.0);
@@ -704,6 +772,11 @@ impl MinidumpCore {
             let sys = dump.get_stream::<minidump::MinidumpSystemInfo>().ok();
             if sys.as_ref().is_some_and(|s| s.raw.processor_architecture != md::ProcessorArchitecture::PROCESSOR_ARCHITECTURE_AMD64 as u16) {
                 return Err(bad("a minidump of another CPU than x86_64".to_string()));
+            }
+            // Exception codes are Linux signals only in a Linux (or Android) dump.
+            let linux = [md::PlatformId::Linux as u32, md::PlatformId::Android as u32];
+            if let Some(s) = sys.as_ref().filter(|s| !linux.contains(&s.raw.platform_id)) {
+                return Err(bad(format!("a minidump of another system than Linux (platform {:#x})", s.raw.platform_id)));
             }
             let mut raw_threads: Vec<(u32, u64, Option<Registers>)> = Vec::new();
             match dump.get_stream::<minidump::MinidumpThreadList>() {
@@ -723,9 +796,17 @@ impl MinidumpCore {
                 }
                 Err(e) => warnings.push(format!("the minidump's thread list is unreadable ({e}): no thread can be read")),
             }
-            // An exception code of 0 is no signal (lldb writes one for a live process).
-            let exception = dump.get_stream::<minidump::MinidumpException>().ok().filter(|e| e.raw.exception_record.exception_code != 0).map(|e| {
-                (e.raw.thread_id, e.raw.exception_record.exception_code, e.raw.exception_record.exception_flags, e.raw.exception_record.exception_address)
+            // Only a code that is a signal number is a signal: 0 (lldb, for a live process)
+            // and Breakpad's 0xFFFFFFFF (a dump asked for) are none. The exception's own
+            // context holds the registers at the fault (the thread list may show the
+            // thread inside the handler that wrote the dump).
+            let exception = dump.get_stream::<minidump::MinidumpException>().ok().filter(|e| (1..=64).contains(&e.raw.exception_record.exception_code)).map(|e| {
+                let regs = sys.as_ref().and_then(|s| e.context(s, None)).and_then(|c| match &c.raw {
+                    minidump::MinidumpRawContext::Amd64(c) => Some(c.clone()),
+                    _ => None,
+                });
+                let regs = regs.or_else(|| short_context(&data, e.raw.thread_context));
+                (e.raw.thread_id, e.raw.exception_record.exception_code, e.raw.exception_record.exception_flags, e.raw.exception_record.exception_address, regs)
             });
             let mut modules: Vec<FileMapping> = Vec::new();
             let mut module_files: Vec<ModuleFile> = Vec::new();
@@ -751,7 +832,8 @@ impl MinidumpCore {
             }
             (disjoint, raw_threads, exception, modules, module_files, streams)
         };
-        let stream = |kind: u32| streams.get(&kind).and_then(|r| data.get(r.clone()));
+        // Text streams are small; anything larger is not what its name says.
+        let stream = |kind: u32| streams.get(&kind).and_then(|r| data.get(r.clone())).filter(|b| b.len() <= MAX_TEXT_STREAM);
         let facts: TargetFacts = match stream(TARGET_STREAM) {
             Some(b) if b.len() <= MAX_OWN_STREAM => serde_json::from_slice(b).unwrap_or_else(|e| {
                 warnings.push(format!("the minidump's pycoroner target stream is damaged ({e}): ignored"));
@@ -761,6 +843,7 @@ impl MinidumpCore {
         };
         // Threads: the exception's thread first, as a core lists the thread that took the signal.
         let own_regs: BTreeMap<u32, &Vec<u64>> = facts.registers.iter().map(|(t, r)| (*t, r)).collect();
+        let mut no_regs: Vec<u32> = Vec::new();
         let mut threads: Vec<ThreadInfo> = raw_threads
             .into_iter()
             .map(|(tid, _teb, regs)| {
@@ -769,19 +852,31 @@ impl MinidumpCore {
                     (Some(c), Some(raw)) if raw.get(16) == Some(&c.rip) && raw.get(19) == Some(&c.rsp) => Registers::from_user_regs(raw),
                     (Some(c), _) => c,
                     (None, _) => {
-                        warnings.push(format!("thread {tid}: the minidump has no x86_64 registers for it"));
+                        no_regs.push(tid);
                         Registers::default()
                     }
                 };
                 ThreadInfo { tid, cursig: 0, regs }
             })
             .collect();
-        let signal = exception.map(|(tid, code, flags, addr)| {
+        if !no_regs.is_empty() {
+            let shown: Vec<String> = no_regs.iter().take(10).map(u32::to_string).collect();
+            warnings.push(format!("the minidump has no x86_64 registers for {} threads ({}): they cannot be unwound", no_regs.len(), shown.join(", ")));
+        }
+        let signal = exception.map(|(tid, code, flags, addr, ctx)| {
             if let Some(i) = threads.iter().position(|t| t.tid == tid) {
                 let t = threads.remove(i);
-                threads.insert(0, ThreadInfo { cursig: code as u16, ..t });
+                // pycoroner's own full registers stand; another writer's exception
+                // context replaces the handler's.
+                let regs = match ctx {
+                    Some(c) if !own_regs.contains_key(&tid) => regs_of(&c, t.regs.fs_base),
+                    _ => t.regs,
+                };
+                threads.insert(0, ThreadInfo { cursig: code as u16, regs, ..t });
             }
-            let mut s = SignalInfo::new(code as i32, flags as i32, Some(addr).filter(|a| *a != 0), facts.signal_sender_pid);
+            // A fault's address is kept as the writer gave it (0 for a NULL dereference);
+            // SignalInfo keeps it only for faults.
+            let mut s = SignalInfo::new(code as i32, flags as i32, Some(addr), facts.signal_sender_pid);
             s.syscall = facts.signal_syscall;
             s
         });
@@ -790,15 +885,15 @@ impl MinidumpCore {
         let mut regions = Vec::new();
         if let Some(text) = stream(md::MINIDUMP_STREAM_TYPE::LinuxMaps as u32) {
             for line in String::from_utf8_lossy(text).lines().take(MAX_ENTRIES) {
-                let Some((range, mapping)) = parse_maps_line(line) else { continue };
-                regions.push(range);
+                let Some((range, perms, mapping)) = parse_maps_line(line) else { continue };
+                regions.push((range, perms));
                 mappings.extend(mapping);
             }
         }
         if mappings.is_empty() {
             mappings = modules;
         }
-        regions.sort_by_key(|r| r.start);
+        regions.sort_by_key(|(r, _)| r.start);
         let mut facts = facts;
         if facts.pid.is_none() {
             facts.pid = stream(md::MINIDUMP_STREAM_TYPE::LinuxProcStatus as u32).and_then(|s| {
@@ -957,10 +1052,11 @@ impl MinidumpCore {
     }
 }
 
-/// One line of `/proc/PID/maps`: its range, and a file mapping when it names a file.
-fn parse_maps_line(line: &str) -> Option<(Range<u64>, Option<FileMapping>)> {
+/// One line of `/proc/PID/maps`: its range, permissions, and a file mapping when it
+/// names a file.
+fn parse_maps_line(line: &str) -> Option<(Range<u64>, String, Option<FileMapping>)> {
     let mut parts = line.splitn(6, ' ');
-    let (range, _perms, offset, _dev, _inode) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let (range, perms, offset, _dev, _inode) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
     let path = parts.next().unwrap_or_default().trim_start();
     let (start, end) = range.split_once('-')?;
     let (start, end) = (u64::from_str_radix(start, 16).ok()?, u64::from_str_radix(end, 16).ok()?);
@@ -968,8 +1064,10 @@ fn parse_maps_line(line: &str) -> Option<(Range<u64>, Option<FileMapping>)> {
         return None;
     }
     let offset = u64::from_str_radix(offset, 16).ok()?;
+    let perms = if perms.len() == 4 && perms.is_ascii() { perms } else { "----" };
+    let path = path.strip_suffix(" (deleted)").unwrap_or(path);
     let mapping = path.starts_with('/').then(|| FileMapping { start, end, file_offset: offset, path: path.to_string() });
-    Some((start..end, mapping))
+    Some((start..end, perms.to_string(), mapping))
 }
 
 impl Memory for MinidumpCore {
@@ -1048,8 +1146,11 @@ impl Target for MinidumpCore {
         TargetKind::Minidump
     }
     fn region(&self, addr: u64) -> Option<Range<u64>> {
-        let i = self.regions.partition_point(|r| r.start <= addr);
-        i.checked_sub(1).and_then(|i| self.regions.get(i)).filter(|r| r.contains(&addr)).cloned()
+        let i = self.regions.partition_point(|(r, _)| r.start <= addr);
+        i.checked_sub(1).and_then(|i| self.regions.get(i)).map(|(r, _)| r).filter(|r| r.contains(&addr)).cloned()
+    }
+    fn regions(&self) -> Vec<(Range<u64>, String)> {
+        self.regions.clone()
     }
     fn taken_at(&self) -> Option<std::time::SystemTime> {
         self.facts.taken_at.filter(|t| t.is_finite() && *t >= 0.0).and_then(|t| std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs_f64(t.min(1e12)))).or(self.written)
@@ -1139,6 +1240,50 @@ mod tests {
         assert_eq!((back.pid(), back.command_line().as_deref(), back.executable().as_deref()), (Some(77), Some("x y --z"), Some("/usr/bin/x y")));
         assert_eq!(back.dump_stream(PYTHON_STREAM).as_deref(), Some(&b"{}"[..]));
         assert_eq!(back.kind(), TargetKind::Minidump);
+    }
+
+    /// The offset of stream `kind`'s data in a dump.
+    fn stream_at(dump: &[u8], kind: u32) -> usize {
+        let n = u32::from_le_bytes(dump[8..12].try_into().unwrap_or_default()) as usize;
+        let dir = u32::from_le_bytes(dump[12..16].try_into().unwrap_or_default()) as usize;
+        (0..n)
+            .map(|i| dir + 12 * i)
+            .find(|&e| u32::from_le_bytes(dump[e..e + 4].try_into().unwrap_or_default()) == kind)
+            .map(|e| u32::from_le_bytes(dump[e + 8..e + 12].try_into().unwrap_or_default()) as usize)
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn only_signal_numbers_are_signals_and_only_linux_dumps_are_read() {
+        let mut mem = SliceMemory::new();
+        mem.add(0x7000_0000, vec![1; 0x2000]);
+        let target = Recorder::new(Fake(mem));
+        let mut out = Vec::new();
+        write(&mut out, &target, target.blocks(), &[], &[]).expect("written");
+        let exc = stream_at(&out, md::MINIDUMP_STREAM_TYPE::ExceptionStream as u32);
+        // A NULL dereference keeps its address 0.
+        let mut null = out.clone();
+        null[exc + 24..exc + 32].copy_from_slice(&0u64.to_le_bytes());
+        let s = MinidumpCore::from_bytes(Path::new("n"), null).expect("read").signal().expect("signal");
+        assert_eq!((s.signo, s.addr), (11, Some(0)));
+        // Breakpad's "dump requested" (0xFFFFFFFF) and lldb's 0 are no signal.
+        for code in [0u32, 0xffff_ffff] {
+            let mut b = out.clone();
+            b[exc + 8..exc + 12].copy_from_slice(&code.to_le_bytes());
+            let back = MinidumpCore::from_bytes(Path::new("x"), b).expect("read");
+            assert!(back.signal().is_none(), "code {code:#x}");
+            assert_eq!(back.threads()[0].cursig, 0);
+        }
+        // A Windows dump is refused in one line.
+        let sys = stream_at(&out, md::MINIDUMP_STREAM_TYPE::SystemInfoStream as u32);
+        let mut win = out.clone();
+        win[sys + 20..sys + 24].copy_from_slice(&2u32.to_le_bytes());
+        let e = MinidumpCore::from_bytes(Path::new("w"), win).expect_err("refused").to_string();
+        assert!(e.contains("another system than Linux"), "{e}");
+        // Too many streams claimed: refused before the crate reads them.
+        let mut many = out.clone();
+        many[8..12].copy_from_slice(&100_000u32.to_le_bytes());
+        assert!(MinidumpCore::from_bytes(Path::new("m"), many).expect_err("refused").to_string().contains("streams"));
     }
 
     #[test]

@@ -20,14 +20,14 @@ pub struct Dumped {
     pub written: Written,
 }
 
-/// The options a dump is made with: whatever the caller asked, plus everything a later
-/// `pycoroner core FILE.dmp` may ask for from the same memory (locals of every thread,
-/// native frames, the full state).
+/// The options a dump is made with: whatever the caller asked, plus the values of every
+/// thread and native frames, so that `pycoroner core FILE.dmp --locals --native` reads
+/// them (the full `--state` only when asked: it reads much more and holds a live
+/// process longer).
 fn dump_options(options: &Options) -> Options {
     let mut o = options.clone();
     o.locals = true;
     o.locals_crashed_only = false;
-    o.state = true;
     if o.native == NativeMode::Off {
         o.native = NativeMode::Folded;
     }
@@ -116,7 +116,9 @@ fn finish<T: Target>(rec: &Recorder<T>, prepared: &crate::Prepared, mut report: 
         )),
     }
     let dump_modules: Vec<DumpModule> =
-        modules.iter().map(|m| DumpModule { start: m.base, end: m.end, path: m.path.clone(), build_id: m.build_id.clone() }).collect();
+        // A module starts where its ELF header is mapped (a reader finds its load bias
+        // there), even if the same file is also mapped lower.
+        modules.iter().map(|m| DumpModule { start: m.head, end: m.end, path: m.path.clone(), build_id: m.build_id.clone() }).collect();
     let written = minidump::write(out, rec.inner(), rec.blocks(), &dump_modules, &extra).map_err(|e| AnalyzeError::Output(format!("cannot write the minidump: {e}")))?;
     Ok(Dumped { report, written })
 }

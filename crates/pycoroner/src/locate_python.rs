@@ -119,8 +119,9 @@ pub fn find(target: &dyn Target, options: &Options) -> Result<FoundPython, Analy
         }
     }
 
-    // A pycoroner minidump carries the layout its writer resolved: no binary needed.
-    if let Some(f) = from_dump(target, &modules, &mut warnings) {
+    // A pycoroner minidump carries the layout its writer resolved: no binary needed
+    // (unless a layout source is asked for by name).
+    if let Some(f) = matches!(options.layout_source, LayoutSource::Auto).then(|| from_dump(target, &modules, &mut warnings)).flatten() {
         return Ok(FoundPython { warnings, cache_dir, ..f });
     }
 
