@@ -326,6 +326,12 @@ pub fn write(
     // Each thread's innermost stack: from below its stack pointer, within its mapping.
     let mut stacks: Vec<Option<Range<u64>>> = Vec::with_capacity(threads.len());
     for t in &threads {
+        // The thread pointer's block (glibc's thread descriptor, which holds the LWP):
+        // a debugger that has no `fs_base` (lldb) finds the thread's LWP there.
+        let tp = t.regs.fs_base;
+        if tp != 0 {
+            pieces.extend(keep(target, tp, tp.saturating_add(THREAD_BLOCK)));
+        }
         let sp = t.regs.rsp;
         let region = target.region(sp);
         let lo = sp.saturating_sub(RED_ZONE).max(region.as_ref().map_or(0, |r| r.start));
@@ -340,12 +346,6 @@ pub fn write(
                 pieces.push(block);
             }
             None => stacks.push(None),
-        }
-        // The thread pointer's block (glibc's thread descriptor, which holds the LWP):
-        // a debugger that has no `fs_base` (lldb) finds the thread's LWP there.
-        let tp = t.regs.fs_base;
-        if tp != 0 {
-            pieces.extend(keep(target, tp, tp.saturating_add(THREAD_BLOCK)));
         }
     }
     let memory = bridge(target, merge(pieces));

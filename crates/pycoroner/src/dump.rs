@@ -14,7 +14,8 @@ use crate::options::{NativeMode, Options};
 /// A dump written, and the report of the analysis whose reads it holds.
 #[derive(Debug)]
 pub struct Dumped {
-    /// The report (every thread's locals, native frames, the state).
+    /// The report, as the caller's options ask for it (the dump holds every thread's
+    /// values and native frames whatever they ask).
     pub report: Report,
     /// What the dump holds.
     pub written: Written,
