@@ -194,6 +194,40 @@ fn a_hang_is_read_at_the_timeout_then_the_tree_is_stopped() {
     }
 }
 
+/// At the timeout, parked threads are read as faulthandler's own watchdog dump
+/// (`dump_traceback_later`, fired once they were parked) shows them: the stacks of a
+/// hang, checked against ground truth, and the minidump beside it reads back the same.
+#[test]
+fn a_hang_report_equals_faulthandlers_watchdog_dump() {
+    let Some(py) = pyenv_interpreters().pop() else { return };
+    let dir = tempfile::tempdir().expect("tmp");
+    let fh = dir.path().join("fh.txt");
+    // Both threads parked by handshake before the watchdog is armed; nothing moves after.
+    let program = "import faulthandler, sys, threading\n\
+                   f = open(sys.argv[1], 'w')\n\
+                   ready, never = threading.Event(), threading.Event()\n\
+                   def worker_parked():\n    ready.set()\n    never.wait()\n\
+                   threading.Thread(target=worker_parked, daemon=True).start()\n\
+                   ready.wait()\n\
+                   faulthandler.dump_traceback_later(0.3, file=f)\n\
+                   def main_parked():\n    never.wait()\n\
+                   main_parked()\n";
+    let (code, _, err) = run(&mut traced(dir.path(), &["--timeout", "1500ms", "--kill-after", "1s"], &[py.path.as_os_str(), "-c".as_ref(), program.as_ref(), fh.as_os_str()]));
+    assert_eq!(code, Some(124), "{err}");
+    let (json, _, _) = reports(&dir.path().join("pycoroner-reports"));
+    let [report] = &json[..] else { panic!("{} reports: {err}", json.len()) };
+    let truth = std::fs::read_to_string(&fh).unwrap_or_default();
+    assert!(truth.contains("main_parked") && truth.contains("worker_parked"), "{truth}");
+    let diffs = compare_with_faulthandler(report, &truth);
+    assert!(diffs.is_empty(), "{diffs:?}\n{truth}");
+    let dmp = std::fs::read_dir(dir.path().join("pycoroner-reports")).into_iter().flatten().flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|e| e == "dmp"));
+    let (code, out, err) = run(pycoroner().arg("core").arg(dmp.expect("a minidump")).args(["--format", "json", "--no-cache"]));
+    assert_eq!(code, Some(0), "{err}");
+    let back = pycoroner_testkit::parse_report(&out).expect("report");
+    let diffs = compare_with_faulthandler(&back, &truth);
+    assert!(diffs.is_empty(), "the minidump: {diffs:?}");
+}
+
 #[test]
 fn signals_to_pycoroner_reach_the_command_and_a_dump_does_not_stop_it() {
     let Some(py) = pyenv_interpreters().pop() else { return };
