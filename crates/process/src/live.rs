@@ -57,10 +57,8 @@ pub struct LiveProcess {
     cache: Option<PageCache>,
     threads: Vec<ThreadInfo>,
     mappings: Vec<FileMapping>,
-    /// Every mapping's range (`/proc/PID/maps`), sorted.
-    regions: Vec<std::ops::Range<u64>>,
-    /// The same mappings with their permissions (`r-xp`).
-    protections: Vec<(std::ops::Range<u64>, String)>,
+    /// Every mapping's range (`/proc/PID/maps`) with its permissions (`r-xp`), sorted.
+    regions: Vec<(std::ops::Range<u64>, String)>,
     /// When it was attached.
     attached: std::time::SystemTime,
     exe: Option<String>,
@@ -125,49 +123,55 @@ pub(crate) fn os_err(pid: u32, e: std::io::Error) -> LiveError {
     }
 }
 
-/// Parse `/proc/PID/maps` into file-backed mappings.
-pub fn parse_maps(text: &str) -> Vec<FileMapping> {
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let mut it = line.splitn(6, ' ');
-        let (Some(range), Some(_perms), Some(offset), Some(_dev), Some(inode), Some(path)) =
-            (it.next(), it.next(), it.next(), it.next(), it.next(), it.next())
-        else {
-            continue;
-        };
-        let path = path.trim_start();
-        if inode == "0" || !path.starts_with('/') {
-            continue;
-        }
-        let Some((start, end)) = range.split_once('-') else { continue };
-        let (Ok(start), Ok(end), Ok(file_offset)) =
-            (u64::from_str_radix(start, 16), u64::from_str_radix(end, 16), u64::from_str_radix(offset, 16))
-        else {
-            continue;
-        };
-        let path = path.strip_suffix(" (deleted)").unwrap_or(path);
-        out.push(FileMapping { start, end, file_offset, path: path.to_string() });
-    }
-    out
+/// One line of `/proc/PID/maps` (also a minidump's copy of it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapsLine<'a> {
+    /// The mapping's addresses.
+    pub range: std::ops::Range<u64>,
+    /// `r-xp`; `----` when the field is not four ASCII characters.
+    pub perms: &'a str,
+    /// The file offset, when the field is there and hexadecimal.
+    pub offset: Option<u64>,
+    /// The inode field, when there.
+    pub inode: Option<&'a str>,
+    /// The path field (leading spaces and a ` (deleted)` suffix taken off), when there.
+    pub path: Option<&'a str>,
 }
 
-/// Every mapping's address range in `/proc/PID/maps`, sorted.
-pub fn parse_map_ranges(text: &str) -> Vec<std::ops::Range<u64>> {
-    parse_map_regions(text).into_iter().map(|(r, _)| r).collect()
+/// Split one `/proc/PID/maps` line; `None` when it does not start with a hexadecimal
+/// `start-end` range.
+pub fn parse_maps_line(line: &str) -> Option<MapsLine<'_>> {
+    let mut it = line.splitn(6, ' ');
+    let (start, end) = it.next()?.split_once('-')?;
+    let range = u64::from_str_radix(start, 16).ok()?..u64::from_str_radix(end, 16).ok()?;
+    let perms = it.next().filter(|p| p.len() == 4 && p.is_ascii()).unwrap_or("----");
+    let offset = it.next().and_then(|o| u64::from_str_radix(o, 16).ok());
+    let _dev = it.next();
+    let inode = it.next();
+    let path = it.next().map(|p| {
+        let p = p.trim_start();
+        p.strip_suffix(" (deleted)").unwrap_or(p)
+    });
+    Some(MapsLine { range, perms, offset, inode, path })
+}
+
+/// Parse `/proc/PID/maps` into file-backed mappings.
+pub fn parse_maps(text: &str) -> Vec<FileMapping> {
+    text.lines()
+        .filter_map(parse_maps_line)
+        .filter_map(|l| match (l.offset, l.inode, l.path) {
+            (Some(file_offset), Some(inode), Some(path)) if inode != "0" && path.starts_with('/') => {
+                Some(FileMapping { start: l.range.start, end: l.range.end, file_offset, path: path.to_string() })
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// Every mapping's address range in `/proc/PID/maps` with its permissions (`r-xp`),
 /// sorted.
 pub fn parse_map_regions(text: &str) -> Vec<(std::ops::Range<u64>, String)> {
-    let mut out: Vec<(std::ops::Range<u64>, String)> = text
-        .lines()
-        .filter_map(|l| {
-            let mut parts = l.split(' ');
-            let (start, end) = parts.next()?.split_once('-')?;
-            let perms = parts.next().filter(|p| p.len() == 4 && p.is_ascii()).unwrap_or("----");
-            Some((u64::from_str_radix(start, 16).ok()?..u64::from_str_radix(end, 16).ok()?, perms.to_string()))
-        })
-        .collect();
+    let mut out: Vec<(std::ops::Range<u64>, String)> = text.lines().filter_map(parse_maps_line).map(|l| (l.range, l.perms.to_string())).collect();
     out.sort_by_key(|(r, _)| r.start);
     out
 }
@@ -391,8 +395,7 @@ impl LiveProcess {
             cache,
             threads,
             mappings: parse_maps(&maps),
-            regions: parse_map_ranges(&maps),
-            protections: parse_map_regions(&maps),
+            regions: parse_map_regions(&maps),
             attached: std::time::SystemTime::now(),
             exe,
             stopped: std::sync::atomic::AtomicBool::new(guard.is_some()),
@@ -425,8 +428,7 @@ impl LiveProcess {
             cache: Some(PageCache::new(CACHE_BYTES)),
             threads,
             mappings: parse_maps(&maps),
-            regions: parse_map_ranges(&maps),
-            protections: parse_map_regions(&maps),
+            regions: parse_map_regions(&maps),
             attached: std::time::SystemTime::now(),
             exe,
             stopped: std::sync::atomic::AtomicBool::new(true),
@@ -520,11 +522,11 @@ impl crate::Target for LiveProcess {
         Some(self.attached)
     }
     fn region(&self, addr: u64) -> Option<std::ops::Range<u64>> {
-        let i = self.regions.partition_point(|r| r.start <= addr);
-        self.regions.get(i.checked_sub(1)?).filter(|r| addr < r.end).cloned()
+        let i = self.regions.partition_point(|(r, _)| r.start <= addr);
+        self.regions.get(i.checked_sub(1)?).map(|(r, _)| r).filter(|r| addr < r.end).cloned()
     }
     fn regions(&self) -> Vec<(std::ops::Range<u64>, String)> {
-        self.protections.clone()
+        self.regions.clone()
     }
     fn open_file(&self, path: &str) -> Result<crate::OpenedFile, crate::FileError> {
         // The process's own view of the file system (containers, chroots), with its
@@ -578,5 +580,8 @@ mod tests {
         assert_eq!(m.len(), 2);
         assert_eq!(m[0].path, "/usr/bin/python3.12");
         assert_eq!(m[1], FileMapping { start: 0x7f10, end: 0x7f20, file_offset: 0x2000, path: "/lib/x".into() });
+        // Every line with a range is a region, with its permissions.
+        let r = parse_map_regions(text);
+        assert_eq!(r.iter().map(|(r, p)| (r.start, p.as_str())).collect::<Vec<_>>(), [(0x7f00, "rw-p"), (0x7f10, "r-xp"), (0x7ffd, "rw-p"), (0x55d0c0a00000, "r--p")]);
     }
 }

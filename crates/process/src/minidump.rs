@@ -1052,22 +1052,17 @@ impl MinidumpCore {
     }
 }
 
-/// One line of `/proc/PID/maps`: its range, permissions, and a file mapping when it
-/// names a file.
+/// One line of the dump's `/proc/PID/maps`: its range, permissions, and a file mapping
+/// when it names a file (a line without an offset and inode, or with an empty range, is
+/// not taken).
 fn parse_maps_line(line: &str) -> Option<(Range<u64>, String, Option<FileMapping>)> {
-    let mut parts = line.splitn(6, ' ');
-    let (range, perms, offset, _dev, _inode) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    let path = parts.next().unwrap_or_default().trim_start();
-    let (start, end) = range.split_once('-')?;
-    let (start, end) = (u64::from_str_radix(start, 16).ok()?, u64::from_str_radix(end, 16).ok()?);
-    if end <= start {
+    let l = crate::live::parse_maps_line(line)?;
+    let (Some(offset), Some(_)) = (l.offset, l.inode) else { return None };
+    if l.range.end <= l.range.start {
         return None;
     }
-    let offset = u64::from_str_radix(offset, 16).ok()?;
-    let perms = if perms.len() == 4 && perms.is_ascii() { perms } else { "----" };
-    let path = path.strip_suffix(" (deleted)").unwrap_or(path);
-    let mapping = path.starts_with('/').then(|| FileMapping { start, end, file_offset: offset, path: path.to_string() });
-    Some((start..end, perms.to_string(), mapping))
+    let mapping = l.path.filter(|p| p.starts_with('/')).map(|p| FileMapping { start: l.range.start, end: l.range.end, file_offset: offset, path: p.to_string() });
+    Some((l.range, l.perms.to_string(), mapping))
 }
 
 impl Memory for MinidumpCore {
