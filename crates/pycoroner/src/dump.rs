@@ -47,26 +47,27 @@ pub fn write_dump_then(target: &dyn Target, options: &Options, out: &mut dyn std
     let opts = dump_options(options);
     let prepared = crate::prepare(&rec, &opts)?;
     let mut report = crate::analyze_prepared(&rec, &prepared, &opts)?;
-    restrict(&mut report, options, target);
+    restrict(&mut report, options);
     report_ready(&report);
     finish(&rec, &prepared, report, out)
 }
 
 /// The report as the caller's options ask for it: the dump reads every thread's values,
-/// the report shows them as `--locals` (and a crash report's crashed-thread-only) say.
-fn restrict(report: &mut Report, options: &Options, target: &dyn Target) {
-    let crashed = target.signal().and_then(|_| target.threads().first().map(|t| t.tid));
-    for t in &mut report.threads {
-        let keep = options.locals && (!options.locals_crashed_only || crashed.is_some_and(|c| t.native_id == Some(c)));
-        if keep {
-            continue;
-        }
+/// the report shows them as `--locals` (and a crash report's crashed-thread-only) say:
+/// a thread whose values are not shown has no locals, no exceptions, and no warnings
+/// about reading them, as when they are not read.
+fn restrict(report: &mut Report, options: &Options) {
+    let mut hidden = std::collections::BTreeSet::new();
+    for t in report.threads.iter_mut().filter(|t| !options.shows_values(t.current)) {
         for f in &mut t.frames {
             if let pycoroner_report::Frame::Python(p) = f {
                 p.locals = None;
             }
         }
+        t.exceptions.clear();
+        hidden.insert(t.thread_id);
     }
+    report.warnings.retain(|w| !(w.kind == WarningKind::Values && w.thread.is_some_and(|id| hidden.contains(&id))));
 }
 
 /// A live process: prepared while it runs, stopped while it is read and its dump
@@ -74,18 +75,13 @@ fn restrict(report: &mut Report, options: &Options, target: &dyn Target) {
 pub fn write_process_dump(pid: u32, options: &Options, out: &mut dyn std::io::Write) -> Result<Dumped, AnalyzeError> {
     let mut live = LiveProcess::attach(pid, false)?;
     let opts = dump_options(options);
-    let prepared = {
-        let rec = Recorder::new(&live);
-        let p = crate::prepare(&rec, &opts)?;
-        // What was read while it ran is read again once it is stopped.
-        drop(rec);
-        p
-    };
+    // Found while it runs; what the dump needs is read again once it is stopped.
+    let prepared = crate::prepare(&live, &opts)?;
     live.stop()?;
     let result = {
         let rec = Recorder::new(&live);
         crate::analyze_prepared(&rec, &prepared, &opts).and_then(|mut report| {
-            restrict(&mut report, options, &live);
+            restrict(&mut report, options);
             finish(&rec, &prepared, report, out)
         })
     };

@@ -376,7 +376,7 @@ fn analyze_within_budget(
         });
         for ts in &interp.threads {
             let mut t = thread_report(target, state, ts, *holder, &threads_info, crashed.map(|c| c.tid), &mut warnings);
-            if let Some(v) = values.as_ref().filter(|_| !options.locals_crashed_only || crashed.is_some_and(|c| t.native_id == Some(c.tid))) {
+            if let Some(v) = values.as_ref().filter(|_| options.shows_values(t.current)) {
                 add_values(v, ts, &mut t, &mut warnings);
             }
             budget.charge_frames(&mut t, &mut warnings);

@@ -75,6 +75,13 @@ pub struct Options {
 }
 
 impl Options {
+    /// Whether a thread's values are shown: with `locals`, every thread's, or with
+    /// `locals_crashed_only` only those of the thread that took the fatal signal (the
+    /// report's `current` thread).
+    pub fn shows_values(&self, crashed_thread: bool) -> bool {
+        self.locals && (!self.locals_crashed_only || crashed_thread)
+    }
+
     /// The CLI's defaults: the user's cache directory.
     pub fn cli_default() -> Options {
         Options { cache_dir: default_cache_dir(), ..Options::default() }
