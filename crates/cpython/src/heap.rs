@@ -34,6 +34,8 @@ const TPFLAGS_HEAPTYPE: u64 = 1 << 9;
 const T_OBJECT_EX: i32 = 16;
 /// Most members read from the `tp_members` of one type and its bases together.
 const MAX_MEMBERS: u64 = 1024;
+/// pymalloc's size classes at most (512 bytes in 8-byte steps).
+const MAX_SIZE_CLASSES: u64 = 64;
 /// Pointers are at least 8-aligned: the low bits of a link are flags (3.8+).
 const LINK_MASK: u64 = !7;
 
@@ -1094,14 +1096,14 @@ impl Python<'_> {
         let asz = need(self.offsets, key::obmalloc::arena_size)?;
         let (addr_off, pools_off, free_off) =
             (need(self.offsets, key::obmalloc::arena_address)?, need(self.offsets, key::obmalloc::arena_pool_address)?, need(self.offsets, key::obmalloc::arena_nfreepools)?);
-        let (count_off, szidx_off) = (need(self.offsets, key::obmalloc::pool_count)?, need(self.offsets, key::obmalloc::pool_szidx)?);
+        let (count_off, szidx_off, max_off) =
+            (need(self.offsets, key::obmalloc::pool_count)?, need(self.offsets, key::obmalloc::pool_szidx)?, need(self.offsets, key::obmalloc::pool_maxnextoffset)?);
         let pool_size = 1u64 << model.pool_bits;
-        let align = 1u64 << model.alignment_shift;
-        let overhead = need(self.offsets, key::obmalloc::pool_header_size)?.div_ceil(align).saturating_mul(align);
-        let nclasses = 512u64 >> model.alignment_shift;
-        let mut classes: Vec<SizeClass> = (0..nclasses)
-            .map(|i| SizeClass { index: i as u32, size: i.saturating_add(1).checked_shl(model.alignment_shift).unwrap_or(u64::MAX), pools: 0, blocks: 0, free: 0 })
-            .collect();
+        let header = need(self.offsets, key::obmalloc::pool_header_size)?;
+        // Size classes are ALIGNMENT (8 or 16) bytes apart, up to 512 bytes: each
+        // pool says its block size (`POOL_SIZE - maxnextoffset`), which must be its
+        // class's under one of the two.
+        let mut classes: Vec<SizeClass> = (0..MAX_SIZE_CLASSES).map(|i| SizeClass { index: i as u32, size: 0, pools: 0, blocks: 0, free: 0 }).collect();
         let mut out = Allocator { pool_size, ..Allocator::default() };
         let mut walked = 0u64;
         let table = self.mem.read_vec(arenas, max.saturating_mul(asz), MAX_ARENAS.saturating_mul(64))?;
@@ -1122,19 +1124,24 @@ impl Python<'_> {
                 }
                 walked = walked.saturating_add(1);
                 let mut h = [0u8; 64];
-                let span = usize::try_from(szidx_off.max(count_off).saturating_add(4)).unwrap_or(64).min(64);
+                let span = usize::try_from(szidx_off.max(count_off).max(max_off).saturating_add(4)).unwrap_or(64).min(64);
                 match h.get_mut(..span).map(|s| self.mem.read_exact(RemoteAddr(base), s)) {
                     Some(Ok(())) => {
                         let (count, sz) = (half(&h, count_off), half(&h, szidx_off));
+                        let size = pool_size.saturating_sub(half(&h, max_off));
+                        let align = size.checked_div(sz.saturating_add(1)).filter(|a| matches!(a, 8 | 16) && a.saturating_mul(sz.saturating_add(1)) == size);
                         if count > 0 {
-                            match classes.get_mut(usize::try_from(sz).unwrap_or(usize::MAX)) {
-                                Some(c) => {
-                                    let per_pool = pool_size.saturating_sub(overhead).checked_div(c.size).unwrap_or(0);
+                            match (classes.get_mut(usize::try_from(sz).unwrap_or(usize::MAX)), align) {
+                                (Some(c), Some(align)) if c.size == 0 || c.size == size => {
+                                    c.size = size;
+                                    // POOL_OVERHEAD: the header rounded up to ALIGNMENT.
+                                    let overhead = header.div_ceil(align).saturating_mul(align);
+                                    let per_pool = pool_size.saturating_sub(overhead).checked_div(size).unwrap_or(0);
                                     c.pools = c.pools.saturating_add(1);
                                     c.blocks = c.blocks.saturating_add(count);
                                     c.free = c.free.saturating_add(per_pool.saturating_sub(count));
                                 }
-                                None => out.bad_pools = out.bad_pools.saturating_add(1),
+                                _ => out.bad_pools = out.bad_pools.saturating_add(1),
                             }
                         }
                     }

@@ -224,9 +224,6 @@ pub struct PymallocModel {
     /// `ARENA_BITS`: arenas of `1 << ARENA_BITS` bytes (256 KiB ≤3.9, 1 MiB 3.10+ on
     /// 64-bit builds).
     pub arena_bits: u32,
-    /// `ALIGNMENT_SHIFT`: size classes `1 << ...` bytes apart (4 on 64-bit builds,
-    /// 3.6.15 and 3.7.16 included: their `sys._debugmallocstats()` lists 32 classes).
-    pub alignment_shift: u32,
 }
 
 /// Where pymalloc's state is.
@@ -407,7 +404,6 @@ impl Models {
                 },
                 pool_bits: if minor <= 9 { 12 } else { 14 },
                 arena_bits: if minor <= 9 { 18 } else { 20 },
-                alignment_shift: 4,
             },
             getsizeof_preheader: match minor {
                 6..=10 => 0,

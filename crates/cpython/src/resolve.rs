@@ -83,6 +83,7 @@ pub const DWARF_SPEC: &[(Key, &[(&str, &str)])] = &[
     (key::obmalloc::pool_count, &[("pool_header", "ref.count")]),
     (key::obmalloc::pool_szidx, &[("pool_header", "szidx")]),
     (key::obmalloc::pool_header_size, &[("pool_header", SIZE)]),
+    (key::obmalloc::pool_maxnextoffset, &[("pool_header", "maxnextoffset")]),
     (key::gc_head::next, &[("PyGC_Head", "_gc_next"), ("PyGC_Head", "gc.gc_next")]),
     (key::gc_head::prev, &[("PyGC_Head", "_gc_prev"), ("PyGC_Head", "gc.gc_prev")]),
     (key::gc_head::size, &[("PyGC_Head", SIZE)]),

@@ -258,6 +258,10 @@ offsets_table! {
         pool_szidx,
         /// `sizeof(struct pool_header)`.
         pool_header_size,
+        /// `pool_header.maxnextoffset` (a `uint`): the pool's size less its block
+        /// size, which gives the size class's block size without knowing the build's
+        /// `ALIGNMENT` (16 bytes, but 8 in older 3.6 and 3.7 releases such as Ubuntu's 3.6.9).
+        pool_maxnextoffset,
     }
     /// `PyGC_Head`, just before every object the garbage collector tracks; each
     /// generation is a circular list of them through its own head.
@@ -807,7 +811,7 @@ pub struct Layout {
 }
 
 /// Current serialized format of [`Layout`]; caches with another value are ignored.
-pub const LAYOUT_FORMAT: u32 = 25;
+pub const LAYOUT_FORMAT: u32 = 26;
 
 #[cfg(test)]
 mod tests {
