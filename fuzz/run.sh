@@ -42,6 +42,14 @@ if [ ! -f core.heap ]; then
     mv core core.heap
 fi
 export PYCORONER_FUZZ_HEAP_CORE="$work/core.heap"
+# And the same on a Py_TRACE_REFS build (its list of every object), when there is one.
+bionic_py="${PYCORONER_BIONIC_CACHE:-$HOME/.cache/pycoroner/bionic}/bin/python3.6dm"
+if [ ! -f core.heap_all ] && [ -x "$bionic_py" ]; then
+    rm -f core
+    (ulimit -c unlimited; "$bionic_py" "$here/../fixtures/scenarios/heap_census.py" fh.txt side.txt) >/dev/null 2>&1 || true
+    mv core core.heap_all
+fi
+if [ -f core.heap_all ]; then export PYCORONER_FUZZ_HEAP_ALL_CORE="$work/core.heap_all"; fi
 
 # Seeds. elf_core: the core's first 256 KiB (headers and notes) as it is, with its
 # NT_FILE cut, and the synthetic cores the target crate's tests build.

@@ -50,6 +50,19 @@ pub struct ListCount {
     pub broken: Option<String>,
 }
 
+/// How the nodes of a circular list of objects link: the offsets of the next and
+/// previous links in a node, and the size of the header before the object (0 when the
+/// links are in the object itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Links {
+    /// Offset of the link to the next node.
+    pub next: u64,
+    /// Offset of the link back.
+    pub prev: u64,
+    /// Bytes from a node to its object.
+    pub header: u64,
+}
+
 /// The objects of one type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TypeCount {
@@ -201,35 +214,65 @@ impl Python<'_> {
         Ok(out)
     }
 
-    /// Walk the circular list whose head is `head`, calling `visit` with each object's
-    /// address, type and `ob_size` (meaningful for variable-size types), at most
-    /// `budget` objects (decremented). Stops where a node's `_gc_prev` does not point
-    /// back at the node before it (unless `collecting`), where memory cannot be read,
-    /// or at the budget; returns the count and why it stopped early.
+    /// How the collector's lists link: `_gc_next`/`_gc_prev` in a GC header that comes
+    /// before the object.
+    fn gc_links(&self) -> Result<Links, Error> {
+        Ok(Links { next: need(self.offsets, key::gc_head::next)?, prev: need(self.offsets, key::gc_head::prev)?, header: need(self.offsets, key::gc_head::size)? })
+    }
+
+    /// The head of the list of every live object a `Py_TRACE_REFS` build keeps
+    /// (`sys.getobjects()`), with how it links; `None` on a build without one. ≤3.11
+    /// the static sentinel `refchain` in object.c, 3.12 the interpreter's
+    /// `object_state.refchain` (the 3.13+ table of objects carries no links and is not
+    /// read).
+    pub fn refchain(&self, interp: &InterpreterState) -> Option<Result<(RemoteAddr, Links), Error>> {
+        let links = Links { next: key::object::trace_next.of(self.offsets)?, prev: key::object::trace_prev.of(self.offsets)?, header: 0 };
+        let head = match key::interp::refchain.of(self.offsets) {
+            Some(_) => self.field(interp.addr, key::interp::refchain),
+            None => self.anchors.state.refchain.ok_or(Error::MissingOffset("symbol refchain")),
+        };
+        Some(head.map(|h| (h, links)))
+    }
+
+    /// Walk the collector's circular list whose head is `head` (see [`Self::walk_list`]).
     pub fn walk_gc_list(
         &self,
         head: RemoteAddr,
         budget: &mut u64,
         collecting: bool,
+        visit: impl FnMut(RemoteAddr, RemoteAddr, i64),
+    ) -> (u64, Option<String>) {
+        match self.gc_links() {
+            Ok(links) => self.walk_list(head, links, budget, collecting, visit),
+            Err(e) => (0, Some(format!("cannot walk: {e}"))),
+        }
+    }
+
+    /// Walk the circular list whose head is `head`, linked as `links` says, calling
+    /// `visit` with each object's address, type and `ob_size` (meaningful for
+    /// variable-size types), at most `budget` objects (decremented). Stops where a
+    /// node's link back does not point at the node before it (unless `collecting`:
+    /// the collector's `_gc_prev` then holds reference counts), where memory cannot be
+    /// read, or at the budget; returns the count and why it stopped early.
+    pub fn walk_list(
+        &self,
+        head: RemoteAddr,
+        links: Links,
+        budget: &mut u64,
+        collecting: bool,
         mut visit: impl FnMut(RemoteAddr, RemoteAddr, i64),
     ) -> (u64, Option<String>) {
-        let layout = (|| -> Result<_, Error> {
-            Ok((
-                need(self.offsets, key::gc_head::next)?,
-                need(self.offsets, key::gc_head::prev)?,
-                need(self.offsets, key::gc_head::size)?,
-                need(self.offsets, key::object::ob_type)?,
-                need(self.offsets, key::object::ob_size)?,
-            ))
-        })();
-        let (next_off, prev_off, hsize, type_off, size_off) = match layout {
+        let layout = (|| -> Result<_, Error> { Ok((need(self.offsets, key::object::ob_type)?, need(self.offsets, key::object::ob_size)?)) })();
+        let (type_off, size_off) = match layout {
             Ok(l) => l,
             Err(e) => return (0, Some(format!("cannot walk: {e}"))),
         };
-        let span = [next_off, prev_off].into_iter().max().unwrap_or(0).max(hsize.saturating_add(type_off.max(size_off))).saturating_add(8);
-        let span = usize::try_from(span).unwrap_or(usize::MAX);
+        let Links { next: next_off, prev: prev_off, header: hsize } = links;
+        let links_end = next_off.max(prev_off).saturating_add(8);
+        let min_span = usize::try_from(links_end.max(hsize.saturating_add(type_off).saturating_add(8))).unwrap_or(usize::MAX);
+        let span = usize::try_from(links_end.max(hsize.saturating_add(type_off.max(size_off)).saturating_add(8))).unwrap_or(usize::MAX);
         if span > 256 {
-            return (0, Some("cannot walk: the GC header layout is implausible".into()));
+            return (0, Some("cannot walk: the list's node layout is implausible".into()));
         }
         let mut buf = [0u8; 256];
         let mut g = match self.mem.read_u64(head.offset(next_off).unwrap_or(head)) {
@@ -257,7 +300,15 @@ impl Python<'_> {
             *budget = budget.saturating_sub(1);
             let Some(dst) = buf.get_mut(..span) else { break };
             if let Err(e) = self.mem.read_exact(g, dst) {
-                return (count, Some(format!("broken at {g} (linked from {last}): {e}")));
+                // A small object at the very end of a mapping has no `ob_size` word
+                // after it: read up to its type only.
+                let short = buf.get_mut(..min_span).map(|d| self.mem.read_exact(g, d));
+                if !matches!(short, Some(Ok(()))) {
+                    return (count, Some(format!("broken at {g} (linked from {last}): {e}")));
+                }
+                if let Some(rest) = buf.get_mut(min_span..span) {
+                    rest.fill(0);
+                }
             }
             let prev = RemoteAddr(word(&buf, prev_off) & LINK_MASK);
             if !collecting && prev != last {
@@ -535,6 +586,23 @@ impl Renderer<'_> {
 
 /// Count the objects the collector of `interp` tracks, per type.
 pub fn census(py: &Python<'_>, r: &Renderer<'_>, interp: &InterpreterState, cx: &CensusContext) -> Result<Census, Error> {
+    let links = py.gc_links()?;
+    let lists: Vec<_> = py.gc_lists(interp)?.into_iter().map(|(name, head)| (name, head, links)).collect();
+    count_lists(py, r, &lists, cx)
+}
+
+/// Count every live object of a `Py_TRACE_REFS` build (what `sys.getobjects()` lists:
+/// tracked by the collector or not), per type; `None` on a build without that list.
+/// The largest objects are not kept (the collector's census keeps them).
+pub fn census_all(py: &Python<'_>, r: &Renderer<'_>, interp: &InterpreterState, cx: &CensusContext) -> Option<Result<Census, Error>> {
+    let cx = CensusContext { object_type: cx.object_type, collecting: false, preheader: cx.preheader, largest: 0, untracked: false, references: false };
+    Some(py.refchain(interp)?.and_then(|(head, links)| count_lists(py, r, &[("all objects", head, links)], &cx)))
+}
+
+/// Count the objects on `lists` (name, head, how its nodes link) per type; the
+/// collector's permanent list counts as frozen; with `cx.untracked`, also the objects
+/// the ones counted refer to that are on none of the lists.
+fn count_lists(py: &Python<'_>, r: &Renderer<'_>, lists: &[(&'static str, RemoteAddr, Links)], cx: &CensusContext) -> Result<Census, Error> {
     let hsize = need(py.offsets, key::gc_head::size)?;
     let mut types: HashMap<RemoteAddr, Option<TypeInfo>> = HashMap::new();
     let mut census = Census::default();
@@ -553,10 +621,9 @@ pub fn census(py: &Python<'_>, r: &Renderer<'_>, interp: &InterpreterState, cx: 
     };
     // Every tracked object, when the untracked ones are counted too.
     let mut tracked: HashSet<RemoteAddr> = HashSet::new();
-    let lists = py.gc_lists(interp)?;
-    for &(name, head) in &lists {
+    for &(name, head, links) in lists {
         let permanent = name == "permanent";
-        let (objects, broken) = py.walk_gc_list(head, &mut budget, cx.collecting, |obj, ty, ob_size| {
+        let (objects, broken) = py.walk_list(head, links, &mut budget, cx.collecting, |obj, ty, ob_size| {
             if types.len() >= MAX_TYPES && !types.contains_key(&ty) {
                 unreadable = unreadable.saturating_add(1);
                 return;
@@ -586,7 +653,8 @@ pub fn census(py: &Python<'_>, r: &Renderer<'_>, interp: &InterpreterState, cx: 
     census.unreadable = unreadable;
     census.freed = freed;
     if cx.untracked {
-        census.untracked = Some(count_untracked(py, r, &lists, cx, hsize, &tracked, &mut types, &mut keep_biggest));
+        let heads: Vec<_> = lists.iter().map(|&(name, head, _)| (name, head)).collect();
+        census.untracked = Some(count_untracked(py, r, &heads, cx, hsize, &tracked, &mut types, &mut keep_biggest));
     }
     census.largest = biggest
         .into_sorted_vec()

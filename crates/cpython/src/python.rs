@@ -71,6 +71,9 @@ pub struct StateAnchors {
     /// `_Py_RefTotal` (debug builds): the total reference count (≤3.11), a legacy
     /// part of it (3.12+).
     pub ref_total: Option<RemoteAddr>,
+    /// object.c's `refchain` (≤3.11 `Py_TRACE_REFS` builds): the sentinel of the list
+    /// of every live object.
+    pub refchain: Option<RemoteAddr>,
     /// object.c's `last_final_reftotal` (3.12+ debug builds).
     pub last_final_reftotal: Option<RemoteAddr>,
     /// obmalloc.c's statics (≤3.11): `arenas`, `maxarenas`,

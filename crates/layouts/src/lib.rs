@@ -162,6 +162,9 @@ offsets_table! {
         /// `object_state.reftotal` (3.12+ debug builds): this interpreter's share of
         /// `sys.gettotalrefcount()`.
         reftotal,
+        /// `object_state.refchain` (3.12+ `Py_TRACE_REFS` builds): 3.12 the sentinel of
+        /// the list of every live object, 3.13+ a pointer to a table of them.
+        refchain,
         /// `next`.
         next,
         /// Thread list head (`tstate_head` ≤3.10, `threads.head` 3.11+).
@@ -451,6 +454,11 @@ offsets_table! {
         ob_type,
         /// `ob_size` of a `PyVarObject`.
         ob_size,
+        /// `_ob_next` (`Py_TRACE_REFS` builds ≤3.12): the next object on the list of
+        /// every live object.
+        trace_next,
+        /// `_ob_prev` (`Py_TRACE_REFS` builds ≤3.12).
+        trace_prev,
     }
     /// `PyTypeObject`.
     type_object: TypeObject {

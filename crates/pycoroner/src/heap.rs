@@ -7,7 +7,7 @@ use pycoroner_cpython::repr::Renderer;
 use pycoroner_cpython::snapshot::{InterpreterSnapshot, Snapshot};
 use pycoroner_cpython::Python;
 use pycoroner_process::RemoteAddr;
-use pycoroner_report::heap::{Allocator, SizeClass, Garbage, GarbageObject, Heap, HeapList, HeapObject, HeapType, HeapUntracked, PathStep, ReferrerPath, Referrers};
+use pycoroner_report::heap::{Allocator, SizeClass, Garbage, GarbageObject, Heap, HeapAll, HeapList, HeapObject, HeapType, HeapUntracked, PathStep, ReferrerPath, Referrers};
 use pycoroner_report::{Warning, WarningKind};
 
 use crate::locate_python::FoundPython;
@@ -51,6 +51,32 @@ pub(crate) fn census(
                     v.into_iter().map(|t| HeapType { name: t.name, address: t.type_addr.0, count: t.count, size: t.size, frozen: t.frozen, frozen_size: t.frozen_size, exact: t.exact }).collect()
                 };
                 let types = heap_types(c.types);
+                let all_objects = match pycoroner_cpython::heap::census_all(py, renderer, &interp.state, &cx) {
+                    Some(Ok(a)) => {
+                        if a.freed > 0 {
+                            warnings.push(Warning::new(WarningKind::Heap, format!("{} objects on the list of all objects are freed memory (a debug build's freed-memory pattern as their type): a use after free", a.freed)));
+                        }
+                        a.lists.into_iter().next().map(|l| {
+                            if let Some(b) = &l.broken {
+                                warnings.push(Warning::new(WarningKind::Heap, format!("the list of all objects (Py_TRACE_REFS): {b}")));
+                            }
+                            let types = heap_types(a.types);
+                            HeapAll {
+                                objects: types.iter().fold(a.unreadable, |n, t| n.saturating_add(t.count)),
+                                size: types.iter().fold(0u64, |n, t| n.saturating_add(t.size)),
+                                unreadable: a.unreadable,
+                                freed: a.freed,
+                                list: HeapList { name: l.name.into(), objects: l.objects, broken: l.broken },
+                                types,
+                            }
+                        })
+                    }
+                    Some(Err(e)) => {
+                        warnings.push(Warning::new(WarningKind::Heap, format!("cannot walk the list of all objects (Py_TRACE_REFS): {e}")));
+                        None
+                    }
+                    None => None,
+                };
                 let untracked = c.untracked.map(|u| {
                     if let Some(t) = &u.truncated {
                         warnings.push(Warning::new(WarningKind::Heap, format!("the count of untracked objects stopped short: {t}")));
@@ -121,6 +147,7 @@ pub(crate) fn census(
                     lists: c.lists.into_iter().map(|l| HeapList { name: l.name.into(), objects: l.objects, broken: l.broken }).collect(),
                     types,
                     untracked,
+                    all_objects,
                 });
             }
             Err(e) => warnings.push(Warning::new(WarningKind::Heap, format!("cannot count the objects of interpreter at {}: {e}", interp.state.addr))),

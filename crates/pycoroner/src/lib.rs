@@ -1107,6 +1107,7 @@ fn anchors(found: &FoundPython) -> Anchors {
             gil_drop_request: sym("gil_drop_request"),
             ref_total: sym("_Py_RefTotal"),
             last_final_reftotal: sym("last_final_reftotal"),
+            refchain: sym("refchain"),
             obmalloc: ["arenas", "maxarenas", "narenas_currently_allocated", "ntimes_arena_allocated", "narenas_highwater"].map(sym),
             pending_last: sym("pendinglast"),
         },

@@ -44,6 +44,8 @@ const SYMBOLS: &[&str] = &[
     // `object`, whose `__sizeof__` the heap census knows.
     "PyBaseObject_Type",
     "last_final_reftotal",
+    // The list of every object of a Py_TRACE_REFS build (≤3.11).
+    "refchain",
     // pymalloc's statics (≤3.11).
     "arenas",
     "maxarenas",

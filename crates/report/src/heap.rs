@@ -36,6 +36,10 @@ pub struct Heap {
     /// The objects the collector does not track (`--untracked`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub untracked: Option<HeapUntracked>,
+    /// Every live object, tracked by the collector or not, on a build that lists them
+    /// all (`Py_TRACE_REFS`: what `sys.getobjects()` returns).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub all_objects: Option<HeapAll>,
     /// The largest objects, largest first (`--largest N`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub largest: Vec<HeapObject>,
@@ -67,6 +71,29 @@ pub struct HeapUntracked {
     /// Referred-to objects whose type could not be read (in `objects`, not in `types`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub unreadable: u64,
+    /// Objects per type, largest total size first (`frozen` is always 0).
+    pub types: Vec<HeapType>,
+}
+
+/// Every live object of a `Py_TRACE_REFS` build, from the list it keeps of them
+/// (`refchain`, what `sys.getobjects()` walks), counted per type. Unlike the
+/// collector's lists, it holds str, int, float and every other object, and objects no
+/// other object refers to (leaked references).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeapAll {
+    /// The list walked (`all objects`), and why it stopped short if it did.
+    pub list: HeapList,
+    /// Objects counted.
+    pub objects: u64,
+    /// Their total size in bytes (see [`HeapType::exact`]).
+    pub size: u64,
+    /// Objects whose type could not be read (in `objects`, not in `types`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unreadable: u64,
+    /// Of them, objects whose type pointer is a debug build's freed-memory pattern.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub freed: u64,
     /// Objects per type, largest total size first (`frozen` is always 0).
     pub types: Vec<HeapType>,
 }

@@ -138,6 +138,29 @@ pub fn sid_interpreters() -> Vec<Interpreter> {
     out
 }
 
+/// Where `fixtures/bionic/fetch.sh` put Ubuntu 18.04's python3.6-dbg.
+pub fn bionic_cache() -> PathBuf {
+    std::env::var_os("PYCORONER_BIONIC_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/pycoroner/bionic")))
+        .unwrap_or_else(|| PathBuf::from("/nonexistent"))
+}
+
+/// Debug builds with `Py_TRACE_REFS` (the list of every live object,
+/// `sys.getobjects()`): Ubuntu 18.04's python3.6dm, run through its own loader (the
+/// wrapper from `fixtures/bionic/fetch.sh`). Under CI it must be there.
+pub fn trace_refs_interpreters() -> Vec<Interpreter> {
+    let path = bionic_cache().join("bin/python3.6dm");
+    if path.is_file() {
+        vec![Interpreter { minor: 6, version: "3.6-bionic-debug".into(), path }]
+    } else if in_ci() {
+        panic!("CI=true but {} is missing: run fixtures/bionic/fetch.sh", path.display());
+    } else {
+        eprintln!("SKIP: {} not found (run fixtures/bionic/fetch.sh)", path.display());
+        Vec::new()
+    }
+}
+
 /// Every interpreter the matrix runs: the pyenv builds 3.6–3.13, Debian's 3.11 static
 /// and debug builds, and Debian sid's 3.14 and 3.15 (release and debug).
 pub fn all_interpreters() -> Vec<Interpreter> {

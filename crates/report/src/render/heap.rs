@@ -66,7 +66,11 @@ pub fn section(out: &mut String, heaps: &[Heap], top: usize, runtime: Option<&cr
             out.push_str(&format!("  {}\n", gc_line(gc)));
         }
         let lists: Vec<String> = h.lists.iter().map(|l| format!("{} {}", e(&l.name), l.objects)).collect();
-        let untracked_note = if h.untracked.is_some() { "" } else { "; str, int, float and other untracked objects are not counted: --untracked counts them" };
+        let untracked_note = match (&h.untracked, &h.all_objects) {
+            (Some(_), _) => "",
+            (None, Some(_)) => "; str, int, float and other untracked objects are in all objects, below",
+            (None, None) => "; str, int, float and other untracked objects are not counted: --untracked counts them",
+        };
         out.push_str(&format!("  ({}{untracked_note})\n", lists.join(", ")));
         for l in h.lists.iter().filter(|l| l.broken.is_some()) {
             out.push_str(&format!("  warning: the {} list: {}\n", e(&l.name), e(l.broken.as_deref().unwrap_or_default())));
@@ -85,6 +89,20 @@ pub fn section(out: &mut String, heaps: &[Heap], top: usize, runtime: Option<&cr
                 out.push_str(&format!("  warning: {} referred-to objects have a type that cannot be read\n", u.unreadable));
             }
             types_table(out, &u.types, top);
+        }
+        if let Some(a) = &h.all_objects {
+            out.push_str(&format!("\nAll objects (the Py_TRACE_REFS list, sys.getobjects()): {} objects, {}\n", a.objects, bytes(a.size)));
+            out.push_str("  (tracked by the collector or not, and objects nothing refers to: leaked references)\n");
+            if let Some(b) = &a.list.broken {
+                out.push_str(&format!("  warning: the list: {}\n", e(b)));
+            }
+            if a.unreadable > 0 {
+                out.push_str(&format!("  warning: {} objects have a type that cannot be read\n", a.unreadable));
+            }
+            if a.freed > 0 {
+                out.push_str(&format!("  warning: {} of them are freed memory (a debug build's 0xdd pattern): a use after free\n", a.freed));
+            }
+            types_table(out, &a.types, top);
         }
         if !h.largest.is_empty() {
             out.push_str(&format!("\n  Largest objects:\n  {:>10}  {:>10}  {:<18}  type and repr\n", "size", "len", "address"));
@@ -110,7 +128,7 @@ pub fn section(out: &mut String, heaps: &[Heap], top: usize, runtime: Option<&cr
         } else if let Some(why) = &h.allocator_unavailable {
             out.push_str(&format!("\n  pymalloc: not readable: {}\n", e(why)));
         }
-        let untracked_inexact = h.untracked.as_ref().is_some_and(|u| u.types.iter().any(|t| !t.exact));
+        let untracked_inexact = h.untracked.iter().map(|u| &u.types).chain(h.all_objects.iter().map(|a| &a.types)).any(|ts| ts.iter().any(|t| !t.exact));
         if h.types.iter().any(|t| !t.exact) || h.largest.iter().any(|o| !o.exact) || untracked_inexact {
             out.push_str("  (~: a type with its own __sizeof__; its basic sizes only)\n");
         }
