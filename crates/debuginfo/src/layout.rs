@@ -5,11 +5,10 @@
 //! One scan over the compilation units stops as soon as every requested name has a
 //! definition, so a query touches only part of a large `.debug_info`.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use gimli::{AttributeValue, EndianSlice, LittleEndian, UnitOffset};
-use object::{Object, ObjectSection};
 
 use crate::image::ElfImage;
 
@@ -44,13 +43,9 @@ pub fn extract(image: &ElfImage, query: &LayoutQuery) -> Result<LayoutAnswer, La
         return Err(LayoutError::NoDwarf(file));
     }
     let malformed = |e: gimli::Error| LayoutError::Malformed { file: file.clone(), what: e.to_string() };
-    let obj = object::File::parse(image.data())
-        .map_err(|e| LayoutError::Malformed { file: file.clone(), what: e.to_string() })?;
-    let load = |id: gimli::SectionId| -> Result<Cow<'_, [u8]>, gimli::Error> {
-        Ok(obj
-            .section_by_name(id.name())
-            .and_then(|s| s.uncompressed_data().ok())
-            .unwrap_or(Cow::Borrowed(&[])))
+    object::File::parse(image.data()).map_err(|e| LayoutError::Malformed { file: file.clone(), what: e.to_string() })?;
+    let load = |id: gimli::SectionId| -> Result<Arc<[u8]>, gimli::Error> {
+        Ok(if crate::sections::LAYOUT.contains(&id) { crate::sections::section(image, id) } else { Arc::from(&[][..]) })
     };
     let sections = gimli::DwarfSections::load(load).map_err(malformed)?;
     let dwarf = sections.borrow(|s| EndianSlice::new(s, LittleEndian));

@@ -16,6 +16,7 @@ pub mod layout;
 pub mod locate;
 pub mod module;
 pub mod native;
+pub mod sections;
 pub mod tailcall;
 
 pub use image::{ElfImage, ImageError};

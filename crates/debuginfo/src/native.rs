@@ -80,7 +80,7 @@ struct NativeModule {
     /// Function symbols, sorted by address: (svma, size, name); loaded on first use.
     symbols: OnceLock<Vec<(u64, u64, String)>>,
     /// The DWARF context, loaded on first use: most modules never need one.
-    dwarf: OnceLock<Option<addr2line::Loader>>,
+    dwarf: OnceLock<Option<addr2line::Context<crate::sections::R>>>,
     /// Its DWARF call sites, loaded on first use (tail-call frames).
     calls: OnceLock<Option<crate::tailcall::ModuleCalls>>,
     /// Function addresses (SVMA) by name, from the file and its debug file (which keeps
@@ -178,6 +178,36 @@ impl Drop for Native {
             let Ok(json) = serde_json::to_vec(&memo.0) else { continue };
             let _ = dir.write(&symbol_cache_name(id), &cache_dir::seal("symbols", id, &json));
         }
+    }
+}
+
+/// Start decompressing, on background threads, the DWARF of the modules a mixed stack
+/// nearly always needs: the executable's, libpython's and libc's, each only when no
+/// symbol cache entry under `cache` (the analysis's cache directory) has its
+/// addresses already. A speed hint and nothing else: a reader later finds each section
+/// done, waits for the thread doing it, or does it itself (see [`crate::sections`]).
+pub fn prefetch(target: &dyn Target, modules: &[Module], search: &DebugSearch, cache: Option<&CacheDir>) {
+    let exe = target.executable();
+    let mut files = Vec::new();
+    for m in modules {
+        let name = m.file_name();
+        if exe.as_deref() != Some(m.path.as_str()) && !name.starts_with("libpython") && !name.starts_with("libc.so") {
+            continue;
+        }
+        let cached = |id: &Vec<u8>| cache.is_some_and(|c| c.path().join("symbols").join(symbol_cache_name(&crate::hex(id))).is_file());
+        if m.build_id.as_ref().is_some_and(cached) {
+            continue;
+        }
+        let Ok(img) = crate::open_module_image(target, m) else { continue };
+        let dwarf = if img.has_dwarf() {
+            Some(img.path().to_path_buf())
+        } else {
+            search.find(img.path(), img.build_id(), img.debuglink().map(|(n, _)| n), &mut SearchLog::default())
+        };
+        files.extend(dwarf);
+    }
+    if !files.is_empty() {
+        crate::sections::prefetch(files, &crate::sections::NEEDED, 2);
     }
 }
 
@@ -358,12 +388,13 @@ impl Native {
     }
 
     fn calls(m: &NativeModule) -> Option<&crate::tailcall::ModuleCalls> {
-        m.calls
-            .get_or_init(|| {
-                let img = ElfImage::open(m.dwarf_path.as_ref()?).ok()?;
-                crate::tailcall::ModuleCalls::load(img.data())
-            })
-            .as_ref()
+        m.calls.get_or_init(|| crate::tailcall::ModuleCalls::from_dwarf(crate::sections::dwarf(&Self::dwarf_image(m)?)?)).as_ref()
+    }
+
+    /// The file holding a module's DWARF, opened again: still the module's build-id.
+    fn dwarf_image(m: &NativeModule) -> Option<ElfImage> {
+        let img = ElfImage::open(m.dwarf_path.as_ref()?).ok()?;
+        (img.build_id().map(crate::hex) == m.build_id).then_some(img)
     }
 
     /// The tail-call frames between a frame and its caller, as gdb builds them: the
@@ -428,9 +459,9 @@ impl Native {
 
     fn symbolize_svma(m: &NativeModule, svma: u64) -> Vec<Symbol> {
         let mut out = Vec::new();
-        let dwarf = m.dwarf.get_or_init(|| m.dwarf_path.as_ref().and_then(|p| addr2line::Loader::new(p).ok()));
+        let dwarf = m.dwarf.get_or_init(|| addr2line::Context::from_dwarf(crate::sections::dwarf(&Self::dwarf_image(m)?)?).ok());
         if let Some(d) = dwarf {
-            if let Ok(mut it) = d.find_frames(svma) {
+            if let Ok(mut it) = d.find_frames(svma).skip_all_loads() {
                 while let Ok(Some(fr)) = it.next() {
                     let function = fr.function.as_ref().and_then(|n| n.raw_name().ok().map(|s| s.into_owned()));
                     let (file, line) = fr.location.map_or((None, None), |l| (l.file.map(str::to_string), l.line));

@@ -17,10 +17,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use gimli::{AttributeValue, DebugInfoOffset, EndianArcSlice, LittleEndian, Reader, UnitOffset};
-use object::{Object, ObjectSection};
+use gimli::{AttributeValue, DebugInfoOffset, Reader, UnitOffset};
 
-type R = EndianArcSlice<LittleEndian>;
+use crate::sections::R;
 
 /// Most call sites one chain search visits (hostile DWARF cannot make it run long).
 pub const MAX_SEARCH_STEPS: usize = 20_000;
@@ -79,31 +78,11 @@ impl std::fmt::Debug for ModuleCalls {
 impl ModuleCalls {
     /// Read the DWARF sections of an ELF file's bytes (compressed ones decompressed).
     pub fn load(data: &[u8]) -> Option<ModuleCalls> {
-        let obj = object::File::parse(data).ok()?;
-        // Only what call sites need (and the line tables, which a unit's header points
-        // to): not the location or macro sections (among the largest, and compressed in
-        // distribution debug files).
-        const NEEDED: [gimli::SectionId; 10] = [
-            gimli::SectionId::DebugLine,
-            gimli::SectionId::DebugInfo,
-            gimli::SectionId::DebugAbbrev,
-            gimli::SectionId::DebugStr,
-            gimli::SectionId::DebugStrOffsets,
-            gimli::SectionId::DebugAddr,
-            gimli::SectionId::DebugAranges,
-            gimli::SectionId::DebugRanges,
-            gimli::SectionId::DebugRngLists,
-            gimli::SectionId::DebugLineStr,
-        ];
-        let load = |id: gimli::SectionId| -> Result<R, gimli::Error> {
-            let section = if NEEDED.contains(&id) { obj.section_by_name(id.name()) } else { None };
-            let bytes: Arc<[u8]> = match section {
-                Some(s) => s.uncompressed_data().map(|d| Arc::from(d.as_ref())).unwrap_or_else(|_| Arc::from(&[][..])),
-                None => Arc::from(&[][..]),
-            };
-            Ok(R::new(bytes, LittleEndian))
-        };
-        let dwarf = gimli::Dwarf::load(load).ok()?;
+        Self::from_dwarf(crate::sections::dwarf_of_bytes(data)?)
+    }
+
+    /// Index a module's DWARF ([`crate::sections::dwarf`]) for call sites.
+    pub fn from_dwarf(dwarf: gimli::Dwarf<R>) -> Option<ModuleCalls> {
         let mut units = Vec::new();
         let mut headers = dwarf.units();
         while let Ok(Some(h)) = headers.next() {

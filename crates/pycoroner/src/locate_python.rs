@@ -108,6 +108,12 @@ pub fn find(target: &dyn Target, options: &Options) -> Result<FoundPython, Analy
     let (cache_dir, cache_warning) = cache::open(options);
     warnings.extend(cache_warning.map(|w| Warning::new(WarningKind::Cache, w)));
     let layouts = cache_dir.as_ref().and_then(|d| cache::layouts(d).map_err(|why| warnings.push(Warning::new(WarningKind::Cache, why))).ok());
+    if options.native != crate::options::NativeMode::Off {
+        // Native frames will be symbolized: their DWARF starts decompressing now, on
+        // other threads, while the layout is read.
+        let search = DebugSearch { debug_dirs: options.debug_dirs.clone(), ..DebugSearch::system() };
+        pycoroner_debuginfo::native::prefetch(target, &modules, &search, cache_dir.as_ref());
+    }
 
     if let Some(exe) = &options.exe {
         let img = ElfImage::open(exe).map_err(|e| AnalyzeError::BadExe { path: exe.clone(), what: e.to_string() })?;

@@ -1,0 +1,166 @@
+//! The DWARF sections of a file, decompressed once per process and shared by every
+//! reader: struct layouts, symbolization (addr2line) and call sites (tail calls) each
+//! read `.debug_info` of the same debug file, and a distribution's debug files compress
+//! it (zlib, `SHF_COMPRESSED`): inflating it is most of a cold analysis's time.
+//!
+//! A section is decompressed by the first reader that asks for it, or ahead of time by
+//! [`prefetch`] on other threads; a reader asking for one being decompressed waits for
+//! it instead of doing it again. Only the sections the readers use are read (never the
+//! location lists or macros, among the largest).
+//!
+//! Sections are shared by the file's path and build-id (a file replaced under the same
+//! path with other contents has another build-id, or is refused by the caller that
+//! checks it); a file with no build-id is never shared. The store keeps at most
+//! [`MAX_SHARED`] bytes: past that, sections are decompressed for their reader alone.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use gimli::{EndianArcSlice, LittleEndian, SectionId};
+use object::{Object, ObjectSection};
+
+use crate::image::ElfImage;
+
+/// A section's bytes, as gimli reads them.
+pub type R = EndianArcSlice<LittleEndian>;
+
+/// The sections any reader here uses.
+pub const NEEDED: [SectionId; 10] = [
+    SectionId::DebugInfo,
+    SectionId::DebugAbbrev,
+    SectionId::DebugStr,
+    SectionId::DebugLine,
+    SectionId::DebugLineStr,
+    SectionId::DebugStrOffsets,
+    SectionId::DebugAddr,
+    SectionId::DebugAranges,
+    SectionId::DebugRanges,
+    SectionId::DebugRngLists,
+];
+
+/// What struct layouts read: the entries and their names, and the line tables (gimli
+/// reads a unit's line program header with the unit).
+pub const LAYOUT: [SectionId; 6] =
+    [SectionId::DebugInfo, SectionId::DebugAbbrev, SectionId::DebugStr, SectionId::DebugStrOffsets, SectionId::DebugLineStr, SectionId::DebugLine];
+
+/// Most decompressed bytes the store keeps for the whole process (a long gdb session
+/// opens many files).
+pub const MAX_SHARED: u64 = 1 << 30;
+
+/// Largest section decompressed (its header's claim is checked before allocating).
+pub const MAX_SECTION: u64 = 4 << 30;
+
+type Key = (PathBuf, Vec<u8>, &'static str);
+
+#[derive(Default)]
+struct Store {
+    sections: HashMap<Key, Arc<OnceLock<Arc<[u8]>>>>,
+    bytes: u64,
+}
+
+fn store() -> &'static Mutex<Store> {
+    static STORE: OnceLock<Mutex<Store>> = OnceLock::new();
+    STORE.get_or_init(Mutex::default)
+}
+
+fn empty() -> Arc<[u8]> {
+    Arc::from(&[][..])
+}
+
+/// A section of an ELF file's bytes, decompressed when it is compressed; empty when
+/// the file has none, or it cannot be read or claims more than [`MAX_SECTION`] bytes.
+pub fn read(data: &[u8], id: SectionId) -> Arc<[u8]> {
+    let Ok(obj) = object::File::parse(data) else { return empty() };
+    let Some(s) = obj.section_by_name(id.name()) else { return empty() };
+    if s.compressed_data().map_or(true, |c| c.uncompressed_size > MAX_SECTION) {
+        return empty();
+    }
+    s.uncompressed_data().map(|d| Arc::from(d.as_ref())).unwrap_or_else(|_| empty())
+}
+
+/// A section of `image`, decompressed once per process (see the module's text).
+pub fn section(image: &ElfImage, id: SectionId) -> Arc<[u8]> {
+    let Some(build_id) = image.build_id() else { return read(image.data(), id) };
+    let key = (image.path().to_path_buf(), build_id.to_vec(), id.name());
+    let cell = match store().lock() {
+        Ok(mut s) if s.bytes < MAX_SHARED => s.sections.entry(key).or_default().clone(),
+        _ => return read(image.data(), id),
+    };
+    let mut fresh = false;
+    let bytes = cell
+        .get_or_init(|| {
+            fresh = true;
+            read(image.data(), id)
+        })
+        .clone();
+    if fresh {
+        if let Ok(mut s) = store().lock() {
+            s.bytes = s.bytes.saturating_add(bytes.len() as u64);
+        }
+    }
+    bytes
+}
+
+/// `image`'s DWARF for the readers here: the [`NEEDED`] sections, shared.
+pub fn dwarf(image: &ElfImage) -> Option<gimli::Dwarf<R>> {
+    load(|id| section(image, id))
+}
+
+/// The DWARF of an ELF file's bytes, read for this caller alone.
+pub fn dwarf_of_bytes(data: &[u8]) -> Option<gimli::Dwarf<R>> {
+    load(|id| read(data, id))
+}
+
+fn load(get: impl Fn(SectionId) -> Arc<[u8]>) -> Option<gimli::Dwarf<R>> {
+    gimli::Dwarf::load(|id| -> Result<R, gimli::Error> { Ok(R::new(if NEEDED.contains(&id) { get(id) } else { empty() }, LittleEndian)) }).ok()
+}
+
+/// Decompress `ids` of each file into the store on `threads` background threads,
+/// largest first, and return at once: a reader asking for one of them later finds it
+/// done, or waits for the thread doing it. Files that cannot be opened are skipped.
+pub fn prefetch(files: Vec<PathBuf>, ids: &'static [SectionId], threads: usize) {
+    let mut jobs: Vec<(u64, Arc<ElfImage>, SectionId)> = Vec::new();
+    for path in files {
+        let Ok(image) = ElfImage::open(&path) else { continue };
+        if image.build_id().is_none() {
+            continue;
+        }
+        let image = Arc::new(image);
+        let Ok(obj) = object::File::parse(image.data()) else { continue };
+        for &id in ids {
+            let Some(s) = obj.section_by_name(id.name()) else { continue };
+            let size = s.compressed_data().map_or(0, |c| c.uncompressed_size);
+            jobs.push((size, image.clone(), id));
+        }
+    }
+    jobs.sort_by_key(|j| std::cmp::Reverse(j.0));
+    let jobs = Arc::new(Mutex::new(jobs.into_iter()));
+    for _ in 0..threads.max(1) {
+        let jobs = jobs.clone();
+        let spawned = std::thread::Builder::new().name("pycoroner-dwarf".into()).spawn(move || loop {
+            let next = jobs.lock().ok().and_then(|mut j| j.next());
+            let Some((_, image, id)) = next else { break };
+            section(&image, id);
+        });
+        if spawned.is_err() {
+            break;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_without_the_section_reads_empty() {
+        assert!(read(b"not an ELF file", SectionId::DebugInfo).is_empty());
+        let me = std::env::current_exe().expect("exe");
+        let image = ElfImage::open(&me).expect("map");
+        // The test binary has no .debug_macro; twice the same (shared) answer.
+        let a = section(&image, SectionId::DebugMacro);
+        let b = section(&image, SectionId::DebugMacro);
+        assert!(a.is_empty() && b.is_empty());
+    }
+}
