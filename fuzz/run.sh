@@ -94,11 +94,18 @@ for t in ${PYCORONER_FUZZ_TARGETS:-elf_core decompress debug_offsets linetable r
     mkdir -p "$work/corpus/$t"
     echo "== $t: ${secs}s"
     # -rss_limit_mb: pycoroner's own memory budget; -timeout: no input may take 10 s.
+    log="$work/$t.log"
     cargo +nightly fuzz run -O "$t" "$work/corpus/$t" "$work/seeds/$t" -- \
         -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -max_len=300000 -print_final_stats=1 \
-        2>&1 | grep -E '^(stat::|==|SUMMARY|Done|INFO: -max_total_time)|crash-|timeout-|oom-' || true
+        > "$log" 2>&1 || true
+    grep -E '^(stat::|==|SUMMARY|Done|INFO: -max_total_time)|crash-|timeout-|oom-' "$log" || true
     if ls "$here/artifacts/$t/" 2>/dev/null | grep -qE '^(crash|timeout|oom|leak)-'; then
         echo "FINDINGS in fuzz/artifacts/$t"
+        status=1
+    elif ! grep -q '^Done [0-9]* runs' "$log"; then
+        # A target that does not build (or dies before fuzzing) fuzzes nothing.
+        echo "FAILED: $t did not run (last lines of $log):"
+        tail -n 15 "$log"
         status=1
     fi
 done

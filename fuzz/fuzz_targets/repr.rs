@@ -46,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
             let text = r.libpython_repr(RemoteAddr(BASE + at), Some(&frames));
             assert!(text.chars().count() <= 1024 + "...(truncated)".len());
         }
-        let _ = r.thread_names(RemoteAddr(BASE + 0x200));
+        let _ = r.threading_threads(RemoteAddr(BASE + 0x200));
         let _ = r.dict_get_str(RemoteAddr(BASE + 0x300), "_active");
     }
 });
