@@ -5,7 +5,7 @@
 mod common;
 
 use common::{compare_with_faulthandler, crash_and_analyze, pycoroner};
-use pycoroner_testkit::{all_interpreters, faulthandler_escape, run, scenario};
+use pycoroner_testkit::{all_interpreters, faulthandler_escape, run, scenario, trace_refs_interpreters};
 
 /// Crash `name` on every interpreter and compare; all mismatches are reported together.
 fn check_scenario(name: &str) {
@@ -13,7 +13,8 @@ fn check_scenario(name: &str) {
     assert!(script.is_file(), "missing scenario {}", script.display());
     let cache = tempfile::tempdir().expect("tmp");
     let mut failures = Vec::new();
-    let interps = all_interpreters();
+    // And a Py_TRACE_REFS debug build: every object header is 16 bytes longer.
+    let interps: Vec<_> = all_interpreters().into_iter().chain(trace_refs_interpreters()).collect();
     for py in &interps {
         let (c, v) = match crash_and_analyze(py, &script, cache.path(), &[]) {
             Ok(x) => x,

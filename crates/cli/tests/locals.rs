@@ -8,7 +8,7 @@ mod common;
 use std::collections::HashMap;
 
 use common::{analyze_json, crash_and_analyze};
-use pycoroner_testkit::{all_interpreters, crash, pyenv_interpreters, scenario};
+use pycoroner_testkit::{all_interpreters, crash, pyenv_interpreters, scenario, trace_refs_interpreters};
 use serde_json::Value;
 
 /// Locals the scenario binds after it wrote the sidecar (its own loop variables).
@@ -26,7 +26,8 @@ fn locals_equal_python_repr() {
     let script = scenario("locals_values");
     let cache = tempfile::tempdir().expect("tmp");
     let mut failures = Vec::new();
-    for py in &all_interpreters() {
+    // And a Py_TRACE_REFS debug build: every object header is 16 bytes longer.
+    for py in all_interpreters().iter().chain(&trace_refs_interpreters()) {
         let tag = format!("[{}]", py.id());
         let (c, v) = match crash_and_analyze(py, &script, cache.path(), &["--locals"]) {
             Ok(x) => x,
