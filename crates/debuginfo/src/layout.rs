@@ -36,6 +36,55 @@ pub enum LayoutError {
 const MAX_DEPTH: usize = 4;
 const MAX_MEMBERS: usize = 50_000;
 
+/// One compilation unit, read without building a full `gimli::Unit` (which would parse
+/// its line program header: the layout needs no line table, and a distribution's
+/// compressed `.debug_line` then need not be decompressed for it).
+struct Cu<'a> {
+    dwarf: &'a gimli::Dwarf<R<'a>>,
+    header: gimli::UnitHeader<R<'a>>,
+    abbrevs: Arc<gimli::Abbreviations>,
+    /// `DW_AT_str_offsets_base` of the unit's root entry (DWARF 5 `strx` names).
+    str_base: Option<gimli::DebugStrOffsetsBase>,
+}
+
+impl<'a> Cu<'a> {
+    fn new(dwarf: &'a gimli::Dwarf<R<'a>>, header: gimli::UnitHeader<R<'a>>) -> Option<Cu<'a>> {
+        let abbrevs = dwarf.abbreviations(&header).ok()?;
+        let mut cu = Cu { dwarf, header, abbrevs, str_base: None };
+        let mut tree = cu.header.entries_tree(&cu.abbrevs, None).ok()?;
+        let root = tree.root().ok()?;
+        if let Ok(Some(AttributeValue::DebugStrOffsetsBase(b))) = root.entry().attr_value(gimli::DW_AT_str_offsets_base) {
+            cu.str_base = Some(b);
+        }
+        drop(tree);
+        Some(cu)
+    }
+
+    fn entry(&self, off: UnitOffset) -> Option<gimli::DebuggingInformationEntry<'_, '_, R<'a>>> {
+        self.header.entry(&self.abbrevs, off).ok()
+    }
+
+    fn tree(&self, off: Option<UnitOffset>) -> Option<gimli::EntriesTree<'_, '_, R<'a>>> {
+        self.header.entries_tree(&self.abbrevs, off).ok()
+    }
+
+    /// A string attribute's text: inline, in `.debug_str` or `.debug_line_str`, or by
+    /// index through `.debug_str_offsets`.
+    fn string(&self, v: AttributeValue<R<'a>>) -> Option<String> {
+        let s = match v {
+            AttributeValue::String(s) => s,
+            AttributeValue::DebugStrRef(o) => self.dwarf.debug_str.get_str(o).ok()?,
+            AttributeValue::DebugLineStrRef(o) => self.dwarf.debug_line_str.get_str(o).ok()?,
+            AttributeValue::DebugStrOffsetsIndex(i) => {
+                let o = self.dwarf.debug_str_offsets.get_str_offset(self.header.format(), self.str_base?, i).ok()?;
+                self.dwarf.debug_str.get_str(o).ok()?
+            }
+            _ => return None,
+        };
+        s.to_string().ok().map(str::to_string)
+    }
+}
+
 /// Extract the requested layouts from the DWARF of `image`.
 pub fn extract(image: &ElfImage, query: &LayoutQuery) -> Result<LayoutAnswer, LayoutError> {
     let file = image.path().display().to_string();
@@ -57,11 +106,8 @@ pub fn extract(image: &ElfImage, query: &LayoutQuery) -> Result<LayoutAnswer, La
         if wanted.is_empty() {
             break;
         }
-        let unit = match dwarf.unit(header) {
-            Ok(u) => u,
-            Err(_) => continue,
-        };
-        let mut tree = unit.entries_tree(None).map_err(malformed)?;
+        let Some(cu) = Cu::new(&dwarf, header) else { continue };
+        let Some(mut tree) = cu.tree(None) else { continue };
         let root = tree.root().map_err(malformed)?;
         let mut children = root.children();
         let mut hits: Vec<(String, UnitOffset)> = Vec::new();
@@ -71,20 +117,20 @@ pub fn extract(image: &ElfImage, query: &LayoutQuery) -> Result<LayoutAnswer, La
                 continue;
             }
             let Ok(Some(name)) = e.attr_value(gimli::DW_AT_name) else { continue };
-            let Ok(name) = dwarf.attr_string(&unit, name) else { continue };
-            let Ok(name) = name.to_string() else { continue };
-            if !wanted.contains(&name) {
+            let Some(name) = cu.string(name) else { continue };
+            if !wanted.contains(&name.as_str()) {
                 continue;
             }
             if matches!(e.attr_value(gimli::DW_AT_declaration), Ok(Some(_))) {
                 continue;
             }
-            hits.push((name.to_string(), e.offset()));
+            hits.push((name, e.offset()));
         }
+        drop(tree);
         for (name, off) in hits {
-            let Some(st) = resolve_aggregate(&unit, off) else { continue };
-            let mut layout = StructLayout { size: byte_size(&unit, st), members: HashMap::new() };
-            flatten(&dwarf, &unit, st, "", 0, 0, &mut layout.members);
+            let Some(st) = resolve_aggregate(&cu, off) else { continue };
+            let mut layout = StructLayout { size: byte_size(&cu, st), members: HashMap::new() };
+            flatten(&cu, st, "", 0, 0, &mut layout.members);
             if layout.members.is_empty() {
                 continue; // a typedef to an incomplete type in this unit
             }
@@ -95,8 +141,8 @@ pub fn extract(image: &ElfImage, query: &LayoutQuery) -> Result<LayoutAnswer, La
     Ok(answer)
 }
 
-fn byte_size(unit: &gimli::Unit<R<'_>>, off: UnitOffset) -> Option<u64> {
-    unit.entry(off).ok()?.attr_value(gimli::DW_AT_byte_size).ok()??.udata_value()
+fn byte_size(cu: &Cu<'_>, off: UnitOffset) -> Option<u64> {
+    cu.entry(off)?.attr_value(gimli::DW_AT_byte_size).ok()??.udata_value()
 }
 
 fn type_ref(e: &gimli::DebuggingInformationEntry<'_, '_, R<'_>>) -> Option<UnitOffset> {
@@ -107,9 +153,9 @@ fn type_ref(e: &gimli::DebuggingInformationEntry<'_, '_, R<'_>>) -> Option<UnitO
 }
 
 /// Follow typedef/const/volatile to a struct or union definition in this unit.
-fn resolve_aggregate(unit: &gimli::Unit<R<'_>>, mut off: UnitOffset) -> Option<UnitOffset> {
+fn resolve_aggregate(cu: &Cu<'_>, mut off: UnitOffset) -> Option<UnitOffset> {
     for _ in 0..16 {
-        let e = unit.entry(off).ok()?;
+        let e = cu.entry(off)?;
         match e.tag() {
             gimli::DW_TAG_structure_type | gimli::DW_TAG_union_type => {
                 if matches!(e.attr_value(gimli::DW_AT_declaration), Ok(Some(_))) {
@@ -126,9 +172,9 @@ fn resolve_aggregate(unit: &gimli::Unit<R<'_>>, mut off: UnitOffset) -> Option<U
 }
 
 /// Size of any type, following typedefs and qualifiers.
-fn type_size(unit: &gimli::Unit<R<'_>>, mut off: UnitOffset) -> Option<u64> {
+fn type_size(cu: &Cu<'_>, mut off: UnitOffset) -> Option<u64> {
     for _ in 0..16 {
-        let e = unit.entry(off).ok()?;
+        let e = cu.entry(off)?;
         if let Ok(Some(v)) = e.attr_value(gimli::DW_AT_byte_size) {
             return v.udata_value();
         }
@@ -141,8 +187,7 @@ fn type_size(unit: &gimli::Unit<R<'_>>, mut off: UnitOffset) -> Option<u64> {
 }
 
 fn flatten(
-    dwarf: &gimli::Dwarf<R<'_>>,
-    unit: &gimli::Unit<R<'_>>,
+    cu: &Cu<'_>,
     st: UnitOffset,
     prefix: &str,
     base: u64,
@@ -152,7 +197,7 @@ fn flatten(
     if depth > MAX_DEPTH {
         return;
     }
-    let Ok(mut tree) = unit.entries_tree(Some(st)) else { return };
+    let Some(mut tree) = cu.tree(Some(st)) else { return };
     let Ok(root) = tree.root() else { return };
     let mut children = root.children();
     while let Ok(Some(child)) = children.next() {
@@ -172,12 +217,7 @@ fn flatten(
             },
         };
         let Some(abs) = base.checked_add(offset) else { continue };
-        let name = e
-            .attr_value(gimli::DW_AT_name)
-            .ok()
-            .flatten()
-            .and_then(|v| dwarf.attr_string(unit, v).ok())
-            .and_then(|s| s.to_string().ok().map(|s| s.to_string()));
+        let name = e.attr_value(gimli::DW_AT_name).ok().flatten().and_then(|v| cu.string(v));
         let ty = type_ref(e);
         let path = match &name {
             Some(n) if prefix.is_empty() => n.clone(),
@@ -185,11 +225,11 @@ fn flatten(
             None => prefix.to_string(),
         };
         if name.is_some() {
-            let size = ty.and_then(|t| type_size(unit, t));
+            let size = ty.and_then(|t| type_size(cu, t));
             out.entry(path.clone()).or_insert(Member { offset: abs, size });
         }
-        if let Some(inner) = ty.and_then(|t| resolve_aggregate(unit, t)) {
-            flatten(dwarf, unit, inner, &path, abs, depth.saturating_add(1), out);
+        if let Some(inner) = ty.and_then(|t| resolve_aggregate(cu, t)) {
+            flatten(cu, inner, &path, abs, depth.saturating_add(1), out);
         }
     }
 }

@@ -39,10 +39,8 @@ pub const NEEDED: [SectionId; 10] = [
     SectionId::DebugRngLists,
 ];
 
-/// What struct layouts read: the entries and their names, and the line tables (gimli
-/// reads a unit's line program header with the unit).
-pub const LAYOUT: [SectionId; 6] =
-    [SectionId::DebugInfo, SectionId::DebugAbbrev, SectionId::DebugStr, SectionId::DebugStrOffsets, SectionId::DebugLineStr, SectionId::DebugLine];
+/// What struct layouts read: the entries and their names.
+pub const LAYOUT: [SectionId; 5] = [SectionId::DebugInfo, SectionId::DebugAbbrev, SectionId::DebugStr, SectionId::DebugStrOffsets, SectionId::DebugLineStr];
 
 /// Most decompressed bytes the store keeps for the whole process (a long gdb session
 /// opens many files).
