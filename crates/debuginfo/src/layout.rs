@@ -56,7 +56,6 @@ impl<'a> Cu<'a> {
         if let Ok(Some(AttributeValue::DebugStrOffsetsBase(b))) = root.entry().attr_value(gimli::DW_AT_str_offsets_base) {
             cu.str_base = Some(b);
         }
-        drop(tree);
         Some(cu)
     }
 
@@ -126,7 +125,6 @@ pub fn extract(image: &ElfImage, query: &LayoutQuery) -> Result<LayoutAnswer, La
             }
             hits.push((name, e.offset()));
         }
-        drop(tree);
         for (name, off) in hits {
             let Some(st) = resolve_aggregate(&cu, off) else { continue };
             let mut layout = StructLayout { size: byte_size(&cu, st), members: HashMap::new() };

@@ -459,7 +459,7 @@ impl Native {
 
     fn symbolize_svma(m: &NativeModule, svma: u64) -> Vec<Symbol> {
         let mut out = Vec::new();
-        let dwarf = m.dwarf.get_or_init(|| addr2line::Context::from_dwarf(crate::sections::dwarf(&Self::dwarf_image(m)?)?).ok());
+        let dwarf = m.dwarf.get_or_init(|| crate::sections::symbolizer(&Self::dwarf_image(m)?));
         if let Some(d) = dwarf {
             if let Ok(mut it) = d.find_frames(svma).skip_all_loads() {
                 while let Ok(Some(fr)) = it.next() {

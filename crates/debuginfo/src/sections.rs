@@ -114,9 +114,36 @@ fn load(get: impl Fn(SectionId) -> Arc<[u8]>) -> Option<gimli::Dwarf<R>> {
     gimli::Dwarf::load(|id| -> Result<R, gimli::Error> { Ok(R::new(if NEEDED.contains(&id) { get(id) } else { empty() }, LittleEndian)) }).ok()
 }
 
+/// A file's symbolizer, built once: by [`prefetch`]'s threads ahead of time, or by the
+/// first caller. The first caller takes it (addr2line's context is not shared between
+/// threads); later callers get `None` and build their own.
+type Symbolizer = addr2line::Context<R>;
+
+fn symbolizers() -> &'static Mutex<HashMap<(PathBuf, Vec<u8>), Arc<OnceLock<Mutex<Option<Symbolizer>>>>>> {
+    static S: OnceLock<Mutex<HashMap<(PathBuf, Vec<u8>), Arc<OnceLock<Mutex<Option<Symbolizer>>>>>>> = OnceLock::new();
+    S.get_or_init(Mutex::default)
+}
+
+fn symbolizer_slot(image: &ElfImage) -> Option<Arc<OnceLock<Mutex<Option<Symbolizer>>>>> {
+    let key = (image.path().to_path_buf(), image.build_id()?.to_vec());
+    Some(symbolizers().lock().ok()?.entry(key).or_default().clone())
+}
+
+fn build_symbolizer(image: &ElfImage) -> Mutex<Option<Symbolizer>> {
+    Mutex::new(dwarf(image).and_then(|d| addr2line::Context::from_dwarf(d).ok()))
+}
+
+/// `image`'s symbolizer (addr2line over the shared sections): the one [`prefetch`]
+/// built, waiting for it while it is being built, else a new one.
+pub fn symbolizer(image: &ElfImage) -> Option<Symbolizer> {
+    let built = symbolizer_slot(image).and_then(|slot| slot.get_or_init(|| build_symbolizer(image)).lock().ok()?.take());
+    built.or_else(|| addr2line::Context::from_dwarf(dwarf(image)?).ok())
+}
+
 /// Decompress `ids` of each file into the store on `threads` background threads,
-/// largest first, and return at once: a reader asking for one of them later finds it
-/// done, or waits for the thread doing it. Files that cannot be opened are skipped.
+/// largest first, then build each file's symbolizer ([`symbolizer`]), and return at
+/// once: a reader asking for one of them later finds it done, or waits for the thread
+/// doing it. Files that cannot be opened are skipped.
 pub fn prefetch(files: Vec<PathBuf>, ids: &'static [SectionId], threads: usize) {
     let mut jobs: Vec<(u64, Arc<ElfImage>, SectionId)> = Vec::new();
     for path in files {
@@ -133,13 +160,31 @@ pub fn prefetch(files: Vec<PathBuf>, ids: &'static [SectionId], threads: usize) 
         }
     }
     jobs.sort_by_key(|j| std::cmp::Reverse(j.0));
+    // Then each file's symbolizer (None: not a section), once its sections are done.
+    let mut images: Vec<Arc<ElfImage>> = Vec::new();
+    for (_, image, _) in &jobs {
+        if !images.iter().any(|i| Arc::ptr_eq(i, image)) {
+            images.push(image.clone());
+        }
+    }
+    let jobs: Vec<(Arc<ElfImage>, Option<SectionId>)> =
+        jobs.into_iter().map(|(_, image, id)| (image, Some(id))).chain(images.into_iter().map(|i| (i, None))).collect();
     let jobs = Arc::new(Mutex::new(jobs.into_iter()));
     for _ in 0..threads.max(1) {
         let jobs = jobs.clone();
         let spawned = std::thread::Builder::new().name("pycoroner-dwarf".into()).spawn(move || loop {
             let next = jobs.lock().ok().and_then(|mut j| j.next());
-            let Some((_, image, id)) = next else { break };
-            section(&image, id);
+            match next {
+                Some((image, Some(id))) => {
+                    section(&image, id);
+                }
+                Some((image, None)) => {
+                    if let Some(slot) = symbolizer_slot(&image) {
+                        slot.get_or_init(|| build_symbolizer(&image));
+                    }
+                }
+                None => break,
+            }
         });
         if spawned.is_err() {
             break;
