@@ -119,12 +119,18 @@ fn load(get: impl Fn(SectionId) -> Arc<[u8]>) -> Option<gimli::Dwarf<R>> {
 /// threads); later callers get `None` and build their own.
 type Symbolizer = addr2line::Context<R>;
 
-fn symbolizers() -> &'static Mutex<HashMap<(PathBuf, Vec<u8>), Arc<OnceLock<Mutex<Option<Symbolizer>>>>>> {
-    static S: OnceLock<Mutex<HashMap<(PathBuf, Vec<u8>), Arc<OnceLock<Mutex<Option<Symbolizer>>>>>>> = OnceLock::new();
+/// Where a file's symbolizer is built once and taken once.
+type Slot = Arc<OnceLock<Mutex<Option<Symbolizer>>>>;
+
+/// Every file's symbolizer slot, by path and build-id.
+type Slots = Mutex<HashMap<(PathBuf, Vec<u8>), Slot>>;
+
+fn symbolizers() -> &'static Slots {
+    static S: OnceLock<Slots> = OnceLock::new();
     S.get_or_init(Mutex::default)
 }
 
-fn symbolizer_slot(image: &ElfImage) -> Option<Arc<OnceLock<Mutex<Option<Symbolizer>>>>> {
+fn symbolizer_slot(image: &ElfImage) -> Option<Slot> {
     let key = (image.path().to_path_buf(), image.build_id()?.to_vec());
     Some(symbolizers().lock().ok()?.entry(key).or_default().clone())
 }
