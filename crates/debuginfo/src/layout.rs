@@ -92,8 +92,8 @@ pub fn extract(image: &ElfImage, query: &LayoutQuery) -> Result<LayoutAnswer, La
     }
     let malformed = |e: gimli::Error| LayoutError::Malformed { file: file.clone(), what: e.to_string() };
     object::File::parse(image.data()).map_err(|e| LayoutError::Malformed { file: file.clone(), what: e.to_string() })?;
-    let load = |id: gimli::SectionId| -> Result<Arc<[u8]>, gimli::Error> {
-        Ok(if crate::sections::LAYOUT.contains(&id) { crate::sections::section(image, id) } else { Arc::from(&[][..]) })
+    let load = |id: gimli::SectionId| -> Result<crate::sections::Bytes<'_>, gimli::Error> {
+        Ok(if crate::sections::LAYOUT.contains(&id) { crate::sections::section_ref(image, id) } else { crate::sections::Bytes::Mapped(&[]) })
     };
     let sections = gimli::DwarfSections::load(load).map_err(malformed)?;
     let dwarf = sections.borrow(|s| EndianSlice::new(s, LittleEndian));

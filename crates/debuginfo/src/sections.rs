@@ -100,6 +100,38 @@ pub fn section(image: &ElfImage, id: SectionId) -> Arc<[u8]> {
     bytes
 }
 
+/// A section's bytes for a reader that borrows: the file's own bytes when the section
+/// is not compressed (no copy), else the shared decompressed ones.
+pub enum Bytes<'a> {
+    /// In the mapped file.
+    Mapped(&'a [u8]),
+    /// Decompressed, from the store.
+    Shared(Arc<[u8]>),
+}
+
+impl std::ops::Deref for Bytes<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(b) => b,
+            Bytes::Shared(b) => b,
+        }
+    }
+}
+
+/// A section of `image` without copying it when it is stored uncompressed.
+pub fn section_ref(image: &ElfImage, id: SectionId) -> Bytes<'_> {
+    let mapped = object::File::parse(image.data()).ok().and_then(|obj| {
+        let s = obj.section_by_name(id.name())?;
+        let c = s.compressed_data().ok()?;
+        (c.format == object::CompressionFormat::None).then_some(c.data)
+    });
+    match mapped {
+        Some(b) => Bytes::Mapped(b),
+        None => Bytes::Shared(section(image, id)),
+    }
+}
+
 /// `image`'s DWARF for the readers here: the [`NEEDED`] sections, shared.
 pub fn dwarf(image: &ElfImage) -> Option<gimli::Dwarf<R>> {
     load(|id| section(image, id))
