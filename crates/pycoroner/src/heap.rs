@@ -62,8 +62,8 @@ pub(crate) fn census(
                             }
                             let types = heap_types(a.types);
                             HeapAll {
-                                objects: types.iter().fold(a.unreadable, |n, t| n.saturating_add(t.count)),
-                                size: types.iter().fold(0u64, |n, t| n.saturating_add(t.size)),
+                                objects: objects(&types, a.unreadable),
+                                size: size(&types),
                                 unreadable: a.unreadable,
                                 freed: a.freed,
                                 list: HeapList { name: l.name.into(), objects: l.objects, broken: l.broken },
@@ -83,8 +83,8 @@ pub(crate) fn census(
                     }
                     let types = heap_types(u.types);
                     HeapUntracked {
-                        objects: types.iter().fold(u.unreadable, |n, t| n.saturating_add(t.count)),
-                        size: types.iter().fold(0u64, |n, t| n.saturating_add(t.size)),
+                        objects: objects(&types, u.unreadable),
+                        size: size(&types),
                         unreadable: u.unreadable,
                         types,
                     }
@@ -140,8 +140,8 @@ pub(crate) fn census(
                     largest,
                     interpreter_id: interp.state.id,
                     source: "gc".into(),
-                    objects: types.iter().fold(c.unreadable, |n, t| n.saturating_add(t.count)),
-                    size: types.iter().fold(0u64, |n, t| n.saturating_add(t.size)),
+                    objects: objects(&types, c.unreadable),
+                    size: size(&types),
                     unreadable: c.unreadable,
                     freed: c.freed,
                     lists: c.lists.into_iter().map(|l| HeapList { name: l.name.into(), objects: l.objects, broken: l.broken }).collect(),
@@ -159,6 +159,16 @@ pub(crate) fn census(
         h.total_refs = total_refs;
     }
     out
+}
+
+/// Objects counted: those of every type and those whose type could not be read.
+fn objects(types: &[HeapType], unreadable: u64) -> u64 {
+    types.iter().fold(unreadable, |n, t| n.saturating_add(t.count))
+}
+
+/// Bytes counted over every type.
+fn size(types: &[HeapType]) -> u64 {
+    types.iter().fold(0u64, |n, t| n.saturating_add(t.size))
 }
 
 /// Most objects of `gc.garbage` listed.
