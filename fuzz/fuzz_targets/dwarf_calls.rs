@@ -1,10 +1,14 @@
 //! DWARF call sites (tail-call frames): an ELF file's debug sections, queried at every
-//! address its units cover and around them.
+//! address its units cover and around them; and the struct layouts read from the same
+//! sections (the seed, built against Python.h, defines CPython's object structs).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use pycoroner_debuginfo::tailcall::ModuleCalls;
+use pycoroner_debuginfo::LayoutQuery;
 
 fuzz_target!(|data: &[u8]| {
+    let query = LayoutQuery { names: ["_object", "_typeobject", "PyVarObject", "PyASCIIObject", "_longobject"].map(String::from).to_vec() };
+    let _ = pycoroner_debuginfo::layout::extract_bytes(data, &query);
     let Some(m) = ModuleCalls::load(data) else { return };
     let starts: Vec<u64> = m.covered().take(64).collect();
     for a in starts.into_iter().chain([0, 1, u64::MAX]) {

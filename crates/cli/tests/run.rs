@@ -371,11 +371,13 @@ fn a_crash_without_python_gets_native_stacks_equal_to_gdb() {
     let src = dir.path().join("c_crash.c");
     std::fs::write(
         &src,
-        "#include <pthread.h>\n#include <unistd.h>\n\
-         static void *idle(void *a) { (void)a; for (;;) pause(); return 0; }\n\
+        // The idle thread has run (past the tracer's first stop of it) before the crash.
+        "#include <pthread.h>\n#include <sched.h>\n#include <unistd.h>\n\
+         static volatile int started;\n\
+         static void *idle(void *a) { (void)a; started = 1; for (;;) pause(); return 0; }\n\
          __attribute__((noinline)) static int deref(volatile int *p) { return *p; }\n\
          __attribute__((noinline)) int crash_here(int depth) { return depth ? crash_here(depth - 1) + 1 : deref(0); }\n\
-         int main(void) { pthread_t t; pthread_create(&t, 0, idle, 0); sleep(0); return crash_here(3); }\n",
+         int main(void) { pthread_t t; pthread_create(&t, 0, idle, 0); while (!started) sched_yield(); return crash_here(3); }\n",
     )
     .expect("write");
     let exe = dir.path().join("c_crash");

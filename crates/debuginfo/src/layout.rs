@@ -90,10 +90,19 @@ pub fn extract(image: &ElfImage, query: &LayoutQuery) -> Result<LayoutAnswer, La
     if !image.has_dwarf() {
         return Err(LayoutError::NoDwarf(file));
     }
-    let malformed = |e: gimli::Error| LayoutError::Malformed { file: file.clone(), what: e.to_string() };
-    object::File::parse(image.data()).map_err(|e| LayoutError::Malformed { file: file.clone(), what: e.to_string() })?;
-    let load = |id: gimli::SectionId| -> Result<crate::sections::Bytes<'_>, gimli::Error> {
-        Ok(if crate::sections::LAYOUT.contains(&id) { crate::sections::section_ref(image, id) } else { crate::sections::Bytes::Mapped(&[]) })
+    scan(&file, image.data(), |id| crate::sections::section_ref(image, id), query)
+}
+
+/// [`extract`] from an ELF file's bytes, decompressed for this call alone.
+pub fn extract_bytes(data: &[u8], query: &LayoutQuery) -> Result<LayoutAnswer, LayoutError> {
+    scan("<bytes>", data, |id| crate::sections::Bytes::Shared(crate::sections::read(data, id)), query)
+}
+
+fn scan<'a>(file: &str, data: &'a [u8], get: impl Fn(gimli::SectionId) -> crate::sections::Bytes<'a>, query: &LayoutQuery) -> Result<LayoutAnswer, LayoutError> {
+    let malformed = |e: gimli::Error| LayoutError::Malformed { file: file.to_string(), what: e.to_string() };
+    object::File::parse(data).map_err(|e| LayoutError::Malformed { file: file.to_string(), what: e.to_string() })?;
+    let load = |id: gimli::SectionId| -> Result<crate::sections::Bytes<'a>, gimli::Error> {
+        Ok(if crate::sections::LAYOUT.contains(&id) { get(id) } else { crate::sections::Bytes::Mapped(&[]) })
     };
     let sections = gimli::DwarfSections::load(load).map_err(malformed)?;
     let dwarf = sections.borrow(|s| EndianSlice::new(s, LittleEndian));

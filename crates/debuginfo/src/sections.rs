@@ -71,7 +71,13 @@ fn empty() -> Arc<[u8]> {
 pub fn read(data: &[u8], id: SectionId) -> Arc<[u8]> {
     let Ok(obj) = object::File::parse(data) else { return empty() };
     let Some(s) = obj.section_by_name(id.name()) else { return empty() };
-    if s.compressed_data().map_or(true, |c| c.uncompressed_size > MAX_SECTION) {
+    // DEFLATE expands at most 1032 times: a zlib section claiming more is lying, and
+    // its claim would be allocated before inflating.
+    let bounded = |c: object::CompressedData<'_>| {
+        c.uncompressed_size <= MAX_SECTION
+            && (c.format != object::CompressionFormat::Zlib || c.uncompressed_size <= (c.data.len() as u64).saturating_mul(1032).saturating_add(1 << 20))
+    };
+    if !s.compressed_data().is_ok_and(bounded) {
         return empty();
     }
     s.uncompressed_data().map(|d| Arc::from(d.as_ref())).unwrap_or_else(|_| empty())
