@@ -23,6 +23,9 @@ PYC="$root/target/release/pycoroner"
 pyroot=$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")
 if [ $# -gt 0 ]; then pythons=("$@"); else
     pythons=("$pyroot"/versions/3.9.*/bin/python3.9 "$pyroot"/versions/3.12.*/bin/python3.12 "$pyroot"/versions/3.13.*/bin/python3.13)
+    # Debian's static python3.11 with its separate, zlib-compressed debug file
+    # (python3.11-dbg): the cold path's heaviest case.
+    if [ -x /usr/bin/python3.11 ] && [ -x /usr/bin/python3.11d ]; then pythons+=(/usr/bin/python3.11); fi
 fi
 
 rss() { /usr/bin/time -f %M "$@" >/dev/null 2>"$out/rss.tmp" || true; tail -1 "$out/rss.tmp"; }
