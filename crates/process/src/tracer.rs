@@ -291,10 +291,16 @@ impl Tree {
             Why::Crash { tid, signal } => Some((*tid, *signal)),
             Why::Timeout | Why::Dump => None,
         };
+        // Every thread /proc lists: each is ours from its clone on, including one whose
+        // first stop has not been waited for yet (created just before the crash); that
+        // stop is taken below with the others'.
         let tids: Vec<u32> = match list_tids(pid) {
-            Ok(t) => t.into_iter().filter(|t| self.tgid.contains_key(t)).collect(),
+            Ok(t) => t,
             Err(_) => return,
         };
+        for &t in &tids {
+            self.tgid.entry(t).or_insert(pid);
+        }
         let pending: Vec<u32> = tids.into_iter().filter(|t| Some(*t) != crash.map(|(c, _)| c)).collect();
         for &t in &pending {
             // SAFETY: interrupt a seized tid of ours; no memory is passed.
