@@ -34,8 +34,10 @@ const TPFLAGS_HEAPTYPE: u64 = 1 << 9;
 const T_OBJECT_EX: i32 = 16;
 /// Most members read from the `tp_members` of one type and its bases together.
 const MAX_MEMBERS: u64 = 1024;
+/// pymalloc's largest block (`SMALL_REQUEST_THRESHOLD`).
+const MAX_SMALL_BLOCK: u64 = 512;
 /// pymalloc's size classes at most (512 bytes in 8-byte steps).
-const MAX_SIZE_CLASSES: u64 = 64;
+const MAX_SIZE_CLASSES: u64 = MAX_SMALL_BLOCK / 8;
 /// Pointers are at least 8-aligned: the low bits of a link are flags (3.8+).
 const LINK_MASK: u64 = !7;
 
@@ -1197,7 +1199,9 @@ impl Python<'_> {
                     Some(Ok(())) => {
                         let (count, sz) = (half(&h, count_off), half(&h, szidx_off));
                         let size = pool_size.saturating_sub(half(&h, max_off));
-                        let align = size.checked_div(sz.saturating_add(1)).filter(|a| matches!(a, 8 | 16) && a.saturating_mul(sz.saturating_add(1)) == size);
+                        let align = size
+                            .checked_div(sz.saturating_add(1))
+                            .filter(|a| matches!(a, 8 | 16) && a.saturating_mul(sz.saturating_add(1)) == size && size <= MAX_SMALL_BLOCK);
                         if count > 0 {
                             match (classes.get_mut(usize::try_from(sz).unwrap_or(usize::MAX)), align) {
                                 (Some(c), Some(align)) if c.size == 0 || c.size == size => {
