@@ -181,6 +181,15 @@ impl Drop for Native {
     }
 }
 
+/// The file holding a module's DWARF: the binary itself, else its separate debug file
+/// (with its build-id).
+fn dwarf_file(img: &ElfImage, search: &DebugSearch) -> Option<PathBuf> {
+    if img.has_dwarf() {
+        return Some(img.path().to_path_buf());
+    }
+    search.find(img.path(), img.build_id(), img.debuglink().map(|(n, _)| n), &mut SearchLog::default())
+}
+
 /// Start decompressing, on background threads, the DWARF of the modules a mixed stack
 /// nearly always needs: the executable's, libpython's and libc's, each only when no
 /// symbol cache entry under `cache` (the analysis's cache directory) has its
@@ -199,12 +208,7 @@ pub fn prefetch(target: &dyn Target, modules: &[Module], search: &DebugSearch, c
             continue;
         }
         let Ok(img) = crate::open_module_image(target, m) else { continue };
-        let dwarf = if img.has_dwarf() {
-            Some(img.path().to_path_buf())
-        } else {
-            search.find(img.path(), img.build_id(), img.debuglink().map(|(n, _)| n), &mut SearchLog::default())
-        };
-        files.extend(dwarf);
+        files.extend(dwarf_file(&img, search));
     }
     if !files.is_empty() {
         crate::sections::prefetch(files, &crate::sections::NEEDED, 2);
@@ -259,12 +263,7 @@ impl Native {
                 ..Default::default()
             };
             unwinder.add_module(FhModule::new(m.path.clone(), m.base..m.end, m.bias, info));
-            // DWARF: the binary's own, else a separate debug file.
-            let dwarf_path = if img.has_dwarf() {
-                Some(path.clone())
-            } else {
-                search.find(&path, img.build_id(), img.debuglink().map(|(n, _)| n), &mut SearchLog::default())
-            };
+            let dwarf_path = dwarf_file(&img, search);
             let build_id = img.build_id().map(crate::hex);
             let memo = match (&cache, &build_id) {
                 (Some(d), Some(id)) => match d.read(&symbol_cache_name(id), MAX_SYMBOL_CACHE) {

@@ -105,12 +105,18 @@ pub fn debian_interpreters() -> Vec<Interpreter> {
     out
 }
 
+/// Where a `fixtures/NAME/fetch.sh` put its interpreters: `$VAR`, else
+/// `~/.cache/pycoroner/NAME` (the scripts' own default).
+fn fixture_cache(var: &str, name: &str) -> PathBuf {
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/pycoroner").join(name)))
+        .unwrap_or_else(|| PathBuf::from("/nonexistent"))
+}
+
 /// Where `fixtures/sid/fetch.sh` put Debian sid's interpreters.
 pub fn sid_cache() -> PathBuf {
-    std::env::var_os("PYCORONER_SID_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/pycoroner/sid")))
-        .unwrap_or_else(|| PathBuf::from("/nonexistent"))
+    fixture_cache("PYCORONER_SID_CACHE", "sid")
 }
 
 /// The separate debug files of the sid interpreters.
@@ -140,10 +146,7 @@ pub fn sid_interpreters() -> Vec<Interpreter> {
 
 /// Where `fixtures/bionic/fetch.sh` put Ubuntu 18.04's python3.6-dbg.
 pub fn bionic_cache() -> PathBuf {
-    std::env::var_os("PYCORONER_BIONIC_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/pycoroner/bionic")))
-        .unwrap_or_else(|| PathBuf::from("/nonexistent"))
+    fixture_cache("PYCORONER_BIONIC_CACHE", "bionic")
 }
 
 /// Debug builds with `Py_TRACE_REFS` (the list of every live object,

@@ -128,8 +128,8 @@ pub fn section(out: &mut String, heaps: &[Heap], top: usize, runtime: Option<&cr
         } else if let Some(why) = &h.allocator_unavailable {
             out.push_str(&format!("\n  pymalloc: not readable: {}\n", e(why)));
         }
-        let untracked_inexact = h.untracked.iter().map(|u| &u.types).chain(h.all_objects.iter().map(|a| &a.types)).any(|ts| ts.iter().any(|t| !t.exact));
-        if h.types.iter().any(|t| !t.exact) || h.largest.iter().any(|o| !o.exact) || untracked_inexact {
+        let other_tables_inexact = h.untracked.iter().map(|u| &u.types).chain(h.all_objects.iter().map(|a| &a.types)).any(|ts| ts.iter().any(|t| !t.exact));
+        if h.types.iter().any(|t| !t.exact) || h.largest.iter().any(|o| !o.exact) || other_tables_inexact {
             out.push_str("  (~: a type with its own __sizeof__; its basic sizes only)\n");
         }
         out.push('\n');
