@@ -20,6 +20,9 @@ use crate::image::ElfImage;
 use crate::locate::{DebugSearch, SearchLog};
 use crate::module::Module;
 
+mod args;
+pub use args::{ArgQuery, ArgValue, MAX_ARG_FRAMES};
+
 /// Most frames unwound per thread where the target does not list the stack's mapping
 /// (elsewhere the mapping bounds the walk first: each frame takes at least 8 bytes).
 pub const MAX_NATIVE_FRAMES: usize = 1 << 20;
@@ -83,6 +86,8 @@ struct NativeModule {
     dwarf: OnceLock<Option<addr2line::Context<crate::sections::R>>>,
     /// Its DWARF call sites, loaded on first use (tail-call frames).
     calls: OnceLock<Option<crate::tailcall::ModuleCalls>>,
+    /// Its DWARF with the location lists too, loaded on first use (arguments).
+    located: OnceLock<Option<gimli::Dwarf<crate::sections::R>>>,
     /// Function addresses (SVMA) by name, from the file and its debug file (which keeps
     /// the local symbols a stripped file lost), loaded on first use.
     names: OnceLock<HashMap<String, u64>>,
@@ -295,6 +300,7 @@ impl Native {
                 dwarf_path,
                 symbols: OnceLock::new(),
                 calls: OnceLock::new(),
+                located: OnceLock::new(),
                 names: OnceLock::new(),
                 dwarf: OnceLock::new(),
             });
@@ -388,6 +394,20 @@ impl Native {
 
     fn calls(m: &NativeModule) -> Option<&crate::tailcall::ModuleCalls> {
         m.calls.get_or_init(|| crate::tailcall::ModuleCalls::from_dwarf(crate::sections::dwarf(&Self::dwarf_image(m)?)?)).as_ref()
+    }
+
+    /// A module's DWARF with its location lists (`.debug_loc`, `.debug_loclists`), which
+    /// only arguments read.
+    fn located(m: &NativeModule) -> Option<&gimli::Dwarf<crate::sections::R>> {
+        m.located
+            .get_or_init(|| {
+                let img = Self::dwarf_image(m)?;
+                let mut dwarf = crate::sections::dwarf(&img)?;
+                let get = |id| crate::sections::R::new(crate::sections::section(&img, id), gimli::LittleEndian);
+                dwarf.locations = gimli::LocationLists::new(get(gimli::SectionId::DebugLoc).into(), get(gimli::SectionId::DebugLocLists).into());
+                Some(dwarf)
+            })
+            .as_ref()
     }
 
     /// The file holding a module's DWARF, opened again: still the module's build-id.

@@ -125,7 +125,7 @@ impl ModuleCalls {
         self.ranges.iter().map(|r| r.0)
     }
 
-    fn unit_at(&self, svma: u64) -> Option<DebugInfoOffset> {
+    pub(crate) fn unit_at(&self, svma: u64) -> Option<DebugInfoOffset> {
         let i = self.ranges.partition_point(|r| r.0 <= svma);
         self.ranges.get(i.checked_sub(1)?).filter(|r| svma < r.1).map(|r| r.2)
     }
@@ -141,13 +141,13 @@ impl ModuleCalls {
         calls
     }
 
-    fn unit(&self, off: DebugInfoOffset) -> Option<gimli::Unit<R>> {
+    pub(crate) fn unit(&self, off: DebugInfoOffset) -> Option<gimli::Unit<R>> {
         let header = self.dwarf.debug_info.header_from_offset(off).ok()?;
         self.dwarf.unit(header).ok()
     }
 
     /// The unit holding a `.debug_info` offset.
-    fn unit_containing(&self, off: DebugInfoOffset) -> Option<DebugInfoOffset> {
+    pub(crate) fn unit_containing(&self, off: DebugInfoOffset) -> Option<DebugInfoOffset> {
         let i = self.units.partition_point(|u| u.0 <= off.0);
         self.units.get(i.checked_sub(1)?).copied()
     }
