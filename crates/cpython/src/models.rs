@@ -214,6 +214,16 @@ pub struct Models {
     pub pymalloc: PymallocModel,
 }
 
+/// The collector's C functions whose `int generation` parameter is the generation
+/// being collected, in every version that has them (3.6–3.7 `collect`,
+/// `collect_with_callback`; 3.8–3.12 also `gc_collect_main`, `gc_collect_with_callback`;
+/// 3.13+ `_PyGC_Collect`; `invoke_gc_callback` throughout), and the files defining
+/// them: a function of another file with one of these names is not one of them.
+pub const GC_GENERATION_ARG: (&[&str], &[&str]) = (
+    &["collect", "collect_with_callback", "gc_collect_main", "gc_collect_with_callback", "_PyGC_Collect", "invoke_gc_callback"],
+    &["Modules/gcmodule.c", "Python/gc.c", "Python/gc_free_threading.c"],
+);
+
 /// Where pymalloc's arenas are, and the constants `sys._debugmallocstats()` uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PymallocModel {

@@ -439,13 +439,18 @@ fn analyze_within_budget(
         walked.push(None);
     }
     // Native symbols also name the state's C functions (trace functions, Py_AtExit's).
-    let adhoc = (prepared.native.is_none() && (crashed_outside_python || state::has_c_functions(&runtime)))
+    // And a collection's generation is read from a native frame of the collector.
+    let adhoc = (prepared.native.is_none() && (crashed_outside_python || state::has_c_functions(&runtime) || state::is_collecting(&runtime)))
         .then(|| std::rc::Rc::new(native_setup(target, options, found.cache_dir.clone())));
     let unwound = match prepared.native.as_ref().or(adhoc.as_ref()) {
         Some(setup) => {
             let setup = setup.clone();
             let last_holders: Vec<RemoteAddr> = snapshot.interpreters.iter().filter_map(|i| i.gil_last_holder).collect();
             let mut u = unwind_threads(target, &setup.native, &threads, &walked, &last_holders, &mut warnings);
+            if state::is_collecting(&runtime) {
+                let stacks: Vec<(usize, &[pycoroner_debuginfo::native::RawFrame])> = u.iter().filter_map(|u| Some((*u.indices.first()?, u.raw.as_slice()))).collect();
+                state::collecting_generation(target, &setup.native, &stacks, &threads, &mut runtime, &mut warnings);
+            }
             if prepared.native.is_none() {
                 // Plain mode: only the crashed C thread's native frames, folded.
                 u.retain(|u| u.indices.iter().any(|&i| threads.get(i).is_some_and(|t| t.current && t.interpreter_id.is_none())));

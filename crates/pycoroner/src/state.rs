@@ -119,6 +119,8 @@ pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot
         ir.gc = part("the garbage collector's state", raw.gc, warnings).map(|g| Gc {
             enabled: g.enabled,
             collecting: interp.gc_collecting,
+            generation: None,
+            collecting_thread: None,
             thresholds: g.thresholds,
             counts: g.counts,
             uncollectable: g.uncollectable,
@@ -510,4 +512,49 @@ pub(crate) fn has_c_functions(runtime: &Runtime) -> bool {
         || runtime.pending_calls.as_ref().is_some_and(|p| !p.is_empty())
         || runtime.interpreters.iter().any(|i| i.pending_calls.as_ref().is_some_and(|p| !p.is_empty()))
         || runtime.interpreters.iter().flat_map(|i| &i.threads).any(|t| t.trace.is_some() || t.profile.is_some())
+}
+
+/// Whether some interpreter's collector is collecting now.
+pub(crate) fn is_collecting(runtime: &Runtime) -> bool {
+    runtime.interpreters.iter().any(|i| i.gc.as_ref().is_some_and(|g| g.collecting == Some(true)))
+}
+
+/// Which generation each collecting interpreter collects, and in which thread: the
+/// `generation` argument of the collector's functions
+/// ([`pycoroner_cpython::models::GC_GENERATION_ARG`]) in a native frame of one of its
+/// threads. A warning says why where it cannot be read.
+pub(crate) fn collecting_generation(
+    target: &dyn pycoroner_process::Target,
+    native: &pycoroner_debuginfo::native::Native,
+    stacks: &[(usize, &[pycoroner_debuginfo::native::RawFrame])],
+    threads: &[Thread],
+    runtime: &mut Runtime,
+    warnings: &mut Vec<Warning>,
+) {
+    let (functions, units) = pycoroner_cpython::models::GC_GENERATION_ARG;
+    let query = pycoroner_debuginfo::native::ArgQuery { functions, units, parameter: "generation", size: 4 };
+    let registers = target.threads();
+    for ir in &mut runtime.interpreters {
+        let Some(gc) = ir.gc.as_mut().filter(|g| g.collecting == Some(true)) else { continue };
+        let mut why = None;
+        for (t, raw) in stacks.iter().filter_map(|(i, raw)| Some((threads.get(*i)?, raw))).filter(|(t, _)| t.interpreter_id == ir.id) {
+            let Some(r) = registers.iter().find(|r| Some(r.tid) == t.native_id) else { continue };
+            match native.argument(target, &r.regs, raw, &query) {
+                // One per generation: thresholds has NUM_GENERATIONS entries.
+                Ok(Some(v)) if usize::try_from(v.value).is_ok_and(|g| g < gc.thresholds.len()) => {
+                    gc.generation = u8::try_from(v.value).ok();
+                    gc.collecting_thread = Some(t.thread_id);
+                    why = None;
+                    break;
+                }
+                Ok(Some(v)) => why = Some(format!("{}'s generation argument reads {}, not a generation", v.function, v.value)),
+                Ok(None) => {}
+                Err(e) => why = Some(e),
+            }
+        }
+        if gc.generation.is_none() {
+            let why = why.unwrap_or_else(|| format!("no thread has a native frame of {}", functions.join(", ")));
+            warnings.push(Warning::new(WarningKind::State, format!("the generation being collected is unknown: {why}")));
+        }
+    }
 }

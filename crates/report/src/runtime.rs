@@ -183,6 +183,15 @@ pub struct Gc {
     /// A collection is running; the thread running it is the GIL holder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collecting: Option<bool>,
+    /// The generation being collected (what `gc.callbacks` get as `generation`): the
+    /// `generation` argument of the collector's C function in the thread collecting,
+    /// read from its native frame with the DWARF (absent when it cannot be read; a
+    /// warning says why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<u8>,
+    /// The thread whose native stack runs the collection (`thread_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collecting_thread: Option<u64>,
     /// `gc.get_threshold()`.
     pub thresholds: Vec<i32>,
     /// `gc.get_count()`.

@@ -561,6 +561,62 @@ for inf in gdb.inferiors():
     Ok(map)
 }
 
+/// gdb's reading of a C function's argument in a core's crashed thread: in the
+/// newest frame (inline and tail-call frames included) of one of `functions` whose
+/// line's source file ends with one of `files`, `frame.read_var(parameter)` (gdb's `info args`
+/// value: `None` where it says `<optimized out>`), as `(function, value)`. Frames of
+/// those functions whose value is optimized out are passed over; `Ok(None)` when no
+/// frame gives a value.
+pub fn gdb_argument(exe: &Path, core: &Path, debug_dirs: &[PathBuf], functions: &[&str], files: &[&str], parameter: &str) -> Result<Option<(String, i64)>, String> {
+    const SCRIPT: &str = r#"
+import gdb
+functions, files, parameter = FUNCTIONS, FILES, PARAMETER
+f = gdb.selected_thread() and gdb.newest_frame()
+found = 0
+while f is not None:
+    fn = f.function()
+    # The file of the frame's line (an LTO build's functions are in an <artificial> unit).
+    sal = f.find_sal()
+    if fn is not None and fn.name in functions and sal.symtab is not None and any(sal.symtab.filename.endswith(x) for x in files):
+        try:
+            v = f.read_var(parameter)
+            if not v.is_optimized_out:
+                print("PYCORONER-ARG %s %d" % (fn.name, int(v)))
+                found = 1
+                break
+        except (ValueError, gdb.error):
+            pass
+    f = f.older()
+print("PYCORONER-DONE")
+"#;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let script = dir.path().join("arg.py");
+    let list = |v: &[&str]| format!("[{}]", v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", "));
+    let text = SCRIPT.replace("FUNCTIONS", &list(functions)).replace("FILES", &list(files)).replace("PARAMETER", &format!("{parameter:?}"));
+    std::fs::write(&script, text).map_err(|e| e.to_string())?;
+    let mut dirs = vec![PathBuf::from("/usr/lib/debug")];
+    dirs.extend(debug_dirs.iter().cloned());
+    let dirs: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    let out = gdb_command()
+        .args(["-batch", "-nx", "-ex", "set pagination off"])
+        .arg("-ex")
+        .arg(format!("set debug-file-directory {}", dirs.join(":")))
+        .arg("-x")
+        .arg(&script)
+        .arg(exe)
+        .arg(core)
+        .output()
+        .map_err(|e| format!("cannot run gdb: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !text.contains("PYCORONER-DONE") {
+        return Err(format!("gdb did not run the script: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(text.lines().find_map(|l| {
+        let mut it = l.strip_prefix("PYCORONER-ARG ")?.split(' ');
+        Some((it.next()?.to_string(), it.next()?.parse().ok()?))
+    }))
+}
+
 /// Build `fixtures/ext/crashy.c` for `python` (its own headers and extension suffix)
 /// into `dir`; returns the directory to put on PYTHONPATH.
 pub fn build_crashy(python: &Path, dir: &Path) -> Result<PathBuf, String> {

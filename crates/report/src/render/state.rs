@@ -116,8 +116,10 @@ fn interpreter_lines(i: &InterpreterRuntime, full: bool, finalizing: bool) -> Ve
     if let Some(gc) = &i.gc {
         let mut facts = Vec::new();
         if gc.collecting == Some(true) {
-            let holder = i.gil.as_ref().and_then(|g| g.holder).map(|t| format!(" in {}", thread_label(t, &i.threads))).unwrap_or_default();
-            facts.push(format!("collecting now{holder}"));
+            let generation = gc.generation.map(|g| format!(" generation {g}")).unwrap_or_default();
+            let thread = gc.collecting_thread.or_else(|| i.gil.as_ref().and_then(|g| g.holder));
+            let holder = thread.map(|t| format!(" in {}", thread_label(t, &i.threads))).unwrap_or_default();
+            facts.push(format!("collecting{generation} now{holder}"));
         }
         if gc.enabled == Some(false) {
             facts.push("disabled (gc.disable())".into());
