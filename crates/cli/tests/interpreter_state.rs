@@ -75,6 +75,10 @@ fn state_equals_what_the_process_saw() {
             check(&mut diffs, "gc.isenabled()", i["gc"]["enabled"].clone(), truth["gc_enabled"].clone());
         }
         check(&mut diffs, "gc collecting", i["gc"]["collecting"].clone(), Value::Bool(false));
+        if py.minor > 6 {
+            // Σ gc.get_stats()[i]["uncollectable"] (3.15 keeps them in rings).
+            check(&mut diffs, "uncollectable", i["gc"]["uncollectable"].clone(), truth["gc_uncollectable"].clone());
+        }
 
         // atexit: as many as the process counted (site may add its own), ours three in
         // registration order, the second with its arguments.

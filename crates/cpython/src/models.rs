@@ -212,6 +212,27 @@ pub struct Models {
     pub immortal_refcnt: bool,
     /// Where pymalloc keeps its state, and its pool and alignment sizes.
     pub pymalloc: PymallocModel,
+    /// How the collector keeps the statistics `gc.get_stats()` returns.
+    pub gc_stats: GcStatsModel,
+}
+
+/// Where `gc.get_stats()`'s numbers are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GcStatsModel {
+    /// ≤3.14: `generation_stats` is `struct gc_generation_stats[3]`, one per
+    /// generation.
+    Inline,
+    /// 3.15+: `generation_stats` points to a `struct gc_stats`: a ring of `young`
+    /// entries for generation 0, then one of `old` entries for each older generation
+    /// (each ring `items[n]` then an `int8_t index`, 8-byte aligned). Every entry is
+    /// cumulative (a collection copies the previous one and adds to it): `items[index]`
+    /// is what `gc.get_stats()` shows.
+    Rings {
+        /// `GC_YOUNG_STATS_SIZE`.
+        young: u64,
+        /// `GC_OLD_STATS_SIZE`.
+        old: u64,
+    },
 }
 
 /// The collector's C functions whose `int generation` parameter is the generation
@@ -415,6 +436,7 @@ impl Models {
                 pool_bits: if minor <= 9 { 12 } else { 14 },
                 arena_bits: if minor <= 9 { 18 } else { 20 },
             },
+            gc_stats: if minor >= 15 { GcStatsModel::Rings { young: 11, old: 3 } } else { GcStatsModel::Inline },
             getsizeof_preheader: match minor {
                 6..=10 => 0,
                 11 => 1 << 4,

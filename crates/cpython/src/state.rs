@@ -11,7 +11,7 @@ use pycoroner_layouts::key;
 use pycoroner_process::{MemoryExt, RemoteAddr};
 
 use crate::error::{need, Error};
-use crate::models::AtexitModel;
+use crate::models::{AtexitModel, GcStatsModel};
 use crate::python::{InterpreterState, Python, ThreadState};
 
 /// `NEXITFUNCS`: the size of `Py_AtExit`'s array in every version.
@@ -255,16 +255,39 @@ impl Python<'_> {
                 raw.enabled = Some(self.read_bool(enabled)?);
             }
             if let Some(stats) = stats {
-                let size = need(self.offsets, key::gc_state::stats_size)?;
                 let mut total = 0i64;
-                for i in 0..GENERATIONS {
-                    let s = stats.offset(size.saturating_mul(i)).ok_or(Error::Overflow(stats))?;
+                for s in self.gc_generation_stats(stats)? {
                     total = total.saturating_add(self.mem.read_i64(self.field(s, key::gc_state::stats_uncollectable)?)?);
                 }
                 raw.uncollectable = Some(total);
             }
             Ok(raw)
         })())
+    }
+
+    /// Each generation's `struct gc_generation_stats` as `gc.get_stats()` reads it, from
+    /// the collector's `generation_stats` field at `field`.
+    fn gc_generation_stats(&self, field: RemoteAddr) -> Result<Vec<RemoteAddr>, Error> {
+        let size = need(self.offsets, key::gc_state::stats_size)?;
+        let at = |base: RemoteAddr, n: u64| base.offset(size.saturating_mul(n)).ok_or(Error::Overflow(base));
+        match self.models.gc_stats {
+            GcStatsModel::Inline => (0..GENERATIONS).map(|i| at(field, i)).collect(),
+            GcStatsModel::Rings { young, old } => {
+                let mut ring = self.mem.read_ptr(field)?;
+                let mut out = Vec::new();
+                for g in 0..GENERATIONS {
+                    let n = if g == 0 { young } else { old };
+                    let index_at = at(ring, n)?;
+                    let index = self.mem.read_u8(index_at)? as i8;
+                    let index = u64::try_from(index).ok().filter(|&i| i < n).ok_or(Error::Corrupt { what: "gc stats ring index", addr: index_at })?;
+                    out.push(at(ring, index)?);
+                    // The next ring: past this one's index byte, 8-byte aligned.
+                    let len = size.saturating_mul(n).saturating_add(8) & !7;
+                    ring = ring.offset(len).ok_or(Error::Overflow(ring))?;
+                }
+                Ok(out)
+            }
+        }
     }
 
     /// `atexit` records of an array of `count` record pointers at `array`.
