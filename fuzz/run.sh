@@ -35,6 +35,14 @@ if [ ! -f core.state ]; then
     mv core core.state
 fi
 export PYCORONER_FUZZ_STATE_CORE="$work/core.state"
+# And one crashed in a __del__ an automatic collection runs (the generation it collects
+# is read from the collector's native frames).
+if [ ! -f core.state_gc ]; then
+    rm -f core
+    (ulimit -c unlimited; PYCORONER_STATE=gc_finalizer "$py" "$here/../fixtures/ext/interpreter_state.py" fh.txt side.txt) >/dev/null 2>&1 || true
+    mv core core.state_gc
+fi
+export PYCORONER_FUZZ_STATE_GC_CORE="$work/core.state_gc"
 # And one with tens of thousands of objects on the collector's lists.
 if [ ! -f core.heap ]; then
     rm -f core

@@ -1,6 +1,8 @@
 //! DWARF call sites (tail-call frames): an ELF file's debug sections, queried at every
 //! address its units cover and around them; and the struct layouts read from the same
-//! sections (the seed, built against Python.h, defines CPython's object structs).
+//! sections (the seed, built against Python.h, defines CPython's object structs); and
+//! what reading a C function's argument decodes from the same file (CFI rows, scopes,
+//! location lists and expressions, call-site values).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use pycoroner_debuginfo::tailcall::ModuleCalls;
@@ -9,6 +11,7 @@ use pycoroner_debuginfo::LayoutQuery;
 fuzz_target!(|data: &[u8]| {
     let query = LayoutQuery { names: ["_object", "_typeobject", "PyVarObject", "PyASCIIObject", "_longobject"].map(String::from).to_vec() };
     let _ = pycoroner_debuginfo::layout::extract_bytes(data, &query);
+    pycoroner_debuginfo::native::exercise_arguments(data);
     let Some(m) = ModuleCalls::load(data) else { return };
     let starts: Vec<u64> = m.covered().take(64).collect();
     for a in starts.into_iter().chain([0, 1, u64::MAX]) {

@@ -93,7 +93,11 @@ fn load_cfi(m: &NativeModule) -> Option<Cfi> {
     if img.build_id().map(crate::hex) != m.build_id || m.build_id.is_none() {
         return None;
     }
-    let obj = object::File::parse(img.data()).ok()?;
+    cfi_of(img.data())
+}
+
+fn cfi_of(data: &[u8]) -> Option<Cfi> {
+    let obj = object::File::parse(data).ok()?;
     let sec = |n: &str| obj.section_by_name(n).and_then(|s| Some((s.uncompressed_data().ok()?.into_owned(), s.address())));
     Some(Cfi {
         eh_frame: sec(".eh_frame"),
@@ -673,4 +677,85 @@ fn call_value(dwarf: &gimli::Dwarf<R>, unit: &gimli::Unit<R>, ret: u64, register
         }
     }
     Ok(None)
+}
+
+/// Memory that is a file's bytes, from address 0 (for [`exercise`]).
+struct FileMemory<'a>(&'a [u8]);
+
+impl Memory for FileMemory<'_> {
+    fn read_exact(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), pycoroner_process::ReadError> {
+        let start = usize::try_from(addr.0).ok();
+        let bytes = start.and_then(|s| self.0.get(s..s.checked_add(buf.len())?)).ok_or(pycoroner_process::ReadError::Unmapped { addr })?;
+        buf.copy_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// Every decoder an argument read runs on a file, on one ELF file's bytes (for
+/// fuzzing): its CFI rows, and at up to 64 addresses its units cover (and next to
+/// them), the scopes there and the location of each of their parameters and
+/// variables, evaluated in a frame whose registers all hold one value and whose
+/// memory is the file's bytes.
+#[doc(hidden)]
+pub fn exercise(data: &[u8]) {
+    let cfi = cfi_of(data);
+    let Some(calls) = crate::tailcall::ModuleCalls::load(data) else { return };
+    let Some(mut dwarf) = crate::sections::dwarf_of_bytes(data) else { return };
+    let get = |id| R::new(crate::sections::read(data, id), gimli::LittleEndian);
+    dwarf.locations = gimli::LocationLists::new(get(gimli::SectionId::DebugLoc).into(), get(gimli::SectionId::DebugLocLists).into());
+    let native = Native {
+        unwinder: framehop::x86_64::UnwinderX86_64::new(),
+        modules: Vec::new(),
+        missing: Vec::new(),
+        cache_warnings: Vec::new(),
+        cache: None,
+    };
+    let mem = FileMemory(data);
+    let starts: Vec<u64> = calls.covered().take(64).collect();
+    for svma in starts.into_iter().flat_map(|a| [a, a.wrapping_add(1), a.wrapping_add(5)]) {
+        if let Some(cfi) = &cfi {
+            let _ = row_at(cfi, svma);
+        }
+        let Some(off) = calls.unit_at(svma) else { continue };
+        let Some(unit) = calls.unit(off) else { continue };
+        let Ok(scope) = scopes_at(&dwarf, &unit, svma) else { continue };
+        let mut units = Units { calls: &calls, list: Vec::new() };
+        if let Some(u) = calls.unit(off) {
+            units.list.push(u);
+        }
+        let frame = RawFrame { pc: svma, is_return: false, trust: super::Trust::Context, signal_frame: false, sp: 64 };
+        let frames = [frame];
+        let mut walk = Walk {
+            native: &native,
+            mem: &mem,
+            frames: &frames,
+            shown: vec![Shown { frame, regs: 0, tail: false }],
+            regs: vec![FrameRegs { regs: [Some(64); REGISTERS], cfa: Some(128) }],
+            stop: None,
+            cfi: HashMap::new(),
+        };
+        let frame_base = scope
+            .chain
+            .first()
+            .and_then(|&s| unit.entry(s).ok()?.attr_value(gimli::DW_AT_frame_base).ok().flatten())
+            .and_then(|v| location_at(&dwarf, &unit, v, svma).ok().flatten());
+        for &s in scope.chain.iter().take(8) {
+            let _ = units.name(&dwarf, (0, s));
+            let Ok(mut tree) = unit.entries_tree(Some(s)) else { continue };
+            let Ok(root) = tree.root() else { continue };
+            let mut children = root.children();
+            let mut n = 0usize;
+            while let Ok(Some(child)) = children.next() {
+                n = n.saturating_add(1);
+                if n > 256 {
+                    break;
+                }
+                let Ok(Some(location)) = child.entry().attr_value(gimli::DW_AT_location) else { continue };
+                let Ok(Some(expr)) = location_at(&dwarf, &unit, location, svma) else { continue };
+                let cx = EvalFrame { index: 0, unit: &unit, dwarf: &dwarf, bias: 0, frame_base: frame_base.clone(), entry_svma: calls.function_entry(svma) };
+                let _ = native.evaluate(&mut walk, &cx, expr, 8, 0, Read::Location);
+            }
+        }
+        let _ = call_value(&dwarf, &unit, svma, &[0x55]);
+    }
 }
