@@ -223,7 +223,9 @@ pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot
 
         let recursion_limit = part("the recursion limit", raw.recursion_limit, warnings);
         ir.process = sysdict.map(|d| {
-            let sys = renderer.sys_view(d);
+            // argv and executable only with --state (the text shows them only there; the
+            // header has the command line).
+            let sys = renderer.sys_view(d, full);
             Process {
                 argv: sys.argv,
                 executable: sys.executable,

@@ -343,10 +343,10 @@ pub struct Hook {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Process {
-    /// `repr(sys.argv)`.
+    /// `repr(sys.argv)` (read with `--state`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub argv: Option<String>,
-    /// `sys.executable`.
+    /// `sys.executable` (read with `--state`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub executable: Option<String>,
     /// `sys.flags`, each `(name, repr(value))`, in order.

@@ -337,9 +337,12 @@ impl<'a> Renderer<'a> {
             return Ok(format!("<freed object at {obj}>"));
         }
         let (kind, flags) = self.kind(ty)?;
+        // A built-in type known by its address is none of the standard library's (whose
+        // names would be read: a static type's is in the binary's file, not the core).
+        let exact = kind.is_some();
         let kind = kind.or_else(|| SUBCLASS_BITS.iter().find(|(bit, _)| flags & (1 << bit) != 0).map(|(_, k)| *k));
         let heap = flags & TPFLAGS_HEAPTYPE != 0;
-        if let Some(std) = self.std_kind(ty) {
+        if let Some(std) = self.std_kind(ty).filter(|_| !exact) {
             if let Some(s) = self.std_repr(obj, ty, std, depth, stack)? {
                 return Ok(s);
             }

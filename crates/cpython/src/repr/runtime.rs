@@ -347,11 +347,13 @@ impl Renderer<'_> {
             .collect()
     }
 
-    /// `sys.argv`, `sys.executable`, `sys.flags` and `sys._xoptions`.
-    pub fn sys_view(&self, sysdict: RemoteAddr) -> SysView {
+    /// `sys.flags` and `sys._xoptions`; `sys.argv` and `sys.executable` too when
+    /// `with_argv` (memory no other part of a report touches: reading it is most of
+    /// what the compact state costs).
+    pub fn sys_view(&self, sysdict: RemoteAddr, with_argv: bool) -> SysView {
         self.lookup();
         let found = self.dict_lookup_many(sysdict, &["argv", "executable", "flags", "_xoptions"]);
-        let get = |i: usize| found.get(i).copied().flatten();
+        let get = |i: usize| found.get(i).copied().flatten().filter(|_| with_argv || i >= 2);
         let argv = get(0).map(|a| self.repr(a));
         let executable = get(1).filter(|e| self.kind_of(*e) == Some(Kind::Str)).and_then(|e| objects::read_str(self.mem, self.o, e).ok());
         let flags = get(2).map(|f| self.struct_seq(f)).unwrap_or_default();
