@@ -179,6 +179,10 @@ fn state_equals_what_the_process_saw() {
         let (_, plain, _) = analyze_json(&c.core, cache.path(), &[]);
         let plain = plain.unwrap_or_default();
         check(&mut diffs, "extension modules without --state", main_interp(&plain)["process"].get("extension_modules").cloned().unwrap_or(Value::Null), Value::Null);
+        check(&mut diffs, "sys.argv without --state", main_interp(&plain)["process"].get("argv").cloned().unwrap_or(Value::Null), Value::Null);
+        // A second analysis of the build: sys.flags' names come from the layout cache
+        // (where the layout is cached), the same as read from memory.
+        check(&mut diffs, "sys.flags analyzed again", main_interp(&plain)["process"]["flags"].clone(), p["flags"].clone());
 
         // The text report's section shows what is set, the full one everything.
         let text = String::from_utf8_lossy(&pycoroner().arg("core").arg(&c.core).arg("--cache-dir").arg(cache.path()).output().expect("run").stdout).into_owned();

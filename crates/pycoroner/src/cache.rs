@@ -25,6 +25,10 @@ pub struct Entry {
     pub micro: Option<u8>,
     /// The file the layout was read from.
     pub source_file: String,
+    /// `sys.flags`' field names, once an analysis has read them (they are string
+    /// constants of this build, in its file: with them a warm analysis opens no file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag_names: Option<Vec<String>>,
 }
 
 /// Largest layout entry read (they are a few KiB).
@@ -69,4 +73,24 @@ pub fn load(sub: &CacheDir, build_id: &str) -> Result<Option<Entry>, String> {
 pub fn store(sub: &CacheDir, build_id: &str, entry: &Entry) -> Result<(), String> {
     let json = serde_json::to_vec(entry).map_err(|e| e.to_string())?;
     sub.write(&name(build_id), &cache_dir::seal("layout", build_id, &json)).map_err(|e| e.to_string())
+}
+
+/// Add `sys.flags`' field names to the build's layout cache entry, where there is one
+/// (a layout read from DWARF): the next analysis of this build reads them from there.
+pub fn remember_flag_names(found: &crate::locate_python::FoundPython, names: Vec<String>, warnings: &mut Vec<pycoroner_report::Warning>) {
+    let (Some(dir), Some(id)) = (&found.cache_dir, &found.build_id) else { return };
+    if found.layout.source != pycoroner_layouts::Source::Dwarf {
+        return;
+    }
+    let Ok(sub) = layouts(dir) else { return };
+    let entry = Entry {
+        layout: found.layout.clone(),
+        symbols: found.symbols.clone(),
+        micro: found.version.micro,
+        source_file: found.layout_file.clone().unwrap_or_default(),
+        flag_names: Some(names),
+    };
+    if let Err(e) = store(&sub, id, &entry) {
+        warnings.push(pycoroner_report::Warning::new(pycoroner_report::WarningKind::Cache, format!("could not write the layout cache in {}: {e}", sub.path().display())));
+    }
 }

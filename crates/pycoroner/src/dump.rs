@@ -102,6 +102,7 @@ fn finish<T: Target>(rec: &Recorder<T>, prepared: &crate::Prepared, mut report: 
                 symbols: found.symbols.clone(),
                 micro: found.version.micro,
                 source_file: found.layout_file.clone().unwrap_or_default(),
+                flag_names: found.flag_names.clone(),
             };
             let python = DumpPython { module: found.module_path.clone(), build_id: pycoroner_debuginfo::hex(id), entry };
             let json = serde_json::to_vec(&python).map_err(|e| AnalyzeError::Runtime { module: found.module_path.clone(), what: e.to_string() })?;

@@ -409,8 +409,11 @@ fn analyze_within_budget(
     if options.tasks {
         tasks::add_tasks(target, &py, found, &names_renderer, &snapshot, &mut interpreters, &mut threads, &mut warnings);
     }
-    let cx = state::Context { minor: found.version.minor, cell_type: want.cell_type, threading: &threading, full: options.state };
-    let (mut runtime, acquires) = state::read(&py, &names_renderer, &snapshot, &cx, &mut warnings);
+    let cx = state::Context { minor: found.version.minor, cell_type: want.cell_type, threading: &threading, full: options.state, flag_names: found.flag_names.as_deref() };
+    let (mut runtime, acquires, flag_names) = state::read(&py, &names_renderer, &snapshot, &cx, &mut warnings);
+    if let Some(names) = flag_names.filter(|n| !n.is_empty()) {
+        cache::remember_flag_names(found, names, &mut warnings);
+    }
     let referrers = options.referrers.and_then(|(addr, depth)| heap::referrers(&py, &names_renderer, found, &snapshot, models, want.cell_type, RemoteAddr(addr), depth, &mut warnings));
     let heap = if options.heap { heap::census(&py, &names_renderer, found, &snapshot, models, options, &mut warnings) } else { Vec::new() };
     // Threads with no Python thread state (started by C code: BLAS, gRPC, an extension's

@@ -78,6 +78,11 @@ pub struct FoundPython {
     pub warnings: Vec<Warning>,
     /// The cache directory, opened and checked once per analysis (`None`: no cache).
     pub cache_dir: Option<CacheDir>,
+    /// The module's build-id (hex), the key of its layout cache entry (`None` for a
+    /// layout a minidump carries: that is never cached here).
+    pub build_id: Option<String>,
+    /// `sys.flags`' field names, from the layout cache entry or the minidump.
+    pub flag_names: Option<Vec<String>>,
 }
 
 impl FoundPython {
@@ -157,6 +162,8 @@ pub fn find(target: &dyn Target, options: &Options) -> Result<FoundPython, Analy
                     symbols: e.symbols,
                     warnings,
                     cache_dir,
+                    build_id: Some(hex(id)),
+                    flag_names: e.flag_names,
                 });
             }
         }
@@ -227,7 +234,8 @@ fn from_dump(target: &dyn Target, modules: &[Module], warnings: &mut Vec<Warning
     }
     let e = d.entry;
     let version = PyVersion { major: e.layout.version.0, minor: e.layout.version.1, micro: e.micro };
-    Some(found(m, version, e.layout, Some(e.source_file), e.symbols, Vec::new()))
+    // No build-id: what a dump carries never goes into this machine's layout cache.
+    Some(FoundPython { flag_names: e.flag_names, build_id: None, ..found(m, version, e.layout, Some(e.source_file), e.symbols, Vec::new()) })
 }
 
 fn detect_version(target: &dyn Target, m: &Module, img: &ElfImage, exe: Option<&str>) -> Option<PyVersion> {
@@ -398,7 +406,7 @@ fn resolve_module(
             warnings.extend(r.warnings.into_iter().map(|w| Warning::new(WarningKind::Layout, w)));
             if r.layout.source == Source::Dwarf {
                 if let (Some(dir), Some(id)) = (cache_dir, img.build_id()) {
-                    let entry = cache::Entry { layout: r.layout.clone(), symbols: symbols.clone(), micro: version.micro, source_file: r.from.clone() };
+                    let entry = cache::Entry { layout: r.layout.clone(), symbols: symbols.clone(), micro: version.micro, source_file: r.from.clone(), flag_names: None };
                     if let Err(e) = cache::store(dir, &hex(id), &entry) {
                         warnings.push(Warning::new(WarningKind::Cache, format!("could not write the layout cache in {}: {e}", dir.path().display())));
                     }
@@ -429,6 +437,18 @@ fn found(
     symbols: BTreeMap<String, u64>,
     warnings: Vec<Warning>,
 ) -> FoundPython {
-    FoundPython { module_path: m.path.clone(), bias: m.bias, version, layout, layout_file, layout_cached: false, symbols, warnings, cache_dir: None }
+    FoundPython {
+        module_path: m.path.clone(),
+        bias: m.bias,
+        version,
+        layout,
+        layout_file,
+        layout_cached: false,
+        symbols,
+        warnings,
+        cache_dir: None,
+        build_id: m.build_id.as_deref().map(hex),
+        flag_names: None,
+    }
 }
 

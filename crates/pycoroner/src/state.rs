@@ -42,12 +42,17 @@ pub(crate) struct Context<'a> {
     pub threading: &'a [Vec<ThreadingThread>],
     /// `--state`: also the costly parts.
     pub full: bool,
+    /// `sys.flags`' field names, when the layout cache has them.
+    pub flag_names: Option<&'a [String]>,
 }
 
 /// Read the runtime's and every interpreter's state, naming thread states by the
 /// `thread_id` of the snapshot's threads.
-pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot, cx: &Context<'_>, warnings: &mut Vec<Warning>) -> (Runtime, Acquires) {
-    let Context { minor, cell_type, threading, full } = *cx;
+/// Also `sys.flags`' field names when they were read from memory (for the layout
+/// cache).
+pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot, cx: &Context<'_>, warnings: &mut Vec<Warning>) -> (Runtime, Acquires, Option<Vec<String>>) {
+    let Context { minor, cell_type, threading, full, flag_names } = *cx;
+    let mut names_read = None;
     let thread_of = |ts: RemoteAddr| -> Option<Finalizing> {
         (!ts.is_null()).then(|| Finalizing {
             thread_state: ts.0,
@@ -225,7 +230,10 @@ pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot
         ir.process = sysdict.map(|d| {
             // argv and executable only with --state (the text shows them only there; the
             // header has the command line).
-            let sys = renderer.sys_view(d, full);
+            let sys = renderer.sys_view(d, full, flag_names);
+            if sys.flag_names_read && names_read.is_none() {
+                names_read = Some(sys.flags.iter().map(|(n, _)| n.clone()).collect());
+            }
             Process {
                 argv: sys.argv,
                 executable: sys.executable,
@@ -248,7 +256,7 @@ pub(crate) fn read(py: &Python<'_>, renderer: &Renderer<'_>, snapshot: &Snapshot
         // 3.6 keeps them in statics: a stripped binary has no symbol for them.
         runtime.unavailable.push("pending calls: this build has no symbol `pendingcalls` (a stripped binary with no debug file)".into());
     }
-    (runtime, acquires)
+    (runtime, acquires, names_read)
 }
 
 /// `_signal.default_int_handler`, SIGINT's handler unless a program sets another.

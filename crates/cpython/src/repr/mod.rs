@@ -342,7 +342,7 @@ impl<'a> Renderer<'a> {
         let exact = kind.is_some();
         let kind = kind.or_else(|| SUBCLASS_BITS.iter().find(|(bit, _)| flags & (1 << bit) != 0).map(|(_, k)| *k));
         let heap = flags & TPFLAGS_HEAPTYPE != 0;
-        if let Some(std) = self.std_kind(ty).filter(|_| !exact) {
+        if let Some(std) = if exact { None } else { self.std_kind(ty) } {
             if let Some(s) = self.std_repr(obj, ty, std, depth, stack)? {
                 return Ok(s);
             }

@@ -240,6 +240,8 @@ pub struct SysView {
     pub executable: Option<String>,
     /// `sys.flags` as `(name, repr(value))`; empty when the names cannot be read.
     pub flags: Vec<(String, String)>,
+    /// True when the flags' names were read from memory (not given).
+    pub flag_names_read: bool,
     /// `repr(sys._xoptions)`, when not empty.
     pub xoptions: Option<String>,
 }
@@ -349,36 +351,48 @@ impl Renderer<'_> {
 
     /// `sys.flags` and `sys._xoptions`; `sys.argv` and `sys.executable` too when
     /// `with_argv` (memory no other part of a report touches: reading it is most of
-    /// what the compact state costs).
-    pub fn sys_view(&self, sysdict: RemoteAddr, with_argv: bool) -> SysView {
+    /// what the compact state costs). `flag_names`, when given and as many as the
+    /// flags, are their names (string constants of the build, in its file: reading
+    /// them opens it).
+    pub fn sys_view(&self, sysdict: RemoteAddr, with_argv: bool, flag_names: Option<&[String]>) -> SysView {
         self.lookup();
         let found = self.dict_lookup_many(sysdict, &["argv", "executable", "flags", "_xoptions"]);
         let get = |i: usize| found.get(i).copied().flatten().filter(|_| with_argv || i >= 2);
         let argv = get(0).map(|a| self.repr(a));
         let executable = get(1).filter(|e| self.kind_of(*e) == Some(Kind::Str)).and_then(|e| objects::read_str(self.mem, self.o, e).ok());
-        let flags = get(2).map(|f| self.struct_seq(f)).unwrap_or_default();
+        let (flags, flag_names_read) = get(2).map(|f| self.struct_seq(f, flag_names)).unwrap_or_default();
         let xoptions = get(3).filter(|x| self.dict_items_up_to(*x, 1).is_ok_and(|(items, _)| !items.is_empty())).map(|x| self.repr(x));
-        SysView { argv, executable, flags, xoptions }
+        SysView { argv, executable, flags, flag_names_read, xoptions }
     }
 
-    /// A struct sequence's visible fields as `(name, repr(value))`: names from its
-    /// type's `tp_members`, values from its items (like a tuple's).
-    fn struct_seq(&self, obj: RemoteAddr) -> Vec<(String, String)> {
-        (|| -> Option<Vec<(String, String)>> {
-            let ty = objects::ob_type(self.mem, self.o, obj).ok()?;
-            let members = self.ptr(ty, key::type_ext::members).ok().filter(|m| !m.is_null())?;
-            let size = self.o.memberdef.size?;
+    /// A struct sequence's visible fields as `(name, repr(value))`: names from
+    /// `names` when there are as many, else from its type's `tp_members` (then `true`),
+    /// values from its items (like a tuple's).
+    fn struct_seq(&self, obj: RemoteAddr, names: Option<&[String]>) -> (Vec<(String, String)>, bool) {
+        (|| -> Option<(Vec<(String, String)>, bool)> {
             let n = usize::try_from(self.mem.read_i64(self.at(obj, key::object::ob_size).ok()?).ok()?).ok()?.min(MAX_FLAGS);
             let items = self.at(obj, key::tuple::item).ok()?;
+            let names = match names.filter(|k| k.len() == n) {
+                Some(k) => (k.to_vec(), false),
+                None => {
+                    let ty = objects::ob_type(self.mem, self.o, obj).ok()?;
+                    let members = self.ptr(ty, key::type_ext::members).ok().filter(|m| !m.is_null())?;
+                    let size = self.o.memberdef.size?;
+                    let mut read = Vec::new();
+                    for i in 0..n as u64 {
+                        let def = members.offset(size.checked_mul(i)?)?;
+                        let name_at = self.ptr(def, key::memberdef::name).ok().filter(|p| !p.is_null())?;
+                        read.push(String::from_utf8_lossy(&self.mem.read_cstr(name_at, MAX_MEMBER_NAME).ok()?).into_owned());
+                    }
+                    (read, true)
+                }
+            };
             let mut out = Vec::new();
-            for i in 0..n as u64 {
-                let def = members.offset(size.checked_mul(i)?)?;
-                let name_at = self.ptr(def, key::memberdef::name).ok().filter(|p| !p.is_null())?;
-                let name = String::from_utf8_lossy(&self.mem.read_cstr(name_at, MAX_MEMBER_NAME).ok()?).into_owned();
-                let value = self.mem.read_ptr(items.offset(i.checked_mul(8)?)?).ok()?;
+            for (i, name) in names.0.into_iter().enumerate() {
+                let value = self.mem.read_ptr(items.offset((i as u64).checked_mul(8)?)?).ok()?;
                 out.push((name, self.repr(value)));
             }
-            Some(out)
+            Some((out, names.1))
         })()
         .unwrap_or_default()
     }
