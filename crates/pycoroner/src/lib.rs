@@ -398,6 +398,8 @@ fn analyze_within_budget(
             continue;
         };
         report.extension_modules = names_renderer.extension_modules(modules, sysdict);
+        // The modules the thread names and the state read, found in one pass.
+        names_renderer.prefetch_modules(modules, &["threading", "gc", "_signal", "atexit"]);
         let known = names_renderer.threading_threads(modules);
         for k in &known {
             for t in threads.iter_mut().filter(|t| t.thread_id == k.ident && t.interpreter_id == interp.state.id) {

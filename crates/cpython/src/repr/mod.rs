@@ -239,6 +239,8 @@ pub struct Renderer<'a> {
     budget: Cell<usize>,
     /// Which standard-library type each type seen is, if any.
     std_types: std::cell::RefCell<HashMap<RemoteAddr, Option<stdlib::Std>>>,
+    /// Modules looked up in a `sys.modules` dict: (dict, name) → the module.
+    modules: std::cell::RefCell<HashMap<(RemoteAddr, String), Option<RemoteAddr>>>,
 }
 
 /// An attribute or dict entry: key and value addresses.
@@ -248,7 +250,7 @@ impl<'a> Renderer<'a> {
     /// A renderer over `mem` with the interpreter's offsets, models and known objects.
     pub fn new(mem: &'a dyn Memory, o: &'a Offsets, models: Models, known: &'a KnownObjects, limits: Limits) -> Renderer<'a> {
         let limits = Limits { depth: limits.depth.min(MAX_DEPTH), ..limits };
-        Renderer { mem, o, models, known, limits, budget: Cell::new(READ_BUDGET), std_types: Default::default() }
+        Renderer { mem, o, models, known, limits, budget: Cell::new(READ_BUDGET), std_types: Default::default(), modules: Default::default() }
     }
 
     pub(crate) fn at(&self, base: RemoteAddr, key: Key) -> Result<RemoteAddr, Error> {

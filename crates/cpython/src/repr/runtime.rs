@@ -82,7 +82,7 @@ impl Renderer<'_> {
 
     /// `sys.modules[name].__dict__`.
     pub fn module_dict(&self, sys_modules: RemoteAddr, name: &str) -> Option<RemoteAddr> {
-        let module = self.dict_lookup(sys_modules, name)?;
+        let module = self.module_object(sys_modules, name)?;
         self.ptr(module, key::module::dict).ok().filter(|d| !d.is_null())
     }
 
@@ -429,8 +429,24 @@ impl Renderer<'_> {
 
     /// `sys.modules[name]`.
     pub fn module_object(&self, sys_modules: RemoteAddr, name: &str) -> Option<RemoteAddr> {
+        if let Some(hit) = self.modules.borrow().get(&(sys_modules, name.to_string())) {
+            return *hit;
+        }
         self.lookup();
-        self.dict_lookup(sys_modules, name)
+        let found = self.dict_lookup(sys_modules, name);
+        self.modules.borrow_mut().insert((sys_modules, name.to_string()), found);
+        found
+    }
+
+    /// Look up several modules of a `sys.modules` dict in one pass over it, for the
+    /// lookups by name that follow (each would be a pass of its own).
+    pub fn prefetch_modules(&self, sys_modules: RemoteAddr, names: &[&str]) {
+        self.lookup();
+        let found = self.dict_lookup_many(sys_modules, names);
+        let mut memo = self.modules.borrow_mut();
+        for (name, m) in names.iter().zip(found) {
+            memo.insert((sys_modules, (*name).to_string()), m);
+        }
     }
 
     /// The address of `None`, when known.
