@@ -413,13 +413,19 @@ impl Native {
     /// thread unwound from `thread` (innermost first). `Ok(None)`: no frame of those
     /// functions; `Err`: such frames, none of whose argument could be read (why, for
     /// each).
+    ///
+    /// Only a stack with an unwound frame of one of the functions is searched (a
+    /// function reached by a tail call is always called by another of them), and only
+    /// as far as a few frames past the outermost such frame (its caller, for entry
+    /// values).
     pub fn argument(&self, target: &dyn Target, thread: &Registers, frames: &[RawFrame], query: &ArgQuery<'_>) -> Result<Option<ArgValue>, String> {
+        let named = |f: &RawFrame| !f.signal_frame && self.symbolize(f).iter().any(|s| s.function.as_deref().is_some_and(|n| query.functions.contains(&n)));
+        let Some(last) = frames.iter().take(MAX_ARG_FRAMES).rposition(named) else { return Ok(None) };
+        let frames = frames.get(..last.saturating_add(3).min(frames.len())).unwrap_or(frames);
         let mut walk = Walk::new(self, target, thread, frames);
         let mut errors: Vec<String> = Vec::new();
         for v in 0..walk.shown.len() {
-            let Some(f) = walk.shown.get(v).map(|s| s.frame).filter(|f| !f.signal_frame) else { continue };
-            let names = self.symbolize(&f);
-            if !names.iter().any(|s| s.function.as_deref().is_some_and(|n| query.functions.contains(&n))) {
+            if !walk.shown.get(v).is_some_and(|s| named(&s.frame)) {
                 continue;
             }
             match self.argument_in(&mut walk, v, query) {
@@ -521,7 +527,9 @@ impl Native {
                 }
                 EvaluationResult::RequiresFrameBase => {
                     let fb = cx.frame_base.clone().ok_or("no frame base")?;
-                    let v = self.evaluate(walk, cx, fb, 8, depth, Read::Value)?;
+                    // A frame base that needs the frame base has none (no recursion).
+                    let fb_cx = EvalFrame { frame_base: None, ..*cx };
+                    let v = self.evaluate(walk, &fb_cx, fb, 8, depth, Read::Value)?;
                     eval.resume_with_frame_base(v as u64).map_err(err)?
                 }
                 EvaluationResult::RequiresCallFrameCfa => {
