@@ -21,7 +21,7 @@ use crate::locate::{DebugSearch, SearchLog};
 use crate::module::Module;
 
 mod args;
-pub use args::{exercise as exercise_arguments, ArgQuery, ArgValue, MAX_ARG_FRAMES};
+pub use args::{exercise as exercise_arguments, ArgError, ArgQuery, ArgValue, MAX_ARG_FRAMES};
 
 /// Most frames unwound per thread where the target does not list the stack's mapping
 /// (elsewhere the mapping bounds the walk first: each frame takes at least 8 bytes).

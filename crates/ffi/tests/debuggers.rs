@@ -1121,7 +1121,9 @@ fn cpython_lldb_value_summaries_in_python_style() {
 }
 
 /// `py-state` in gdb and lldb on a core of the interpreter state scenario: both print
-/// the same section, holding what the process said of itself before crashing.
+/// the same section, holding what the process said of itself before crashing; and on
+/// a core crashed inside a collection, `py-state --native` names its generation as the
+/// library reading the core file does.
 #[test]
 fn py_state_in_gdb_and_lldb() {
     if !tools() {
@@ -1159,6 +1161,38 @@ fn py_state_in_gdb_and_lldb() {
         // Debian's stripped 3.11 has no `Handlers` symbol: it says so instead.
         if !g.contains(&format!("SIGUSR1 (10): {usr1}")) && !g.contains("Not readable in this build: signal handlers") {
             failures.push(format!("{tag} gdb py-state has no SIGUSR1 handler {usr1}:\n{g}"));
+        }
+
+        // A crash in a __del__ an automatic collection runs: `py-state --native` (the
+        // debugger's registers) reads the generation the library reads from the core file, and
+        // both say the one gc.callbacks were told where they give one.
+        let tag = format!("[{} gc_finalizer]", py.id());
+        let c = match pycoroner_testkit::crash_with_env(&py.path, &script, &[("PYCORONER_STATE", std::ffi::OsStr::new("gc_finalizer"))]) {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{tag} {e}"));
+                continue;
+            }
+        };
+        let truth = pycoroner_testkit::sidecar_state(c.sidecar.as_deref()).unwrap_or_default();
+        let core = c.core.to_string_lossy().into_owned();
+        // The library on the core file, as the CLI reads it.
+        let opts = pycoroner::Options { cache_dir: Some(cache.path().into()), ..Default::default() };
+        let report = pycoroner::target::ElfCore::open(&c.core).ok().and_then(|t| pycoroner::analyze(&t, &opts).ok());
+        let generation = report.as_ref().and_then(|r| r.runtime.as_ref()).and_then(|rt| rt.interpreters.first()).and_then(|i| i.gc.as_ref()).and_then(|g| g.generation).map(i64::from);
+        if generation.is_some() && generation != truth["generation"].as_i64() {
+            failures.push(format!("{tag} the library reads generation {generation:?}, gc.callbacks were told {}", truth["generation"]));
+        }
+        let want = match generation {
+            Some(n) => format!("collecting generation {n} now in thread 0x"),
+            None => "collecting now in thread 0x".to_string(),
+        };
+        let g = sections(&gdb(&[&exe, &core], &["py-state --native", "echo"], false, cache.path()));
+        let l = sections(&lldb(&["-c", &core, &exe], &["py-state --native", "version"], cache.path()));
+        for (who, out) in [("gdb", section(&g, "py-state --native", 0)), ("lldb", section(&l, "py-state --native", 0))] {
+            if !out.contains(&want) {
+                failures.push(format!("{tag} {who} py-state --native lacks {want:?}:\n{out}"));
+            }
         }
     }
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));

@@ -532,7 +532,8 @@ pub(crate) fn is_collecting(runtime: &Runtime) -> bool {
 /// Which generation each collecting interpreter collects, and in which thread: the
 /// `generation` argument of the collector's functions
 /// ([`pycoroner_cpython::models::GC_GENERATION_ARG`]) in a native frame of one of its
-/// threads. A warning says why where it cannot be read.
+/// threads. Where the build cannot tell (no DWARF, the value optimized out), it says
+/// so in `runtime.unavailable`; where the target could not be read, a warning does.
 pub(crate) fn collecting_generation(
     target: &dyn pycoroner_process::Target,
     native: &pycoroner_debuginfo::native::Native,
@@ -544,27 +545,37 @@ pub(crate) fn collecting_generation(
     let (functions, units) = pycoroner_cpython::models::GC_GENERATION_ARG;
     let query = pycoroner_debuginfo::native::ArgQuery { functions, units, parameter: "generation", size: 4 };
     let registers = target.threads();
+    let mut unavailable = Vec::new();
     for ir in &mut runtime.interpreters {
         let Some(gc) = ir.gc.as_mut().filter(|g| g.collecting == Some(true)) else { continue };
-        let mut why = None;
+        let mut failed: Option<pycoroner_debuginfo::native::ArgError> = None;
+        let mut unwound = false;
         for (t, raw) in stacks.iter().filter_map(|(i, raw)| Some((threads.get(*i)?, raw))).filter(|(t, _)| t.interpreter_id == ir.id) {
             let Some(r) = registers.iter().find(|r| Some(r.tid) == t.native_id) else { continue };
+            unwound = true;
             match native.argument(target, &r.regs, raw, &query) {
                 // One per generation: thresholds has NUM_GENERATIONS entries.
                 Ok(Some(v)) if usize::try_from(v.value).is_ok_and(|g| g < gc.thresholds.len()) => {
                     gc.generation = u8::try_from(v.value).ok();
                     gc.collecting_thread = Some(t.thread_id);
-                    why = None;
+                    failed = None;
                     break;
                 }
-                Ok(Some(v)) => why = Some(format!("{}'s generation argument reads {}, not a generation", v.function, v.value)),
+                Ok(Some(v)) => failed = Some(pycoroner_debuginfo::native::ArgError { why: format!("{}'s generation argument reads {}, not a generation", v.function, v.value), target: true }),
                 Ok(None) => {}
-                Err(e) => why = Some(e),
+                Err(e) => failed = Some(e),
             }
         }
-        if gc.generation.is_none() {
-            let why = why.unwrap_or_else(|| format!("no thread has a native frame of {}", functions.join(", ")));
-            warnings.push(Warning::new(WarningKind::State, format!("the generation being collected is unknown: {why}")));
+        if gc.generation.is_some() {
+            continue;
+        }
+        match failed {
+            Some(e) if e.target => warnings.push(Warning::new(WarningKind::State, format!("the generation being collected is unknown: {}", e.why))),
+            Some(e) => unavailable.push(format!("the generation being collected: {}", e.why)),
+            // A debugger's py-state without --native hands over no registers.
+            None if !unwound => warnings.push(Warning::new(WarningKind::State, "the generation being collected is unknown: no thread's registers to unwind its native stack")),
+            None => unavailable.push(format!("the generation being collected: no native frame is one of {} (a stripped build names none of them without its debug file)", functions.join(", "))),
         }
     }
+    runtime.unavailable.extend(unavailable);
 }

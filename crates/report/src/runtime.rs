@@ -185,8 +185,9 @@ pub struct Gc {
     pub collecting: Option<bool>,
     /// The generation being collected (what `gc.callbacks` get as `generation`): the
     /// `generation` argument of the collector's C function in the thread collecting,
-    /// read from its native frame with the DWARF (absent when it cannot be read; a
-    /// warning says why).
+    /// read from its native frame with the DWARF (absent when it cannot be read:
+    /// `unavailable` says why when the build cannot tell, a warning when the target
+    /// could not be read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generation: Option<u8>,
     /// The thread whose native stack runs the collection (`thread_id`).

@@ -67,6 +67,41 @@ pub struct ArgValue {
     pub frame: usize,
 }
 
+/// Why an argument could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgError {
+    /// What failed.
+    pub why: String,
+    /// True when the target failed (its memory unreadable, its stack not what its
+    /// CFI says), false when the build lacks the answer (no DWARF, the value
+    /// optimized out, no frame of those functions named).
+    pub target: bool,
+}
+
+impl ArgError {
+    fn target(why: String) -> ArgError {
+        ArgError { why, target: true }
+    }
+}
+
+impl From<String> for ArgError {
+    fn from(why: String) -> ArgError {
+        ArgError { why, target: false }
+    }
+}
+
+impl From<&str> for ArgError {
+    fn from(why: &str) -> ArgError {
+        ArgError { why: why.to_string(), target: false }
+    }
+}
+
+impl std::fmt::Display for ArgError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.why)
+    }
+}
+
 /// The registers known in one frame, and its canonical frame address.
 #[derive(Debug, Clone, Copy, Default)]
 struct FrameRegs {
@@ -161,7 +196,7 @@ struct Walk<'a> {
     /// between it and its caller.
     shown: Vec<Shown>,
     regs: Vec<FrameRegs>,
-    stop: Option<String>,
+    stop: Option<ArgError>,
     cfi: HashMap<u64, Option<Cfi>>,
 }
 
@@ -186,7 +221,7 @@ impl<'a> Walk<'a> {
 
     /// The registers of shown frame `v`: a tail-call frame has its caller's
     /// callee-saved registers (restored before the jump) and no CFA of its own.
-    fn shown_regs(&mut self, v: usize) -> Result<FrameRegs, String> {
+    fn shown_regs(&mut self, v: usize) -> Result<FrameRegs, ArgError> {
         let s = *self.shown.get(v).ok_or("no such frame")?;
         let mut r = self.at(s.regs)?;
         if s.tail {
@@ -196,7 +231,7 @@ impl<'a> Walk<'a> {
     }
 
     /// The registers of frame `i` (computing the walk up to it), with its CFA.
-    fn at(&mut self, i: usize) -> Result<FrameRegs, String> {
+    fn at(&mut self, i: usize) -> Result<FrameRegs, ArgError> {
         while self.regs.len() <= i.saturating_add(1) && self.stop.is_none() {
             let k = self.regs.len().saturating_sub(1);
             if let Err(why) = self.step(k) {
@@ -211,7 +246,7 @@ impl<'a> Walk<'a> {
     }
 
     /// Compute frame `k`'s CFA and frame `k + 1`'s registers.
-    fn step(&mut self, k: usize) -> Result<(), String> {
+    fn step(&mut self, k: usize) -> Result<(), ArgError> {
         let (Some(frame), Some(next)) = (self.frames.get(k), self.frames.get(k.saturating_add(1))) else {
             return Err("the stack ends there".into());
         };
@@ -221,7 +256,7 @@ impl<'a> Walk<'a> {
             // Every register of the interrupted code is in the ucontext.
             for (slot, &g) in caller.regs.iter_mut().zip(GREGS.iter()) {
                 let at = g.checked_mul(8).and_then(|o| o.checked_add(40)).and_then(|o| frame.sp.checked_add(o)).ok_or("ucontext address overflows")?;
-                *slot = Some(self.mem.read_u64(RemoteAddr(at)).map_err(|e| format!("signal frame unreadable: {e}"))?);
+                *slot = Some(self.mem.read_u64(RemoteAddr(at)).map_err(|e| ArgError::target(format!("signal frame unreadable: {e}")))?);
             }
         } else {
             let lookup = if frame.is_return { frame.pc.wrapping_sub(1) } else { frame.pc };
@@ -250,7 +285,7 @@ impl<'a> Walk<'a> {
                     }
                     gimli::RegisterRule::Offset(o) => {
                         let at = cfa.checked_add_signed(o).ok_or("saved register address overflows")?;
-                        Some(self.mem.read_u64(RemoteAddr(at)).map_err(|e| format!("saved register unreadable: {e}"))?)
+                        Some(self.mem.read_u64(RemoteAddr(at)).map_err(|e| ArgError::target(format!("saved register unreadable: {e}")))?)
                     }
                     gimli::RegisterRule::ValOffset(o) => cfa.checked_add_signed(o),
                     gimli::RegisterRule::Register(from) => cur.get(from.0),
@@ -267,7 +302,7 @@ impl<'a> Walk<'a> {
         // The return address is the caller's pc; both must be where the unwinder went.
         let pc = caller.get(RA);
         if pc != Some(next.pc) || caller.get(RSP) != Some(next.sp) {
-            return Err(format!("CFI and the unwinder disagree on the caller of {:#x}", frame.pc));
+            return Err(ArgError::target(format!("CFI and the unwinder disagree on the caller of {:#x}", frame.pc)));
         }
         self.regs.push(caller);
         Ok(())
@@ -418,12 +453,12 @@ impl Native {
     /// function reached by a tail call is always called by another of them), and only
     /// as far as a few frames past the outermost such frame (its caller, for entry
     /// values).
-    pub fn argument(&self, target: &dyn Target, thread: &Registers, frames: &[RawFrame], query: &ArgQuery<'_>) -> Result<Option<ArgValue>, String> {
+    pub fn argument(&self, target: &dyn Target, thread: &Registers, frames: &[RawFrame], query: &ArgQuery<'_>) -> Result<Option<ArgValue>, ArgError> {
         let named = |f: &RawFrame| !f.signal_frame && self.symbolize(f).iter().any(|s| s.function.as_deref().is_some_and(|n| query.functions.contains(&n)));
         let Some(last) = frames.iter().take(MAX_ARG_FRAMES).rposition(named) else { return Ok(None) };
         let frames = frames.get(..last.saturating_add(3).min(frames.len())).unwrap_or(frames);
         let mut walk = Walk::new(self, target, thread, frames);
-        let mut errors: Vec<String> = Vec::new();
+        let mut errors: Vec<ArgError> = Vec::new();
         for v in 0..walk.shown.len() {
             if !walk.shown.get(v).is_some_and(|s| named(&s.frame)) {
                 continue;
@@ -436,11 +471,14 @@ impl Native {
         if errors.is_empty() {
             Ok(None)
         } else {
-            Err(errors.join("; "))
+            // A target's failure anywhere is one (a readable target would have
+            // answered there).
+            let target = errors.iter().any(|e| e.target);
+            Err(ArgError { why: errors.iter().map(|e| e.why.as_str()).collect::<Vec<_>>().join("; "), target })
         }
     }
 
-    fn argument_in(&self, walk: &mut Walk<'_>, i: usize, query: &ArgQuery<'_>) -> Result<ArgValue, String> {
+    fn argument_in(&self, walk: &mut Walk<'_>, i: usize, query: &ArgQuery<'_>) -> Result<ArgValue, ArgError> {
         let f = walk.shown.get(i).map(|s| s.frame).ok_or("no frame")?;
         let lookup = if f.is_return { f.pc.wrapping_sub(1) } else { f.pc };
         let m = self.module(lookup).ok_or("in no module")?;
@@ -459,7 +497,7 @@ impl Native {
             Some(Ok(Some(e))) => Some(e),
             _ => None,
         };
-        let mut why = format!("no function of {} at {:#x}", query.units.join(" or "), f.pc);
+        let mut why = ArgError::from(format!("no function of {} at {:#x}", query.units.join(" or "), f.pc));
         let mut units = Units { calls, list: vec![calls.unit(unit_off).ok_or("its DWARF unit cannot be read")?] };
         // Innermost scope first.
         for &s in scope.chain.iter().rev() {
@@ -482,21 +520,21 @@ impl Native {
                 }
             }
             let Some(location) = location else {
-                why = format!("{function} has no parameter {}", query.parameter);
+                why = format!("{function} has no parameter {}", query.parameter).into();
                 continue;
             };
             let Some(location) = location else {
-                why = format!("{}: optimized out in {function}", query.parameter);
+                why = format!("{}: optimized out in {function}", query.parameter).into();
                 continue;
             };
             let Some(expr) = location_at(dwarf, &unit, location, svma)? else {
-                why = format!("{}: optimized out in {function} at {:#x}", query.parameter, f.pc);
+                why = format!("{}: optimized out in {function} at {:#x}", query.parameter, f.pc).into();
                 continue;
             };
             let cx = EvalFrame { index: i, unit: &unit, dwarf, bias: m.bias, frame_base: frame_base.clone(), entry_svma: calls.function_entry(svma) };
             match self.evaluate(walk, &cx, expr, query.size, 0, Read::Location) {
                 Ok(value) => return Ok(ArgValue { value, function, frame: i }),
-                Err(e) => why = format!("{} in {function}: {e}", query.parameter),
+                Err(e) => why = ArgError { why: format!("{} in {function}: {}", query.parameter, e.why), target: e.target },
             }
         }
         Err(why)
@@ -504,7 +542,7 @@ impl Native {
 
     /// Evaluate a location expression in frame `cx.index`, giving the value (sign
     /// extended from `size` bytes).
-    fn evaluate(&self, walk: &mut Walk<'_>, cx: &EvalFrame<'_>, expr: Expression<R>, size: u8, depth: usize, read: Read) -> Result<i64, String> {
+    fn evaluate(&self, walk: &mut Walk<'_>, cx: &EvalFrame<'_>, expr: Expression<R>, size: u8, depth: usize, read: Read) -> Result<i64, ArgError> {
         let regs = walk.shown_regs(cx.index)?;
         let mut eval = expr.evaluation(cx.unit.encoding());
         eval.set_max_iterations(MAX_STEPS);
@@ -514,7 +552,7 @@ impl Native {
             state = match state {
                 EvaluationResult::Complete => break,
                 EvaluationResult::RequiresMemory { address, size, .. } => {
-                    let b = walk.mem.read_vec(RemoteAddr(address), u64::from(size), 8).map_err(|e| format!("memory at {address:#x}: {e}"))?;
+                    let b = walk.mem.read_vec(RemoteAddr(address), u64::from(size), 8).map_err(|e| ArgError::target(format!("memory at {address:#x}: {e}")))?;
                     let mut word = [0u8; 8];
                     for (d, s) in word.iter_mut().zip(b.iter()) {
                         *d = *s;
@@ -563,7 +601,7 @@ impl Native {
             // on the stack: as a location, that is an address.
             Location::Address { address } if read == Read::Value => *address,
             Location::Address { address } => {
-                let b = walk.mem.read_vec(RemoteAddr(*address), u64::from(size), 8).map_err(|e| format!("memory at {address:#x}: {e}"))?;
+                let b = walk.mem.read_vec(RemoteAddr(*address), u64::from(size), 8).map_err(|e| ArgError::target(format!("memory at {address:#x}: {e}")))?;
                 let mut word = [0u8; 8];
                 for (d, s) in word.iter_mut().zip(b.iter()) {
                     *d = *s;
@@ -580,7 +618,7 @@ impl Native {
     /// The value a register had when the function of frame `cx.index` was entered:
     /// its caller's call-site parameter for that register, evaluated in the caller's
     /// frame. Only when that call site calls this function directly.
-    fn entry_value(&self, walk: &mut Walk<'_>, cx: &EvalFrame<'_>, inner: Expression<R>, depth: usize) -> Result<u64, String> {
+    fn entry_value(&self, walk: &mut Walk<'_>, cx: &EvalFrame<'_>, inner: Expression<R>, depth: usize) -> Result<u64, ArgError> {
         let caller_index = cx.index.checked_add(1).ok_or("no caller")?;
         let caller = walk.shown.get(caller_index).map(|s| s.frame).ok_or("no caller frame")?;
         if caller.signal_frame || !caller.is_return {
