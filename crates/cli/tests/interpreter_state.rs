@@ -426,3 +426,37 @@ fn a_deadlock_over_two_rlocks_read_live() {
     }
     assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// A live process paused inside a collection (`gc.collect(1)`'s "start" callback
+/// sleeps): `pycoroner pid` reads the generation from the collector's C frames through
+/// the stopped threads' registers, as gc.callbacks were told it, in the thread that
+/// collects.
+#[test]
+fn a_collection_paused_in_a_gc_callback_read_live() {
+    let mut failures = Vec::new();
+    for py in &all_interpreters() {
+        let tag = format!("[{} gc paused]", py.id());
+        let (mut child, line) = match pycoroner_testkit::start_live(&py.path, &repo_root().join("fixtures/live/gc_paused.py"), &[], &[]) {
+            Ok(c) => c,
+            Err(e) => {
+                failures.push(format!("{tag} {e}"));
+                continue;
+            }
+        };
+        let truth: Value = serde_json::from_str(&line).unwrap_or_default();
+        let dd = pycoroner_testkit::sid_debug_dir();
+        let out = pycoroner().arg("pid").arg(child.id().to_string()).args(["--format", "json", "--no-cache", "--debug-dir"]).arg(&dd).output().expect("run pycoroner");
+        let _ = child.kill();
+        let _ = child.wait();
+        let Some(report) = pycoroner_testkit::parse_report(&String::from_utf8_lossy(&out.stdout)) else {
+            failures.push(format!("{tag} no report: {}", String::from_utf8_lossy(&out.stderr)));
+            continue;
+        };
+        let gc = &main_interp(&report)["gc"];
+        if gc["collecting"] != true || gc["generation"] != truth["generation"] || gc["collecting_thread"] != truth["thread"] || truth["generation"].is_null() {
+            failures.push(format!("{tag} ours {gc}, the process's {truth}"));
+        }
+    }
+    assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
+}
+
