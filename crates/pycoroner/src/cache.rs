@@ -31,6 +31,19 @@ pub struct Entry {
     pub flag_names: Option<Vec<String>>,
 }
 
+impl Entry {
+    /// What an analysis found, as the cache (and a minidump) keeps it.
+    pub fn of(found: &crate::locate_python::FoundPython) -> Entry {
+        Entry {
+            layout: found.layout.clone(),
+            symbols: found.symbols.clone(),
+            micro: found.version.micro,
+            source_file: found.layout_file.clone().unwrap_or_default(),
+            flag_names: found.flag_names.clone(),
+        }
+    }
+}
+
 /// Largest layout entry read (they are a few KiB).
 const MAX_ENTRY: u64 = 1 << 20;
 
@@ -83,13 +96,7 @@ pub fn remember_flag_names(found: &crate::locate_python::FoundPython, names: Vec
         return;
     }
     let Ok(sub) = layouts(dir) else { return };
-    let entry = Entry {
-        layout: found.layout.clone(),
-        symbols: found.symbols.clone(),
-        micro: found.version.micro,
-        source_file: found.layout_file.clone().unwrap_or_default(),
-        flag_names: Some(names),
-    };
+    let entry = Entry { flag_names: Some(names), ..Entry::of(found) };
     if let Err(e) = store(&sub, id, &entry) {
         warnings.push(pycoroner_report::Warning::new(pycoroner_report::WarningKind::Cache, format!("could not write the layout cache in {}: {e}", sub.path().display())));
     }

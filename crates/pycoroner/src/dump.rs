@@ -97,13 +97,7 @@ fn finish<T: Target>(rec: &Recorder<T>, prepared: &crate::Prepared, mut report: 
     let mut extra = Vec::new();
     match modules.iter().find(|m| m.path == found.module_path).and_then(|m| m.build_id.as_deref()) {
         Some(id) => {
-            let entry = crate::cache::Entry {
-                layout: found.layout.clone(),
-                symbols: found.symbols.clone(),
-                micro: found.version.micro,
-                source_file: found.layout_file.clone().unwrap_or_default(),
-                flag_names: found.flag_names.clone(),
-            };
+            let entry = crate::cache::Entry::of(found);
             let python = DumpPython { module: found.module_path.clone(), build_id: pycoroner_debuginfo::hex(id), entry };
             let json = serde_json::to_vec(&python).map_err(|e| AnalyzeError::Runtime { module: found.module_path.clone(), what: e.to_string() })?;
             extra.push((PYTHON_STREAM, json));

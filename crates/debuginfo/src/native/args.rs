@@ -133,7 +133,7 @@ fn load_cfi(m: &NativeModule) -> Option<Cfi> {
 
 fn cfi_of(data: &[u8]) -> Option<Cfi> {
     let obj = object::File::parse(data).ok()?;
-    let sec = |n: &str| obj.section_by_name(n).and_then(|s| Some((s.uncompressed_data().ok()?.into_owned(), s.address())));
+    let sec = |n: &str| super::section(&obj, n).map(|(at, bytes)| (bytes, at.start));
     Some(Cfi {
         eh_frame: sec(".eh_frame"),
         eh_frame_hdr: sec(".eh_frame_hdr"),
@@ -357,26 +357,47 @@ fn scopes_at(dwarf: &gimli::Dwarf<R>, unit: &gimli::Unit<R>, svma: u64) -> Resul
     Ok(Scope { chain: best })
 }
 
+/// The frame base at `svma` of the function a scope chain is in (its outermost DIE's
+/// `DW_AT_frame_base`), when it has one there.
+fn frame_base_at(dwarf: &gimli::Dwarf<R>, unit: &gimli::Unit<R>, scope: &Scope, svma: u64) -> Option<Expression<R>> {
+    let v = unit.entry(*scope.chain.first()?).ok()?.attr_value(gimli::DW_AT_frame_base).ok().flatten()?;
+    location_at(dwarf, unit, v, svma).ok().flatten()
+}
+
 /// The units met while following references out of one frame's unit (an LTO build's
 /// concrete functions name their origins in other units), each parsed once; the
 /// frame's own unit is the first.
 struct Units<'a> {
     calls: &'a crate::tailcall::ModuleCalls,
-    list: Vec<gimli::Unit<R>>,
+    /// The frame's unit (index 0).
+    first: &'a gimli::Unit<R>,
+    /// The others met, from index 1.
+    others: Vec<gimli::Unit<R>>,
 }
 
-impl Units<'_> {
+impl<'a> Units<'a> {
+    fn new(calls: &'a crate::tailcall::ModuleCalls, first: &'a gimli::Unit<R>) -> Units<'a> {
+        Units { calls, first, others: Vec::new() }
+    }
+
     fn get(&self, u: usize) -> Option<&gimli::Unit<R>> {
-        self.list.get(u)
+        match u.checked_sub(1) {
+            None => Some(self.first),
+            Some(i) => self.others.get(i),
+        }
     }
 
     /// The index of the unit starting at `off`, parsing it on first use.
     fn index_of(&mut self, off: gimli::DebugInfoOffset) -> Option<usize> {
-        if let Some(i) = self.list.iter().position(|u| u.header.offset().as_debug_info_offset() == Some(off)) {
-            return Some(i);
+        let starts = |u: &gimli::Unit<R>| u.header.offset().as_debug_info_offset() == Some(off);
+        if starts(self.first) {
+            return Some(0);
         }
-        self.list.push(self.calls.unit(off)?);
-        Some(self.list.len().saturating_sub(1))
+        if let Some(i) = self.others.iter().position(starts) {
+            return i.checked_add(1);
+        }
+        self.others.push(self.calls.unit(off)?);
+        Some(self.others.len())
     }
 
     /// A DIE's attribute, looked up through its `DW_AT_abstract_origin` and
@@ -488,17 +509,9 @@ impl Native {
         let unit = calls.unit(unit_off).ok_or("its DWARF unit cannot be read")?;
         let dwarf = Self::located(m).ok_or_else(|| format!("{}'s DWARF cannot be read again", m.name))?;
         let scope = scopes_at(dwarf, &unit, svma)?;
-        let frame_base = scope
-            .chain
-            .first()
-            .and_then(|&s| unit.entry(s).ok()?.attr_value(gimli::DW_AT_frame_base).ok().flatten())
-            .map(|v| location_at(dwarf, &unit, v, svma));
-        let frame_base = match frame_base {
-            Some(Ok(Some(e))) => Some(e),
-            _ => None,
-        };
+        let frame_base = frame_base_at(dwarf, &unit, &scope, svma);
         let mut why = ArgError::from(format!("no function of {} at {:#x}", query.units.join(" or "), f.pc));
-        let mut units = Units { calls, list: vec![calls.unit(unit_off).ok_or("its DWARF unit cannot be read")?] };
+        let mut units = Units::new(calls, &unit);
         // Innermost scope first.
         for &s in scope.chain.iter().rev() {
             // Its name, in one of the files asked about (an LTO build's functions are in
@@ -552,12 +565,7 @@ impl Native {
             state = match state {
                 EvaluationResult::Complete => break,
                 EvaluationResult::RequiresMemory { address, size, .. } => {
-                    let b = walk.mem.read_vec(RemoteAddr(address), u64::from(size), 8).map_err(|e| ArgError::target(format!("memory at {address:#x}: {e}")))?;
-                    let mut word = [0u8; 8];
-                    for (d, s) in word.iter_mut().zip(b.iter()) {
-                        *d = *s;
-                    }
-                    eval.resume_with_memory(Value::Generic(u64::from_le_bytes(word))).map_err(err)?
+                    eval.resume_with_memory(Value::Generic(read_word(walk.mem, address, size)?)).map_err(err)?
                 }
                 EvaluationResult::RequiresRegister { register, .. } => {
                     let v = regs.get(register.0).ok_or_else(|| format!("register {} is not known in this frame", register.0))?;
@@ -600,14 +608,7 @@ impl Native {
             // An expression computing a value (a frame base, a call value) leaves it
             // on the stack: as a location, that is an address.
             Location::Address { address } if read == Read::Value => *address,
-            Location::Address { address } => {
-                let b = walk.mem.read_vec(RemoteAddr(*address), u64::from(size), 8).map_err(|e| ArgError::target(format!("memory at {address:#x}: {e}")))?;
-                let mut word = [0u8; 8];
-                for (d, s) in word.iter_mut().zip(b.iter()) {
-                    *d = *s;
-                }
-                u64::from_le_bytes(word)
-            }
+            Location::Address { address } => read_word(walk.mem, *address, size)?,
             Location::Value { value } => value.to_u64(u64::MAX).map_err(err)?,
             Location::Empty => return Err("optimized out".into()),
             _ => return Err("an implicit value".into()),
@@ -641,11 +642,7 @@ impl Native {
         let value = call_value(dwarf, &unit, ret, &want)?.ok_or("the call site does not record that register's value")?;
         let svma = ret.wrapping_sub(1);
         let scope = scopes_at(dwarf, &unit, svma)?;
-        let frame_base = scope
-            .chain
-            .first()
-            .and_then(|&s| unit.entry(s).ok()?.attr_value(gimli::DW_AT_frame_base).ok().flatten())
-            .and_then(|v| location_at(dwarf, &unit, v, svma).ok().flatten());
+        let frame_base = frame_base_at(dwarf, &unit, &scope, svma);
         let caller_cx = EvalFrame { index: caller_index, unit: &unit, dwarf, bias: cm.bias, frame_base, entry_svma: calls.function_entry(svma) };
         // DW_AT_call_value is a DWARF expression whose result is the value itself.
         self.evaluate(walk, &caller_cx, value, 8, depth.saturating_add(1), Read::Value).map(|v| v as u64)
@@ -669,6 +666,16 @@ struct EvalFrame<'a> {
     frame_base: Option<Expression<R>>,
     /// The entry (SVMA) of the function this frame runs.
     entry_svma: Option<u64>,
+}
+
+/// `size` bytes (at most 8) at `address`, little-endian.
+fn read_word(mem: &dyn Memory, address: u64, size: u8) -> Result<u64, ArgError> {
+    let b = mem.read_vec(RemoteAddr(address), u64::from(size), 8).map_err(|e| ArgError::target(format!("memory at {address:#x}: {e}")))?;
+    let mut word = [0u8; 8];
+    for (d, s) in word.iter_mut().zip(b.iter()) {
+        *d = *s;
+    }
+    Ok(u64::from_le_bytes(word))
 }
 
 fn sign_extend(raw: u64, size: u8) -> i64 {
@@ -725,18 +732,6 @@ fn call_value(dwarf: &gimli::Dwarf<R>, unit: &gimli::Unit<R>, ret: u64, register
     Ok(None)
 }
 
-/// Memory that is a file's bytes, from address 0 (for [`exercise`]).
-struct FileMemory<'a>(&'a [u8]);
-
-impl Memory for FileMemory<'_> {
-    fn read_exact(&self, addr: RemoteAddr, buf: &mut [u8]) -> Result<(), pycoroner_process::ReadError> {
-        let start = usize::try_from(addr.0).ok();
-        let bytes = start.and_then(|s| self.0.get(s..s.checked_add(buf.len())?)).ok_or(pycoroner_process::ReadError::Unmapped { addr })?;
-        buf.copy_from_slice(bytes);
-        Ok(())
-    }
-}
-
 /// Every decoder an argument read runs on a file, on one ELF file's bytes (for
 /// fuzzing): its CFI rows, and at up to 64 addresses its units cover (and next to
 /// them), the scopes there and the location of each of their parameters and
@@ -756,7 +751,8 @@ pub fn exercise(data: &[u8]) {
         cache_warnings: Vec::new(),
         cache: None,
     };
-    let mem = FileMemory(data);
+    let mut mem = pycoroner_process::SliceMemory::new();
+    mem.add(0, data.to_vec());
     let starts: Vec<u64> = calls.covered().take(64).collect();
     for svma in starts.into_iter().flat_map(|a| [a, a.wrapping_add(1), a.wrapping_add(5)]) {
         if let Some(cfi) = &cfi {
@@ -765,10 +761,7 @@ pub fn exercise(data: &[u8]) {
         let Some(off) = calls.unit_at(svma) else { continue };
         let Some(unit) = calls.unit(off) else { continue };
         let Ok(scope) = scopes_at(&dwarf, &unit, svma) else { continue };
-        let mut units = Units { calls: &calls, list: Vec::new() };
-        if let Some(u) = calls.unit(off) {
-            units.list.push(u);
-        }
+        let mut units = Units::new(&calls, &unit);
         let frame = RawFrame { pc: svma, is_return: false, trust: super::Trust::Context, signal_frame: false, sp: 64 };
         let frames = [frame];
         let mut walk = Walk {
@@ -780,11 +773,7 @@ pub fn exercise(data: &[u8]) {
             stop: None,
             cfi: HashMap::new(),
         };
-        let frame_base = scope
-            .chain
-            .first()
-            .and_then(|&s| unit.entry(s).ok()?.attr_value(gimli::DW_AT_frame_base).ok().flatten())
-            .and_then(|v| location_at(&dwarf, &unit, v, svma).ok().flatten());
+        let frame_base = frame_base_at(&dwarf, &unit, &scope, svma);
         for &s in scope.chain.iter().take(8) {
             let _ = units.name(&dwarf, (0, s));
             let Ok(mut tree) = unit.entries_tree(Some(s)) else { continue };
