@@ -411,9 +411,9 @@ impl Native {
     }
 
     /// The file holding a module's DWARF, opened again: still the module's build-id.
-    fn dwarf_image(m: &NativeModule) -> Option<ElfImage> {
+    fn dwarf_image(m: &NativeModule) -> Option<std::sync::Arc<ElfImage>> {
         let img = ElfImage::open(m.dwarf_path.as_ref()?).ok()?;
-        (img.build_id().map(crate::hex) == m.build_id).then_some(img)
+        (img.build_id().map(crate::hex) == m.build_id).then(|| std::sync::Arc::new(img))
     }
 
     /// The tail-call frames between a frame and its caller, as gdb builds them: the

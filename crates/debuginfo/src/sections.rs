@@ -17,13 +17,59 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use gimli::{EndianArcSlice, LittleEndian, SectionId};
+use gimli::{LittleEndian, SectionId};
 use object::{Object, ObjectSection};
 
 use crate::image::ElfImage;
 
 /// A section's bytes, as gimli reads them.
-pub type R = EndianArcSlice<LittleEndian>;
+pub type R = gimli::EndianReader<LittleEndian, SectionBytes>;
+
+/// A section's bytes for gimli's readers: decompressed ones on the heap, or a stored
+/// (uncompressed) section read in place from its file's mapping, with no copy. The
+/// store would otherwise copy libpython's 14 MB `.debug_info` into fresh memory for
+/// addr2line while the layout scan reads the same bytes mapped.
+#[derive(Clone)]
+pub struct SectionBytes(Held);
+
+#[derive(Clone)]
+enum Held {
+    Heap(Arc<[u8]>),
+    /// The file's mapping and the section's byte range in it (checked when made).
+    Mapped(Arc<ElfImage>, std::ops::Range<usize>),
+}
+
+impl SectionBytes {
+    /// Bytes on the heap.
+    pub fn heap(bytes: Arc<[u8]>) -> SectionBytes {
+        SectionBytes(Held::Heap(bytes))
+    }
+}
+
+impl std::ops::Deref for SectionBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match &self.0 {
+            Held::Heap(b) => b,
+            Held::Mapped(image, range) => image.data().get(range.clone()).unwrap_or_default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for SectionBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SectionBytes({} bytes)", self.len())
+    }
+}
+
+// SAFETY: the bytes are a heap allocation an `Arc` owns, or a read-only file mapping an
+// `Arc<ElfImage>` owns. Moving or cloning a `SectionBytes` moves or clones the `Arc`
+// only: the bytes it derefs to stay where they are, unchanged, while any clone lives.
+#[allow(unsafe_code)]
+unsafe impl stable_deref_trait::StableDeref for SectionBytes {}
+// SAFETY: as above; a clone derefs to the same bytes.
+#[allow(unsafe_code)]
+unsafe impl stable_deref_trait::CloneStableDeref for SectionBytes {}
 
 /// The sections any reader here uses.
 pub const NEEDED: [SectionId; 10] = [
@@ -83,8 +129,30 @@ pub fn read(data: &[u8], id: SectionId) -> Arc<[u8]> {
     s.uncompressed_data().map(|d| Arc::from(d.as_ref())).unwrap_or_else(|_| empty())
 }
 
-/// A section of `image`, decompressed once per process (see the module's text).
-pub fn section(image: &ElfImage, id: SectionId) -> Arc<[u8]> {
+/// A section of `image`: read in place when it is stored uncompressed, else
+/// decompressed once per process (see the module's text).
+pub fn section(image: &Arc<ElfImage>, id: SectionId) -> SectionBytes {
+    if let Some(range) = stored_range(image, id) {
+        return SectionBytes(Held::Mapped(image.clone(), range));
+    }
+    SectionBytes::heap(decompressed(image, id))
+}
+
+/// Where a section stored uncompressed is in its file (`None`: compressed, absent, or
+/// not inside the file).
+fn stored_range(image: &ElfImage, id: SectionId) -> Option<std::ops::Range<usize>> {
+    let obj = object::File::parse(image.data()).ok()?;
+    let c = obj.section_by_name(id.name())?.compressed_file_range().ok()?;
+    if c.format != object::CompressionFormat::None {
+        return None;
+    }
+    let start = usize::try_from(c.offset).ok()?;
+    let range = start..start.checked_add(usize::try_from(c.compressed_size).ok()?)?;
+    image.data().get(range.clone()).map(|_| range)
+}
+
+/// A compressed section of `image`, decompressed once per process.
+fn decompressed(image: &ElfImage, id: SectionId) -> Arc<[u8]> {
     let Some(build_id) = image.build_id() else { return read(image.data(), id) };
     let key = (image.path().to_path_buf(), build_id.to_vec(), id.name());
     let cell = match store().lock() {
@@ -134,22 +202,25 @@ pub fn section_ref(image: &ElfImage, id: SectionId) -> Bytes<'_> {
     });
     match mapped {
         Some(b) => Bytes::Mapped(b),
-        None => Bytes::Shared(section(image, id)),
+        None => Bytes::Shared(decompressed(image, id)),
     }
 }
 
 /// `image`'s DWARF for the readers here: the [`NEEDED`] sections, shared.
-pub fn dwarf(image: &ElfImage) -> Option<gimli::Dwarf<R>> {
+pub fn dwarf(image: &Arc<ElfImage>) -> Option<gimli::Dwarf<R>> {
     load(|id| section(image, id))
 }
 
 /// The DWARF of an ELF file's bytes, read for this caller alone.
 pub fn dwarf_of_bytes(data: &[u8]) -> Option<gimli::Dwarf<R>> {
-    load(|id| read(data, id))
+    load(|id| SectionBytes::heap(read(data, id)))
 }
 
-fn load(get: impl Fn(SectionId) -> Arc<[u8]>) -> Option<gimli::Dwarf<R>> {
-    gimli::Dwarf::load(|id| -> Result<R, gimli::Error> { Ok(R::new(if NEEDED.contains(&id) { get(id) } else { empty() }, LittleEndian)) }).ok()
+fn load(get: impl Fn(SectionId) -> SectionBytes) -> Option<gimli::Dwarf<R>> {
+    gimli::Dwarf::load(|id| -> Result<R, gimli::Error> {
+        Ok(R::new(if NEEDED.contains(&id) { get(id) } else { SectionBytes::heap(empty()) }, LittleEndian))
+    })
+    .ok()
 }
 
 /// A file's symbolizer, built once: by [`prefetch`]'s threads ahead of time, or by the
@@ -173,13 +244,13 @@ fn symbolizer_slot(image: &ElfImage) -> Option<Slot> {
     Some(symbolizers().lock().ok()?.entry(key).or_default().clone())
 }
 
-fn build_symbolizer(image: &ElfImage) -> Mutex<Option<Symbolizer>> {
+fn build_symbolizer(image: &Arc<ElfImage>) -> Mutex<Option<Symbolizer>> {
     Mutex::new(dwarf(image).and_then(|d| addr2line::Context::from_dwarf(d).ok()))
 }
 
 /// `image`'s symbolizer (addr2line over the shared sections): the one [`prefetch`]
 /// built, waiting for it while it is being built, else a new one.
-pub fn symbolizer(image: &ElfImage) -> Option<Symbolizer> {
+pub fn symbolizer(image: &Arc<ElfImage>) -> Option<Symbolizer> {
     let built = symbolizer_slot(image).and_then(|slot| slot.get_or_init(|| build_symbolizer(image)).lock().ok()?.take());
     built.or_else(|| addr2line::Context::from_dwarf(dwarf(image)?).ok())
 }
@@ -244,7 +315,7 @@ mod tests {
     fn a_file_without_the_section_reads_empty() {
         assert!(read(b"not an ELF file", SectionId::DebugInfo).is_empty());
         let me = std::env::current_exe().expect("exe");
-        let image = ElfImage::open(&me).expect("map");
+        let image = Arc::new(ElfImage::open(&me).expect("map"));
         // The test binary has no .debug_macro; twice the same (shared) answer.
         let a = section(&image, SectionId::DebugMacro);
         let b = section(&image, SectionId::DebugMacro);

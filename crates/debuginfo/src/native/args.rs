@@ -742,7 +742,7 @@ pub fn exercise(data: &[u8]) {
     let cfi = cfi_of(data);
     let Some(calls) = crate::tailcall::ModuleCalls::load(data) else { return };
     let Some(mut dwarf) = crate::sections::dwarf_of_bytes(data) else { return };
-    let get = |id| R::new(crate::sections::read(data, id), gimli::LittleEndian);
+    let get = |id| R::new(crate::sections::SectionBytes::heap(crate::sections::read(data, id)), gimli::LittleEndian);
     dwarf.locations = gimli::LocationLists::new(get(gimli::SectionId::DebugLoc).into(), get(gimli::SectionId::DebugLocLists).into());
     let native = Native {
         unwinder: framehop::x86_64::UnwinderX86_64::new(),
