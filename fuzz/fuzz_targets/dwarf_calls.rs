@@ -9,7 +9,7 @@ use pycoroner_debuginfo::tailcall::ModuleCalls;
 use pycoroner_debuginfo::LayoutQuery;
 
 fuzz_target!(|data: &[u8]| {
-    let query = LayoutQuery { names: ["_object", "_typeobject", "PyVarObject", "PyASCIIObject", "_longobject"].map(String::from).to_vec() };
+    let query = LayoutQuery { names: ["_object", "_typeobject", "PyVarObject", "PyASCIIObject", "_longobject"].map(String::from).to_vec(), places: vec!["Objects/longobject.c".into()] };
     let _ = pycoroner_debuginfo::layout::extract_bytes(data, &query);
     pycoroner_debuginfo::native::exercise_arguments(data);
     let Some(m) = ModuleCalls::load(data) else { return };

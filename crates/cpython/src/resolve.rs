@@ -346,18 +346,77 @@ fn debug_offsets_layout(answer: &LayoutAnswer) -> Option<TableLayout> {
     Some(TableLayout { size, fields, gil })
 }
 
-/// The DWARF query that [`from_dwarf`] needs answered.
-pub fn dwarf_query() -> LayoutQuery {
+/// The structs of [`DWARF_SPEC`] that not every CPython version defines, with the first
+/// and last minor version (3.x) that do (`u8::MAX`: and every later one). A struct not
+/// listed is in every version. The scan stops once it has every struct asked for, so
+/// asking a version for one it lacks means reading all of `.debug_info` to learn it is
+/// not there. Checked on every interpreter by regenerating the built-in tables
+/// (`builtin_tables_match_the_generator`).
+pub const STRUCT_VERSIONS: &[(&str, u8, u8)] = &[
+    ("pyruntimestate", 7, u8::MAX),
+    ("_pending_calls", 7, u8::MAX),
+    ("_gil_runtime_state", 7, u8::MAX),
+    ("_gc_runtime_state", 7, u8::MAX),
+    ("_err_stackitem", 7, u8::MAX),
+    ("atexitmodule_state", 6, 9),
+    ("atexit_state", 10, u8::MAX),
+    ("_cframe", 10, 10),
+    ("_PyCFrame", 11, 12),
+    ("_PyInterpreterFrame", 11, u8::MAX),
+    ("PyDictUnicodeEntry", 11, u8::MAX),
+    ("_dictvalues", 11, u8::MAX),
+    ("_pending_call", 12, u8::MAX),
+    ("_obmalloc_state", 12, u8::MAX),
+    ("_Py_GlobalMonitors", 12, u8::MAX),
+    ("_Py_LocalMonitors", 12, u8::MAX),
+    ("_PyCoMonitoringData", 12, u8::MAX),
+    ("atexit_py_callback", 12, 13),
+    ("_PyThreadStateImpl", 13, u8::MAX),
+    ("_Py_DebugOffsets", 13, u8::MAX),
+];
+
+/// Where CPython defines the structs that the headers every unit includes do not
+/// bring: the source files that implement them, read before the other units
+/// ([`LayoutQuery::places`]). Without them the scan reads libpython's units in link
+/// order and finds `lockobject` (`Modules/_threadmodule.c`) near the end.
+pub const STRUCT_PLACES: &[&str] = &[
+    "Objects/unicodeobject.c",
+    "Objects/bytearrayobject.c",
+    "Objects/methodobject.c",
+    "Objects/dictobject.c",
+    "Objects/cellobject.c",
+    "Objects/classobject.c",
+    "Objects/setobject.c",
+    "Objects/complexobject.c",
+    "Objects/genobject.c",
+    "Objects/moduleobject.c",
+    "Objects/typeobject.c",
+    "Objects/rangeobject.c",
+    "Objects/weakrefobject.c",
+    "Objects/obmalloc.c",
+    "Modules/_threadmodule.c",
+    "Modules/atexitmodule.c",
+    "Modules/gcmodule.c",
+    "Python/gc.c",
+    "Python/pystate.c",
+];
+
+/// The DWARF query that [`from_dwarf`] needs answered, for CPython 3.`minor` (every
+/// struct any version has when the version is not known).
+pub fn dwarf_query(minor: Option<u8>) -> LayoutQuery {
     let mut names: Vec<String> = Vec::new();
-    for (_, cands) in DWARF_SPEC {
-        for (st, _) in *cands {
-            if !names.iter().any(|n| n == st) {
-                names.push((*st).to_string());
-            }
+    let cands = DWARF_SPEC.iter().flat_map(|(_, cands)| cands.iter().map(|(st, _)| *st));
+    for st in cands.chain(["_Py_DebugOffsets"]) {
+        let versions = STRUCT_VERSIONS.iter().find(|(n, _, _)| *n == st);
+        let defined = match (minor, versions) {
+            (Some(m), Some(&(_, first, last))) => (first..=last).contains(&m),
+            _ => true,
+        };
+        if defined && !names.iter().any(|n| n == st) {
+            names.push(st.to_string());
         }
     }
-    names.push("_Py_DebugOffsets".to_string());
-    LayoutQuery { names }
+    LayoutQuery { names, places: STRUCT_PLACES.iter().map(|p| (*p).to_string()).collect() }
 }
 
 /// The layout of this build's `_Py_DebugOffsets`, if it has one (3.13+).
@@ -400,8 +459,9 @@ pub enum Choice {
 pub trait Sources {
     /// Why DWARF could not be had (the caller's own error, handed back).
     type DwarfError;
-    /// The DWARF answer to [`dwarf_query`] and the file it came from.
-    fn dwarf(&mut self) -> Result<(LayoutAnswer, String), Self::DwarfError>;
+    /// The DWARF answer to `query` ([`dwarf_query`] of the version) and the file it
+    /// came from.
+    fn dwarf(&mut self, query: &LayoutQuery) -> Result<(LayoutAnswer, String), Self::DwarfError>;
     /// `len` bytes of the target's `_Py_DebugOffsets` (at `_PyRuntime`).
     fn debug_offsets(&mut self, len: u64) -> Result<Vec<u8>, String>;
 }
@@ -456,7 +516,7 @@ pub fn version_label(l: &Layout) -> String {
 pub fn resolve_layout<S: Sources>(version: PyVersion, flavour: Flavour, choice: Choice, sources: &mut S) -> Result<Resolved, Unresolved<S::DwarfError>> {
     let mut dwarf_error = None;
     if matches!(choice, Choice::Auto | Choice::Dwarf) {
-        match sources.dwarf() {
+        match sources.dwarf(&dwarf_query(Some(version.minor))) {
             Ok((answer, file)) => return Ok(Resolved { layout: from_answer(version, flavour, &answer), from: file, warnings: Vec::new() }),
             Err(e) if choice == Choice::Dwarf => return Err(Unresolved::Dwarf(e)),
             Err(e) => dwarf_error = Some(e),
@@ -531,7 +591,7 @@ mod tests {
 
     impl Sources for Fake {
         type DwarfError = &'static str;
-        fn dwarf(&mut self) -> Result<(LayoutAnswer, String), &'static str> {
+        fn dwarf(&mut self, _query: &LayoutQuery) -> Result<(LayoutAnswer, String), &'static str> {
             self.asked.push("dwarf");
             self.dwarf.take().map(|a| (a, "libpython.debug".into())).ok_or("no DWARF")
         }

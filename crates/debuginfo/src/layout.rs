@@ -45,17 +45,23 @@ struct Cu<'a> {
     abbrevs: Arc<gimli::Abbreviations>,
     /// `DW_AT_str_offsets_base` of the unit's root entry (DWARF 5 `strx` names).
     str_base: Option<gimli::DebugStrOffsetsBase>,
+    /// The unit's name (its main source file, as the compiler was given it).
+    name: Option<String>,
 }
 
 impl<'a> Cu<'a> {
     fn new(dwarf: &'a gimli::Dwarf<R<'a>>, header: gimli::UnitHeader<R<'a>>) -> Option<Cu<'a>> {
         let abbrevs = dwarf.abbreviations(&header).ok()?;
-        let mut cu = Cu { dwarf, header, abbrevs, str_base: None };
-        let mut tree = cu.header.entries_tree(&cu.abbrevs, None).ok()?;
-        let root = tree.root().ok()?;
-        if let Ok(Some(AttributeValue::DebugStrOffsetsBase(b))) = root.entry().attr_value(gimli::DW_AT_str_offsets_base) {
-            cu.str_base = Some(b);
-        }
+        let mut cu = Cu { dwarf, header, abbrevs, str_base: None, name: None };
+        let name = {
+            let mut tree = cu.header.entries_tree(&cu.abbrevs, None).ok()?;
+            let root = tree.root().ok()?;
+            if let Ok(Some(AttributeValue::DebugStrOffsetsBase(b))) = root.entry().attr_value(gimli::DW_AT_str_offsets_base) {
+                cu.str_base = Some(b);
+            }
+            root.entry().attr_value(gimli::DW_AT_name).ok().flatten()
+        };
+        cu.name = name.and_then(|n| cu.string(n));
         Some(cu)
     }
 
@@ -109,43 +115,62 @@ fn scan<'a>(file: &str, data: &'a [u8], get: impl Fn(gimli::SectionId) -> crate:
 
     let mut wanted: Vec<&str> = query.names.iter().map(String::as_str).collect();
     let mut answer = LayoutAnswer::default();
+    // The units of the query's places first, then the others, each in file order.
+    let mut later = Vec::new();
     let mut units = dwarf.units();
     while let Some(header) = units.next().map_err(malformed)? {
         if wanted.is_empty() {
             break;
         }
         let Some(cu) = Cu::new(&dwarf, header) else { continue };
-        let Some(mut tree) = cu.tree(None) else { continue };
-        let root = tree.root().map_err(malformed)?;
-        let mut children = root.children();
-        let mut hits: Vec<(String, UnitOffset)> = Vec::new();
-        while let Some(child) = children.next().map_err(malformed)? {
-            let e = child.entry();
-            if !matches!(e.tag(), gimli::DW_TAG_structure_type | gimli::DW_TAG_union_type | gimli::DW_TAG_typedef) {
-                continue;
-            }
-            let Ok(Some(name)) = e.attr_value(gimli::DW_AT_name) else { continue };
-            let Some(name) = cu.string(name) else { continue };
-            if !wanted.contains(&name.as_str()) {
-                continue;
-            }
-            if matches!(e.attr_value(gimli::DW_AT_declaration), Ok(Some(_))) {
-                continue;
-            }
-            hits.push((name, e.offset()));
-        }
-        for (name, off) in hits {
-            let Some(st) = resolve_aggregate(&cu, off) else { continue };
-            let mut layout = StructLayout { size: byte_size(&cu, st), members: HashMap::new() };
-            flatten(&cu, st, "", 0, 0, &mut layout.members);
-            if layout.members.is_empty() {
-                continue; // a typedef to an incomplete type in this unit
-            }
-            wanted.retain(|w| *w != name);
-            answer.structs.insert(name, layout);
+        if cu.name.as_deref().is_some_and(|n| query.places.iter().any(|p| n.ends_with(p.as_str()))) {
+            read_unit(&cu, &mut wanted, &mut answer).map_err(malformed)?;
+        } else {
+            later.push(cu);
         }
     }
+    for cu in &later {
+        if wanted.is_empty() {
+            break;
+        }
+        read_unit(cu, &mut wanted, &mut answer).map_err(malformed)?;
+    }
     Ok(answer)
+}
+
+/// Read the requested structs a unit defines at its top level; a name found is no
+/// longer wanted.
+fn read_unit<'a>(cu: &Cu<'a>, wanted: &mut Vec<&str>, answer: &mut LayoutAnswer) -> Result<(), gimli::Error> {
+    let Some(mut tree) = cu.tree(None) else { return Ok(()) };
+    let root = tree.root()?;
+    let mut children = root.children();
+    let mut hits: Vec<(String, UnitOffset)> = Vec::new();
+    while let Some(child) = children.next()? {
+        let e = child.entry();
+        if !matches!(e.tag(), gimli::DW_TAG_structure_type | gimli::DW_TAG_union_type | gimli::DW_TAG_typedef) {
+            continue;
+        }
+        let Ok(Some(name)) = e.attr_value(gimli::DW_AT_name) else { continue };
+        let Some(name) = cu.string(name) else { continue };
+        if !wanted.contains(&name.as_str()) {
+            continue;
+        }
+        if matches!(e.attr_value(gimli::DW_AT_declaration), Ok(Some(_))) {
+            continue;
+        }
+        hits.push((name, e.offset()));
+    }
+    for (name, off) in hits {
+        let Some(st) = resolve_aggregate(cu, off) else { continue };
+        let mut layout = StructLayout { size: byte_size(cu, st), members: HashMap::new() };
+        flatten(cu, st, "", 0, 0, &mut layout.members);
+        if layout.members.is_empty() {
+            continue; // a typedef to an incomplete type in this unit
+        }
+        wanted.retain(|w| *w != name);
+        answer.structs.insert(name, layout);
+    }
+    Ok(())
 }
 
 fn byte_size(cu: &Cu<'_>, off: UnitOffset) -> Option<u64> {

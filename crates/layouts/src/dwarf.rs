@@ -10,6 +10,10 @@ use std::collections::HashMap;
 pub struct LayoutQuery {
     /// Struct tag names (`_ts`) or typedef names (`PyASCIIObject`).
     pub names: Vec<String>,
+    /// Where to look first: compilation units whose name ends with one of these
+    /// (`Objects/setobject.c`) are read before the others. Order only: every unit is
+    /// still read while a name is missing, so a wrong place costs time, never an answer.
+    pub places: Vec<String>,
 }
 
 /// One member, flattened.

@@ -334,7 +334,7 @@ pub fn layout_from_binary(path: &std::path::Path, version: Option<&str>, options
     }
     .ok_or_else(|| AnalyzeError::UnknownVersion { module: name.clone() })?;
     let separate = dwarf_image(&img, options, &name)?;
-    let answer = pycoroner_debuginfo::extract_layouts(separate.as_ref().unwrap_or(&img), &resolve::dwarf_query())
+    let answer = pycoroner_debuginfo::extract_layouts(separate.as_ref().unwrap_or(&img), &resolve::dwarf_query(Some(version.minor)))
         .map_err(|e| AnalyzeError::Runtime { module: name, what: e.to_string() })?;
     Ok(resolve::from_answer(version, flavour_of(&img), &answer))
 }
@@ -380,11 +380,11 @@ fn resolve_module(
     }
     impl resolve::Sources for Io<'_> {
         type DwarfError = AnalyzeError;
-        fn dwarf(&mut self) -> Result<(pycoroner_layouts::dwarf::LayoutAnswer, String), AnalyzeError> {
+        fn dwarf(&mut self, query: &pycoroner_layouts::dwarf::LayoutQuery) -> Result<(pycoroner_layouts::dwarf::LayoutAnswer, String), AnalyzeError> {
             // In the binary itself, else a separate debug file.
             let separate = dwarf_image(self.img, self.options, &self.m.path)?;
             let file = separate.as_ref().unwrap_or(self.img);
-            let answer = pycoroner_debuginfo::extract_layouts(file, &resolve::dwarf_query())
+            let answer = pycoroner_debuginfo::extract_layouts(file, query)
                 .map_err(|e| AnalyzeError::Runtime { module: self.m.path.clone(), what: e.to_string() })?;
             Ok((answer, file.path().display().to_string()))
         }

@@ -30,7 +30,7 @@ fn c_task_layouts_match_every_asyncio_dwarf() {
     if in_ci() {
         assert!(minors.len() >= 10, "under CI every minor 3.6–3.15 must be checked, found {minors:?}");
     }
-    let query = LayoutQuery { names: vec!["TaskObj".into()] };
+    let query = LayoutQuery { names: vec!["TaskObj".into()], places: Vec::new() };
     let mut failures = Vec::new();
     for (minor, path) in &files {
         let img = ElfImage::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -66,7 +66,7 @@ fn c_task_layouts_match_every_asyncio_dwarf() {
         }
         // 3.14+: where the module state keeps third-party tasks.
         if let Some((weak, eager)) = pycoroner_cpython::asyncio::NON_ASYNCIO_TASKS.iter().find(|(m, _)| m == minor).map(|(_, o)| *o) {
-            let st = extract_layouts(&img, &LayoutQuery { names: vec!["asyncio_state".into()] }).expect("asyncio_state");
+            let st = extract_layouts(&img, &LayoutQuery { names: vec!["asyncio_state".into()], places: Vec::new() }).expect("asyncio_state");
             let got = (st.offset("asyncio_state", "non_asyncio_tasks"), st.offset("asyncio_state", "non_asyncio_eager_tasks"));
             if got != (Some(weak), Some(eager)) {
                 failures.push(format!("3.{minor}: asyncio_state non-asyncio task sets at {got:?} in DWARF, ({weak}, {eager}) in the table"));
