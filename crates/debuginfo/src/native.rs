@@ -21,7 +21,9 @@ use crate::locate::{DebugSearch, SearchLog};
 use crate::module::Module;
 
 mod args;
+pub(crate) mod units;
 pub use args::{exercise as exercise_arguments, ArgError, ArgQuery, ArgValue, MAX_ARG_FRAMES};
+pub use units::exercise as exercise_unit_symbols;
 
 /// Most frames unwound per thread where the target does not list the stack's mapping
 /// (elsewhere the mapping bounds the walk first: each frame takes at least 8 bytes).
@@ -84,6 +86,11 @@ struct NativeModule {
     symbols: OnceLock<Vec<(u64, u64, String)>>,
     /// The DWARF context, loaded on first use: most modules never need one.
     dwarf: OnceLock<Option<addr2line::Context<crate::sections::R>>>,
+    /// Its DWARF file and `.debug_aranges` by address, loaded on first use (contexts
+    /// of single units, see [`units`]).
+    aranges: OnceLock<Option<(std::sync::Arc<ElfImage>, units::ArangeIndex)>>,
+    /// Contexts of single units, by unit offset (`None`: the unit needs the file's).
+    unit_contexts: Mutex<HashMap<usize, Option<Box<addr2line::Context<crate::sections::R>>>>>,
     /// Its DWARF call sites, loaded on first use (tail-call frames).
     calls: OnceLock<Option<crate::tailcall::ModuleCalls>>,
     /// Its DWARF with the location lists too, loaded on first use (arguments).
@@ -303,6 +310,8 @@ impl Native {
                 located: OnceLock::new(),
                 names: OnceLock::new(),
                 dwarf: OnceLock::new(),
+                aranges: OnceLock::new(),
+                unit_contexts: Mutex::default(),
             });
         }
         out.sort_by_key(|m| m.base);
@@ -411,6 +420,26 @@ impl Native {
     }
 
     /// The file holding a module's DWARF, opened again: still the module's build-id.
+    /// Frames of `svma` from the context of its compilation unit alone ([`units`]):
+    /// `None` where that unit cannot answer alone.
+    fn unit_frames(m: &NativeModule, svma: u64) -> Option<Vec<Symbol>> {
+        let (image, index) = m
+            .aranges
+            .get_or_init(|| {
+                let image = Self::dwarf_image(m)?;
+                let index = units::ArangeIndex::new(&crate::sections::dwarf(&image)?);
+                Some((image, index))
+            })
+            .as_ref()?;
+        let unit = index.unit_of(svma)?;
+        let mut contexts = m.unit_contexts.lock().ok()?;
+        let context = contexts.entry(unit).or_insert_with(|| {
+            let dwarf = units::unit_dwarf(crate::sections::dwarf(image)?, unit)?;
+            addr2line::Context::from_dwarf(dwarf).ok().map(Box::new)
+        });
+        Some(frames(context.as_ref()?, svma))
+    }
+
     fn dwarf_image(m: &NativeModule) -> Option<std::sync::Arc<ElfImage>> {
         let img = ElfImage::open(m.dwarf_path.as_ref()?).ok()?;
         (img.build_id().map(crate::hex) == m.build_id).then(|| std::sync::Arc::new(img))
@@ -477,15 +506,11 @@ impl Native {
     }
 
     fn symbolize_svma(m: &NativeModule, svma: u64) -> Vec<Symbol> {
-        let mut out = Vec::new();
-        let dwarf = m.dwarf.get_or_init(|| crate::sections::symbolizer(&Self::dwarf_image(m)?));
-        if let Some(d) = dwarf {
-            if let Ok(mut it) = d.find_frames(svma).skip_all_loads() {
-                while let Ok(Some(fr)) = it.next() {
-                    let function = fr.function.as_ref().and_then(|n| n.raw_name().ok().map(|s| s.into_owned()));
-                    let (file, line) = fr.location.map_or((None, None), |l| (l.file.map(str::to_string), l.line));
-                    out.push(Symbol { function, file, line, inlined: true });
-                }
+        // The pc's own unit first; the whole file's context where that cannot answer.
+        let mut out = Self::unit_frames(m, svma).unwrap_or_default();
+        if out.is_empty() {
+            if let Some(d) = m.dwarf.get_or_init(|| crate::sections::symbolizer(&Self::dwarf_image(m)?)) {
+                out = frames(d, svma);
             }
         }
         if let Some(last) = out.last_mut() {
@@ -505,6 +530,19 @@ impl Native {
         }
         out
     }
+}
+
+/// Frames of `svma` in a context: inlined ones first, then the function it is in.
+fn frames(context: &addr2line::Context<crate::sections::R>, svma: u64) -> Vec<Symbol> {
+    let mut out = Vec::new();
+    if let Ok(mut it) = context.find_frames(svma).skip_all_loads() {
+        while let Ok(Some(fr)) = it.next() {
+            let function = fr.function.as_ref().and_then(|n| n.raw_name().ok().map(|s| s.into_owned()));
+            let (file, line) = fr.location.map_or((None, None), |l| (l.file.map(str::to_string), l.line));
+            out.push(Symbol { function, file, line, inlined: true });
+        }
+    }
+    out
 }
 
 /// What the kernel saved in a signal frame (`struct rt_sigframe` after its return

@@ -294,6 +294,12 @@ pub fn prefetch(files: Vec<PathBuf>, ids: &'static [SectionId], threads: usize) 
                     section(&image, id);
                 }
                 Some((image, None)) => {
+                    // A file whose every unit reads alone is symbolized unit by unit
+                    // (see `native::units`): its whole context is seldom needed.
+                    let abbrev = R::new(section(&image, SectionId::DebugAbbrev), LittleEndian);
+                    if crate::native::units::all_self_contained(&abbrev) {
+                        continue;
+                    }
                     if let Some(slot) = symbolizer_slot(&image) {
                         slot.get_or_init(|| build_symbolizer(&image));
                     }

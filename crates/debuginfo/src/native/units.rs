@@ -1,0 +1,198 @@
+//! Symbolizing a pc from the one compilation unit that holds it, when that unit is
+//! self-contained: addr2line's context over a whole file parses every unit's
+//! abbreviations and line program header before its first answer (libc's debug file
+//! has thousands of units: 20 ms, more than everything else a cold analysis does).
+//!
+//! `.debug_aranges` names the unit of a pc. A unit whose entries refer only inside
+//! itself (no `DW_FORM_ref_addr`, type signature, supplementary-file or indirect form
+//! in its abbreviations) reads the same when `.debug_info` is cut down to it: its
+//! strings, line program, ranges and addresses are in other sections, kept whole. The
+//! context over that one unit then gives the frames the whole file's context gives.
+//! Any other case (no aranges entry, a unit that refers outside itself, no frames
+//! found) is the caller's to answer with the whole file's context.
+
+use gimli::{DebugInfoOffset, Reader, Section};
+
+use crate::sections::R;
+
+/// Most address ranges indexed from one file's `.debug_aranges`.
+const MAX_ARANGES: usize = 1 << 22;
+
+/// Most abbreviation declarations read for one unit.
+const MAX_ABBREVS: usize = 1 << 16;
+
+/// Address ranges → unit offset, sorted by start and disjoint: `(start, end, unit
+/// offset)`. Empty when the file's ranges overlap (then no pc has one unit here).
+pub(crate) struct ArangeIndex(Vec<(u64, u64, usize)>);
+
+impl ArangeIndex {
+    /// Index `dwarf`'s `.debug_aranges` (a malformed set ends the index there).
+    pub(crate) fn new(dwarf: &gimli::Dwarf<R>) -> ArangeIndex {
+        let mut out = Vec::new();
+        let mut headers = dwarf.debug_aranges.headers();
+        'sets: while let Ok(Some(h)) = headers.next() {
+            let unit = h.debug_info_offset().0;
+            let mut entries = h.entries();
+            while let Ok(Some(e)) = entries.next() {
+                if out.len() >= MAX_ARANGES {
+                    break 'sets;
+                }
+                let r = e.range();
+                if r.end > r.begin {
+                    out.push((r.begin, r.end, unit));
+                }
+            }
+        }
+        Self::from_ranges(out)
+    }
+
+    fn from_ranges(mut ranges: Vec<(u64, u64, usize)>) -> ArangeIndex {
+        ranges.sort_unstable();
+        let disjoint = ranges.windows(2).all(|w| matches!(w, [a, b] if a.1 <= b.0));
+        ArangeIndex(if disjoint { ranges } else { Vec::new() })
+    }
+
+    /// The unit offset whose range holds `pc`.
+    pub(crate) fn unit_of(&self, pc: u64) -> Option<usize> {
+        let i = self.0.partition_point(|r| r.0 <= pc);
+        self.0.get(i.checked_sub(1)?).filter(|r| pc < r.1).map(|r| r.2)
+    }
+}
+
+/// Forms that refer outside their unit: to another unit (`ref_addr`), a type unit
+/// (`ref_sig8`), a supplementary file (`ref_sup4/8`, `GNU_ref_alt`, `GNU_strp_alt`,
+/// `strp_sup`), or a form named in the entry itself (`indirect`).
+const OUTWARD_FORMS: [u64; 8] = [0x10, 0x20, 0x1c, 0x24, 0x1f20, 0x1f21, 0x1d, 0x16];
+
+/// Whether every abbreviation of the table at `abbrev_offset` in `.debug_abbrev` keeps
+/// its entries' references inside their unit (`None`: the table could not be read).
+pub(crate) fn self_contained(debug_abbrev: &R, abbrev_offset: usize) -> Option<bool> {
+    table(debug_abbrev, abbrev_offset).map(|t| t.0)
+}
+
+/// Whether every abbreviation table of a `.debug_abbrev` is [`self_contained`], so
+/// that no unit of the file needs the whole file's context (`false` when one cannot be
+/// read).
+pub(crate) fn all_self_contained(debug_abbrev: &R) -> bool {
+    let mut offset = 0;
+    while offset < debug_abbrev.len() {
+        match table(debug_abbrev, offset) {
+            Some((true, end)) if end > offset => offset = end,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Read the abbreviation table at `offset`: whether it is self-contained (stopping at
+/// the first outward form) and where it ends.
+fn table(debug_abbrev: &R, offset: usize) -> Option<(bool, usize)> {
+    let mut r = debug_abbrev.clone();
+    r.skip(offset).ok()?;
+    for _ in 0..MAX_ABBREVS {
+        let code = r.read_uleb128().ok()?;
+        if code == 0 {
+            return Some((true, debug_abbrev.len().checked_sub(r.len())?));
+        }
+        r.read_uleb128().ok()?; // tag
+        r.read_u8().ok()?; // children
+        loop {
+            let name = r.read_uleb128().ok()?;
+            let form = r.read_uleb128().ok()?;
+            if name == 0 && form == 0 {
+                break;
+            }
+            if OUTWARD_FORMS.contains(&form) {
+                return Some((false, offset));
+            }
+            if form == u64::from(gimli::DW_FORM_implicit_const.0) {
+                r.read_sleb128().ok()?;
+            }
+        }
+    }
+    None
+}
+
+/// `dwarf` with `.debug_info` cut down to the unit at `unit` (and no `.debug_aranges`,
+/// which would name offsets of the whole section), when that unit is self-contained.
+pub(crate) fn unit_dwarf(mut dwarf: gimli::Dwarf<R>, unit: usize) -> Option<gimli::Dwarf<R>> {
+    let header = dwarf.debug_info.header_from_offset(DebugInfoOffset(unit)).ok()?;
+    let end = unit.checked_add(header.length_including_self())?;
+    let info = dwarf.debug_info.reader().clone();
+    if end > info.len() {
+        return None;
+    }
+    if !self_contained(dwarf.debug_abbrev.reader(), header.debug_abbrev_offset().0)? {
+        return None;
+    }
+    dwarf.debug_info = gimli::DebugInfo::from(info.range(unit..end));
+    let mut none = info;
+    none.empty();
+    dwarf.debug_aranges = gimli::DebugAranges::from(none);
+    Some(dwarf)
+}
+
+/// What symbolizing by unit decodes from a file, on one ELF file's bytes (for
+/// fuzzing): its `.debug_aranges`, every abbreviation table, and at up to 64 addresses
+/// the aranges cover (and next to them) the unit's cut-down DWARF, a context over it
+/// and its frames, next to the whole file's.
+#[doc(hidden)]
+pub fn exercise(data: &[u8]) {
+    let Some(dwarf) = crate::sections::dwarf_of_bytes(data) else { return };
+    let index = ArangeIndex::new(&dwarf);
+    let _ = all_self_contained(dwarf.debug_abbrev.reader());
+    let whole = addr2line::Context::from_dwarf(dwarf).ok();
+    for svma in index.0.iter().take(64).flat_map(|r| [r.0, r.0.wrapping_add(1), r.1.wrapping_sub(1)]) {
+        let Some(unit) = index.unit_of(svma) else { continue };
+        let Some(dwarf) = crate::sections::dwarf_of_bytes(data).and_then(|d| unit_dwarf(d, unit)) else { continue };
+        if let Ok(context) = addr2line::Context::from_dwarf(dwarf) {
+            let _ = super::frames(&context, svma);
+        }
+        if let Some(context) = &whole {
+            let _ = super::frames(context, svma);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader(bytes: &[u8]) -> R {
+        R::new(crate::sections::SectionBytes::heap(std::sync::Arc::from(bytes)), gimli::LittleEndian)
+    }
+
+    #[test]
+    fn a_unit_referring_to_another_is_not_self_contained() {
+        // code 1, DW_TAG_compile_unit, children; (DW_AT_name, strp); end; then code 2,
+        // DW_TAG_subprogram, no children, (DW_AT_abstract_origin, ref_addr); end; table end.
+        let outward = reader(&[1, 0x11, 1, 0x03, 0x0e, 0, 0, 2, 0x2e, 0, 0x31, 0x10, 0, 0, 0]);
+        assert_eq!(self_contained(&outward, 0), Some(false));
+        // The same with a unit-relative reference (ref4), and an implicit constant.
+        let inward = reader(&[1, 0x11, 1, 0x03, 0x0e, 0x0b, 0x21, 0x7f, 0, 0, 2, 0x2e, 0, 0x31, 0x13, 0, 0, 0]);
+        assert_eq!(self_contained(&inward, 0), Some(true));
+        // A table that ends early, or an offset past it.
+        assert_eq!(self_contained(&reader(&[1, 0x11, 1, 0x03]), 0), None);
+        assert_eq!(self_contained(&inward, 100), None);
+        // A section of tables: all inward, or one outward.
+        let mut both = vec![1, 0x11, 0, 0x03, 0x0e, 0, 0, 0];
+        assert!(all_self_contained(&reader(&both)));
+        both.extend_from_slice(&[1, 0x2e, 0, 0x31, 0x10, 0, 0, 0]);
+        assert!(!all_self_contained(&reader(&both)));
+        assert!(!all_self_contained(&reader(&[1, 0x11])));
+    }
+
+    #[test]
+    fn a_pc_in_a_range_names_its_unit_and_overlapping_ranges_name_none() {
+        let index = ArangeIndex::from_ranges(vec![(0x300, 0x400, 11), (0x100, 0x200, 7), (0x200, 0x280, 9)]);
+        assert_eq!(index.unit_of(0x100), Some(7));
+        assert_eq!(index.unit_of(0x1ff), Some(7));
+        assert_eq!(index.unit_of(0x200), Some(9));
+        assert_eq!(index.unit_of(0x2a0), None);
+        assert_eq!(index.unit_of(0x50), None);
+        assert_eq!(index.unit_of(0x3ff), Some(11));
+        assert_eq!(index.unit_of(0x400), None);
+        let overlapping = ArangeIndex::from_ranges(vec![(0x300, 0x400, 11), (0x350, 0x360, 13)]);
+        assert_eq!(overlapping.unit_of(0x310), None);
+    }
+}
