@@ -28,4 +28,3 @@ pub use module::{build_id_from_memory, modules_of, open_module_image, verify_mod
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
-

@@ -22,6 +22,9 @@ use object::{Object, ObjectSection};
 
 use crate::image::ElfImage;
 
+/// Bytes decompressed (or copied) for the readers here, shared.
+pub type Owned = Arc<Vec<u8>>;
+
 /// A section's bytes, as gimli reads them.
 pub type R = gimli::EndianReader<LittleEndian, SectionBytes>;
 
@@ -34,14 +37,14 @@ pub struct SectionBytes(Held);
 
 #[derive(Clone)]
 enum Held {
-    Heap(Arc<[u8]>),
+    Heap(Owned),
     /// The file's mapping and the section's byte range in it (checked when made).
     Mapped(Arc<ElfImage>, std::ops::Range<usize>),
 }
 
 impl SectionBytes {
     /// Bytes on the heap.
-    pub fn heap(bytes: Arc<[u8]>) -> SectionBytes {
+    pub fn heap(bytes: Owned) -> SectionBytes {
         SectionBytes(Held::Heap(bytes))
     }
 }
@@ -99,7 +102,7 @@ type Key = (PathBuf, Vec<u8>, &'static str);
 
 #[derive(Default)]
 struct Store {
-    sections: HashMap<Key, Arc<OnceLock<Arc<[u8]>>>>,
+    sections: HashMap<Key, Arc<OnceLock<Owned>>>,
     bytes: u64,
 }
 
@@ -108,13 +111,13 @@ fn store() -> &'static Mutex<Store> {
     STORE.get_or_init(Mutex::default)
 }
 
-fn empty() -> Arc<[u8]> {
-    Arc::from(&[][..])
+fn empty() -> Owned {
+    Arc::new(Vec::new())
 }
 
 /// A section of an ELF file's bytes, decompressed when it is compressed; empty when
 /// the file has none, or it cannot be read or claims more than [`MAX_SECTION`] bytes.
-pub fn read(data: &[u8], id: SectionId) -> Arc<[u8]> {
+pub fn read(data: &[u8], id: SectionId) -> Owned {
     let Ok(obj) = object::File::parse(data) else { return empty() };
     let Some(s) = obj.section_by_name(id.name()) else { return empty() };
     // DEFLATE expands at most 1032 times: a zlib section claiming more is lying, and
@@ -126,7 +129,8 @@ pub fn read(data: &[u8], id: SectionId) -> Arc<[u8]> {
     if !s.compressed_data().is_ok_and(bounded) {
         return empty();
     }
-    s.uncompressed_data().map(|d| Arc::from(d.as_ref())).unwrap_or_else(|_| empty())
+    // Kept as inflated: a copy into another allocation would double the page faults.
+    s.uncompressed_data().map(|d| Arc::new(d.into_owned())).unwrap_or_else(|_| empty())
 }
 
 /// A section of `image`: read in place when it is stored uncompressed, else
@@ -152,7 +156,7 @@ fn stored_range(image: &ElfImage, id: SectionId) -> Option<std::ops::Range<usize
 }
 
 /// A compressed section of `image`, decompressed once per process.
-fn decompressed(image: &ElfImage, id: SectionId) -> Arc<[u8]> {
+fn decompressed(image: &ElfImage, id: SectionId) -> Owned {
     let Some(build_id) = image.build_id() else { return read(image.data(), id) };
     let key = (image.path().to_path_buf(), build_id.to_vec(), id.name());
     let cell = match store().lock() {
@@ -180,7 +184,7 @@ pub enum Bytes<'a> {
     /// In the mapped file.
     Mapped(&'a [u8]),
     /// Decompressed, from the store.
-    Shared(Arc<[u8]>),
+    Shared(Owned),
 }
 
 impl std::ops::Deref for Bytes<'_> {

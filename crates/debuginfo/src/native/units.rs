@@ -159,7 +159,7 @@ mod tests {
     use super::*;
 
     fn reader(bytes: &[u8]) -> R {
-        R::new(crate::sections::SectionBytes::heap(std::sync::Arc::from(bytes)), gimli::LittleEndian)
+        R::new(crate::sections::SectionBytes::heap(std::sync::Arc::new(bytes.to_vec())), gimli::LittleEndian)
     }
 
     #[test]
