@@ -3,7 +3,8 @@
 //! paths (`interpreters.head`), anonymous members transparent.
 //!
 //! One scan over the compilation units stops as soon as every requested name has a
-//! definition, so a query touches only part of a large `.debug_info`.
+//! definition, so a query touches only part of a large `.debug_info`; the units of
+//! the query's places (the source files that define the rarer structs) are read first.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -52,6 +53,19 @@ struct Cu<'a> {
 impl<'a> Cu<'a> {
     fn new(dwarf: &'a gimli::Dwarf<R<'a>>, header: gimli::UnitHeader<R<'a>>) -> Option<Cu<'a>> {
         let abbrevs = dwarf.abbreviations(&header).ok()?;
+        Self::with(dwarf, header, abbrevs)
+    }
+
+    /// The unit with only its root entry's abbreviation parsed: enough for its name
+    /// (the whole table of each of libpython's hundreds of units is not).
+    fn named(dwarf: &'a gimli::Dwarf<R<'a>>, header: gimli::UnitHeader<R<'a>>) -> Option<Cu<'a>> {
+        match root_abbreviation(dwarf, &header) {
+            Some(abbrevs) => Self::with(dwarf, header, Arc::new(abbrevs)),
+            None => Self::new(dwarf, header),
+        }
+    }
+
+    fn with(dwarf: &'a gimli::Dwarf<R<'a>>, header: gimli::UnitHeader<R<'a>>, abbrevs: Arc<gimli::Abbreviations>) -> Option<Cu<'a>> {
         let mut cu = Cu { dwarf, header, abbrevs, str_base: None, name: None };
         let name = {
             let mut tree = cu.header.entries_tree(&cu.abbrevs, None).ok()?;
@@ -90,6 +104,44 @@ impl<'a> Cu<'a> {
     }
 }
 
+/// Most abbreviation declarations passed over to find a unit's root one.
+const MAX_ROOT_SEARCH: usize = 1 << 12;
+
+/// An abbreviation table holding only the declaration of `header`'s root entry (copied
+/// out of `.debug_abbrev`, a few dozen bytes), when it can be found.
+fn root_abbreviation(dwarf: &gimli::Dwarf<R<'_>>, header: &gimli::UnitHeader<R<'_>>) -> Option<gimli::Abbreviations> {
+    use gimli::{Reader, Section};
+    let code = header.range_from(UnitOffset(header.header_size())..).ok()?.read_uleb128().ok()?;
+    let table = dwarf.debug_abbrev.reader().slice();
+    let mut r = *dwarf.debug_abbrev.reader();
+    r.skip(header.debug_abbrev_offset().0).ok()?;
+    for _ in 0..MAX_ROOT_SEARCH {
+        let start = table.len().checked_sub(r.len())?;
+        let this = r.read_uleb128().ok()?;
+        if this == 0 {
+            return None;
+        }
+        r.read_uleb128().ok()?; // tag
+        r.read_u8().ok()?; // children
+        loop {
+            let (name, form) = (r.read_uleb128().ok()?, r.read_uleb128().ok()?);
+            if name == 0 && form == 0 {
+                break;
+            }
+            if form == u64::from(gimli::DW_FORM_implicit_const.0) {
+                r.read_sleb128().ok()?;
+            }
+        }
+        if this == code {
+            let end = table.len().checked_sub(r.len())?;
+            let mut decl = table.get(start..end)?.to_vec();
+            decl.push(0);
+            return gimli::DebugAbbrev::new(&decl, LittleEndian).abbreviations(gimli::DebugAbbrevOffset(0)).ok();
+        }
+    }
+    None
+}
+
 /// Extract the requested layouts from the DWARF of `image`.
 pub fn extract(image: &ElfImage, query: &LayoutQuery) -> Result<LayoutAnswer, LayoutError> {
     let file = image.path().display().to_string();
@@ -122,18 +174,20 @@ fn scan<'a>(file: &str, data: &'a [u8], get: impl Fn(gimli::SectionId) -> crate:
         if wanted.is_empty() {
             break;
         }
-        let Some(cu) = Cu::new(&dwarf, header) else { continue };
-        if cu.name.as_deref().is_some_and(|n| query.places.iter().any(|p| n.ends_with(p.as_str()))) {
-            read_unit(&cu, &mut wanted, &mut answer).map_err(malformed)?;
-        } else {
-            later.push(cu);
+        let Some(named) = Cu::named(&dwarf, header) else { continue };
+        if !named.name.as_deref().is_some_and(|n| query.places.iter().any(|p| n.ends_with(p.as_str()))) {
+            later.push(header);
+            continue;
         }
+        let Some(cu) = Cu::new(&dwarf, header) else { continue };
+        read_unit(&cu, &mut wanted, &mut answer).map_err(malformed)?;
     }
-    for cu in &later {
+    for header in later {
         if wanted.is_empty() {
             break;
         }
-        read_unit(cu, &mut wanted, &mut answer).map_err(malformed)?;
+        let Some(cu) = Cu::new(&dwarf, header) else { continue };
+        read_unit(&cu, &mut wanted, &mut answer).map_err(malformed)?;
     }
     Ok(answer)
 }
