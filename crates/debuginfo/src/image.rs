@@ -29,6 +29,11 @@ pub enum ImageError {
     },
 }
 
+/// Symbols by name: (address, size). Keys are the raw name bytes: libpython has some
+/// 15,000 symbols, and a checked `String` per name was a visible part of a cold
+/// analysis.
+type SymbolMap = HashMap<Box<[u8]>, (u64, u64)>;
+
 /// A mapped ELF file.
 pub struct ElfImage {
     path: PathBuf,
@@ -38,7 +43,7 @@ pub struct ElfImage {
     /// (p_vaddr, p_offset) of each PT_LOAD, in file order.
     loads: Vec<(u64, u64)>,
     has_dwarf: bool,
-    symbols: OnceLock<HashMap<String, (u64, u64)>>,
+    symbols: OnceLock<SymbolMap>,
 }
 
 impl std::fmt::Debug for ElfImage {
@@ -116,17 +121,17 @@ impl ElfImage {
             .map(|(vaddr, _)| map_start.wrapping_sub(vaddr & !(PAGE - 1)))
     }
 
-    fn symbol_map(&self) -> &HashMap<String, (u64, u64)> {
+    fn symbol_map(&self) -> &SymbolMap {
         self.symbols.get_or_init(|| {
-            let mut m = HashMap::new();
+            let mut m = SymbolMap::default();
             let Ok(obj) = object::File::parse(&*self.map) else { return m };
             // .symtab first so local symbols (e.g. 3.6's `interp_head`) are found; .dynsym fills the rest.
             for sym in obj.symbols().chain(obj.dynamic_symbols()) {
                 if sym.is_undefined() || sym.address() == 0 {
                     continue;
                 }
-                if let Ok(name) = sym.name() {
-                    m.entry(name.to_string()).or_insert((sym.address(), sym.size()));
+                if let Ok(name) = sym.name_bytes() {
+                    m.entry(Box::from(name)).or_insert((sym.address(), sym.size()));
                 }
             }
             m
@@ -135,7 +140,7 @@ impl ElfImage {
 
     /// Address (SVMA) and size of a symbol by exact name, from .symtab or .dynsym.
     pub fn symbol(&self, name: &str) -> Option<(u64, u64)> {
-        self.symbol_map().get(name).copied()
+        self.symbol_map().get(name.as_bytes()).copied()
     }
 
     /// Address (SVMA) and size of a section by exact name (`.AsyncioDebug`).
