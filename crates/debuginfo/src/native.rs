@@ -419,7 +419,6 @@ impl Native {
             .as_ref()
     }
 
-    /// The file holding a module's DWARF, opened again: still the module's build-id.
     /// Frames of `svma` from the context of its compilation unit alone ([`units`]):
     /// `None` where that unit cannot answer alone.
     fn unit_frames(m: &NativeModule, svma: u64) -> Option<Vec<Symbol>> {
@@ -440,6 +439,7 @@ impl Native {
         Some(frames(context.as_ref()?, svma))
     }
 
+    /// The file holding a module's DWARF, opened again: still the module's build-id.
     fn dwarf_image(m: &NativeModule) -> Option<std::sync::Arc<ElfImage>> {
         let img = ElfImage::open(m.dwarf_path.as_ref()?).ok()?;
         (img.build_id().map(crate::hex) == m.build_id).then(|| std::sync::Arc::new(img))
@@ -482,6 +482,21 @@ impl Native {
 
     fn by_build_id(&self, id: &str) -> Option<&NativeModule> {
         self.modules.iter().find(|m| m.build_id.as_deref() == Some(id))
+    }
+
+    /// Symbolize `frames` ahead of their use (each answer is kept): first those whose
+    /// module's DWARF is not still being prepared on another thread, then the others.
+    /// With an empty cache, libpython's frames are then symbolized while libc's debug
+    /// file is still being inflated, instead of after it.
+    pub fn symbolize_ready_first<'f>(&self, frames: impl IntoIterator<Item = &'f RawFrame>) {
+        let (ready, later): (Vec<&RawFrame>, Vec<&RawFrame>) = frames.into_iter().partition(|f| {
+            let lookup = if f.is_return { f.pc.wrapping_sub(1) } else { f.pc };
+            let dwarf = self.module(lookup).and_then(|m| m.dwarf_path.as_deref());
+            !dwarf.is_some_and(crate::sections::prefetching)
+        });
+        for f in ready.into_iter().chain(later) {
+            self.symbolize(f);
+        }
     }
 
     /// Symbolize a frame: inlined locations first, then the function it is in.

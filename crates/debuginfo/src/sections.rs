@@ -3,10 +3,11 @@
 //! read `.debug_info` of the same debug file, and a distribution's debug files compress
 //! it (zlib, `SHF_COMPRESSED`): inflating it is most of a cold analysis's time.
 //!
-//! A section is decompressed by the first reader that asks for it, or ahead of time by
-//! [`prefetch`] on other threads; a reader asking for one being decompressed waits for
-//! it instead of doing it again. Only the sections the readers use are read (never the
-//! location lists or macros, among the largest).
+//! A section stored uncompressed is read in place from the file's mapping, never
+//! copied ([`SectionBytes`]). A compressed one is decompressed by the first reader that
+//! asks for it, or ahead of time by [`prefetch`] on other threads; a reader asking for
+//! one being decompressed waits for it instead of doing it again. Only the sections the
+//! readers use are read (never the location lists or macros, among the largest).
 //!
 //! Sections are shared by the file's path and build-id (a file replaced under the same
 //! path with other contents has another build-id, or is refused by the caller that
@@ -199,12 +200,7 @@ impl std::ops::Deref for Bytes<'_> {
 
 /// A section of `image` without copying it when it is stored uncompressed.
 pub fn section_ref(image: &ElfImage, id: SectionId) -> Bytes<'_> {
-    let mapped = object::File::parse(image.data()).ok().and_then(|obj| {
-        let s = obj.section_by_name(id.name())?;
-        let c = s.compressed_data().ok()?;
-        (c.format == object::CompressionFormat::None).then_some(c.data)
-    });
-    match mapped {
+    match stored_range(image, id).and_then(|r| image.data().get(r)) {
         Some(b) => Bytes::Mapped(b),
         None => Bytes::Shared(decompressed(image, id)),
     }
@@ -259,10 +255,23 @@ pub fn symbolizer(image: &Arc<ElfImage>) -> Option<Symbolizer> {
     built.or_else(|| addr2line::Context::from_dwarf(dwarf(image)?).ok())
 }
 
+/// Files whose [`prefetch`] jobs are not all done yet, with how many are left.
+fn pending() -> &'static Mutex<HashMap<PathBuf, usize>> {
+    static P: OnceLock<Mutex<HashMap<PathBuf, usize>>> = OnceLock::new();
+    P.get_or_init(Mutex::default)
+}
+
+/// Whether [`prefetch`] still has work to do on `path` (its sections or symbolizer):
+/// a reader now would wait for it, or do part of it itself.
+pub fn prefetching(path: &std::path::Path) -> bool {
+    pending().lock().is_ok_and(|p| p.get(path).is_some_and(|n| *n > 0))
+}
+
 /// Decompress `ids` of each file into the store on `threads` background threads,
-/// largest first, then build each file's symbolizer ([`symbolizer`]), and return at
-/// once: a reader asking for one of them later finds it done, or waits for the thread
-/// doing it. Files that cannot be opened are skipped.
+/// largest first, then build the symbolizer ([`symbolizer`]) of each file that has
+/// units needing the whole file's (see `native::units`), and return at once: a reader
+/// asking for one of them later finds it done, or waits for the thread doing it. Files
+/// that cannot be opened are skipped.
 pub fn prefetch(files: Vec<PathBuf>, ids: &'static [SectionId], threads: usize) {
     let mut jobs: Vec<(u64, Arc<ElfImage>, SectionId)> = Vec::new();
     for path in files {
@@ -288,6 +297,19 @@ pub fn prefetch(files: Vec<PathBuf>, ids: &'static [SectionId], threads: usize) 
     }
     let jobs: Vec<(Arc<ElfImage>, Option<SectionId>)> =
         jobs.into_iter().map(|(_, image, id)| (image, Some(id))).chain(images.into_iter().map(|i| (i, None))).collect();
+    if let Ok(mut p) = pending().lock() {
+        for (image, _) in &jobs {
+            let n = p.entry(image.path().to_path_buf()).or_default();
+            *n = n.saturating_add(1);
+        }
+    }
+    let done = |image: &ElfImage| {
+        if let Ok(mut p) = pending().lock() {
+            if let Some(n) = p.get_mut(image.path()) {
+                *n = n.saturating_sub(1);
+            }
+        }
+    };
     let jobs = Arc::new(Mutex::new(jobs.into_iter()));
     for _ in 0..threads.max(1) {
         let jobs = jobs.clone();
@@ -296,17 +318,18 @@ pub fn prefetch(files: Vec<PathBuf>, ids: &'static [SectionId], threads: usize) 
             match next {
                 Some((image, Some(id))) => {
                     section(&image, id);
+                    done(&image);
                 }
                 Some((image, None)) => {
                     // A file whose every unit reads alone is symbolized unit by unit
                     // (see `native::units`): its whole context is seldom needed.
                     let abbrev = R::new(section(&image, SectionId::DebugAbbrev), LittleEndian);
-                    if crate::native::units::all_self_contained(&abbrev) {
-                        continue;
+                    if !crate::native::units::all_self_contained(&abbrev) {
+                        if let Some(slot) = symbolizer_slot(&image) {
+                            slot.get_or_init(|| build_symbolizer(&image));
+                        }
                     }
-                    if let Some(slot) = symbolizer_slot(&image) {
-                        slot.get_or_init(|| build_symbolizer(&image));
-                    }
+                    done(&image);
                 }
                 None => break,
             }

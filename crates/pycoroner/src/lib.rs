@@ -460,6 +460,7 @@ fn analyze_within_budget(
                 // Plain mode: only the crashed C thread's native frames, folded.
                 u.retain(|u| u.indices.iter().any(|&i| threads.get(i).is_some_and(|t| t.current && t.interpreter_id.is_none())));
             }
+            setup.native.symbolize_ready_first(u.iter().flat_map(|u| u.raw.iter()));
             done_reading();
             warnings.extend(setup.warnings.iter().cloned());
             let fold = Options { native: if options.native == NativeMode::Off { NativeMode::Folded } else { options.native }, ..options.clone() };
