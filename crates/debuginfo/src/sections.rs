@@ -223,36 +223,10 @@ fn load(get: impl Fn(SectionId) -> SectionBytes) -> Option<gimli::Dwarf<R>> {
     .ok()
 }
 
-/// A file's symbolizer, built once: by [`prefetch`]'s threads ahead of time, or by the
-/// first caller. The first caller takes it (addr2line's context is not shared between
-/// threads); later callers get `None` and build their own.
-type Symbolizer = addr2line::Context<R>;
-
-/// Where a file's symbolizer is built once and taken once.
-type Slot = Arc<OnceLock<Mutex<Option<Symbolizer>>>>;
-
-/// Every file's symbolizer slot, by path and build-id.
-type Slots = Mutex<HashMap<(PathBuf, Vec<u8>), Slot>>;
-
-fn symbolizers() -> &'static Slots {
-    static S: OnceLock<Slots> = OnceLock::new();
-    S.get_or_init(Mutex::default)
-}
-
-fn symbolizer_slot(image: &ElfImage) -> Option<Slot> {
-    let key = (image.path().to_path_buf(), image.build_id()?.to_vec());
-    Some(symbolizers().lock().ok()?.entry(key).or_default().clone())
-}
-
-fn build_symbolizer(image: &Arc<ElfImage>) -> Mutex<Option<Symbolizer>> {
-    Mutex::new(dwarf(image).and_then(|d| addr2line::Context::from_dwarf(d).ok()))
-}
-
-/// `image`'s symbolizer (addr2line over the shared sections): the one [`prefetch`]
-/// built, waiting for it while it is being built, else a new one.
-pub fn symbolizer(image: &Arc<ElfImage>) -> Option<Symbolizer> {
-    let built = symbolizer_slot(image).and_then(|slot| slot.get_or_init(|| build_symbolizer(image)).lock().ok()?.take());
-    built.or_else(|| addr2line::Context::from_dwarf(dwarf(image)?).ok())
+/// `image`'s whole-file symbolizer (addr2line over the shared sections). Only pcs
+/// that their own unit cannot answer need one (see `native`): it is built on demand.
+pub fn symbolizer(image: &Arc<ElfImage>) -> Option<addr2line::Context<R>> {
+    addr2line::Context::from_dwarf(dwarf(image)?).ok()
 }
 
 /// Files whose [`prefetch`] jobs are not all done yet, with how many are left.
@@ -261,17 +235,17 @@ fn pending() -> &'static Mutex<HashMap<PathBuf, usize>> {
     P.get_or_init(Mutex::default)
 }
 
-/// Whether [`prefetch`] still has work to do on `path` (its sections or symbolizer):
-/// a reader now would wait for it, or do part of it itself.
+/// Whether [`prefetch`] still has sections of `path` to decompress: a reader now would
+/// wait for one, or do it itself.
 pub fn prefetching(path: &std::path::Path) -> bool {
     pending().lock().is_ok_and(|p| p.get(path).is_some_and(|n| *n > 0))
 }
 
-/// Decompress `ids` of each file into the store on `threads` background threads,
-/// largest first, then build the symbolizer ([`symbolizer`]) of each file that has
-/// units needing the whole file's (see `native::units`), and return at once: a reader
-/// asking for one of them later finds it done, or waits for the thread doing it. Files
-/// that cannot be opened are skipped.
+
+/// Decompress the compressed sections among `ids` of each file into the store on
+/// `threads` background threads, largest first, and return at once: a reader asking
+/// for one of them later finds it done, or waits for the thread doing it. Files that
+/// cannot be opened are skipped.
 pub fn prefetch(files: Vec<PathBuf>, ids: &'static [SectionId], threads: usize) {
     let mut jobs: Vec<(u64, Arc<ElfImage>, SectionId)> = Vec::new();
     for path in files {
@@ -282,21 +256,14 @@ pub fn prefetch(files: Vec<PathBuf>, ids: &'static [SectionId], threads: usize) 
         let image = Arc::new(image);
         let Ok(obj) = object::File::parse(image.data()) else { continue };
         for &id in ids {
-            let Some(s) = obj.section_by_name(id.name()) else { continue };
-            let size = s.compressed_data().map_or(0, |c| c.uncompressed_size);
-            jobs.push((size, image.clone(), id));
+            let Some(c) = obj.section_by_name(id.name()).and_then(|s| s.compressed_data().ok()) else { continue };
+            if c.format != object::CompressionFormat::None {
+                jobs.push((c.uncompressed_size, image.clone(), id));
+            }
         }
     }
     jobs.sort_by_key(|j| std::cmp::Reverse(j.0));
-    // Then each file's symbolizer (None: not a section), once its sections are done.
-    let mut images: Vec<Arc<ElfImage>> = Vec::new();
-    for (_, image, _) in &jobs {
-        if !images.iter().any(|i| Arc::ptr_eq(i, image)) {
-            images.push(image.clone());
-        }
-    }
-    let jobs: Vec<(Arc<ElfImage>, Option<SectionId>)> =
-        jobs.into_iter().map(|(_, image, id)| (image, Some(id))).chain(images.into_iter().map(|i| (i, None))).collect();
+    let jobs: Vec<(Arc<ElfImage>, SectionId)> = jobs.into_iter().map(|(_, image, id)| (image, id)).collect();
     if let Ok(mut p) = pending().lock() {
         for (image, _) in &jobs {
             let n = p.entry(image.path().to_path_buf()).or_default();
@@ -316,19 +283,8 @@ pub fn prefetch(files: Vec<PathBuf>, ids: &'static [SectionId], threads: usize) 
         let spawned = std::thread::Builder::new().name("pycoroner-dwarf".into()).spawn(move || loop {
             let next = jobs.lock().ok().and_then(|mut j| j.next());
             match next {
-                Some((image, Some(id))) => {
+                Some((image, id)) => {
                     section(&image, id);
-                    done(&image);
-                }
-                Some((image, None)) => {
-                    // A file whose every unit reads alone is symbolized unit by unit
-                    // (see `native::units`): its whole context is seldom needed.
-                    let abbrev = R::new(section(&image, SectionId::DebugAbbrev), LittleEndian);
-                    if !crate::native::units::all_self_contained(&abbrev) {
-                        if let Some(slot) = symbolizer_slot(&image) {
-                            slot.get_or_init(|| build_symbolizer(&image));
-                        }
-                    }
                     done(&image);
                 }
                 None => break,

@@ -141,6 +141,10 @@ impl ModuleCalls {
         calls
     }
 
+    pub(crate) fn dwarf(&self) -> &gimli::Dwarf<R> {
+        &self.dwarf
+    }
+
     pub(crate) fn unit(&self, off: DebugInfoOffset) -> Option<gimli::Unit<R>> {
         let header = self.dwarf.debug_info.header_from_offset(off).ok()?;
         self.dwarf.unit(header).ok()

@@ -9,7 +9,8 @@
 //! strings, line program, ranges and addresses are in other sections, kept whole. The
 //! context over that one unit then gives the frames the whole file's context gives.
 //! Any other case (no aranges entry, a unit that refers outside itself, no frames
-//! found) is the caller's to answer with the whole file's context.
+//! found) is the caller's to answer: from the unit and the ones it refers to
+//! (`crossunit`), else with the whole file's context.
 
 use gimli::{DebugInfoOffset, Reader, Section};
 
@@ -52,6 +53,12 @@ impl ArangeIndex {
         ArangeIndex(if disjoint { ranges } else { Vec::new() })
     }
 
+    /// Whether the index has ranges and none holds `pc` (the file's units have no
+    /// code there).
+    pub(crate) fn covers_nothing_at(&self, pc: u64) -> bool {
+        !self.0.is_empty() && self.unit_of(pc).is_none()
+    }
+
     /// The unit offset whose range holds `pc`.
     pub(crate) fn unit_of(&self, pc: u64) -> Option<usize> {
         let i = self.0.partition_point(|r| r.0 <= pc);
@@ -67,32 +74,12 @@ const OUTWARD_FORMS: [u64; 8] = [0x10, 0x20, 0x1c, 0x24, 0x1f20, 0x1f21, 0x1d, 0
 /// Whether every abbreviation of the table at `abbrev_offset` in `.debug_abbrev` keeps
 /// its entries' references inside their unit (`None`: the table could not be read).
 pub(crate) fn self_contained(debug_abbrev: &R, abbrev_offset: usize) -> Option<bool> {
-    table(debug_abbrev, abbrev_offset).map(|t| t.0)
-}
-
-/// Whether every abbreviation table of a `.debug_abbrev` is [`self_contained`], so
-/// that no unit of the file needs the whole file's context (`false` when one cannot be
-/// read).
-pub(crate) fn all_self_contained(debug_abbrev: &R) -> bool {
-    let mut offset = 0;
-    while offset < debug_abbrev.len() {
-        match table(debug_abbrev, offset) {
-            Some((true, end)) if end > offset => offset = end,
-            _ => return false,
-        }
-    }
-    true
-}
-
-/// Read the abbreviation table at `offset`: whether it is self-contained (stopping at
-/// the first outward form) and where it ends.
-fn table(debug_abbrev: &R, offset: usize) -> Option<(bool, usize)> {
     let mut r = debug_abbrev.clone();
-    r.skip(offset).ok()?;
+    r.skip(abbrev_offset).ok()?;
     for _ in 0..MAX_ABBREVS {
         let code = r.read_uleb128().ok()?;
         if code == 0 {
-            return Some((true, debug_abbrev.len().checked_sub(r.len())?));
+            return Some(true);
         }
         r.read_uleb128().ok()?; // tag
         r.read_u8().ok()?; // children
@@ -103,7 +90,7 @@ fn table(debug_abbrev: &R, offset: usize) -> Option<(bool, usize)> {
                 break;
             }
             if OUTWARD_FORMS.contains(&form) {
-                return Some((false, offset));
+                return Some(false);
             }
             if form == u64::from(gimli::DW_FORM_implicit_const.0) {
                 r.read_sleb128().ok()?;
@@ -133,23 +120,27 @@ pub(crate) fn unit_dwarf(mut dwarf: gimli::Dwarf<R>, unit: usize) -> Option<giml
 }
 
 /// What symbolizing by unit decodes from a file, on one ELF file's bytes (for
-/// fuzzing): its `.debug_aranges`, every abbreviation table, and at up to 64 addresses
-/// the aranges cover (and next to them) the unit's cut-down DWARF, a context over it
-/// and its frames, next to the whole file's.
+/// fuzzing): its `.debug_aranges` and at up to 64 addresses they cover (and next to
+/// them) the unit's abbreviation table, its cut-down DWARF, a context over it and its
+/// frames, the frames read across units, and the whole file's.
 #[doc(hidden)]
 pub fn exercise(data: &[u8]) {
     let Some(dwarf) = crate::sections::dwarf_of_bytes(data) else { return };
     let index = ArangeIndex::new(&dwarf);
-    let _ = all_self_contained(dwarf.debug_abbrev.reader());
     let whole = addr2line::Context::from_dwarf(dwarf).ok();
+    let calls = crate::tailcall::ModuleCalls::load(data);
+    let cross = super::crossunit::CrossUnits::default();
     for svma in index.0.iter().take(64).flat_map(|r| [r.0, r.0.wrapping_add(1), r.1.wrapping_sub(1)]) {
+        if let Some(context) = &whole {
+            let _ = super::frames(context, svma);
+        }
+        if let Some(calls) = &calls {
+            let _ = cross.frames(calls, svma);
+        }
         let Some(unit) = index.unit_of(svma) else { continue };
         let Some(dwarf) = crate::sections::dwarf_of_bytes(data).and_then(|d| unit_dwarf(d, unit)) else { continue };
         if let Ok(context) = addr2line::Context::from_dwarf(dwarf) {
             let _ = super::frames(&context, svma);
-        }
-        if let Some(context) = &whole {
-            let _ = super::frames(context, svma);
         }
     }
 }
@@ -174,12 +165,6 @@ mod tests {
         // A table that ends early, or an offset past it.
         assert_eq!(self_contained(&reader(&[1, 0x11, 1, 0x03]), 0), None);
         assert_eq!(self_contained(&inward, 100), None);
-        // A section of tables: all inward, or one outward.
-        let mut both = vec![1, 0x11, 0, 0x03, 0x0e, 0, 0, 0];
-        assert!(all_self_contained(&reader(&both)));
-        both.extend_from_slice(&[1, 0x2e, 0, 0x31, 0x10, 0, 0, 0]);
-        assert!(!all_self_contained(&reader(&both)));
-        assert!(!all_self_contained(&reader(&[1, 0x11])));
     }
 
     #[test]
