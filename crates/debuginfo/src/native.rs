@@ -498,7 +498,13 @@ impl Native {
     /// With an empty cache, libpython's frames are then symbolized while libc's debug
     /// file is still being inflated, instead of after it.
     pub fn symbolize_ready_first<'f>(&self, frames: impl IntoIterator<Item = &'f RawFrame>) {
-        let (ready, later): (Vec<&RawFrame>, Vec<&RawFrame>) = frames.into_iter().partition(|f| {
+        // Only frames not symbolized yet (a warm symbol cache has them all).
+        let missing = frames.into_iter().filter(|f| {
+            let lookup = if f.is_return { f.pc.wrapping_sub(1) } else { f.pc };
+            let Some(m) = self.module(lookup).filter(|_| !f.signal_frame) else { return false };
+            m.memo.lock().is_ok_and(|memo| !memo.0.symbols.contains_key(&lookup.wrapping_sub(m.bias)))
+        });
+        let (ready, later): (Vec<&RawFrame>, Vec<&RawFrame>) = missing.partition(|f| {
             let lookup = if f.is_return { f.pc.wrapping_sub(1) } else { f.pc };
             let dwarf = self.module(lookup).and_then(|m| m.dwarf_path.as_deref());
             !dwarf.is_some_and(crate::sections::prefetching)
@@ -511,6 +517,9 @@ impl Native {
             let m = self.module(lookup)?;
             Some((m.base, Self::aranges(m).and_then(|(_, index)| index.unit_of(lookup.wrapping_sub(m.bias)))))
         };
+        if ready.is_empty() && later.is_empty() {
+            return;
+        }
         let mut units: Vec<_> = ready.iter().chain(&later).map(|f| unit_of(f)).collect();
         units.sort_unstable();
         units.dedup();
