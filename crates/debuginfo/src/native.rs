@@ -442,7 +442,10 @@ impl Native {
         m.aranges
             .get_or_init(|| {
                 let image = Self::dwarf_image(m)?;
-                let index = units::ArangeIndex::new(&crate::sections::dwarf(&image)?);
+                // Only .debug_aranges: a caller asking for a pc's unit need not wait for
+                // .debug_info to be inflated.
+                let aranges = crate::sections::R::new(crate::sections::section(&image, gimli::SectionId::DebugAranges), gimli::LittleEndian);
+                let index = units::ArangeIndex::new(&gimli::DebugAranges::from(aranges));
                 Some((image, index))
             })
             .as_ref()

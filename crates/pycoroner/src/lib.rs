@@ -129,7 +129,21 @@ fn native_setup(target: &dyn Target, options: &Options, cache: Option<pycoroner_
 /// this also loads every module's unwind tables, so that a live process is stopped
 /// only for reading.
 pub(crate) fn prepare(target: &dyn Target, options: &Options) -> Result<Prepared, AnalyzeError> {
-    let mut prepared = Prepared { found: locate_python::find(target, options)?, native: None };
+    // A core's native stacks do not change: with --native they are unwound and
+    // symbolized while the layout is read from DWARF on another thread.
+    let mut early: Option<NativeSetup> = None;
+    let found = if options.native != NativeMode::Off && matches!(target.kind(), pycoroner_process::TargetKind::Core) {
+        locate_python::find_scanning(target, options, &mut || {
+            let setup = native_setup(target, options, cache::open(options).0);
+            let threads = target.threads();
+            let stacks: Vec<_> = threads.iter().filter(|t| t.regs.rip != 0).map(|t| setup.native.unwind(target, &t.regs).0).collect();
+            setup.native.symbolize_ready_first(stacks.iter().flatten());
+            early = Some(setup);
+        })?
+    } else {
+        locate_python::find(target, options)?
+    };
+    let mut prepared = Prepared { found, native: early.map(std::rc::Rc::new) };
     if options.native != NativeMode::Off {
         prepared.ensure_native(target, options);
     }

@@ -106,6 +106,13 @@ fn priority(m: &Module, exe: Option<&str>) -> u8 {
 
 /// Find the interpreter.
 pub fn find(target: &dyn Target, options: &Options) -> Result<FoundPython, AnalyzeError> {
+    find_scanning(target, options, &mut || {})
+}
+
+/// [`find`], running `meanwhile` on this thread while another one reads the layout
+/// from DWARF (decompressing a debug file's `.debug_info` first, often): a core's
+/// native stacks are unwound and symbolized then. Not run when no DWARF is read.
+pub(crate) fn find_scanning(target: &dyn Target, options: &Options, meanwhile: &mut dyn FnMut()) -> Result<FoundPython, AnalyzeError> {
     let mappings = target.mappings();
     let modules = modules_of(target, &mappings);
     let exe_path = target.executable();
@@ -183,7 +190,7 @@ pub fn find(target: &dyn Target, options: &Options) -> Result<FoundPython, Analy
         if !RUNTIME_MARKERS.iter().any(|s| img.symbol(s).is_some()) {
             continue;
         }
-        return resolve_module(target, options, layouts.as_ref(), m, &img, exe_path.as_deref(), warnings)
+        return resolve_module(target, options, layouts.as_ref(), (m, &img), exe_path.as_deref(), warnings, meanwhile)
             .map(|f| FoundPython { cache_dir, ..f });
     }
     // Exit 3 ("no Python") only when every module was read and none is an interpreter.
@@ -355,10 +362,10 @@ fn resolve_module(
     target: &dyn Target,
     options: &Options,
     cache_dir: Option<&CacheDir>,
-    m: &Module,
-    img: &ElfImage,
+    (m, img): (&Module, &ElfImage),
     exe: Option<&str>,
     mut warnings: Vec<Warning>,
+    meanwhile: &mut dyn FnMut(),
 ) -> Result<FoundPython, AnalyzeError> {
     let version = detect_version(target, m, img, exe).ok_or_else(|| AnalyzeError::UnknownVersion { module: m.path.clone() })?;
     let wanted = SYMBOLS
@@ -377,6 +384,7 @@ fn resolve_module(
         img: &'a ElfImage,
         m: &'a Module,
         runtime: Option<RemoteAddr>,
+        meanwhile: &'a mut dyn FnMut(),
     }
     impl resolve::Sources for Io<'_> {
         type DwarfError = AnalyzeError;
@@ -384,8 +392,17 @@ fn resolve_module(
             // In the binary itself, else a separate debug file.
             let separate = dwarf_image(self.img, self.options, &self.m.path)?;
             let file = separate.as_ref().unwrap_or(self.img);
-            let answer = pycoroner_debuginfo::extract_layouts(file, query)
-                .map_err(|e| AnalyzeError::Runtime { module: self.m.path.clone(), what: e.to_string() })?;
+            let answer = std::thread::scope(|s| {
+                let scan = std::thread::Builder::new().name("pycoroner-layout".into()).spawn_scoped(s, || pycoroner_debuginfo::extract_layouts(file, query));
+                match scan {
+                    Ok(scan) => {
+                        (self.meanwhile)();
+                        scan.join().unwrap_or_else(|_| pycoroner_debuginfo::extract_layouts(file, query))
+                    }
+                    Err(_) => pycoroner_debuginfo::extract_layouts(file, query),
+                }
+            })
+            .map_err(|e| AnalyzeError::Runtime { module: self.m.path.clone(), what: e.to_string() })?;
             Ok((answer, file.path().display().to_string()))
         }
         fn debug_offsets(&mut self, len: u64) -> Result<Vec<u8>, String> {
@@ -400,7 +417,7 @@ fn resolve_module(
         LayoutSource::DebugOffsets => resolve::Choice::DebugOffsets,
         LayoutSource::Builtin => resolve::Choice::Builtin,
     };
-    let mut io = Io { target, options, img, m, runtime };
+    let mut io = Io { target, options, img, m, runtime, meanwhile };
     match resolve::resolve_layout(version, flavour, choice, &mut io) {
         Ok(r) => {
             warnings.extend(r.warnings.into_iter().map(|w| Warning::new(WarningKind::Layout, w)));

@@ -27,10 +27,10 @@ const MAX_ABBREVS: usize = 1 << 16;
 pub(crate) struct ArangeIndex(Vec<(u64, u64, usize)>);
 
 impl ArangeIndex {
-    /// Index `dwarf`'s `.debug_aranges` (a malformed set ends the index there).
-    pub(crate) fn new(dwarf: &gimli::Dwarf<R>) -> ArangeIndex {
+    /// Index a `.debug_aranges` (a malformed set ends the index there).
+    pub(crate) fn new(aranges: &gimli::DebugAranges<R>) -> ArangeIndex {
         let mut out = Vec::new();
-        let mut headers = dwarf.debug_aranges.headers();
+        let mut headers = aranges.headers();
         'sets: while let Ok(Some(h)) = headers.next() {
             let unit = h.debug_info_offset().0;
             let mut entries = h.entries();
@@ -126,7 +126,7 @@ pub(crate) fn unit_dwarf(mut dwarf: gimli::Dwarf<R>, unit: usize) -> Option<giml
 #[doc(hidden)]
 pub fn exercise(data: &[u8]) {
     let Some(dwarf) = crate::sections::dwarf_of_bytes(data) else { return };
-    let index = ArangeIndex::new(&dwarf);
+    let index = ArangeIndex::new(&dwarf.debug_aranges);
     let whole = addr2line::Context::from_dwarf(dwarf).ok();
     let calls = crate::tailcall::ModuleCalls::load(data);
     let cross = super::crossunit::CrossUnits::default();
