@@ -115,28 +115,18 @@ fn root_abbreviation(dwarf: &gimli::Dwarf<R<'_>>, header: &gimli::UnitHeader<R<'
     let table = dwarf.debug_abbrev.reader().slice();
     let mut r = *dwarf.debug_abbrev.reader();
     r.skip(header.debug_abbrev_offset().0).ok()?;
+    let mut forms = Vec::new();
     for _ in 0..MAX_ROOT_SEARCH {
         let start = table.len().checked_sub(r.len())?;
-        let this = r.read_uleb128().ok()?;
-        if this == 0 {
-            return None;
-        }
-        r.read_uleb128().ok()?; // tag
-        r.read_u8().ok()?; // children
-        loop {
-            let (name, form) = (r.read_uleb128().ok()?, r.read_uleb128().ok()?);
-            if name == 0 && form == 0 {
-                break;
+        match crate::abbrev::declaration(&mut r, &mut forms)? {
+            0 => return None,
+            this if this == code => {
+                let end = table.len().checked_sub(r.len())?;
+                let mut decl = table.get(start..end)?.to_vec();
+                decl.push(0);
+                return gimli::DebugAbbrev::new(&decl, LittleEndian).abbreviations(gimli::DebugAbbrevOffset(0)).ok();
             }
-            if form == u64::from(gimli::DW_FORM_implicit_const.0) {
-                r.read_sleb128().ok()?;
-            }
-        }
-        if this == code {
-            let end = table.len().checked_sub(r.len())?;
-            let mut decl = table.get(start..end)?.to_vec();
-            decl.push(0);
-            return gimli::DebugAbbrev::new(&decl, LittleEndian).abbreviations(gimli::DebugAbbrevOffset(0)).ok();
+            _ => {}
         }
     }
     None

@@ -11,6 +11,7 @@
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects, clippy::indexing_slicing))]
 #![deny(missing_docs)]
 
+mod abbrev;
 pub mod image;
 pub mod layout;
 pub mod locate;

@@ -76,25 +76,13 @@ const OUTWARD_FORMS: [u64; 8] = [0x10, 0x20, 0x1c, 0x24, 0x1f20, 0x1f21, 0x1d, 0
 pub(crate) fn self_contained(debug_abbrev: &R, abbrev_offset: usize) -> Option<bool> {
     let mut r = debug_abbrev.clone();
     r.skip(abbrev_offset).ok()?;
+    let mut forms = Vec::new();
     for _ in 0..MAX_ABBREVS {
-        let code = r.read_uleb128().ok()?;
-        if code == 0 {
+        if crate::abbrev::declaration(&mut r, &mut forms)? == 0 {
             return Some(true);
         }
-        r.read_uleb128().ok()?; // tag
-        r.read_u8().ok()?; // children
-        loop {
-            let name = r.read_uleb128().ok()?;
-            let form = r.read_uleb128().ok()?;
-            if name == 0 && form == 0 {
-                break;
-            }
-            if OUTWARD_FORMS.contains(&form) {
-                return Some(false);
-            }
-            if form == u64::from(gimli::DW_FORM_implicit_const.0) {
-                r.read_sleb128().ok()?;
-            }
+        if forms.iter().any(|f| OUTWARD_FORMS.contains(f)) {
+            return Some(false);
         }
     }
     None
