@@ -62,6 +62,17 @@ pub struct RawFrame {
     pub sp: u64,
 }
 
+impl RawFrame {
+    /// The address to look up: inside the call instruction for a return address.
+    pub fn lookup_pc(&self) -> u64 {
+        if self.is_return {
+            self.pc.wrapping_sub(1)
+        } else {
+            self.pc
+        }
+    }
+}
+
 /// A symbolized location; an inlined call yields several, innermost first.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Symbol {
@@ -465,7 +476,7 @@ impl Native {
         if callee.signal_frame || caller.signal_frame || caller.trust != Trust::Cfi || !caller.is_return {
             return Vec::new();
         }
-        let lookup = if callee.is_return { callee.pc.wrapping_sub(1) } else { callee.pc };
+        let lookup = callee.lookup_pc();
         let (Some(m), Some(cm)) = (self.module(lookup), self.module(caller.pc.wrapping_sub(1))) else { return Vec::new() };
         let svma = lookup.wrapping_sub(m.bias);
         // Cached in the caller's module entry, by build-ids and SVMAs.
@@ -501,43 +512,34 @@ impl Native {
     /// With an empty cache, libpython's frames are then symbolized while libc's debug
     /// file is still being inflated, instead of after it.
     pub fn symbolize_ready_first<'f>(&self, frames: impl IntoIterator<Item = &'f RawFrame>) {
-        // Only frames not symbolized yet (a warm symbol cache has them all).
-        let missing = frames.into_iter().filter(|f| {
-            let lookup = if f.is_return { f.pc.wrapping_sub(1) } else { f.pc };
-            let Some(m) = self.module(lookup).filter(|_| !f.signal_frame) else { return false };
-            m.memo.lock().is_ok_and(|memo| !memo.0.symbols.contains_key(&lookup.wrapping_sub(m.bias)))
+        // Only frames not symbolized yet (a warm symbol cache has them all), each with
+        // its module.
+        let missing = frames.into_iter().filter_map(|f| {
+            let m = self.module(f.lookup_pc()).filter(|_| !f.signal_frame)?;
+            let known = m.memo.lock().map_or(true, |memo| memo.0.symbols.contains_key(&f.lookup_pc().wrapping_sub(m.bias)));
+            (!known).then_some((f, m))
         });
-        let (ready, later): (Vec<&RawFrame>, Vec<&RawFrame>) = missing.partition(|f| {
-            let lookup = if f.is_return { f.pc.wrapping_sub(1) } else { f.pc };
-            let dwarf = self.module(lookup).and_then(|m| m.dwarf_path.as_deref());
-            !dwarf.is_some_and(crate::sections::prefetching)
-        });
-        // Two threads, each taking whole compilation units (reading a unit is most of
-        // the cost, some 0.5 ms for an LTO partition): the frames of every other unit
-        // go to the second.
-        let unit_of = |f: &RawFrame| {
-            let lookup = if f.is_return { f.pc.wrapping_sub(1) } else { f.pc };
-            let m = self.module(lookup)?;
-            Some((m.base, Self::aranges(m).and_then(|(_, index)| index.unit_of(lookup.wrapping_sub(m.bias)))))
-        };
+        let (ready, later): (Vec<_>, Vec<_>) = missing.partition(|(_, m)| !m.dwarf_path.as_deref().is_some_and(crate::sections::prefetching));
         if ready.is_empty() && later.is_empty() {
             return;
         }
-        let mut units: Vec<_> = ready.iter().chain(&later).map(|f| unit_of(f)).collect();
+        // Two threads, each taking whole compilation units (reading a unit is most of
+        // the cost, some 0.5 ms for an LTO partition): the frames of every other unit
+        // go to the second.
+        let keyed: Vec<(&RawFrame, (u64, Option<usize>))> = ready
+            .into_iter()
+            .chain(later)
+            .map(|(f, m)| (f, (m.base, Self::aranges(m).and_then(|(_, index)| index.unit_of(f.lookup_pc().wrapping_sub(m.bias))))))
+            .collect();
+        let mut units: Vec<_> = keyed.iter().map(|k| k.1).collect();
         units.sort_unstable();
         units.dedup();
-        let order: Vec<&RawFrame> = ready.into_iter().chain(later).collect();
-        let second = |f: &RawFrame| units.binary_search(&unit_of(f)).is_ok_and(|i| i % 2 == 1);
+        let second: Vec<bool> = keyed.iter().map(|k| units.binary_search(&k.1).is_ok_and(|i| i % 2 == 1)).collect();
+        let frames_of = |take: &dyn Fn(bool) -> bool| keyed.iter().zip(&second).filter(|(_, s)| take(**s)).for_each(|(k, _)| drop(self.symbolize(k.0)));
         std::thread::scope(|s| {
-            let helper = std::thread::Builder::new().name("pycoroner-symbols".into()).spawn_scoped(s, || {
-                for f in order.iter().filter(|f| second(f)) {
-                    self.symbolize(f);
-                }
-            });
+            let helper = std::thread::Builder::new().name("pycoroner-symbols".into()).spawn_scoped(s, || frames_of(&|second| second));
             let alone = helper.is_err();
-            for f in order.iter().filter(|f| alone || !second(f)) {
-                self.symbolize(f);
-            }
+            frames_of(&|second| alone || !second);
         });
     }
 
@@ -546,7 +548,7 @@ impl Native {
         if f.signal_frame {
             return vec![Symbol { function: Some("<signal handler called>".into()), file: None, line: None, inlined: false }];
         }
-        let lookup = if f.is_return { f.pc.wrapping_sub(1) } else { f.pc };
+        let lookup = f.lookup_pc();
         let Some(m) = self.module(lookup) else {
             return vec![Symbol { function: None, file: None, line: None, inlined: false }];
         };

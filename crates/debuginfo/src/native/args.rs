@@ -259,7 +259,7 @@ impl<'a> Walk<'a> {
                 *slot = Some(self.mem.read_u64(RemoteAddr(at)).map_err(|e| ArgError::target(format!("signal frame unreadable: {e}")))?);
             }
         } else {
-            let lookup = if frame.is_return { frame.pc.wrapping_sub(1) } else { frame.pc };
+            let lookup = frame.lookup_pc();
             let m = self.native.module(lookup).ok_or_else(|| format!("{:#x} is in no module", frame.pc))?;
             let cfi = self.cfi.entry(m.base).or_insert_with(|| load_cfi(m)).as_ref().ok_or_else(|| format!("{}'s CFI cannot be read again", m.name))?;
             let row = row_at(cfi, lookup.wrapping_sub(m.bias))?;
@@ -501,7 +501,7 @@ impl Native {
 
     fn argument_in(&self, walk: &mut Walk<'_>, i: usize, query: &ArgQuery<'_>) -> Result<ArgValue, ArgError> {
         let f = walk.shown.get(i).map(|s| s.frame).ok_or("no frame")?;
-        let lookup = if f.is_return { f.pc.wrapping_sub(1) } else { f.pc };
+        let lookup = f.lookup_pc();
         let m = self.module(lookup).ok_or("in no module")?;
         let calls = Self::calls(m).ok_or_else(|| format!("{} has no DWARF", m.name))?;
         let svma = lookup.wrapping_sub(m.bias);
