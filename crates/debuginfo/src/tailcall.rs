@@ -62,8 +62,8 @@ struct UnitCalls {
 /// A module's DWARF, for call sites.
 pub struct ModuleCalls {
     dwarf: gimli::Dwarf<R>,
-    /// Address ranges (SVMA) → the unit covering them, sorted.
-    ranges: Vec<(u64, u64, DebugInfoOffset)>,
+    /// Address ranges (SVMA) → the unit covering them.
+    ranges: crate::native::units::ArangeIndex,
     /// Unit headers' offsets, sorted (to find the unit of a cross-unit reference).
     units: Vec<DebugInfoOffset>,
     parsed: Mutex<HashMap<DebugInfoOffset, Option<Arc<UnitCalls>>>>,
@@ -91,43 +91,32 @@ impl ModuleCalls {
             }
         }
         units.sort();
-        let mut ranges = Vec::new();
-        let mut aranges = dwarf.debug_aranges.headers();
-        while let Ok(Some(h)) = aranges.next() {
-            let unit = h.debug_info_offset();
-            let mut entries = h.entries();
-            while let Ok(Some(e)) = entries.next() {
-                let r = e.range();
-                if r.begin < r.end {
-                    ranges.push((r.begin, r.end, unit));
-                }
-            }
-        }
+        let mut ranges = crate::native::units::ArangeIndex::new(&dwarf.debug_aranges);
         if ranges.is_empty() {
             // No .debug_aranges (clang): each unit's own ranges.
+            let mut own = Vec::new();
             for &off in &units {
                 let Ok(header) = dwarf.debug_info.header_from_offset(off) else { continue };
                 let Ok(unit) = dwarf.unit(header) else { continue };
                 let Ok(mut rs) = dwarf.unit_ranges(&unit) else { continue };
                 while let Ok(Some(r)) = rs.next() {
                     if r.begin < r.end {
-                        ranges.push((r.begin, r.end, off));
+                        own.push((r.begin, r.end, off.0));
                     }
                 }
             }
+            ranges = crate::native::units::ArangeIndex::from_ranges(own);
         }
-        ranges.sort();
         Some(ModuleCalls { dwarf, ranges, units, parsed: Mutex::new(HashMap::new()) })
     }
 
     /// The start of every address range the units cover.
     pub fn covered(&self) -> impl Iterator<Item = u64> + '_ {
-        self.ranges.iter().map(|r| r.0)
+        self.ranges.starts()
     }
 
     pub(crate) fn unit_at(&self, svma: u64) -> Option<DebugInfoOffset> {
-        let i = self.ranges.partition_point(|r| r.0 <= svma);
-        self.ranges.get(i.checked_sub(1)?).filter(|r| svma < r.1).map(|r| r.2)
+        self.ranges.unit_at(svma).map(DebugInfoOffset)
     }
 
     fn calls_of(&self, unit: DebugInfoOffset) -> Option<Arc<UnitCalls>> {

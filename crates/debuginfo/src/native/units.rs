@@ -22,9 +22,13 @@ const MAX_ARANGES: usize = 1 << 22;
 /// Most abbreviation declarations read for one unit.
 const MAX_ABBREVS: usize = 1 << 16;
 
-/// Address ranges → unit offset, sorted by start and disjoint: `(start, end, unit
-/// offset)`. Empty when the file's ranges overlap (then no pc has one unit here).
-pub(crate) struct ArangeIndex(Vec<(u64, u64, usize)>);
+/// Address ranges → unit offset, sorted by start: `(start, end, unit offset)`, from
+/// `.debug_aranges` (or, for a file without, from the units' own ranges).
+pub(crate) struct ArangeIndex {
+    ranges: Vec<(u64, u64, usize)>,
+    /// No two ranges overlap (then a pc has at most one unit).
+    disjoint: bool,
+}
 
 impl ArangeIndex {
     /// Index a `.debug_aranges` (a malformed set ends the index there).
@@ -47,22 +51,39 @@ impl ArangeIndex {
         Self::from_ranges(out)
     }
 
-    fn from_ranges(mut ranges: Vec<(u64, u64, usize)>) -> ArangeIndex {
+    /// Index `(start, end, unit offset)` ranges.
+    pub(crate) fn from_ranges(mut ranges: Vec<(u64, u64, usize)>) -> ArangeIndex {
         ranges.sort_unstable();
         let disjoint = ranges.windows(2).all(|w| matches!(w, [a, b] if a.1 <= b.0));
-        ArangeIndex(if disjoint { ranges } else { Vec::new() })
+        ArangeIndex { ranges, disjoint }
     }
 
-    /// Whether the index has ranges and none holds `pc` (the file's units have no
-    /// code there).
-    pub(crate) fn covers_nothing_at(&self, pc: u64) -> bool {
-        !self.0.is_empty() && self.unit_of(pc).is_none()
+    /// Whether it has no range.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
     }
 
-    /// The unit offset whose range holds `pc`.
+    /// The start of every range.
+    pub(crate) fn starts(&self) -> impl Iterator<Item = u64> + '_ {
+        self.ranges.iter().map(|r| r.0)
+    }
+
+    /// The unit of the last range starting at or before `pc`, when it holds `pc`.
+    pub(crate) fn unit_at(&self, pc: u64) -> Option<usize> {
+        let i = self.ranges.partition_point(|r| r.0 <= pc);
+        self.ranges.get(i.checked_sub(1)?).filter(|r| pc < r.1).map(|r| r.2)
+    }
+
+    /// The one unit whose range holds `pc` (`None` too when ranges overlap: no pc
+    /// has one unit then).
     pub(crate) fn unit_of(&self, pc: u64) -> Option<usize> {
-        let i = self.0.partition_point(|r| r.0 <= pc);
-        self.0.get(i.checked_sub(1)?).filter(|r| pc < r.1).map(|r| r.2)
+        self.unit_at(pc).filter(|_| self.disjoint)
+    }
+
+    /// Whether the ranges are disjoint, there are some, and none holds `pc` (the file's
+    /// units have no code there).
+    pub(crate) fn covers_nothing_at(&self, pc: u64) -> bool {
+        self.disjoint && !self.ranges.is_empty() && self.unit_at(pc).is_none()
     }
 }
 
@@ -118,7 +139,7 @@ pub fn exercise(data: &[u8]) {
     let whole = addr2line::Context::from_dwarf(dwarf).ok();
     let calls = crate::tailcall::ModuleCalls::load(data);
     let cross = super::crossunit::CrossUnits::default();
-    for svma in index.0.iter().take(64).flat_map(|r| [r.0, r.0.wrapping_add(1), r.1.wrapping_sub(1)]) {
+    for svma in index.ranges.iter().take(64).flat_map(|r| [r.0, r.0.wrapping_add(1), r.1.wrapping_sub(1)]) {
         if let Some(context) = &whole {
             let _ = super::frames(context, svma);
         }
@@ -167,5 +188,9 @@ mod tests {
         assert_eq!(index.unit_of(0x400), None);
         let overlapping = ArangeIndex::from_ranges(vec![(0x300, 0x400, 11), (0x350, 0x360, 13)]);
         assert_eq!(overlapping.unit_of(0x310), None);
+        // The last range starting at or before a pc still answers for call sites.
+        assert_eq!(overlapping.unit_at(0x355), Some(13));
+        assert!(!overlapping.covers_nothing_at(0x500));
+        assert!(index.covers_nothing_at(0x2a0) && !index.covers_nothing_at(0x100));
     }
 }
