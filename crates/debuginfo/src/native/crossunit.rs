@@ -72,6 +72,8 @@ struct Inlined {
 #[derive(Default)]
 pub(crate) struct CrossUnits {
     units: Mutex<HashMap<DebugInfoOffset, Option<Arc<UnitFrames>>>>,
+    /// Units names were followed into (each frame's origin is in one), parsed once.
+    origins: Mutex<HashMap<DebugInfoOffset, Option<Arc<gimli::Unit<R>>>>>,
 }
 
 impl CrossUnits {
@@ -87,7 +89,16 @@ impl CrossUnits {
                 self.units.lock().ok()?.entry(off).or_insert(unit).clone()?
             }
         };
-        unit.frames(calls, svma)
+        unit.frames(self, calls, svma)
+    }
+
+    /// The unit starting at `start`, parsed once.
+    fn origin_unit(&self, calls: &ModuleCalls, start: DebugInfoOffset) -> Option<Arc<gimli::Unit<R>>> {
+        if let Some(hit) = self.origins.lock().ok()?.get(&start) {
+            return hit.clone();
+        }
+        let unit = calls.unit(start).map(Arc::new);
+        self.origins.lock().ok()?.entry(start).or_insert(unit).clone()
     }
 }
 
@@ -124,7 +135,7 @@ impl UnitFrames {
         Some(UnitFrames { unit, functions, lines, inlined: Mutex::default() })
     }
 
-    fn frames(&self, calls: &ModuleCalls, svma: u64) -> Option<Vec<Symbol>> {
+    fn frames(&self, cross: &CrossUnits, calls: &ModuleCalls, svma: u64) -> Option<Vec<Symbol>> {
         let dwarf = calls.dwarf();
         let location = self.lines.at(svma);
         let i = self.functions.partition_point(|f| f.0 <= svma);
@@ -137,7 +148,8 @@ impl UnitFrames {
         // At each depth from 0, the inlined call holding the pc.
         let mut chain: Vec<&Inlined> = Vec::new();
         for depth in 0.. {
-            match inlined.iter().find(|c| c.depth == depth && c.begin <= svma && svma < c.end) {
+            let i = inlined.partition_point(|c| (c.depth, c.begin) <= (depth, svma));
+            match i.checked_sub(1).and_then(|i| inlined.get(i)).filter(|c| c.depth == depth && svma < c.end) {
                 Some(c) => chain.push(c),
                 None => break,
             }
@@ -145,14 +157,14 @@ impl UnitFrames {
         let mut out = Vec::new();
         let mut here = location;
         for call in chain.iter().rev() {
-            let name = name_of(dwarf, calls, &self.unit, call.entry);
+            let name = name_of(cross, calls, &self.unit, call.entry);
             let (file, line) = here.take().unwrap_or((None, None));
             out.push(Symbol { function: name, file, line, inlined: true });
             let file = call.call_file.and_then(|f| self.lines.files.get(usize::try_from(f).ok()?).cloned());
             here = Some((file, (call.call_line != 0).then_some(call.call_line)));
         }
         let (file, line) = here.unwrap_or((None, None));
-        out.push(Symbol { function: name_of(dwarf, calls, &self.unit, function), file, line, inlined: true });
+        out.push(Symbol { function: name_of(cross, calls, &self.unit, function), file, line, inlined: true });
         Some(out)
     }
 
@@ -166,8 +178,10 @@ impl UnitFrames {
         let top = entries.next_depth();
         let abbrev = entries.read_abbreviation().ok()??;
         entries.skip_attributes(abbrev.attributes()).ok()?;
-        // (entry depth, inlined depth) of the inlined calls and nested subprograms open.
-        let mut open: Vec<(isize, Option<usize>)> = Vec::new();
+        // Entry depths of the inlined calls and nested subprograms open, and how many
+        // of each (kept as counts: a hostile unit can nest deeply).
+        let mut open: Vec<(isize, bool)> = Vec::new();
+        let (mut calls_open, mut nested_open) = (0usize, 0usize);
         let mut seen = 0usize;
         while entries.next_depth() > top {
             seen = seen.saturating_add(1);
@@ -176,19 +190,24 @@ impl UnitFrames {
             }
             let depth = entries.next_depth();
             let at = entries.next_offset();
-            while open.last().is_some_and(|o| o.0 >= depth) {
+            while let Some(&(_, call)) = open.last().filter(|o| o.0 >= depth) {
                 open.pop();
+                if call {
+                    calls_open = calls_open.saturating_sub(1);
+                } else {
+                    nested_open = nested_open.saturating_sub(1);
+                }
             }
             let Some(abbrev) = entries.read_abbreviation().ok()? else { continue };
-            // Below a nested subprogram: not this function's.
-            let skipped = open.iter().any(|o| o.1.is_none());
             match abbrev.tag() {
                 gimli::DW_TAG_subprogram => {
                     entries.skip_attributes(abbrev.attributes()).ok()?;
-                    open.push((depth, None));
+                    open.push((depth, false));
+                    nested_open = nested_open.saturating_add(1);
                 }
-                gimli::DW_TAG_inlined_subroutine if !skipped => {
-                    let level = open.iter().filter(|o| o.1.is_some()).count();
+                // Below a nested subprogram: not this function's.
+                gimli::DW_TAG_inlined_subroutine if nested_open == 0 => {
+                    let level = calls_open;
                     let mut r = RangeAttrs::default();
                     let (mut call_file, mut call_line) = (None, 0);
                     for spec in abbrev.attributes() {
@@ -201,11 +220,14 @@ impl UnitFrames {
                         }
                     }
                     r.each(dwarf, &self.unit, |begin, end| out.push(Inlined { entry: at, depth: level, begin, end, call_file, call_line }))?;
-                    open.push((depth, Some(level)));
+                    open.push((depth, true));
+                    calls_open = calls_open.saturating_add(1);
                 }
                 _ => entries.skip_attributes(abbrev.attributes()).ok()?,
             }
         }
+        // By depth, then start: the chain is looked up depth by depth.
+        out.sort_by_key(|c| (c.depth, c.begin));
         let out = Arc::new(out);
         if let Ok(mut m) = self.inlined.lock() {
             m.insert(function, out.clone());
@@ -348,7 +370,8 @@ fn push_path(path: &mut String, part: &str) {
 
 /// A frame entry's name: its attributes in order, a linkage name taking over, a name
 /// or an origin's name only while it has none.
-fn name_of(dwarf: &gimli::Dwarf<R>, calls: &ModuleCalls, unit: &gimli::Unit<R>, entry: UnitOffset) -> Option<String> {
+fn name_of(cross: &CrossUnits, calls: &ModuleCalls, unit: &gimli::Unit<R>, entry: UnitOffset) -> Option<String> {
+    let dwarf = calls.dwarf();
     let mut entries = unit.entries_raw(Some(entry)).ok()?;
     let abbrev = entries.read_abbreviation().ok()??;
     let mut name: Option<String> = None;
@@ -362,7 +385,7 @@ fn name_of(dwarf: &gimli::Dwarf<R>, calls: &ModuleCalls, unit: &gimli::Unit<R>, 
             }
             gimli::DW_AT_name if name.is_none() => name = text(dwarf, unit, attr.value()),
             gimli::DW_AT_abstract_origin | gimli::DW_AT_specification if name.is_none() => {
-                name = origin_name(dwarf, calls, unit, attr.value());
+                name = origin_name(cross, calls, unit, attr.value());
             }
             _ => {}
         }
@@ -372,22 +395,23 @@ fn name_of(dwarf: &gimli::Dwarf<R>, calls: &ModuleCalls, unit: &gimli::Unit<R>, 
 
 /// The name an origin reference leads to: the first linkage name of the entry, else
 /// its (last) name, else its own origin's, at most [`MAX_NAME_HOPS`] entries away.
-fn origin_name(dwarf: &gimli::Dwarf<R>, calls: &ModuleCalls, unit: &gimli::Unit<R>, mut value: AttributeValue<R>) -> Option<String> {
-    let mut other: Option<gimli::Unit<R>> = None;
+fn origin_name(cross: &CrossUnits, calls: &ModuleCalls, unit: &gimli::Unit<R>, mut value: AttributeValue<R>) -> Option<String> {
+    let dwarf = calls.dwarf();
+    let mut other: Option<Arc<gimli::Unit<R>>> = None;
     for _ in 0..MAX_NAME_HOPS {
         let at = match value {
             AttributeValue::UnitRef(o) => o,
             AttributeValue::DebugInfoRef(o) => {
                 let start = calls.unit_containing(o)?;
-                let here = other.as_ref().unwrap_or(unit).header.offset().as_debug_info_offset();
+                let here = other.as_deref().unwrap_or(unit).header.offset().as_debug_info_offset();
                 if here != Some(start) {
-                    other = Some(calls.unit(start)?);
+                    other = Some(cross.origin_unit(calls, start)?);
                 }
                 UnitOffset(o.0.checked_sub(start.0)?)
             }
             _ => return None,
         };
-        let u = other.as_ref().unwrap_or(unit);
+        let u = other.as_deref().unwrap_or(unit);
         let mut entries = u.entries_raw(Some(at)).ok()?;
         let abbrev = entries.read_abbreviation().ok()??;
         let (mut name, mut next) = (None, None);
