@@ -133,8 +133,8 @@ pub(crate) fn prepare(target: &dyn Target, options: &Options) -> Result<Prepared
     // symbolized while the layout is read from DWARF on another thread.
     let mut early: Option<NativeSetup> = None;
     let found = if options.native != NativeMode::Off && matches!(target.kind(), pycoroner_process::TargetKind::Core) {
-        locate_python::find_scanning(target, options, &mut || {
-            let setup = native_setup(target, options, cache::open(options).0);
+        locate_python::find_scanning(target, options, &mut |cache_dir| {
+            let setup = native_setup(target, options, cache_dir.cloned());
             let threads = target.threads();
             let stacks: Vec<_> = threads.iter().filter(|t| t.regs.rip != 0).map(|t| setup.native.unwind(target, &t.regs).0).collect();
             setup.native.symbolize_ready_first(stacks.iter().flatten());
@@ -474,8 +474,9 @@ fn analyze_within_budget(
                 // Plain mode: only the crashed C thread's native frames, folded.
                 u.retain(|u| u.indices.iter().any(|&i| threads.get(i).is_some_and(|t| t.current && t.interpreter_id.is_none())));
             }
-            setup.native.symbolize_ready_first(u.iter().flat_map(|u| u.raw.iter()));
             done_reading();
+            // A live target runs again before symbolization (which reads no target memory).
+            setup.native.symbolize_ready_first(u.iter().flat_map(|u| u.raw.iter()));
             warnings.extend(setup.warnings.iter().cloned());
             let fold = Options { native: if options.native == NativeMode::Off { NativeMode::Folded } else { options.native }, ..options.clone() };
             splice_threads(&setup.native, found, &fold, u, &mut threads, &mut budget, &mut warnings);

@@ -106,13 +106,14 @@ fn priority(m: &Module, exe: Option<&str>) -> u8 {
 
 /// Find the interpreter.
 pub fn find(target: &dyn Target, options: &Options) -> Result<FoundPython, AnalyzeError> {
-    find_scanning(target, options, &mut || {})
+    find_scanning(target, options, &mut |_| {})
 }
 
 /// [`find`], running `meanwhile` on this thread while another one reads the layout
 /// from DWARF (decompressing a debug file's `.debug_info` first, often): a core's
-/// native stacks are unwound and symbolized then. Not run when no DWARF is read.
-pub(crate) fn find_scanning(target: &dyn Target, options: &Options, meanwhile: &mut dyn FnMut()) -> Result<FoundPython, AnalyzeError> {
+/// native stacks are unwound and symbolized then. It is given the cache directory
+/// opened for the analysis. Not run when no DWARF is read.
+pub(crate) fn find_scanning(target: &dyn Target, options: &Options, meanwhile: &mut dyn FnMut(Option<&CacheDir>)) -> Result<FoundPython, AnalyzeError> {
     let mappings = target.mappings();
     let modules = modules_of(target, &mappings);
     let exe_path = target.executable();
@@ -190,8 +191,8 @@ pub(crate) fn find_scanning(target: &dyn Target, options: &Options, meanwhile: &
         if !RUNTIME_MARKERS.iter().any(|s| img.symbol(s).is_some()) {
             continue;
         }
-        return resolve_module(target, options, layouts.as_ref(), (m, &img), exe_path.as_deref(), warnings, meanwhile)
-            .map(|f| FoundPython { cache_dir, ..f });
+        let resolved = resolve_module(target, options, layouts.as_ref(), (m, &img), exe_path.as_deref(), warnings, &mut || meanwhile(cache_dir.as_ref()));
+        return resolved.map(|f| FoundPython { cache_dir, ..f });
     }
     // Exit 3 ("no Python") only when every module was read and none is an interpreter.
     let damage = target.warnings();
